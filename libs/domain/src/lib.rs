@@ -1,0 +1,18 @@
+//! The pure domain of luukku: identifiers, value types, actors and the event codec contract.
+//!
+//! Nothing in this crate performs IO; services decide commands here and carry out the
+//! resulting effects elsewhere.
+
+pub mod actor;
+pub mod codec;
+pub mod id;
+pub mod sector;
+pub mod text;
+pub mod time;
+
+pub use actor::{Actor, Role};
+pub use codec::{CodecError, DomainEvent, EventSchema};
+pub use id::{AggregateId, IdError, RequestId};
+pub use sector::Sector;
+pub use text::{Code, TextError};
+pub use time::Timestamp;

@@ -1,0 +1,188 @@
+//! Appending one command's events to one aggregate.
+
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::context::{PublishAckFuture, PublishErrorKind};
+use bytes::Bytes;
+use luukku_domain::{Actor, DomainEvent, RequestId, Timestamp};
+
+use crate::{AggregateRef, Envelope, Error, EventStore, Position, RawEvent, Result};
+
+/// The version an append expects the aggregate to be at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    /// The aggregate must not exist yet.
+    New,
+    /// The aggregate's last message must be at this stream sequence.
+    Version(u64),
+}
+
+impl Expected {
+    /// The value of `Nats-Expected-Last-Subject-Sequence`.
+    fn header_value(self) -> u64 {
+        match self {
+            Expected::New => 0,
+            Expected::Version(sequence) => sequence,
+        }
+    }
+}
+
+/// The outcome of an append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// Where the command's message sits: the aggregate's new version.
+    pub position: Position,
+    /// True when this request id had already been appended: nothing new was written and
+    /// `position` is the original one.
+    pub duplicate: bool,
+}
+
+impl EventStore {
+    /// Appends typed events; see [`append`](Self::append).
+    pub async fn append_events<E: DomainEvent>(
+        &self,
+        aggregate: &AggregateRef,
+        expected: Expected,
+        events: &[E],
+        request_id: &RequestId,
+        actor: &Actor,
+    ) -> Result<Appended> {
+        let raw = events.iter().map(RawEvent::encode).collect::<Result<Vec<_>, _>>()?;
+        self.append(aggregate, expected, raw, request_id, actor).await
+    }
+
+    /// Appends one command's events to one aggregate as a single message, atomically.
+    ///
+    /// A stale `expected` gives [`Error::Conflict`] with the current version. A request id seen
+    /// before on the same aggregate gives the original position with `duplicate: true`; seen on
+    /// another aggregate, [`Error::RequestIdReused`]. A publish whose acknowledgement does not
+    /// arrive is sent again with the same message id, so it is written at most once.
+    pub async fn append(
+        &self,
+        aggregate: &AggregateRef,
+        expected: Expected,
+        events: Vec<RawEvent>,
+        request_id: &RequestId,
+        actor: &Actor,
+    ) -> Result<Appended> {
+        let envelope = Envelope {
+            recorded_at: Timestamp::now(),
+            request_id: request_id.clone(),
+            actor: actor.clone(),
+            events,
+        };
+        let payload = envelope.encode()?;
+        let mut headers = envelope.headers();
+        if payload.len() > self.settings.max_message_bytes {
+            return Err(Error::TooLarge { bytes: payload.len(), max: self.settings.max_message_bytes });
+        }
+        headers.insert("Nats-Msg-Id", request_id.as_str());
+        headers.insert("Nats-Expected-Last-Subject-Sequence", expected.header_value().to_string().as_str());
+        let subject = aggregate.subject();
+        let mut attempt = 0;
+        loop {
+            let outcome = match self.send(&subject, headers.clone(), payload.clone()).await {
+                Ok(ack_future) => ack_future.await,
+                Err(error) => Err(error),
+            };
+            match outcome {
+                Ok(ack) => {
+                    let position = Position { stream: ack.stream, sequence: ack.sequence };
+                    if ack.duplicate {
+                        self.check_duplicate_subject(&subject, request_id, &position).await?;
+                    }
+                    return Ok(Appended { position, duplicate: ack.duplicate });
+                }
+                Err(error) => match error.kind() {
+                    PublishErrorKind::WrongLastSequence => {
+                        return self.resolve_conflict(aggregate, expected, request_id, subject).await;
+                    }
+                    PublishErrorKind::StreamNotFound => {
+                        return Err(Error::StreamNotFound(aggregate.stream.name.to_owned()));
+                    }
+                    PublishErrorKind::TimedOut | PublishErrorKind::BrokenPipe
+                        if attempt < self.settings.publish_retries =>
+                    {
+                        attempt += 1;
+                        tracing::warn!(%subject, %request_id, attempt, "publish not acknowledged; sending again");
+                        tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
+                    }
+                    PublishErrorKind::TimedOut | PublishErrorKind::BrokenPipe => {
+                        return Err(Error::Unavailable(format!(
+                            "no acknowledgement for {subject} after {} attempts: {error}",
+                            attempt + 1
+                        )));
+                    }
+                    PublishErrorKind::MaxPayloadExceeded => {
+                        return Err(Error::TooLarge {
+                            bytes: payload.len(),
+                            max: self.client.server_info().max_payload,
+                        });
+                    }
+                    _ => return Err(Error::nats(error)),
+                },
+            }
+        }
+    }
+
+    async fn send(
+        &self,
+        subject: &str,
+        headers: HeaderMap,
+        payload: Bytes,
+    ) -> Result<PublishAckFuture, async_nats::jetstream::context::PublishError> {
+        self.jetstream.publish_with_headers(subject.to_owned(), headers, payload).await
+    }
+
+    /// A duplicate acknowledgement names the original message; make sure it was for this
+    /// aggregate, or the caller reused a request id for something else.
+    async fn check_duplicate_subject(
+        &self,
+        subject: &str,
+        request_id: &RequestId,
+        original: &Position,
+    ) -> Result<()> {
+        let stream = self.jetstream.get_stream_no_info(&original.stream).await.map_err(Error::nats)?;
+        let message = stream.direct_get(original.sequence).await.map_err(Error::nats)?;
+        if message.subject.as_str() == subject {
+            return Ok(());
+        }
+        Err(Error::RequestIdReused {
+            request_id: request_id.clone(),
+            original_subject: message.subject.to_string(),
+            original: original.clone(),
+        })
+    }
+
+    /// After a wrong-last-sequence answer: either this request was appended already (the
+    /// server checks the expected sequence before it deduplicates, so a retry lands here) and
+    /// its original position is the answer, or someone else got there first.
+    async fn resolve_conflict(
+        &self,
+        aggregate: &AggregateRef,
+        expected: Expected,
+        request_id: &RequestId,
+        subject: String,
+    ) -> Result<Appended> {
+        let since = self.load_after(aggregate, expected.header_value()).await?;
+        if let Some(original) =
+            since.messages.iter().find(|message| &message.envelope.request_id == request_id)
+        {
+            return Ok(Appended { position: original.position.clone(), duplicate: true });
+        }
+        Err(Error::Conflict { subject, expected: expected.header_value(), current: since.version })
+    }
+
+    /// The aggregate's version: the stream sequence of its last message, 0 if it has none.
+    pub async fn version(&self, aggregate: &AggregateRef) -> Result<u64> {
+        let stream = self.jetstream.get_stream_no_info(aggregate.stream.name).await.map_err(Error::nats)?;
+        match stream.direct_get_last_for_subject(aggregate.subject()).await {
+            Ok(message) => Ok(message.sequence),
+            Err(error) if error.kind() == async_nats::jetstream::stream::DirectGetErrorKind::NotFound => {
+                Ok(0)
+            }
+            Err(error) => Err(Error::nats(error)),
+        }
+    }
+}

@@ -1,0 +1,35 @@
+use luukku_domain::{CodecError, RequestId};
+
+use crate::Position;
+
+/// Everything the event store can refuse or fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Someone else appended to the aggregate first; reload and decide again.
+    #[error("{subject} is at version {current}, not the expected {expected}")]
+    Conflict { subject: String, expected: u64, current: u64 },
+    /// The request id was already used, within the duplicate window, for another aggregate.
+    #[error("request id {request_id} was already used for {original_subject} (at {original})")]
+    RequestIdReused { request_id: RequestId, original_subject: String, original: Position },
+    #[error("the events of one command encode to {bytes} bytes, more than the {max} a message may hold")]
+    TooLarge { bytes: usize, max: usize },
+    #[error("stream {0} does not exist; provision the streams first")]
+    StreamNotFound(String),
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    #[error("message {sequence} of {stream} is not a luukku envelope: {reason}")]
+    Corrupt { stream: String, sequence: u64, reason: String },
+    /// The server did not answer in time, even after retrying with the same message id.
+    #[error("nats-server unavailable: {0}")]
+    Unavailable(String),
+    #[error("nats: {0}")]
+    Nats(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn nats(error: impl std::fmt::Display) -> Self {
+        Error::Nats(error.to_string())
+    }
+}

@@ -1,0 +1,22 @@
+//! The luukku event store on NATS JetStream.
+//!
+//! One stream per bounded context, one subject per aggregate
+//! (`<context>.<aggregate_type>.<aggregate_id>`), one message per accepted command holding
+//! that command's events. Optimistic concurrency rides on
+//! `Nats-Expected-Last-Subject-Sequence`, idempotency on `Nats-Msg-Id` = the caller's request id.
+
+mod append;
+pub mod envelope;
+mod error;
+mod load;
+mod read;
+mod store;
+pub mod streams;
+
+pub use append::{Appended, Expected};
+pub use envelope::{Envelope, RawEvent, Recorded};
+pub use error::{Error, Result};
+pub use load::Loaded;
+pub use read::{ReadOptions, RecordedStream};
+pub use store::{EventStore, StoreSettings};
+pub use streams::{AggregateRef, Position, StreamSpec};

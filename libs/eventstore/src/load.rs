@@ -1,0 +1,83 @@
+//! Loading one aggregate's messages with batched direct gets: one request per few hundred
+//! messages, no consumer to create.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+
+use crate::{AggregateRef, Error, EventStore, Recorded, Result};
+
+/// Messages asked for per direct-get request.
+const BATCH: usize = 512;
+
+/// How long one batch may take to arrive.
+const BATCH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An aggregate's messages in order, and its version (the sequence of the last one, 0 if none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loaded {
+    pub version: u64,
+    pub messages: Vec<Recorded>,
+}
+
+impl EventStore {
+    /// Loads every message of one aggregate.
+    pub async fn load(&self, aggregate: &AggregateRef) -> Result<Loaded> {
+        self.load_after(aggregate, 0).await
+    }
+
+    /// Loads the aggregate's messages after stream sequence `after`, for refreshing a cached
+    /// state.
+    pub async fn load_after(&self, aggregate: &AggregateRef, after: u64) -> Result<Loaded> {
+        let stream = aggregate.stream.name;
+        let subject = aggregate.subject();
+        let api = format!("$JS.API.DIRECT.GET.{stream}");
+        let inbox = self.client.new_inbox();
+        let mut replies = self.client.subscribe(inbox.clone()).await.map_err(Error::nats)?;
+        let mut messages = Vec::new();
+        let mut next = after + 1;
+        loop {
+            let request = serde_json::json!({ "seq": next, "next_by_subj": subject, "batch": BATCH });
+            self.client
+                .publish_with_reply(api.clone(), inbox.clone(), request.to_string().into())
+                .await
+                .map_err(Error::nats)?;
+            let mut received = 0;
+            loop {
+                let reply = tokio::time::timeout(BATCH_TIMEOUT, replies.next())
+                    .await
+                    .map_err(|_| Error::Unavailable(format!("direct get of {subject} timed out")))?
+                    .ok_or_else(|| Error::Unavailable("connection closed during load".to_owned()))?;
+                if let Some(status) = reply.status {
+                    match status.as_u16() {
+                        // 204 ends a batch; 404 says there is nothing (more) to read.
+                        204 | 404 => break,
+                        503 => return Err(Error::StreamNotFound(stream.to_owned())),
+                        code => {
+                            let description = reply.description.unwrap_or_default();
+                            return Err(Error::Nats(format!(
+                                "direct get of {subject}: {code} {description}"
+                            )));
+                        }
+                    }
+                }
+                let headers = reply.headers.as_ref();
+                let sequence = headers
+                    .and_then(|headers| headers.get("Nats-Sequence"))
+                    .and_then(|value| value.as_str().parse::<u64>().ok())
+                    .ok_or_else(|| {
+                        Error::Nats(format!("direct get of {subject}: reply without a sequence"))
+                    })?;
+                messages.push(Recorded::from_parts(stream, sequence, &subject, &reply.payload)?);
+                next = sequence + 1;
+                received += 1;
+            }
+            if received < BATCH {
+                break;
+            }
+        }
+        let _ = replies.unsubscribe().await;
+        let version = messages.last().map_or(after, |message| message.position.sequence);
+        Ok(Loaded { version, messages })
+    }
+}

@@ -1,0 +1,68 @@
+//! Reading a stream in order, to its current end or live.
+
+use std::pin::Pin;
+
+use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
+use futures::{Stream, StreamExt};
+
+use crate::{Error, EventStore, Recorded, Result};
+
+/// A stream of recorded messages.
+pub type RecordedStream = Pin<Box<dyn Stream<Item = Result<Recorded>> + Send>>;
+
+/// What to read.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// First stream sequence to deliver (1 for the start).
+    pub from_sequence: u64,
+    /// Only subjects matching this filter, e.g. `families.family.<id>`.
+    pub filter_subject: Option<String>,
+}
+
+impl EventStore {
+    /// Reads `stream` from `options.from_sequence` up to its last message at the time of the
+    /// call, then ends.
+    pub async fn read(&self, stream: &str, options: ReadOptions) -> Result<RecordedStream> {
+        let last = self.last_sequence(stream).await?;
+        let from = options.from_sequence.max(1);
+        if from > last {
+            return Ok(Box::pin(futures::stream::empty()));
+        }
+        let live = self.subscribe(stream, options).await?;
+        // Ends right after the message at `last`, without waiting for one more to arrive.
+        let bounded = futures::stream::unfold(Some(live), move |state| async move {
+            let mut live = state?;
+            let item = live.next().await?;
+            let finished = match &item {
+                Ok(recorded) => recorded.position.sequence >= last,
+                Err(_) => true,
+            };
+            Some((item, (!finished).then_some(live)))
+        });
+        Ok(Box::pin(bounded))
+    }
+
+    /// Follows `stream` from `options.from_sequence` (0 for only new messages) without end.
+    pub async fn subscribe(&self, stream: &str, options: ReadOptions) -> Result<RecordedStream> {
+        let handle = self.stream(stream).await?;
+        let deliver_policy = match options.from_sequence {
+            0 => DeliverPolicy::New,
+            start_sequence => DeliverPolicy::ByStartSequence { start_sequence },
+        };
+        let consumer = handle
+            .create_consumer(OrderedConfig {
+                deliver_policy,
+                filter_subject: options.filter_subject.unwrap_or_default(),
+                ..Default::default()
+            })
+            .await
+            .map_err(Error::nats)?;
+        let messages = consumer.messages().await.map_err(Error::nats)?;
+        let stream_name = stream.to_owned();
+        Ok(Box::pin(messages.map(move |message| {
+            let message = message.map_err(|error| Error::Unavailable(error.to_string()))?;
+            let sequence = message.info().map_err(Error::nats)?.stream_sequence;
+            Recorded::from_parts(&stream_name, sequence, message.subject.as_str(), &message.payload)
+        })))
+    }
+}

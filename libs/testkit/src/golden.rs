@@ -1,0 +1,49 @@
+//! Golden fixtures: the committed bytes of every persisted event version must keep decoding.
+//!
+//! A missing fixture fails the test; with `LUUKKU_WRITE_FIXTURES=1` it is written from the
+//! current encoder instead, once. An existing fixture is never rewritten.
+
+use std::fmt::Debug;
+use std::path::Path;
+
+use luukku_domain::DomainEvent;
+
+/// One persisted version of one event type, and what it must decode to.
+pub struct GoldenCase<E> {
+    pub event_type: &'static str,
+    pub version: u16,
+    /// The bytes as that version is written; used only to create a missing fixture.
+    pub bytes: Vec<u8>,
+    pub decoded: E,
+}
+
+/// Checks that `cases` cover every type and version of `E::SCHEMAS`, and that each committed
+/// fixture under `folder` decodes to its expected value.
+pub fn check<E: DomainEvent + Debug + PartialEq>(folder: &Path, cases: &[GoldenCase<E>]) {
+    for schema in E::SCHEMAS {
+        for version in schema.versions {
+            assert!(
+                cases.iter().any(|case| case.event_type == schema.event_type && case.version == *version),
+                "no golden case for {} v{version}: add one",
+                schema.event_type
+            );
+        }
+    }
+    let write_missing = std::env::var_os("LUUKKU_WRITE_FIXTURES").is_some();
+    for case in cases {
+        let path = folder.join(format!("{}.v{}.bin", case.event_type, case.version));
+        if !path.exists() && write_missing {
+            std::fs::create_dir_all(folder).unwrap_or_else(|error| panic!("{}: {error}", folder.display()));
+            std::fs::write(&path, &case.bytes).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+        }
+        let bytes = std::fs::read(&path).unwrap_or_else(|error| {
+            panic!(
+                "golden fixture {} missing ({error}); run with LUUKKU_WRITE_FIXTURES=1 once and commit it",
+                path.display()
+            )
+        });
+        let decoded = E::decode(case.event_type, case.version, &bytes)
+            .unwrap_or_else(|error| panic!("golden fixture {} no longer decodes: {error}", path.display()));
+        assert_eq!(decoded, case.decoded, "golden fixture {} decodes to something else", path.display());
+    }
+}

@@ -1,0 +1,68 @@
+//! Test support: a real nats-server per test on a port it picks itself, with its store in a
+//! temporary folder; both go away on drop.
+
+pub mod golden;
+pub mod sample;
+
+use anyhow::Context as _;
+use luukku_domain::{Actor, Code, Role, Sector};
+use luukku_eventstore::{EventStore, StoreSettings, streams};
+use luukku_runtime::{NatsServer, NatsServerOptions};
+
+/// A nats-server of this test's own. Dropping it kills the server and removes its folder.
+pub struct TestNats {
+    pub server: NatsServer,
+    // Declared after `server`, so the process dies before its folder is removed.
+    folder: tempfile::TempDir,
+}
+
+impl TestNats {
+    /// Starts the pinned nats-server (see `luukku_runtime::nats_server::locate_binary`).
+    pub async fn start() -> anyhow::Result<Self> {
+        let folder = tempfile::Builder::new().prefix("luukku-nats-").tempdir()?;
+        let server = NatsServer::start(NatsServerOptions::new(folder.path()))
+            .await
+            .context("starting a nats-server for the test")?;
+        Ok(Self { server, folder })
+    }
+
+    pub fn url(&self) -> String {
+        self.server.client_url()
+    }
+
+    pub fn folder(&self) -> &std::path::Path {
+        self.folder.path()
+    }
+
+    /// A new client connection.
+    pub async fn client(&self) -> anyhow::Result<async_nats::Client> {
+        Ok(async_nats::ConnectOptions::new().retry_on_initial_connect().connect(self.url()).await?)
+    }
+
+    /// An event store on this server with every luukku stream provisioned.
+    pub async fn store(&self) -> anyhow::Result<EventStore> {
+        self.store_with(StoreSettings::default()).await
+    }
+
+    pub async fn store_with(&self, settings: StoreSettings) -> anyhow::Result<EventStore> {
+        let store = EventStore::new(self.client().await?, settings);
+        store.provision(&streams::ALL).await?;
+        Ok(store)
+    }
+}
+
+/// An actor for tests: a contact person of family social services.
+pub fn actor() -> Actor {
+    actor_named("test.contact")
+}
+
+pub fn actor_named(person_id: &str) -> Actor {
+    Actor {
+        person_id: Code::parse(person_id)
+            .unwrap_or_else(|error| panic!("test person id {person_id:?}: {error}")),
+        role: Role::ContactPerson,
+        sector: Some(Sector::FamilySocialServices),
+        organisation: Code::parse("0201256-6").unwrap_or_else(|error| panic!("{error}")),
+        system: Code::parse("luukku-tests").unwrap_or_else(|error| panic!("{error}")),
+    }
+}

@@ -1,0 +1,135 @@
+use std::sync::Arc;
+
+use luukku_domain::{AggregateId, RequestId};
+use luukku_eventstore::{Error, Expected};
+use luukku_testkit::TestNats;
+
+use crate::support::{append_note, message_count, new_aggregate, noted};
+
+#[tokio::test]
+async fn concurrent_writers_on_one_aggregate_have_exactly_one_winner_per_round() -> anyhow::Result<()> {
+    let nats = TestNats::start().await?;
+    let store = Arc::new(nats.store().await?);
+    let aggregate = new_aggregate();
+    let rounds = 8;
+    let writers = 32;
+    let mut expected = Expected::New;
+    let mut successes = 0u64;
+    for round in 0..rounds {
+        let mut tasks = Vec::new();
+        for writer in 0..writers {
+            let store = Arc::clone(&store);
+            tasks.push(tokio::spawn(async move {
+                append_note(&store, &aggregate, expected, &format!("round {round} writer {writer}")).await
+            }));
+        }
+        let mut winners = Vec::new();
+        let mut conflicts = Vec::new();
+        for task in tasks {
+            match task.await? {
+                Ok(appended) => winners.push(appended.position.sequence),
+                Err(error) => match error.downcast::<Error>()? {
+                    Error::Conflict { current, .. } => conflicts.push(current),
+                    other => anyhow::bail!("unexpected error {other}"),
+                },
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: winners {winners:?}");
+        assert_eq!(conflicts.len(), writers - 1);
+        // Every loser learns the version the winner wrote.
+        assert!(conflicts.iter().all(|current| *current == winners[0]), "round {round}: {conflicts:?}");
+        successes += 1;
+        expected = Expected::Version(winners[0]);
+    }
+    assert_eq!(message_count(&store, "FAMILIES").await?, successes);
+    let loaded = store.load(&aggregate).await?;
+    assert_eq!(loaded.messages.len() as u64, successes);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_retry_with_the_same_request_id_returns_the_original_position_and_appends_nothing()
+-> anyhow::Result<()> {
+    let nats = TestNats::start().await?;
+    let store = nats.store().await?;
+    let aggregate = new_aggregate();
+    let request_id = RequestId::generate();
+    let actor = luukku_testkit::actor();
+
+    let first =
+        store.append_events(&aggregate, Expected::New, &[noted("first")], &request_id, &actor).await?;
+    assert!(!first.duplicate);
+    // The retry carries the same expectation as the original, now stale: still the first answer.
+    let retry =
+        store.append_events(&aggregate, Expected::New, &[noted("first")], &request_id, &actor).await?;
+    assert!(retry.duplicate);
+    assert_eq!(retry.position, first.position);
+    assert_eq!(message_count(&store, "FAMILIES").await?, 1);
+
+    // The same request id for another aggregate is refused, not silently mapped to the first.
+    let other = new_aggregate();
+    let reused = store.append_events(&other, Expected::New, &[noted("other")], &request_id, &actor).await;
+    match reused {
+        Err(Error::RequestIdReused { original, original_subject, .. }) => {
+            assert_eq!(original, first.position);
+            assert_eq!(original_subject, aggregate.subject());
+        }
+        other => panic!("expected RequestIdReused, got {other:?}"),
+    }
+    assert_eq!(message_count(&store, "FAMILIES").await?, 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_stale_expected_version_is_a_conflict_naming_the_current_version() -> anyhow::Result<()> {
+    let nats = TestNats::start().await?;
+    let store = nats.store().await?;
+    let aggregate = new_aggregate();
+    let first = append_note(&store, &aggregate, Expected::New, "one").await?;
+    let second = append_note(&store, &aggregate, Expected::Version(first.position.sequence), "two").await?;
+
+    let stale = append_note(&store, &aggregate, Expected::Version(first.position.sequence), "three").await;
+    let error = stale.expect_err("a stale append must fail").downcast::<Error>()?;
+    assert!(
+        matches!(error, Error::Conflict { current, expected, .. } if current == second.position.sequence && expected == first.position.sequence),
+        "{error:?}"
+    );
+    let new_again = append_note(&store, &aggregate, Expected::New, "again").await;
+    assert!(matches!(new_again.expect_err("exists").downcast::<Error>()?, Error::Conflict { .. }));
+    assert_eq!(store.version(&aggregate).await?, second.position.sequence);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_oversized_command_is_refused_before_it_is_sent() -> anyhow::Result<()> {
+    let nats = TestNats::start().await?;
+    let store = nats.store().await?;
+    let aggregate = new_aggregate();
+    let huge = "x".repeat(store.settings().max_message_bytes + 1);
+    let result = append_note(&store, &aggregate, Expected::New, &huge).await;
+    assert!(matches!(result.expect_err("too large").downcast::<Error>()?, Error::TooLarge { .. }));
+    assert_eq!(message_count(&store, "FAMILIES").await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn identifiers_that_could_reach_a_subject_as_wildcards_are_refused() -> anyhow::Result<()> {
+    for hostile in [
+        "*",
+        ">",
+        "01ARZ3NDEKTSV4RRFFQ69G5FA.",
+        "01ARZ3NDEKTSV4RRFFQ69G5F*",
+        "01ARZ3NDEKTSV4RRFFQ69G5F>",
+        "01ARZ3NDEKTSV4RRFFQ69G5F ",
+        "01ARZ3NDEKTSV4RRFFQ69G5FÄ",
+        "x.families.>",
+    ] {
+        assert!(AggregateId::parse(hostile).is_err(), "{hostile:?} was accepted");
+    }
+    // A valid id gives a literal three-token subject.
+    let aggregate = new_aggregate();
+    let subject = aggregate.subject();
+    assert_eq!(subject.split('.').count(), 3);
+    assert!(!subject.contains('*') && !subject.contains('>') && !subject.contains(' '));
+    Ok(())
+}

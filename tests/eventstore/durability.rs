@@ -1,0 +1,67 @@
+use std::time::Duration;
+
+use futures::future::join_all;
+use luukku_eventstore::{Expected, StoreSettings};
+use luukku_testkit::TestNats;
+use luukku_testkit::sample::SampleEvent;
+
+use crate::support::{append_note, message_count, new_aggregate};
+
+#[tokio::test]
+async fn killing_and_restarting_the_server_on_the_same_store_loses_no_acknowledged_append()
+-> anyhow::Result<()> {
+    let mut nats = TestNats::start().await?;
+    let store = nats
+        .store_with(StoreSettings { publish_timeout: Duration::from_secs(2), ..Default::default() })
+        .await?;
+    let aggregates: Vec<_> = (0..200).map(|_| new_aggregate()).collect();
+    let appends = aggregates.iter().map(|aggregate| append_note(&store, aggregate, Expected::New, "kept"));
+    let acknowledged: Vec<_> = join_all(appends).await.into_iter().collect::<Result<_, _>>()?;
+
+    nats.server.kill().await?; // SIGKILL, right after the acknowledgements
+    nats.server.restart().await?;
+
+    let store = nats.store().await?; // a fresh connection, as a restarted service would have
+    assert_eq!(message_count(&store, "FAMILIES").await?, acknowledged.len() as u64);
+    for (aggregate, appended) in aggregates.iter().zip(&acknowledged) {
+        let loaded = store.load(aggregate).await?;
+        assert_eq!(loaded.version, appended.position.sequence);
+        assert_eq!(loaded.messages[0].decode_events::<SampleEvent>()?, vec![crate::support::noted("kept")]);
+    }
+    // And the log goes on from where it was.
+    let next =
+        append_note(&store, &aggregates[0], Expected::Version(acknowledged[0].position.sequence), "after")
+            .await?;
+    assert!(next.position.sequence > acknowledged.iter().map(|a| a.position.sequence).max().unwrap_or(0));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_publish_that_times_out_is_sent_again_and_written_once() -> anyhow::Result<()> {
+    let nats = TestNats::start().await?;
+    let settings = StoreSettings {
+        publish_timeout: Duration::from_millis(400),
+        publish_retries: 5,
+        ..Default::default()
+    };
+    let store = nats.store_with(settings).await?;
+    let aggregate = new_aggregate();
+
+    nats.server.pause()?;
+    let append = tokio::spawn({
+        let store = store.clone();
+        async move { append_note(&store, &aggregate, Expected::New, "once").await }
+    });
+    // Long enough for the first publish and its first resend to time out.
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    nats.server.resume()?;
+
+    let appended = append.await??;
+    // The answer came to a resend, which found the first send already written.
+    assert!(appended.duplicate, "the publish was not sent again");
+    assert_eq!(message_count(&store, "FAMILIES").await?, 1);
+    let loaded = store.load(&aggregate).await?;
+    assert_eq!(loaded.messages.len(), 1);
+    assert_eq!(loaded.version, appended.position.sequence);
+    Ok(())
+}

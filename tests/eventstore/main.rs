@@ -1,0 +1,7 @@
+//! The event store against a real nats-server.
+
+mod append;
+mod codec;
+mod durability;
+mod load_read;
+mod support;
