@@ -73,16 +73,20 @@ impl EventStore {
             events,
         };
         let payload = envelope.encode()?;
-        let mut headers = envelope.headers();
         if payload.len() > self.settings.max_message_bytes {
             return Err(Error::TooLarge { bytes: payload.len(), max: self.settings.max_message_bytes });
         }
-        headers.insert("Nats-Msg-Id", request_id.as_str());
-        headers.insert("Nats-Expected-Last-Subject-Sequence", expected.header_value().to_string().as_str());
+        let headers = || {
+            let mut headers = envelope.headers();
+            headers.insert("Nats-Msg-Id", request_id.as_str());
+            headers
+                .insert("Nats-Expected-Last-Subject-Sequence", expected.header_value().to_string().as_str());
+            headers
+        };
         let subject = aggregate.subject();
         let mut attempt = 0;
         loop {
-            let outcome = match self.send(&subject, headers.clone(), payload.clone()).await {
+            let outcome = match self.send(&subject, headers(), payload.clone()).await {
                 Ok(ack_future) => ack_future.await,
                 Err(error) => Err(error),
             };

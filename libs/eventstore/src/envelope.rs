@@ -59,7 +59,8 @@ pub struct Envelope {
 }
 
 /// The first (and so far only) envelope layout. Never change it: add `EnvelopeV2` instead.
-#[derive(Serialize, Deserialize)]
+/// `EnvelopeV1Ref` is the same layout, borrowed, for encoding without copies.
+#[derive(Deserialize)]
 struct EnvelopeV1 {
     recorded_at: Timestamp,
     request_id: RequestId,
@@ -67,13 +68,21 @@ struct EnvelopeV1 {
     events: Vec<RawEvent>,
 }
 
+#[derive(Serialize)]
+struct EnvelopeV1Ref<'a> {
+    recorded_at: Timestamp,
+    request_id: &'a RequestId,
+    actor: &'a Actor,
+    events: &'a [RawEvent],
+}
+
 impl Envelope {
     pub fn encode(&self) -> Result<Bytes, CodecError> {
-        let body = EnvelopeV1 {
+        let body = EnvelopeV1Ref {
             recorded_at: self.recorded_at,
-            request_id: self.request_id.clone(),
-            actor: self.actor.clone(),
-            events: self.events.clone(),
+            request_id: &self.request_id,
+            actor: &self.actor,
+            events: &self.events,
         };
         Ok(Bytes::from(to_postcard("envelope", &(ENVELOPE_VERSION, body))?))
     }

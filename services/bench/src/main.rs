@@ -1,1 +1,28 @@
-fn main() {}
+//! Benchmarks of luukku, each measured against the raw nats-server ceiling in the same run, on a
+//! nats-server of its own (pinned binary, temporary folder).
+
+mod append;
+mod stats;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "luukku-bench")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Event store append rate against raw pipelined JetStream publishes with expected
+    /// subject sequences, and single-append latency.
+    Append(append::AppendArgs),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Append(args) => append::run(args).await,
+    }
+}

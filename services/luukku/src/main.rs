@@ -1,1 +1,18 @@
-fn main() {}
+//! The `luukku` command.
+
+mod cli;
+mod dev;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    luukku_runtime::telemetry::init("info,async_nats=warn");
+    match cli::Cli::parse().run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

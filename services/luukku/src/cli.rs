@@ -1,0 +1,39 @@
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// luukku: one contact person per family, an event-sourced case-coordination backend.
+#[derive(Debug, Parser)]
+#[command(name = "luukku", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the whole system on its embedded default: its own nats-server with data in a
+    /// local folder, the streams provisioned; runs until Ctrl-C.
+    Dev(DevArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DevArgs {
+    /// Folder for all data (the nats-server store under `nats/`). A second start reuses it.
+    #[arg(long, env = "LUUKKU_DATA_DIR", default_value = ".luukku")]
+    pub data_dir: PathBuf,
+    /// Client port of the embedded nats-server (not 4222, so a server already there is left alone).
+    #[arg(long, env = "LUUKKU_NATS_PORT", default_value_t = 14222)]
+    pub nats_port: u16,
+    /// The nats-server binary; by default $LUUKKU_NATS_SERVER or .tools/nats-server/bin/nats-server.
+    #[arg(long)]
+    pub nats_server: Option<PathBuf>,
+}
+
+impl Cli {
+    pub async fn run(self) -> anyhow::Result<()> {
+        match self.command {
+            Command::Dev(args) => crate::dev::run(args).await,
+        }
+    }
+}
