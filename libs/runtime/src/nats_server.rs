@@ -239,10 +239,10 @@ async fn spawn(binary: &Path, options: &NatsServerOptions, port: Option<u16>) ->
         if let Some(status) = child.try_wait()? {
             return Err(NatsServerError::Exited { status: status.to_string(), log: read_log() });
         }
-        if let Some(port) = read_ports_file(&ports_dir)? {
-            if tokio::net::TcpStream::connect((options.host.as_str(), port)).await.is_ok() {
-                return Ok((child, port));
-            }
+        if let Some(port) = read_ports_file(&ports_dir)?
+            && tokio::net::TcpStream::connect((options.host.as_str(), port)).await.is_ok()
+        {
+            return Ok((child, port));
         }
         if started.elapsed() > limit {
             let _ = child.kill().await;
