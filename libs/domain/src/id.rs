@@ -40,6 +40,10 @@ pub fn parse_ulid(input: &str) -> Result<Ulid, IdError> {
     if input.len() != 26 {
         return Err(IdError::Length(input.chars().count()));
     }
+    // 26 base32 digits hold 130 bits; a ULID has 128, so the first digit is at most 7.
+    if !input.starts_with(['0', '1', '2', '3', '4', '5', '6', '7']) {
+        return Err(IdError::Invalid("the first character of a ULID is 0 to 7".to_owned()));
+    }
     Ulid::from_str(input).map_err(|error| IdError::Invalid(error.to_string()))
 }
 
