@@ -1,5 +1,6 @@
 //! `append`: the event store's append path against the raw JetStream ceiling.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -105,12 +106,11 @@ async fn raw_trial(
     let payload = envelope.encode()?;
     let envelope_headers = envelope.headers();
     let jetstream = store.jetstream().clone();
-    let started = Instant::now();
-    let tasks = (0..args.aggregates).map(|_| {
+    writes_per_second(args.aggregates, rounds, || {
         let jetstream = jetstream.clone();
         let payload = payload.clone();
         let envelope_headers = envelope_headers.clone();
-        tokio::spawn(async move {
+        async move {
             let subject = format!("{}.bench.{}", RAW.subject_root, AggregateId::generate());
             let mut last = 0u64;
             for _ in 0..rounds {
@@ -121,13 +121,10 @@ async fn raw_trial(
                     jetstream.publish_with_headers(subject.clone(), headers, payload.clone()).await?.await?;
                 last = ack.sequence;
             }
-            anyhow::Ok(())
-        })
-    });
-    for result in try_join_all(tasks).await? {
-        result?;
-    }
-    Ok((args.aggregates * rounds) as f64 / started.elapsed().as_secs_f64())
+            Ok(())
+        }
+    })
+    .await
 }
 
 /// The same load through `EventStore::append`: envelope encoding, headers, concurrency checks.
@@ -139,12 +136,11 @@ async fn store_trial(
 ) -> anyhow::Result<f64> {
     let store = Arc::new(store.clone());
     let actor = Arc::new(luukku_testkit::actor());
-    let started = Instant::now();
-    let tasks = (0..args.aggregates).map(|_| {
+    writes_per_second(args.aggregates, rounds, || {
         let store = Arc::clone(&store);
         let actor = Arc::clone(&actor);
         let event = event.clone();
-        tokio::spawn(async move {
+        async move {
             let aggregate = AggregateRef::new(FAMILIES, "family", AggregateId::generate());
             let mut expected = Expected::New;
             for _ in 0..rounds {
@@ -153,13 +149,24 @@ async fn store_trial(
                     .await?;
                 expected = Expected::Version(appended.position.sequence);
             }
-            anyhow::Ok(())
-        })
-    });
+            Ok(())
+        }
+    })
+    .await
+}
+
+/// Runs `writers` tasks at once, each making `rounds` writes, and gives writes per second.
+async fn writes_per_second<Writer, Task>(writers: usize, rounds: usize, writer: Writer) -> anyhow::Result<f64>
+where
+    Writer: Fn() -> Task,
+    Task: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let started = Instant::now();
+    let tasks = (0..writers).map(|_| tokio::spawn(writer()));
     for result in try_join_all(tasks).await? {
         result?;
     }
-    Ok((args.aggregates * rounds) as f64 / started.elapsed().as_secs_f64())
+    Ok((writers * rounds) as f64 / started.elapsed().as_secs_f64())
 }
 
 async fn single_append_latency(
