@@ -4,13 +4,18 @@
 //! resulting effects elsewhere.
 
 pub mod actor;
+pub mod aggregate;
 pub mod codec;
+pub mod family;
 pub mod id;
+pub mod identity_code;
+pub mod sealing;
 pub mod sector;
 pub mod text;
 pub mod time;
 
 pub use actor::{Actor, Role};
+pub use aggregate::{Aggregate, Context};
 pub use codec::{CodecError, DomainEvent, EventSchema};
 pub use id::{AggregateId, IdError, RequestId};
 pub use sector::Sector;

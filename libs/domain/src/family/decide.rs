@@ -1,0 +1,378 @@
+//! Deciding the family's commands.
+
+use std::collections::BTreeSet;
+
+use jiff::civil::Date;
+
+use super::events::*;
+use super::state::{Family, FamilyStatus};
+use super::{ConsentId, MemberId, Municipality, SELF_CONSENT_AGE, age_on};
+use crate::Sector;
+use crate::aggregate::{Aggregate, Context};
+use crate::sealing::Personal;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMember {
+    pub member_id: MemberId,
+    pub role: MemberRole,
+    pub details: MemberDetails,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FamilyCommand {
+    Register {
+        municipality: Municipality,
+        members: Vec<NewMember>,
+    },
+    AddMember(NewMember),
+    UpdateMember {
+        member_id: MemberId,
+        role: Option<MemberRole>,
+        details: MemberDetails,
+    },
+    RemoveMember {
+        member_id: MemberId,
+        reason: String,
+    },
+    ChangeMunicipality {
+        municipality: Municipality,
+    },
+    GrantConsent {
+        consent_id: ConsentId,
+        given_by: MemberId,
+        concerns: Option<MemberId>,
+        sectors: Vec<Sector>,
+        purpose: String,
+        valid_from: Date,
+        valid_until: Date,
+    },
+    RevokeConsent {
+        consent_id: ConsentId,
+        revoked_by: MemberId,
+    },
+    Close {
+        reason: CloseReason,
+        note: String,
+    },
+    Reopen {
+        note: String,
+    },
+    Erase,
+}
+
+/// One bad field of a command, named by its path in the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub field: String,
+    pub description: String,
+}
+
+impl Violation {
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self { field: field.into(), description: description.into() }
+    }
+}
+
+/// Why a family command is refused. Each names the rule it breaks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FamilyError {
+    #[error("invalid command: {}", .0.iter().map(|v| format!("{}: {}", v.field, v.description)).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<Violation>),
+    #[error("family not found")]
+    NotFound,
+    #[error("the family is already registered")]
+    AlreadyRegistered,
+    #[error("the family is closed; reopen it before changing it")]
+    Closed,
+    #[error("the family's personal data was erased; it accepts no changes")]
+    Erased,
+    #[error("the family is not closed, so it cannot be reopened")]
+    NotClosed,
+    #[error("member {0} is not in the family")]
+    MemberNotFound(MemberId),
+    #[error("member {0} is already in the family")]
+    MemberExists(MemberId),
+    #[error("a family keeps at least one member; close the family instead")]
+    LastMember,
+    #[error("consent can be given by a guardian, or by a child aged 15 or over for themself: {0}")]
+    NotEntitledToConsent(String),
+    #[error("consent {0} does not exist")]
+    ConsentNotFound(ConsentId),
+    #[error("consent {0} already exists")]
+    ConsentExists(ConsentId),
+    #[error("consent {0} is already revoked")]
+    ConsentAlreadyRevoked(ConsentId),
+    #[error("a consent can be revoked by a guardian or by the member who gave it; {0} is neither")]
+    NotEntitledToRevoke(MemberId),
+}
+
+fn check_details(field: &str, role: MemberRole, details: &MemberDetails, today: Date) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    let mut bad = |name: &str, description: &str| {
+        violations.push(Violation::new(format!("{field}.{name}"), description));
+    };
+    if details.given_names.trim().is_empty() {
+        bad("given_names", "must not be empty");
+    }
+    if details.family_name.trim().is_empty() {
+        bad("family_name", "must not be empty");
+    }
+    match details.birth_date {
+        Some(date) if date > today => bad("birth_date", "must not be in the future"),
+        None if role == MemberRole::Child => bad("birth_date", "is required for a child"),
+        _ => {}
+    }
+    if let (Some(code), Some(date)) = (&details.identity_code, details.birth_date)
+        && code.birth_date() != date
+    {
+        bad("identity_code", "does not match the birth date");
+    }
+    violations
+}
+
+fn invalid_if_any(violations: Vec<Violation>) -> Result<(), FamilyError> {
+    if violations.is_empty() { Ok(()) } else { Err(FamilyError::Invalid(violations)) }
+}
+
+impl Family {
+    fn require_changeable(&self) -> Result<(), FamilyError> {
+        match self.status {
+            FamilyStatus::Active => Ok(()),
+            FamilyStatus::Absent => Err(FamilyError::NotFound),
+            FamilyStatus::Closed(_) => Err(FamilyError::Closed),
+            FamilyStatus::Erased => Err(FamilyError::Erased),
+        }
+    }
+
+    fn require_member(&self, member_id: MemberId) -> Result<&super::Member, FamilyError> {
+        self.members.get(&member_id).ok_or(FamilyError::MemberNotFound(member_id))
+    }
+
+    fn decide_consent(&self, command: &FamilyCommand, today: Date) -> Result<Vec<FamilyEvent>, FamilyError> {
+        let FamilyCommand::GrantConsent {
+            consent_id,
+            given_by,
+            concerns,
+            sectors,
+            purpose,
+            valid_from,
+            valid_until,
+        } = command
+        else {
+            return Ok(Vec::new());
+        };
+        let mut violations = Vec::new();
+        if sectors.is_empty() {
+            violations.push(Violation::new("sectors", "name at least one sector"));
+        }
+        if purpose.trim().is_empty() {
+            violations.push(Violation::new("purpose", "state the purpose of the consent"));
+        }
+        if valid_until < valid_from {
+            violations.push(Violation::new("valid_until", "the end date is before the start date"));
+        } else if *valid_until < today {
+            violations.push(Violation::new("valid_until", "the end date has passed"));
+        }
+        invalid_if_any(violations)?;
+        if self.consents.contains_key(consent_id) {
+            return Err(FamilyError::ConsentExists(*consent_id));
+        }
+        let giver = self.require_member(*given_by)?;
+        if let Some(concerned) = concerns {
+            self.require_member(*concerned)?;
+        }
+        match giver.role {
+            MemberRole::Guardian => {}
+            MemberRole::Child => {
+                let age = giver.birth_date().map(|born| age_on(born, today));
+                match age {
+                    Some(age) if age >= SELF_CONSENT_AGE => {}
+                    Some(age) => {
+                        return Err(FamilyError::NotEntitledToConsent(format!(
+                            "member {given_by} is a child aged {age}"
+                        )));
+                    }
+                    None => {
+                        return Err(FamilyError::NotEntitledToConsent(format!(
+                            "the age of member {given_by} is not known"
+                        )));
+                    }
+                }
+                if *concerns != Some(*given_by) {
+                    return Err(FamilyError::NotEntitledToConsent(format!(
+                        "member {given_by} is a child and may consent only for themself \
+                         (set concerns_member_id to {given_by})"
+                    )));
+                }
+            }
+        }
+        let mut sectors = sectors.clone();
+        sectors.sort();
+        sectors.dedup();
+        Ok(vec![FamilyEvent::ConsentGranted(ConsentGranted {
+            consent_id: *consent_id,
+            given_by: *given_by,
+            concerns: *concerns,
+            sectors,
+            purpose: Personal::Plain(purpose.trim().to_owned()),
+            valid_from: *valid_from,
+            valid_until: *valid_until,
+        })])
+    }
+}
+
+impl Aggregate for Family {
+    type Event = FamilyEvent;
+    type Command = FamilyCommand;
+    type Error = FamilyError;
+
+    const TYPE: &'static str = "family";
+
+    fn apply(&mut self, event: &FamilyEvent) {
+        Family::apply(self, event);
+    }
+
+    fn decide(&self, command: &FamilyCommand, context: &Context) -> Result<Vec<FamilyEvent>, FamilyError> {
+        let today = context.today;
+        match command {
+            FamilyCommand::Register { municipality, members } => {
+                if self.status != FamilyStatus::Absent {
+                    return Err(FamilyError::AlreadyRegistered);
+                }
+                let mut violations = Vec::new();
+                if members.is_empty() {
+                    violations.push(Violation::new("members", "a family has at least one member"));
+                }
+                let mut seen = BTreeSet::new();
+                for (index, member) in members.iter().enumerate() {
+                    if !seen.insert(member.member_id) {
+                        violations.push(Violation::new(
+                            format!("members[{index}].member_id"),
+                            "appears twice in the request",
+                        ));
+                    }
+                    violations.extend(check_details(
+                        &format!("members[{index}].details"),
+                        member.role,
+                        &member.details,
+                        today,
+                    ));
+                }
+                invalid_if_any(violations)?;
+                Ok(vec![FamilyEvent::Registered(Registered {
+                    municipality: municipality.clone(),
+                    members: members.iter().map(joined).collect(),
+                })])
+            }
+            FamilyCommand::Erase => match self.status {
+                FamilyStatus::Absent => Err(FamilyError::NotFound),
+                FamilyStatus::Erased => Err(FamilyError::Erased),
+                FamilyStatus::Active | FamilyStatus::Closed(_) => Ok(vec![FamilyEvent::Erased]),
+            },
+            FamilyCommand::Reopen { note } => match self.status {
+                FamilyStatus::Absent => Err(FamilyError::NotFound),
+                FamilyStatus::Erased => Err(FamilyError::Erased),
+                FamilyStatus::Active => Err(FamilyError::NotClosed),
+                FamilyStatus::Closed(_) => Ok(vec![FamilyEvent::Reopened(Reopened {
+                    note: Personal::Plain(note.trim().to_owned()),
+                })]),
+            },
+            FamilyCommand::AddMember(_)
+            | FamilyCommand::UpdateMember { .. }
+            | FamilyCommand::RemoveMember { .. }
+            | FamilyCommand::ChangeMunicipality { .. }
+            | FamilyCommand::GrantConsent { .. }
+            | FamilyCommand::RevokeConsent { .. }
+            | FamilyCommand::Close { .. } => {
+                self.require_changeable()?;
+                self.decide_change(command, today)
+            }
+        }
+    }
+}
+
+fn joined(member: &NewMember) -> MemberJoined {
+    MemberJoined {
+        member_id: member.member_id,
+        role: member.role,
+        details: Personal::Plain(normalised(&member.details)),
+    }
+}
+
+fn normalised(details: &MemberDetails) -> MemberDetails {
+    let mut details = details.clone();
+    details.given_names = details.given_names.trim().to_owned();
+    details.family_name = details.family_name.trim().to_owned();
+    if details.birth_date.is_none() {
+        details.birth_date = details.identity_code.as_ref().map(|code| code.birth_date());
+    }
+    details.languages.dedup();
+    details
+}
+
+impl Family {
+    /// Commands that need an active family.
+    fn decide_change(&self, command: &FamilyCommand, today: Date) -> Result<Vec<FamilyEvent>, FamilyError> {
+        match command {
+            FamilyCommand::AddMember(member) => {
+                invalid_if_any(check_details("member.details", member.role, &member.details, today))?;
+                if self.members.contains_key(&member.member_id) {
+                    return Err(FamilyError::MemberExists(member.member_id));
+                }
+                Ok(vec![FamilyEvent::MemberAdded(joined(member))])
+            }
+            FamilyCommand::UpdateMember { member_id, role, details } => {
+                let current = self.require_member(*member_id)?;
+                let role = role.unwrap_or(current.role);
+                invalid_if_any(check_details("details", role, details, today))?;
+                Ok(vec![FamilyEvent::MemberUpdated(MemberUpdated {
+                    member_id: *member_id,
+                    role,
+                    details: Personal::Plain(normalised(details)),
+                })])
+            }
+            FamilyCommand::RemoveMember { member_id, reason } => {
+                self.require_member(*member_id)?;
+                if self.members.len() == 1 {
+                    return Err(FamilyError::LastMember);
+                }
+                Ok(vec![FamilyEvent::MemberRemoved(MemberRemoved {
+                    member_id: *member_id,
+                    reason: Personal::Plain(reason.trim().to_owned()),
+                })])
+            }
+            FamilyCommand::ChangeMunicipality { municipality } => {
+                if self.municipality.as_ref() == Some(municipality) {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![FamilyEvent::MunicipalityChanged(MunicipalityChanged {
+                    municipality: municipality.clone(),
+                })])
+            }
+            FamilyCommand::GrantConsent { .. } => self.decide_consent(command, today),
+            FamilyCommand::RevokeConsent { consent_id, revoked_by } => {
+                let consent =
+                    self.consents.get(consent_id).ok_or(FamilyError::ConsentNotFound(*consent_id))?;
+                if consent.revoked_by.is_some() {
+                    return Err(FamilyError::ConsentAlreadyRevoked(*consent_id));
+                }
+                let revoker = self.require_member(*revoked_by)?;
+                if revoker.role != MemberRole::Guardian && consent.given_by != *revoked_by {
+                    return Err(FamilyError::NotEntitledToRevoke(*revoked_by));
+                }
+                Ok(vec![FamilyEvent::ConsentRevoked(ConsentRevoked {
+                    consent_id: *consent_id,
+                    revoked_by: *revoked_by,
+                })])
+            }
+            FamilyCommand::Close { reason, note } => Ok(vec![FamilyEvent::Closed(Closed {
+                reason: *reason,
+                note: Personal::Plain(note.trim().to_owned()),
+            })]),
+            // Decided in `Aggregate::decide`, whatever the status.
+            FamilyCommand::Register { .. } | FamilyCommand::Erase | FamilyCommand::Reopen { .. } => {
+                Ok(Vec::new())
+            }
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! The family's events. Each payload struct is the current schema (version 1) of its event
+//! type; a later change keeps the old struct for decoding and upcasts it.
+
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+use super::{ConsentId, MemberId, Municipality};
+use crate::codec::{from_postcard, to_postcard, unsupported_version};
+use crate::identity_code::IdentityCode;
+use crate::sealing::{HasPersonal, Personal, PersonalField};
+use crate::{CodecError, DomainEvent, EventSchema, Sector};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum MemberRole {
+    Guardian,
+    Child,
+}
+
+impl MemberRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberRole::Guardian => "guardian",
+            MemberRole::Child => "child",
+        }
+    }
+}
+
+/// A member's personal details; always sealed in events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberDetails {
+    pub given_names: String,
+    pub family_name: String,
+    pub birth_date: Option<Date>,
+    pub identity_code: Option<IdentityCode>,
+    /// ISO 639 codes.
+    pub languages: Vec<String>,
+}
+
+impl MemberDetails {
+    pub fn full_name(&self) -> String {
+        format!("{} {}", self.given_names, self.family_name)
+    }
+}
+
+/// Why coordination of a family ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CloseReason {
+    NeedsMet,
+    MovedAway,
+    FamilyDeclined,
+    Transferred,
+    Other,
+}
+
+impl CloseReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::NeedsMet => "needs met",
+            CloseReason::MovedAway => "moved away",
+            CloseReason::FamilyDeclined => "family declined",
+            CloseReason::Transferred => "transferred to another service",
+            CloseReason::Other => "other",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberJoined {
+    pub member_id: MemberId,
+    pub role: MemberRole,
+    pub details: Personal<MemberDetails>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registered {
+    pub municipality: Municipality,
+    pub members: Vec<MemberJoined>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberUpdated {
+    pub member_id: MemberId,
+    pub role: MemberRole,
+    pub details: Personal<MemberDetails>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberRemoved {
+    pub member_id: MemberId,
+    pub reason: Personal<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MunicipalityChanged {
+    pub municipality: Municipality,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentGranted {
+    pub consent_id: ConsentId,
+    pub given_by: MemberId,
+    /// `None`: the whole family.
+    pub concerns: Option<MemberId>,
+    pub sectors: Vec<Sector>,
+    pub purpose: Personal<String>,
+    pub valid_from: Date,
+    pub valid_until: Date,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentRevoked {
+    pub consent_id: ConsentId,
+    pub revoked_by: MemberId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Closed {
+    pub reason: CloseReason,
+    pub note: Personal<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reopened {
+    pub note: Personal<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FamilyEvent {
+    Registered(Registered),
+    MemberAdded(MemberJoined),
+    MemberUpdated(MemberUpdated),
+    MemberRemoved(MemberRemoved),
+    MunicipalityChanged(MunicipalityChanged),
+    ConsentGranted(ConsentGranted),
+    ConsentRevoked(ConsentRevoked),
+    Closed(Closed),
+    Reopened(Reopened),
+    /// The family's key was deleted. Carries nothing personal.
+    Erased,
+}
+
+const V1: &[u16] = &[1];
+
+impl DomainEvent for FamilyEvent {
+    const SCHEMAS: &'static [EventSchema] = &[
+        EventSchema { event_type: "FamilyRegistered", versions: V1 },
+        EventSchema { event_type: "MemberAdded", versions: V1 },
+        EventSchema { event_type: "MemberUpdated", versions: V1 },
+        EventSchema { event_type: "MemberRemoved", versions: V1 },
+        EventSchema { event_type: "MunicipalityChanged", versions: V1 },
+        EventSchema { event_type: "ConsentGranted", versions: V1 },
+        EventSchema { event_type: "ConsentRevoked", versions: V1 },
+        EventSchema { event_type: "FamilyClosed", versions: V1 },
+        EventSchema { event_type: "FamilyReopened", versions: V1 },
+        EventSchema { event_type: "FamilyErased", versions: V1 },
+    ];
+
+    fn event_type(&self) -> &'static str {
+        match self {
+            FamilyEvent::Registered(_) => "FamilyRegistered",
+            FamilyEvent::MemberAdded(_) => "MemberAdded",
+            FamilyEvent::MemberUpdated(_) => "MemberUpdated",
+            FamilyEvent::MemberRemoved(_) => "MemberRemoved",
+            FamilyEvent::MunicipalityChanged(_) => "MunicipalityChanged",
+            FamilyEvent::ConsentGranted(_) => "ConsentGranted",
+            FamilyEvent::ConsentRevoked(_) => "ConsentRevoked",
+            FamilyEvent::Closed(_) => "FamilyClosed",
+            FamilyEvent::Reopened(_) => "FamilyReopened",
+            FamilyEvent::Erased => "FamilyErased",
+        }
+    }
+
+    fn schema_version(&self) -> u16 {
+        1
+    }
+
+    fn encode(&self) -> Result<Vec<u8>, CodecError> {
+        let what = self.event_type();
+        match self {
+            FamilyEvent::Registered(payload) => to_postcard(what, payload),
+            FamilyEvent::MemberAdded(payload) => to_postcard(what, payload),
+            FamilyEvent::MemberUpdated(payload) => to_postcard(what, payload),
+            FamilyEvent::MemberRemoved(payload) => to_postcard(what, payload),
+            FamilyEvent::MunicipalityChanged(payload) => to_postcard(what, payload),
+            FamilyEvent::ConsentGranted(payload) => to_postcard(what, payload),
+            FamilyEvent::ConsentRevoked(payload) => to_postcard(what, payload),
+            FamilyEvent::Closed(payload) => to_postcard(what, payload),
+            FamilyEvent::Reopened(payload) => to_postcard(what, payload),
+            FamilyEvent::Erased => to_postcard(what, &()),
+        }
+    }
+
+    fn decode(event_type: &str, version: u16, data: &[u8]) -> Result<Self, CodecError> {
+        if version != 1 {
+            return Err(unsupported_version(Self::SCHEMAS, event_type, version));
+        }
+        Ok(match event_type {
+            "FamilyRegistered" => FamilyEvent::Registered(from_postcard(event_type, data)?),
+            "MemberAdded" => FamilyEvent::MemberAdded(from_postcard(event_type, data)?),
+            "MemberUpdated" => FamilyEvent::MemberUpdated(from_postcard(event_type, data)?),
+            "MemberRemoved" => FamilyEvent::MemberRemoved(from_postcard(event_type, data)?),
+            "MunicipalityChanged" => FamilyEvent::MunicipalityChanged(from_postcard(event_type, data)?),
+            "ConsentGranted" => FamilyEvent::ConsentGranted(from_postcard(event_type, data)?),
+            "ConsentRevoked" => FamilyEvent::ConsentRevoked(from_postcard(event_type, data)?),
+            "FamilyClosed" => FamilyEvent::Closed(from_postcard(event_type, data)?),
+            "FamilyReopened" => FamilyEvent::Reopened(from_postcard(event_type, data)?),
+            "FamilyErased" => {
+                from_postcard::<()>(event_type, data)?;
+                FamilyEvent::Erased
+            }
+            _ => return Err(unsupported_version(Self::SCHEMAS, event_type, version)),
+        })
+    }
+}
+
+impl HasPersonal for FamilyEvent {
+    fn personal_fields(&mut self) -> Vec<&mut dyn PersonalField> {
+        match self {
+            FamilyEvent::Registered(registered) => registered
+                .members
+                .iter_mut()
+                .map(|member| &mut member.details as &mut dyn PersonalField)
+                .collect(),
+            FamilyEvent::MemberAdded(joined) => vec![&mut joined.details],
+            FamilyEvent::MemberUpdated(updated) => vec![&mut updated.details],
+            FamilyEvent::MemberRemoved(removed) => vec![&mut removed.reason],
+            FamilyEvent::ConsentGranted(granted) => vec![&mut granted.purpose],
+            FamilyEvent::Closed(closed) => vec![&mut closed.note],
+            FamilyEvent::Reopened(reopened) => vec![&mut reopened.note],
+            FamilyEvent::MunicipalityChanged(_) | FamilyEvent::ConsentRevoked(_) | FamilyEvent::Erased => {
+                Vec::new()
+            }
+        }
+    }
+}
+
+fn readable<T>(value: &Personal<T>, show: impl Fn(&T) -> String) -> String {
+    value.plain().map(show).unwrap_or_else(|| "[erased]".to_owned())
+}
+
+fn note(value: &Personal<String>) -> String {
+    match value.plain() {
+        Some(text) if text.is_empty() => String::new(),
+        Some(text) => format!(": {text}"),
+        None => ": [erased]".to_owned(),
+    }
+}
+
+impl FamilyEvent {
+    /// A readable account of the event for histories and timelines.
+    pub fn summary(&self) -> String {
+        let member = |joined: &MemberJoined| {
+            format!("{} {}", joined.role.as_str(), readable(&joined.details, MemberDetails::full_name))
+        };
+        match self {
+            FamilyEvent::Registered(registered) => format!(
+                "family registered in municipality {} with {}",
+                registered.municipality,
+                registered.members.iter().map(member).collect::<Vec<_>>().join(", ")
+            ),
+            FamilyEvent::MemberAdded(joined) => format!("member added: {}", member(joined)),
+            FamilyEvent::MemberUpdated(updated) => format!(
+                "member {} updated: {} {}",
+                updated.member_id,
+                updated.role.as_str(),
+                readable(&updated.details, MemberDetails::full_name)
+            ),
+            FamilyEvent::MemberRemoved(removed) => {
+                format!("member {} removed{}", removed.member_id, note(&removed.reason))
+            }
+            FamilyEvent::MunicipalityChanged(changed) => {
+                format!("municipality changed to {}", changed.municipality)
+            }
+            FamilyEvent::ConsentGranted(granted) => format!(
+                "consent {} granted by {} for {} from {} until {}{}",
+                granted.consent_id,
+                granted.given_by,
+                granted.sectors.iter().map(|sector| sector.as_code()).collect::<Vec<_>>().join(", "),
+                granted.valid_from,
+                granted.valid_until,
+                note(&granted.purpose)
+            ),
+            FamilyEvent::ConsentRevoked(revoked) => {
+                format!("consent {} revoked by {}", revoked.consent_id, revoked.revoked_by)
+            }
+            FamilyEvent::Closed(closed) => {
+                format!("coordination closed ({}){}", closed.reason.as_str(), note(&closed.note))
+            }
+            FamilyEvent::Reopened(reopened) => format!("coordination reopened{}", note(&reopened.note)),
+            FamilyEvent::Erased => "personal data erased".to_owned(),
+        }
+    }
+}

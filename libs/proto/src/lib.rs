@@ -1,0 +1,18 @@
+//! luukku's public gRPC API, generated from `proto/`.
+
+#![allow(clippy::all, clippy::pedantic, missing_docs)]
+
+pub mod common {
+    pub mod v1 {
+        tonic::include_proto!("luukku.common.v1");
+    }
+}
+
+pub mod families {
+    pub mod v1 {
+        tonic::include_proto!("luukku.families.v1");
+    }
+}
+
+/// Every luukku proto file's descriptors, for gRPC reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/luukku_descriptor.bin"));
