@@ -80,6 +80,11 @@ async fn reading_a_stream_from_a_sequence_gives_the_rest_and_ends() -> anyhow::R
 
     let beyond = store.read("FAMILIES", ReadOptions { from_sequence: 1_000, filter_subject: None }).await?;
     assert_eq!(beyond.count().await, 0);
+
+    // Without a start sequence, from the first message.
+    let everything = store.read("FAMILIES", ReadOptions::default()).await?;
+    let everything = tokio::time::timeout(Duration::from_secs(10), everything.count()).await?;
+    assert_eq!(everything, 25);
     Ok(())
 }
 

@@ -8,6 +8,7 @@
 mod append;
 pub mod envelope;
 mod error;
+pub mod keys;
 mod load;
 mod read;
 mod store;
@@ -16,6 +17,7 @@ pub mod streams;
 pub use append::{Appended, Expected};
 pub use envelope::{Envelope, RawEvent, Recorded};
 pub use error::{Error, Result};
+pub use keys::{KeyStore, NatsKeyStore};
 pub use load::Loaded;
 pub use read::{ReadOptions, RecordedStream};
 pub use store::{EventStore, StoreSettings};

@@ -28,7 +28,8 @@ impl EventStore {
         if from > last {
             return Ok(Box::pin(futures::stream::empty()));
         }
-        let live = self.subscribe(stream, options).await?;
+        // From the start when no sequence is given (0 would mean only new messages).
+        let live = self.subscribe(stream, ReadOptions { from_sequence: from, ..options }).await?;
         // Ends right after the message at `last`, without waiting for one more to arrive.
         let bounded = futures::stream::unfold(Some(live), move |state| async move {
             let mut live = state?;

@@ -2,6 +2,7 @@
 //! temporary folder; both go away on drop.
 
 pub mod golden;
+pub mod grpc;
 pub mod sample;
 
 use anyhow::Context as _;

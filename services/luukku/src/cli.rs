@@ -1,3 +1,4 @@
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -13,7 +14,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Start the whole system on its embedded default: its own nats-server with data in a
-    /// local folder, the streams provisioned; runs until Ctrl-C.
+    /// local folder, the streams provisioned, every gRPC service; runs until Ctrl-C.
     Dev(DevArgs),
 }
 
@@ -28,6 +29,12 @@ pub struct DevArgs {
     /// The nats-server binary; by default $LUUKKU_NATS_SERVER or .tools/nats-server/bin/nats-server.
     #[arg(long)]
     pub nats_server: Option<PathBuf>,
+    /// Address the gRPC services listen on.
+    #[arg(long, env = "LUUKKU_GRPC_HOST", default_value = "127.0.0.1")]
+    pub grpc_host: IpAddr,
+    /// Port of luukku.families.v1.FamilyService (0 picks a free one).
+    #[arg(long, env = "LUUKKU_FAMILIES_PORT", default_value_t = 50051)]
+    pub families_port: u16,
 }
 
 impl Cli {

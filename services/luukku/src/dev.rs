@@ -1,8 +1,12 @@
 //! `luukku dev`: the embedded default.
 
+use std::net::SocketAddr;
+
 use anyhow::Context as _;
-use luukku_eventstore::{EventStore, StoreSettings, streams};
+use luukku_eventstore::{EventStore, NatsKeyStore, StoreSettings, streams};
 use luukku_runtime::{NatsServer, NatsServerOptions};
+use luukku_service::serve::{bind, serve};
+use tokio::sync::watch;
 
 use crate::cli::DevArgs;
 
@@ -16,9 +20,22 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     })?;
     let store = EventStore::connect(&server.client_url(), StoreSettings::default()).await?;
     store.provision(&streams::ALL).await.context("provisioning the streams")?;
+    let keys = NatsKeyStore::open(&store).await.context("opening the family key bucket")?;
+
+    let (stop, stopped) = watch::channel(false);
+    let shutdown = |mut stopped: watch::Receiver<bool>| async move {
+        // An error means the sender is gone, which also means stop.
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let address = SocketAddr::new(args.grpc_host, args.families_port);
+    let (listener, families_address) =
+        bind(address).await.with_context(|| format!("binding the families service to {address}"))?;
+    let routes = luukku_families::routes(store.clone(), keys).await?;
+    let families = tokio::spawn(serve(routes, listener, shutdown(stopped.clone())));
 
     println!("luukku dev is running; Ctrl-C stops it");
     println!("  nats-server  {}  (data in {})", server.client_url(), nats_dir.display());
+    println!("  families     {families_address}  luukku.families.v1.FamilyService");
     for spec in streams::ALL {
         let last = store.last_sequence(spec.name).await?;
         println!("  stream {:<10} subjects {}.>  last sequence {last}", spec.name, spec.subject_root);
@@ -26,6 +43,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
 
     luukku_runtime::telemetry::shutdown_signal().await.context("waiting for Ctrl-C")?;
     println!("stopping");
+    stop.send_replace(true);
+    families.await.context("the families service panicked")?.context("serving the families service")?;
     drop(store);
     server.stop().await?;
     Ok(())

@@ -1,0 +1,37 @@
+//! The family's refusals as gRPC statuses.
+
+use luukku_domain::family::{FamilyError, FamilyId};
+use luukku_service::Violations;
+use luukku_service::status::failed_precondition;
+use tonic::Status;
+
+pub fn family_status(family_id: FamilyId, error: FamilyError) -> Status {
+    let subject = format!("family/{family_id}");
+    let message = error.to_string();
+    match error {
+        FamilyError::Invalid(bad) => {
+            let mut violations = Violations::new();
+            for violation in bad {
+                violations.add(violation.field, violation.description);
+            }
+            violations.into_result().err().unwrap_or_else(|| Status::invalid_argument(message))
+        }
+        FamilyError::NotFound => Status::not_found(format!("family {family_id} not found")),
+        FamilyError::MemberNotFound(_) | FamilyError::ConsentNotFound(_) => Status::not_found(message),
+        FamilyError::AlreadyRegistered => {
+            Status::already_exists(format!("family {family_id} is already registered"))
+        }
+        FamilyError::MemberExists(_) | FamilyError::ConsentExists(_) => Status::already_exists(message),
+        FamilyError::Closed => failed_precondition("FAMILY_CLOSED", &subject, message),
+        FamilyError::Erased => failed_precondition("FAMILY_ERASED", &subject, message),
+        FamilyError::NotClosed => failed_precondition("FAMILY_NOT_CLOSED", &subject, message),
+        FamilyError::LastMember => failed_precondition("LAST_MEMBER", &subject, message),
+        FamilyError::NotEntitledToConsent(_) => {
+            failed_precondition("NOT_ENTITLED_TO_CONSENT", &subject, message)
+        }
+        FamilyError::ConsentAlreadyRevoked(_) => failed_precondition("CONSENT_REVOKED", &subject, message),
+        FamilyError::NotEntitledToRevoke(_) => {
+            failed_precondition("NOT_ENTITLED_TO_REVOKE", &subject, message)
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! The right to erasure on an immutable log.
+
+use futures::TryStreamExt;
+use luukku_domain::family::FamilyEvent;
+use luukku_domain::sealing::HasPersonal;
+use luukku_eventstore::{KeyStore, ReadOptions};
+use luukku_proto::families::v1 as pb;
+use tonic::Code;
+
+use crate::support::*;
+
+/// Every personal value the test family's events hold.
+const PERSONAL: &[&str] = &[
+    "Virtanen",
+    "Maria Kaarina",
+    "Eero",
+    "Aino",
+    "131052-308T",
+    "2010-05-01",
+    "support at school",
+    "moved out",
+];
+
+/// Every byte of every message (subject, headers and payload) of the FAMILIES stream.
+async fn raw_stream(harness: &Harness) -> anyhow::Result<Vec<u8>> {
+    let stream = harness.store.stream("FAMILIES").await?;
+    let last = stream.get_info().await?.state.last_sequence;
+    let mut bytes = Vec::new();
+    for sequence in 1..=last {
+        let message = stream.direct_get(sequence).await?;
+        bytes.extend_from_slice(message.subject.as_bytes());
+        for (name, values) in message.headers.iter() {
+            bytes.extend_from_slice(name.to_string().as_bytes());
+            for value in values {
+                bytes.extend_from_slice(value.as_str().as_bytes());
+            }
+        }
+        bytes.extend_from_slice(&message.payload);
+    }
+    Ok(bytes)
+}
+
+fn revealed(bytes: &[u8]) -> Vec<&'static str> {
+    PERSONAL
+        .iter()
+        .copied()
+        .filter(|needle| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        .collect()
+}
+
+#[tokio::test]
+async fn erased_family_reveals_no_personal_data_anywhere() -> anyhow::Result<()> {
+    let mut harness = Harness::start().await?;
+    let registered = harness.register(virtanen_family()).await?;
+    let family_id = registered.family_id.clone();
+    let grant = pb::GrantConsentRequest {
+        request_id: request_id(),
+        family_id: family_id.clone(),
+        given_by: registered.member_ids[0].clone(),
+        sectors: vec!["school".to_owned()],
+        purpose: "support at school".to_owned(),
+        valid_until: "2099-01-01".to_owned(),
+        ..Default::default()
+    };
+    harness.client.grant_consent(harness.call(grant)).await?;
+    let remove = pb::RemoveMemberRequest {
+        request_id: request_id(),
+        family_id: family_id.clone(),
+        member_id: registered.member_ids[2].clone(),
+        reason: "moved out".to_owned(),
+        ..Default::default()
+    };
+    harness.client.remove_member(harness.call(remove)).await?;
+    assert!(revealed(&raw_stream(&harness).await?).is_empty(), "sealed from the start");
+    assert_eq!(harness.family(&family_id).await?.members[0].family_name, "Virtanen");
+
+    // Only contact persons and operators erase.
+    let erase = pb::EraseFamilyRequest {
+        request_id: request_id(),
+        family_id: family_id.clone(),
+        ..Default::default()
+    };
+    let mut by_nurse = harness.call(erase.clone());
+    *by_nurse.metadata_mut() = luukku_service::with_identity((), &sector_professional()).metadata().clone();
+    expect_code(harness.client.erase_family(by_nurse).await, Code::PermissionDenied);
+
+    harness.client.erase_family(harness.call(erase.clone())).await?;
+    let retried = harness.client.erase_family(harness.call(erase)).await?.into_inner();
+    assert!(retried.result.is_some_and(|result| result.replayed));
+
+    // A fresh load: the facts remain, the personal data is gone.
+    let family = harness.family(&family_id).await?;
+    assert_eq!(family.status(), pb::FamilyStatus::Erased);
+    assert_eq!(family.members.len(), 2);
+    assert!(
+        family.members.iter().all(|m| !m.readable && m.given_names.is_empty() && m.identity_code.is_empty())
+    );
+    assert!(family.consents.iter().all(|consent| consent.purpose.is_empty()));
+    let history = harness
+        .client
+        .list_family_history(
+            harness.call(pb::ListFamilyHistoryRequest { family_id: family_id.clone(), ..Default::default() }),
+        )
+        .await?
+        .into_inner();
+    let text: String = history.entries.iter().flat_map(|e| &e.events).map(|e| e.summary.clone()).collect();
+    assert!(revealed(text.as_bytes()).is_empty(), "{text}");
+    assert!(text.contains("[erased]"));
+
+    // The key is gone from the key store.
+    assert!(harness.keys.get(&family_id).await?.is_none());
+
+    // A replay of the stream, as any projection would do it, opens nothing.
+    let mut replay = harness.store.read("FAMILIES", ReadOptions::default()).await?;
+    let mut opened = 0;
+    while let Some(recorded) = replay.try_next().await? {
+        let family = recorded.aggregate_id().expect("family subject").to_string();
+        let key = harness.keys.get(&family).await?;
+        for mut event in recorded.decode_events::<FamilyEvent>()? {
+            event.open(key.as_ref(), family.as_bytes())?;
+            assert!(revealed(format!("{event:?} {}", event.summary()).as_bytes()).is_empty());
+            opened += 1;
+        }
+    }
+    assert_eq!(opened, 4);
+
+    // The raw bytes never held it.
+    assert!(revealed(&raw_stream(&harness).await?).is_empty());
+
+    // And the family accepts nothing more.
+    let reopen = pb::ReopenFamilyRequest {
+        request_id: request_id(),
+        family_id: family_id.clone(),
+        ..Default::default()
+    };
+    let status = harness.client.reopen_family(harness.call(reopen)).await.expect_err("erased");
+    assert_eq!(broken_rule(&status), "FAMILY_ERASED");
+    let mut again = virtanen_family();
+    again.family_id = family_id;
+    expect_code(harness.client.register_family(harness.call(again)).await, Code::AlreadyExists);
+    Ok(())
+}

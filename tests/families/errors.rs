@@ -1,0 +1,213 @@
+//! Bad input gets a clear error and loses nothing.
+
+use luukku_proto::families::v1 as pb;
+use tonic::Code;
+use tonic_types::StatusExt;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn a_call_without_identity_is_unauthenticated() -> anyhow::Result<()> {
+    let mut harness = Harness::start().await?;
+    let status = harness.client.register_family(virtanen_family()).await.expect_err("no identity");
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert!(status.message().contains("x-luukku-person"), "{}", status.message());
+
+    let mut request = harness.call(virtanen_family());
+    request.metadata_mut().insert("x-luukku-role", "superuser".parse()?);
+    let status = harness.client.register_family(request).await.expect_err("unknown role");
+    assert_eq!(status.code(), Code::Unauthenticated);
+
+    let status = harness
+        .client
+        .get_family(pb::GetFamilyRequest { family_id: "01KAQ8S0V3M7Y9ZQ0W2X4B6C8D".to_owned() })
+        .await
+        .expect_err("reads need identity too");
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert_eq!(harness.messages().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn every_bad_field_is_named() -> anyhow::Result<()> {
+    let mut harness = Harness::start().await?;
+    let mut request = virtanen_family();
+    request.request_id = "not a request id!".to_owned();
+    request.municipality = "Helsinki".to_owned();
+    request.members[0] = member(pb::MemberRole::Guardian, "Maria", "", "131052-308A");
+    request.members[1] = member(pb::MemberRole::Unspecified, "Eero", "1.5.2010", "");
+    request.members[2].details.as_mut().expect("details").languages.push("finnish".to_owned());
+    let status = harness.client.register_family(harness.call(request)).await.expect_err("refused");
+    assert_eq!(
+        bad_fields(&status),
+        [
+            "request_id",
+            "municipality",
+            "members[0].details.identity_code",
+            "members[1].details.role",
+            "members[1].details.birth_date",
+            "members[2].details.languages[2]",
+        ]
+    );
+
+    // Rules that need the domain: an empty name, a birth date in the future.
+    let mut request = virtanen_family();
+    request.members[1] = member(pb::MemberRole::Child, " ", "2099-01-01", "");
+    let status = harness.client.register_family(harness.call(request)).await.expect_err("refused");
+    assert_eq!(bad_fields(&status), ["members[1].details.given_names", "members[1].details.birth_date"]);
+    assert_eq!(harness.messages().await?, 0, "nothing was written");
+    Ok(())
+}
+
+#[tokio::test]
+async fn consent_input_is_checked_field_by_field() -> anyhow::Result<()> {
+    let mut harness = Harness::start().await?;
+    let registered = harness.register(virtanen_family()).await?;
+    let request = pb::GrantConsentRequest {
+        request_id: request_id(),
+        family_id: registered.family_id.clone(),
+        given_by: registered.member_ids[0].clone(),
+        sectors: vec!["school".to_owned(), "police".to_owned()],
+        purpose: "support".to_owned(),
+        valid_from: "2027-01-01".to_owned(),
+        valid_until: "2026-12-31".to_owned(),
+        ..Default::default()
+    };
+    let status = harness.client.grant_consent(harness.call(request.clone())).await.expect_err("refused");
+    assert_eq!(bad_fields(&status), ["sectors[1]"]);
+    let fixed = pb::GrantConsentRequest { sectors: vec!["school".to_owned()], ..request };
+    let status = harness.client.grant_consent(harness.call(fixed)).await.expect_err("refused");
+    assert_eq!(bad_fields(&status), ["valid_until"], "the end date is before the start");
+    assert_eq!(harness.messages().await?, 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn unknown_things_are_not_found() -> anyhow::Result<()> {
+    let mut harness = Harness::start().await?;
+    let unknown = "01KAQ8S0V3M7Y9ZQ0W2X4B6C8D".to_owned();
+    let status = harness.family(&unknown).await.expect_err("unknown family");
+    let status = status.downcast::<tonic::Status>()?;
+    assert_eq!(status.code(), Code::NotFound);
+
+    let add = pb::AddMemberRequest {
+        request_id: request_id(),
+        family_id: unknown.clone(),
+        expected_version: None,
+        member: Some(member(pb::MemberRole::Child, "Onni", "2024-01-01", "")),
+    };
+    expect_code(harness.client.add_member(harness.call(add)).await, Code::NotFound);
+
+    let family_id = harness.register(virtanen_family()).await?.family_id;
+    let remove = pb::RemoveMemberRequest {
+        request_id: request_id(),
+        family_id: family_id.clone(),
+        member_id: unknown.clone(),
+        ..Default::default()
+    };
+    expect_code(harness.client.remove_member(harness.call(remove)).await, Code::NotFound);
+    let revoke = pb::RevokeConsentRequest {
+        request_id: request_id(),
+        family_id,
+        consent_id: unknown.clone(),
+        revoked_by: unknown,
+        ..Default::default()
+    };
+    expect_code(harness.client.revoke_consent(harness.call(revoke)).await, Code::NotFound);
+    assert_eq!(harness.messages().await?, 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn taken_ids_already_exist() -> anyhow::Result<()> {
+    let mut harness = Harness::start().await?;
+    let first = harness.register(virtanen_family()).await?;
+    let mut again = virtanen_family();
+    again.family_id = first.family_id.clone();
+    expect_code(harness.client.register_family(harness.call(again)).await, Code::AlreadyExists);
+
+    // A request id used for one family cannot be reused for another command.
+    let mut reused = virtanen_family();
+    reused.request_id = request_id();
+    let other = harness.register(reused.clone()).await?;
+    let add = pb::AddMemberRequest {
+        request_id: reused.request_id,
+        family_id: first.family_id,
+        expected_version: None,
+        member: Some(member(pb::MemberRole::Child, "Onni", "2024-01-01", "")),
+    };
+    let status = expect_code(harness.client.add_member(harness.call(add)).await, Code::AlreadyExists);
+    assert!(status.message().contains(&other.family_id), "{}", status.message());
+    assert_eq!(harness.messages().await?, 2);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_stale_expected_version_is_aborted_with_the_current_one() -> anyhow::Result<()> {
+    let mut harness = Harness::start().await?;
+    let registered = harness.register(virtanen_family()).await?;
+    let version = registered.result.expect("result").version;
+    let change = |expected_version| pb::ChangeMunicipalityRequest {
+        request_id: request_id(),
+        family_id: registered.family_id.clone(),
+        expected_version: Some(expected_version),
+        municipality: "837".to_owned(),
+    };
+    let moved = harness.client.change_municipality(harness.call(change(version))).await?.into_inner();
+    let current = moved.result.expect("result").version;
+    let status =
+        expect_code(harness.client.change_municipality(harness.call(change(version))).await, Code::Aborted);
+    let info = status.get_details_error_info().expect("ErrorInfo details");
+    assert_eq!(info.metadata.get("current_version"), Some(&current.to_string()));
+    assert_eq!(harness.messages().await?, 2);
+    Ok(())
+}
+
+#[tokio::test]
+async fn broken_rules_are_named() -> anyhow::Result<()> {
+    let mut harness = Harness::start().await?;
+    let registered = harness.register(virtanen_family()).await?;
+    let family_id = registered.family_id.clone();
+    let toddler = registered.member_ids[2].clone();
+
+    let by_toddler = pb::GrantConsentRequest {
+        request_id: request_id(),
+        family_id: family_id.clone(),
+        given_by: toddler.clone(),
+        concerns_member_id: toddler,
+        sectors: vec!["school".to_owned()],
+        purpose: "support".to_owned(),
+        valid_until: "2099-01-01".to_owned(),
+        ..Default::default()
+    };
+    let status = harness.client.grant_consent(harness.call(by_toddler)).await.expect_err("refused");
+    assert_eq!(broken_rule(&status), "NOT_ENTITLED_TO_CONSENT");
+    assert!(status.message().contains("aged 3"), "{}", status.message());
+
+    let close = pb::CloseFamilyRequest {
+        request_id: request_id(),
+        family_id: family_id.clone(),
+        reason: pb::CloseReason::MovedAway as i32,
+        ..Default::default()
+    };
+    harness.client.close_family(harness.call(close)).await?;
+    let add = pb::AddMemberRequest {
+        request_id: request_id(),
+        family_id: family_id.clone(),
+        expected_version: None,
+        member: Some(member(pb::MemberRole::Child, "Onni", "2024-01-01", "")),
+    };
+    let status = harness.client.add_member(harness.call(add)).await.expect_err("closed");
+    assert_eq!(broken_rule(&status), "FAMILY_CLOSED");
+
+    let close_again = pb::CloseFamilyRequest {
+        request_id: request_id(),
+        family_id: family_id.clone(),
+        reason: pb::CloseReason::Unspecified as i32,
+        ..Default::default()
+    };
+    let status = harness.client.close_family(harness.call(close_again)).await.expect_err("no reason");
+    assert_eq!(bad_fields(&status), ["reason"]);
+    assert_eq!(harness.messages().await?, 2);
+    Ok(())
+}

@@ -1,0 +1,6 @@
+//! The families service over gRPC, against a real nats-server.
+
+mod calls;
+mod erasure;
+mod errors;
+mod support;

@@ -1,0 +1,122 @@
+use luukku_domain::{Actor, Code, RequestId, Role, Sector};
+use luukku_eventstore::{EventStore, NatsKeyStore};
+use luukku_proto::families::v1 as pb;
+use luukku_proto::families::v1::family_service_client::FamilyServiceClient;
+use luukku_service::with_identity;
+use luukku_testkit::TestNats;
+use luukku_testkit::grpc::{Served, serve_routes};
+use tonic::transport::Channel;
+use tonic::{Code as StatusCode, Status};
+use tonic_types::StatusExt;
+
+/// A nats-server, the families service on a free port, and a client.
+pub struct Harness {
+    pub client: FamilyServiceClient<Channel>,
+    pub store: EventStore,
+    pub keys: NatsKeyStore,
+    pub actor: Actor,
+    served: Served,
+    _nats: TestNats,
+}
+
+impl Harness {
+    pub async fn start() -> anyhow::Result<Self> {
+        let nats = TestNats::start().await?;
+        let store = nats.store().await?;
+        let keys = NatsKeyStore::open(&store).await?;
+        let served = serve_routes(luukku_families::routes(store.clone(), keys.clone()).await?).await?;
+        let client = FamilyServiceClient::connect(served.url()).await?;
+        Ok(Self { client, store, keys, actor: luukku_testkit::actor(), served, _nats: nats })
+    }
+
+    pub fn url(&self) -> String {
+        self.served.url()
+    }
+
+    pub fn call<T>(&self, message: T) -> tonic::Request<T> {
+        with_identity(message, &self.actor)
+    }
+
+    /// Messages in the FAMILIES stream, as the server counts them.
+    pub async fn messages(&self) -> anyhow::Result<u64> {
+        Ok(self.store.stream("FAMILIES").await?.info().await?.state.messages)
+    }
+
+    pub async fn register(
+        &mut self,
+        request: pb::RegisterFamilyRequest,
+    ) -> anyhow::Result<pb::RegisterFamilyResponse> {
+        let call = self.call(request);
+        Ok(self.client.register_family(call).await?.into_inner())
+    }
+
+    pub async fn family(&mut self, family_id: &str) -> anyhow::Result<pb::Family> {
+        let call = self.call(pb::GetFamilyRequest { family_id: family_id.to_owned() });
+        let family = self.client.get_family(call).await?.into_inner().family;
+        family.ok_or_else(|| anyhow::anyhow!("GetFamily answered without a family"))
+    }
+}
+
+pub fn request_id() -> String {
+    RequestId::generate().to_string()
+}
+
+pub fn sector_professional() -> Actor {
+    Actor {
+        person_id: Code::parse("nurse.1").expect("code"),
+        role: Role::SectorProfessional,
+        sector: Some(Sector::ChildHealthClinic),
+        organisation: Code::parse("0201256-6").expect("code"),
+        system: Code::parse("neuvola-system").expect("code"),
+    }
+}
+
+pub fn member(role: pb::MemberRole, given: &str, born: &str, code: &str) -> pb::NewMember {
+    pb::NewMember {
+        member_id: String::new(),
+        details: Some(pb::MemberInput {
+            role: role as i32,
+            given_names: given.to_owned(),
+            family_name: "Virtanen".to_owned(),
+            birth_date: born.to_owned(),
+            identity_code: code.to_owned(),
+            languages: vec!["fi".to_owned(), "sv".to_owned()],
+        }),
+    }
+}
+
+/// A guardian (with an identity code), a 16-year-old and a 3-year-old in Helsinki.
+pub fn virtanen_family() -> pb::RegisterFamilyRequest {
+    pb::RegisterFamilyRequest {
+        request_id: request_id(),
+        family_id: String::new(),
+        municipality: "091".to_owned(),
+        members: vec![
+            member(pb::MemberRole::Guardian, "Maria Kaarina", "", "131052-308T"),
+            member(pb::MemberRole::Child, "Eero", "2010-05-01", ""),
+            member(pb::MemberRole::Child, "Aino", "2023-02-14", ""),
+        ],
+    }
+}
+
+/// Asserts `status` is `code` and returns its message.
+pub fn expect_code(result: Result<impl std::fmt::Debug, Status>, code: StatusCode) -> Status {
+    match result {
+        Err(status) if status.code() == code => status,
+        other => panic!("expected {code:?}, got {other:?}"),
+    }
+}
+
+/// The fields named by an INVALID_ARGUMENT's bad-request details.
+pub fn bad_fields(status: &Status) -> Vec<String> {
+    assert_eq!(status.code(), StatusCode::InvalidArgument, "{status:?}");
+    let bad_request = status.get_details_bad_request().expect("INVALID_ARGUMENT carries BadRequest details");
+    bad_request.field_violations.into_iter().map(|violation| violation.field).collect()
+}
+
+/// The rule named by a FAILED_PRECONDITION's details.
+pub fn broken_rule(status: &Status) -> String {
+    assert_eq!(status.code(), StatusCode::FailedPrecondition, "{status:?}");
+    let failure = status.get_details_precondition_failure().expect("carries PreconditionFailure details");
+    failure.violations.first().map(|violation| violation.r#type.clone()).unwrap_or_default()
+}
