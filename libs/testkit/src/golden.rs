@@ -20,6 +20,16 @@ pub struct GoldenCase<E> {
 /// Checks that `cases` cover every type and version of `E::SCHEMAS`, and that each committed
 /// fixture under `folder` decodes to its expected value.
 pub fn check<E: DomainEvent + Debug + PartialEq>(folder: &Path, cases: &[GoldenCase<E>]) {
+    check_opened(folder, cases, |event| event);
+}
+
+/// Like [`check`], with `open` applied to each decoded event before the comparison (to open
+/// sealed personal data with a fixture key).
+pub fn check_opened<E: DomainEvent + Debug + PartialEq>(
+    folder: &Path,
+    cases: &[GoldenCase<E>],
+    open: impl Fn(E) -> E,
+) {
     for schema in E::SCHEMAS {
         for version in schema.versions {
             assert!(
@@ -43,6 +53,7 @@ pub fn check<E: DomainEvent + Debug + PartialEq>(folder: &Path, cases: &[GoldenC
             )
         });
         let decoded = E::decode(case.event_type, case.version, &bytes)
+            .map(&open)
             .unwrap_or_else(|error| panic!("golden fixture {} no longer decodes: {error}", path.display()));
         assert_eq!(decoded, case.decoded, "golden fixture {} decodes to something else", path.display());
     }
