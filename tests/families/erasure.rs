@@ -74,6 +74,18 @@ async fn erased_family_reveals_no_personal_data_anywhere() -> anyhow::Result<()>
     assert!(revealed(&raw_stream(&harness).await?).is_empty(), "sealed from the start");
     assert_eq!(harness.family(&family_id).await?.members[0].family_name, "Virtanen");
 
+    // A second instance of the service, which has the family's state cached before the erasure.
+    let other = luukku_testkit::grpc::serve_routes(
+        luukku_families::routes(harness.store.clone(), harness.keys.clone()).await?,
+    )
+    .await?;
+    let mut other_client =
+        luukku_proto::families::v1::family_service_client::FamilyServiceClient::connect(other.url()).await?;
+    let actor = harness.actor.clone();
+    let get = || luukku_service::with_identity(pb::GetFamilyRequest { family_id: family_id.clone() }, &actor);
+    let before = other_client.get_family(get()).await?.into_inner().family.expect("family");
+    assert!(before.members.iter().all(|member| member.readable));
+
     // Only contact persons and operators erase.
     let erase = pb::EraseFamilyRequest {
         request_id: request_id(),
@@ -87,6 +99,11 @@ async fn erased_family_reveals_no_personal_data_anywhere() -> anyhow::Result<()>
     harness.client.erase_family(harness.call(erase.clone())).await?;
     let retried = harness.client.erase_family(harness.call(erase)).await?.into_inner();
     assert!(retried.result.is_some_and(|result| result.replayed));
+
+    // The other instance forgets what it had cached.
+    let after = other_client.get_family(get()).await?.into_inner().family.expect("family");
+    assert_eq!(after.status(), pb::FamilyStatus::Erased);
+    assert!(after.members.iter().all(|member| !member.readable && member.given_names.is_empty()));
 
     // A fresh load: the facts remain, the personal data is gone.
     let family = harness.family(&family_id).await?;

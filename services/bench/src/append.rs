@@ -13,7 +13,8 @@ use luukku_testkit::TestNats;
 use crate::stats::{latency_histogram, median, millis, record};
 
 /// A stream with the event store's settings, for raw publishes that bypass it.
-const RAW: StreamSpec = StreamSpec { name: "RAWBENCH", subject_root: "rawbench", description: "raw ceiling" };
+pub const RAW: StreamSpec =
+    StreamSpec { name: "RAWBENCH", subject_root: "rawbench", description: "raw ceiling" };
 
 #[derive(Debug, clap::Args)]
 pub struct AppendArgs {
@@ -50,7 +51,7 @@ pub async fn run(args: AppendArgs) -> anyhow::Result<()> {
     );
 
     // Warm both paths up (connections, stream files, allocator) before measuring.
-    raw_trial(&store, &args, 2, &event).await?;
+    raw_trial(&store, args.aggregates, 2, &event).await?;
     store_trial(&store, &args, 2, &event).await?;
 
     let mut raw_rates = Vec::new();
@@ -59,11 +60,11 @@ pub async fn run(args: AppendArgs) -> anyhow::Result<()> {
         // Throughput drifts as the stream grows; alternating which side goes first keeps both
         // sides sampled at the same stream sizes.
         let (raw, appended) = if trial % 2 == 1 {
-            let raw = raw_trial(&store, &args, args.rounds, &event).await?;
+            let raw = raw_trial(&store, args.aggregates, args.rounds, &event).await?;
             (raw, store_trial(&store, &args, args.rounds, &event).await?)
         } else {
             let appended = store_trial(&store, &args, args.rounds, &event).await?;
-            (raw_trial(&store, &args, args.rounds, &event).await?, appended)
+            (raw_trial(&store, args.aggregates, args.rounds, &event).await?, appended)
         };
         println!("trial {trial}: raw {raw:.0} msg/s, event store {appended:.0} appends/s");
         raw_rates.push(raw);
@@ -91,9 +92,9 @@ pub async fn run(args: AppendArgs) -> anyhow::Result<()> {
 /// Raw pipelined publishes of the very bytes and headers the event store writes, encoded once:
 /// each subject's task keeps one publish in flight with a message id and an
 /// expected-last-subject-sequence, as the event store does.
-async fn raw_trial(
+pub async fn raw_trial(
     store: &EventStore,
-    args: &AppendArgs,
+    writers: usize,
     rounds: usize,
     event: &RawEvent,
 ) -> anyhow::Result<f64> {
@@ -106,7 +107,7 @@ async fn raw_trial(
     let payload = envelope.encode()?;
     let envelope_headers = envelope.headers();
     let jetstream = store.jetstream().clone();
-    writes_per_second(args.aggregates, rounds, || {
+    writes_per_second(writers, rounds, || {
         let jetstream = jetstream.clone();
         let payload = payload.clone();
         let envelope_headers = envelope_headers.clone();
@@ -156,7 +157,11 @@ async fn store_trial(
 }
 
 /// Runs `writers` tasks at once, each making `rounds` writes, and gives writes per second.
-async fn writes_per_second<Writer, Task>(writers: usize, rounds: usize, writer: Writer) -> anyhow::Result<f64>
+pub async fn writes_per_second<Writer, Task>(
+    writers: usize,
+    rounds: usize,
+    writer: Writer,
+) -> anyhow::Result<f64>
 where
     Writer: Fn() -> Task,
     Task: Future<Output = anyhow::Result<()>> + Send + 'static,

@@ -2,6 +2,7 @@
 //! nats-server of its own (pinned binary, temporary folder).
 
 mod append;
+mod families;
 mod stats;
 
 use clap::{Parser, Subcommand};
@@ -18,11 +19,15 @@ enum Command {
     /// Event store append rate against raw pipelined JetStream publishes with expected
     /// subject sequences, and single-append latency.
     Append(append::AppendArgs),
+    /// Commands through the families gRPC service against the raw publish ceiling, and
+    /// single-command latency.
+    Families(families::FamiliesArgs),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Append(args) => append::run(args).await,
+        Command::Families(args) => families::run(args).await,
     }
 }

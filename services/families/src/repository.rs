@@ -2,7 +2,11 @@
 //! replay the first answer of a seen request id, check the expected version, decide, seal,
 //! append, and decide again on a concurrent change.
 
-use luukku_domain::family::{Family, FamilyCommand, FamilyEvent, FamilyId};
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+
+use lru::LruCache;
+use luukku_domain::family::{Family, FamilyCommand, FamilyEvent, FamilyId, FamilyStatus};
 use luukku_domain::sealing::{FamilyKey, HasPersonal};
 use luukku_domain::{Actor, Aggregate, DomainEvent, RequestId};
 use luukku_eventstore::streams::{self, parse_subject};
@@ -24,7 +28,7 @@ pub struct Entry {
 }
 
 /// A family as loaded: state, version and history.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Loaded {
     pub family: Family,
     pub version: u64,
@@ -59,32 +63,71 @@ fn written(at: &Position, replayed: bool) -> common::WriteResult {
     common::WriteResult { version: at.sequence, position: Some(position(at)), replayed }
 }
 
-#[derive(Clone)]
+/// How many families' states a service keeps in memory.
+const CACHED_FAMILIES: NonZeroUsize = NonZeroUsize::new(10_000).expect("non-zero");
+
+/// Families loaded from the stream, with their states cached and refreshed on each use.
 pub struct Repository<K> {
     store: EventStore,
     keys: K,
+    cache: Mutex<LruCache<FamilyId, Arc<Loaded>>>,
 }
 
-impl<K: KeyStore> Repository<K> {
-    pub fn new(store: EventStore, keys: K) -> Self {
-        Self { store, keys }
-    }
-
-    /// Loads every message of the family and opens its personal data, unless erased.
-    pub async fn load(&self, family_id: FamilyId) -> Result<Loaded, Status> {
-        let loaded = self.store.load(&aggregate(family_id)).await.map_err(store_status)?;
-        let mut entries = Vec::with_capacity(loaded.messages.len());
-        for recorded in loaded.messages {
+fn decode(messages: &[Recorded]) -> Result<Vec<Entry>, Status> {
+    messages
+        .iter()
+        .map(|recorded| {
             let events = recorded.decode_events::<FamilyEvent>().map_err(|error| {
                 tracing::error!(%error, sequence = recorded.position.sequence, "undecodable family event");
                 Status::internal(format!("message {} does not decode: {error}", recorded.position))
             })?;
-            entries.push(Entry { recorded, events });
+            Ok(Entry { recorded: recorded.clone(), events })
+        })
+        .collect()
+}
+
+impl<K: KeyStore> Repository<K> {
+    pub fn new(store: EventStore, keys: K) -> Self {
+        Self { store, keys, cache: Mutex::new(LruCache::new(CACHED_FAMILIES)) }
+    }
+
+    /// The family as it is now: the cached state refreshed with the messages appended since
+    /// (one direct get), or loaded in full. Personal data is opened with the family's key,
+    /// unless the family is erased.
+    pub async fn load(&self, family_id: FamilyId) -> Result<Arc<Loaded>, Status> {
+        let cached = self.cached(family_id);
+        let after = cached.as_ref().map_or(0, |loaded| loaded.version);
+        let fresh = self.store.load_after(&aggregate(family_id), after).await.map_err(store_status)?;
+        let (Some(cached), false) = (&cached, fresh.messages.is_empty()) else {
+            return match cached {
+                Some(cached) => Ok(cached),
+                None => self.build(family_id, Loaded::default(), fresh.messages).await,
+            };
+        };
+        let erasure =
+            fresh.messages.iter().flat_map(|message| &message.envelope.events).any(|event| {
+                event.event_type == luukku_domain::DomainEvent::event_type(&FamilyEvent::Erased)
+            });
+        if erasure {
+            // Opened personal data must not outlive the erasure, not even in memory.
+            self.forget(family_id);
+            let everything = self.store.load(&aggregate(family_id)).await.map_err(store_status)?;
+            return self.build(family_id, Loaded::default(), everything.messages).await;
         }
-        let erased =
-            entries.iter().flat_map(|entry| &entry.events).any(|event| *event == FamilyEvent::Erased);
-        let key =
-            if loaded.version == 0 || erased { None } else { Some(self.existing_key(family_id).await?) };
+        self.build(family_id, (**cached).clone(), fresh.messages).await
+    }
+
+    /// `base` with `messages` applied, opened, and cached.
+    async fn build(
+        &self,
+        family_id: FamilyId,
+        mut base: Loaded,
+        messages: Vec<Recorded>,
+    ) -> Result<Arc<Loaded>, Status> {
+        let mut entries = decode(&messages)?;
+        let erased = base.family.status == FamilyStatus::Erased
+            || entries.iter().flat_map(|entry| &entry.events).any(|event| *event == FamilyEvent::Erased);
+        let key = if entries.is_empty() || erased { None } else { Some(self.existing_key(family_id).await?) };
         let family_aad = family_id.to_string();
         for event in entries.iter_mut().flat_map(|entry| entry.events.iter_mut()) {
             event.open(key.as_ref(), family_aad.as_bytes()).map_err(|error| {
@@ -92,8 +135,31 @@ impl<K: KeyStore> Repository<K> {
                 Status::data_loss(format!("personal data of family {family_id} does not open: {error}"))
             })?;
         }
-        let family = Family::replay(entries.iter().flat_map(|entry| &entry.events));
-        Ok(Loaded { family, version: loaded.version, entries })
+        for entry in entries {
+            for event in &entry.events {
+                base.family.apply(event);
+            }
+            base.version = entry.recorded.position.sequence;
+            base.entries.push(entry);
+        }
+        let loaded = Arc::new(base);
+        if loaded.version > 0 {
+            self.lock_cache().put(family_id, Arc::clone(&loaded));
+        }
+        Ok(loaded)
+    }
+
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, LruCache<FamilyId, Arc<Loaded>>> {
+        // A panic while holding the lock leaves a consistent map (puts and pops are whole).
+        self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn cached(&self, family_id: FamilyId) -> Option<Arc<Loaded>> {
+        self.lock_cache().get(&family_id).cloned()
+    }
+
+    fn forget(&self, family_id: FamilyId) {
+        self.lock_cache().pop(&family_id);
     }
 
     async fn existing_key(&self, family_id: FamilyId) -> Result<FamilyKey, Status> {
