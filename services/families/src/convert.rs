@@ -11,7 +11,10 @@ use luukku_proto::common::v1 as common;
 use luukku_proto::families::v1 as pb;
 use luukku_service::Violations;
 
-use crate::repository::{Entry, Write};
+use luukku_domain::family::FamilyEvent;
+use luukku_service::repository::{Entry, Write};
+
+pub type FamilyEntry = Entry<FamilyEvent>;
 
 pub fn request_id(violations: &mut Violations, value: &str) -> Option<RequestId> {
     violations.check("request_id", RequestId::parse(value))
@@ -209,7 +212,7 @@ pub fn family_pb(
     family_id: FamilyId,
     family: &Family,
     version: u64,
-    entries: &[Entry],
+    entries: &[FamilyEntry],
     today: Date,
 ) -> pb::Family {
     let (status, close_reason) = match family.status {
@@ -247,7 +250,7 @@ pub fn actor_pb(actor: &Actor) -> common::Actor {
     }
 }
 
-pub fn history_entry(entry: &Entry) -> common::HistoryEntry {
+pub fn history_entry(entry: &FamilyEntry) -> common::HistoryEntry {
     use luukku_domain::DomainEvent as _;
     let envelope = &entry.recorded.envelope;
     common::HistoryEntry {

@@ -5,7 +5,8 @@ use luukku_service::Violations;
 use luukku_service::status::failed_precondition;
 use tonic::Status;
 
-pub fn family_status(family_id: FamilyId, error: FamilyError) -> Status {
+pub fn family_status(id: luukku_domain::AggregateId, error: FamilyError) -> Status {
+    let family_id = FamilyId::from_ulid(id.as_ulid());
     let subject = format!("family/{family_id}");
     let message = error.to_string();
     match error {

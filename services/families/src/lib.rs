@@ -3,7 +3,6 @@
 
 mod convert;
 mod errors;
-pub mod repository;
 mod service;
 
 use luukku_eventstore::{EventStore, KeyStore};
@@ -11,13 +10,12 @@ use luukku_proto::families::v1::family_service_server::FamilyServiceServer;
 use luukku_service::serve::ReflectionError;
 use tonic::service::Routes;
 
-pub use repository::Repository;
 pub use service::FamiliesService;
 
 /// The families service with gRPC health (reporting it serving) and reflection.
 pub async fn routes<K: KeyStore>(store: EventStore, keys: K) -> Result<Routes, ReflectionError> {
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<FamilyServiceServer<FamiliesService<K>>>().await;
-    let service = FamilyServiceServer::new(FamiliesService::new(Repository::new(store, keys)));
+    let service = FamilyServiceServer::new(FamiliesService::new(store, keys));
     luukku_service::serve::with_reflection(Routes::new(health).add_service(service))
 }

@@ -8,18 +8,24 @@ use luukku_proto::families::v1::family_service_server::FamilyService;
 use luukku_service::{Violations, caller, context_now};
 use tonic::{Request, Response, Status};
 
+use luukku_domain::family::Family;
+use luukku_eventstore::{EventStore, streams};
+use luukku_service::repository::{Keys, Outcome, Repository, Write};
+
 use crate::convert;
-use crate::repository::{Outcome, Repository, Write};
+use crate::errors::family_status;
 
 /// The largest history page.
 const MAX_PAGE: usize = 500;
 
-pub struct FamiliesService<K> {
-    repository: Repository<K>,
+pub struct FamiliesService<K: KeyStore> {
+    repository: Repository<Family, K>,
 }
 
 impl<K: KeyStore> FamiliesService<K> {
-    pub fn new(repository: Repository<K>) -> Self {
+    pub fn new(store: EventStore, keys: K) -> Self {
+        let repository =
+            Repository::new(store, keys, streams::FAMILIES, Keys::CreatesFamilyKey, family_status);
         Self { repository }
     }
 
@@ -28,8 +34,19 @@ impl<K: KeyStore> FamiliesService<K> {
         family_id: FamilyId,
         write: &Write,
         command: FamilyCommand,
-    ) -> Result<Outcome, Status> {
-        let outcome = self.repository.execute(family_id, write, &command).await?;
+    ) -> Result<Outcome<FamilyEvent>, Status> {
+        let creates = matches!(command, FamilyCommand::Register { .. });
+        let outcome = self.repository.execute(family_id.into(), write, &command, creates).await?;
+        let family_id = FamilyId::from_ulid(outcome.id.as_ulid());
+        if outcome.events.contains(&FamilyEvent::Erased) {
+            // After the event, so a retry of the same request completes a deletion that failed.
+            self.repository
+                .keys()
+                .erase(&family_id.to_string())
+                .await
+                .map_err(luukku_service::store_status)?;
+            tracing::info!(%family_id, "family key erased");
+        }
         tracing::info!(
             %family_id,
             request_id = %write.request_id,
@@ -100,7 +117,7 @@ impl<K: KeyStore> FamilyService for FamiliesService<K> {
         };
         Ok(Response::new(pb::RegisterFamilyResponse {
             result: Some(outcome.result),
-            family_id: outcome.family_id.to_string(),
+            family_id: outcome.id.to_string(),
             member_ids,
         }))
     }
@@ -349,13 +366,13 @@ impl<K: KeyStore> FamilyService for FamiliesService<K> {
         let family_id = convert::family_id(&mut violations, &request.get_ref().family_id);
         violations.into_result()?;
         let family_id = checked(family_id)?;
-        let loaded = self.repository.load(family_id).await?;
+        let loaded = self.repository.load(family_id.into()).await?;
         if loaded.version == 0 {
             return Err(Status::not_found(format!("family {family_id} not found")));
         }
         let family = convert::family_pb(
             family_id,
-            &loaded.family,
+            &loaded.state,
             loaded.version,
             &loaded.entries,
             context_now().today,
@@ -373,7 +390,7 @@ impl<K: KeyStore> FamilyService for FamiliesService<K> {
         let family_id = convert::family_id(&mut violations, &message.family_id);
         violations.into_result()?;
         let family_id = checked(family_id)?;
-        let loaded = self.repository.load(family_id).await?;
+        let loaded = self.repository.load(family_id.into()).await?;
         if loaded.version == 0 {
             return Err(Status::not_found(format!("family {family_id} not found")));
         }

@@ -1,0 +1,324 @@
+//! Loading an aggregate (opening personal data with its family's key) and carrying out one
+//! command: replay the first answer of a seen request id, check the expected version, decide,
+//! seal, append, and decide again after a concurrent change.
+//!
+//! Aggregates whose id is a family id (the family itself, its contact person assignment, its
+//! contact log) seal personal data with that family's key. Loaded states are cached and
+//! refreshed with the messages appended since; every load also asks the key store for the key,
+//! so a family erased anywhere is unreadable here at once, cached or not.
+
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+
+use lru::LruCache;
+use luukku_domain::sealing::{FamilyKey, HasPersonal};
+use luukku_domain::{Actor, Aggregate, AggregateId, DomainEvent, RequestId};
+use luukku_eventstore::streams::parse_subject;
+use luukku_eventstore::{
+    AggregateRef, Error, EventStore, Expected, KeyStore, Position, Recorded, StreamSpec,
+};
+use luukku_proto::common::v1 as common;
+use tonic::Status;
+
+use crate::status::{store_status, version_conflict};
+
+/// How often a command is decided again after losing a race it did not ask to lose.
+const ATTEMPTS: usize = 8;
+
+/// How many aggregates' states one repository keeps in memory.
+const CACHED: NonZeroUsize = NonZeroUsize::new(10_000).expect("non-zero");
+
+/// Where an aggregate's personal data key comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keys {
+    /// Its events hold no personal data.
+    None,
+    /// The aggregate is the family: its first write creates the family key.
+    CreatesFamilyKey,
+    /// The aggregate's id is a family id whose key the family created (and erasure deleted).
+    FamilyKey,
+}
+
+/// One message of the history, its events opened.
+#[derive(Debug, Clone)]
+pub struct Entry<E> {
+    pub recorded: Recorded,
+    pub events: Vec<E>,
+}
+
+/// An aggregate as loaded: state, version and history.
+#[derive(Debug, Clone)]
+pub struct Loaded<A: Aggregate> {
+    pub state: A,
+    pub version: u64,
+    pub entries: Vec<Entry<A::Event>>,
+    /// Whether personal data was opened (false after erasure, or with no personal data).
+    opened: bool,
+}
+
+impl<A: Aggregate> Default for Loaded<A> {
+    fn default() -> Self {
+        Self { state: A::default(), version: 0, entries: Vec::new(), opened: false }
+    }
+}
+
+impl<A: Aggregate> Loaded<A> {
+    /// The entry written by `request_id`, if any.
+    pub fn written_by(&self, request_id: &RequestId) -> Option<&Entry<A::Event>> {
+        self.entries.iter().find(|entry| &entry.recorded.envelope.request_id == request_id)
+    }
+
+    /// When the first message was recorded, in milliseconds; 0 if none.
+    pub fn created_at_ms(&self) -> i64 {
+        self.entries.first().map_or(0, |entry| entry.recorded.envelope.recorded_at.as_millis())
+    }
+}
+
+/// A mutating call's who, which request and which version it expects.
+#[derive(Debug, Clone)]
+pub struct Write {
+    pub request_id: RequestId,
+    pub expected_version: Option<u64>,
+    pub actor: Actor,
+}
+
+/// The answer to a command: the events it recorded (as first recorded, when replayed).
+#[derive(Debug, Clone)]
+pub struct Outcome<E> {
+    pub id: AggregateId,
+    pub events: Vec<E>,
+    pub result: common::WriteResult,
+}
+
+pub fn position_pb(position: &Position) -> common::Position {
+    common::Position { stream: position.stream.clone(), sequence: position.sequence }
+}
+
+fn written(at: &Position, replayed: bool) -> common::WriteResult {
+    common::WriteResult { version: at.sequence, position: Some(position_pb(at)), replayed }
+}
+
+/// Turns the aggregate's refusal of a command into a status.
+pub type Refuse<A> = fn(AggregateId, <A as Aggregate>::Error) -> Status;
+
+type Cache<A> = Mutex<LruCache<AggregateId, Arc<Loaded<A>>>>;
+
+pub struct Repository<A: Aggregate, K> {
+    store: EventStore,
+    keys: K,
+    stream: StreamSpec,
+    key_source: Keys,
+    refuse: Refuse<A>,
+    cache: Cache<A>,
+}
+
+fn decode<E: DomainEvent>(messages: &[Recorded]) -> Result<Vec<Entry<E>>, Status> {
+    messages
+        .iter()
+        .map(|recorded| {
+            let events = recorded.decode_events::<E>().map_err(|error| {
+                tracing::error!(%error, position = %recorded.position, "undecodable event");
+                Status::internal(format!("message {} does not decode: {error}", recorded.position))
+            })?;
+            Ok(Entry { recorded: recorded.clone(), events })
+        })
+        .collect()
+}
+
+impl<A, K> Repository<A, K>
+where
+    A: Aggregate + Clone + Send + Sync + 'static,
+    A::Event: Send + Sync + PartialEq,
+    A::Command: Sync,
+    K: KeyStore,
+{
+    pub fn new(store: EventStore, keys: K, stream: StreamSpec, key_source: Keys, refuse: Refuse<A>) -> Self {
+        Self { store, keys, stream, key_source, refuse, cache: Mutex::new(LruCache::new(CACHED)) }
+    }
+
+    pub fn aggregate(&self, id: AggregateId) -> AggregateRef {
+        AggregateRef::new(self.stream, A::TYPE, id)
+    }
+
+    pub fn store(&self) -> &EventStore {
+        &self.store
+    }
+
+    pub fn keys(&self) -> &K {
+        &self.keys
+    }
+
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, LruCache<AggregateId, Arc<Loaded<A>>>> {
+        // Puts and pops are whole, so a panic elsewhere cannot leave the map half-changed.
+        self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    async fn key(&self, id: AggregateId) -> Result<Option<FamilyKey>, Status> {
+        match self.key_source {
+            Keys::None => Ok(None),
+            Keys::CreatesFamilyKey | Keys::FamilyKey => {
+                self.keys.get(&id.to_string()).await.map_err(store_status)
+            }
+        }
+    }
+
+    /// The aggregate as it is now.
+    pub async fn load(&self, id: AggregateId) -> Result<Arc<Loaded<A>>, Status> {
+        let key = self.key(id).await?;
+        let cached = self.lock_cache().get(&id).cloned();
+        // Opened data must not outlive the key, not even in memory.
+        let cached = cached.filter(|loaded| loaded.opened == key.is_some());
+        let base = cached.as_deref().cloned().unwrap_or_default();
+        let fresh = self.store.load_after(&self.aggregate(id), base.version).await.map_err(store_status)?;
+        if fresh.messages.is_empty()
+            && let Some(cached) = cached
+        {
+            return Ok(cached);
+        }
+        let mut entries = decode::<A::Event>(&fresh.messages)?;
+        let aad = id.to_string();
+        for event in entries.iter_mut().flat_map(|entry| entry.events.iter_mut()) {
+            event.open(key.as_ref(), aad.as_bytes()).map_err(|error| {
+                tracing::error!(%error, %id, "personal data does not open");
+                Status::data_loss(format!("personal data of {id} does not open: {error}"))
+            })?;
+        }
+        let mut loaded = base;
+        loaded.opened = key.is_some();
+        for entry in entries {
+            for event in &entry.events {
+                loaded.state.apply(event);
+            }
+            loaded.version = entry.recorded.position.sequence;
+            loaded.entries.push(entry);
+        }
+        let loaded = Arc::new(loaded);
+        if loaded.version > 0 {
+            self.lock_cache().put(id, Arc::clone(&loaded));
+        }
+        Ok(loaded)
+    }
+
+    /// Carries out `command`. `creates` marks a command that creates the aggregate under an id
+    /// the service picked, so that a retry under a new id finds the first one.
+    pub async fn execute(
+        &self,
+        id: AggregateId,
+        write: &Write,
+        command: &A::Command,
+        creates: bool,
+    ) -> Result<Outcome<A::Event>, Status> {
+        for _ in 0..ATTEMPTS {
+            let current = self.load(id).await?;
+            if let Some(entry) = current.written_by(&write.request_id) {
+                return Ok(Outcome {
+                    id,
+                    events: entry.events.clone(),
+                    result: written(&entry.recorded.position, true),
+                });
+            }
+            if let Some(expected) = write.expected_version
+                && expected != current.version
+            {
+                return Err(version_conflict(&self.aggregate(id).subject(), expected, current.version));
+            }
+            let context = crate::context_now();
+            let events = current.state.decide(command, &context).map_err(|error| (self.refuse)(id, error))?;
+            if events.is_empty() {
+                let result =
+                    common::WriteResult { version: current.version, position: None, replayed: false };
+                return Ok(Outcome { id, events, result });
+            }
+            let sealed = self.seal(id, current.version, &events).await?;
+            let expected =
+                if current.version == 0 { Expected::New } else { Expected::Version(current.version) };
+            let appended = self
+                .store
+                .append_events(&self.aggregate(id), expected, &sealed, &write.request_id, &write.actor)
+                .await;
+            match appended {
+                // A twin of this request landed first: answer as it did, on the next round.
+                Ok(appended) if appended.duplicate => continue,
+                Ok(appended) => {
+                    return Ok(Outcome { id, events, result: written(&appended.position, false) });
+                }
+                Err(Error::Conflict { .. }) if write.expected_version.is_none() => continue,
+                Err(Error::Conflict { subject, current, .. }) => {
+                    return Err(version_conflict(
+                        &subject,
+                        write.expected_version.unwrap_or_default(),
+                        current,
+                    ));
+                }
+                Err(Error::RequestIdReused { original_subject, .. }) if creates => {
+                    return self.replay_creation(&original_subject, write).await;
+                }
+                Err(error) => return Err(store_status(error)),
+            }
+        }
+        Err(Status::aborted(format!(
+            "{id} kept changing while the command was decided {ATTEMPTS} times; retry"
+        )))
+    }
+
+    async fn seal(
+        &self,
+        id: AggregateId,
+        version: u64,
+        events: &[A::Event],
+    ) -> Result<Vec<A::Event>, Status> {
+        let mut sealed = events.to_vec();
+        if sealed.iter_mut().all(|event| event.personal_fields().is_empty()) {
+            return Ok(sealed);
+        }
+        let family = id.to_string();
+        let key = match self.key_source {
+            Keys::CreatesFamilyKey if version == 0 => {
+                Some(self.keys.get_or_create(&family).await.map_err(store_status)?)
+            }
+            Keys::CreatesFamilyKey | Keys::FamilyKey => self.keys.get(&family).await.map_err(store_status)?,
+            Keys::None => None,
+        };
+        let key = key.ok_or_else(|| {
+            crate::status::failed_precondition(
+                "FAMILY_ERASED",
+                &format!("family/{family}"),
+                format!("family {family} has no key (it was erased, or never registered): nothing personal can be recorded"),
+            )
+        })?;
+        for event in &mut sealed {
+            event
+                .seal(&key, family.as_bytes())
+                .map_err(|error| Status::internal(format!("sealing {}: {error}", event.event_type())))?;
+        }
+        Ok(sealed)
+    }
+
+    /// A creation retried without its id was given a new id; the request id points at the
+    /// aggregate the first attempt created.
+    async fn replay_creation(
+        &self,
+        original_subject: &str,
+        write: &Write,
+    ) -> Result<Outcome<A::Event>, Status> {
+        let reused = || {
+            Status::already_exists(format!(
+                "request id {} was already used for another request ({original_subject})",
+                write.request_id
+            ))
+        };
+        let Some((aggregate_type, id)) = parse_subject(original_subject) else {
+            return Err(reused());
+        };
+        if aggregate_type != A::TYPE || !original_subject.starts_with(self.stream.subject_root) {
+            return Err(reused());
+        }
+        let original = self.load(id).await?;
+        let entry = original
+            .entries
+            .first()
+            .filter(|entry| entry.recorded.envelope.request_id == write.request_id)
+            .ok_or_else(reused)?;
+        Ok(Outcome { id, events: entry.events.clone(), result: written(&entry.recorded.position, true) })
+    }
+}
