@@ -74,3 +74,45 @@ pub fn unsupported_version(schemas: &[EventSchema], event_type: &str, version: u
         None => CodecError::UnknownEventType { event_type: event_type.to_owned() },
     }
 }
+
+/// Declares an event enum whose every variant wraps one payload struct at schema version 1,
+/// with its [`DomainEvent`] implementation. A later schema change replaces the macro for that
+/// enum with a hand-written implementation that upcasts the old version.
+#[macro_export]
+macro_rules! v1_events {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($variant:ident($payload:ty) = $event_type:literal),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        $vis enum $name {
+            $($variant($payload)),*
+        }
+
+        impl $crate::DomainEvent for $name {
+            const SCHEMAS: &'static [$crate::EventSchema] =
+                &[$($crate::EventSchema { event_type: $event_type, versions: &[1] }),*];
+
+            fn event_type(&self) -> &'static str {
+                match self {
+                    $(Self::$variant(_) => $event_type),*
+                }
+            }
+
+            fn schema_version(&self) -> u16 {
+                1
+            }
+
+            fn encode(&self) -> Result<Vec<u8>, $crate::CodecError> {
+                match self {
+                    $(Self::$variant(payload) => $crate::codec::to_postcard($event_type, payload)),*
+                }
+            }
+
+            fn decode(event_type: &str, version: u16, data: &[u8]) -> Result<Self, $crate::CodecError> {
+                match (event_type, version) {
+                    $(($event_type, 1) => Ok(Self::$variant($crate::codec::from_postcard(event_type, data)?)),)*
+                    _ => Err($crate::codec::unsupported_version(Self::SCHEMAS, event_type, version)),
+                }
+            }
+        }
+    };
+}
