@@ -5,7 +5,11 @@ use std::path::PathBuf;
 
 use prost::Message as _;
 
-const FILES: &[&str] = &["luukku/common/v1/common.proto", "luukku/families/v1/families.proto"];
+const FILES: &[&str] = &[
+    "luukku/common/v1/common.proto",
+    "luukku/contacts/v1/contacts.proto",
+    "luukku/families/v1/families.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");

@@ -8,6 +8,12 @@ pub mod common {
     }
 }
 
+pub mod contacts {
+    pub mod v1 {
+        tonic::include_proto!("luukku.contacts.v1");
+    }
+}
+
 pub mod families {
     pub mod v1 {
         tonic::include_proto!("luukku.families.v1");

@@ -4,6 +4,7 @@
 
 pub mod clock;
 pub mod identity;
+pub mod parse;
 pub mod repository;
 pub mod serve;
 pub mod status;

@@ -1,60 +1,24 @@
 //! Requests into commands (every bad field reported at once) and state into responses.
 
 use jiff::civil::Date;
+use luukku_domain::Sector;
 use luukku_domain::family::{
     CloseReason, Consent, Family, FamilyId, FamilyStatus, Member, MemberDetails, MemberId, MemberRole,
-    Municipality, NewMember, parse_language,
+    NewMember, parse_language,
 };
 use luukku_domain::identity_code::IdentityCode;
-use luukku_domain::{Actor, RequestId, Sector};
 use luukku_proto::common::v1 as common;
 use luukku_proto::families::v1 as pb;
 use luukku_service::Violations;
 
 use luukku_domain::family::FamilyEvent;
-use luukku_service::repository::{Entry, Write};
+pub use luukku_service::parse::{date, municipality, optional_date, optional_id, write};
+use luukku_service::repository::Entry;
 
 pub type FamilyEntry = Entry<FamilyEvent>;
 
-pub fn request_id(violations: &mut Violations, value: &str) -> Option<RequestId> {
-    violations.check("request_id", RequestId::parse(value))
-}
-
 pub fn family_id(violations: &mut Violations, value: &str) -> Option<FamilyId> {
     violations.check("family_id", FamilyId::parse(value))
-}
-
-/// A caller-chosen id, or a new one when empty.
-pub fn optional_id<T>(
-    violations: &mut Violations,
-    field: &str,
-    value: &str,
-    parse: impl Fn(&str) -> Result<T, luukku_domain::IdError>,
-    generate: impl Fn() -> T,
-) -> Option<T> {
-    if value.is_empty() { Some(generate()) } else { violations.check(field, parse(value)) }
-}
-
-pub fn write(
-    violations: &mut Violations,
-    request_id_value: &str,
-    expected_version: Option<u64>,
-    actor: Actor,
-) -> Option<Write> {
-    let request_id = request_id(violations, request_id_value)?;
-    Some(Write { request_id, expected_version, actor })
-}
-
-pub fn date(violations: &mut Violations, field: &str, value: &str) -> Option<Date> {
-    violations.check(field, value.parse::<Date>().map_err(|_| format!("{value:?} is not a date YYYY-MM-DD")))
-}
-
-pub fn optional_date(violations: &mut Violations, field: &str, value: &str) -> Option<Option<Date>> {
-    if value.is_empty() { Some(None) } else { date(violations, field, value).map(Some) }
-}
-
-pub fn municipality(violations: &mut Violations, field: &str, value: &str) -> Option<Municipality> {
-    violations.check(field, Municipality::parse(value))
 }
 
 pub fn member_id(violations: &mut Violations, field: &str, value: &str) -> Option<MemberId> {
@@ -240,32 +204,6 @@ pub fn family_pb(
     }
 }
 
-pub fn actor_pb(actor: &Actor) -> common::Actor {
-    common::Actor {
-        person_id: actor.person_id.as_str().to_owned(),
-        role: actor.role.as_code().to_owned(),
-        sector: actor.sector.map(|sector| sector.as_code().to_owned()).unwrap_or_default(),
-        organisation: actor.organisation.as_str().to_owned(),
-        system: actor.system.as_str().to_owned(),
-    }
-}
-
 pub fn history_entry(entry: &FamilyEntry) -> common::HistoryEntry {
-    use luukku_domain::DomainEvent as _;
-    let envelope = &entry.recorded.envelope;
-    common::HistoryEntry {
-        version: entry.recorded.position.sequence,
-        recorded_at_ms: envelope.recorded_at.as_millis(),
-        request_id: envelope.request_id.as_str().to_owned(),
-        actor: Some(actor_pb(&envelope.actor)),
-        events: entry
-            .events
-            .iter()
-            .map(|event| common::HistoryEvent {
-                event_type: event.event_type().to_owned(),
-                schema_version: u32::from(event.schema_version()),
-                summary: event.summary(),
-            })
-            .collect(),
-    }
+    luukku_service::parse::history_entry(entry, FamilyEvent::summary)
 }

@@ -58,10 +58,7 @@ impl<K: KeyStore> FamiliesService<K> {
     }
 }
 
-/// A value that is present once the request had no violations.
-fn checked<T>(value: Option<T>) -> Result<T, Status> {
-    value.ok_or_else(|| Status::invalid_argument("the request is incomplete"))
-}
+use luukku_service::parse::checked;
 
 /// The request id, family id and expected version every change of an existing family carries.
 fn change<T>(
