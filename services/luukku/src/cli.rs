@@ -35,6 +35,9 @@ pub struct DevArgs {
     /// Port of luukku.families.v1.FamilyService (0 picks a free one).
     #[arg(long, env = "LUUKKU_FAMILIES_PORT", default_value_t = 50051)]
     pub families_port: u16,
+    /// Port of luukku.contacts.v1.ContactService (0 picks a free one).
+    #[arg(long, env = "LUUKKU_CONTACTS_PORT", default_value_t = 50052)]
+    pub contacts_port: u16,
 }
 
 impl Cli {

@@ -27,15 +27,22 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         // An error means the sender is gone, which also means stop.
         let _ = stopped.wait_for(|stop| *stop).await;
     };
-    let address = SocketAddr::new(args.grpc_host, args.families_port);
-    let (listener, families_address) =
-        bind(address).await.with_context(|| format!("binding the families service to {address}"))?;
-    let routes = luukku_families::routes(store.clone(), keys).await?;
-    let families = tokio::spawn(serve(routes, listener, shutdown(stopped.clone())));
+    let mut services = Vec::new();
+    for (name, port, routes) in [
+        ("families", args.families_port, luukku_families::routes(store.clone(), keys.clone()).await?),
+        ("contacts", args.contacts_port, luukku_contacts::routes(store.clone(), keys.clone()).await?),
+    ] {
+        let address = SocketAddr::new(args.grpc_host, port);
+        let (listener, bound) =
+            bind(address).await.with_context(|| format!("binding the {name} service to {address}"))?;
+        services.push((name, bound, tokio::spawn(serve(routes, listener, shutdown(stopped.clone())))));
+    }
 
     println!("luukku dev is running; Ctrl-C stops it");
     println!("  nats-server  {}  (data in {})", server.client_url(), nats_dir.display());
-    println!("  families     {families_address}  luukku.families.v1.FamilyService");
+    for (name, address, _) in &services {
+        println!("  {name:<12} {address}  luukku.{name}.v1");
+    }
     for spec in streams::ALL {
         let last = store.last_sequence(spec.name).await?;
         println!("  stream {:<10} subjects {}.>  last sequence {last}", spec.name, spec.subject_root);
@@ -44,7 +51,11 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     luukku_runtime::telemetry::shutdown_signal().await.context("waiting for Ctrl-C")?;
     println!("stopping");
     stop.send_replace(true);
-    families.await.context("the families service panicked")?.context("serving the families service")?;
+    for (name, _, task) in services {
+        task.await
+            .with_context(|| format!("the {name} service panicked"))?
+            .with_context(|| format!("serving {name}"))?;
+    }
     drop(store);
     server.stop().await?;
     Ok(())

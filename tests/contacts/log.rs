@@ -1,0 +1,127 @@
+//! The contact log: contacts, follow-ups, and what erasure leaves of them.
+
+use luukku_proto::contacts::v1 as pb;
+use luukku_proto::families::v1 as families;
+use tonic::Code;
+
+use crate::support::*;
+
+/// A date `days` from today.
+fn in_days(days: i64) -> String {
+    let today = jiff::Zoned::now().date();
+    today.checked_add(jiff::Span::new().days(days)).expect("date in range").to_string()
+}
+
+fn contact(family_id: &str, member_id: &str, follow_up: &str) -> pb::RecordContactRequest {
+    pb::RecordContactRequest {
+        request_id: request_id(),
+        family_id: family_id.to_owned(),
+        direction: pb::Direction::Inbound as i32,
+        member_id: member_id.to_owned(),
+        channel: "phone".to_owned(),
+        needs: vec!["parenting".to_owned(), "learning".to_owned()],
+        summary: "Sanna called about Leo's school absences".to_owned(),
+        guidance: vec!["student_welfare".to_owned()],
+        follow_up: follow_up.to_owned(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn contacts_and_follow_ups_are_logged() -> anyhow::Result<()> {
+    let mut harness = Harness::start().await?;
+    let (family_id, members) = harness.family().await?;
+    let anna = harness.person("anna.contact", 10).await?;
+    harness.assign(&family_id, &anna, "").await?;
+
+    let record = contact(&family_id, &members[0], &in_days(2));
+    let recorded = harness.contacts.record_contact(harness.call(record.clone())).await?.into_inner();
+    let retried = harness.contacts.record_contact(harness.call(record)).await?.into_inner();
+    assert_eq!(retried.contact_id, recorded.contact_id);
+    let professional = pb::RecordContactRequest {
+        member_id: String::new(),
+        professional_sector: "school".to_owned(),
+        follow_up: String::new(),
+        ..contact(&family_id, "", "")
+    };
+    harness.contacts.record_contact(harness.call(professional)).await?;
+
+    let listed = harness
+        .contacts
+        .list_family_contacts(harness.call(pb::ListFamilyContactsRequest { family_id: family_id.clone() }))
+        .await?
+        .into_inner();
+    assert_eq!(listed.contacts.len(), 2);
+    assert!(listed.contacts.iter().all(|c| c.summary == "Sanna called about Leo's school absences"));
+
+    let due =
+        |by: &str| pb::ListFollowUpsDueRequest { contact_person_id: anna.clone(), due_by: by.to_owned() };
+    let none = harness.contacts.list_follow_ups_due(harness.call(due(&in_days(1)))).await?.into_inner();
+    assert!(none.follow_ups.is_empty());
+    let some = harness.contacts.list_follow_ups_due(harness.call(due(&in_days(7)))).await?.into_inner();
+    assert_eq!(some.follow_ups.len(), 1);
+    assert_eq!(some.follow_ups[0].contact_id, recorded.contact_id);
+
+    let complete = pb::CompleteFollowUpRequest {
+        request_id: request_id(),
+        family_id: family_id.clone(),
+        contact_id: recorded.contact_id.clone(),
+        note: "called back".to_owned(),
+        ..Default::default()
+    };
+    harness.contacts.complete_follow_up(harness.call(complete.clone())).await?;
+    let again = pb::CompleteFollowUpRequest { request_id: request_id(), ..complete };
+    assert_eq!(broken_rule(harness.contacts.complete_follow_up(harness.call(again)).await), "FOLLOW_UP_DONE");
+    let none = harness.contacts.list_follow_ups_due(harness.call(due(&in_days(7)))).await?.into_inner();
+    assert!(none.follow_ups.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn bad_contacts_are_refused_field_by_field() -> anyhow::Result<()> {
+    let mut harness = Harness::start().await?;
+    let (family_id, members) = harness.family().await?;
+    let mut bad = contact(&family_id, &members[0], "23.11.2026");
+    bad.channel = "pigeon".to_owned();
+    bad.needs.push("boredom".to_owned());
+    bad.direction = 0;
+    assert_eq!(
+        bad_fields(harness.contacts.record_contact(harness.call(bad)).await),
+        ["direction", "channel", "needs[2]", "follow_up"]
+    );
+    let empty = pb::RecordContactRequest { summary: " ".to_owned(), ..contact(&family_id, &members[0], "") };
+    assert_eq!(bad_fields(harness.contacts.record_contact(harness.call(empty)).await), ["summary"]);
+    let stranger = contact(&family_id, "01KAQ8S0V3M7Y9ZQ0W2X4B6C8D", "");
+    expect_code(harness.contacts.record_contact(harness.call(stranger)).await, Code::NotFound);
+    assert_eq!(harness.messages("contacts.log.>").await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_erased_familys_contacts_cannot_be_read() -> anyhow::Result<()> {
+    let mut harness = Harness::start().await?;
+    let (family_id, members) = harness.family().await?;
+    harness.contacts.record_contact(harness.call(contact(&family_id, &members[0], ""))).await?;
+    let list = pb::ListFamilyContactsRequest { family_id: family_id.clone() };
+    let before = harness.contacts.list_family_contacts(harness.call(list.clone())).await?.into_inner();
+    assert!(!before.contacts[0].summary.is_empty());
+
+    let erase = families::EraseFamilyRequest {
+        request_id: request_id(),
+        family_id: family_id.clone(),
+        ..Default::default()
+    };
+    harness.families.erase_family(harness.call(erase)).await?;
+    let after = harness.contacts.list_family_contacts(harness.call(list)).await?.into_inner();
+    assert_eq!(after.contacts.len(), 1, "the fact of the contact remains");
+    assert!(after.contacts[0].summary.is_empty());
+    assert_eq!(after.contacts[0].needs, ["parenting", "learning"]);
+    let more = contact(&family_id, &members[0], "");
+    assert_eq!(broken_rule(harness.contacts.record_contact(harness.call(more)).await), "FAMILY_ERASED");
+
+    // The stored bytes never held the summary.
+    let stream = harness.store.stream("CONTACTS").await?;
+    let message = stream.direct_get(1).await?;
+    assert!(!message.payload.windows(5).any(|window| window == b"Sanna"));
+    Ok(())
+}

@@ -1,0 +1,6 @@
+//! The contacts service over gRPC, against a real nats-server.
+
+mod assignment;
+mod log;
+mod persons;
+mod support;
