@@ -10,6 +10,7 @@ pub mod contacts;
 pub mod family;
 pub mod id;
 pub mod identity_code;
+pub mod meetings;
 pub mod need;
 pub mod sealing;
 pub mod sector;
