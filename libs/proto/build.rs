@@ -9,6 +9,7 @@ const FILES: &[&str] = &[
     "luukku/common/v1/common.proto",
     "luukku/contacts/v1/contacts.proto",
     "luukku/families/v1/families.proto",
+    "luukku/meetings/v1/meetings.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

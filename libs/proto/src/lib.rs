@@ -20,5 +20,11 @@ pub mod families {
     }
 }
 
+pub mod meetings {
+    pub mod v1 {
+        tonic::include_proto!("luukku.meetings.v1");
+    }
+}
+
 /// Every luukku proto file's descriptors, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/luukku_descriptor.bin"));
