@@ -31,6 +31,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     for (name, port, routes) in [
         ("families", args.families_port, luukku_families::routes(store.clone(), keys.clone()).await?),
         ("contacts", args.contacts_port, luukku_contacts::routes(store.clone(), keys.clone()).await?),
+        ("meetings", args.meetings_port, luukku_meetings::routes(store.clone(), keys.clone()).await?),
     ] {
         let address = SocketAddr::new(args.grpc_host, port);
         let (listener, bound) =
