@@ -12,6 +12,7 @@ pub mod id;
 pub mod identity_code;
 pub mod meetings;
 pub mod need;
+pub mod referrals;
 pub mod sealing;
 pub mod sector;
 pub mod text;
