@@ -194,7 +194,7 @@ pub struct Referral {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReferralCommand {
-    Create(ReferralCreated),
+    Create(Box<ReferralCreated>),
     Receive,
     Accept,
     Reject {
@@ -334,7 +334,7 @@ impl Aggregate for Referral {
             if !violations.is_empty() {
                 return Err(ReferralError::Invalid(violations));
             }
-            return Ok(vec![E::Created(created.clone())]);
+            return Ok(vec![E::Created((**created).clone())]);
         };
         let illegal =
             || ReferralError::IllegalTransition { state: state.as_code(), action: command.action() };

@@ -126,7 +126,7 @@ fn illegal_transitions_name_the_current_state() {
         }
     }
     assert_eq!(run(&[], &[C::Receive]), Err(ReferralError::NotFound));
-    assert_eq!(run(&requested(), &[C::Create(created(Basis::Consent(id(9))))]), Err(ReferralError::Exists));
+    assert_eq!(run(&requested(), &[C::Create(Box::new(created(Basis::Consent(id(9)))))]), Err(ReferralError::Exists));
 }
 
 #[test]
@@ -195,7 +195,7 @@ fn a_referral_is_checked() {
         created(Basis::Statutory { basis: StatutoryBasis::Emergency, note: Personal::Plain(" ".into()) });
     bad.needs.clear();
     bad.reason = Personal::Plain(String::new());
-    let Err(ReferralError::Invalid(violations)) = run(&[], &[ReferralCommand::Create(bad)]) else {
+    let Err(ReferralError::Invalid(violations)) = run(&[], &[ReferralCommand::Create(Box::new(bad))]) else {
         panic!("expected violations")
     };
     let fields: Vec<_> = violations.iter().map(|v| v.field.as_str()).collect();
