@@ -10,6 +10,7 @@ const FILES: &[&str] = &[
     "luukku/contacts/v1/contacts.proto",
     "luukku/families/v1/families.proto",
     "luukku/meetings/v1/meetings.proto",
+    "luukku/referrals/v1/referrals.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -26,5 +26,11 @@ pub mod meetings {
     }
 }
 
+pub mod referrals {
+    pub mod v1 {
+        tonic::include_proto!("luukku.referrals.v1");
+    }
+}
+
 /// Every luukku proto file's descriptors, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/luukku_descriptor.bin"));

@@ -3,6 +3,7 @@
 //! and reflection.
 
 pub mod clock;
+pub mod follow;
 pub mod identity;
 pub mod parse;
 pub mod repository;

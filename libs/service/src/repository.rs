@@ -28,16 +28,28 @@ const ATTEMPTS: usize = 8;
 /// How many aggregates' states one repository keeps in memory.
 const CACHED: NonZeroUsize = NonZeroUsize::new(10_000).expect("non-zero");
 
+/// Which family the aggregate belongs to, from its state and its new events (clear fields).
+pub type FamilyOf<A> = fn(&A, &[<A as Aggregate>::Event]) -> Option<AggregateId>;
+
 /// Where an aggregate's personal data key comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Keys {
+pub enum Keys<A: Aggregate> {
     /// Its events hold no personal data.
     None,
     /// The aggregate is the family: its first write creates the family key.
     CreatesFamilyKey,
     /// The aggregate's id is a family id whose key the family created (and erasure deleted).
     FamilyKey,
+    /// The aggregate belongs to the family this finds (such as a referral naming its family).
+    FamilyOf(FamilyOf<A>),
 }
+
+impl<A: Aggregate> Clone for Keys<A> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<A: Aggregate> Copy for Keys<A> {}
 
 /// One message of the history, its events opened.
 #[derive(Debug, Clone)]
@@ -107,7 +119,7 @@ pub struct Repository<A: Aggregate, K> {
     store: EventStore,
     keys: K,
     stream: StreamSpec,
-    key_source: Keys,
+    key_source: Keys<A>,
     refuse: Refuse<A>,
     cache: Cache<A>,
 }
@@ -132,7 +144,13 @@ where
     A::Command: Sync,
     K: KeyStore,
 {
-    pub fn new(store: EventStore, keys: K, stream: StreamSpec, key_source: Keys, refuse: Refuse<A>) -> Self {
+    pub fn new(
+        store: EventStore,
+        keys: K,
+        stream: StreamSpec,
+        key_source: Keys<A>,
+        refuse: Refuse<A>,
+    ) -> Self {
         Self { store, keys, stream, key_source, refuse, cache: Mutex::new(LruCache::new(CACHED)) }
     }
 
@@ -153,30 +171,44 @@ where
         self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    async fn key(&self, id: AggregateId) -> Result<Option<FamilyKey>, Status> {
+    /// The family whose key seals the aggregate's personal data, if any.
+    fn family_of(&self, id: AggregateId, state: &A, events: &[A::Event]) -> Option<AggregateId> {
         match self.key_source {
-            Keys::None => Ok(None),
-            Keys::CreatesFamilyKey | Keys::FamilyKey => {
-                self.keys.get(&id.to_string()).await.map_err(store_status)
-            }
+            Keys::None => None,
+            Keys::CreatesFamilyKey | Keys::FamilyKey => Some(id),
+            Keys::FamilyOf(find) => find(state, events),
+        }
+    }
+
+    async fn key_of(&self, family: Option<AggregateId>) -> Result<Option<FamilyKey>, Status> {
+        match family {
+            Some(family) => self.keys.get(&family.to_string()).await.map_err(store_status),
+            None => Ok(None),
         }
     }
 
     /// The aggregate as it is now.
     pub async fn load(&self, id: AggregateId) -> Result<Arc<Loaded<A>>, Status> {
-        let key = self.key(id).await?;
         let cached = self.lock_cache().get(&id).cloned();
-        // Opened data must not outlive the key, not even in memory.
-        let cached = cached.filter(|loaded| loaded.opened == key.is_some());
-        let base = cached.as_deref().cloned().unwrap_or_default();
-        let fresh = self.store.load_after(&self.aggregate(id), base.version).await.map_err(store_status)?;
-        if fresh.messages.is_empty()
+        let mut base = cached.as_deref().cloned().unwrap_or_default();
+        let mut fresh =
+            self.store.load_after(&self.aggregate(id), base.version).await.map_err(store_status)?;
+        let mut entries = decode::<A::Event>(&fresh.messages)?;
+        let new_events: Vec<A::Event> = entries.iter().flat_map(|entry| entry.events.clone()).collect();
+        let family = self.family_of(id, &base.state, &new_events);
+        let key = self.key_of(family).await?;
+        if cached.is_some() && base.opened != key.is_some() {
+            // The key came or went (erasure): opened data must not outlive it, not even in
+            // memory, so everything is read again.
+            base = Loaded::default();
+            fresh = self.store.load(&self.aggregate(id)).await.map_err(store_status)?;
+            entries = decode::<A::Event>(&fresh.messages)?;
+        } else if fresh.messages.is_empty()
             && let Some(cached) = cached
         {
             return Ok(cached);
         }
-        let mut entries = decode::<A::Event>(&fresh.messages)?;
-        let aad = id.to_string();
+        let aad = family.map(|family| family.to_string()).unwrap_or_default();
         for event in entries.iter_mut().flat_map(|entry| entry.events.iter_mut()) {
             event.open(key.as_ref(), aad.as_bytes()).map_err(|error| {
                 tracing::error!(%error, %id, "personal data does not open");
@@ -229,7 +261,7 @@ where
                     common::WriteResult { version: current.version, position: None, replayed: false };
                 return Ok(Outcome { id, events, result });
             }
-            let sealed = self.seal(id, current.version, &events).await?;
+            let sealed = self.seal(id, &current, &events).await?;
             let expected =
                 if current.version == 0 { Expected::New } else { Expected::Version(current.version) };
             let appended = self
@@ -264,20 +296,20 @@ where
     async fn seal(
         &self,
         id: AggregateId,
-        version: u64,
+        current: &Loaded<A>,
         events: &[A::Event],
     ) -> Result<Vec<A::Event>, Status> {
         let mut sealed = events.to_vec();
         if sealed.iter_mut().all(|event| event.personal_fields().is_empty()) {
             return Ok(sealed);
         }
-        let family = id.to_string();
-        let key = match self.key_source {
-            Keys::CreatesFamilyKey if version == 0 => {
+        let found = self.family_of(id, &current.state, events);
+        let family = found.map(|family| family.to_string()).unwrap_or_default();
+        let key = match (self.key_source, found) {
+            (Keys::CreatesFamilyKey, _) if current.version == 0 => {
                 Some(self.keys.get_or_create(&family).await.map_err(store_status)?)
             }
-            Keys::CreatesFamilyKey | Keys::FamilyKey => self.keys.get(&family).await.map_err(store_status)?,
-            Keys::None => None,
+            (_, found) => self.key_of(found).await?,
         };
         let key = key.ok_or_else(|| {
             crate::status::failed_precondition(

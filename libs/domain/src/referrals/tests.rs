@@ -126,7 +126,10 @@ fn illegal_transitions_name_the_current_state() {
         }
     }
     assert_eq!(run(&[], &[C::Receive]), Err(ReferralError::NotFound));
-    assert_eq!(run(&requested(), &[C::Create(Box::new(created(Basis::Consent(id(9)))))]), Err(ReferralError::Exists));
+    assert_eq!(
+        run(&requested(), &[C::Create(Box::new(created(Basis::Consent(id(9)))))]),
+        Err(ReferralError::Exists)
+    );
 }
 
 #[test]
