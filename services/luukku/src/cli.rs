@@ -38,6 +38,9 @@ pub struct DevArgs {
     /// Port of luukku.contacts.v1.ContactService (0 picks a free one).
     #[arg(long, env = "LUUKKU_CONTACTS_PORT", default_value_t = 50052)]
     pub contacts_port: u16,
+    /// Port of luukku.referrals.v1.ReferralService (0 picks a free one).
+    #[arg(long, env = "LUUKKU_REFERRALS_PORT", default_value_t = 50053)]
+    pub referrals_port: u16,
     /// Port of luukku.meetings.v1.MeetingService (0 picks a free one).
     #[arg(long, env = "LUUKKU_MEETINGS_PORT", default_value_t = 50054)]
     pub meetings_port: u16,

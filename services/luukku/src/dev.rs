@@ -27,10 +27,14 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         // An error means the sender is gone, which also means stop.
         let _ = stopped.wait_for(|stop| *stop).await;
     };
+    // The referral process (deadlines, consent lapses) runs until `_process` is dropped.
+    let (referrals, _process) =
+        luukku_referrals::start(store.clone(), keys.clone(), luukku_referrals::Config::default()).await?;
     let mut services = Vec::new();
     for (name, port, routes) in [
         ("families", args.families_port, luukku_families::routes(store.clone(), keys.clone()).await?),
         ("contacts", args.contacts_port, luukku_contacts::routes(store.clone(), keys.clone()).await?),
+        ("referrals", args.referrals_port, referrals),
         ("meetings", args.meetings_port, luukku_meetings::routes(store.clone(), keys.clone()).await?),
     ] {
         let address = SocketAddr::new(args.grpc_host, port);

@@ -29,6 +29,8 @@ pub enum Allowance {
     WorkingDays(u32),
     /// Calendar days.
     Days(u32),
+    /// A fixed time, such as four hours.
+    Fixed(std::time::Duration),
 }
 
 /// The allowance per urgency, configurable per deployment.
@@ -58,6 +60,10 @@ impl DeadlinePolicy {
         };
         let mut at = start.to_zoned(zone);
         match allowance {
+            Allowance::Fixed(duration) => {
+                let millis = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
+                return Timestamp::from_millis(sent.as_millis().saturating_add(millis));
+            }
             Allowance::Days(days) => {
                 at = at.checked_add(jiff::Span::new().days(i64::from(days))).unwrap_or(at);
             }
