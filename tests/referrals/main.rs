@@ -1,0 +1,6 @@
+//! The referrals service over gRPC, against a real nats-server.
+
+mod catalogue;
+mod lifecycle;
+mod process;
+mod support;

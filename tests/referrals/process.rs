@@ -1,0 +1,95 @@
+//! The deadline and consent process: escalations exactly once, across restarts.
+
+use std::time::Duration;
+
+use luukku_domain::referrals::{Allowance, DeadlinePolicy};
+use luukku_proto::families::v1 as families;
+use luukku_proto::referrals::v1 as pb;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn a_revoked_consent_flags_its_open_referrals_once() -> anyhow::Result<()> {
+    let mut harness = Harness::start().await?;
+    let (family, consent_id) = harness.family(&["mental_health"]).await?;
+    let clinic = harness.service("mental_health", "Youth clinic").await?;
+    let created = harness.refer(&family, &clinic).await?;
+    harness.step(&created.referral_id, pb::update_referral_request::Step::Receive(pb::Empty {})).await?;
+    let revoke = families::RevokeConsentRequest {
+        request_id: request_id(),
+        family_id: family.id.clone(),
+        consent_id,
+        revoked_by: family.guardian.clone(),
+        ..Default::default()
+    };
+    harness.families.revoke_consent(harness.call(revoke)).await?;
+    let referral_id = created.referral_id.clone();
+    let flagged = eventually(10, || {
+        let mut client = harness.referrals.clone();
+        let request = harness.call(pb::GetReferralRequest { referral_id: referral_id.clone() });
+        async move {
+            Ok(client.get_referral(request).await?.into_inner().referral.is_some_and(|r| r.consent_lapsed))
+        }
+    })
+    .await?;
+    assert!(flagged, "the referral was not flagged");
+    let referral = harness.get(&created.referral_id).await?.referral.expect("referral");
+    assert_eq!(referral.state, "received", "nothing already recorded is lost");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(harness.events_of_type("ReferralConsentLapsed").await?, 1);
+    let inbox = pb::ListReferralsRequest { sector: "mental_health".into(), ..Default::default() };
+    let listed = harness.referrals.list_referrals(harness.call(inbox)).await?.into_inner();
+    assert!(listed.referrals[0].consent_lapsed, "the receiving sector sees it");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_deadline_passed_while_stopped_escalates_exactly_once() -> anyhow::Result<()> {
+    let policy =
+        DeadlinePolicy { urgent: Allowance::Fixed(Duration::from_secs(2)), normal: Allowance::Days(7) };
+    let config = luukku_referrals::Config { policy, tick: Duration::from_millis(100) };
+    let mut harness = Harness::start_with(config).await?;
+    let (family, _) = harness.family(&["mental_health"]).await?;
+    let contact_person = harness.contact_person(&family.id).await?;
+    let clinic = harness.service("mental_health", "Youth clinic").await?;
+    let mut urgent = referral(&family, &clinic);
+    urgent.urgency = "urgent".into();
+    let created = harness.referrals.create_referral(harness.call(urgent)).await?.into_inner();
+
+    // Stop the process before the deadline, and let the deadline pass.
+    drop(harness.process.take());
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(harness.events_of_type("ReferralOverdue").await?, 0, "nothing runs while stopped");
+
+    // Start it again, twice over, as after a restart with two replicas.
+    let (_, first) = luukku_referrals::start(harness.store.clone(), harness.keys.clone(), config).await?;
+    let (_, second) = luukku_referrals::start(harness.store.clone(), harness.keys.clone(), config).await?;
+    let store = harness.store.clone();
+    let escalated = eventually(10, || {
+        let harness_store = store.clone();
+        async move {
+            let messages: Vec<_> = futures::TryStreamExt::try_collect(
+                harness_store.read("REFERRALS", luukku_eventstore::ReadOptions::default()).await?,
+            )
+            .await?;
+            Ok(messages.iter().flat_map(|m| &m.envelope.events).any(|e| e.event_type == "ReferralOverdue"))
+        }
+    })
+    .await?;
+    assert!(escalated, "no overdue after the restart");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    drop((first, second));
+    assert_eq!(harness.events_of_type("ReferralOverdue").await?, 1, "exactly one overdue");
+
+    let request = pb::ListReferralsRequest {
+        contact_person_id: contact_person,
+        overdue_only: true,
+        ..Default::default()
+    };
+    let overdue = harness.referrals.list_referrals(harness.call(request)).await?.into_inner();
+    assert_eq!(
+        overdue.referrals.iter().map(|r| r.referral_id.clone()).collect::<Vec<_>>(),
+        [created.referral_id]
+    );
+    Ok(())
+}
