@@ -8,6 +8,7 @@ use prost::Message as _;
 const FILES: &[&str] = &[
     "luukku/common/v1/common.proto",
     "luukku/contacts/v1/contacts.proto",
+    "luukku/coordination/v1/coordination.proto",
     "luukku/families/v1/families.proto",
     "luukku/meetings/v1/meetings.proto",
     "luukku/referrals/v1/referrals.proto",

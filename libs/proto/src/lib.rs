@@ -14,6 +14,12 @@ pub mod contacts {
     }
 }
 
+pub mod coordination {
+    pub mod v1 {
+        tonic::include_proto!("luukku.coordination.v1");
+    }
+}
+
 pub mod families {
     pub mod v1 {
         tonic::include_proto!("luukku.families.v1");

@@ -41,6 +41,9 @@ pub struct DevArgs {
     /// Port of luukku.referrals.v1.ReferralService (0 picks a free one).
     #[arg(long, env = "LUUKKU_REFERRALS_PORT", default_value_t = 50053)]
     pub referrals_port: u16,
+    /// Port of luukku.coordination.v1.CoordinationService (0 picks a free one).
+    #[arg(long, env = "LUUKKU_COORDINATION_PORT", default_value_t = 50055)]
+    pub coordination_port: u16,
     /// Port of luukku.meetings.v1.MeetingService (0 picks a free one).
     #[arg(long, env = "LUUKKU_MEETINGS_PORT", default_value_t = 50054)]
     pub meetings_port: u16,

@@ -30,11 +30,15 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     // The referral process (deadlines, consent lapses) runs until `_process` is dropped.
     let (referrals, _process) =
         luukku_referrals::start(store.clone(), keys.clone(), luukku_referrals::Config::default()).await?;
+    let projection_dir = args.data_dir.join("coordination");
+    let (coordination_routes, coordination) =
+        luukku_coordination::start(&projection_dir, store.clone(), keys.clone()).await?;
     let mut services = Vec::new();
     for (name, port, routes) in [
         ("families", args.families_port, luukku_families::routes(store.clone(), keys.clone()).await?),
         ("contacts", args.contacts_port, luukku_contacts::routes(store.clone(), keys.clone()).await?),
         ("referrals", args.referrals_port, referrals),
+        ("coordination", args.coordination_port, coordination_routes),
         ("meetings", args.meetings_port, luukku_meetings::routes(store.clone(), keys.clone()).await?),
     ] {
         let address = SocketAddr::new(args.grpc_host, port);
@@ -61,6 +65,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             .with_context(|| format!("the {name} service panicked"))?
             .with_context(|| format!("serving {name}"))?;
     }
+    coordination.flush().await.context("writing the projection to disk")?;
     drop(store);
     server.stop().await?;
     Ok(())
