@@ -1,0 +1,5 @@
+//! The coordination service: projections in sled over a real nats-server.
+
+mod projection;
+mod support;
+mod view;

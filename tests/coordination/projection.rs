@@ -1,0 +1,173 @@
+//! Crash, resume and rebuild: the projection ends byte for byte where a clean rebuild does.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use luukku_domain::family::{FamilyEvent, FamilyId, Municipality, MunicipalityChanged};
+use luukku_domain::{AggregateId, RequestId};
+use luukku_eventstore::streams::FAMILIES;
+use luukku_eventstore::{AggregateRef, Expected};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::support::*;
+
+/// Appends `count` municipality changes spread over `families`, straight to the store.
+async fn many_changes(h: &Harness, families: &[String], count: usize) -> anyhow::Result<()> {
+    let actor = luukku_testkit::actor();
+    let mut tasks = Vec::new();
+    for (index, family) in families.iter().enumerate() {
+        let store = h.store.clone();
+        let actor = actor.clone();
+        let family = AggregateId::from(FamilyId::parse(family)?);
+        let per_family = count / families.len();
+        tasks.push(tokio::spawn(async move {
+            let aggregate = AggregateRef::new(FAMILIES, "family", family);
+            let mut version = store.version(&aggregate).await?;
+            for round in 0..per_family {
+                let code = format!("{:03}", (index + round) % 1000);
+                let event = FamilyEvent::MunicipalityChanged(MunicipalityChanged {
+                    municipality: Municipality::parse(&code).map_err(anyhow::Error::msg)?,
+                });
+                let appended = store
+                    .append_events(
+                        &aggregate,
+                        Expected::Version(version),
+                        &[event],
+                        &RequestId::generate(),
+                        &actor,
+                    )
+                    .await?;
+                version = appended.position.sequence;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(())
+}
+
+async fn spawn_projector(
+    url: &str,
+    folder: &std::path::Path,
+) -> anyhow::Result<(tokio::process::Child, tokio::io::Lines<BufReader<tokio::process::ChildStdout>>)> {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_projector"))
+        .arg(url)
+        .arg(folder)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+    Ok((child, BufReader::new(stdout).lines()))
+}
+
+fn families_position(line: &str) -> u64 {
+    line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_projection_killed_mid_stream_resumes_to_the_same_bytes_as_a_rebuild() -> anyhow::Result<()> {
+    let mut h = Harness::start().await?;
+    let mut families = Vec::new();
+    for index in 0..8 {
+        families.push(h.family(&format!("Family{index}")).await?.0);
+    }
+    many_changes(&h, &families, 16_000).await?;
+    let last = h.store.last_sequence("FAMILIES").await?;
+
+    let crashed = tempfile::tempdir()?;
+    let (mut child, mut lines) = spawn_projector(&h.nats.url(), crashed.path()).await?;
+    // Kill it with SIGKILL once it is part of the way through.
+    loop {
+        let line = lines.next_line().await?.ok_or_else(|| anyhow::anyhow!("the projector ended"))?;
+        let at = families_position(&line);
+        if at > 0 {
+            assert!(at < last, "the projector finished before it could be killed; make the stream longer");
+            break;
+        }
+    }
+    child.kill().await?;
+    child.wait().await?;
+
+    let (mut child, mut lines) = spawn_projector(&h.nats.url(), crashed.path()).await?;
+    while families_position(&lines.next_line().await?.unwrap_or_default()) < last {}
+    // Stop it cleanly (SIGTERM flushes), then compare with the live projection, which ran
+    // from the start without a crash.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id().unwrap_or(0))?),
+        nix::sys::signal::Signal::SIGTERM,
+    )?;
+    child.wait().await?;
+    caught_up(&h.projection, &h.store).await?;
+    h.projection.flush().await?;
+    let resumed = dump_folder(crashed.path())?;
+    let clean: Vec<_> = h
+        .projection
+        .tree()
+        .iter()
+        .map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec())))
+        .collect::<Result<_, _>>()?;
+    assert_eq!(resumed.len(), clean.len());
+    assert!(resumed == clean, "the resumed projection differs from the clean one");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_rebuild_while_writes_continue_ends_equal_to_a_fresh_projection() -> anyhow::Result<()> {
+    let mut h = Harness::start().await?;
+    let mut families = Vec::new();
+    for index in 0..4 {
+        families.push(h.family(&format!("Family{index}")).await?.0);
+    }
+    many_changes(&h, &families, 4_000).await?;
+    caught_up(&h.projection, &h.store).await?;
+    let before = h.projection.generation();
+
+    // Writes keep coming while the rebuild runs; queries keep answering from the old tree.
+    let writer = {
+        let families = families.clone();
+        let store = h.store.clone();
+        let actor = h.actor.clone();
+        tokio::spawn(async move {
+            for round in 0..300 {
+                let family = AggregateId::from(FamilyId::parse(&families[round % families.len()])?);
+                let aggregate = AggregateRef::new(FAMILIES, "family", family);
+                let version = store.version(&aggregate).await?;
+                let event = FamilyEvent::MunicipalityChanged(MunicipalityChanged {
+                    municipality: Municipality::parse(&format!("{:03}", round % 999))
+                        .map_err(anyhow::Error::msg)?,
+                });
+                store
+                    .append_events(
+                        &aggregate,
+                        Expected::Version(version),
+                        &[event],
+                        &RequestId::generate(),
+                        &actor,
+                    )
+                    .await?;
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            anyhow::Ok(())
+        })
+    };
+    let mut progress_calls = 0;
+    let generation = h.projection.rebuild(|_, _| progress_calls += 1).await?;
+    writer.await??;
+    assert_eq!(generation, before + 1);
+    assert!(progress_calls > 0);
+    caught_up(&h.projection, &h.store).await?;
+
+    let fresh_folder = tempfile::tempdir()?;
+    let fresh = luukku_coordination::Coordination::open(fresh_folder.path(), h.store.clone())?;
+    caught_up(&fresh, &h.store).await?;
+    let rows = |tree: sled::Tree| -> anyhow::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        Ok(tree.iter().map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec()))).collect::<Result<_, _>>()?)
+    };
+    assert!(
+        rows(h.projection.tree())? == rows(fresh.tree())?,
+        "the rebuilt projection differs from a fresh one"
+    );
+    Ok(())
+}

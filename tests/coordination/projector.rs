@@ -1,0 +1,28 @@
+//! A projection process for the crash test: follows the streams into sled under a folder and
+//! prints its positions every 20 ms until killed (or, on SIGTERM, flushes and exits).
+
+use std::path::PathBuf;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let url = args.next().ok_or_else(|| anyhow::anyhow!("usage: projector <nats url> <folder>"))?;
+    let folder =
+        PathBuf::from(args.next().ok_or_else(|| anyhow::anyhow!("usage: projector <nats url> <folder>"))?);
+    let store =
+        luukku_eventstore::EventStore::connect(&url, luukku_eventstore::StoreSettings::default()).await?;
+    let coordination = luukku_coordination::Coordination::open(&folder, store)?;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_millis(20)) => {
+                let [families, contacts, referrals, meetings] = coordination.positions();
+                println!("positions {families} {contacts} {referrals} {meetings}");
+            }
+            _ = terminate.recv() => {
+                coordination.flush().await?;
+                return Ok(());
+            }
+        }
+    }
+}

@@ -1,0 +1,181 @@
+use std::path::Path;
+use std::sync::Arc;
+
+use luukku_coordination::Coordination;
+use luukku_domain::{Actor, RequestId};
+use luukku_eventstore::{EventStore, NatsKeyStore};
+use luukku_proto::common::v1 as common;
+use luukku_proto::contacts::v1 as contacts;
+use luukku_proto::contacts::v1::contact_service_client::ContactServiceClient;
+use luukku_proto::coordination::v1::coordination_service_client::CoordinationServiceClient;
+use luukku_proto::families::v1 as families;
+use luukku_proto::families::v1::family_service_client::FamilyServiceClient;
+use luukku_proto::meetings::v1::meeting_service_client::MeetingServiceClient;
+use luukku_proto::referrals::v1::referral_service_client::ReferralServiceClient;
+use luukku_service::with_identity;
+use luukku_testkit::TestNats;
+use luukku_testkit::grpc::{Served, serve_routes};
+use tonic::transport::Channel;
+
+/// Every service over one nats-server, the coordination projection in a temporary folder.
+pub struct Harness {
+    pub families: FamilyServiceClient<Channel>,
+    pub contacts: ContactServiceClient<Channel>,
+    pub referrals: ReferralServiceClient<Channel>,
+    pub meetings: MeetingServiceClient<Channel>,
+    pub coordination: CoordinationServiceClient<Channel>,
+    pub projection: Arc<Coordination>,
+    pub store: EventStore,
+    pub actor: Actor,
+    _folder: tempfile::TempDir,
+    _process: luukku_referrals::Process,
+    _served: Vec<Served>,
+    pub nats: TestNats,
+}
+
+pub fn request_id() -> String {
+    RequestId::generate().to_string()
+}
+
+impl Harness {
+    pub async fn start() -> anyhow::Result<Self> {
+        let nats = TestNats::start().await?;
+        let store = nats.store().await?;
+        let keys = NatsKeyStore::open(&store).await?;
+        let folder = tempfile::Builder::new().prefix("luukku-projection-").tempdir()?;
+        let (referral_routes, process) =
+            luukku_referrals::start(store.clone(), keys.clone(), luukku_referrals::Config::default()).await?;
+        let (coordination_routes, projection) =
+            luukku_coordination::start(folder.path(), store.clone(), keys.clone()).await?;
+        let served = vec![
+            serve_routes(luukku_families::routes(store.clone(), keys.clone()).await?).await?,
+            serve_routes(luukku_contacts::routes(store.clone(), keys.clone()).await?).await?,
+            serve_routes(referral_routes).await?,
+            serve_routes(luukku_meetings::routes(store.clone(), keys.clone()).await?).await?,
+            serve_routes(coordination_routes).await?,
+        ];
+        Ok(Self {
+            families: FamilyServiceClient::connect(served[0].url()).await?,
+            contacts: ContactServiceClient::connect(served[1].url()).await?,
+            referrals: ReferralServiceClient::connect(served[2].url()).await?,
+            meetings: MeetingServiceClient::connect(served[3].url()).await?,
+            coordination: CoordinationServiceClient::connect(served[4].url()).await?,
+            projection,
+            store,
+            actor: luukku_testkit::actor(),
+            _folder: folder,
+            _process: process,
+            _served: served,
+            nats,
+        })
+    }
+
+    pub fn call<T>(&self, message: T) -> tonic::Request<T> {
+        with_identity(message, &self.actor)
+    }
+
+    /// A family of a guardian and a child; gives the ids and the write's position.
+    pub async fn family(
+        &mut self,
+        family_name: &str,
+    ) -> anyhow::Result<(String, Vec<String>, common::Position)> {
+        let member = |role: families::MemberRole, name: &str, born: &str| families::NewMember {
+            member_id: String::new(),
+            details: Some(families::MemberInput {
+                role: role as i32,
+                given_names: name.to_owned(),
+                family_name: family_name.to_owned(),
+                birth_date: born.to_owned(),
+                ..Default::default()
+            }),
+        };
+        let request = families::RegisterFamilyRequest {
+            request_id: request_id(),
+            family_id: String::new(),
+            municipality: "091".to_owned(),
+            members: vec![
+                member(families::MemberRole::Guardian, "Hanna", "1986-04-04"),
+                member(families::MemberRole::Child, "Aapo", "2015-08-08"),
+            ],
+        };
+        let response = self.families.register_family(self.call(request)).await?.into_inner();
+        let position =
+            response.result.and_then(|r| r.position).ok_or_else(|| anyhow::anyhow!("no position"))?;
+        Ok((response.family_id, response.member_ids, position))
+    }
+
+    pub async fn move_family(
+        &mut self,
+        family_id: &str,
+        municipality: &str,
+    ) -> anyhow::Result<common::Position> {
+        let request = families::ChangeMunicipalityRequest {
+            request_id: request_id(),
+            family_id: family_id.to_owned(),
+            expected_version: None,
+            municipality: municipality.to_owned(),
+        };
+        let response = self.families.change_municipality(self.call(request)).await?.into_inner();
+        response.result.and_then(|r| r.position).ok_or_else(|| anyhow::anyhow!("no position"))
+    }
+
+    pub async fn contact_person(&mut self, person_id: &str, name: &str) -> anyhow::Result<String> {
+        let register = contacts::RegisterContactPersonRequest {
+            request_id: request_id(),
+            contact_person_id: String::new(),
+            profile: Some(contacts::ContactPersonProfile {
+                person_id: person_id.to_owned(),
+                name: name.to_owned(),
+                organisation: "0201256-6".to_owned(),
+                sector: "family_social_services".to_owned(),
+                municipalities: vec!["091".to_owned()],
+                languages: vec!["fi".to_owned()],
+                caseload_limit: 50,
+            }),
+        };
+        Ok(self.contacts.register_contact_person(self.call(register)).await?.into_inner().contact_person_id)
+    }
+
+    pub async fn assign(&mut self, family_id: &str, person: &str) -> anyhow::Result<common::Position> {
+        let assign = contacts::AssignContactPersonRequest {
+            request_id: request_id(),
+            family_id: family_id.to_owned(),
+            expected_version: None,
+            contact_person_id: person.to_owned(),
+            reason: String::new(),
+        };
+        let response = self.contacts.assign_contact_person(self.call(assign)).await?.into_inner();
+        response.result.and_then(|r| r.position).ok_or_else(|| anyhow::anyhow!("no position"))
+    }
+}
+
+/// Every key and value of every tree of the sled database under `folder` but `meta`.
+pub fn dump(db: &sled::Db) -> anyhow::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let mut all = Vec::new();
+    for name in db.tree_names() {
+        if name.as_ref() == b"meta" || name.as_ref() == b"__sled__default" {
+            continue;
+        }
+        for item in db.open_tree(&name)?.iter() {
+            let (key, value) = item?;
+            all.push((key.to_vec(), value.to_vec()));
+        }
+    }
+    Ok(all)
+}
+
+pub fn dump_folder(folder: &Path) -> anyhow::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    dump(&sled::open(folder)?)
+}
+
+/// Waits until `projection` has reached every stream's last sequence.
+pub async fn caught_up(projection: &Coordination, store: &EventStore) -> anyhow::Result<()> {
+    let mut targets = [0; 4];
+    for (index, stream) in ["FAMILIES", "CONTACTS", "REFERRALS", "MEETINGS"].iter().enumerate() {
+        targets[index] = store.last_sequence(stream).await?;
+    }
+    projection
+        .wait_for(targets, std::time::Duration::from_secs(30))
+        .await
+        .map_err(|at| anyhow::anyhow!("projection at {at:?}, streams at {targets:?}"))
+}

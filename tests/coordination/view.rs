@@ -1,0 +1,294 @@
+//! The contact person's view, read-your-writes, watching, erasure and statistics.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use luukku_proto::common::v1 as common;
+use luukku_proto::contacts::v1 as contacts;
+use luukku_proto::coordination::v1 as pb;
+use luukku_proto::families::v1 as families;
+use luukku_proto::meetings::v1 as meetings;
+use luukku_proto::meetings::v1::participant::Who;
+use luukku_proto::referrals::v1 as referrals;
+use tonic::Code;
+
+use crate::support::*;
+
+fn position(result: Option<common::WriteResult>) -> common::Position {
+    result.and_then(|r| r.position).expect("a position")
+}
+
+fn in_days(days: i64) -> String {
+    jiff::Zoned::now().date().checked_add(jiff::Span::new().days(days)).expect("date").to_string()
+}
+
+#[tokio::test]
+async fn one_view_of_everything_the_sectors_do() -> anyhow::Result<()> {
+    let mut h = Harness::start().await?;
+    let (family_id, members, _) = h.family("Salo").await?;
+    let grant = families::GrantConsentRequest {
+        request_id: request_id(),
+        family_id: family_id.clone(),
+        given_by: members[0].clone(),
+        sectors: vec!["student_welfare".into(), "mental_health".into()],
+        purpose: "support at school".into(),
+        valid_until: in_days(20),
+        ..Default::default()
+    };
+    h.families.grant_consent(h.call(grant)).await?;
+    let anna = h.contact_person("anna.contact", "Anna Koskinen").await?;
+    h.assign(&family_id, &anna).await?;
+    let contact = contacts::RecordContactRequest {
+        request_id: request_id(),
+        family_id: family_id.clone(),
+        direction: contacts::Direction::Inbound as i32,
+        member_id: members[0].clone(),
+        channel: "phone".into(),
+        needs: vec!["learning".into()],
+        summary: "Hanna worries about Aapo's reading".into(),
+        follow_up: in_days(0),
+        ..Default::default()
+    };
+    h.contacts.record_contact(h.call(contact)).await?;
+    let service = referrals::RegisterServiceRequest {
+        request_id: request_id(),
+        service_id: String::new(),
+        info: Some(referrals::ServiceInfo {
+            provider: "City".into(),
+            sector: "mental_health".into(),
+            name: "Child psychiatry outpatient clinic".into(),
+            description: String::new(),
+            min_age: 0,
+            max_age: 17,
+            needs: vec!["mental_health".into()],
+            municipalities: vec![],
+            low_threshold: false,
+            contact: "clinic@example.fi".into(),
+        }),
+    };
+    let service_id = h.referrals.register_service(h.call(service)).await?.into_inner().service_id;
+    let referral = referrals::CreateReferralRequest {
+        request_id: request_id(),
+        family_id: family_id.clone(),
+        child_member_id: members[1].clone(),
+        service_id,
+        needs: vec!["mental_health".into()],
+        urgency: "normal".into(),
+        reason: "Aapo is anxious".into(),
+        ..Default::default()
+    };
+    h.referrals.create_referral(h.call(referral)).await?;
+    let slot = meetings::Slot {
+        starts_at_ms: jiff::Timestamp::now().as_millisecond() + 2 * 86_400_000,
+        minutes: 60,
+    };
+    let propose = meetings::ProposeMeetingRequest {
+        request_id: request_id(),
+        family_id: family_id.clone(),
+        purpose: "school_support".into(),
+        slots: vec![slot],
+        place: "School".into(),
+        participants: vec![meetings::Participant { who: Some(Who::Sector("student_welfare".into())) }],
+        ..Default::default()
+    };
+    let meeting_id = h.meetings.propose_meeting(h.call(propose)).await?.into_inner().meeting_id;
+    let schedule = meetings::ScheduleMeetingRequest {
+        request_id: request_id(),
+        family_id: family_id.clone(),
+        meeting_id,
+        slot: 0,
+        ..Default::default()
+    };
+    let scheduled = h.meetings.schedule_meeting(h.call(schedule)).await?.into_inner();
+    let last_write = position(scheduled.result);
+
+    let request = pb::GetFamilyViewRequest { family_id: family_id.clone(), min_positions: vec![last_write] };
+    let view = h.coordination.get_family_view(h.call(request)).await?.into_inner();
+    assert_eq!(view.status, "active");
+    let names: Vec<_> = view.members.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names.len(), 2);
+    assert!(names.contains(&"Hanna Salo") && names.contains(&"Aapo Salo"), "{names:?}");
+    assert_eq!(view.contact_person.as_ref().map(|p| p.name.as_str()), Some("Anna Koskinen"));
+    assert_eq!(view.consents.len(), 1);
+    assert!(view.consents[0].ending_soon);
+    assert_eq!(view.referrals.len(), 1);
+    let referral = &view.referrals[0];
+    assert_eq!(
+        (referral.state.as_str(), referral.service_name.as_str()),
+        ("requested", "Child psychiatry outpatient clinic")
+    );
+    assert_eq!(referral.reason, "Aapo is anxious");
+    assert_eq!(view.upcoming_meetings.len(), 1);
+    assert_eq!(view.upcoming_meetings[0].status, "scheduled");
+    assert_eq!(view.follow_ups_due.len(), 1);
+    assert_eq!(view.recent_contacts[0].summary, "Hanna worries about Aapo's reading");
+    let kinds: Vec<_> = view.timeline.iter().map(|t| t.event_type.as_str()).collect();
+    assert_eq!(kinds.first(), Some(&"MeetingScheduled"), "newest first: {kinds:?}");
+    assert_eq!(kinds.last(), Some(&"FamilyRegistered"));
+    assert_eq!(kinds.len(), 7);
+    assert!(
+        view.timeline.iter().all(|t| !t.text.contains("Aapo") && !t.text.contains("Hanna")),
+        "no personal data in the timeline"
+    );
+
+    let caseload = h
+        .coordination
+        .list_caseload(h.call(pb::ListCaseloadRequest { contact_person_id: anna, min_positions: vec![] }))
+        .await?
+        .into_inner();
+    assert_eq!(caseload.families.len(), 1);
+    let attention = caseload.families[0].attention.expect("attention");
+    assert_eq!(
+        (attention.follow_ups_due, attention.meetings_within_week, attention.consents_ending),
+        (1, 1, 1)
+    );
+
+    let page = h
+        .coordination
+        .get_timeline(h.call(pb::GetTimelineRequest {
+            family_id: family_id.clone(),
+            page_size: 5,
+            ..Default::default()
+        }))
+        .await?
+        .into_inner();
+    assert_eq!(page.entries.len(), 5);
+    let rest = h
+        .coordination
+        .get_timeline(h.call(pb::GetTimelineRequest {
+            family_id: family_id.clone(),
+            page_size: 5,
+            page_token: page.next_page_token,
+            ..Default::default()
+        }))
+        .await?
+        .into_inner();
+    assert_eq!(rest.entries.len(), 2);
+    assert!(rest.next_page_token.is_empty());
+
+    let found = h
+        .coordination
+        .search_families(h.call(pb::SearchFamiliesRequest { name: "aapo".into(), ..Default::default() }))
+        .await?
+        .into_inner();
+    assert_eq!(found.families.iter().map(|f| f.family_id.clone()).collect::<Vec<_>>(), [family_id]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_query_for_a_future_position_waits_for_it() -> anyhow::Result<()> {
+    let mut h = Harness::start().await?;
+    let (family_id, _, registered) = h.family("Salo").await?;
+    let future = common::Position { stream: "FAMILIES".into(), sequence: registered.sequence + 1 };
+    let mut client = h.coordination.clone();
+    let request = h
+        .call(pb::GetFamilyViewRequest { family_id: family_id.clone(), min_positions: vec![future.clone()] });
+    let waiting = tokio::spawn(async move { client.get_family_view(request).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "it waits for the write");
+    h.move_family(&family_id, "837").await?;
+    let view = waiting.await??.into_inner();
+    assert_eq!(view.municipality, "837", "and then sees it");
+
+    let far = common::Position { stream: "FAMILIES".into(), sequence: 1_000 };
+    let mut request = h.call(pb::GetFamilyViewRequest { family_id, min_positions: vec![far] });
+    request.set_timeout(Duration::from_millis(300));
+    let status = h.coordination.get_family_view(request).await.expect_err("not reached");
+    assert_eq!(status.code(), Code::Unavailable);
+    assert!(status.message().contains("FAMILIES 2"), "says where it is: {}", status.message());
+    Ok(())
+}
+
+#[tokio::test]
+async fn watching_a_family_delivers_each_change_in_order() -> anyhow::Result<()> {
+    let mut h = Harness::start().await?;
+    let (family_id, _, registered) = h.family("Salo").await?;
+    let request = pb::GetFamilyViewRequest { family_id: family_id.clone(), min_positions: vec![registered] };
+    h.coordination.get_family_view(h.call(request)).await?;
+    let mut watch = h
+        .coordination
+        .watch_family(h.call(pb::WatchFamilyRequest { family_id: family_id.clone() }))
+        .await?
+        .into_inner();
+    let first = watch.next().await.expect("the current view")?;
+    assert_eq!(first.municipality, "091");
+    for municipality in ["837", "049", "092"] {
+        h.move_family(&family_id, municipality).await?;
+    }
+    let mut seen = Vec::new();
+    while seen.last().map(String::as_str) != Some("092") {
+        let view = tokio::time::timeout(Duration::from_secs(10), watch.next()).await?.expect("a view")?;
+        if seen.last() != Some(&view.municipality) {
+            seen.push(view.municipality);
+        }
+    }
+    assert_eq!(seen, ["837", "049", "092"]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_erased_family_leaves_every_projection_for_good() -> anyhow::Result<()> {
+    let mut h = Harness::start().await?;
+    let (family_id, _, _) = h.family("Salo").await?;
+    let anna = h.contact_person("anna.contact", "Anna Koskinen").await?;
+    h.assign(&family_id, &anna).await?;
+    let erase = families::EraseFamilyRequest {
+        request_id: request_id(),
+        family_id: family_id.clone(),
+        ..Default::default()
+    };
+    let erased = h.families.erase_family(h.call(erase)).await?.into_inner();
+    let request = pb::GetFamilyViewRequest {
+        family_id: family_id.clone(),
+        min_positions: vec![position(erased.result)],
+    };
+    let status = h.coordination.get_family_view(h.call(request)).await.expect_err("gone");
+    assert_eq!(status.code(), Code::NotFound);
+    let caseload = h
+        .coordination
+        .list_caseload(
+            h.call(pb::ListCaseloadRequest { contact_person_id: anna.clone(), min_positions: vec![] }),
+        )
+        .await?;
+    assert!(caseload.into_inner().families.is_empty());
+
+    h.projection.rebuild(|_, _| {}).await?;
+    let status = h
+        .coordination
+        .get_family_view(h.call(pb::GetFamilyViewRequest { family_id, min_positions: vec![] }))
+        .await
+        .expect_err("a rebuild does not bring it back");
+    assert_eq!(status.code(), Code::NotFound);
+    let bytes: Vec<u8> =
+        h.projection.tree().iter().flat_map(|i| i.map(|(_, v)| v.to_vec()).unwrap_or_default()).collect();
+    assert!(!bytes.windows(5).any(|w| w == b"Hanna"), "no name in the projection's files");
+    Ok(())
+}
+
+#[tokio::test]
+async fn statistics_never_show_a_cell_under_five() -> anyhow::Result<()> {
+    let mut h = Harness::start().await?;
+    let mut last = None;
+    for index in 0..6 {
+        let (family_id, _, _) = h.family(&format!("Family{index}")).await?;
+        last = Some(h.move_family(&family_id, "837").await?);
+    }
+    let consultation = contacts::RecordConsultationRequest {
+        request_id: request_id(),
+        sector: "school".into(),
+        channel: "phone".into(),
+        needs: vec!["learning".into()],
+        ..Default::default()
+    };
+    let recorded = h.contacts.record_consultation(h.call(consultation)).await?.into_inner();
+    let positions = vec![last.expect("a write"), position(recorded.result)];
+    let statistics = h
+        .coordination
+        .get_statistics(h.call(pb::GetStatisticsRequest { min_positions: positions }))
+        .await?
+        .into_inner();
+    assert_eq!(statistics.families, 6);
+    assert_eq!(statistics.consultations, 0, "one consultation is fewer than five");
+    assert_eq!(statistics.minimum_cell, 5);
+    Ok(())
+}
