@@ -3,6 +3,7 @@
 
 mod append;
 mod families;
+mod replay;
 mod stats;
 
 use clap::{Parser, Subcommand};
@@ -22,6 +23,8 @@ enum Command {
     /// Commands through the families gRPC service against the raw publish ceiling, and
     /// single-command latency.
     Families(families::FamiliesArgs),
+    /// Rebuilding the coordination projection against the raw ordered-consumer read rate.
+    Replay(replay::ReplayArgs),
 }
 
 #[tokio::main]
@@ -29,5 +32,6 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Append(args) => append::run(args).await,
         Command::Families(args) => families::run(args).await,
+        Command::Replay(args) => replay::run(args).await,
     }
 }

@@ -57,6 +57,10 @@ impl Coordination {
         (live.0, Arc::clone(&live.1))
     }
 
+    pub fn store(&self) -> &EventStore {
+        &self.store
+    }
+
     /// The tree queries read now.
     pub fn tree(&self) -> sled::Tree {
         self.live().1.tree.clone()

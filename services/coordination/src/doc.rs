@@ -131,10 +131,3 @@ pub struct ConsultationDoc {
     pub sector: Sector,
     pub needs: Vec<Need>,
 }
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TimelineDoc {
-    pub event_type: String,
-    pub text: String,
-    pub actor: String,
-}

@@ -4,6 +4,7 @@
 
 mod coordination;
 mod doc;
+mod history;
 mod project;
 mod projector;
 mod service;

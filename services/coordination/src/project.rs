@@ -12,7 +12,7 @@ use luukku_domain::{AggregateId, DomainEvent};
 use luukku_eventstore::Recorded;
 
 use crate::doc::*;
-use crate::store::{ProjectionError, Result, Txn, key};
+use crate::store::{ProjectionError, Result, TimelineItem, Txn, key};
 
 fn family_of(id: AggregateId) -> FamilyId {
     FamilyId::from_ulid(id.as_ulid())
@@ -106,21 +106,23 @@ fn with_family(
     if txn.contains(&key::erased(family))? {
         return Ok(());
     }
-    let mut doc: FamilyDoc = txn.get(&key::family(family))?.unwrap_or_default();
     let mut timeline = Vec::new();
-    change(&mut doc, &mut timeline)?;
-    txn.put(key::family(family), &doc)?;
-    let stream = crate::store::stream_index(&recorded.position.stream).unwrap_or(0);
-    let at = recorded.envelope.recorded_at.as_millis();
-    for (index, (event_type, text)) in timeline.into_iter().enumerate() {
-        let entry = TimelineDoc {
-            event_type: event_type.to_owned(),
-            text,
-            actor: recorded.envelope.actor.person_id.as_str().to_owned(),
-        };
-        // Several events of one message share its sequence; the index keeps them apart.
-        let sequence = recorded.position.sequence * 16 + index as u64;
-        txn.put(key::timeline(family, at, stream, sequence), &entry)?;
+    change(txn.family_mut(family)?, &mut timeline)?;
+    // The projection keeps no timeline (a sled key per event halves its rate); a history is
+    // told from the family's messages on demand, with these same texts.
+    if let Some(items) = txn.timeline.as_mut() {
+        let stream = crate::store::stream_index(&recorded.position.stream).unwrap_or(0);
+        for (part, (event_type, text)) in timeline.into_iter().enumerate() {
+            items.push(TimelineItem {
+                at_ms: recorded.envelope.recorded_at.as_millis(),
+                stream,
+                sequence: recorded.position.sequence,
+                part,
+                event_type,
+                text,
+                actor: recorded.envelope.actor.person_id.as_str().to_owned(),
+            });
+        }
     }
     txn.changed.insert(family);
     Ok(())
@@ -217,15 +219,14 @@ fn families(
 /// An erased family disappears: its document and timeline go, its contact person's caseload
 /// forgets it, and a marker keeps later events of other streams from bringing it back.
 fn erase(txn: &mut Txn<'_>, family: FamilyId) -> Result<()> {
-    if let Some(doc) = txn.get::<FamilyDoc>(&key::family(family))?
+    if let Some(doc) = txn.family(family)?
         && let Some(person) = doc.contact_person
     {
         update_person(txn, person, |person| {
             person.families.remove(&family);
         })?;
     }
-    txn.remove(key::family(family));
-    txn.remove_prefix(&key::timeline_prefix(family))?;
+    txn.remove_family(family);
     txn.put(key::erased(family), &())?;
     txn.changed.insert(family);
     Ok(())

@@ -99,7 +99,10 @@ impl<K: KeyStore + Clone> CoordinationServiceImpl<K> {
         let doc = view::load_family(&tree, family, key.as_ref())
             .map_err(internal)?
             .ok_or_else(|| Status::not_found(format!("family {family} is not in the projection")))?;
-        view::family_view(&tree, family, &doc, &context_now(), self.coordination.positions())
+        let history =
+            crate::history::history(self.coordination.store(), family, &doc).await.map_err(internal)?;
+        let timeline = history.iter().take(view::RECENT).map(crate::history::entry_pb).collect();
+        view::family_view(&tree, family, &doc, &context_now(), self.coordination.positions(), timeline)
             .map_err(internal)
     }
 
@@ -168,33 +171,42 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationServiceImpl<K> {
         let mut violations = Violations::new();
         let family = id(&mut violations, "family_id", &message.family_id, FamilyId::parse);
         let targets = targets(&mut violations, &message.min_positions);
-        let before = if message.page_token.is_empty() {
+        let after = if message.page_token.is_empty() {
             None
         } else {
-            let decoded = (0..message.page_token.len())
-                .step_by(2)
-                .map(|i| message.page_token.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-                .collect::<Option<Vec<u8>>>();
-            if decoded.is_none() {
+            let parsed = crate::history::parse_token(&message.page_token);
+            if parsed.is_none() {
                 violations.add("page_token", "is not a token this service gave");
             }
-            decoded
+            parsed
         };
         violations.into_result()?;
         self.reached(targets, limit).await?;
         let family = checked(family)?;
         let tree = self.coordination.tree();
-        if !tree.contains_key(key::family(family)).map_err(|e| internal(e.into()))? {
-            return Err(Status::not_found(format!("family {family} is not in the projection")));
-        }
+        let doc: crate::doc::FamilyDoc = tree
+            .get(key::family(family))
+            .map_err(|e| internal(e.into()))?
+            .map(|bytes| store::decode(&bytes))
+            .transpose()
+            .map_err(internal)?
+            .ok_or_else(|| Status::not_found(format!("family {family} is not in the projection")))?;
         let page_size = match message.page_size {
             0 => 50,
             size => usize::try_from(size).unwrap_or(500).min(500),
         };
-        let (entries, next) =
-            view::timeline(&tree, family, before.as_deref(), page_size).map_err(internal)?;
-        let next_page_token =
-            next.map(|key| key.iter().map(|b| format!("{b:02x}")).collect()).unwrap_or_default();
+        let history =
+            crate::history::history(self.coordination.store(), family, &doc).await.map_err(internal)?;
+        let remaining: Vec<_> = history
+            .iter()
+            .filter(|item| after.is_none_or(|after| crate::history::older_than(item, after)))
+            .collect();
+        let entries = remaining.iter().take(page_size).map(|item| crate::history::entry_pb(item)).collect();
+        let next_page_token = if remaining.len() > page_size {
+            remaining.get(page_size - 1).map(|item| crate::history::token(item)).unwrap_or_default()
+        } else {
+            String::new()
+        };
         Ok(Response::new(pb::GetTimelineResponse { entries, next_page_token }))
     }
 

@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use luukku_domain::family::FamilyId;
 use serde::Serialize;
+
+use crate::doc::FamilyDoc;
 use serde::de::DeserializeOwned;
 
 /// The projected streams, in the order of their checkpoints.
@@ -68,20 +70,6 @@ pub mod key {
     }
 
     pub const CONSULTATION_PREFIX: &[u8] = b"k";
-
-    pub fn timeline_prefix(family: FamilyId) -> Vec<u8> {
-        with(b't', family.as_ulid())
-    }
-
-    /// Ordered by time, then stream and sequence.
-    pub fn timeline(family: FamilyId, at_ms: i64, stream: usize, sequence: u64) -> Vec<u8> {
-        let mut key = timeline_prefix(family);
-        // Flip the sign bit so negative times sort before positive ones.
-        key.extend_from_slice(&((at_ms as u64) ^ (1 << 63)).to_be_bytes());
-        key.push(u8::try_from(stream).unwrap_or(u8::MAX));
-        key.extend_from_slice(&sequence.to_be_bytes());
-        key
-    }
 }
 
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
@@ -105,29 +93,94 @@ pub fn checkpoints(tree: &sled::Tree) -> Result<[u64; 4]> {
 }
 
 /// Changes to the tree, read back before they are written, applied at once by `commit`.
+/// One timeline entry, told without personal data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelineItem {
+    pub at_ms: i64,
+    pub stream: usize,
+    pub sequence: u64,
+    /// Which entry of its message.
+    pub part: usize,
+    pub event_type: &'static str,
+    pub text: String,
+    pub actor: String,
+}
+
 pub struct Txn<'a> {
-    tree: &'a sled::Tree,
+    /// `None`: a scratch transaction over nothing, for telling a family's history.
+    tree: Option<&'a sled::Tree>,
+    /// Collected when telling a history; the projection does not store timelines.
+    pub timeline: Option<Vec<TimelineItem>>,
     overlay: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Family documents decoded once per batch and encoded once at commit; `None` removes.
+    families: BTreeMap<FamilyId, Option<FamilyDoc>>,
     pub changed: BTreeSet<FamilyId>,
 }
 
 impl<'a> Txn<'a> {
     pub fn new(tree: &'a sled::Tree) -> Self {
-        Self { tree, overlay: BTreeMap::new(), changed: BTreeSet::new() }
+        Self {
+            tree: Some(tree),
+            timeline: None,
+            overlay: BTreeMap::new(),
+            families: BTreeMap::new(),
+            changed: BTreeSet::new(),
+        }
+    }
+
+    /// A transaction over an empty projection that collects timeline entries and is never
+    /// committed.
+    pub fn scratch() -> Txn<'static> {
+        Txn {
+            tree: None,
+            timeline: Some(Vec::new()),
+            overlay: BTreeMap::new(),
+            families: BTreeMap::new(),
+            changed: BTreeSet::new(),
+        }
+    }
+
+    fn stored(&self, key: &[u8]) -> Result<Option<sled::IVec>> {
+        match self.tree {
+            Some(tree) => Ok(tree.get(key)?),
+            None => Ok(None),
+        }
+    }
+
+    /// The family's document for changing, a new one when it has none.
+    pub fn family_mut(&mut self, family: FamilyId) -> Result<&mut FamilyDoc> {
+        if !self.families.contains_key(&family) {
+            let stored = self.stored(&key::family(family))?.map(|bytes| decode(&bytes)).transpose()?;
+            self.families.insert(family, stored);
+        }
+        let slot = self.families.entry(family).or_insert(None);
+        Ok(slot.get_or_insert_with(FamilyDoc::default))
+    }
+
+    /// The family's document as it stands in this batch.
+    pub fn family(&mut self, family: FamilyId) -> Result<Option<FamilyDoc>> {
+        match self.families.get(&family) {
+            Some(doc) => Ok(doc.clone()),
+            None => self.stored(&key::family(family))?.map(|bytes| decode(&bytes)).transpose(),
+        }
+    }
+
+    pub fn remove_family(&mut self, family: FamilyId) {
+        self.families.insert(family, None);
     }
 
     pub fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {
         match self.overlay.get(key) {
             Some(Some(bytes)) => decode(bytes).map(Some),
             Some(None) => Ok(None),
-            None => self.tree.get(key)?.map(|bytes| decode(&bytes)).transpose(),
+            None => self.stored(key)?.map(|bytes| decode(&bytes)).transpose(),
         }
     }
 
     pub fn contains(&self, key: &[u8]) -> Result<bool> {
         match self.overlay.get(key) {
             Some(value) => Ok(value.is_some()),
-            None => Ok(self.tree.contains_key(key)?),
+            None => Ok(self.stored(key)?.is_some()),
         }
     }
 
@@ -142,8 +195,10 @@ impl<'a> Txn<'a> {
 
     /// Removes every key under `prefix`, in the tree and in this transaction.
     pub fn remove_prefix(&mut self, prefix: &[u8]) -> Result<()> {
-        for entry in self.tree.scan_prefix(prefix).keys() {
-            self.overlay.insert(entry?.to_vec(), None);
+        if let Some(tree) = self.tree {
+            for entry in tree.scan_prefix(prefix).keys() {
+                self.overlay.insert(entry?.to_vec(), None);
+            }
         }
         for (key, value) in self.overlay.iter_mut() {
             if key.starts_with(prefix) {
@@ -160,13 +215,21 @@ impl<'a> Txn<'a> {
     /// Writes everything at once; a crash keeps all of it or none.
     pub fn commit(self) -> Result<BTreeSet<FamilyId>> {
         let mut batch = sled::Batch::default();
+        for (family, doc) in &self.families {
+            match doc {
+                Some(doc) => batch.insert(key::family(*family), encode(doc)?),
+                None => batch.remove(key::family(*family)),
+            }
+        }
         for (key, value) in self.overlay {
             match value {
                 Some(value) => batch.insert(key, value),
                 None => batch.remove(key),
             }
         }
-        self.tree.apply_batch(batch)?;
+        if let Some(tree) = self.tree {
+            tree.apply_batch(batch)?;
+        }
         Ok(self.changed)
     }
 }

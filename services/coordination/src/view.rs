@@ -121,50 +121,13 @@ pub fn caseload_entry(family: FamilyId, doc: &FamilyDoc, context: &Context) -> p
     }
 }
 
-pub fn timeline(
-    tree: &sled::Tree,
-    family: FamilyId,
-    before: Option<&[u8]>,
-    limit: usize,
-) -> Result<(Vec<pb::TimelineEntry>, Option<Vec<u8>>)> {
-    let prefix = key::timeline_prefix(family);
-    let range = match before {
-        Some(before) => tree.range(prefix.clone()..before.to_vec()),
-        None => tree.range(prefix.clone()..),
-    };
-    let mut entries = Vec::new();
-    let mut last_key = None;
-    for item in range.rev() {
-        let (key, value) = item?;
-        if !key.starts_with(&prefix) {
-            continue;
-        }
-        if entries.len() == limit {
-            return Ok((entries, last_key));
-        }
-        let doc: TimelineDoc = store::decode(&value)?;
-        let at = u64::from_be_bytes(key[17..25].try_into().unwrap_or([0; 8])) ^ (1 << 63);
-        let stream = store::STREAMS.get(usize::from(key[25])).copied().unwrap_or_default();
-        let sequence = u64::from_be_bytes(key[26..34].try_into().unwrap_or([0; 8])) / 16;
-        entries.push(pb::TimelineEntry {
-            at_ms: at as i64,
-            stream: stream.to_owned(),
-            sequence,
-            event_type: doc.event_type,
-            text: doc.text,
-            actor: doc.actor,
-        });
-        last_key = Some(key.to_vec());
-    }
-    Ok((entries, None))
-}
-
 pub fn family_view(
     tree: &sled::Tree,
     family: FamilyId,
     doc: &FamilyDoc,
     context: &Context,
     positions: [u64; 4],
+    timeline: Vec<pb::TimelineEntry>,
 ) -> Result<pb::FamilyView> {
     let now = context.now.as_millis();
     let today = context.today;
@@ -269,7 +232,6 @@ pub fn family_view(
     recent_contacts.sort_by_key(|c| std::cmp::Reverse(c.occurred_at_ms));
     let follow_ups_due = recent_contacts.iter().filter(|c| c.follow_up_due).cloned().collect();
     recent_contacts.truncate(RECENT);
-    let (timeline, _) = timeline(tree, family, None, RECENT)?;
     Ok(pb::FamilyView {
         family_id: family.to_string(),
         status: match doc.status {
