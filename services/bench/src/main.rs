@@ -5,6 +5,7 @@ mod append;
 mod families;
 mod replay;
 mod stats;
+mod view;
 
 use clap::{Parser, Subcommand};
 
@@ -25,6 +26,8 @@ enum Command {
     Families(families::FamiliesArgs),
     /// Rebuilding the coordination projection against the raw ordered-consumer read rate.
     Replay(replay::ReplayArgs),
+    /// GetFamilyView latency at 64 concurrent callers, and write-to-visible latency.
+    View(view::ViewArgs),
 }
 
 #[tokio::main]
@@ -33,5 +36,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Append(args) => append::run(args).await,
         Command::Families(args) => families::run(args).await,
         Command::Replay(args) => replay::run(args).await,
+        Command::View(args) => view::run(args).await,
     }
 }
