@@ -48,11 +48,17 @@ async fn a_publish_that_times_out_is_sent_again_and_written_once() -> anyhow::Re
     let aggregate = new_aggregate();
 
     nats.server.pause()?;
+    let (started, has_started) = tokio::sync::oneshot::channel();
     let append = tokio::spawn({
         let store = store.clone();
-        async move { append_note(&store, &aggregate, Expected::New, "once").await }
+        async move {
+            let _ = started.send(());
+            append_note(&store, &aggregate, Expected::New, "once").await
+        }
     });
-    // Long enough for the first publish and its first resend to time out.
+    // On a busy machine the task may start late; the pause counts from its start, long
+    // enough for the first publish and its first resend to time out.
+    has_started.await?;
     tokio::time::sleep(Duration::from_millis(1_000)).await;
     nats.server.resume()?;
 

@@ -16,6 +16,11 @@ enum Command {
     /// Start the whole system on its embedded default: its own nats-server with data in a
     /// local folder, the streams provisioned, every gRPC service; runs until Ctrl-C.
     Dev(DevArgs),
+    /// Run one service alone, for real deployments (configured by flags, environment
+    /// variables or a TOML file).
+    Serve(crate::serve::ServeArgs),
+    /// Tools for operators: streams, tail, verify.
+    Ops(crate::ops::OpsArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -50,9 +55,11 @@ pub struct DevArgs {
 }
 
 impl Cli {
-    pub async fn run(self) -> anyhow::Result<()> {
+    pub async fn run(self) -> anyhow::Result<std::process::ExitCode> {
         match self.command {
-            Command::Dev(args) => crate::dev::run(args).await,
+            Command::Dev(args) => crate::dev::run(args).await.map(|()| std::process::ExitCode::SUCCESS),
+            Command::Serve(args) => crate::serve::run(args).await.map(|()| std::process::ExitCode::SUCCESS),
+            Command::Ops(args) => crate::ops::run(args).await,
         }
     }
 }

@@ -2,6 +2,8 @@
 
 mod cli;
 mod dev;
+mod ops;
+mod serve;
 
 use clap::Parser;
 
@@ -9,7 +11,7 @@ use clap::Parser;
 async fn main() -> std::process::ExitCode {
     luukku_runtime::telemetry::init("info,async_nats=warn");
     match cli::Cli::parse().run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
             std::process::ExitCode::FAILURE

@@ -1,0 +1,270 @@
+//! `luukku ops`: tools for operators, straight on the event store.
+
+use std::collections::HashSet;
+
+use anyhow::Context as _;
+use async_nats::jetstream::consumer::DeliverPolicy;
+use async_nats::jetstream::consumer::pull::OrderedConfig;
+use futures::StreamExt;
+use luukku_domain::contacts::assignment::AssignmentEvent;
+use luukku_domain::contacts::consultation::ConsultationEvent;
+use luukku_domain::contacts::log::ContactLogEvent;
+use luukku_domain::contacts::person::ContactPersonEvent;
+use luukku_domain::family::FamilyEvent;
+use luukku_domain::meetings::MeetingEvent;
+use luukku_domain::referrals::{ReferralEvent, ServiceEvent};
+use luukku_domain::{CodecError, DomainEvent};
+use luukku_eventstore::envelope::Envelope;
+use luukku_eventstore::streams::{self, parse_subject};
+use luukku_eventstore::{EventStore, RawEvent, StoreSettings};
+
+#[derive(Debug, clap::Args)]
+pub struct OpsArgs {
+    /// The NATS server; by default the one `luukku dev` starts.
+    #[arg(long, env = "LUUKKU_NATS_URL", default_value = "nats://127.0.0.1:14222", global = true)]
+    pub nats_url: String,
+    #[command(subcommand)]
+    pub command: OpsCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum OpsCommand {
+    /// Each stream's messages, bytes, first and last sequence, and consumers with their lag.
+    Streams,
+    /// Prints events, from a sequence or live.
+    Tail(TailArgs),
+    /// Decodes every event of every stream and checks each aggregate starts with its creation
+    /// event; reports each problem and exits non-zero on any.
+    Verify,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TailArgs {
+    /// FAMILIES, CONTACTS, REFERRALS or MEETINGS.
+    #[arg(long, default_value = "FAMILIES")]
+    pub stream: String,
+    /// First sequence; 0 with --follow prints only new events.
+    #[arg(long, default_value_t = 1)]
+    pub from: u64,
+    /// Only this aggregate (a ULID).
+    #[arg(long)]
+    pub aggregate: Option<String>,
+    /// Only messages holding this event type.
+    #[arg(long)]
+    pub event_type: Option<String>,
+    /// JSON lines instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Keep following new events.
+    #[arg(long)]
+    pub follow: bool,
+}
+
+pub async fn run(args: OpsArgs) -> anyhow::Result<std::process::ExitCode> {
+    let store = EventStore::connect(&args.nats_url, StoreSettings::default())
+        .await
+        .with_context(|| format!("connecting to {}", args.nats_url))?;
+    match args.command {
+        OpsCommand::Streams => streams(&store).await.map(|()| std::process::ExitCode::SUCCESS),
+        OpsCommand::Tail(tail_args) => {
+            tail(&store, tail_args).await.map(|()| std::process::ExitCode::SUCCESS)
+        }
+        OpsCommand::Verify => verify(&store).await,
+    }
+}
+
+async fn streams(store: &EventStore) -> anyhow::Result<()> {
+    println!(
+        "{:<10} {:>10} {:>12} {:>8} {:>10} {:>9}",
+        "stream", "messages", "bytes", "first", "last", "consumers"
+    );
+    for spec in streams::ALL {
+        let mut stream = store.stream(spec.name).await?;
+        let state = stream.info().await?.state.clone();
+        println!(
+            "{:<10} {:>10} {:>12} {:>8} {:>10} {:>9}",
+            spec.name,
+            state.messages,
+            state.bytes,
+            state.first_sequence,
+            state.last_sequence,
+            state.consumer_count
+        );
+        let mut consumers = stream.consumers();
+        while let Some(consumer) = consumers.next().await {
+            let consumer = consumer?;
+            println!(
+                "  consumer {:<24} delivered {:>10} pending {:>10}",
+                consumer.name, consumer.delivered.stream_sequence, consumer.num_pending
+            );
+        }
+    }
+    Ok(())
+}
+
+fn event_types(envelope: &Envelope) -> Vec<String> {
+    envelope.events.iter().map(|event| format!("{} v{}", event.event_type, event.schema_version)).collect()
+}
+
+async fn tail(store: &EventStore, args: TailArgs) -> anyhow::Result<()> {
+    let spec = streams::ALL.into_iter().find(|spec| spec.name == args.stream).with_context(|| {
+        format!("{:?} is not a stream; the streams are FAMILIES, CONTACTS, REFERRALS, MEETINGS", args.stream)
+    })?;
+    let filter = match &args.aggregate {
+        Some(id) => format!("{}.*.{id}", spec.subject_root),
+        None => String::new(),
+    };
+    let last = store.last_sequence(spec.name).await?;
+    let deliver_policy = match args.from {
+        0 if args.follow => DeliverPolicy::New,
+        from => DeliverPolicy::ByStartSequence { start_sequence: from.max(1) },
+    };
+    if !args.follow && args.from > last {
+        return Ok(());
+    }
+    let consumer = store
+        .stream(spec.name)
+        .await?
+        .create_consumer(OrderedConfig { deliver_policy, filter_subject: filter, ..Default::default() })
+        .await?;
+    let mut messages = consumer.messages().await?;
+    while let Some(message) = messages.next().await {
+        let message = message?;
+        let sequence = message.info().map_err(|error| anyhow::anyhow!("{error}"))?.stream_sequence;
+        match Envelope::decode(&message.payload) {
+            Ok(envelope) => {
+                let wanted = args
+                    .event_type
+                    .as_ref()
+                    .is_none_or(|wanted| envelope.events.iter().any(|e| &e.event_type == wanted));
+                if wanted {
+                    print_message(spec.name, sequence, &message.subject, &envelope, args.json)?;
+                }
+            }
+            Err(error) => {
+                println!("{} {sequence} {}: not a luukku envelope: {error}", spec.name, message.subject)
+            }
+        }
+        if !args.follow && sequence >= last {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn print_message(
+    stream: &str,
+    sequence: u64,
+    subject: &str,
+    envelope: &Envelope,
+    json: bool,
+) -> anyhow::Result<()> {
+    let at = jiff::Timestamp::from_millisecond(envelope.recorded_at.as_millis())
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    if json {
+        let line = serde_json::json!({
+            "stream": stream,
+            "sequence": sequence,
+            "subject": subject,
+            "recorded_at": at,
+            "request_id": envelope.request_id.as_str(),
+            "actor": {
+                "person_id": envelope.actor.person_id.as_str(),
+                "role": envelope.actor.role.as_code(),
+                "organisation": envelope.actor.organisation.as_str(),
+                "system": envelope.actor.system.as_str(),
+            },
+            "events": envelope.events.iter().map(|e| serde_json::json!({"type": e.event_type, "version": e.schema_version})).collect::<Vec<_>>(),
+        });
+        println!("{line}");
+    } else {
+        println!(
+            "{stream} {sequence} {at} {subject} {} by {} ({}) request {}",
+            event_types(envelope).join(", "),
+            envelope.actor.person_id.as_str(),
+            envelope.actor.role.as_code(),
+            envelope.request_id
+        );
+    }
+    Ok(())
+}
+
+/// Decodes the events as `E`, naming the first that does not decode.
+fn decode_as<E: DomainEvent>(events: &[RawEvent]) -> Result<(), CodecError> {
+    events.iter().try_for_each(|event| event.decode::<E>().map(|_| ()))
+}
+
+/// The event type that must open an aggregate of this stream and type, and the decoder.
+fn schema(
+    stream: &str,
+    aggregate_type: &str,
+) -> Option<(&'static str, fn(&[RawEvent]) -> Result<(), CodecError>)> {
+    Some(match (stream, aggregate_type) {
+        ("FAMILIES", "family") => ("FamilyRegistered", decode_as::<FamilyEvent>),
+        ("CONTACTS", "person") => ("ContactPersonRegistered", decode_as::<ContactPersonEvent>),
+        ("CONTACTS", "assignment") => ("ContactPersonAssigned", decode_as::<AssignmentEvent>),
+        ("CONTACTS", "log") => ("ContactRecorded", decode_as::<ContactLogEvent>),
+        ("CONTACTS", "consultation") => ("ConsultationRecorded", decode_as::<ConsultationEvent>),
+        ("REFERRALS", "service") => ("ServiceRegistered", decode_as::<ServiceEvent>),
+        ("REFERRALS", "referral") => ("ReferralCreated", decode_as::<ReferralEvent>),
+        ("MEETINGS", "family") => ("MeetingProposed", decode_as::<MeetingEvent>),
+        _ => return None,
+    })
+}
+
+async fn verify(store: &EventStore) -> anyhow::Result<std::process::ExitCode> {
+    let mut problems = 0usize;
+    let mut checked = 0usize;
+    for spec in streams::ALL {
+        let last = store.last_sequence(spec.name).await?;
+        if last == 0 {
+            continue;
+        }
+        let consumer = store.stream(spec.name).await?.create_consumer(OrderedConfig::default()).await?;
+        let mut messages = consumer.messages().await?;
+        let mut seen = HashSet::new();
+        while let Some(message) = messages.next().await {
+            let message = message?;
+            let sequence = message.info().map_err(|error| anyhow::anyhow!("{error}"))?.stream_sequence;
+            checked += 1;
+            let mut report = |what: String| {
+                problems += 1;
+                println!("{} {sequence} {}: {what}", spec.name, message.subject);
+            };
+            match (Envelope::decode(&message.payload), parse_subject(&message.subject)) {
+                (Err(error), _) => report(format!("not a luukku envelope: {error}")),
+                (_, None) => report("not an aggregate subject".to_owned()),
+                (Ok(envelope), Some((aggregate_type, _))) => match schema(spec.name, aggregate_type) {
+                    None => report(format!("unknown aggregate type {aggregate_type:?}")),
+                    Some((creation, decode)) => {
+                        if let Err(error) = decode(&envelope.events) {
+                            report(error.to_string());
+                        }
+                        if envelope.events.is_empty() {
+                            report("holds no events".to_owned());
+                        }
+                        let first = seen.insert(message.subject.to_string());
+                        let opens = envelope.events.first().is_some_and(|event| event.event_type == creation);
+                        if first && !opens {
+                            report(format!("the aggregate's first message does not start with {creation}"));
+                        }
+                        if !first && opens && creation != "ConsultationRecorded" {
+                            report(format!("{creation} again in an existing aggregate"));
+                        }
+                    }
+                },
+            }
+            if sequence >= last {
+                break;
+            }
+        }
+    }
+    if problems == 0 {
+        println!("verified {checked} messages: no problems");
+        Ok(std::process::ExitCode::SUCCESS)
+    } else {
+        println!("verified {checked} messages: {problems} problems");
+        Ok(std::process::ExitCode::FAILURE)
+    }
+}
