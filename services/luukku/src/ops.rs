@@ -195,11 +195,11 @@ fn decode_as<E: DomainEvent>(events: &[RawEvent]) -> Result<(), CodecError> {
     events.iter().try_for_each(|event| event.decode::<E>().map(|_| ()))
 }
 
+/// Decodes one message's events as its aggregate's event type.
+type Decoder = fn(&[RawEvent]) -> Result<(), CodecError>;
+
 /// The event type that must open an aggregate of this stream and type, and the decoder.
-fn schema(
-    stream: &str,
-    aggregate_type: &str,
-) -> Option<(&'static str, fn(&[RawEvent]) -> Result<(), CodecError>)> {
+fn schema(stream: &str, aggregate_type: &str) -> Option<(&'static str, Decoder)> {
     Some(match (stream, aggregate_type) {
         ("FAMILIES", "family") => ("FamilyRegistered", decode_as::<FamilyEvent>),
         ("CONTACTS", "person") => ("ContactPersonRegistered", decode_as::<ContactPersonEvent>),
