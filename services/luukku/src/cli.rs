@@ -21,6 +21,13 @@ enum Command {
     Serve(crate::serve::ServeArgs),
     /// Tools for operators: streams, tail, verify.
     Ops(crate::ops::OpsArgs),
+    /// Families, for contact persons: register, show the coordinated view.
+    Family {
+        #[command(flatten)]
+        identity: crate::client::Identity,
+        #[command(subcommand)]
+        command: crate::client::FamilyCommand,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -60,6 +67,9 @@ impl Cli {
             Command::Dev(args) => crate::dev::run(args).await.map(|()| std::process::ExitCode::SUCCESS),
             Command::Serve(args) => crate::serve::run(args).await.map(|()| std::process::ExitCode::SUCCESS),
             Command::Ops(args) => crate::ops::run(args).await,
+            Command::Family { identity, command } => {
+                crate::client::family(&identity, command).await.map(|()| std::process::ExitCode::SUCCESS)
+            }
         }
     }
 }

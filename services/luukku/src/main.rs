@@ -1,6 +1,7 @@
 //! The `luukku` command.
 
 mod cli;
+mod client;
 mod dev;
 mod ops;
 mod serve;

@@ -1,0 +1,173 @@
+//! The `luukku` command end to end: `luukku dev` as a process, the client subcommands, a
+//! restart that keeps the data, and `ops verify` on a healthy and on a corrupted stream.
+
+use std::net::TcpListener;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+struct Ports {
+    nats: u16,
+    families: u16,
+    coordination: u16,
+    others: [u16; 3],
+}
+
+impl Ports {
+    fn pick() -> anyhow::Result<Self> {
+        Ok(Self {
+            nats: free_port()?,
+            families: free_port()?,
+            coordination: free_port()?,
+            others: [free_port()?, free_port()?, free_port()?],
+        })
+    }
+
+    fn urls(&self) -> Vec<String> {
+        vec![
+            format!("--families-url=http://127.0.0.1:{}", self.families),
+            format!("--coordination-url=http://127.0.0.1:{}", self.coordination),
+        ]
+    }
+}
+
+/// Starts `luukku dev` and waits until it says it is running.
+async fn start_dev(folder: &std::path::Path, ports: &Ports) -> anyhow::Result<tokio::process::Child> {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_luukku"))
+        .args(["dev", "--data-dir"])
+        .arg(folder)
+        .args(["--nats-port", &ports.nats.to_string()])
+        .args(["--families-port", &ports.families.to_string()])
+        .args(["--contacts-port", &ports.others[0].to_string()])
+        .args(["--referrals-port", &ports.others[1].to_string()])
+        .args(["--meetings-port", &ports.others[2].to_string()])
+        .args(["--coordination-port", &ports.coordination.to_string()])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+    let mut lines = BufReader::new(stdout).lines();
+    let ready = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await? {
+            if line.contains("luukku dev is running") {
+                return anyhow::Ok(());
+            }
+        }
+        anyhow::bail!("luukku dev ended before it was running")
+    })
+    .await;
+    ready.map_err(|_| anyhow::anyhow!("luukku dev did not start in 60 s"))??;
+    // Keep reading so the process never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok(child)
+}
+
+async fn stop(mut child: tokio::process::Child) -> anyhow::Result<()> {
+    let pid = i32::try_from(child.id().unwrap_or(0))?;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGINT)?;
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await??;
+    anyhow::ensure!(status.success(), "luukku dev stopped with {status}");
+    Ok(())
+}
+
+fn luukku(args: &[&str]) -> anyhow::Result<Output> {
+    Ok(Command::new(env!("CARGO_BIN_EXE_luukku")).args(args).output()?)
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+/// `family show` until the projection has the family (it follows the streams asynchronously).
+fn show(family_id: &str, ports: &Ports) -> anyhow::Result<String> {
+    let started = Instant::now();
+    loop {
+        let mut args = vec!["family", "show", family_id];
+        let urls = ports.urls();
+        args.extend(urls.iter().map(String::as_str));
+        let output = luukku(&args)?;
+        if output.status.success() {
+            return Ok(text(&output));
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(20),
+            "family show kept failing: {}",
+            text(&output)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test]
+async fn the_whole_system_from_the_command_line() -> anyhow::Result<()> {
+    let folder = tempfile::tempdir()?;
+    let ports = Ports::pick()?;
+    let nats_url = format!("--nats-url=nats://127.0.0.1:{}", ports.nats);
+    let dev = start_dev(folder.path(), &ports).await?;
+
+    let urls = ports.urls();
+    let mut register = vec![
+        "family",
+        "register",
+        "--municipality",
+        "091",
+        "--guardian",
+        "Maria Virtanen",
+        "--child",
+        "Eero Virtanen:2015-05-01",
+    ];
+    register.extend(urls.iter().map(String::as_str));
+    let output = luukku(&register)?;
+    assert!(output.status.success(), "{}", text(&output));
+    let family_id = String::from_utf8(output.stdout)?.trim().to_owned();
+    assert_eq!(family_id.len(), 26, "a ULID: {family_id}");
+
+    let view = show(&family_id, &ports)?;
+    assert!(view.contains("Maria Virtanen") && view.contains("Eero Virtanen"), "{view}");
+    assert!(view.contains("registered with 2 members"), "{view}");
+
+    let bad = luukku(&[
+        "family",
+        "register",
+        "--municipality",
+        "Helsinki",
+        "--guardian",
+        "Maria Virtanen",
+        &urls[0],
+    ])?;
+    assert!(!bad.status.success());
+    assert!(text(&bad).contains("municipality") && !text(&bad).contains("panicked"), "{}", text(&bad));
+
+    let verified = luukku(&["ops", "verify", &nats_url])?;
+    assert!(verified.status.success(), "{}", text(&verified));
+    assert!(text(&verified).contains("no problems"));
+
+    stop(dev).await?;
+    let dev = start_dev(folder.path(), &ports).await?;
+    let view = show(&family_id, &ports)?;
+    assert!(view.contains("Maria Virtanen"), "the data survives a restart: {view}");
+
+    // A message that is not a luukku envelope.
+    let client = async_nats::connect(format!("127.0.0.1:{}", ports.nats)).await?;
+    let jetstream = async_nats::jetstream::new(client);
+    let ack =
+        jetstream.publish("families.family.01KAQ8S0V3M7Y9ZQ0W2X4B6C8D", "garbage".into()).await?.await?;
+    let verified = luukku(&["ops", "verify", &nats_url])?;
+    assert!(!verified.status.success(), "verify must fail: {}", text(&verified));
+    assert!(
+        text(&verified)
+            .contains(&format!("FAMILIES {} families.family.01KAQ8S0V3M7Y9ZQ0W2X4B6C8D", ack.sequence)),
+        "{}",
+        text(&verified)
+    );
+
+    let streams = luukku(&["ops", "streams", &nats_url])?;
+    assert!(text(&streams).contains("FAMILIES"), "{}", text(&streams));
+    stop(dev).await?;
+    Ok(())
+}
