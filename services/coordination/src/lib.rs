@@ -2,6 +2,7 @@
 //! sled and serves `luukku.coordination.v1.CoordinationService`, the contact person's one view of
 //! each family.
 
+mod admin;
 mod coordination;
 mod doc;
 mod history;
@@ -16,6 +17,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use luukku_eventstore::{EventStore, KeyStore};
+use luukku_proto::coordination::v1::coordination_admin_server::CoordinationAdminServer;
 use luukku_proto::coordination::v1::coordination_service_server::CoordinationServiceServer;
 use tonic::service::Routes;
 
@@ -42,6 +44,9 @@ pub async fn start<K: KeyStore + Clone>(
     reporter.set_serving::<CoordinationServiceServer<CoordinationServiceImpl<K>>>().await;
     let service =
         CoordinationServiceServer::new(CoordinationServiceImpl::new(Arc::clone(&coordination), keys));
-    let routes = luukku_service::serve::with_reflection(Routes::new(health).add_service(service))?;
+    reporter.set_serving::<CoordinationAdminServer<admin::Admin>>().await;
+    let admin = CoordinationAdminServer::new(admin::Admin { coordination: Arc::clone(&coordination) });
+    let routes =
+        luukku_service::serve::with_reflection(Routes::new(health).add_service(service).add_service(admin))?;
     Ok((routes, coordination))
 }

@@ -36,6 +36,15 @@ pub enum OpsCommand {
     /// Decodes every event of every stream and checks each aggregate starts with its creation
     /// event; reports each problem and exits non-zero on any.
     Verify,
+    /// Rebuilds the coordination projection in the running service, from the start of the
+    /// streams, while it keeps answering; shows progress, rate and time left.
+    Rebuild {
+        #[arg(long, env = "LUUKKU_COORDINATION_URL", default_value = "http://127.0.0.1:50055")]
+        coordination_url: String,
+        /// The operator's identity.
+        #[arg(long = "as", env = "LUUKKU_PERSON", default_value = "operator")]
+        person: String,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -61,6 +70,9 @@ pub struct TailArgs {
 }
 
 pub async fn run(args: OpsArgs) -> anyhow::Result<std::process::ExitCode> {
+    if let OpsCommand::Rebuild { coordination_url, person } = &args.command {
+        return rebuild(coordination_url, person).await.map(|()| std::process::ExitCode::SUCCESS);
+    }
     let store = EventStore::connect(&args.nats_url, StoreSettings::default())
         .await
         .with_context(|| format!("connecting to {}", args.nats_url))?;
@@ -70,6 +82,7 @@ pub async fn run(args: OpsArgs) -> anyhow::Result<std::process::ExitCode> {
             tail(&store, tail_args).await.map(|()| std::process::ExitCode::SUCCESS)
         }
         OpsCommand::Verify => verify(&store).await,
+        OpsCommand::Rebuild { .. } => Ok(std::process::ExitCode::SUCCESS),
     }
 }
 
@@ -267,4 +280,42 @@ async fn verify(store: &EventStore) -> anyhow::Result<std::process::ExitCode> {
         println!("verified {checked} messages: {problems} problems");
         Ok(std::process::ExitCode::FAILURE)
     }
+}
+
+async fn rebuild(url: &str, person: &str) -> anyhow::Result<()> {
+    use luukku_proto::coordination::v1::RebuildRequest;
+    use luukku_proto::coordination::v1::coordination_admin_client::CoordinationAdminClient;
+
+    let actor = luukku_domain::Actor {
+        person_id: luukku_domain::Code::parse(person).context("--as")?,
+        role: luukku_domain::Role::Operator,
+        sector: None,
+        organisation: luukku_domain::Code::parse("luukku").context("organisation")?,
+        system: luukku_domain::Code::parse("luukku-ops").context("system")?,
+    };
+    let mut client = CoordinationAdminClient::connect(url.to_owned())
+        .await
+        .with_context(|| format!("connecting to the coordination service at {url}; is it running?"))?;
+    let mut progress = client
+        .rebuild(luukku_service::with_identity(RebuildRequest {}, &actor))
+        .await
+        .map_err(|status| anyhow::anyhow!("{}", status.message()))?
+        .into_inner();
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} events, {per_sec}, {eta} left")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    while let Some(update) =
+        progress.message().await.map_err(|status| anyhow::anyhow!("{}", status.message()))?
+    {
+        bar.set_length(update.targets.iter().sum());
+        bar.set_position(update.positions.iter().sum::<u64>().min(update.targets.iter().sum()));
+        if update.done {
+            bar.finish();
+            println!("rebuilt; generation {} now answers queries", update.generation);
+            return Ok(());
+        }
+    }
+    anyhow::bail!("the rebuild ended without finishing; see the coordination service's log")
 }

@@ -147,6 +147,13 @@ async fn the_whole_system_from_the_command_line() -> anyhow::Result<()> {
     assert!(verified.status.success(), "{}", text(&verified));
     assert!(text(&verified).contains("no problems"));
 
+    // A rebuild while it runs gives the same view.
+    let rebuilt =
+        luukku(&["ops", "rebuild", &format!("--coordination-url=http://127.0.0.1:{}", ports.coordination)])?;
+    assert!(rebuilt.status.success(), "{}", text(&rebuilt));
+    assert!(text(&rebuilt).contains("generation 2"), "{}", text(&rebuilt));
+    assert_eq!(show(&family_id, &ports)?, view, "the rebuilt projection answers the same");
+
     stop(dev).await?;
     let dev = start_dev(folder.path(), &ports).await?;
     let view = show(&family_id, &ports)?;
