@@ -28,6 +28,63 @@ enum Command {
         #[command(subcommand)]
         command: crate::client::FamilyCommand,
     },
+    /// A contact person's families, what needs attention first.
+    Caseload {
+        #[command(flatten)]
+        identity: crate::client::Identity,
+        #[arg(long)]
+        contact_person: String,
+    },
+    /// Grant or revoke a family's consent.
+    Consent {
+        #[command(flatten)]
+        identity: crate::client::Identity,
+        #[command(subcommand)]
+        command: crate::work::ConsentCommand,
+    },
+    /// The contact log.
+    Contact {
+        #[command(flatten)]
+        identity: crate::client::Identity,
+        #[command(subcommand)]
+        command: ContactCommand,
+    },
+    /// Propose, accept or decline a handover to another contact person.
+    Handover {
+        #[command(flatten)]
+        identity: crate::client::Identity,
+        #[command(subcommand)]
+        command: crate::work::HandoverCommand,
+    },
+    /// Create, list and update referrals.
+    Referral {
+        #[command(flatten)]
+        identity: crate::client::Identity,
+        #[command(subcommand)]
+        command: crate::work::ReferralCommand,
+    },
+    /// Propose, schedule and hold network meetings.
+    Meeting {
+        #[command(flatten)]
+        identity: crate::client::Identity,
+        #[command(subcommand)]
+        command: crate::work::MeetingCommand,
+    },
+    /// Open agreed actions of a person or a sector.
+    Actions {
+        #[command(flatten)]
+        identity: crate::client::Identity,
+        #[arg(long)]
+        person: Option<String>,
+        #[arg(long)]
+        sector: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ContactCommand {
+    /// Records a contact with a family.
+    Log(crate::work::ContactLogArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -61,14 +118,33 @@ pub struct DevArgs {
     pub meetings_port: u16,
 }
 
+fn ok(_: ()) -> std::process::ExitCode {
+    std::process::ExitCode::SUCCESS
+}
+
 impl Cli {
     pub async fn run(self) -> anyhow::Result<std::process::ExitCode> {
         match self.command {
             Command::Dev(args) => crate::dev::run(args).await.map(|()| std::process::ExitCode::SUCCESS),
             Command::Serve(args) => crate::serve::run(args).await.map(|()| std::process::ExitCode::SUCCESS),
             Command::Ops(args) => crate::ops::run(args).await,
-            Command::Family { identity, command } => {
-                crate::client::family(&identity, command).await.map(|()| std::process::ExitCode::SUCCESS)
+            Command::Family { identity, command } => crate::client::family(&identity, command).await.map(ok),
+            Command::Caseload { identity, contact_person } => {
+                crate::work::caseload(&identity, contact_person).await.map(ok)
+            }
+            Command::Consent { identity, command } => crate::work::consent(&identity, command).await.map(ok),
+            Command::Contact { identity, command: ContactCommand::Log(args) } => {
+                crate::work::contact_log(&identity, args).await.map(ok)
+            }
+            Command::Handover { identity, command } => {
+                crate::work::handover(&identity, command).await.map(ok)
+            }
+            Command::Referral { identity, command } => {
+                crate::work::referral(&identity, command).await.map(ok)
+            }
+            Command::Meeting { identity, command } => crate::work::meeting(&identity, command).await.map(ok),
+            Command::Actions { identity, person, sector } => {
+                crate::work::actions(&identity, person, sector).await.map(ok)
             }
         }
     }

@@ -26,10 +26,16 @@ pub struct Identity {
     pub families_url: String,
     #[arg(long, env = "LUUKKU_COORDINATION_URL", default_value = "http://127.0.0.1:50055", global = true)]
     pub coordination_url: String,
+    #[arg(long, env = "LUUKKU_CONTACTS_URL", default_value = "http://127.0.0.1:50052", global = true)]
+    pub contacts_url: String,
+    #[arg(long, env = "LUUKKU_REFERRALS_URL", default_value = "http://127.0.0.1:50053", global = true)]
+    pub referrals_url: String,
+    #[arg(long, env = "LUUKKU_MEETINGS_URL", default_value = "http://127.0.0.1:50054", global = true)]
+    pub meetings_url: String,
 }
 
 impl Identity {
-    fn actor(&self) -> anyhow::Result<Actor> {
+    pub fn actor(&self) -> anyhow::Result<Actor> {
         Ok(Actor {
             person_id: Code::parse(&self.person).context("--as")?,
             role: Role::from_code(&self.role)
@@ -65,7 +71,7 @@ pub enum FamilyCommand {
 }
 
 /// Turns a refusal into what went wrong and what to do, without a backtrace.
-fn explain(status: tonic::Status) -> anyhow::Error {
+pub fn explain(status: tonic::Status) -> anyhow::Error {
     let hint = match status.code() {
         StatusCode::InvalidArgument => "check the values named above and try again",
         StatusCode::NotFound => "check the id; it may be mistyped or erased",
@@ -131,6 +137,9 @@ pub async fn family(identity: &Identity, command: FamilyCommand) -> anyhow::Resu
             let position =
                 response.result.and_then(|r| r.position).map(|p| format!("{}:{}", p.stream, p.sequence));
             println!("{}", response.family_id);
+            for (member_id, text) in response.member_ids.iter().zip(guardian.iter().chain(&child)) {
+                println!("member {member_id} {text}");
+            }
             eprintln!("registered at {}", position.unwrap_or_default());
         }
         FamilyCommand::Show { family_id } => {

@@ -5,6 +5,7 @@ mod client;
 mod dev;
 mod ops;
 mod serve;
+mod work;
 
 use clap::Parser;
 

@@ -32,6 +32,7 @@ impl Ports {
         vec![
             format!("--families-url=http://127.0.0.1:{}", self.families),
             format!("--coordination-url=http://127.0.0.1:{}", self.coordination),
+            format!("--contacts-url=http://127.0.0.1:{}", self.others[0]),
         ]
     }
 }
@@ -124,10 +125,63 @@ async fn the_whole_system_from_the_command_line() -> anyhow::Result<()> {
     register.extend(urls.iter().map(String::as_str));
     let output = luukku(&register)?;
     assert!(output.status.success(), "{}", text(&output));
-    let family_id = String::from_utf8(output.stdout)?.trim().to_owned();
+    let printed = String::from_utf8(output.stdout)?;
+    let family_id = printed.lines().next().unwrap_or_default().to_owned();
     assert_eq!(family_id.len(), 26, "a ULID: {family_id}");
+    let guardian = printed
+        .lines()
+        .find(|line| line.ends_with("Maria Virtanen"))
+        .and_then(|line| line.split_whitespace().nth(1))
+        .unwrap_or_default()
+        .to_owned();
 
-    let view = show(&family_id, &ports)?;
+    let mut grant = vec![
+        "consent",
+        "grant",
+        "--family",
+        &family_id,
+        "--by",
+        &guardian,
+        "--sectors",
+        "school,student_welfare",
+        "--until",
+        "2099-12-31",
+        "--purpose",
+        "school support",
+    ];
+    grant.extend(urls.iter().map(String::as_str));
+    let output = luukku(&grant)?;
+    assert!(output.status.success(), "{}", text(&output));
+    let today = jiff::Zoned::now().date().to_string();
+    let mut log = vec![
+        "contact",
+        "log",
+        "--family",
+        &family_id,
+        "--member",
+        &guardian,
+        "--channel",
+        "phone",
+        "--needs",
+        "learning",
+        "--summary",
+        "Called about reading",
+        "--follow-up",
+        &today,
+    ];
+    log.extend(urls.iter().map(String::as_str));
+    let output = luukku(&log)?;
+    assert!(output.status.success(), "{}", text(&output));
+
+    let view = loop {
+        let view = show(&family_id, &ports)?;
+        if view.contains("Follow-up due") {
+            break view;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(view.contains("Consent until 2099-12-31: school, student_welfare"), "{view}");
+    assert!(view.contains("Called about reading"), "{view}");
     assert!(view.contains("Maria Virtanen") && view.contains("Eero Virtanen"), "{view}");
     assert!(view.contains("registered with 2 members"), "{view}");
 
