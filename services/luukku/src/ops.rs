@@ -36,6 +36,16 @@ pub enum OpsCommand {
     /// Decodes every event of every stream and checks each aggregate starts with its creation
     /// event; reports each problem and exits non-zero on any.
     Verify,
+    /// JSON lines of a stream, or of one family across the streams; personal data is shown
+    /// only where the family's key exists.
+    Export {
+        /// One stream (FAMILIES, CONTACTS, REFERRALS, MEETINGS).
+        #[arg(long, conflicts_with = "family")]
+        stream: Option<String>,
+        /// One family, with its contacts, referrals and meetings.
+        #[arg(long)]
+        family: Option<String>,
+    },
     /// Rebuilds the coordination projection in the running service, from the start of the
     /// streams, while it keeps answering; shows progress, rate and time left.
     Rebuild {
@@ -82,6 +92,9 @@ pub async fn run(args: OpsArgs) -> anyhow::Result<std::process::ExitCode> {
             tail(&store, tail_args).await.map(|()| std::process::ExitCode::SUCCESS)
         }
         OpsCommand::Verify => verify(&store).await,
+        OpsCommand::Export { stream, family } => {
+            export(&store, stream, family).await.map(|()| std::process::ExitCode::SUCCESS)
+        }
         OpsCommand::Rebuild { .. } => Ok(std::process::ExitCode::SUCCESS),
     }
 }
@@ -318,4 +331,103 @@ async fn rebuild(url: &str, person: &str) -> anyhow::Result<()> {
         }
     }
     anyhow::bail!("the rebuild ended without finishing; see the coordination service's log")
+}
+
+/// The events of a message as JSON, opened with `key` (personal data erased without one).
+fn opened<E>(
+    events: &[RawEvent],
+    key: Option<&luukku_domain::sealing::FamilyKey>,
+    family: &str,
+) -> Vec<serde_json::Value>
+where
+    E: DomainEvent + luukku_domain::sealing::HasPersonal + std::fmt::Debug,
+{
+    events
+        .iter()
+        .map(|raw| match raw.decode::<E>() {
+            Ok(mut event) => {
+                let data = match event.open(key, family.as_bytes()) {
+                    Ok(()) => format!("{event:?}"),
+                    Err(error) => format!("[does not open: {error}]"),
+                };
+                serde_json::json!({"type": raw.event_type, "version": raw.schema_version, "data": data})
+            }
+            Err(error) => serde_json::json!({"type": raw.event_type, "version": raw.schema_version, "error": error.to_string()}),
+        })
+        .collect()
+}
+
+async fn export(store: &EventStore, stream: Option<String>, family: Option<String>) -> anyhow::Result<()> {
+    use luukku_eventstore::{KeyStore, NatsKeyStore, ReadOptions};
+    let keys = NatsKeyStore::open(store).await?;
+    let streams_to_read: Vec<&str> = match &stream {
+        Some(name) => vec![
+            streams::ALL
+                .iter()
+                .find(|s| s.name == name)
+                .with_context(|| format!("{name:?} is not a stream"))?
+                .name,
+        ],
+        None => streams::ALL.iter().map(|s| s.name).collect(),
+    };
+    anyhow::ensure!(stream.is_some() || family.is_some(), "give --stream or --family");
+    for name in streams_to_read {
+        let mut messages = store.read(name, ReadOptions::default()).await?;
+        while let Some(recorded) = messages.next().await {
+            let recorded = recorded?;
+            let Some((aggregate_type, id)) = parse_subject(&recorded.subject) else { continue };
+            let events = &recorded.envelope.events;
+            // The family a message belongs to: its aggregate, or the family a referral names.
+            let owner = match (name, aggregate_type) {
+                ("FAMILIES", _) | ("MEETINGS", _) | ("CONTACTS", "assignment" | "log") => {
+                    Some(id.to_string())
+                }
+                ("REFERRALS", "referral") => Some(referral_family(store, id).await?),
+                _ => None,
+            };
+            if let Some(wanted) = &family
+                && owner.as_ref() != Some(wanted)
+            {
+                continue;
+            }
+            let key = match &owner {
+                Some(owner) => keys.get(owner).await?,
+                None => None,
+            };
+            let aad = owner.clone().unwrap_or_default();
+            let events = match (name, aggregate_type) {
+                ("FAMILIES", _) => opened::<FamilyEvent>(events, key.as_ref(), &aad),
+                ("CONTACTS", "person") => opened::<ContactPersonEvent>(events, None, &aad),
+                ("CONTACTS", "assignment") => opened::<AssignmentEvent>(events, key.as_ref(), &aad),
+                ("CONTACTS", "log") => opened::<ContactLogEvent>(events, key.as_ref(), &aad),
+                ("CONTACTS", _) => opened::<ConsultationEvent>(events, None, &aad),
+                ("REFERRALS", "service") => opened::<ServiceEvent>(events, None, &aad),
+                ("REFERRALS", _) => opened::<ReferralEvent>(events, key.as_ref(), &aad),
+                _ => opened::<MeetingEvent>(events, key.as_ref(), &aad),
+            };
+            let line = serde_json::json!({
+                "stream": name,
+                "sequence": recorded.position.sequence,
+                "subject": recorded.subject,
+                "recorded_at_ms": recorded.envelope.recorded_at.as_millis(),
+                "actor": recorded.envelope.actor.person_id.as_str(),
+                "request_id": recorded.envelope.request_id.as_str(),
+                "family": owner,
+                "events": events,
+            });
+            println!("{line}");
+        }
+    }
+    Ok(())
+}
+
+/// The family a referral names in its first event.
+async fn referral_family(store: &EventStore, id: luukku_domain::AggregateId) -> anyhow::Result<String> {
+    let aggregate = luukku_eventstore::AggregateRef::new(streams::REFERRALS, "referral", id);
+    let loaded = store.load(&aggregate).await?;
+    let first = loaded.messages.first().and_then(|m| m.decode_events::<ReferralEvent>().ok());
+    Ok(match first.as_ref().and_then(|events| events.first()) {
+        Some(ReferralEvent::Created(created)) => created.family_id.to_string(),
+        _ => String::new(),
+    })
 }

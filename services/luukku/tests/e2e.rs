@@ -201,6 +201,12 @@ async fn the_whole_system_from_the_command_line() -> anyhow::Result<()> {
     assert!(verified.status.success(), "{}", text(&verified));
     assert!(text(&verified).contains("no problems"));
 
+    let exported = luukku(&["ops", "export", "--family", &family_id, &nats_url])?;
+    assert!(exported.status.success(), "{}", text(&exported));
+    let lines: Vec<&str> = std::str::from_utf8(&exported.stdout)?.lines().collect();
+    assert_eq!(lines.len(), 3, "registration, consent and contact: {lines:?}");
+    assert!(lines[0].contains("Maria") && lines[2].contains("Called about reading"), "{lines:?}");
+
     // A rebuild while it runs gives the same view.
     let rebuilt =
         luukku(&["ops", "rebuild", &format!("--coordination-url=http://127.0.0.1:{}", ports.coordination)])?;
