@@ -3,6 +3,7 @@
 //! and reflection.
 
 pub mod clock;
+pub mod family;
 pub mod follow;
 pub mod identity;
 pub mod parse;

@@ -99,3 +99,12 @@ pub fn store_status(error: Error) -> Status {
         }
     }
 }
+
+/// `INVALID_ARGUMENT` with one field violation per domain violation.
+pub fn invalid(bad: Vec<luukku_domain::Violation>) -> Status {
+    let mut violations = Violations::new();
+    for violation in bad {
+        violations.add(violation.field, violation.description);
+    }
+    violations.into_result().err().unwrap_or_else(|| Status::invalid_argument("invalid request"))
+}

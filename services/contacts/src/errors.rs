@@ -1,21 +1,12 @@
 //! The contacts aggregates' refusals as gRPC statuses.
 
+use luukku_domain::AggregateId;
 use luukku_domain::contacts::assignment::AssignmentError;
 use luukku_domain::contacts::consultation::ConsultationError;
 use luukku_domain::contacts::log::ContactLogError;
 use luukku_domain::contacts::person::ContactPersonError;
-use luukku_domain::{AggregateId, Violation};
-use luukku_service::Violations;
-use luukku_service::status::failed_precondition;
+use luukku_service::status::{failed_precondition, invalid};
 use tonic::Status;
-
-fn invalid(bad: Vec<Violation>) -> Status {
-    let mut violations = Violations::new();
-    for violation in bad {
-        violations.add(violation.field, violation.description);
-    }
-    violations.into_result().err().unwrap_or_else(|| Status::invalid_argument("invalid request"))
-}
 
 pub fn person_status(id: AggregateId, error: ContactPersonError) -> Status {
     let subject = format!("contact_person/{id}");

@@ -9,7 +9,7 @@ use luukku_domain::contacts::log::{ContactLog, ContactLogCommand, ContactLogEven
 use luukku_domain::contacts::person::{ContactPerson, ContactPersonCommand};
 use luukku_domain::contacts::transfer::{Receiver, SpreadRule, plan};
 use luukku_domain::contacts::{ConsultationId, ContactId, ContactPersonId, HandoverId};
-use luukku_domain::family::{Family, FamilyId, FamilyStatus, MemberId};
+use luukku_domain::family::{Family, FamilyId, MemberId};
 use luukku_domain::sealing::Personal;
 use luukku_domain::{Actor, Channel, Need, RequestId, Role, Sector, Timestamp};
 use luukku_eventstore::{EventStore, KeyStore, streams};
@@ -81,20 +81,7 @@ impl<K: KeyStore + Clone> ContactsService<K> {
 impl<K: KeyStore> ContactsService<K> {
     /// The family, which must exist; `changeable` also requires it to be open.
     async fn family(&self, family_id: FamilyId, changeable: bool) -> Result<Arc<Loaded<Family>>, Status> {
-        let family = self.families.load(family_id.into()).await?;
-        let subject = format!("family/{family_id}");
-        match family.state.status {
-            FamilyStatus::Absent => Err(Status::not_found(format!("family {family_id} not found"))),
-            FamilyStatus::Closed(_) if changeable => Err(failed_precondition(
-                "FAMILY_CLOSED",
-                &subject,
-                format!("family {family_id} is closed; reopen it first"),
-            )),
-            FamilyStatus::Erased if changeable => {
-                Err(failed_precondition("FAMILY_ERASED", &subject, format!("family {family_id} was erased")))
-            }
-            _ => Ok(family),
-        }
+        luukku_service::family::require_family(&self.families, family_id, changeable).await
     }
 
     async fn person(&self, id: ContactPersonId) -> Result<Arc<Loaded<ContactPerson>>, Status> {

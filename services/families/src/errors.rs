@@ -1,8 +1,7 @@
 //! The family's refusals as gRPC statuses.
 
 use luukku_domain::family::{FamilyError, FamilyId};
-use luukku_service::Violations;
-use luukku_service::status::failed_precondition;
+use luukku_service::status::{failed_precondition, invalid};
 use tonic::Status;
 
 pub fn family_status(id: luukku_domain::AggregateId, error: FamilyError) -> Status {
@@ -10,13 +9,7 @@ pub fn family_status(id: luukku_domain::AggregateId, error: FamilyError) -> Stat
     let subject = format!("family/{family_id}");
     let message = error.to_string();
     match error {
-        FamilyError::Invalid(bad) => {
-            let mut violations = Violations::new();
-            for violation in bad {
-                violations.add(violation.field, violation.description);
-            }
-            violations.into_result().err().unwrap_or_else(|| Status::invalid_argument(message))
-        }
+        FamilyError::Invalid(bad) => invalid(bad),
         FamilyError::NotFound => Status::not_found(format!("family {family_id} not found")),
         FamilyError::MemberNotFound(_) | FamilyError::ConsentNotFound(_) => Status::not_found(message),
         FamilyError::AlreadyRegistered => {

@@ -1,18 +1,9 @@
 //! The meetings' refusals as gRPC statuses.
 
+use luukku_domain::AggregateId;
 use luukku_domain::meetings::MeetingError;
-use luukku_domain::{AggregateId, Violation};
-use luukku_service::Violations;
-use luukku_service::status::failed_precondition;
+use luukku_service::status::{failed_precondition, invalid};
 use tonic::Status;
-
-fn invalid(bad: Vec<Violation>) -> Status {
-    let mut violations = Violations::new();
-    for violation in bad {
-        violations.add(violation.field, violation.description);
-    }
-    violations.into_result().err().unwrap_or_else(|| Status::invalid_argument("invalid request"))
-}
 
 pub fn meeting_status(id: AggregateId, error: MeetingError) -> Status {
     let subject = format!("family/{id}");

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use luukku_domain::family::{Family, FamilyId, FamilyStatus, MemberId, MemberRole};
+use luukku_domain::family::{Family, FamilyId, MemberId, MemberRole};
 use luukku_domain::meetings::{
     ActionId, FamilyMeetings, MeetingCommand, MeetingEvent, MeetingId, MeetingStatus, NewAction, Participant,
 };
@@ -12,7 +12,6 @@ use luukku_proto::meetings::v1 as pb;
 use luukku_proto::meetings::v1::meeting_service_server::MeetingService;
 use luukku_service::parse::{checked, date, id, optional_id, write};
 use luukku_service::repository::{Keys, Loaded, Outcome, Repository, Write};
-use luukku_service::status::failed_precondition;
 use luukku_service::{Violations, caller, context_now};
 use tonic::{Request, Response, Status};
 
@@ -68,18 +67,7 @@ impl<K: KeyStore + Clone> MeetingsService<K> {
 
 impl<K: KeyStore> MeetingsService<K> {
     async fn family(&self, family_id: FamilyId, changeable: bool) -> Result<Arc<Loaded<Family>>, Status> {
-        let family = self.families.load(family_id.into()).await?;
-        let subject = format!("family/{family_id}");
-        match family.state.status {
-            FamilyStatus::Absent => Err(Status::not_found(format!("family {family_id} not found"))),
-            FamilyStatus::Closed(_) if changeable => {
-                Err(failed_precondition("FAMILY_CLOSED", &subject, format!("family {family_id} is closed")))
-            }
-            FamilyStatus::Erased if changeable => {
-                Err(failed_precondition("FAMILY_ERASED", &subject, format!("family {family_id} was erased")))
-            }
-            _ => Ok(family),
-        }
+        luukku_service::family::require_family(&self.families, family_id, changeable).await
     }
 
     /// Carries out a change of the family's meetings, after checking that the family is open

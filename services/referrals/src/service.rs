@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use luukku_domain::contacts::assignment::Assignment;
-use luukku_domain::family::{Family, FamilyId, FamilyStatus, MemberId, MemberRole, Municipality};
+use luukku_domain::family::{Family, FamilyId, MemberId, MemberRole, Municipality};
 use luukku_domain::referrals::{
     Basis, CatalogueService, DeadlinePolicy, Referral, ReferralCommand, ReferralCreated, ReferralEvent,
     ReferralId, ReferralState, RejectReason, ServiceCommand, ServiceId, ServiceInfo, ServiceStatus,
@@ -93,18 +93,7 @@ impl<K: KeyStore> ReferralsService<K> {
     }
 
     async fn open_family(&self, family_id: FamilyId) -> Result<Arc<Loaded<Family>>, Status> {
-        let family = self.parts.families.load(family_id.into()).await?;
-        let subject = format!("family/{family_id}");
-        match family.state.status {
-            FamilyStatus::Absent => Err(Status::not_found(format!("family {family_id} not found"))),
-            FamilyStatus::Closed(_) => {
-                Err(failed_precondition("FAMILY_CLOSED", &subject, format!("family {family_id} is closed")))
-            }
-            FamilyStatus::Erased => {
-                Err(failed_precondition("FAMILY_ERASED", &subject, format!("family {family_id} was erased")))
-            }
-            FamilyStatus::Active => Ok(family),
-        }
+        luukku_service::family::require_family(&self.parts.families, family_id, true).await
     }
 
     /// A catalogue service that takes referrals now.
