@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use crate::store::{self, Result, STREAMS, Txn};
 
 /// Messages one batch holds at most.
-const BATCH: usize = 4096;
+const BATCH: usize = 16_384;
 
 pub struct Projector {
     pub tree: sled::Tree,
@@ -166,7 +166,9 @@ fn apply_batch(
             tracing::error!(%error, position = %recorded.position, "projection: message not projected");
         }
         applied[*stream] = sequence;
-        txn.checkpoint(*stream, sequence);
+    }
+    for (stream, sequence) in applied.iter().enumerate() {
+        txn.checkpoint(stream, *sequence);
     }
     let changed = txn.commit()?;
     Ok((applied, changed))
