@@ -19,7 +19,7 @@ enum Command {
     /// Run one service alone, for real deployments (configured by flags, environment
     /// variables or a TOML file).
     Serve(crate::serve::ServeArgs),
-    /// Tools for operators: streams, tail, verify.
+    /// Tools for operators: streams, tail, verify, export, rebuild.
     Ops(crate::ops::OpsArgs),
     /// Families, for contact persons: register, show the coordinated view.
     Family {
