@@ -125,8 +125,25 @@ impl NatsServer {
 
     /// Freezes the process (SIGSTOP): it holds its connections but answers nothing, as a
     /// server stuck in a long pause would. For fault-injection tests.
-    pub fn pause(&self) -> Result<()> {
-        self.signal(nix::sys::signal::SIGSTOP)
+    ///
+    /// Returns once every thread of the process is stopped: a signal is delivered
+    /// asynchronously, and a thread still running on another core could otherwise answer a
+    /// request sent right after this call.
+    pub async fn pause(&self) -> Result<()> {
+        self.signal(nix::sys::signal::SIGSTOP)?;
+        let Some(pid) = self.child.as_ref().and_then(Child::id) else {
+            return Ok(());
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !all_threads_stopped(pid) {
+            if Instant::now() > deadline {
+                return Err(
+                    std::io::Error::other(format!("nats-server {pid} did not stop within 5 s")).into()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        Ok(())
     }
 
     /// Lets a [`pause`](Self::pause)d process go on (SIGCONT).
@@ -275,4 +292,18 @@ fn read_ports_file(ports_dir: &Path) -> Result<Option<u16>> {
         }
     }
     Ok(None)
+}
+
+/// Whether every thread of `pid` is in the stopped state (`T` in `/proc/<pid>/task/*/stat`).
+fn all_threads_stopped(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.filter_map(|task| task.ok()).all(|task| {
+        std::fs::read_to_string(task.path().join("stat"))
+            // The state follows the command name, which is in parentheses and may hold spaces.
+            .ok()
+            .and_then(|stat| stat.rsplit_once(") ").map(|(_, rest)| rest.starts_with('T')))
+            .unwrap_or(false)
+    })
 }
