@@ -1,7 +1,9 @@
-//! The pure domain of luukku: identifiers, value types, actors and the event codec contract.
+//! The pure domain of luukku: identifiers, value types, actors, the event codec contract, and
+//! the aggregates with their decide and evolve.
 //!
-//! Nothing in this crate performs IO; services decide commands here and carry out the
-//! resulting effects elsewhere.
+//! Deciding and evolving perform no IO: the clock and the time zone come in from the edge, and
+//! services carry out the effects elsewhere. The one exception is sealing (`sealing`), which the
+//! edge calls and which draws keys and nonces from the operating system's random generator.
 
 pub mod actor;
 pub mod aggregate;

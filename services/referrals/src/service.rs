@@ -385,7 +385,11 @@ impl<K: KeyStore + Clone> ReferralService for ReferralsService<K> {
             reason: Personal::Plain(message.reason.trim().to_owned()),
             basis,
             sent_at: context.now,
-            deadline: self.parts.policy.deadline(urgency, context.now),
+            deadline: self.parts.policy.deadline(
+                urgency,
+                context.now,
+                &luukku_service::clock::finnish_zone(),
+            ),
             contact_person,
         };
         let command = ReferralCommand::Create(Box::new(created));
@@ -479,7 +483,11 @@ impl<K: KeyStore + Clone> ReferralService for ReferralsService<K> {
                 } else {
                     self.taking(service_id).await?.sector
                 };
-                let deadline = self.parts.policy.deadline(urgency, context_now().now);
+                let deadline = self.parts.policy.deadline(
+                    urgency,
+                    context_now().now,
+                    &luukku_service::clock::finnish_zone(),
+                );
                 ReferralCommand::Redirect { service_id, sector, note: redirect.note, deadline }
             }
             None => return Err(Status::invalid_argument("no step")),

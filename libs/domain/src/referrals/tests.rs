@@ -14,6 +14,10 @@ where
     format!("01J{n:0>23}").parse().expect("test id")
 }
 
+fn finland() -> jiff::tz::TimeZone {
+    jiff::tz::TimeZone::get("Europe/Helsinki").expect("the time zone database")
+}
+
 /// Milliseconds of a Helsinki wall-clock time.
 fn helsinki(y: i16, m: i8, d: i8, h: i8) -> Timestamp {
     let zoned = date(y, m, d).at(h, 0, 0, 0).in_tz("Europe/Helsinki").expect("zone");
@@ -38,7 +42,7 @@ fn created(basis: Basis) -> ReferralCreated {
         reason: Personal::Plain("Anxiety, school refusal".to_owned()),
         basis,
         sent_at: sent,
-        deadline: DeadlinePolicy::default().deadline(Urgency::Normal, sent),
+        deadline: DeadlinePolicy::default().deadline(Urgency::Normal, sent, &finland()),
         contact_person: None,
     }
 }
@@ -209,17 +213,25 @@ fn a_referral_is_checked() {
 fn deadlines_count_days_and_working_days() {
     let policy = DeadlinePolicy::default();
     let monday = helsinki(2026, 11, 23, 10);
-    assert_eq!(policy.deadline(Urgency::Normal, monday), helsinki(2026, 11, 30, 10));
-    assert_eq!(policy.deadline(Urgency::Urgent, monday), helsinki(2026, 11, 24, 10));
+    assert_eq!(policy.deadline(Urgency::Normal, monday, &finland()), helsinki(2026, 11, 30, 10));
+    assert_eq!(policy.deadline(Urgency::Urgent, monday, &finland()), helsinki(2026, 11, 24, 10));
     let friday = helsinki(2026, 11, 27, 15);
-    assert_eq!(policy.deadline(Urgency::Urgent, friday), helsinki(2026, 11, 30, 15), "over the weekend");
+    assert_eq!(
+        policy.deadline(Urgency::Urgent, friday, &finland()),
+        helsinki(2026, 11, 30, 15),
+        "over the weekend"
+    );
     let saturday = helsinki(2026, 11, 28, 12);
-    assert_eq!(policy.deadline(Urgency::Urgent, saturday), helsinki(2026, 12, 1, 0), "from Monday's start");
+    assert_eq!(
+        policy.deadline(Urgency::Urgent, saturday, &finland()),
+        helsinki(2026, 12, 1, 0),
+        "from Monday's start"
+    );
     let custom = DeadlinePolicy { urgent: Allowance::WorkingDays(3), normal: Allowance::Days(14) };
-    assert_eq!(custom.deadline(Urgency::Urgent, friday), helsinki(2026, 12, 2, 15));
+    assert_eq!(custom.deadline(Urgency::Urgent, friday, &finland()), helsinki(2026, 12, 2, 15));
     // Across the change to winter time the wall-clock time is kept.
     let before_dst_end = helsinki(2026, 10, 20, 9);
-    assert_eq!(policy.deadline(Urgency::Normal, before_dst_end), helsinki(2026, 10, 27, 9));
+    assert_eq!(policy.deadline(Urgency::Normal, before_dst_end, &finland()), helsinki(2026, 10, 27, 9));
 }
 
 #[test]
