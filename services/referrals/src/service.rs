@@ -352,27 +352,20 @@ impl<K: KeyStore + Clone> ReferralService for ReferralsService<K> {
         let context = context_now();
         let basis = match statutory {
             Some((basis, note)) => Basis::Statutory { basis, note: Personal::Plain(note.trim().to_owned()) },
-            None => {
-                let covering = family.state.consents.iter().find(|(_, consent)| {
-                    consent.in_force(context.today)
-                        && consent.sectors.contains(&service.sector)
-                        && (consent.concerns.is_none() || consent.concerns == child)
-                });
-                match covering {
-                    Some((consent_id, _)) => Basis::Consent(*consent_id),
-                    None => {
-                        return Err(failed_precondition(
-                            "NO_CONSENT",
-                            &format!("family/{family_id}"),
-                            format!(
-                                "no consent of family {family_id} in force covers sector {}; record one with \
+            None => match family.state.consent_covering(service.sector, child, context.today) {
+                Some(consent_id) => Basis::Consent(consent_id),
+                None => {
+                    return Err(failed_precondition(
+                        "NO_CONSENT",
+                        &format!("family/{family_id}"),
+                        format!(
+                            "no consent of family {family_id} in force covers sector {}; record one with \
                                  GrantConsent, or give the statutory basis",
-                                service.sector.as_code()
-                            ),
-                        ));
-                    }
+                            service.sector.as_code()
+                        ),
+                    ));
                 }
-            }
+            },
         };
         let contact_person = self.parts.assignments.load(family_id.into()).await?.state.current;
         let created = ReferralCreated {

@@ -121,6 +121,24 @@ impl Family {
         }
     }
 
+    /// A consent in force on `today` that lets `sector` share and see the information of the
+    /// family, or of `child` (a consent for the whole family covers each child).
+    pub fn consent_covering(
+        &self,
+        sector: Sector,
+        child: Option<MemberId>,
+        today: Date,
+    ) -> Option<ConsentId> {
+        self.consents
+            .iter()
+            .find(|(_, consent)| {
+                consent.in_force(today)
+                    && consent.sectors.contains(&sector)
+                    && (consent.concerns.is_none() || consent.concerns == child)
+            })
+            .map(|(id, _)| *id)
+    }
+
     /// The sectors that a consent in force on `today` covers.
     pub fn consented_sectors(&self, today: Date) -> Vec<Sector> {
         let mut sectors: Vec<Sector> = self

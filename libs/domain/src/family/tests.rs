@@ -355,3 +355,16 @@ fn events_round_trip_through_the_codec_once_sealed() {
         assert_eq!(decoded, original);
     }
 }
+
+#[test]
+fn a_consent_covers_its_sectors_for_the_family_or_the_child_it_names() {
+    let events = then_after(&registered(), grant(20, teen(), Some(teen()), date(2027, 6, 30)));
+    let family = Family::replay(&events);
+    assert_eq!(family.consent_covering(Sector::School, Some(teen()), TODAY), Some(id(20)));
+    assert_eq!(family.consent_covering(Sector::School, Some(toddler()), TODAY), None, "another child");
+    assert_eq!(family.consent_covering(Sector::School, None, TODAY), None, "the whole family");
+    assert_eq!(family.consent_covering(Sector::MentalHealth, Some(teen()), TODAY), None, "another sector");
+    assert_eq!(family.consent_covering(Sector::School, Some(teen()), date(2027, 7, 1)), None, "ended");
+    let whole = then_after(&registered(), grant(21, guardian(), None, date(2027, 6, 30)));
+    assert_eq!(Family::replay(&whole).consent_covering(Sector::School, Some(toddler()), TODAY), Some(id(21)));
+}
