@@ -79,11 +79,6 @@ impl<A: Aggregate> Loaded<A> {
     pub fn written_by(&self, request_id: &RequestId) -> Option<&Entry<A::Event>> {
         self.entries.iter().find(|entry| &entry.recorded.envelope.request_id == request_id)
     }
-
-    /// When the first message was recorded, in milliseconds; 0 if none.
-    pub fn created_at_ms(&self) -> i64 {
-        self.entries.first().map_or(0, |entry| entry.recorded.envelope.recorded_at.as_millis())
-    }
 }
 
 /// A mutating call's who, which request and which version it expects.

@@ -35,10 +35,6 @@ impl Violations {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// `Ok` when nothing was bad, else `INVALID_ARGUMENT` listing every violation.
     pub fn into_result(self) -> Result<(), Status> {
         if self.0.is_empty() {

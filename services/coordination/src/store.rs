@@ -111,7 +111,7 @@ pub struct Txn<'a> {
     tree: Option<&'a sled::Tree>,
     /// Collected when telling a history; the projection does not store timelines.
     pub timeline: Option<Vec<TimelineItem>>,
-    overlay: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    overlay: BTreeMap<Vec<u8>, Vec<u8>>,
     /// Family documents decoded once per batch and encoded once at commit; `None` removes.
     families: BTreeMap<FamilyId, Option<FamilyDoc>>,
     pub changed: BTreeSet<FamilyId>,
@@ -171,45 +171,22 @@ impl<'a> Txn<'a> {
 
     pub fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {
         match self.overlay.get(key) {
-            Some(Some(bytes)) => decode(bytes).map(Some),
-            Some(None) => Ok(None),
+            Some(bytes) => decode(bytes).map(Some),
             None => self.stored(key)?.map(|bytes| decode(&bytes)).transpose(),
         }
     }
 
     pub fn contains(&self, key: &[u8]) -> Result<bool> {
-        match self.overlay.get(key) {
-            Some(value) => Ok(value.is_some()),
-            None => Ok(self.stored(key)?.is_some()),
-        }
+        Ok(self.overlay.contains_key(key) || self.stored(key)?.is_some())
     }
 
     pub fn put<T: Serialize>(&mut self, key: Vec<u8>, value: &T) -> Result<()> {
-        self.overlay.insert(key, Some(encode(value)?));
-        Ok(())
-    }
-
-    pub fn remove(&mut self, key: Vec<u8>) {
-        self.overlay.insert(key, None);
-    }
-
-    /// Removes every key under `prefix`, in the tree and in this transaction.
-    pub fn remove_prefix(&mut self, prefix: &[u8]) -> Result<()> {
-        if let Some(tree) = self.tree {
-            for entry in tree.scan_prefix(prefix).keys() {
-                self.overlay.insert(entry?.to_vec(), None);
-            }
-        }
-        for (key, value) in self.overlay.iter_mut() {
-            if key.starts_with(prefix) {
-                *value = None;
-            }
-        }
+        self.overlay.insert(key, encode(value)?);
         Ok(())
     }
 
     pub fn checkpoint(&mut self, stream: usize, sequence: u64) {
-        self.overlay.insert(key::checkpoint(stream), Some(sequence.to_be_bytes().to_vec()));
+        self.overlay.insert(key::checkpoint(stream), sequence.to_be_bytes().to_vec());
     }
 
     /// Writes everything at once; a crash keeps all of it or none.
@@ -222,10 +199,7 @@ impl<'a> Txn<'a> {
             }
         }
         for (key, value) in self.overlay {
-            match value {
-                Some(value) => batch.insert(key, value),
-                None => batch.remove(key),
-            }
+            batch.insert(key, value);
         }
         if let Some(tree) = self.tree {
             tree.apply_batch(batch)?;
