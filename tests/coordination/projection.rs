@@ -73,7 +73,7 @@ async fn a_projection_killed_mid_stream_resumes_to_the_same_bytes_as_a_rebuild()
     for index in 0..8 {
         families.push(h.family(&format!("Family{index}")).await?.0);
     }
-    many_changes(&h, &families, 16_000).await?;
+    many_changes(&h, &families, 64_000).await?;
     let last = h.store.last_sequence("FAMILIES").await?;
 
     let crashed = tempfile::tempdir()?;

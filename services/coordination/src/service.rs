@@ -94,6 +94,14 @@ impl<K: KeyStore + Clone> CoordinationServiceImpl<K> {
     }
 
     async fn family_view(&self, family: FamilyId) -> Result<pb::FamilyView, Status> {
+        Ok(self.family_view_and_history(family).await?.0)
+    }
+
+    /// The view, and the whole history it shows the newest of.
+    async fn family_view_and_history(
+        &self,
+        family: FamilyId,
+    ) -> Result<(pb::FamilyView, Vec<crate::store::TimelineItem>), Status> {
         let tree = self.coordination.tree();
         let key = self.key(family).await?;
         let doc = view::load_family(&tree, family, key.as_ref())
@@ -102,8 +110,10 @@ impl<K: KeyStore + Clone> CoordinationServiceImpl<K> {
         let history =
             crate::history::history(self.coordination.store(), family, &doc).await.map_err(internal)?;
         let timeline = history.iter().take(view::RECENT).map(crate::history::entry_pb).collect();
-        view::family_view(&tree, family, &doc, &context_now(), self.coordination.positions(), timeline)
-            .map_err(internal)
+        let view =
+            view::family_view(&tree, family, &doc, &context_now(), self.coordination.positions(), timeline)
+                .map_err(internal)?;
+        Ok((view, history))
     }
 
     async fn caseload(&self, person: ContactPersonId) -> Result<Vec<pb::CaseloadEntry>, Status> {
@@ -272,7 +282,7 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationServiceImpl<K> {
         Ok(Response::new(answer))
     }
 
-    type WatchFamilyStream = ReceiverStream<Result<pb::FamilyView, Status>>;
+    type WatchFamilyStream = ReceiverStream<Result<pb::FamilyChange, Status>>;
 
     async fn watch_family(
         &self,
@@ -283,25 +293,55 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationServiceImpl<K> {
         let family = id(&mut violations, "family_id", &request.get_ref().family_id, FamilyId::parse);
         violations.into_result()?;
         let family = checked(family)?;
-        let first = self.family_view(family).await?;
         let mut changes = self.coordination.subscribe();
-        let (sender, receiver) = mpsc::channel(16);
+        let (first, history) = self.family_view_and_history(family).await?;
+        // Every entry is sent once; notifications may cover several changes (projected in one
+        // batch, or missed when lagging), so each round sends all entries not sent yet.
+        let key = |item: &crate::store::TimelineItem| (item.stream, item.sequence, item.part);
+        let mut sent: std::collections::HashSet<_> = history.iter().map(key).collect();
+        let (sender, receiver) = mpsc::channel(64);
         let watcher = Self { coordination: Arc::clone(&self.coordination), keys: self.keys.clone() };
         tokio::spawn(async move {
-            if sender.send(Ok(first)).await.is_err() {
+            if sender.send(Ok(pb::FamilyChange { entries: Vec::new(), view: Some(first) })).await.is_err() {
                 return;
             }
             loop {
                 let changed = match changes.recv().await {
                     Ok(changed) => changed == family,
-                    // Missed some: the view now covers them.
                     Err(broadcast::error::RecvError::Lagged(_)) => true,
                     Err(broadcast::error::RecvError::Closed) => return,
                 };
-                if changed {
-                    let view = watcher.family_view(family).await;
-                    let ended = view.is_err();
-                    if sender.send(view).await.is_err() || ended {
+                if !changed {
+                    continue;
+                }
+                let (view, history) = match watcher.family_view_and_history(family).await {
+                    Ok(found) => found,
+                    Err(status) => {
+                        let _ = sender.send(Err(status)).await;
+                        return;
+                    }
+                };
+                // Only what the projection has reached; the history may run ahead of it.
+                let projected = watcher.coordination.positions();
+                let mut new: Vec<_> = history
+                    .into_iter()
+                    .filter(|item| item.sequence <= projected[item.stream] && !sent.contains(&key(item)))
+                    .collect();
+                new.reverse(); // oldest first
+                let mut messages: Vec<Vec<crate::store::TimelineItem>> = Vec::new();
+                for item in new {
+                    sent.insert(key(&item));
+                    match messages.last_mut() {
+                        Some(last) if (last[0].stream, last[0].sequence) == (item.stream, item.sequence) => {
+                            last.push(item)
+                        }
+                        _ => messages.push(vec![item]),
+                    }
+                }
+                for message in messages {
+                    let entries = message.iter().map(crate::history::entry_pb).collect();
+                    let change = pb::FamilyChange { entries, view: Some(view.clone()) };
+                    if sender.send(Ok(change)).await.is_err() {
                         return;
                     }
                 }
