@@ -20,7 +20,7 @@ fn contact(family_id: &str, member_id: &str, follow_up: &str) -> pb::RecordConta
         member_id: member_id.to_owned(),
         channel: "phone".to_owned(),
         needs: vec!["parenting".to_owned(), "learning".to_owned()],
-        summary: "Sanna called about Leo's school absences".to_owned(),
+        summary: "Maria called about Eero's school absences".to_owned(),
         guidance: vec!["student_welfare".to_owned()],
         follow_up: follow_up.to_owned(),
         ..Default::default()
@@ -52,7 +52,7 @@ async fn contacts_and_follow_ups_are_logged() -> anyhow::Result<()> {
         .await?
         .into_inner();
     assert_eq!(listed.contacts.len(), 2);
-    assert!(listed.contacts.iter().all(|c| c.summary == "Sanna called about Leo's school absences"));
+    assert!(listed.contacts.iter().all(|c| c.summary == "Maria called about Eero's school absences"));
 
     let due =
         |by: &str| pb::ListFollowUpsDueRequest { contact_person_id: anna.clone(), due_by: by.to_owned() };
@@ -120,8 +120,8 @@ async fn an_erased_familys_contacts_cannot_be_read() -> anyhow::Result<()> {
     assert_eq!(broken_rule(harness.contacts.record_contact(harness.call(more)).await), "FAMILY_ERASED");
 
     // The stored bytes never held the summary.
-    let stream = harness.store.stream("CONTACTS").await?;
+    let stream = harness.store.stream(luukku_eventstore::Stream::Contacts).await?;
     let message = stream.direct_get(1).await?;
-    assert!(!message.payload.windows(5).any(|window| window == b"Sanna"));
+    assert!(!message.payload.windows(5).any(|window| window == b"Maria"));
     Ok(())
 }

@@ -73,7 +73,7 @@ async fn bad_profiles_and_unknown_persons_are_refused() -> anyhow::Result<()> {
     };
     assert_eq!(
         bad_fields(harness.contacts.register_contact_person(harness.call(zero)).await),
-        ["caseload_limit"]
+        ["profile.caseload_limit"]
     );
 
     let unknown = pb::GetContactPersonRequest { contact_person_id: "01KAQ8S0V3M7Y9ZQ0W2X4B6C8D".to_owned() };

@@ -1,10 +1,9 @@
 use luukku_domain::{Actor, Code, RequestId, Role, Sector};
 use luukku_eventstore::NatsKeyStore;
+use luukku_grpc::with_identity;
 use luukku_proto::contacts::v1 as pb;
 use luukku_proto::contacts::v1::contact_service_client::ContactServiceClient;
-use luukku_proto::families::v1 as families;
 use luukku_proto::families::v1::family_service_client::FamilyServiceClient;
-use luukku_service::with_identity;
 use luukku_testkit::TestNats;
 use luukku_testkit::grpc::{Served, serve_routes};
 use tonic::transport::Channel;
@@ -62,27 +61,9 @@ impl Harness {
         with_identity(message, actor)
     }
 
-    /// Registers a family of a guardian and a child; gives its id and member ids.
+    /// Registers the test family (a guardian and two children); gives its id and member ids.
     pub async fn family(&mut self) -> anyhow::Result<(String, Vec<String>)> {
-        let member = |role: families::MemberRole, name: &str, born: &str| families::NewMember {
-            member_id: String::new(),
-            details: Some(families::MemberInput {
-                role: role as i32,
-                given_names: name.to_owned(),
-                family_name: "Korhonen".to_owned(),
-                birth_date: born.to_owned(),
-                ..Default::default()
-            }),
-        };
-        let request = families::RegisterFamilyRequest {
-            request_id: request_id(),
-            family_id: String::new(),
-            municipality: "091".to_owned(),
-            members: vec![
-                member(families::MemberRole::Guardian, "Sanna", "1988-01-01"),
-                member(families::MemberRole::Child, "Leo", "2016-03-03"),
-            ],
-        };
+        let request = luukku_testkit::fixtures::registration_request(&request_id(), "Virtanen");
         let response = self.families.register_family(self.call(request)).await?.into_inner();
         Ok((response.family_id, response.member_ids))
     }
@@ -126,7 +107,7 @@ impl Harness {
 
     /// Messages in the CONTACTS stream under `subject_filter`.
     pub async fn messages(&self, subject_filter: &str) -> anyhow::Result<u64> {
-        let stream = self.store.stream("CONTACTS").await?;
+        let stream = self.store.stream(luukku_eventstore::Stream::Contacts).await?;
         let info = stream.info_with_subjects(subject_filter).await?;
         use futures::TryStreamExt;
         let counts: Vec<(String, usize)> = info.try_collect().await?;

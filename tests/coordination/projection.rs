@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use luukku_domain::family::{FamilyEvent, FamilyId, Municipality, MunicipalityChanged};
 use luukku_domain::{AggregateId, RequestId};
-use luukku_eventstore::streams::FAMILIES;
+use luukku_eventstore::Stream::Families as FAMILIES;
 use luukku_eventstore::{AggregateRef, Expected};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -74,7 +74,7 @@ async fn a_projection_killed_mid_stream_resumes_to_the_same_bytes_as_a_rebuild()
         families.push(h.family(&format!("Family{index}")).await?.0);
     }
     many_changes(&h, &families, 64_000).await?;
-    let last = h.store.last_sequence("FAMILIES").await?;
+    let last = h.store.last_sequence(luukku_eventstore::Stream::Families).await?;
 
     let crashed = tempfile::tempdir()?;
     let (mut child, mut lines) = spawn_projector(&h.nats.url(), crashed.path()).await?;
@@ -102,12 +102,7 @@ async fn a_projection_killed_mid_stream_resumes_to_the_same_bytes_as_a_rebuild()
     caught_up(&h.projection, &h.store).await?;
     h.projection.flush().await?;
     let resumed = dump_folder(crashed.path())?;
-    let clean: Vec<_> = h
-        .projection
-        .tree()
-        .iter()
-        .map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec())))
-        .collect::<Result<_, _>>()?;
+    let clean = h.projection.tree().dump()?;
     assert_eq!(resumed.len(), clean.len());
     assert!(resumed == clean, "the resumed projection differs from the clean one");
     Ok(())
@@ -160,13 +155,10 @@ async fn a_rebuild_while_writes_continue_ends_equal_to_a_fresh_projection() -> a
     caught_up(&h.projection, &h.store).await?;
 
     let fresh_folder = tempfile::tempdir()?;
-    let fresh = luukku_coordination::Coordination::open(fresh_folder.path(), h.store.clone())?;
+    let fresh = luukku_coordination::Projection::open(fresh_folder.path(), h.store.clone())?;
     caught_up(&fresh, &h.store).await?;
-    let rows = |tree: sled::Tree| -> anyhow::Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        Ok(tree.iter().map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec()))).collect::<Result<_, _>>()?)
-    };
     assert!(
-        rows(h.projection.tree())? == rows(fresh.tree())?,
+        h.projection.tree().dump()? == fresh.tree().dump()?,
         "the rebuilt projection differs from a fresh one"
     );
     Ok(())

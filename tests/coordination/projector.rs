@@ -11,13 +11,14 @@ async fn main() -> anyhow::Result<()> {
         PathBuf::from(args.next().ok_or_else(|| anyhow::anyhow!("usage: projector <nats url> <folder>"))?);
     let store =
         luukku_eventstore::EventStore::connect(&url, luukku_eventstore::StoreSettings::default()).await?;
-    let coordination = luukku_coordination::Coordination::open(&folder, store)?;
+    let coordination = luukku_coordination::Projection::open(&folder, store)?;
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(std::time::Duration::from_millis(20)) => {
-                let [families, contacts, referrals, meetings] = coordination.positions();
-                println!("positions {families} {contacts} {referrals} {meetings}");
+                let positions: Vec<String> =
+                    coordination.positions().iter().map(|(_, sequence)| sequence.to_string()).collect();
+                println!("positions {}", positions.join(" "));
             }
             _ = terminate.recv() => {
                 coordination.flush().await?;

@@ -1,9 +1,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use luukku_coordination::Coordination;
+use luukku_coordination::Projection;
 use luukku_domain::{Actor, RequestId};
-use luukku_eventstore::{EventStore, NatsKeyStore};
+use luukku_eventstore::{Checkpoints, EventStore, NatsKeyStore, Stream};
+use luukku_grpc::with_identity;
 use luukku_proto::common::v1 as common;
 use luukku_proto::contacts::v1 as contacts;
 use luukku_proto::contacts::v1::contact_service_client::ContactServiceClient;
@@ -12,7 +13,6 @@ use luukku_proto::families::v1 as families;
 use luukku_proto::families::v1::family_service_client::FamilyServiceClient;
 use luukku_proto::meetings::v1::meeting_service_client::MeetingServiceClient;
 use luukku_proto::referrals::v1::referral_service_client::ReferralServiceClient;
-use luukku_service::with_identity;
 use luukku_testkit::TestNats;
 use luukku_testkit::grpc::{Served, serve_routes};
 use tonic::transport::Channel;
@@ -24,7 +24,7 @@ pub struct Harness {
     pub referrals: ReferralServiceClient<Channel>,
     pub meetings: MeetingServiceClient<Channel>,
     pub coordination: CoordinationServiceClient<Channel>,
-    pub projection: Arc<Coordination>,
+    pub projection: Arc<Projection>,
     pub store: EventStore,
     pub actor: Actor,
     _folder: tempfile::TempDir,
@@ -74,30 +74,13 @@ impl Harness {
         with_identity(message, &self.actor)
     }
 
-    /// A family of a guardian and a child; gives the ids and the write's position.
+    /// The test family (a guardian and two children) under `family_name`; gives the ids and
+    /// the write's position.
     pub async fn family(
         &mut self,
         family_name: &str,
     ) -> anyhow::Result<(String, Vec<String>, common::Position)> {
-        let member = |role: families::MemberRole, name: &str, born: &str| families::NewMember {
-            member_id: String::new(),
-            details: Some(families::MemberInput {
-                role: role as i32,
-                given_names: name.to_owned(),
-                family_name: family_name.to_owned(),
-                birth_date: born.to_owned(),
-                ..Default::default()
-            }),
-        };
-        let request = families::RegisterFamilyRequest {
-            request_id: request_id(),
-            family_id: String::new(),
-            municipality: "091".to_owned(),
-            members: vec![
-                member(families::MemberRole::Guardian, "Hanna", "1986-04-04"),
-                member(families::MemberRole::Child, "Aapo", "2015-08-08"),
-            ],
-        };
+        let request = luukku_testkit::fixtures::registration_request(&request_id(), family_name);
         let response = self.families.register_family(self.call(request)).await?.into_inner();
         let position =
             response.result.and_then(|r| r.position).ok_or_else(|| anyhow::anyhow!("no position"))?;
@@ -169,13 +152,13 @@ pub fn dump_folder(folder: &Path) -> anyhow::Result<Vec<(Vec<u8>, Vec<u8>)>> {
 }
 
 /// Waits until `projection` has reached every stream's last sequence.
-pub async fn caught_up(projection: &Coordination, store: &EventStore) -> anyhow::Result<()> {
-    let mut targets = [0; 4];
-    for (index, stream) in ["FAMILIES", "CONTACTS", "REFERRALS", "MEETINGS"].iter().enumerate() {
-        targets[index] = store.last_sequence(stream).await?;
+pub async fn caught_up(projection: &Projection, store: &EventStore) -> anyhow::Result<()> {
+    let mut targets = Checkpoints::default();
+    for stream in Stream::ALL {
+        targets.set(stream, store.last_sequence(stream).await?);
     }
     projection
         .wait_for(targets, std::time::Duration::from_secs(30))
         .await
-        .map_err(|at| anyhow::anyhow!("projection at {at:?}, streams at {targets:?}"))
+        .map_err(|at| anyhow::anyhow!("projection at {at}, streams at {targets}"))
 }

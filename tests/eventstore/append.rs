@@ -41,7 +41,7 @@ async fn concurrent_writers_on_one_aggregate_have_exactly_one_winner_per_round()
         successes += 1;
         expected = Expected::Version(winners[0]);
     }
-    assert_eq!(message_count(&store, "FAMILIES").await?, successes);
+    assert_eq!(message_count(&store, luukku_eventstore::Stream::Families).await?, successes);
     let loaded = store.load(&aggregate).await?;
     assert_eq!(loaded.messages.len() as u64, successes);
     Ok(())
@@ -64,7 +64,7 @@ async fn a_retry_with_the_same_request_id_returns_the_original_position_and_appe
         store.append_events(&aggregate, Expected::New, &[noted("first")], &request_id, &actor).await?;
     assert!(retry.duplicate);
     assert_eq!(retry.position, first.position);
-    assert_eq!(message_count(&store, "FAMILIES").await?, 1);
+    assert_eq!(message_count(&store, luukku_eventstore::Stream::Families).await?, 1);
 
     // The same request id for another aggregate is refused, not silently mapped to the first.
     let other = new_aggregate();
@@ -76,7 +76,7 @@ async fn a_retry_with_the_same_request_id_returns_the_original_position_and_appe
         }
         other => panic!("expected RequestIdReused, got {other:?}"),
     }
-    assert_eq!(message_count(&store, "FAMILIES").await?, 1);
+    assert_eq!(message_count(&store, luukku_eventstore::Stream::Families).await?, 1);
     Ok(())
 }
 
@@ -108,7 +108,7 @@ async fn an_oversized_command_is_refused_before_it_is_sent() -> anyhow::Result<(
     let huge = "x".repeat(store.settings().max_message_bytes + 1);
     let result = append_note(&store, &aggregate, Expected::New, &huge).await;
     assert!(matches!(result.expect_err("too large").downcast::<Error>()?, Error::TooLarge { .. }));
-    assert_eq!(message_count(&store, "FAMILIES").await?, 0);
+    assert_eq!(message_count(&store, luukku_eventstore::Stream::Families).await?, 0);
     Ok(())
 }
 

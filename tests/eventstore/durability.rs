@@ -22,7 +22,7 @@ async fn killing_and_restarting_the_server_on_the_same_store_loses_no_acknowledg
     nats.server.restart().await?;
 
     let store = nats.store().await?; // a fresh connection, as a restarted service would have
-    assert_eq!(message_count(&store, "FAMILIES").await?, acknowledged.len() as u64);
+    assert_eq!(message_count(&store, luukku_eventstore::Stream::Families).await?, acknowledged.len() as u64);
     for (aggregate, appended) in aggregates.iter().zip(&acknowledged) {
         let loaded = store.load(aggregate).await?;
         assert_eq!(loaded.version, appended.position.sequence);
@@ -65,7 +65,7 @@ async fn a_publish_that_times_out_is_sent_again_and_written_once() -> anyhow::Re
     let appended = append.await??;
     // The answer came to a resend, which found the first send already written.
     assert!(appended.duplicate, "the publish was not sent again");
-    assert_eq!(message_count(&store, "FAMILIES").await?, 1);
+    assert_eq!(message_count(&store, luukku_eventstore::Stream::Families).await?, 1);
     let loaded = store.load(&aggregate).await?;
     assert_eq!(loaded.messages.len(), 1);
     assert_eq!(loaded.version, appended.position.sequence);

@@ -65,7 +65,7 @@ async fn reading_a_stream_from_a_sequence_gives_the_rest_and_ends() -> anyhow::R
     }
     let from = positions[10].sequence;
     let read: Vec<_> = store
-        .read("FAMILIES", ReadOptions { from_sequence: from, filter_subject: None })
+        .read(luukku_eventstore::Stream::Families, ReadOptions { from_sequence: from, filter_subject: None })
         .await?
         .collect::<Vec<_>>()
         .await
@@ -78,11 +78,13 @@ async fn reading_a_stream_from_a_sequence_gives_the_rest_and_ends() -> anyhow::R
         read.iter().flat_map(|message| message.decode_events().unwrap_or_default()).collect();
     assert_eq!(texts.first(), Some(&SampleEvent::Noted { text: "n10".into(), tags: vec!["t".into()] }));
 
-    let beyond = store.read("FAMILIES", ReadOptions { from_sequence: 1_000, filter_subject: None }).await?;
+    let beyond = store
+        .read(luukku_eventstore::Stream::Families, ReadOptions { from_sequence: 1_000, filter_subject: None })
+        .await?;
     assert_eq!(beyond.count().await, 0);
 
     // Without a start sequence, from the first message.
-    let everything = store.read("FAMILIES", ReadOptions::default()).await?;
+    let everything = store.read(luukku_eventstore::Stream::Families, ReadOptions::default()).await?;
     let everything = tokio::time::timeout(Duration::from_secs(10), everything.count()).await?;
     assert_eq!(everything, 25);
     Ok(())
@@ -93,7 +95,7 @@ async fn a_subscription_sees_events_appended_after_it_started() -> anyhow::Resul
     let nats = TestNats::start().await?;
     let store = nats.store().await?;
     append_note(&store, &new_aggregate(), Expected::New, "before").await?;
-    let mut live = store.subscribe("FAMILIES", ReadOptions::default()).await?;
+    let mut live = store.subscribe(luukku_eventstore::Stream::Families, ReadOptions::default()).await?;
     let aggregate = new_aggregate();
     let appended = append_note(&store, &aggregate, Expected::New, "after").await?;
     let seen = tokio::time::timeout(Duration::from_secs(10), live.next()).await?.expect("stream ended")?;

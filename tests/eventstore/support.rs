@@ -1,5 +1,5 @@
 use luukku_domain::{AggregateId, RequestId};
-use luukku_eventstore::streams::FAMILIES;
+use luukku_eventstore::Stream::Families as FAMILIES;
 use luukku_eventstore::{AggregateRef, Appended, EventStore, Expected};
 use luukku_testkit::sample::SampleEvent;
 
@@ -23,6 +23,6 @@ pub async fn append_note(
 }
 
 /// The number of messages the stream holds, as the server counts them.
-pub async fn message_count(store: &EventStore, stream: &str) -> anyhow::Result<u64> {
+pub async fn message_count(store: &EventStore, stream: luukku_eventstore::Stream) -> anyhow::Result<u64> {
     Ok(store.stream(stream).await?.cached_info().state.messages)
 }

@@ -228,7 +228,7 @@ async fn history_pages_through_every_change() -> anyhow::Result<()> {
         after_version = page.next_after_version;
     }
     assert_eq!(summaries.len(), 5);
-    assert_eq!(summaries[4], "municipality changed to 049");
+    assert_eq!(summaries[4], "moved to municipality 049");
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! The right to erasure on an immutable log.
 
 use futures::TryStreamExt;
+use luukku_domain::Narrate;
 use luukku_domain::family::FamilyEvent;
 use luukku_domain::sealing::HasPersonal;
 use luukku_eventstore::{KeyStore, ReadOptions};
@@ -23,7 +24,7 @@ const PERSONAL: &[&str] = &[
 
 /// Every byte of every message (subject, headers and payload) of the FAMILIES stream.
 async fn raw_stream(harness: &Harness) -> anyhow::Result<Vec<u8>> {
-    let stream = harness.store.stream("FAMILIES").await?;
+    let stream = harness.store.stream(luukku_eventstore::Stream::Families).await?;
     let last = stream.get_info().await?.state.last_sequence;
     let mut bytes = Vec::new();
     for sequence in 1..=last {
@@ -82,7 +83,7 @@ async fn erased_family_reveals_no_personal_data_anywhere() -> anyhow::Result<()>
     let mut other_client =
         luukku_proto::families::v1::family_service_client::FamilyServiceClient::connect(other.url()).await?;
     let actor = harness.actor.clone();
-    let get = || luukku_service::with_identity(pb::GetFamilyRequest { family_id: family_id.clone() }, &actor);
+    let get = || luukku_grpc::with_identity(pb::GetFamilyRequest { family_id: family_id.clone() }, &actor);
     let before = other_client.get_family(get()).await?.into_inner().family.expect("family");
     assert!(before.members.iter().all(|member| member.readable));
 
@@ -93,7 +94,7 @@ async fn erased_family_reveals_no_personal_data_anywhere() -> anyhow::Result<()>
         ..Default::default()
     };
     let mut by_nurse = harness.call(erase.clone());
-    *by_nurse.metadata_mut() = luukku_service::with_identity((), &sector_professional()).metadata().clone();
+    *by_nurse.metadata_mut() = luukku_grpc::with_identity((), &sector_professional()).metadata().clone();
     expect_code(harness.client.erase_family(by_nurse).await, Code::PermissionDenied);
 
     harness.client.erase_family(harness.call(erase.clone())).await?;
@@ -128,14 +129,19 @@ async fn erased_family_reveals_no_personal_data_anywhere() -> anyhow::Result<()>
     assert!(harness.keys.get(&family_id).await?.is_none());
 
     // A replay of the stream, as any projection would do it, opens nothing.
-    let mut replay = harness.store.read("FAMILIES", ReadOptions::default()).await?;
+    let mut replay = harness.store.read(luukku_eventstore::Stream::Families, ReadOptions::default()).await?;
     let mut opened = 0;
     while let Some(recorded) = replay.try_next().await? {
         let family = recorded.aggregate_id().expect("family subject").to_string();
         let key = harness.keys.get(&family).await?;
         for mut event in recorded.decode_events::<FamilyEvent>()? {
             event.open(key.as_ref(), family.as_bytes())?;
-            assert!(revealed(format!("{event:?} {}", event.summary()).as_bytes()).is_empty());
+            assert!(
+                revealed(
+                    format!("{event:?} {}", event.narrate(luukku_domain::Telling::WithPersonal)).as_bytes()
+                )
+                .is_empty()
+            );
             opened += 1;
         }
     }

@@ -1,8 +1,8 @@
 use luukku_domain::{Actor, Code, RequestId, Role, Sector};
 use luukku_eventstore::{EventStore, NatsKeyStore};
+use luukku_grpc::with_identity;
 use luukku_proto::families::v1 as pb;
 use luukku_proto::families::v1::family_service_client::FamilyServiceClient;
-use luukku_service::with_identity;
 use luukku_testkit::TestNats;
 use luukku_testkit::grpc::{Served, serve_routes};
 use tonic::transport::Channel;
@@ -39,7 +39,7 @@ impl Harness {
 
     /// Messages in the FAMILIES stream, as the server counts them.
     pub async fn messages(&self) -> anyhow::Result<u64> {
-        Ok(self.store.stream("FAMILIES").await?.info().await?.state.messages)
+        Ok(self.store.stream(luukku_eventstore::Stream::Families).await?.info().await?.state.messages)
     }
 
     pub async fn register(
@@ -87,16 +87,7 @@ pub fn member(role: pb::MemberRole, given: &str, born: &str, code: &str) -> pb::
 
 /// A guardian (with an identity code), a 16-year-old and a 3-year-old in Helsinki.
 pub fn virtanen_family() -> pb::RegisterFamilyRequest {
-    pb::RegisterFamilyRequest {
-        request_id: request_id(),
-        family_id: String::new(),
-        municipality: "091".to_owned(),
-        members: vec![
-            member(pb::MemberRole::Guardian, "Maria Kaarina", "", "131052-308T"),
-            member(pb::MemberRole::Child, "Eero", "2010-05-01", ""),
-            member(pb::MemberRole::Child, "Aino", "2023-02-14", ""),
-        ],
-    }
+    luukku_testkit::fixtures::registration_request(&request_id(), "Virtanen")
 }
 
 /// Asserts `status` is `code` and returns its message.

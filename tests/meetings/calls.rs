@@ -52,7 +52,7 @@ async fn a_meeting_from_proposal_to_agreed_actions() -> anyhow::Result<()> {
     assert_eq!(meeting.invitations.len(), 5);
     assert_eq!(
         (meeting.place.as_str(), meeting.description.as_str()),
-        ("Kallio school, room 12", "Veeti's school absences")
+        ("Kallio school, room 12", "Eero's school absences")
     );
 
     let upcoming =

@@ -46,7 +46,7 @@ async fn bad_proposals_are_refused_field_by_field() -> anyhow::Result<()> {
     past.slots = vec![slot(-2)];
     assert_eq!(
         bad_fields(harness.meetings.propose_meeting(harness.call(past)).await),
-        ["slots[0].starts_at"]
+        ["slots[0].starts_at_ms"]
     );
     let mut stranger = proposal(&family, "crisis");
     stranger.participants = vec![member("01KAQ8S0V3M7Y9ZQ0W2X4B6C8D")];

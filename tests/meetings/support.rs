@@ -1,11 +1,10 @@
 use luukku_domain::{Actor, RequestId};
 use luukku_eventstore::NatsKeyStore;
-use luukku_proto::families::v1 as families;
+use luukku_grpc::with_identity;
 use luukku_proto::families::v1::family_service_client::FamilyServiceClient;
 use luukku_proto::meetings::v1 as pb;
 use luukku_proto::meetings::v1::meeting_service_client::MeetingServiceClient;
 use luukku_proto::meetings::v1::participant::Who;
-use luukku_service::with_identity;
 use luukku_testkit::TestNats;
 use luukku_testkit::grpc::{Served, serve_routes};
 use tonic::transport::Channel;
@@ -54,26 +53,9 @@ impl Harness {
         with_identity(message, &self.actor)
     }
 
+    /// Registers the test family; its guardian and its elder child.
     pub async fn family(&mut self) -> anyhow::Result<Family> {
-        let member = |role: families::MemberRole, name: &str, born: &str| families::NewMember {
-            member_id: String::new(),
-            details: Some(families::MemberInput {
-                role: role as i32,
-                given_names: name.to_owned(),
-                family_name: "Nieminen".to_owned(),
-                birth_date: born.to_owned(),
-                ..Default::default()
-            }),
-        };
-        let request = families::RegisterFamilyRequest {
-            request_id: request_id(),
-            family_id: String::new(),
-            municipality: "091".to_owned(),
-            members: vec![
-                member(families::MemberRole::Guardian, "Laura", "1985-01-01"),
-                member(families::MemberRole::Child, "Veeti", "2014-06-06"),
-            ],
-        };
+        let request = luukku_testkit::fixtures::registration_request(&request_id(), "Virtanen");
         let response = self.families.register_family(self.call(request)).await?.into_inner();
         Ok(Family {
             id: response.family_id,
@@ -90,7 +72,7 @@ impl Harness {
 
     /// Messages in the MEETINGS stream.
     pub async fn messages(&self) -> anyhow::Result<u64> {
-        Ok(self.store.stream("MEETINGS").await?.info().await?.state.messages)
+        Ok(self.store.stream(luukku_eventstore::Stream::Meetings).await?.info().await?.state.messages)
     }
 }
 
@@ -125,7 +107,7 @@ pub fn proposal(family: &Family, purpose: &str) -> pb::ProposeMeetingRequest {
         expected_version: None,
         meeting_id: String::new(),
         purpose: purpose.to_owned(),
-        description: "Veeti's school absences".to_owned(),
+        description: "Eero's school absences".to_owned(),
         slots: vec![slot(48), slot(72)],
         place: "Kallio school, room 12".to_owned(),
         participants: vec![

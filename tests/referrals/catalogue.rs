@@ -93,7 +93,7 @@ async fn bad_services_are_refused_field_by_field() -> anyhow::Result<()> {
         pb::RegisterServiceRequest { request_id: request_id(), service_id: String::new(), info: Some(empty) };
     assert_eq!(
         bad_fields(harness.referrals.register_service(harness.call(register)).await),
-        ["name", "needs"]
+        ["info.name", "info.needs"]
     );
     Ok(())
 }

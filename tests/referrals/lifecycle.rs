@@ -40,7 +40,7 @@ async fn a_referral_goes_from_request_to_help() -> anyhow::Result<()> {
     let got = harness.get(&id).await?;
     let referral = got.referral.expect("referral");
     assert_eq!((referral.state.as_str(), referral.sector.as_str()), ("completed", "mental_health"));
-    assert_eq!(referral.reason, "Oona has panic attacks before school");
+    assert_eq!(referral.reason, "Eero has panic attacks before school");
     assert_eq!(referral.contact_person_id, contact_person);
     assert!(referral.waiting_ms >= 0);
     assert_eq!(got.history.len(), 7);
@@ -162,7 +162,7 @@ async fn an_erased_familys_referrals_keep_their_facts_only() -> anyhow::Result<(
     harness.families.erase_family(harness.call(erase)).await?;
     let referral = harness.get(&created.referral_id).await?.referral.expect("referral");
     assert_eq!((referral.state.as_str(), referral.reason.as_str()), ("requested", ""));
-    let stream = harness.store.stream("REFERRALS").await?;
+    let stream = harness.store.stream(luukku_eventstore::Stream::Referrals).await?;
     let last = stream.get_info().await?.state.last_sequence;
     for sequence in 1..=last {
         let message = stream.direct_get(sequence).await?;

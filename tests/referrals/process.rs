@@ -69,7 +69,9 @@ async fn a_deadline_passed_while_stopped_escalates_exactly_once() -> anyhow::Res
         let harness_store = store.clone();
         async move {
             let messages: Vec<_> = futures::TryStreamExt::try_collect(
-                harness_store.read("REFERRALS", luukku_eventstore::ReadOptions::default()).await?,
+                harness_store
+                    .read(luukku_eventstore::Stream::Referrals, luukku_eventstore::ReadOptions::default())
+                    .await?,
             )
             .await?;
             Ok(messages.iter().flat_map(|m| &m.envelope.events).any(|e| e.event_type == "ReferralOverdue"))

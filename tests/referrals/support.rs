@@ -1,13 +1,13 @@
 use futures::TryStreamExt;
 use luukku_domain::{Actor, RequestId};
 use luukku_eventstore::{EventStore, NatsKeyStore, ReadOptions};
+use luukku_grpc::with_identity;
 use luukku_proto::contacts::v1 as contacts;
 use luukku_proto::contacts::v1::contact_service_client::ContactServiceClient;
 use luukku_proto::families::v1 as families;
 use luukku_proto::families::v1::family_service_client::FamilyServiceClient;
 use luukku_proto::referrals::v1 as pb;
 use luukku_proto::referrals::v1::referral_service_client::ReferralServiceClient;
-use luukku_service::with_identity;
 use luukku_testkit::TestNats;
 use luukku_testkit::grpc::{Served, serve_routes};
 use tonic::transport::Channel;
@@ -70,27 +70,9 @@ impl Harness {
         with_identity(message, &self.actor)
     }
 
-    /// A family of a guardian and a child, with a consent of the guardian for `sectors`.
+    /// The test family, with a consent of the guardian for `sectors`.
     pub async fn family(&mut self, sectors: &[&str]) -> anyhow::Result<(Family, String)> {
-        let member = |role: families::MemberRole, name: &str, born: &str| families::NewMember {
-            member_id: String::new(),
-            details: Some(families::MemberInput {
-                role: role as i32,
-                given_names: name.to_owned(),
-                family_name: "Laine".to_owned(),
-                birth_date: born.to_owned(),
-                ..Default::default()
-            }),
-        };
-        let request = families::RegisterFamilyRequest {
-            request_id: request_id(),
-            family_id: String::new(),
-            municipality: "091".to_owned(),
-            members: vec![
-                member(families::MemberRole::Guardian, "Minna", "1984-02-02"),
-                member(families::MemberRole::Child, "Oona", "2013-09-09"),
-            ],
-        };
+        let request = luukku_testkit::fixtures::registration_request(&request_id(), "Virtanen");
         let registered = self.families.register_family(self.call(request)).await?.into_inner();
         let family = Family {
             id: registered.family_id,
@@ -104,7 +86,7 @@ impl Harness {
                 family_id: family.id.clone(),
                 given_by: family.guardian.clone(),
                 sectors: sectors.iter().map(|s| (*s).to_owned()).collect(),
-                purpose: "help for Oona".to_owned(),
+                purpose: "help for Eero".to_owned(),
                 valid_until: "2099-12-31".to_owned(),
                 ..Default::default()
             };
@@ -152,8 +134,12 @@ impl Harness {
 
     /// How many events of `event_type` the REFERRALS stream holds.
     pub async fn events_of_type(&self, event_type: &str) -> anyhow::Result<usize> {
-        let messages: Vec<_> =
-            self.store.read("REFERRALS", ReadOptions::default()).await?.try_collect().await?;
+        let messages: Vec<_> = self
+            .store
+            .read(luukku_eventstore::Stream::Referrals, ReadOptions::default())
+            .await?
+            .try_collect()
+            .await?;
         Ok(messages.iter().flat_map(|m| &m.envelope.events).filter(|e| e.event_type == event_type).count())
     }
 
@@ -209,7 +195,7 @@ pub fn referral(family: &Family, service_id: &str) -> pb::CreateReferralRequest 
         service_id: service_id.to_owned(),
         needs: vec!["mental_health".to_owned()],
         urgency: "normal".to_owned(),
-        reason: "Oona has panic attacks before school".to_owned(),
+        reason: "Eero has panic attacks before school".to_owned(),
         statutory_basis: None,
     }
 }

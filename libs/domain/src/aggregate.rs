@@ -3,6 +3,7 @@
 
 use jiff::civil::Date;
 
+use crate::refusal::Refusal;
 use crate::sealing::HasPersonal;
 use crate::{DomainEvent, Timestamp};
 
@@ -18,10 +19,13 @@ pub struct Context {
 pub trait Aggregate: Default {
     type Event: DomainEvent + HasPersonal + Clone + std::fmt::Debug;
     type Command;
-    type Error;
+    type Error: Refusal;
 
     /// The aggregate type token in subjects, such as `family`.
     const TYPE: &'static str;
+
+    /// What the aggregate's id names, in refusals: `family`, `contact_person`, `referral`.
+    const NOUN: &'static str;
 
     fn apply(&mut self, event: &Self::Event);
 

@@ -92,7 +92,10 @@ impl EventStore {
             };
             match outcome {
                 Ok(ack) => {
-                    let position = Position { stream: ack.stream, sequence: ack.sequence };
+                    let stream = ack.stream.parse().map_err(|_| {
+                        Error::Nats(format!("{subject} was stored in {}, not a luukku stream", ack.stream))
+                    })?;
+                    let position = Position { stream, sequence: ack.sequence };
                     if ack.duplicate {
                         self.check_duplicate_subject(&subject, request_id, &position).await?;
                     }
@@ -103,7 +106,7 @@ impl EventStore {
                         return self.resolve_conflict(aggregate, expected, request_id, subject).await;
                     }
                     PublishErrorKind::StreamNotFound => {
-                        return Err(Error::StreamNotFound(aggregate.stream.name.to_owned()));
+                        return Err(Error::StreamNotFound(aggregate.stream));
                     }
                     PublishErrorKind::TimedOut | PublishErrorKind::BrokenPipe
                         if attempt < self.settings.publish_retries =>
@@ -147,7 +150,7 @@ impl EventStore {
         request_id: &RequestId,
         original: &Position,
     ) -> Result<()> {
-        let stream = self.jetstream.get_stream_no_info(&original.stream).await.map_err(Error::nats)?;
+        let stream = self.jetstream.get_stream_no_info(original.stream.name()).await.map_err(Error::nats)?;
         let message = stream.direct_get(original.sequence).await.map_err(Error::nats)?;
         if message.subject.as_str() == subject {
             return Ok(());
@@ -155,7 +158,7 @@ impl EventStore {
         Err(Error::RequestIdReused {
             request_id: request_id.clone(),
             original_subject: message.subject.to_string(),
-            original: original.clone(),
+            original: *original,
         })
     }
 
@@ -173,14 +176,14 @@ impl EventStore {
         if let Some(original) =
             since.messages.iter().find(|message| &message.envelope.request_id == request_id)
         {
-            return Ok(Appended { position: original.position.clone(), duplicate: true });
+            return Ok(Appended { position: original.position, duplicate: true });
         }
         Err(Error::Conflict { subject, expected: expected.header_value(), current: since.version })
     }
 
     /// The aggregate's version: the stream sequence of its last message, 0 if it has none.
     pub async fn version(&self, aggregate: &AggregateRef) -> Result<u64> {
-        let stream = self.jetstream.get_stream_no_info(aggregate.stream.name).await.map_err(Error::nats)?;
+        let stream = self.jetstream.get_stream_no_info(aggregate.stream.name()).await.map_err(Error::nats)?;
         match stream.direct_get_last_for_subject(aggregate.subject()).await {
             Ok(message) => Ok(message.sequence),
             Err(error) if error.kind() == async_nats::jetstream::stream::DirectGetErrorKind::NotFound => {

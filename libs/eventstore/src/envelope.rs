@@ -10,7 +10,7 @@ use luukku_domain::codec::{from_postcard, to_postcard};
 use luukku_domain::{Actor, AggregateId, CodecError, DomainEvent, RequestId, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::Position;
+use crate::{Position, Stream};
 
 /// The newest envelope layout; the one this release writes.
 pub const ENVELOPE_VERSION: u16 = 1;
@@ -151,19 +151,20 @@ impl Recorded {
     }
 
     pub(crate) fn from_parts(
-        stream: &str,
+        stream: Stream,
         sequence: u64,
         subject: &str,
         payload: &[u8],
     ) -> crate::Result<Self> {
         let envelope = Envelope::decode(payload).map_err(|error| match error {
             CodecError::UnsupportedEnvelopeVersion { .. } => crate::Error::Codec(error),
-            other => crate::Error::Corrupt { stream: stream.to_owned(), sequence, reason: other.to_string() },
+            other => crate::Error::Corrupt {
+                stream,
+                sequence,
+                subject: subject.to_owned(),
+                reason: other.to_string(),
+            },
         })?;
-        Ok(Self {
-            position: Position { stream: stream.to_owned(), sequence },
-            subject: subject.to_owned(),
-            envelope,
-        })
+        Ok(Self { position: Position { stream, sequence }, subject: subject.to_owned(), envelope })
     }
 }

@@ -1,6 +1,6 @@
 use luukku_domain::{CodecError, RequestId};
 
-use crate::Position;
+use crate::{Position, Stream};
 
 /// Everything the event store can refuse or fail with.
 #[derive(Debug, thiserror::Error)]
@@ -14,11 +14,11 @@ pub enum Error {
     #[error("the events of one command encode to {bytes} bytes, more than the {max} a message may hold")]
     TooLarge { bytes: usize, max: usize },
     #[error("stream {0} does not exist; provision the streams first")]
-    StreamNotFound(String),
+    StreamNotFound(Stream),
     #[error(transparent)]
     Codec(#[from] CodecError),
-    #[error("message {sequence} of {stream} is not a luukku envelope: {reason}")]
-    Corrupt { stream: String, sequence: u64, reason: String },
+    #[error("message {sequence} of {stream} ({subject}) is not a luukku envelope: {reason}")]
+    Corrupt { stream: Stream, sequence: u64, subject: String, reason: String },
     /// The server did not answer in time, even after retrying with the same message id.
     #[error("nats-server unavailable: {0}")]
     Unavailable(String),

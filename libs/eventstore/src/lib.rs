@@ -8,6 +8,7 @@
 mod append;
 pub mod envelope;
 mod error;
+mod follow;
 pub mod keys;
 mod load;
 mod read;
@@ -17,8 +18,9 @@ pub mod streams;
 pub use append::{Appended, Expected};
 pub use envelope::{Envelope, RawEvent, Recorded};
 pub use error::{Error, Result};
+pub use follow::{Followed, Undecodable};
 pub use keys::{KeyStore, NatsKeyStore};
 pub use load::Loaded;
 pub use read::{ReadOptions, RecordedStream};
 pub use store::{EventStore, StoreSettings};
-pub use streams::{AggregateRef, Position, StreamSpec};
+pub use streams::{AggregateRef, Checkpoints, Position, Stream};

@@ -29,9 +29,9 @@ impl EventStore {
     /// Loads the aggregate's messages after stream sequence `after`, for refreshing a cached
     /// state.
     pub async fn load_after(&self, aggregate: &AggregateRef, after: u64) -> Result<Loaded> {
-        let stream = aggregate.stream.name;
+        let stream = aggregate.stream;
         let subject = aggregate.subject();
-        let api = format!("$JS.API.DIRECT.GET.{stream}");
+        let api = format!("$JS.API.DIRECT.GET.{}", stream.name());
         let inbox = self.client.new_inbox();
         let mut replies = self.client.subscribe(inbox.clone()).await.map_err(Error::nats)?;
         let mut messages = Vec::new();
@@ -52,7 +52,7 @@ impl EventStore {
                     match status.as_u16() {
                         // 204 ends a batch; 404 says there is nothing (more) to read.
                         204 | 404 => break,
-                        503 => return Err(Error::StreamNotFound(stream.to_owned())),
+                        503 => return Err(Error::StreamNotFound(stream)),
                         code => {
                             let description = reply.description.unwrap_or_default();
                             return Err(Error::Nats(format!(

@@ -3,12 +3,12 @@
 use std::pin::Pin;
 
 use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 
-use crate::{Error, EventStore, Recorded, Result};
+use crate::{Error, EventStore, Recorded, Result, Stream};
 
 /// A stream of recorded messages.
-pub type RecordedStream = Pin<Box<dyn Stream<Item = Result<Recorded>> + Send>>;
+pub type RecordedStream = Pin<Box<dyn futures::Stream<Item = Result<Recorded>> + Send>>;
 
 /// What to read.
 #[derive(Debug, Clone, Default)]
@@ -22,7 +22,7 @@ pub struct ReadOptions {
 impl EventStore {
     /// Reads `stream` from `options.from_sequence` up to its last message at the time of the
     /// call, then ends.
-    pub async fn read(&self, stream: &str, options: ReadOptions) -> Result<RecordedStream> {
+    pub async fn read(&self, stream: Stream, options: ReadOptions) -> Result<RecordedStream> {
         let last = self.last_sequence(stream).await?;
         let from = options.from_sequence.max(1);
         if from > last {
@@ -44,7 +44,7 @@ impl EventStore {
     }
 
     /// Follows `stream` from `options.from_sequence` (0 for only new messages) without end.
-    pub async fn subscribe(&self, stream: &str, options: ReadOptions) -> Result<RecordedStream> {
+    pub async fn subscribe(&self, stream: Stream, options: ReadOptions) -> Result<RecordedStream> {
         let handle = self.stream(stream).await?;
         let deliver_policy = match options.from_sequence {
             0 => DeliverPolicy::New,
@@ -59,11 +59,20 @@ impl EventStore {
             .await
             .map_err(Error::nats)?;
         let messages = consumer.messages().await.map_err(Error::nats)?;
-        let stream_name = stream.to_owned();
         Ok(Box::pin(messages.map(move |message| {
             let message = message.map_err(|error| Error::Unavailable(error.to_string()))?;
             let sequence = message.info().map_err(Error::nats)?.stream_sequence;
-            Recorded::from_parts(&stream_name, sequence, message.subject.as_str(), &message.payload)
+            let subject = message.subject.as_str();
+            // A reader of a stream learns where an unreadable message sits, whatever the reason.
+            Recorded::from_parts(stream, sequence, subject, &message.payload).map_err(|error| match error {
+                Error::Codec(codec) => Error::Corrupt {
+                    stream,
+                    sequence,
+                    subject: subject.to_owned(),
+                    reason: codec.to_string(),
+                },
+                other => other,
+            })
         })))
     }
 }

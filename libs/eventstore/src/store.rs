@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 
-use crate::streams::StreamSpec;
+use crate::streams::Stream;
 use crate::{Error, Result};
 
 /// Settings of the streams and of appends.
@@ -76,31 +76,31 @@ impl EventStore {
 
     /// Creates each stream, or brings an existing one to the configured settings. Safe to run
     /// at every start.
-    pub async fn provision(&self, streams: &[StreamSpec]) -> Result<()> {
-        for spec in streams {
-            let config = spec.config(&self.settings);
+    pub async fn provision(&self, streams: &[Stream]) -> Result<()> {
+        for stream in streams {
+            let config = stream.config(&self.settings);
             self.jetstream
                 .create_or_update_stream(config)
                 .await
-                .map_err(|error| Error::Nats(format!("cannot provision stream {}: {error}", spec.name)))?;
-            tracing::debug!(stream = spec.name, "stream provisioned");
+                .map_err(|error| Error::Nats(format!("cannot provision stream {stream}: {error}")))?;
+            tracing::debug!(%stream, "stream provisioned");
         }
         Ok(())
     }
 
     /// The last sequence of `stream` (0 when empty).
-    pub async fn last_sequence(&self, stream: &str) -> Result<u64> {
+    pub async fn last_sequence(&self, stream: Stream) -> Result<u64> {
         let handle = self.stream(stream).await?;
         Ok(handle.cached_info().state.last_sequence)
     }
 
     /// A handle to `stream`, with its current info.
-    pub async fn stream(&self, stream: &str) -> Result<jetstream::stream::Stream> {
-        self.jetstream.get_stream(stream).await.map_err(|error| match error.kind() {
+    pub async fn stream(&self, stream: Stream) -> Result<jetstream::stream::Stream> {
+        self.jetstream.get_stream(stream.name()).await.map_err(|error| match error.kind() {
             jetstream::context::GetStreamErrorKind::JetStream(inner)
                 if inner.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND =>
             {
-                Error::StreamNotFound(stream.to_owned())
+                Error::StreamNotFound(stream)
             }
             _ => Error::nats(error),
         })

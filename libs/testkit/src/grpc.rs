@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use luukku_service::serve::{bind, serve};
+use luukku_grpc::serve::{bind, serve};
 use tokio::sync::oneshot;
 use tonic::service::Routes;
 

@@ -1,13 +1,15 @@
 //! Test support: a real nats-server per test on a port it picks itself, with its store in a
 //! temporary folder; both go away on drop.
 
+pub mod fixtures;
+pub mod given;
 pub mod golden;
 pub mod grpc;
 pub mod sample;
 
 use anyhow::Context as _;
 use luukku_domain::{Actor, Code, Role, Sector};
-use luukku_eventstore::{EventStore, StoreSettings, streams};
+use luukku_eventstore::{EventStore, StoreSettings, Stream};
 use luukku_runtime::{NatsServer, NatsServerOptions};
 
 /// A nats-server of this test's own. Dropping it kills the server and removes its folder.
@@ -47,7 +49,7 @@ impl TestNats {
 
     pub async fn store_with(&self, settings: StoreSettings) -> anyhow::Result<EventStore> {
         let store = EventStore::new(self.client().await?, settings);
-        store.provision(&streams::ALL).await?;
+        store.provision(&Stream::ALL).await?;
         Ok(store)
     }
 }

@@ -6,15 +6,25 @@ use std::time::Instant;
 
 use futures::future::try_join_all;
 use luukku_domain::{AggregateId, RequestId, Timestamp};
-use luukku_eventstore::streams::{FAMILIES, StreamSpec};
-use luukku_eventstore::{AggregateRef, Envelope, EventStore, Expected, RawEvent};
+use luukku_eventstore::Stream::Families as FAMILIES;
+use luukku_eventstore::{AggregateRef, Envelope, EventStore, Expected, RawEvent, Stream};
 use luukku_testkit::TestNats;
 
 use crate::stats::{latency_histogram, median, millis, record};
 
-/// A stream with the event store's settings, for raw publishes that bypass it.
-pub const RAW: StreamSpec =
-    StreamSpec { name: "RAWBENCH", subject_root: "rawbench", description: "raw ceiling" };
+/// The subject root of a stream with the event store's settings, for raw publishes that
+/// bypass it.
+pub const RAW: &str = "rawbench";
+
+/// Creates the raw stream: `FAMILIES`'s configuration under another name and subjects.
+pub async fn provision_raw(store: &EventStore) -> anyhow::Result<()> {
+    let mut config = Stream::Families.config(store.settings());
+    config.name = RAW.to_uppercase();
+    config.description = Some("luukku-bench: raw ceiling".to_owned());
+    config.subjects = vec![format!("{RAW}.>")];
+    store.jetstream().create_or_update_stream(config).await?;
+    Ok(())
+}
 
 #[derive(Debug, clap::Args)]
 pub struct AppendArgs {
@@ -38,7 +48,7 @@ pub struct AppendArgs {
 pub async fn run(args: AppendArgs) -> anyhow::Result<()> {
     let nats = TestNats::start().await?;
     let store = nats.store().await?;
-    store.provision(&[RAW]).await?;
+    provision_raw(&store).await?;
     let event =
         RawEvent { event_type: "BenchNoted".into(), schema_version: 1, data: vec![7; args.event_bytes] };
     println!(
@@ -112,7 +122,7 @@ pub async fn raw_trial(
         let payload = payload.clone();
         let envelope_headers = envelope_headers.clone();
         async move {
-            let subject = format!("{}.bench.{}", RAW.subject_root, AggregateId::generate());
+            let subject = format!("{RAW}.bench.{}", AggregateId::generate());
             let mut last = 0u64;
             for _ in 0..rounds {
                 let mut headers = envelope_headers.clone();

@@ -6,14 +6,14 @@ use std::time::Instant;
 
 use luukku_domain::{Actor, RequestId};
 use luukku_eventstore::{NatsKeyStore, RawEvent};
+use luukku_grpc::with_identity;
 use luukku_proto::families::v1 as pb;
 use luukku_proto::families::v1::family_service_client::FamilyServiceClient;
-use luukku_service::with_identity;
 use luukku_testkit::TestNats;
 use luukku_testkit::grpc::serve_routes;
 use tonic::transport::Channel;
 
-use crate::append::{RAW, raw_trial, writes_per_second};
+use crate::append::{raw_trial, writes_per_second};
 use crate::stats::{latency_histogram, median, millis, record};
 
 #[derive(Debug, clap::Args)]
@@ -93,7 +93,7 @@ async fn grpc_trial(
 pub async fn run(args: FamiliesArgs) -> anyhow::Result<()> {
     let nats = TestNats::start().await?;
     let store = nats.store().await?;
-    store.provision(&[RAW]).await?;
+    crate::append::provision_raw(&store).await?;
     let keys = NatsKeyStore::open(&store).await?;
     let served = serve_routes(luukku_families::routes(store.clone(), keys).await?).await?;
     let mut channels = Vec::new();

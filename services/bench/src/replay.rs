@@ -11,8 +11,9 @@ use luukku_domain::family::{
 };
 use luukku_domain::sealing::{FamilyKey, HasPersonal, Personal};
 use luukku_domain::{RequestId, Timestamp};
-use luukku_eventstore::streams::FAMILIES;
+use luukku_eventstore::Stream::Families as FAMILIES;
 use luukku_eventstore::{AggregateRef, Envelope, EventStore, RawEvent};
+use luukku_eventstore::{Checkpoints, Stream};
 use luukku_testkit::TestNats;
 
 #[derive(Debug, clap::Args)]
@@ -98,7 +99,7 @@ async fn fill(store: &EventStore, args: &ReplayArgs) -> anyhow::Result<()> {
 
 /// Reads the whole stream with an ordered consumer, decoding nothing: the ceiling.
 async fn raw_read(store: &EventStore, last: u64) -> anyhow::Result<f64> {
-    let stream = store.stream("FAMILIES").await?;
+    let stream = store.stream(Stream::Families).await?;
     let consumer = stream.create_consumer(OrderedConfig::default()).await?;
     let mut messages = consumer.messages().await?;
     let started = Instant::now();
@@ -117,11 +118,13 @@ async fn raw_read(store: &EventStore, last: u64) -> anyhow::Result<f64> {
 async fn rebuild(store: &EventStore, last: u64) -> anyhow::Result<f64> {
     let folder = tempfile::tempdir()?;
     let started = Instant::now();
-    let coordination = luukku_coordination::Coordination::open(folder.path(), store.clone())?;
+    let coordination = luukku_coordination::Projection::open(folder.path(), store.clone())?;
+    let mut targets = Checkpoints::default();
+    targets.set(Stream::Families, last);
     coordination
-        .wait_for([last, 0, 0, 0], Duration::from_secs(3600))
+        .wait_for(targets, Duration::from_secs(3600))
         .await
-        .map_err(|at| anyhow::anyhow!("the projection stopped at {at:?}"))?;
+        .map_err(|at| anyhow::anyhow!("the projection stopped at {at}"))?;
     let rate = last as f64 / started.elapsed().as_secs_f64();
     drop(coordination);
     Ok(rate)
@@ -137,7 +140,7 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
         nats.url()
     );
     fill(&store, &args).await?;
-    let last = store.last_sequence("FAMILIES").await?;
+    let last = store.last_sequence(Stream::Families).await?;
     let ceiling = raw_read(&store, last).await?;
     println!("ceiling (ordered consumer read of {last} events): {ceiling:.0} events/s");
     let rate = rebuild(&store, last).await?;

@@ -7,11 +7,11 @@ use std::time::Instant;
 
 use luukku_domain::{Actor, RequestId};
 use luukku_eventstore::NatsKeyStore;
+use luukku_grpc::with_identity;
 use luukku_proto::coordination::v1 as coordination;
 use luukku_proto::coordination::v1::coordination_service_client::CoordinationServiceClient;
 use luukku_proto::families::v1 as families;
 use luukku_proto::families::v1::family_service_client::FamilyServiceClient;
-use luukku_service::with_identity;
 use luukku_testkit::TestNats;
 use luukku_testkit::grpc::serve_routes;
 use tokio::sync::Mutex;
@@ -82,11 +82,15 @@ pub async fn run(args: ViewArgs) -> anyhow::Result<()> {
             writer.register_family(with_identity(register_request(), &actor)).await?.into_inner().family_id,
         );
     }
-    let last = store.last_sequence("FAMILIES").await?;
+    let mut targets = luukku_eventstore::Checkpoints::default();
+    targets.set(
+        luukku_eventstore::Stream::Families,
+        store.last_sequence(luukku_eventstore::Stream::Families).await?,
+    );
     projection
-        .wait_for([last, 0, 0, 0], std::time::Duration::from_secs(60))
+        .wait_for(targets, std::time::Duration::from_secs(60))
         .await
-        .map_err(|at| anyhow::anyhow!("projection at {at:?}"))?;
+        .map_err(|at| anyhow::anyhow!("projection at {at}"))?;
 
     // The reference: one nats-server request round trip (a direct get), same concurrency.
     let client = nats.client().await?;

@@ -1,21 +1,21 @@
 //! The contacts service: owns contact persons, each family's contact person assignment and
 //! contact log, and consultations (stream `CONTACTS`); serves `luukku.contacts.v1.ContactService`.
 
-mod convert;
-mod errors;
-mod service;
+pub mod app;
+mod grpc;
 
 use luukku_eventstore::{EventStore, KeyStore};
+use luukku_grpc::serve::ReflectionError;
 use luukku_proto::contacts::v1::contact_service_server::ContactServiceServer;
-use luukku_service::serve::ReflectionError;
 use tonic::service::Routes;
 
-pub use service::ContactsService;
+pub use app::Contacts;
+pub use grpc::ContactGrpc;
 
 /// The contacts service with gRPC health (reporting it serving) and reflection.
 pub async fn routes<K: KeyStore + Clone>(store: EventStore, keys: K) -> Result<Routes, ReflectionError> {
     let (reporter, health) = tonic_health::server::health_reporter();
-    reporter.set_serving::<ContactServiceServer<ContactsService<K>>>().await;
-    let service = ContactServiceServer::new(ContactsService::new(store, keys));
-    luukku_service::serve::with_reflection(Routes::new(health).add_service(service))
+    reporter.set_serving::<ContactServiceServer<ContactGrpc<K>>>().await;
+    let service = ContactServiceServer::new(ContactGrpc::new(Contacts::new(store, keys)));
+    luukku_grpc::serve::with_reflection(Routes::new(health).add_service(service))
 }

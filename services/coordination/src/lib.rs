@@ -1,17 +1,10 @@
 //! The coordination service: projects `FAMILIES`, `CONTACTS`, `REFERRALS` and `MEETINGS` into
 //! sled and serves `luukku.coordination.v1.CoordinationService`, the contact person's one view of
-//! each family.
+//! each family, and `CoordinationAdmin` for operators.
 
-mod admin;
-mod coordination;
-mod doc;
-mod history;
-mod project;
-mod projector;
-mod service;
-mod statistics;
-pub mod store;
-mod view;
+pub mod app;
+mod grpc;
+pub mod projection;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -21,15 +14,17 @@ use luukku_proto::coordination::v1::coordination_admin_server::CoordinationAdmin
 use luukku_proto::coordination::v1::coordination_service_server::CoordinationServiceServer;
 use tonic::service::Routes;
 
-pub use coordination::Coordination;
-pub use service::CoordinationServiceImpl;
+pub use app::Coordination;
+pub use grpc::CoordinationGrpc;
+pub use grpc::admin::AdminGrpc;
+pub use projection::Projection;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
-    Projection(#[from] store::ProjectionError),
+    Projection(#[from] projection::ProjectionError),
     #[error(transparent)]
-    Reflection(#[from] luukku_service::serve::ReflectionError),
+    Reflection(#[from] luukku_grpc::serve::ReflectionError),
 }
 
 /// Opens the projection under `folder`, starts following the streams, and gives the service's
@@ -38,15 +33,15 @@ pub async fn start<K: KeyStore + Clone>(
     folder: &Path,
     store: EventStore,
     keys: K,
-) -> Result<(Routes, Arc<Coordination>), StartError> {
-    let coordination = Coordination::open(folder, store)?;
+) -> Result<(Routes, Arc<Projection>), StartError> {
+    let projection = Projection::open(folder, store)?;
+    let app = Arc::new(Coordination::new(Arc::clone(&projection), keys));
     let (reporter, health) = tonic_health::server::health_reporter();
-    reporter.set_serving::<CoordinationServiceServer<CoordinationServiceImpl<K>>>().await;
-    let service =
-        CoordinationServiceServer::new(CoordinationServiceImpl::new(Arc::clone(&coordination), keys));
-    reporter.set_serving::<CoordinationAdminServer<admin::Admin>>().await;
-    let admin = CoordinationAdminServer::new(admin::Admin { coordination: Arc::clone(&coordination) });
+    reporter.set_serving::<CoordinationServiceServer<CoordinationGrpc<K>>>().await;
+    reporter.set_serving::<CoordinationAdminServer<AdminGrpc<K>>>().await;
+    let service = CoordinationServiceServer::new(CoordinationGrpc::new(Arc::clone(&app)));
+    let admin = CoordinationAdminServer::new(AdminGrpc { app });
     let routes =
-        luukku_service::serve::with_reflection(Routes::new(health).add_service(service).add_service(admin))?;
-    Ok((routes, coordination))
+        luukku_grpc::serve::with_reflection(Routes::new(health).add_service(service).add_service(admin))?;
+    Ok((routes, projection))
 }

@@ -1,6 +1,3 @@
-use std::net::IpAddr;
-use std::path::PathBuf;
-
 use clap::{Parser, Subcommand};
 
 /// luukku: one contact person per family, an event-sourced case-coordination backend.
@@ -15,7 +12,7 @@ pub struct Cli {
 enum Command {
     /// Start the whole system on its embedded default: its own nats-server with data in a
     /// local folder, the streams provisioned, every gRPC service; runs until Ctrl-C.
-    Dev(DevArgs),
+    Dev(crate::dev::DevArgs),
     /// Run one service alone, for real deployments (configured by flags, environment
     /// variables or a TOML file).
     Serve(crate::serve::ServeArgs),
@@ -40,7 +37,7 @@ enum Command {
         #[command(flatten)]
         identity: crate::client::Identity,
         #[command(subcommand)]
-        command: crate::work::ConsentCommand,
+        command: crate::client::ConsentCommand,
     },
     /// The contact log.
     Contact {
@@ -54,21 +51,21 @@ enum Command {
         #[command(flatten)]
         identity: crate::client::Identity,
         #[command(subcommand)]
-        command: crate::work::HandoverCommand,
+        command: crate::client::HandoverCommand,
     },
     /// Create, list and update referrals.
     Referral {
         #[command(flatten)]
         identity: crate::client::Identity,
         #[command(subcommand)]
-        command: crate::work::ReferralCommand,
+        command: crate::client::ReferralCommand,
     },
     /// Propose, schedule and hold network meetings.
     Meeting {
         #[command(flatten)]
         identity: crate::client::Identity,
         #[command(subcommand)]
-        command: crate::work::MeetingCommand,
+        command: crate::client::MeetingCommand,
     },
     /// Open agreed actions of a person or a sector.
     Actions {
@@ -84,38 +81,7 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum ContactCommand {
     /// Records a contact with a family.
-    Log(crate::work::ContactLogArgs),
-}
-
-#[derive(Debug, clap::Args)]
-pub struct DevArgs {
-    /// Folder for all data (the nats-server store under `nats/`). A second start reuses it.
-    #[arg(long, env = "LUUKKU_DATA_DIR", default_value = ".luukku")]
-    pub data_dir: PathBuf,
-    /// Client port of the embedded nats-server (not 4222, so a server already there is left alone).
-    #[arg(long, env = "LUUKKU_NATS_PORT", default_value_t = 14222)]
-    pub nats_port: u16,
-    /// The nats-server binary; by default $LUUKKU_NATS_SERVER or .tools/nats-server/bin/nats-server.
-    #[arg(long)]
-    pub nats_server: Option<PathBuf>,
-    /// Address the gRPC services listen on.
-    #[arg(long, env = "LUUKKU_GRPC_HOST", default_value = "127.0.0.1")]
-    pub grpc_host: IpAddr,
-    /// Port of luukku.families.v1.FamilyService (0 picks a free one).
-    #[arg(long, env = "LUUKKU_FAMILIES_PORT", default_value_t = 50051)]
-    pub families_port: u16,
-    /// Port of luukku.contacts.v1.ContactService (0 picks a free one).
-    #[arg(long, env = "LUUKKU_CONTACTS_PORT", default_value_t = 50052)]
-    pub contacts_port: u16,
-    /// Port of luukku.referrals.v1.ReferralService (0 picks a free one).
-    #[arg(long, env = "LUUKKU_REFERRALS_PORT", default_value_t = 50053)]
-    pub referrals_port: u16,
-    /// Port of luukku.coordination.v1.CoordinationService (0 picks a free one).
-    #[arg(long, env = "LUUKKU_COORDINATION_PORT", default_value_t = 50055)]
-    pub coordination_port: u16,
-    /// Port of luukku.meetings.v1.MeetingService (0 picks a free one).
-    #[arg(long, env = "LUUKKU_MEETINGS_PORT", default_value_t = 50054)]
-    pub meetings_port: u16,
+    Log(crate::client::ContactLogArgs),
 }
 
 fn ok(_: ()) -> std::process::ExitCode {
@@ -130,21 +96,25 @@ impl Cli {
             Command::Ops(args) => crate::ops::run(args).await,
             Command::Family { identity, command } => crate::client::family(&identity, command).await.map(ok),
             Command::Caseload { identity, contact_person } => {
-                crate::work::caseload(&identity, contact_person).await.map(ok)
+                crate::client::caseload(&identity, contact_person).await.map(ok)
             }
-            Command::Consent { identity, command } => crate::work::consent(&identity, command).await.map(ok),
+            Command::Consent { identity, command } => {
+                crate::client::consent(&identity, command).await.map(ok)
+            }
             Command::Contact { identity, command: ContactCommand::Log(args) } => {
-                crate::work::contact_log(&identity, args).await.map(ok)
+                crate::client::contact_log(&identity, args).await.map(ok)
             }
             Command::Handover { identity, command } => {
-                crate::work::handover(&identity, command).await.map(ok)
+                crate::client::handover(&identity, command).await.map(ok)
             }
             Command::Referral { identity, command } => {
-                crate::work::referral(&identity, command).await.map(ok)
+                crate::client::referral(&identity, command).await.map(ok)
             }
-            Command::Meeting { identity, command } => crate::work::meeting(&identity, command).await.map(ok),
+            Command::Meeting { identity, command } => {
+                crate::client::meeting(&identity, command).await.map(ok)
+            }
             Command::Actions { identity, person, sector } => {
-                crate::work::actions(&identity, person, sector).await.map(ok)
+                crate::client::actions(&identity, person, sector).await.map(ok)
             }
         }
     }

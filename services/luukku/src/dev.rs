@@ -1,14 +1,44 @@
 //! `luukku dev`: the embedded default.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 
 use anyhow::Context as _;
-use luukku_eventstore::{EventStore, NatsKeyStore, StoreSettings, streams};
+use luukku_eventstore::{EventStore, NatsKeyStore, StoreSettings, Stream};
+use luukku_grpc::serve::{bind, serve};
 use luukku_runtime::{NatsServer, NatsServerOptions};
-use luukku_service::serve::{bind, serve};
 use tokio::sync::watch;
 
-use crate::cli::DevArgs;
+#[derive(Debug, clap::Args)]
+pub struct DevArgs {
+    /// Folder for all data (the nats-server store under `nats/`). A second start reuses it.
+    #[arg(long, env = "LUUKKU_DATA_DIR", default_value = ".luukku")]
+    pub data_dir: PathBuf,
+    /// Client port of the embedded nats-server (not 4222, so a server already there is left alone).
+    #[arg(long, env = "LUUKKU_NATS_PORT", default_value_t = 14222)]
+    pub nats_port: u16,
+    /// The nats-server binary; by default $LUUKKU_NATS_SERVER or .tools/nats-server/bin/nats-server.
+    #[arg(long)]
+    pub nats_server: Option<PathBuf>,
+    /// Address the gRPC services listen on.
+    #[arg(long, env = "LUUKKU_GRPC_HOST", default_value = "127.0.0.1")]
+    pub grpc_host: IpAddr,
+    /// Port of luukku.families.v1.FamilyService (0 picks a free one).
+    #[arg(long, env = "LUUKKU_FAMILIES_PORT", default_value_t = 50051)]
+    pub families_port: u16,
+    /// Port of luukku.contacts.v1.ContactService (0 picks a free one).
+    #[arg(long, env = "LUUKKU_CONTACTS_PORT", default_value_t = 50052)]
+    pub contacts_port: u16,
+    /// Port of luukku.referrals.v1.ReferralService (0 picks a free one).
+    #[arg(long, env = "LUUKKU_REFERRALS_PORT", default_value_t = 50053)]
+    pub referrals_port: u16,
+    /// Port of luukku.coordination.v1.CoordinationService (0 picks a free one).
+    #[arg(long, env = "LUUKKU_COORDINATION_PORT", default_value_t = 50055)]
+    pub coordination_port: u16,
+    /// Port of luukku.meetings.v1.MeetingService (0 picks a free one).
+    #[arg(long, env = "LUUKKU_MEETINGS_PORT", default_value_t = 50054)]
+    pub meetings_port: u16,
+}
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let nats_dir = args.data_dir.join("nats");
@@ -19,7 +49,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         format!("starting nats-server on port {} with data in {}", args.nats_port, nats_dir.display())
     })?;
     let store = EventStore::connect(&server.client_url(), StoreSettings::default()).await?;
-    store.provision(&streams::ALL).await.context("provisioning the streams")?;
+    store.provision(&Stream::ALL).await.context("provisioning the streams")?;
     let keys = NatsKeyStore::open(&store).await.context("opening the family key bucket")?;
 
     let (stop, stopped) = watch::channel(false);
@@ -52,9 +82,9 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     for (name, address, _) in &services {
         println!("  {name:<12} {address}  luukku.{name}.v1");
     }
-    for spec in streams::ALL {
-        let last = store.last_sequence(spec.name).await?;
-        println!("  stream {:<10} subjects {}.>  last sequence {last}", spec.name, spec.subject_root);
+    for stream in Stream::ALL {
+        let last = store.last_sequence(stream).await?;
+        println!("  stream {:<10} subjects {}.>  last sequence {last}", stream.name(), stream.subject_root());
     }
 
     luukku_runtime::telemetry::shutdown_signal().await.context("waiting for Ctrl-C")?;

@@ -5,7 +5,6 @@ mod client;
 mod dev;
 mod ops;
 mod serve;
-mod work;
 
 use clap::Parser;
 

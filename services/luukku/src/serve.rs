@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use luukku_eventstore::{EventStore, NatsKeyStore, StoreSettings, streams};
-use luukku_service::serve::{bind, serve};
+use luukku_eventstore::{EventStore, NatsKeyStore, StoreSettings, Stream};
+use luukku_grpc::serve::{bind, serve};
 use serde::Deserialize;
 
 /// The services `serve` runs, with their default ports.
@@ -82,7 +82,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let store = EventStore::connect(&nats_url, settings)
         .await
         .with_context(|| format!("connecting to {nats_url}"))?;
-    store.provision(&streams::ALL).await.context("provisioning the streams")?;
+    store.provision(&Stream::ALL).await.context("provisioning the streams")?;
     let keys = NatsKeyStore::open(&store).await.context("opening the family key bucket")?;
 
     let mut _process = None;

@@ -1,22 +1,22 @@
 //! The referrals service: owns the service catalogue and referrals (stream `REFERRALS`), serves
 //! `luukku.referrals.v1.ReferralService`, and runs the deadline and consent process.
 
-mod convert;
-mod errors;
-mod model;
+pub mod app;
+mod grpc;
 mod process;
-mod service;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use luukku_domain::referrals::DeadlinePolicy;
 use luukku_eventstore::{EventStore, KeyStore};
+use luukku_grpc::serve::ReflectionError;
 use luukku_proto::referrals::v1::referral_service_server::ReferralServiceServer;
-use luukku_service::serve::ReflectionError;
 use tonic::service::Routes;
 
+pub use app::Referrals;
+pub use grpc::ReferralGrpc;
 pub use process::Process;
-pub use service::{Parts, ReferralsService};
 
 /// How the service runs.
 #[derive(Debug, Clone, Copy)]
@@ -39,11 +39,11 @@ pub async fn start<K: KeyStore + Clone>(
     keys: K,
     config: Config,
 ) -> Result<(Routes, Process), ReflectionError> {
-    let parts = Parts::new(store, keys, config.policy);
-    let process = Process::spawn(parts.clone(), config.tick);
+    let app = Arc::new(Referrals::new(store, keys, config.policy));
+    let process = Process::spawn(Arc::clone(&app), config.tick);
     let (reporter, health) = tonic_health::server::health_reporter();
-    reporter.set_serving::<ReferralServiceServer<ReferralsService<K>>>().await;
-    let service = ReferralServiceServer::new(ReferralsService::new(parts));
-    let routes = luukku_service::serve::with_reflection(Routes::new(health).add_service(service))?;
+    reporter.set_serving::<ReferralServiceServer<ReferralGrpc<K>>>().await;
+    let service = ReferralServiceServer::new(ReferralGrpc::new(app));
+    let routes = luukku_grpc::serve::with_reflection(Routes::new(health).add_service(service))?;
     Ok((routes, process))
 }

@@ -1,4 +1,4 @@
-//! Deciding the family's commands.
+//! The family's commands, its refusals, and deciding.
 
 use std::collections::BTreeSet;
 
@@ -9,7 +9,9 @@ use super::state::{Family, FamilyStatus};
 use super::{ConsentId, MemberId, Municipality, SELF_CONSENT_AGE, age_on};
 use crate::Sector;
 use crate::aggregate::{Aggregate, Context};
+use crate::refusal::{Refusal, Rule, rules};
 use crate::sealing::Personal;
+use crate::violation::{Field, Violation, describe, invalid_if_any};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMember {
@@ -60,25 +62,12 @@ pub enum FamilyCommand {
     Erase,
 }
 
-/// One bad field of a command, named by its path in the request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Violation {
-    pub field: String,
-    pub description: String,
-}
-
-impl Violation {
-    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
-        Self { field: field.into(), description: description.into() }
-    }
-}
-
 /// Why a family command is refused. Each names the rule it breaks.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FamilyError {
-    #[error("invalid command: {}", .0.iter().map(|v| format!("{}: {}", v.field, v.description)).collect::<Vec<_>>().join("; "))]
+    #[error("invalid command: {}", describe(.0))]
     Invalid(Vec<Violation>),
-    #[error("family not found")]
+    #[error("the family does not exist")]
     NotFound,
     #[error("the family is already registered")]
     AlreadyRegistered,
@@ -104,50 +93,76 @@ pub enum FamilyError {
     ConsentAlreadyRevoked(ConsentId),
     #[error("a consent can be revoked by a guardian or by the member who gave it; {0} is neither")]
     NotEntitledToRevoke(MemberId),
+    #[error("erasure is carried out by a contact person or an operator, not by a {0}")]
+    ErasureNotPermitted(crate::Role),
 }
 
-fn check_details(field: &str, role: MemberRole, details: &MemberDetails, today: Date) -> Vec<Violation> {
-    let mut violations = Vec::new();
-    let mut bad = |name: &str, description: &str| {
-        violations.push(Violation::new(format!("{field}.{name}"), description));
+impl Refusal for FamilyError {
+    fn rule(&self) -> Rule {
+        match self {
+            FamilyError::Invalid(_) => rules::INVALID_ARGUMENT,
+            FamilyError::NotFound => rules::FAMILY_NOT_FOUND,
+            FamilyError::AlreadyRegistered => rules::FAMILY_EXISTS,
+            FamilyError::Closed => rules::FAMILY_CLOSED,
+            FamilyError::Erased => rules::FAMILY_ERASED,
+            FamilyError::NotClosed => rules::FAMILY_NOT_CLOSED,
+            FamilyError::MemberNotFound(_) => rules::MEMBER_NOT_FOUND,
+            FamilyError::MemberExists(_) => rules::MEMBER_EXISTS,
+            FamilyError::LastMember => rules::LAST_MEMBER,
+            FamilyError::NotEntitledToConsent(_) => rules::NOT_ENTITLED_TO_CONSENT,
+            FamilyError::ConsentNotFound(_) => rules::CONSENT_NOT_FOUND,
+            FamilyError::ConsentExists(_) => rules::CONSENT_EXISTS,
+            FamilyError::ConsentAlreadyRevoked(_) => rules::CONSENT_REVOKED,
+            FamilyError::NotEntitledToRevoke(_) => rules::NOT_ENTITLED_TO_REVOKE,
+            FamilyError::ErasureNotPermitted(_) => rules::ERASURE_NOT_PERMITTED,
+        }
+    }
+
+    fn violations(&self) -> &[Violation] {
+        match self {
+            FamilyError::Invalid(violations) => violations,
+            _ => &[],
+        }
+    }
+}
+
+/// The member's details, whose fields are named within the `members` item `item` (when the
+/// command holds a list of members).
+fn check_details(
+    item: Option<usize>,
+    role: MemberRole,
+    details: &MemberDetails,
+    today: Date,
+) -> Vec<Violation> {
+    let field = |name| match item {
+        Some(index) => Field::of_item("members", index, name),
+        None => Field::named(name),
     };
+    let mut violations = Vec::new();
     if details.given_names.trim().is_empty() {
-        bad("given_names", "must not be empty");
+        violations.push(Violation::new(field("given_names"), "must not be empty"));
     }
     if details.family_name.trim().is_empty() {
-        bad("family_name", "must not be empty");
+        violations.push(Violation::new(field("family_name"), "must not be empty"));
     }
     match details.birth_date {
-        Some(date) if date > today => bad("birth_date", "must not be in the future"),
-        None if role == MemberRole::Child => bad("birth_date", "is required for a child"),
+        Some(date) if date > today => {
+            violations.push(Violation::new(field("birth_date"), "must not be in the future"))
+        }
+        None if role == MemberRole::Child => {
+            violations.push(Violation::new(field("birth_date"), "is required for a child"))
+        }
         _ => {}
     }
     if let (Some(code), Some(date)) = (&details.identity_code, details.birth_date)
         && code.birth_date() != date
     {
-        bad("identity_code", "does not match the birth date");
+        violations.push(Violation::new(field("identity_code"), "does not match the birth date"));
     }
     violations
 }
 
-fn invalid_if_any(violations: Vec<Violation>) -> Result<(), FamilyError> {
-    if violations.is_empty() { Ok(()) } else { Err(FamilyError::Invalid(violations)) }
-}
-
 impl Family {
-    fn require_changeable(&self) -> Result<(), FamilyError> {
-        match self.status {
-            FamilyStatus::Active => Ok(()),
-            FamilyStatus::Absent => Err(FamilyError::NotFound),
-            FamilyStatus::Closed(_) => Err(FamilyError::Closed),
-            FamilyStatus::Erased => Err(FamilyError::Erased),
-        }
-    }
-
-    fn require_member(&self, member_id: MemberId) -> Result<&super::Member, FamilyError> {
-        self.members.get(&member_id).ok_or(FamilyError::MemberNotFound(member_id))
-    }
-
     fn decide_consent(&self, command: &FamilyCommand, today: Date) -> Result<Vec<FamilyEvent>, FamilyError> {
         let FamilyCommand::GrantConsent {
             consent_id,
@@ -163,23 +178,23 @@ impl Family {
         };
         let mut violations = Vec::new();
         if sectors.is_empty() {
-            violations.push(Violation::new("sectors", "name at least one sector"));
+            violations.push(Violation::named("sectors", "name at least one sector"));
         }
         if purpose.trim().is_empty() {
-            violations.push(Violation::new("purpose", "state the purpose of the consent"));
+            violations.push(Violation::named("purpose", "state the purpose of the consent"));
         }
         if valid_until < valid_from {
-            violations.push(Violation::new("valid_until", "the end date is before the start date"));
+            violations.push(Violation::named("valid_until", "the end date is before the start date"));
         } else if *valid_until < today {
-            violations.push(Violation::new("valid_until", "the end date has passed"));
+            violations.push(Violation::named("valid_until", "the end date has passed"));
         }
-        invalid_if_any(violations)?;
+        invalid_if_any(violations, FamilyError::Invalid)?;
         if self.consents.contains_key(consent_id) {
             return Err(FamilyError::ConsentExists(*consent_id));
         }
-        let giver = self.require_member(*given_by)?;
+        let giver = self.check_member(*given_by)?;
         if let Some(concerned) = concerns {
-            self.require_member(*concerned)?;
+            self.check_member(*concerned)?;
         }
         match giver.role {
             MemberRole::Guardian => {}
@@ -201,7 +216,7 @@ impl Family {
                 if *concerns != Some(*given_by) {
                     return Err(FamilyError::NotEntitledToConsent(format!(
                         "member {given_by} is a child and may consent only for themself \
-                         (set concerns_member_id to {given_by})"
+                         (name themself as the member concerned)"
                     )));
                 }
             }
@@ -219,6 +234,36 @@ impl Family {
             valid_until: *valid_until,
         })])
     }
+
+    fn decide_registration(
+        &self,
+        municipality: &Municipality,
+        members: &[NewMember],
+        today: Date,
+    ) -> Result<Vec<FamilyEvent>, FamilyError> {
+        if self.status != FamilyStatus::Absent {
+            return Err(FamilyError::AlreadyRegistered);
+        }
+        let mut violations = Vec::new();
+        if members.is_empty() {
+            violations.push(Violation::named("members", "a family has at least one member"));
+        }
+        let mut seen = BTreeSet::new();
+        for (index, member) in members.iter().enumerate() {
+            if !seen.insert(member.member_id) {
+                violations.push(Violation::new(
+                    Field::of_item("members", index, "member_id"),
+                    "appears twice in the request",
+                ));
+            }
+            violations.extend(check_details(Some(index), member.role, &member.details, today));
+        }
+        invalid_if_any(violations, FamilyError::Invalid)?;
+        Ok(vec![FamilyEvent::Registered(Registered {
+            municipality: municipality.clone(),
+            members: members.iter().map(joined).collect(),
+        })])
+    }
 }
 
 impl Aggregate for Family {
@@ -227,6 +272,7 @@ impl Aggregate for Family {
     type Error = FamilyError;
 
     const TYPE: &'static str = "family";
+    const NOUN: &'static str = "family";
 
     fn apply(&mut self, event: &FamilyEvent) {
         Family::apply(self, event);
@@ -236,33 +282,7 @@ impl Aggregate for Family {
         let today = context.today;
         match command {
             FamilyCommand::Register { municipality, members } => {
-                if self.status != FamilyStatus::Absent {
-                    return Err(FamilyError::AlreadyRegistered);
-                }
-                let mut violations = Vec::new();
-                if members.is_empty() {
-                    violations.push(Violation::new("members", "a family has at least one member"));
-                }
-                let mut seen = BTreeSet::new();
-                for (index, member) in members.iter().enumerate() {
-                    if !seen.insert(member.member_id) {
-                        violations.push(Violation::new(
-                            format!("members[{index}].member_id"),
-                            "appears twice in the request",
-                        ));
-                    }
-                    violations.extend(check_details(
-                        &format!("members[{index}].details"),
-                        member.role,
-                        &member.details,
-                        today,
-                    ));
-                }
-                invalid_if_any(violations)?;
-                Ok(vec![FamilyEvent::Registered(Registered {
-                    municipality: municipality.clone(),
-                    members: members.iter().map(joined).collect(),
-                })])
+                self.decide_registration(municipality, members, today)
             }
             FamilyCommand::Erase => match self.status {
                 FamilyStatus::Absent => Err(FamilyError::NotFound),
@@ -284,7 +304,7 @@ impl Aggregate for Family {
             | FamilyCommand::GrantConsent { .. }
             | FamilyCommand::RevokeConsent { .. }
             | FamilyCommand::Close { .. } => {
-                self.require_changeable()?;
+                self.check_open()?;
                 self.decide_change(command, today)
             }
         }
@@ -311,20 +331,23 @@ fn normalised(details: &MemberDetails) -> MemberDetails {
 }
 
 impl Family {
-    /// Commands that need an active family.
+    /// Commands that need an open family.
     fn decide_change(&self, command: &FamilyCommand, today: Date) -> Result<Vec<FamilyEvent>, FamilyError> {
         match command {
             FamilyCommand::AddMember(member) => {
-                invalid_if_any(check_details("member.details", member.role, &member.details, today))?;
+                invalid_if_any(
+                    check_details(None, member.role, &member.details, today),
+                    FamilyError::Invalid,
+                )?;
                 if self.members.contains_key(&member.member_id) {
                     return Err(FamilyError::MemberExists(member.member_id));
                 }
                 Ok(vec![FamilyEvent::MemberAdded(joined(member))])
             }
             FamilyCommand::UpdateMember { member_id, role, details } => {
-                let current = self.require_member(*member_id)?;
+                let current = self.check_member(*member_id)?;
                 let role = role.unwrap_or(current.role);
-                invalid_if_any(check_details("details", role, details, today))?;
+                invalid_if_any(check_details(None, role, details, today), FamilyError::Invalid)?;
                 Ok(vec![FamilyEvent::MemberUpdated(MemberUpdated {
                     member_id: *member_id,
                     role,
@@ -332,7 +355,7 @@ impl Family {
                 })])
             }
             FamilyCommand::RemoveMember { member_id, reason } => {
-                self.require_member(*member_id)?;
+                self.check_member(*member_id)?;
                 if self.members.len() == 1 {
                     return Err(FamilyError::LastMember);
                 }
@@ -356,7 +379,7 @@ impl Family {
                 if consent.revoked_by.is_some() {
                     return Err(FamilyError::ConsentAlreadyRevoked(*consent_id));
                 }
-                let revoker = self.require_member(*revoked_by)?;
+                let revoker = self.check_member(*revoked_by)?;
                 if revoker.role != MemberRole::Guardian && consent.given_by != *revoked_by {
                     return Err(FamilyError::NotEntitledToRevoke(*revoked_by));
                 }

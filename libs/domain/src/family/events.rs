@@ -10,20 +10,13 @@ use crate::identity_code::IdentityCode;
 use crate::sealing::{HasPersonal, Personal, PersonalField};
 use crate::{CodecError, DomainEvent, EventSchema, Sector};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum MemberRole {
-    Guardian,
-    Child,
-}
-
-impl MemberRole {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MemberRole::Guardian => "guardian",
-            MemberRole::Child => "child",
-        }
+crate::wire_codes!(
+    /// A member's place in the family.
+    pub enum MemberRole, "member role" {
+        Guardian = "guardian",
+        Child = "child",
     }
-}
+);
 
 /// A member's personal details; always sealed in events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,18 +35,20 @@ impl MemberDetails {
     }
 }
 
-/// Why coordination of a family ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum CloseReason {
-    NeedsMet,
-    MovedAway,
-    FamilyDeclined,
-    Transferred,
-    Other,
-}
+crate::wire_codes!(
+    /// Why coordination of a family ended.
+    pub enum CloseReason, "close reason" {
+        NeedsMet = "needs_met",
+        MovedAway = "moved_away",
+        FamilyDeclined = "family_declined",
+        Transferred = "transferred",
+        Other = "other",
+    }
+);
 
 impl CloseReason {
-    pub fn as_str(self) -> &'static str {
+    /// The reason in words.
+    pub fn text(self) -> &'static str {
         match self {
             CloseReason::NeedsMet => "needs met",
             CloseReason::MovedAway => "moved away",
@@ -230,64 +225,6 @@ impl HasPersonal for FamilyEvent {
             FamilyEvent::MunicipalityChanged(_) | FamilyEvent::ConsentRevoked(_) | FamilyEvent::Erased => {
                 Vec::new()
             }
-        }
-    }
-}
-
-fn readable<T>(value: &Personal<T>, show: impl Fn(&T) -> String) -> String {
-    value.plain().map(show).unwrap_or_else(|| "[erased]".to_owned())
-}
-
-fn note(value: &Personal<String>) -> String {
-    match value.plain() {
-        Some(text) if text.is_empty() => String::new(),
-        Some(text) => format!(": {text}"),
-        None => ": [erased]".to_owned(),
-    }
-}
-
-impl FamilyEvent {
-    /// A readable account of the event for histories and timelines.
-    pub fn summary(&self) -> String {
-        let member = |joined: &MemberJoined| {
-            format!("{} {}", joined.role.as_str(), readable(&joined.details, MemberDetails::full_name))
-        };
-        match self {
-            FamilyEvent::Registered(registered) => format!(
-                "family registered in municipality {} with {}",
-                registered.municipality,
-                registered.members.iter().map(member).collect::<Vec<_>>().join(", ")
-            ),
-            FamilyEvent::MemberAdded(joined) => format!("member added: {}", member(joined)),
-            FamilyEvent::MemberUpdated(updated) => format!(
-                "member {} updated: {} {}",
-                updated.member_id,
-                updated.role.as_str(),
-                readable(&updated.details, MemberDetails::full_name)
-            ),
-            FamilyEvent::MemberRemoved(removed) => {
-                format!("member {} removed{}", removed.member_id, note(&removed.reason))
-            }
-            FamilyEvent::MunicipalityChanged(changed) => {
-                format!("municipality changed to {}", changed.municipality)
-            }
-            FamilyEvent::ConsentGranted(granted) => format!(
-                "consent {} granted by {} for {} from {} until {}{}",
-                granted.consent_id,
-                granted.given_by,
-                granted.sectors.iter().map(|sector| sector.as_code()).collect::<Vec<_>>().join(", "),
-                granted.valid_from,
-                granted.valid_until,
-                note(&granted.purpose)
-            ),
-            FamilyEvent::ConsentRevoked(revoked) => {
-                format!("consent {} revoked by {}", revoked.consent_id, revoked.revoked_by)
-            }
-            FamilyEvent::Closed(closed) => {
-                format!("coordination closed ({}){}", closed.reason.as_str(), note(&closed.note))
-            }
-            FamilyEvent::Reopened(reopened) => format!("coordination reopened{}", note(&reopened.note)),
-            FamilyEvent::Erased => "personal data erased".to_owned(),
         }
     }
 }

@@ -8,44 +8,17 @@ use crate::family::MemberId;
 use crate::sealing::{HasPersonal, Personal, PersonalField};
 use crate::{Code, Sector, Timestamp};
 
-macro_rules! purposes {
-    ($($variant:ident = $code:literal),* $(,)?) => {
-        /// What a meeting is for; a family has at most one open meeting per purpose.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        pub enum Purpose {
-            $($variant),*
-        }
-
-        impl Purpose {
-            pub const ALL: &'static [Purpose] = &[$(Purpose::$variant),*];
-
-            pub fn as_code(self) -> &'static str {
-                match self {
-                    $(Purpose::$variant => $code),*
-                }
-            }
-        }
-
-        impl std::str::FromStr for Purpose {
-            type Err = String;
-            fn from_str(input: &str) -> Result<Self, Self::Err> {
-                Self::ALL.iter().copied().find(|p| p.as_code() == input).ok_or_else(|| {
-                    let known: Vec<&str> = Self::ALL.iter().map(|p| p.as_code()).collect();
-                    format!("{input:?} is not a meeting purpose; known: {}", known.join(", "))
-                })
-            }
-        }
-    };
-}
-
-purposes!(
-    SupportPlanning = "support_planning",
-    SchoolSupport = "school_support",
-    EarlyEducationSupport = "early_education_support",
-    Transition = "transition",
-    Crisis = "crisis",
-    FollowUp = "follow_up",
-    Other = "other",
+crate::wire_codes!(
+    /// What a meeting is for; a family has at most one open meeting per purpose.
+    pub enum Purpose, "meeting purpose" {
+        SupportPlanning = "support_planning",
+        SchoolSupport = "school_support",
+        EarlyEducationSupport = "early_education_support",
+        Transition = "transition",
+        Crisis = "crisis",
+        FollowUp = "follow_up",
+        Other = "other",
+    }
 );
 
 /// A time a meeting may be held, or is held.

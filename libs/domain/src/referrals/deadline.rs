@@ -1,26 +1,10 @@
 //! Response deadlines: how long the receiving sector has to acknowledge a referral.
 
+use super::Urgency;
+use crate::Timestamp;
 use jiff::Timestamp as Instant;
 use jiff::civil::Weekday;
 use jiff::tz::TimeZone;
-use serde::{Deserialize, Serialize};
-
-use crate::Timestamp;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Urgency {
-    Urgent,
-    Normal,
-}
-
-impl Urgency {
-    pub fn as_code(self) -> &'static str {
-        match self {
-            Urgency::Urgent => "urgent",
-            Urgency::Normal => "normal",
-        }
-    }
-}
 
 /// A time allowed to respond.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

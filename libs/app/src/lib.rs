@@ -1,0 +1,24 @@
+//! What every luukku application layer shares, free of gRPC and protobuf: the verified caller,
+//! the aggregate repository (load, decide, seal, append), the application error that every
+//! refusal and failure becomes, in-memory read models that follow a stream, and the clock.
+//!
+//! A service's application layer has one async function per use case: it takes the caller and
+//! a domain command, loads the aggregates, asks the domain's rules, appends the events, and
+//! answers with a plain outcome or an [`AppError`]. The gRPC edge maps that error to a status
+//! in one place.
+
+pub mod caller;
+pub mod clock;
+pub mod error;
+pub mod events;
+pub mod read_model;
+pub mod repository;
+
+pub use caller::Caller;
+pub use clock::{context_now, finnish_zone};
+pub use error::{AppError, RepositoryError, refused};
+pub use events::{Events, EventsError};
+pub use read_model::ReadModel;
+pub use repository::{Entry, Keys, Loaded, Outcome, Reader, Repository, Write, Written};
+
+pub type Result<T, E = AppError> = std::result::Result<T, E>;

@@ -1,0 +1,399 @@
+//! Loading an aggregate (opening its personal data with its family's key) and carrying out one
+//! command: replay the first answer of a seen request id, check the expected version, decide,
+//! seal, append, and decide again after a concurrent change.
+//!
+//! Aggregates whose id is a family id (the family itself, its contact person assignment, its
+//! contact log, its meetings) seal personal data with that family's key. Loaded states are
+//! cached and refreshed with the messages appended since; every load also asks the key store for
+//! the key, so a family erased anywhere is unreadable here at once, cached or not.
+//!
+//! [`Reader`] only loads; [`Repository`] also decides and appends. A use case that only reads
+//! another aggregate (a family, before recording a contact) holds a `Reader` of it.
+
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+
+use lru::LruCache;
+use luukku_domain::sealing::{FamilyKey, HasPersonal};
+use luukku_domain::{Aggregate, AggregateId, DomainEvent, RequestId};
+use luukku_eventstore::streams::parse_subject;
+use luukku_eventstore::{
+    AggregateRef, Error as StoreError, EventStore, Expected, KeyStore, Position, Recorded, Stream,
+};
+
+use crate::caller::Caller;
+use crate::clock::context_now;
+use crate::error::RepositoryError;
+
+/// How often a command is decided again after losing a race it did not ask to lose.
+const ATTEMPTS: usize = 8;
+
+/// How many aggregates' states one reader keeps in memory.
+const CACHED: NonZeroUsize = NonZeroUsize::new(10_000).expect("non-zero");
+
+/// Which family the aggregate belongs to, from its state and its new events (clear fields).
+pub type FamilyOf<A> = fn(&A, &[<A as Aggregate>::Event]) -> Option<AggregateId>;
+
+/// Where an aggregate's personal data key comes from.
+pub enum Keys<A: Aggregate> {
+    /// Its events hold no personal data.
+    None,
+    /// The aggregate is the family: its first write creates the family key.
+    CreatesFamilyKey,
+    /// The aggregate's id is a family id whose key the family created (and erasure deleted).
+    FamilyKey,
+    /// The aggregate belongs to the family this finds (such as a referral naming its family).
+    FamilyOf(FamilyOf<A>),
+}
+
+impl<A: Aggregate> Clone for Keys<A> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<A: Aggregate> Copy for Keys<A> {}
+
+/// One message of the history, its events opened.
+#[derive(Debug, Clone)]
+pub struct Entry<E> {
+    pub recorded: Recorded,
+    pub events: Vec<E>,
+}
+
+/// An aggregate as loaded: state, version and history.
+#[derive(Debug, Clone)]
+pub struct Loaded<A: Aggregate> {
+    pub state: A,
+    pub version: u64,
+    pub entries: Vec<Entry<A::Event>>,
+    /// Whether personal data was opened (false after erasure, or with no personal data).
+    opened: bool,
+}
+
+impl<A: Aggregate> Default for Loaded<A> {
+    fn default() -> Self {
+        Self { state: A::default(), version: 0, entries: Vec::new(), opened: false }
+    }
+}
+
+impl<A: Aggregate> Loaded<A> {
+    /// The entry written by `request_id`, if any.
+    pub fn written_by(&self, request_id: &RequestId) -> Option<&Entry<A::Event>> {
+        self.entries.iter().find(|entry| &entry.recorded.envelope.request_id == request_id)
+    }
+
+    /// When the aggregate's first message was recorded.
+    pub fn created_at(&self) -> Option<luukku_domain::Timestamp> {
+        self.entries.first().map(|entry| entry.recorded.envelope.recorded_at)
+    }
+}
+
+/// Which request a write is, and the version it expects the aggregate to be at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    pub request_id: RequestId,
+    pub expected_version: Option<u64>,
+}
+
+impl Write {
+    pub fn new(request_id: RequestId) -> Self {
+        Self { request_id, expected_version: None }
+    }
+}
+
+/// Where a write landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    /// The aggregate's version after the write.
+    pub version: u64,
+    /// Where the write landed; `None` when the command changed nothing.
+    pub position: Option<Position>,
+    /// The request id had been seen: nothing new was written and this is the first answer.
+    pub replayed: bool,
+}
+
+impl Written {
+    fn at(position: Position, replayed: bool) -> Self {
+        Self { version: position.sequence, position: Some(position), replayed }
+    }
+}
+
+/// The answer to a command: the events it recorded (as first recorded, when replayed).
+#[derive(Debug, Clone)]
+pub struct Outcome<E> {
+    pub id: AggregateId,
+    pub events: Vec<E>,
+    pub written: Written,
+}
+
+type Cache<A> = Mutex<LruCache<AggregateId, Arc<Loaded<A>>>>;
+
+/// Loads aggregates of one type, with their personal data opened.
+pub struct Reader<A: Aggregate, K> {
+    store: EventStore,
+    keys: K,
+    stream: Stream,
+    key_source: Keys<A>,
+    cache: Cache<A>,
+}
+
+fn decode<A: Aggregate>(messages: &[Recorded]) -> Result<Vec<Entry<A::Event>>, RepositoryError<A::Error>> {
+    messages
+        .iter()
+        .map(|recorded| {
+            let events = recorded.decode_events::<A::Event>().map_err(|error| {
+                tracing::error!(%error, position = %recorded.position, "undecodable event");
+                RepositoryError::Store(StoreError::Corrupt {
+                    stream: recorded.position.stream,
+                    sequence: recorded.position.sequence,
+                    subject: recorded.subject.clone(),
+                    reason: error.to_string(),
+                })
+            })?;
+            Ok(Entry { recorded: recorded.clone(), events })
+        })
+        .collect()
+}
+
+impl<A, K> Reader<A, K>
+where
+    A: Aggregate + Clone + Send + Sync + 'static,
+    A::Event: Send + Sync,
+    K: KeyStore,
+{
+    pub fn new(store: EventStore, keys: K, stream: Stream, key_source: Keys<A>) -> Self {
+        Self { store, keys, stream, key_source, cache: Mutex::new(LruCache::new(CACHED)) }
+    }
+
+    pub fn aggregate(&self, id: AggregateId) -> AggregateRef {
+        AggregateRef::new(self.stream, A::TYPE, id)
+    }
+
+    pub fn store(&self) -> &EventStore {
+        &self.store
+    }
+
+    pub fn keys(&self) -> &K {
+        &self.keys
+    }
+
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, LruCache<AggregateId, Arc<Loaded<A>>>> {
+        // Puts and pops are whole, so a panic elsewhere cannot leave the map half-changed.
+        self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The family whose key seals the aggregate's personal data, if any.
+    fn family_of(&self, id: AggregateId, state: &A, events: &[A::Event]) -> Option<AggregateId> {
+        match self.key_source {
+            Keys::None => None,
+            Keys::CreatesFamilyKey | Keys::FamilyKey => Some(id),
+            Keys::FamilyOf(find) => find(state, events),
+        }
+    }
+
+    async fn key_of(
+        &self,
+        family: Option<AggregateId>,
+    ) -> Result<Option<FamilyKey>, RepositoryError<A::Error>> {
+        match family {
+            Some(family) => Ok(self.keys.get(&family.to_string()).await?),
+            None => Ok(None),
+        }
+    }
+
+    /// The aggregate as it is now.
+    pub async fn load(&self, id: AggregateId) -> Result<Arc<Loaded<A>>, RepositoryError<A::Error>> {
+        let cached = self.lock_cache().get(&id).cloned();
+        let mut base = cached.as_deref().cloned().unwrap_or_default();
+        let mut fresh = self.store.load_after(&self.aggregate(id), base.version).await?;
+        let mut entries = decode::<A>(&fresh.messages)?;
+        let new_events: Vec<A::Event> = entries.iter().flat_map(|entry| entry.events.clone()).collect();
+        let family = self.family_of(id, &base.state, &new_events);
+        let key = self.key_of(family).await?;
+        if cached.is_some() && base.opened != key.is_some() {
+            // The key came or went (erasure): opened data must not outlive it, not even in
+            // memory, so everything is read again.
+            base = Loaded::default();
+            fresh = self.store.load(&self.aggregate(id)).await?;
+            entries = decode::<A>(&fresh.messages)?;
+        } else if fresh.messages.is_empty()
+            && let Some(cached) = cached
+        {
+            return Ok(cached);
+        }
+        let aad = family.map(|family| family.to_string()).unwrap_or_default();
+        for event in entries.iter_mut().flat_map(|entry| entry.events.iter_mut()) {
+            event.open(key.as_ref(), aad.as_bytes()).map_err(|error| {
+                tracing::error!(%error, %id, "personal data does not open");
+                RepositoryError::Unreadable { id, reason: error.to_string() }
+            })?;
+        }
+        let mut loaded = base;
+        loaded.opened = key.is_some();
+        for entry in entries {
+            for event in &entry.events {
+                loaded.state.apply(event);
+            }
+            loaded.version = entry.recorded.position.sequence;
+            loaded.entries.push(entry);
+        }
+        let loaded = Arc::new(loaded);
+        if loaded.version > 0 {
+            self.lock_cache().put(id, Arc::clone(&loaded));
+        }
+        Ok(loaded)
+    }
+}
+
+/// Loads aggregates of one type and carries out their commands.
+pub struct Repository<A: Aggregate, K> {
+    reader: Reader<A, K>,
+}
+
+impl<A, K> Repository<A, K>
+where
+    A: Aggregate + Clone + Send + Sync + 'static,
+    A::Event: Send + Sync + PartialEq,
+    A::Command: Sync,
+    K: KeyStore,
+{
+    pub fn new(store: EventStore, keys: K, stream: Stream, key_source: Keys<A>) -> Self {
+        Self { reader: Reader::new(store, keys, stream, key_source) }
+    }
+
+    pub fn reader(&self) -> &Reader<A, K> {
+        &self.reader
+    }
+
+    pub fn store(&self) -> &EventStore {
+        self.reader.store()
+    }
+
+    pub fn keys(&self) -> &K {
+        self.reader.keys()
+    }
+
+    pub async fn load(&self, id: AggregateId) -> Result<Arc<Loaded<A>>, RepositoryError<A::Error>> {
+        self.reader.load(id).await
+    }
+
+    /// Carries out `command` for `caller`. `creates` marks a command that creates the aggregate
+    /// under an id the service picked, so that a retry under a new id finds the first one.
+    pub async fn execute(
+        &self,
+        id: AggregateId,
+        caller: &Caller,
+        write: &Write,
+        command: &A::Command,
+        creates: bool,
+    ) -> Result<Outcome<A::Event>, RepositoryError<A::Error>> {
+        let aggregate = self.reader.aggregate(id);
+        for _ in 0..ATTEMPTS {
+            let current = self.load(id).await?;
+            if let Some(entry) = current.written_by(&write.request_id) {
+                return Ok(Outcome {
+                    id,
+                    events: entry.events.clone(),
+                    written: Written::at(entry.recorded.position, true),
+                });
+            }
+            if let Some(expected) = write.expected_version
+                && expected != current.version
+            {
+                return Err(RepositoryError::Conflict {
+                    subject: aggregate.subject(),
+                    expected,
+                    current: current.version,
+                });
+            }
+            let events = current
+                .state
+                .decide(command, &context_now())
+                .map_err(|error| RepositoryError::Refused { noun: A::NOUN, id, error })?;
+            if events.is_empty() {
+                let written = Written { version: current.version, position: None, replayed: false };
+                return Ok(Outcome { id, events, written });
+            }
+            let sealed = self.seal(id, &current, &events).await?;
+            let expected =
+                if current.version == 0 { Expected::New } else { Expected::Version(current.version) };
+            let appended = self
+                .store()
+                .append_events(&aggregate, expected, &sealed, &write.request_id, &caller.actor)
+                .await;
+            match appended {
+                // A twin of this request landed first: answer as it did, on the next round.
+                Ok(appended) if appended.duplicate => continue,
+                Ok(appended) => {
+                    return Ok(Outcome { id, events, written: Written::at(appended.position, false) });
+                }
+                Err(StoreError::Conflict { .. }) if write.expected_version.is_none() => continue,
+                Err(StoreError::Conflict { subject, current, .. }) => {
+                    let expected = write.expected_version.unwrap_or_default();
+                    return Err(RepositoryError::Conflict { subject, expected, current });
+                }
+                Err(StoreError::RequestIdReused { original_subject, .. }) if creates => {
+                    return self.replay_creation(&original_subject, write).await;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(RepositoryError::Contended { subject: aggregate.subject(), attempts: ATTEMPTS })
+    }
+
+    async fn seal(
+        &self,
+        id: AggregateId,
+        current: &Loaded<A>,
+        events: &[A::Event],
+    ) -> Result<Vec<A::Event>, RepositoryError<A::Error>> {
+        let mut sealed = events.to_vec();
+        if sealed.iter_mut().all(|event| event.personal_fields().is_empty()) {
+            return Ok(sealed);
+        }
+        let found = self.reader.family_of(id, &current.state, events);
+        let family = found.map(|family| family.to_string()).unwrap_or_default();
+        let key = match (self.reader.key_source, found) {
+            (Keys::CreatesFamilyKey, _) if current.version == 0 => {
+                Some(self.keys().get_or_create(&family).await?)
+            }
+            (_, found) => self.reader.key_of(found).await?,
+        };
+        let Some(key) = key else {
+            return Err(RepositoryError::FamilyErased { family: found.unwrap_or(id) });
+        };
+        for event in &mut sealed {
+            event.seal(&key, family.as_bytes()).map_err(|error| {
+                RepositoryError::Sealing(format!("sealing {}: {error}", event.event_type()))
+            })?;
+        }
+        Ok(sealed)
+    }
+
+    /// A creation retried without its id was given a new id; the request id points at the
+    /// aggregate the first attempt created.
+    async fn replay_creation(
+        &self,
+        original_subject: &str,
+        write: &Write,
+    ) -> Result<Outcome<A::Event>, RepositoryError<A::Error>> {
+        let reused = || RepositoryError::RequestIdReused {
+            request_id: write.request_id.clone(),
+            original_subject: original_subject.to_owned(),
+        };
+        let Some((aggregate_type, id)) = parse_subject(original_subject) else {
+            return Err(reused());
+        };
+        if aggregate_type != A::TYPE || !original_subject.starts_with(self.reader.stream.subject_root()) {
+            return Err(reused());
+        }
+        let original = self.load(id).await?;
+        let entry = original
+            .entries
+            .first()
+            .filter(|entry| entry.recorded.envelope.request_id == write.request_id)
+            .ok_or_else(reused)?;
+        Ok(Outcome { id, events: entry.events.clone(), written: Written::at(entry.recorded.position, true) })
+    }
+}

@@ -1,0 +1,180 @@
+//! The contacts aggregates' events. Each payload struct is schema version 1 of its event type.
+
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+use super::{ContactId, ContactPersonId, HandoverId};
+use crate::family::{FamilyId, MemberId, Municipality};
+use crate::sealing::{HasPersonal, Personal, PersonalField};
+use crate::{Channel, Code, Need, Sector, Timestamp};
+
+/// A contact person's work profile. A professional's profile is not the family's personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    /// The person's id in the identity provider: the person they call as.
+    pub person_id: Code,
+    pub name: String,
+    pub organisation: Code,
+    pub sector: Sector,
+    /// Municipalities (or the area) they serve.
+    pub municipalities: Vec<Municipality>,
+    pub languages: Vec<String>,
+    /// How many families they coordinate at most.
+    pub caseload_limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deactivated {
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseloadChange {
+    pub family_id: FamilyId,
+}
+
+crate::v1_events!(
+    pub enum ContactPersonEvent {
+        Registered(Profile) = "ContactPersonRegistered",
+        Updated(Profile) = "ContactPersonUpdated",
+        Deactivated(Deactivated) = "ContactPersonDeactivated",
+        CaseloadJoined(CaseloadChange) = "CaseloadJoined",
+        CaseloadLeft(CaseloadChange) = "CaseloadLeft",
+    }
+);
+
+impl HasPersonal for ContactPersonEvent {
+    fn personal_fields(&mut self) -> Vec<&mut dyn PersonalField> {
+        Vec::new()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assigned {
+    pub contact_person: ContactPersonId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoverProposed {
+    pub handover_id: HandoverId,
+    pub from: ContactPersonId,
+    pub to: ContactPersonId,
+    /// Free text about the family: sealed with its key.
+    pub reason: Personal<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoverAccepted {
+    pub handover_id: HandoverId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoverDeclined {
+    pub handover_id: HandoverId,
+    pub reason: Personal<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoverWithdrawn {
+    pub handover_id: HandoverId,
+}
+
+crate::v1_events!(
+    pub enum AssignmentEvent {
+        Assigned(Assigned) = "ContactPersonAssigned",
+        HandoverProposed(HandoverProposed) = "HandoverProposed",
+        HandoverAccepted(HandoverAccepted) = "HandoverAccepted",
+        HandoverDeclined(HandoverDeclined) = "HandoverDeclined",
+        HandoverWithdrawn(HandoverWithdrawn) = "HandoverWithdrawn",
+    }
+);
+
+impl HasPersonal for AssignmentEvent {
+    fn personal_fields(&mut self) -> Vec<&mut dyn PersonalField> {
+        match self {
+            AssignmentEvent::HandoverProposed(proposed) => vec![&mut proposed.reason],
+            AssignmentEvent::HandoverDeclined(declined) => vec![&mut declined.reason],
+            AssignmentEvent::Assigned(_)
+            | AssignmentEvent::HandoverAccepted(_)
+            | AssignmentEvent::HandoverWithdrawn(_) => Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Direction {
+    /// The family or a professional got in touch.
+    Inbound,
+    /// The contact person got in touch.
+    Outbound,
+}
+
+/// Who the contact was with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Party {
+    FamilyMember(MemberId),
+    Professional(Sector),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactRecorded {
+    pub contact_id: ContactId,
+    /// When the contact happened.
+    pub occurred_at: Timestamp,
+    pub direction: Direction,
+    pub party: Party,
+    pub channel: Channel,
+    pub needs: Vec<Need>,
+    /// Sealed with the family's key.
+    pub summary: Personal<String>,
+    /// Services or sectors suggested to the family.
+    pub guidance: Vec<Sector>,
+    pub follow_up: Option<Date>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowUpCompleted {
+    pub contact_id: ContactId,
+    pub note: Personal<String>,
+}
+
+crate::v1_events!(
+    pub enum ContactLogEvent {
+        Recorded(ContactRecorded) = "ContactRecorded",
+        FollowUpCompleted(FollowUpCompleted) = "FollowUpCompleted",
+    }
+);
+
+impl HasPersonal for ContactLogEvent {
+    fn personal_fields(&mut self) -> Vec<&mut dyn PersonalField> {
+        match self {
+            ContactLogEvent::Recorded(recorded) => vec![&mut recorded.summary],
+            ContactLogEvent::FollowUpCompleted(completed) => vec![&mut completed.note],
+        }
+    }
+}
+
+/// A consultation: a professional asks about a client who is not registered. No personal data
+/// is recorded; it counts in statistics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsultationRecorded {
+    pub occurred_at: Timestamp,
+    /// The consulting professional's sector.
+    pub sector: Sector,
+    pub channel: Channel,
+    pub needs: Vec<Need>,
+    pub guidance: Vec<Sector>,
+    pub municipality: Option<Municipality>,
+}
+
+crate::v1_events!(
+    pub enum ConsultationEvent {
+        Recorded(ConsultationRecorded) = "ConsultationRecorded",
+    }
+);
+
+impl HasPersonal for ConsultationEvent {
+    fn personal_fields(&mut self) -> Vec<&mut dyn PersonalField> {
+        Vec::new()
+    }
+}

@@ -1,0 +1,96 @@
+//! Following a stream from a checkpoint for as long as the reader wants, through restarts,
+//! leader changes and lost connections: the one primitive every read model is built on.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+
+use crate::{Error, EventStore, Position, ReadOptions, Recorded, RecordedStream, Stream};
+
+/// The longest pause between two attempts to follow again.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// A message that is not a luukku envelope this release can read, and why.
+#[derive(Debug)]
+pub struct Undecodable {
+    pub position: Position,
+    pub subject: String,
+    pub error: Error,
+}
+
+/// What following delivers: the next message, or the next message that cannot be read.
+pub type Followed = Result<Recorded, Undecodable>;
+
+struct Follower {
+    store: EventStore,
+    stream: Stream,
+    next: u64,
+    live: Option<RecordedStream>,
+    backoff: Duration,
+}
+
+impl Follower {
+    async fn next_item(&mut self) -> Followed {
+        loop {
+            let Some(live) = self.live.as_mut() else {
+                match self
+                    .store
+                    .subscribe(self.stream, ReadOptions { from_sequence: self.next, filter_subject: None })
+                    .await
+                {
+                    Ok(live) => self.live = Some(live),
+                    Err(error) => self.pause(&error).await,
+                }
+                continue;
+            };
+            match live.next().await {
+                Some(Ok(recorded)) => {
+                    self.next = recorded.position.sequence + 1;
+                    self.backoff = Duration::ZERO;
+                    return Ok(recorded);
+                }
+                Some(Err(Error::Corrupt { stream, sequence, subject, reason })) => {
+                    self.next = sequence + 1;
+                    let error = Error::Corrupt { stream, sequence, subject: subject.clone(), reason };
+                    let position = Position { stream: self.stream, sequence };
+                    return Err(Undecodable { position, subject, error });
+                }
+                Some(Err(error)) => {
+                    self.live = None;
+                    self.pause(&error).await;
+                }
+                None => {
+                    self.live = None;
+                    self.pause(&Error::Unavailable("the subscription ended".to_owned())).await;
+                }
+            }
+        }
+    }
+
+    async fn pause(&mut self, error: &Error) {
+        self.backoff = (self.backoff * 2).clamp(Duration::from_millis(100), MAX_BACKOFF);
+        tracing::warn!(stream = %self.stream, from = self.next, %error, retry_in_ms = self.backoff.as_millis() as u64, "following again");
+        tokio::time::sleep(self.backoff).await;
+    }
+}
+
+impl EventStore {
+    /// Every message of `stream` from sequence `from` on, then each new one as it is appended,
+    /// for as long as the returned stream is polled. A failure (a restarted server, a lost
+    /// connection) is retried with a growing pause from the message after the last one
+    /// delivered, so nothing is skipped or delivered twice. A message that cannot be read is
+    /// delivered as [`Undecodable`], and following goes on after it: what to do about it is
+    /// the reader's decision.
+    pub fn follow(
+        &self,
+        stream: Stream,
+        from: u64,
+    ) -> impl futures::Stream<Item = Followed> + Send + 'static {
+        let follower =
+            Follower { store: self.clone(), stream, next: from.max(1), live: None, backoff: Duration::ZERO };
+        futures::stream::unfold(follower, |mut follower| async move {
+            let item = follower.next_item().await;
+            Some((item, follower))
+        })
+    }
+}

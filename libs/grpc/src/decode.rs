@@ -1,0 +1,163 @@
+//! Requests into commands in one pass: every field is parsed once, every bad one is named by
+//! its path in the request, and the command is built only when nothing was bad.
+
+use std::fmt::Display;
+use std::str::FromStr;
+
+use jiff::civil::Date;
+use luukku_app::Write;
+use luukku_domain::family::Municipality;
+use luukku_domain::{IdError, RequestId};
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// Gathers the bad fields of one request, so the caller learns of all of them at once.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    violations: Vec<(String, String)>,
+}
+
+impl Decoder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records that `field` is bad.
+    pub fn bad(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.violations.push((field.into(), description.into()));
+    }
+
+    /// The parsed value of `field`, or `None` after recording why it is bad.
+    pub fn field<T, E: Display>(&mut self, field: &str, parsed: Result<T, E>) -> Option<T> {
+        match parsed {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.bad(field, error.to_string());
+                None
+            }
+        }
+    }
+
+    /// A wire code (`"school"`) at `field`.
+    pub fn code<T: FromStr>(&mut self, field: &str, value: &str) -> Option<T>
+    where
+        T::Err: Display,
+    {
+        self.field(field, value.parse::<T>())
+    }
+
+    /// A wire code that may be left empty.
+    pub fn optional_code<T: FromStr>(&mut self, field: &str, value: &str) -> Option<Option<T>>
+    where
+        T::Err: Display,
+    {
+        if value.is_empty() { Some(None) } else { self.code(field, value).map(Some) }
+    }
+
+    /// Every element of `values`, each bad one named `field[index]`.
+    pub fn list<T, E: Display>(
+        &mut self,
+        field: &str,
+        values: &[String],
+        parse: impl Fn(&str) -> Result<T, E>,
+    ) -> Vec<T> {
+        values
+            .iter()
+            .enumerate()
+            .filter_map(|(index, value)| self.field(&format!("{field}[{index}]"), parse(value)))
+            .collect()
+    }
+
+    /// Every element of `values` as a wire code.
+    pub fn codes<T: FromStr>(&mut self, field: &str, values: &[String]) -> Vec<T>
+    where
+        T::Err: Display,
+    {
+        self.list(field, values, str::parse::<T>)
+    }
+
+    /// A required id.
+    pub fn id<T>(
+        &mut self,
+        field: &str,
+        value: &str,
+        parse: impl Fn(&str) -> Result<T, IdError>,
+    ) -> Option<T> {
+        self.field(field, parse(value))
+    }
+
+    /// An id that may be left empty.
+    pub fn optional_id<T>(
+        &mut self,
+        field: &str,
+        value: &str,
+        parse: impl Fn(&str) -> Result<T, IdError>,
+    ) -> Option<Option<T>> {
+        if value.is_empty() { Some(None) } else { self.id(field, value, parse).map(Some) }
+    }
+
+    /// A caller-chosen id, or a new one when empty.
+    pub fn id_or_new<T>(
+        &mut self,
+        field: &str,
+        value: &str,
+        parse: impl Fn(&str) -> Result<T, IdError>,
+        generate: impl Fn() -> T,
+    ) -> Option<T> {
+        if value.is_empty() { Some(generate()) } else { self.id(field, value, parse) }
+    }
+
+    /// The request id and expected version of a write.
+    pub fn write(&mut self, request_id: &str, expected_version: Option<u64>) -> Option<Write> {
+        let request_id = self.field("request_id", RequestId::parse(request_id))?;
+        Some(Write { request_id, expected_version })
+    }
+
+    pub fn date(&mut self, field: &str, value: &str) -> Option<Date> {
+        self.field(field, value.parse::<Date>().map_err(|_| format!("{value:?} is not a date YYYY-MM-DD")))
+    }
+
+    pub fn optional_date(&mut self, field: &str, value: &str) -> Option<Option<Date>> {
+        if value.is_empty() { Some(None) } else { self.date(field, value).map(Some) }
+    }
+
+    pub fn municipality(&mut self, field: &str, value: &str) -> Option<Municipality> {
+        self.field(field, Municipality::parse(value))
+    }
+
+    /// A number that must fit `T`.
+    pub fn number<T: TryFrom<u32>>(&mut self, field: &str, value: u32, range: &str) -> Option<T> {
+        self.field(field, T::try_from(value).map_err(|_| format!("must be {range}")))
+    }
+
+    /// The command `build` makes, when no field was bad; else `INVALID_ARGUMENT` naming every
+    /// bad field. `build` sees every value it needs as `Some` once nothing was bad.
+    pub fn finish<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, Status> {
+        if !self.violations.is_empty() {
+            return Err(invalid(self.violations));
+        }
+        build().ok_or_else(|| {
+            tracing::error!("a decoder built nothing although no field was bad");
+            Status::internal("the request could not be read")
+        })
+    }
+}
+
+/// `INVALID_ARGUMENT` with one field violation per bad field.
+pub fn invalid(violations: Vec<(String, String)>) -> Status {
+    let message =
+        violations.iter().map(|(field, why)| format!("{field}: {why}")).collect::<Vec<_>>().join("; ");
+    let mut details = ErrorDetails::new();
+    for (field, description) in violations {
+        details.add_bad_request_violation(field, description);
+    }
+    Status::with_error_details(Code::InvalidArgument, message, details)
+}
+
+/// The page size a list asks for: `default` when 0, at most `max`.
+pub fn page_size(requested: u32, default: usize, max: usize) -> usize {
+    match usize::try_from(requested).unwrap_or(max) {
+        0 => default,
+        size => size.min(max),
+    }
+}

@@ -1,0 +1,13 @@
+//! The gRPC edge every luukku service shares. A handler does three things: decode the request
+//! into a command in one pass ([`decode`]), call the application, and encode the answer
+//! ([`encode`]); an application error becomes a status in one place ([`status`]).
+
+pub mod decode;
+pub mod encode;
+pub mod identity;
+pub mod serve;
+pub mod status;
+
+pub use decode::Decoder;
+pub use identity::{caller, with_identity};
+pub use status::{Paths, status, status_with};

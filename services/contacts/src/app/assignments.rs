@@ -1,0 +1,259 @@
+//! Each family's one contact person: assigning, handing over, and transferring a leaving
+//! contact person's caseload. A first assignment reserves its place in the caseload before it
+//! is recorded, and a handover moves the family between caseloads when it is accepted; the
+//! domain's rules plan both.
+
+use futures::StreamExt;
+use luukku_app::{AppError, Caller, Entry, Result, Write, Written, refused};
+use luukku_domain::RequestId;
+use luukku_domain::contacts::{
+    AssignPlan, Assignment, AssignmentCommand, AssignmentEvent, CaseloadFamily, ContactPerson,
+    ContactPersonCommand, ContactPersonId, HandoverId, Receiver, SpreadRule, assignment_kept, check_receiver,
+    plan_accept, plan_assignment, plan_transfer,
+};
+use luukku_domain::family::FamilyId;
+use luukku_eventstore::KeyStore;
+use sha2::{Digest, Sha256};
+
+use super::Contacts;
+
+/// Handovers of one caseload transfer proposed at once.
+const TRANSFER_CONCURRENCY: usize = 16;
+
+/// The outcome of an assignment: the family's contact person now, or a handover proposed.
+#[derive(Debug, Clone)]
+pub struct Assigned {
+    pub written: Written,
+    pub assigned: bool,
+    pub handover_id: Option<HandoverId>,
+}
+
+/// A family's assignment as it stands now, with its history.
+#[derive(Debug, Clone)]
+pub struct AssignmentRecord {
+    pub family_id: FamilyId,
+    pub state: Assignment,
+    pub version: u64,
+    pub entries: Vec<Entry<AssignmentEvent>>,
+}
+
+/// A caseload transfer as asked.
+#[derive(Debug, Clone)]
+pub struct TransferRequest {
+    pub request_id: RequestId,
+    pub from: ContactPersonId,
+    pub receivers: Vec<ContactPersonId>,
+    pub rule: SpreadRule,
+    pub reason: String,
+}
+
+/// One handover a transfer proposed.
+#[derive(Debug, Clone)]
+pub struct Transferred {
+    pub family_id: FamilyId,
+    pub to: ContactPersonId,
+    pub handover_id: HandoverId,
+}
+
+/// What a transfer proposed, and which families it left, with why.
+#[derive(Debug, Clone, Default)]
+pub struct Transfer {
+    pub proposed: Vec<Transferred>,
+    pub skipped: Vec<(FamilyId, String)>,
+}
+
+/// The request id of one family of a transfer: the same transfer and family always give the
+/// same id, so a retried transfer replays each handover it proposed.
+fn part_request_id(request_id: &RequestId, family_id: FamilyId) -> RequestId {
+    let digest = Sha256::digest(format!("{request_id}/{family_id}").as_bytes());
+    let hex: String = digest.iter().take(16).map(|byte| format!("{byte:02x}")).collect();
+    RequestId::parse(&format!("part-{hex}"))
+        .unwrap_or_else(|_| unreachable!("hex digits make a valid request id"))
+}
+
+fn handover_of(events: &[AssignmentEvent]) -> Option<HandoverId> {
+    events.iter().find_map(|event| match event {
+        AssignmentEvent::HandoverProposed(proposed) => Some(proposed.handover_id),
+        _ => None,
+    })
+}
+
+impl<K: KeyStore> Contacts<K> {
+    /// Assigns `to` as the family's contact person, or proposes a handover to them when the
+    /// family has one.
+    pub async fn assign(
+        &self,
+        caller: &Caller,
+        write: &Write,
+        family_id: FamilyId,
+        to: ContactPersonId,
+        reason: String,
+    ) -> Result<Assigned> {
+        let command = AssignmentCommand::Assign { to, handover_id: HandoverId::generate(), reason };
+        let assignment = self.assignments.load(family_id.into()).await?;
+        let plan = if assignment.written_by(&write.request_id).is_some() {
+            AssignPlan::Propose
+        } else {
+            self.family(family_id, true).await?;
+            let receiver = self.persons.load(to.into()).await?;
+            plan_assignment(&assignment.state, &receiver.state, to).map_err(refused::<ContactPerson>(to))?
+        };
+        if let AssignPlan::ReserveFirst(person) = plan {
+            self.caseload(caller, person, ContactPersonCommand::Join { family_id }).await?;
+        }
+        let outcome = self.assignments.execute(family_id.into(), caller, write, &command, false).await;
+        match (plan, &outcome) {
+            (AssignPlan::ReserveFirst(person), Ok(outcome)) if !assignment_kept(&outcome.events, person) => {
+                self.release(caller, person, family_id).await;
+            }
+            (AssignPlan::ReserveFirst(person), Err(_)) => self.release(caller, person, family_id).await,
+            _ => {}
+        }
+        let outcome = outcome?;
+        Ok(Assigned {
+            written: outcome.written,
+            assigned: assignment_kept(&outcome.events, to),
+            handover_id: handover_of(&outcome.events),
+        })
+    }
+
+    /// The receiver accepts a handover: the family joins their caseload and leaves the one it
+    /// was in.
+    pub async fn accept_handover(
+        &self,
+        caller: &Caller,
+        write: &Write,
+        family_id: FamilyId,
+        handover_id: HandoverId,
+    ) -> Result<Written> {
+        let command = AssignmentCommand::Accept { handover_id };
+        let assignment = self.assignments.load(family_id.into()).await?;
+        let planned = plan_accept(&assignment.state, handover_id);
+        let (Some(moves), None) = (planned, assignment.written_by(&write.request_id)) else {
+            // A retry, or no such handover: the assignment answers either.
+            return Ok(self
+                .assignments
+                .execute(family_id.into(), caller, write, &command, false)
+                .await?
+                .written);
+        };
+        let receiver = self.persons.load(moves.to.into()).await?;
+        check_receiver(&caller.actor, moves.to, &receiver.state).map_err(refused::<Assignment>(family_id))?;
+        self.family(family_id, true).await?;
+        receiver.state.check_active().map_err(refused::<ContactPerson>(moves.to))?;
+        self.caseload(caller, moves.to, ContactPersonCommand::Join { family_id }).await?;
+        match self.assignments.execute(family_id.into(), caller, write, &command, false).await {
+            Ok(outcome) => {
+                self.caseload(caller, moves.from, ContactPersonCommand::Leave { family_id }).await?;
+                Ok(outcome.written)
+            }
+            Err(error) => {
+                self.release(caller, moves.to, family_id).await;
+                Err(error.into())
+            }
+        }
+    }
+
+    pub async fn decline_handover(
+        &self,
+        caller: &Caller,
+        write: &Write,
+        family_id: FamilyId,
+        handover_id: HandoverId,
+        reason: String,
+    ) -> Result<Written> {
+        let assignment = self.assignments.load(family_id.into()).await?;
+        if let Some(moves) = plan_accept(&assignment.state, handover_id) {
+            let receiver = self.persons.load(moves.to.into()).await?;
+            check_receiver(&caller.actor, moves.to, &receiver.state)
+                .map_err(refused::<Assignment>(family_id))?;
+        }
+        let command = AssignmentCommand::Decline { handover_id, reason };
+        Ok(self.assignments.execute(family_id.into(), caller, write, &command, false).await?.written)
+    }
+
+    pub async fn withdraw_handover(
+        &self,
+        caller: &Caller,
+        write: &Write,
+        family_id: FamilyId,
+        handover_id: HandoverId,
+    ) -> Result<Written> {
+        let command = AssignmentCommand::Withdraw { handover_id };
+        Ok(self.assignments.execute(family_id.into(), caller, write, &command, false).await?.written)
+    }
+
+    /// Proposes a handover of each family of a leaving contact person, spread over the
+    /// receivers by the rule asked.
+    pub async fn transfer_caseload(&self, caller: &Caller, request: TransferRequest) -> Result<Transfer> {
+        let leaving = self.person(request.from).await?;
+        let mut receivers = Vec::new();
+        for receiver in &request.receivers {
+            let person = self.persons.load((*receiver).into()).await?;
+            person.state.check_active().map_err(refused::<ContactPerson>(*receiver))?;
+            receivers.push(Receiver::of(*receiver, &person.state));
+        }
+        let mut assignments = Vec::new();
+        for family_id in &leaving.state.caseload {
+            let assignment = self.assignments.load((*family_id).into()).await?;
+            let retried = assignment.written_by(&part_request_id(&request.request_id, *family_id)).is_some();
+            assignments.push((*family_id, assignment, retried));
+        }
+        let caseload: Vec<CaseloadFamily<'_>> = assignments
+            .iter()
+            .map(|(family_id, assignment, retried)| CaseloadFamily {
+                family_id: *family_id,
+                assignment: &assignment.state,
+                retried: *retried,
+            })
+            .collect();
+        let plan = plan_transfer(request.from, &caseload, &receivers, request.rule);
+        let mut transfer = Transfer {
+            proposed: Vec::new(),
+            skipped: plan.skipped.iter().map(|(family_id, skip)| (*family_id, skip.to_string())).collect(),
+        };
+        let reason = request.reason.trim().to_owned();
+        let proposals = futures::stream::iter(plan.handovers.into_iter().map(|(family_id, to)| {
+            let write = Write::new(part_request_id(&request.request_id, family_id));
+            let command =
+                AssignmentCommand::Assign { to, handover_id: HandoverId::generate(), reason: reason.clone() };
+            async move {
+                let outcome = self
+                    .assignments
+                    .execute(family_id.into(), caller, &write, &command, false)
+                    .await
+                    .map_err(|error| (family_id, AppError::from(error).to_string()))?;
+                let handover_id =
+                    handover_of(&outcome.events).ok_or((family_id, "no handover was proposed".to_owned()))?;
+                Ok(Transferred { family_id, to, handover_id })
+            }
+        }))
+        .buffered(TRANSFER_CONCURRENCY)
+        .collect::<Vec<Result<Transferred, (FamilyId, String)>>>()
+        .await;
+        for proposal in proposals {
+            match proposal {
+                Ok(transferred) => transfer.proposed.push(transferred),
+                Err(skipped) => transfer.skipped.push(skipped),
+            }
+        }
+        tracing::info!(
+            from = %request.from,
+            proposed = transfer.proposed.len(),
+            skipped = transfer.skipped.len(),
+            "caseload transfer"
+        );
+        Ok(transfer)
+    }
+
+    pub async fn get_assignment(&self, _caller: &Caller, family_id: FamilyId) -> Result<AssignmentRecord> {
+        self.family(family_id, false).await?;
+        let assignment = self.assignments.load(family_id.into()).await?;
+        Ok(AssignmentRecord {
+            family_id,
+            state: assignment.state.clone(),
+            version: assignment.version,
+            entries: assignment.entries.clone(),
+        })
+    }
+}

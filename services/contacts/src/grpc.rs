@@ -1,0 +1,222 @@
+//! `luukku.contacts.v1.ContactService`: each call decodes its request, calls the application
+//! and encodes the answer.
+
+mod decode;
+mod encode;
+
+use luukku_app::context_now;
+use luukku_eventstore::KeyStore;
+use luukku_grpc::{caller, status, status_with};
+use luukku_proto::contacts::v1 as pb;
+use luukku_proto::contacts::v1::contact_service_server::ContactService;
+use tonic::{Request, Response, Status};
+
+use crate::app::Contacts;
+
+pub struct ContactGrpc<K: KeyStore> {
+    app: Contacts<K>,
+}
+
+impl<K: KeyStore> ContactGrpc<K> {
+    pub fn new(app: Contacts<K>) -> Self {
+        Self { app }
+    }
+}
+
+#[tonic::async_trait]
+impl<K: KeyStore> ContactService for ContactGrpc<K> {
+    async fn register_contact_person(
+        &self,
+        request: Request<pb::RegisterContactPersonRequest>,
+    ) -> Result<Response<pb::RegisterContactPersonResponse>, Status> {
+        let caller = caller(&request)?;
+        let (write, person_id, profile) = decode::register_person(request.get_ref())?;
+        let (person_id, written) = self
+            .app
+            .register_person(&caller, &write, person_id, profile)
+            .await
+            .map_err(status_with(decode::profile_paths))?;
+        Ok(Response::new(pb::RegisterContactPersonResponse {
+            result: encode::written(written),
+            contact_person_id: person_id.to_string(),
+        }))
+    }
+
+    async fn update_contact_person(
+        &self,
+        request: Request<pb::UpdateContactPersonRequest>,
+    ) -> Result<Response<pb::UpdateContactPersonResponse>, Status> {
+        let caller = caller(&request)?;
+        let (write, person_id, command) = decode::update_person(request.get_ref())?;
+        let written = self
+            .app
+            .change_person(&caller, &write, person_id, command)
+            .await
+            .map_err(status_with(decode::profile_paths))?;
+        Ok(Response::new(pb::UpdateContactPersonResponse { result: encode::written(written) }))
+    }
+
+    async fn deactivate_contact_person(
+        &self,
+        request: Request<pb::DeactivateContactPersonRequest>,
+    ) -> Result<Response<pb::DeactivateContactPersonResponse>, Status> {
+        let caller = caller(&request)?;
+        let (write, person_id, command) = decode::deactivate_person(request.get_ref())?;
+        let written = self.app.change_person(&caller, &write, person_id, command).await.map_err(status)?;
+        Ok(Response::new(pb::DeactivateContactPersonResponse { result: encode::written(written) }))
+    }
+
+    async fn get_contact_person(
+        &self,
+        request: Request<pb::GetContactPersonRequest>,
+    ) -> Result<Response<pb::GetContactPersonResponse>, Status> {
+        let caller = caller(&request)?;
+        let person_id = decode::person_id("contact_person_id", &request.get_ref().contact_person_id)?;
+        let person = self.app.get_person(&caller, person_id).await.map_err(status)?;
+        Ok(Response::new(pb::GetContactPersonResponse { contact_person: Some(encode::person(&person)) }))
+    }
+
+    async fn assign_contact_person(
+        &self,
+        request: Request<pb::AssignContactPersonRequest>,
+    ) -> Result<Response<pb::AssignContactPersonResponse>, Status> {
+        let caller = caller(&request)?;
+        let (write, family_id, to, reason) = decode::assign(request.get_ref())?;
+        let assigned = self.app.assign(&caller, &write, family_id, to, reason).await.map_err(status)?;
+        Ok(Response::new(pb::AssignContactPersonResponse {
+            result: encode::written(assigned.written),
+            assigned: assigned.assigned,
+            handover_id: assigned.handover_id.map(|id| id.to_string()).unwrap_or_default(),
+        }))
+    }
+
+    async fn accept_handover(
+        &self,
+        request: Request<pb::HandoverDecisionRequest>,
+    ) -> Result<Response<pb::HandoverDecisionResponse>, Status> {
+        let caller = caller(&request)?;
+        let (write, family_id, handover_id) = decode::handover_decision(request.get_ref())?;
+        let written =
+            self.app.accept_handover(&caller, &write, family_id, handover_id).await.map_err(status)?;
+        Ok(Response::new(pb::HandoverDecisionResponse { result: encode::written(written) }))
+    }
+
+    async fn decline_handover(
+        &self,
+        request: Request<pb::HandoverDecisionRequest>,
+    ) -> Result<Response<pb::HandoverDecisionResponse>, Status> {
+        let caller = caller(&request)?;
+        let (write, family_id, handover_id) = decode::handover_decision(request.get_ref())?;
+        let reason = request.into_inner().reason;
+        let written = self
+            .app
+            .decline_handover(&caller, &write, family_id, handover_id, reason)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::HandoverDecisionResponse { result: encode::written(written) }))
+    }
+
+    async fn withdraw_handover(
+        &self,
+        request: Request<pb::HandoverDecisionRequest>,
+    ) -> Result<Response<pb::HandoverDecisionResponse>, Status> {
+        let caller = caller(&request)?;
+        let (write, family_id, handover_id) = decode::handover_decision(request.get_ref())?;
+        let written =
+            self.app.withdraw_handover(&caller, &write, family_id, handover_id).await.map_err(status)?;
+        Ok(Response::new(pb::HandoverDecisionResponse { result: encode::written(written) }))
+    }
+
+    async fn transfer_caseload(
+        &self,
+        request: Request<pb::TransferCaseloadRequest>,
+    ) -> Result<Response<pb::TransferCaseloadResponse>, Status> {
+        let caller = caller(&request)?;
+        let transfer = decode::transfer(request.get_ref())?;
+        let transfer = self.app.transfer_caseload(&caller, transfer).await.map_err(status)?;
+        Ok(Response::new(encode::transfer(transfer)))
+    }
+
+    async fn get_assignment(
+        &self,
+        request: Request<pb::GetAssignmentRequest>,
+    ) -> Result<Response<pb::GetAssignmentResponse>, Status> {
+        let caller = caller(&request)?;
+        let family_id = decode::family_id(&request.get_ref().family_id)?;
+        let assignment = self.app.get_assignment(&caller, family_id).await.map_err(status)?;
+        Ok(Response::new(encode::assignment(&assignment)))
+    }
+
+    async fn record_contact(
+        &self,
+        request: Request<pb::RecordContactRequest>,
+    ) -> Result<Response<pb::RecordContactResponse>, Status> {
+        let caller = caller(&request)?;
+        let (write, family_id, contact) = decode::contact(request.get_ref(), context_now().now)?;
+        let (written, contact_id) = self
+            .app
+            .record_contact(&caller, &write, family_id, contact)
+            .await
+            .map_err(status_with(decode::occurred_paths))?;
+        Ok(Response::new(pb::RecordContactResponse {
+            result: encode::written(written),
+            contact_id: contact_id.map(|id| id.to_string()).unwrap_or_default(),
+        }))
+    }
+
+    async fn complete_follow_up(
+        &self,
+        request: Request<pb::CompleteFollowUpRequest>,
+    ) -> Result<Response<pb::CompleteFollowUpResponse>, Status> {
+        let caller = caller(&request)?;
+        let (write, family_id, contact_id) = decode::follow_up(request.get_ref())?;
+        let note = request.into_inner().note;
+        let written = self
+            .app
+            .complete_follow_up(&caller, &write, family_id, contact_id, note)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::CompleteFollowUpResponse { result: encode::written(written) }))
+    }
+
+    async fn record_consultation(
+        &self,
+        request: Request<pb::RecordConsultationRequest>,
+    ) -> Result<Response<pb::RecordConsultationResponse>, Status> {
+        let caller = caller(&request)?;
+        let (write, consultation) = decode::consultation(request.get_ref(), context_now().now)?;
+        let (consultation_id, written) = self
+            .app
+            .record_consultation(&caller, &write, consultation)
+            .await
+            .map_err(status_with(decode::occurred_paths))?;
+        Ok(Response::new(pb::RecordConsultationResponse {
+            result: encode::written(written),
+            consultation_id: consultation_id.to_string(),
+        }))
+    }
+
+    async fn list_family_contacts(
+        &self,
+        request: Request<pb::ListFamilyContactsRequest>,
+    ) -> Result<Response<pb::ListFamilyContactsResponse>, Status> {
+        let caller = caller(&request)?;
+        let family_id = decode::family_id(&request.get_ref().family_id)?;
+        let contacts = self.app.family_contacts(&caller, family_id).await.map_err(status)?;
+        Ok(Response::new(pb::ListFamilyContactsResponse {
+            contacts: contacts.iter().map(encode::contact).collect(),
+        }))
+    }
+
+    async fn list_follow_ups_due(
+        &self,
+        request: Request<pb::ListFollowUpsDueRequest>,
+    ) -> Result<Response<pb::ListFollowUpsDueResponse>, Status> {
+        let caller = caller(&request)?;
+        let (person_id, due_by) = decode::follow_ups_due(request.get_ref(), context_now().today)?;
+        let due = self.app.follow_ups_due(&caller, person_id, due_by).await.map_err(status)?;
+        Ok(Response::new(pb::ListFollowUpsDueResponse {
+            follow_ups: due.iter().map(encode::contact).collect(),
+        }))
+    }
+}

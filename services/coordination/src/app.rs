@@ -1,0 +1,220 @@
+//! The coordination service's use cases: the one view of a family, a contact person's
+//! caseload, a family's timeline, search, anonymous statistics, watching a family or a
+//! caseload, and rebuilding the projection. Free of gRPC.
+
+pub mod statistics;
+pub mod timeline;
+pub mod view;
+mod watch;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use luukku_app::{AppError, Caller, Result};
+use luukku_domain::Role;
+use luukku_domain::contacts::{ContactPersonError, ContactPersonId};
+use luukku_domain::family::{FamilyError, FamilyId, Municipality};
+use luukku_domain::refusal::rules;
+use luukku_domain::sealing::FamilyKey;
+use luukku_eventstore::{Checkpoints, KeyStore};
+
+use crate::projection::doc::FamilyDoc;
+use crate::projection::{Projection, ProjectionError, ProjectionTree};
+use statistics::Statistics;
+use timeline::{TimelineCursor, TimelineItem};
+use view::{CaseloadEntry, FamilyView};
+
+pub use watch::FamilyChange;
+
+/// One page of a timeline, newest first, and where the next page starts.
+#[derive(Debug, Clone)]
+pub struct TimelinePage {
+    pub entries: Vec<TimelineItem>,
+    pub next: Option<TimelineCursor>,
+}
+
+/// How long a query waits for the projection to reach the positions it names, at most.
+#[derive(Debug, Clone, Copy)]
+pub struct Wait {
+    pub targets: Checkpoints,
+    pub limit: Duration,
+}
+
+pub struct Coordination<K> {
+    projection: Arc<Projection>,
+    keys: K,
+}
+
+fn internal(error: ProjectionError) -> AppError {
+    tracing::error!(%error, "projection read failed");
+    AppError::Internal(error.to_string())
+}
+
+impl<K: KeyStore + Clone> Coordination<K> {
+    pub fn new(projection: Arc<Projection>, keys: K) -> Self {
+        Self { projection, keys }
+    }
+
+    pub fn projection(&self) -> &Arc<Projection> {
+        &self.projection
+    }
+
+    /// Waits until the projection has reached the targets, or says where it stands.
+    async fn reached(&self, wait: Wait) -> Result<()> {
+        self.projection.wait_for(wait.targets, wait.limit).await.map_err(|at| {
+            AppError::Unavailable(format!(
+                "the projection has not reached the positions asked for within {} ms: it is at {at}, asked {}",
+                wait.limit.as_millis(),
+                wait.targets
+            ))
+        })
+    }
+
+    async fn key(&self, family: FamilyId) -> Result<Option<FamilyKey>> {
+        Ok(self.keys.get(&family.to_string()).await?)
+    }
+
+    /// The family's document with its personal data opened.
+    async fn opened(&self, tree: &ProjectionTree, family: FamilyId) -> Result<Option<FamilyDoc>> {
+        let Some(doc) = tree.family(family).map_err(internal)? else {
+            return Ok(None);
+        };
+        Ok(Some(view::open(doc, family, self.key(family).await?.as_ref())))
+    }
+
+    fn not_projected(family: FamilyId) -> AppError {
+        AppError::refused("family", family, FamilyError::NotFound)
+    }
+
+    /// The view, and the whole history it shows the newest of.
+    async fn view_and_history(&self, family: FamilyId) -> Result<(FamilyView, Vec<TimelineItem>)> {
+        let tree = self.projection.tree();
+        let doc = self.opened(&tree, family).await?.ok_or_else(|| Self::not_projected(family))?;
+        let history = timeline::tell(self.projection.store(), family, &doc).await?;
+        let recent = history.iter().take(view::RECENT).cloned().collect();
+        let view = view::family_view(
+            &tree,
+            family,
+            &doc,
+            &luukku_app::context_now(),
+            self.projection.positions(),
+            recent,
+        )
+        .map_err(internal)?;
+        Ok((view, history))
+    }
+
+    pub async fn family_view(&self, _caller: &Caller, family: FamilyId, wait: Wait) -> Result<FamilyView> {
+        self.reached(wait).await?;
+        Ok(self.view_and_history(family).await?.0)
+    }
+
+    /// A contact person's families, what needs attention first.
+    async fn caseload_now(&self, person: ContactPersonId) -> Result<Vec<CaseloadEntry>> {
+        let tree = self.projection.tree();
+        let doc = tree
+            .person(person)
+            .map_err(internal)?
+            .ok_or_else(|| AppError::refused("contact_person", person, ContactPersonError::NotFound))?;
+        let context = luukku_app::context_now();
+        let mut entries = Vec::new();
+        for family in doc.families {
+            if let Some(opened) = self.opened(&tree, family).await? {
+                entries.push(view::caseload_entry(family, &opened, &context));
+            }
+        }
+        entries.sort_by_key(|entry| std::cmp::Reverse(entry.attention));
+        Ok(entries)
+    }
+
+    pub async fn caseload(
+        &self,
+        _caller: &Caller,
+        person: ContactPersonId,
+        wait: Wait,
+    ) -> Result<Vec<CaseloadEntry>> {
+        self.reached(wait).await?;
+        self.caseload_now(person).await
+    }
+
+    /// `page_size` entries of the family's timeline after `after`, newest first.
+    pub async fn timeline(
+        &self,
+        _caller: &Caller,
+        family: FamilyId,
+        wait: Wait,
+        after: Option<TimelineCursor>,
+        page_size: usize,
+    ) -> Result<TimelinePage> {
+        self.reached(wait).await?;
+        let tree = self.projection.tree();
+        let doc = tree.family(family).map_err(internal)?.ok_or_else(|| Self::not_projected(family))?;
+        let history = timeline::tell(self.projection.store(), family, &doc).await?;
+        let remaining: Vec<TimelineItem> =
+            history.into_iter().filter(|item| after.is_none_or(|after| item.cursor() < after)).collect();
+        let next = if remaining.len() > page_size {
+            remaining.get(page_size - 1).map(TimelineItem::cursor)
+        } else {
+            None
+        };
+        let entries = remaining.into_iter().take(page_size).collect();
+        Ok(TimelinePage { entries, next })
+    }
+
+    /// Families whose members' names contain `name` (any case), in `municipality`.
+    pub async fn search(
+        &self,
+        _caller: &Caller,
+        name: &str,
+        municipality: Option<&Municipality>,
+        wait: Wait,
+    ) -> Result<Vec<CaseloadEntry>> {
+        self.reached(wait).await?;
+        let name = name.trim().to_lowercase();
+        let tree = self.projection.tree();
+        let context = luukku_app::context_now();
+        let mut found = Vec::new();
+        for item in tree.families() {
+            let (family, doc) = item.map_err(internal)?;
+            if municipality.is_some_and(|wanted| wanted.as_str() != doc.municipality) {
+                continue;
+            }
+            let opened = view::open(doc, family, self.key(family).await?.as_ref());
+            if !name.is_empty() && !view::names(&opened).iter().any(|n| n.to_lowercase().contains(&name)) {
+                continue;
+            }
+            found.push(view::caseload_entry(family, &opened, &context));
+        }
+        Ok(found)
+    }
+
+    pub async fn statistics(&self, _caller: &Caller, wait: Wait) -> Result<Statistics> {
+        self.reached(wait).await?;
+        let tree = self.projection.tree();
+        let now = luukku_app::context_now().now.as_millis();
+        tokio::task::spawn_blocking(move || statistics::statistics(&tree, now))
+            .await
+            .map_err(|error| AppError::Internal(error.to_string()))?
+            .map_err(internal)
+    }
+
+    /// Rebuilds the projection from the start of the streams while it keeps answering; calls
+    /// `progress` with where the new generation stands and where it is going.
+    pub async fn rebuild(
+        &self,
+        caller: &Caller,
+        progress: impl FnMut(Checkpoints, Checkpoints),
+    ) -> Result<u64> {
+        if caller.actor.role != Role::Operator {
+            return Err(AppError::rule(
+                rules::OPERATORS_ONLY,
+                "projection",
+                "rebuilding the projection is for operators",
+            ));
+        }
+        self.projection
+            .rebuild(progress)
+            .await
+            .map_err(|error| AppError::Internal(format!("the rebuild failed: {error}")))
+    }
+}

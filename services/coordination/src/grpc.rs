@@ -1,0 +1,154 @@
+//! `luukku.coordination.v1.CoordinationService`: each call decodes its request, calls the
+//! application and encodes the answer.
+
+pub mod admin;
+mod decode;
+mod encode;
+
+use std::sync::Arc;
+
+use luukku_domain::contacts::ContactPersonId;
+use luukku_domain::family::FamilyId;
+use luukku_eventstore::KeyStore;
+use luukku_grpc::decode::page_size;
+use luukku_grpc::{Decoder, caller, status};
+use luukku_proto::coordination::v1 as pb;
+use luukku_proto::coordination::v1::coordination_service_server::CoordinationService;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use crate::app::Coordination;
+use crate::app::timeline::TimelineCursor;
+
+/// A timeline page's default and largest size.
+const PAGE: (usize, usize) = (50, 500);
+
+pub struct CoordinationGrpc<K> {
+    app: Arc<Coordination<K>>,
+}
+
+impl<K> CoordinationGrpc<K> {
+    pub fn new(app: Arc<Coordination<K>>) -> Self {
+        Self { app }
+    }
+}
+
+type Streamed<T> = std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<T, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
+    async fn get_family_view(
+        &self,
+        request: Request<pb::GetFamilyViewRequest>,
+    ) -> Result<Response<pb::FamilyView>, Status> {
+        let caller = caller(&request)?;
+        let mut decoder = Decoder::new();
+        let family = decoder.id("family_id", &request.get_ref().family_id, FamilyId::parse);
+        let wait = decode::wait(&mut decoder, &request, &request.get_ref().min_positions);
+        let family = decoder.finish(|| family)?;
+        let view = self.app.family_view(&caller, family, wait).await.map_err(status)?;
+        Ok(Response::new(encode::family_view(&view)))
+    }
+
+    async fn list_caseload(
+        &self,
+        request: Request<pb::ListCaseloadRequest>,
+    ) -> Result<Response<pb::ListCaseloadResponse>, Status> {
+        let caller = caller(&request)?;
+        let mut decoder = Decoder::new();
+        let person =
+            decoder.id("contact_person_id", &request.get_ref().contact_person_id, ContactPersonId::parse);
+        let wait = decode::wait(&mut decoder, &request, &request.get_ref().min_positions);
+        let person = decoder.finish(|| person)?;
+        let families = self.app.caseload(&caller, person, wait).await.map_err(status)?;
+        Ok(Response::new(pb::ListCaseloadResponse {
+            families: families.iter().map(encode::caseload_entry).collect(),
+        }))
+    }
+
+    async fn get_timeline(
+        &self,
+        request: Request<pb::GetTimelineRequest>,
+    ) -> Result<Response<pb::GetTimelineResponse>, Status> {
+        let caller = caller(&request)?;
+        let message = request.get_ref();
+        let mut decoder = Decoder::new();
+        let family = decoder.id("family_id", &message.family_id, FamilyId::parse);
+        let wait = decode::wait(&mut decoder, &request, &message.min_positions);
+        let after = decoder.optional_code::<TimelineCursor>("page_token", &message.page_token);
+        let (family, after) = decoder.finish(|| Some((family?, after?)))?;
+        let size = page_size(message.page_size, PAGE.0, PAGE.1);
+        let page = self.app.timeline(&caller, family, wait, after, size).await.map_err(status)?;
+        Ok(Response::new(encode::timeline(&page)))
+    }
+
+    async fn search_families(
+        &self,
+        request: Request<pb::SearchFamiliesRequest>,
+    ) -> Result<Response<pb::SearchFamiliesResponse>, Status> {
+        let caller = caller(&request)?;
+        let message = request.get_ref();
+        let mut decoder = Decoder::new();
+        let municipality = if message.municipality.is_empty() {
+            Some(None)
+        } else {
+            decoder.municipality("municipality", &message.municipality).map(Some)
+        };
+        if message.name.trim().is_empty() && message.municipality.is_empty() {
+            decoder.bad("name", "give a name, a municipality or both");
+        }
+        let wait = decode::wait(&mut decoder, &request, &message.min_positions);
+        let municipality = decoder.finish(|| municipality)?;
+        let families =
+            self.app.search(&caller, &message.name, municipality.as_ref(), wait).await.map_err(status)?;
+        Ok(Response::new(pb::SearchFamiliesResponse {
+            families: families.iter().map(encode::caseload_entry).collect(),
+        }))
+    }
+
+    async fn get_statistics(
+        &self,
+        request: Request<pb::GetStatisticsRequest>,
+    ) -> Result<Response<pb::GetStatisticsResponse>, Status> {
+        let caller = caller(&request)?;
+        let mut decoder = Decoder::new();
+        let wait = decode::wait(&mut decoder, &request, &request.get_ref().min_positions);
+        decoder.finish(|| Some(()))?;
+        let figures = self.app.statistics(&caller, wait).await.map_err(status)?;
+        Ok(Response::new(encode::statistics(&figures)))
+    }
+
+    type WatchFamilyStream = Streamed<pb::FamilyChange>;
+
+    async fn watch_family(
+        &self,
+        request: Request<pb::WatchFamilyRequest>,
+    ) -> Result<Response<Self::WatchFamilyStream>, Status> {
+        let caller = caller(&request)?;
+        let mut decoder = Decoder::new();
+        let family = decoder.id("family_id", &request.get_ref().family_id, FamilyId::parse);
+        let family = decoder.finish(|| family)?;
+        let changes = self.app.watch_family(&caller, family).await.map_err(status)?;
+        let stream = ReceiverStream::new(changes)
+            .map(|change| change.map(|change| encode::family_change(&change)).map_err(status));
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    type WatchCaseloadStream = Streamed<pb::CaseloadEntry>;
+
+    async fn watch_caseload(
+        &self,
+        request: Request<pb::WatchCaseloadRequest>,
+    ) -> Result<Response<Self::WatchCaseloadStream>, Status> {
+        let caller = caller(&request)?;
+        let mut decoder = Decoder::new();
+        let person =
+            decoder.id("contact_person_id", &request.get_ref().contact_person_id, ContactPersonId::parse);
+        let person = decoder.finish(|| person)?;
+        let changes = self.app.watch_caseload(&caller, person).await.map_err(status)?;
+        let stream = ReceiverStream::new(changes)
+            .map(|entry| entry.map(|entry| encode::caseload_entry(&entry)).map_err(status));
+        Ok(Response::new(Box::pin(stream)))
+    }
+}

@@ -1,0 +1,188 @@
+//! Coordination answers into responses.
+
+use luukku_domain::meetings::Participant;
+use luukku_eventstore::{Checkpoints, Position};
+use luukku_proto::coordination::v1 as pb;
+
+use crate::app::statistics::Statistics;
+use crate::app::timeline::TimelineItem;
+use crate::app::view::*;
+use crate::app::{FamilyChange, TimelinePage};
+
+fn person(person: &PersonView) -> pb::ContactPerson {
+    pb::ContactPerson {
+        contact_person_id: person.id.to_string(),
+        name: person.name.clone(),
+        sector: person.sector.map(|sector| sector.as_code().to_owned()).unwrap_or_default(),
+    }
+}
+
+fn owner(participant: &Participant) -> String {
+    match participant {
+        Participant::FamilyMember(member) => format!("member:{member}"),
+        Participant::Person(person) => format!("person:{}", person.as_str()),
+        Participant::Sector(sector) => format!("sector:{}", sector.as_code()),
+    }
+}
+
+fn meeting(meeting: &MeetingView) -> pb::Meeting {
+    pb::Meeting {
+        meeting_id: meeting.meeting_id.to_string(),
+        purpose: meeting.purpose.as_code().to_owned(),
+        status: meeting.status.clone(),
+        at_ms: meeting.at_ms,
+    }
+}
+
+fn contact(contact: &ContactView) -> pb::Contact {
+    pb::Contact {
+        contact_id: contact.contact_id.to_string(),
+        occurred_at_ms: contact.occurred_at_ms,
+        channel: contact.channel.as_code().to_owned(),
+        needs: contact.needs.iter().map(|need| need.as_code().to_owned()).collect(),
+        summary: contact.summary.clone().unwrap_or_default(),
+        follow_up: contact.follow_up.map(|date| date.to_string()).unwrap_or_default(),
+        follow_up_due: contact.follow_up_due,
+    }
+}
+
+pub fn timeline_entry(item: &TimelineItem) -> pb::TimelineEntry {
+    pb::TimelineEntry {
+        at_ms: item.at_ms,
+        stream: item.stream.name().to_owned(),
+        sequence: item.sequence,
+        event_type: item.event_type.to_owned(),
+        text: item.text.clone(),
+        actor: item.actor.clone(),
+    }
+}
+
+pub fn positions(checkpoints: &Checkpoints) -> Vec<luukku_proto::common::v1::Position> {
+    checkpoints
+        .iter()
+        .map(|(stream, sequence)| luukku_grpc::encode::position_pb(&Position { stream, sequence }))
+        .collect()
+}
+
+pub fn family_view(view: &FamilyView) -> pb::FamilyView {
+    pb::FamilyView {
+        family_id: view.family_id.to_string(),
+        status: view.status.to_owned(),
+        municipality: view.municipality.clone(),
+        members: view
+            .members
+            .iter()
+            .map(|member| pb::Member {
+                member_id: member.member_id.to_string(),
+                role: member.role.as_code().to_owned(),
+                name: member.name.clone().unwrap_or_default(),
+                birth_date: member.birth_date.map(|date| date.to_string()).unwrap_or_default(),
+                age: member.age.map_or(-1, i32::from),
+            })
+            .collect(),
+        contact_person: view.contact_person.as_ref().map(person),
+        pending_handover: view.pending_handover.as_ref().map(|handover| pb::Handover {
+            handover_id: handover.handover_id.to_string(),
+            from: Some(person(&handover.from)),
+            to: Some(person(&handover.to)),
+        }),
+        consents: view
+            .consents
+            .iter()
+            .map(|consent| pb::Consent {
+                consent_id: consent.consent_id.to_string(),
+                sectors: consent.sectors.iter().map(|sector| sector.as_code().to_owned()).collect(),
+                valid_until: consent.valid_until.to_string(),
+                ending_soon: consent.ending_soon,
+            })
+            .collect(),
+        referrals: view
+            .referrals
+            .iter()
+            .map(|referral| pb::Referral {
+                referral_id: referral.referral_id.to_string(),
+                service_name: referral.service_name.clone(),
+                sector: referral.sector.as_code().to_owned(),
+                state: referral.state.as_code().to_owned(),
+                urgency: referral.urgency.as_code().to_owned(),
+                reason: referral.reason.clone().unwrap_or_default(),
+                sent_at_ms: referral.sent_at_ms,
+                deadline_ms: referral.deadline_ms,
+                overdue: referral.overdue,
+                consent_lapsed: referral.consent_lapsed,
+                waiting_days: referral.waiting_days,
+            })
+            .collect(),
+        upcoming_meetings: view.upcoming_meetings.iter().map(meeting).collect(),
+        past_meetings: view.past_meetings.iter().map(meeting).collect(),
+        open_actions: view
+            .open_actions
+            .iter()
+            .map(|action| pb::Action {
+                action_id: action.action_id.to_string(),
+                meeting_id: action.meeting_id.to_string(),
+                what: action.what.clone().unwrap_or_default(),
+                owner: owner(&action.owner),
+                due: action.due.to_string(),
+                overdue: action.overdue,
+            })
+            .collect(),
+        recent_contacts: view.recent_contacts.iter().map(contact).collect(),
+        follow_ups_due: view.follow_ups_due.iter().map(contact).collect(),
+        timeline: view.timeline.iter().map(timeline_entry).collect(),
+        positions: positions(&view.positions),
+    }
+}
+
+pub fn caseload_entry(entry: &CaseloadEntry) -> pb::CaseloadEntry {
+    let attention = entry.attention;
+    pb::CaseloadEntry {
+        family_id: entry.family_id.to_string(),
+        municipality: entry.municipality.clone(),
+        attention: Some(pb::Attention {
+            overdue_referrals: attention.overdue_referrals,
+            actions_past_due: attention.actions_past_due,
+            meetings_within_week: attention.meetings_within_week,
+            follow_ups_due: attention.follow_ups_due,
+            consents_ending: attention.consents_ending,
+            pending_handover: attention.pending_handover,
+        }),
+        names: entry.names.clone(),
+    }
+}
+
+pub fn timeline(page: &TimelinePage) -> pb::GetTimelineResponse {
+    pb::GetTimelineResponse {
+        entries: page.entries.iter().map(timeline_entry).collect(),
+        next_page_token: page.next.map(|next| next.to_string()).unwrap_or_default(),
+    }
+}
+
+pub fn statistics(figures: &Statistics) -> pb::GetStatisticsResponse {
+    pb::GetStatisticsResponse {
+        referrals: figures
+            .referrals
+            .iter()
+            .map(|figure| pb::ReferralFigure {
+                sector: figure.sector.clone(),
+                need: figure.need.clone(),
+                outcome: figure.outcome.clone(),
+                count: figure.count,
+                suppressed: figure.suppressed,
+                median_waiting_days: figure.median_waiting_days,
+                p90_waiting_days: figure.p90_waiting_days,
+            })
+            .collect(),
+        meetings_held: figures.meetings_held,
+        consultations: figures.consultations,
+        families: figures.families,
+        minimum_cell: figures.minimum_cell,
+    }
+}
+
+pub fn family_change(change: &FamilyChange) -> pb::FamilyChange {
+    pb::FamilyChange {
+        entries: change.entries.iter().map(timeline_entry).collect(),
+        view: Some(family_view(&change.view)),
+    }
+}

@@ -1,0 +1,151 @@
+//! The projection of the four streams into sled: open the current generation, follow the
+//! streams, rebuild into a new generation and swap it in while queries keep reading the old
+//! one.
+
+mod apply;
+pub mod doc;
+mod runner;
+pub mod store;
+
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use luukku_domain::family::FamilyId;
+use luukku_eventstore::{Checkpoints, EventStore, Stream};
+use tokio::sync::broadcast;
+
+use runner::Runner;
+pub use store::{ProjectionError, ProjectionTree, Result};
+
+const CURRENT: &[u8] = b"current";
+
+fn tree_name(generation: u64) -> String {
+    format!("view-{generation}")
+}
+
+pub struct Projection {
+    db: sled::Db,
+    store: EventStore,
+    live: RwLock<(u64, Arc<Runner>)>,
+    changes: broadcast::Sender<FamilyId>,
+    rebuilding: tokio::sync::Mutex<()>,
+}
+
+impl Projection {
+    /// Opens (or creates) the projection under `folder` and starts following the streams.
+    pub fn open(folder: &Path, store: EventStore) -> Result<Arc<Self>> {
+        let db = sled::Config::new().path(folder).flush_every_ms(Some(200)).open()?;
+        let meta = db.open_tree("meta")?;
+        let generation = match meta.get(CURRENT)? {
+            Some(bytes) => u64::from_be_bytes(
+                bytes.as_ref().try_into().map_err(|_| ProjectionError::Codec("generation".into()))?,
+            ),
+            None => {
+                meta.insert(CURRENT, &1u64.to_be_bytes())?;
+                1
+            }
+        };
+        let (changes, _) = broadcast::channel(4096);
+        let tree = ProjectionTree(db.open_tree(tree_name(generation))?);
+        let runner = Runner::start(&store, tree, changes.clone(), true)?;
+        Ok(Arc::new(Self {
+            db,
+            store,
+            live: RwLock::new((generation, Arc::new(runner))),
+            changes,
+            rebuilding: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    fn live(&self) -> (u64, Arc<Runner>) {
+        let live = self.live.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        (live.0, Arc::clone(&live.1))
+    }
+
+    pub fn store(&self) -> &EventStore {
+        &self.store
+    }
+
+    /// The tree queries read now.
+    pub fn tree(&self) -> ProjectionTree {
+        self.live().1.tree.clone()
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.live().0
+    }
+
+    /// Where the live projection stands in each stream.
+    pub fn positions(&self) -> Checkpoints {
+        self.live().1.positions()
+    }
+
+    /// The families whose documents change, as they are projected.
+    pub fn subscribe(&self) -> broadcast::Receiver<FamilyId> {
+        self.changes.subscribe()
+    }
+
+    /// Waits until the live projection has reached `targets`, for at most `limit`. Gives where
+    /// it stands if it has not.
+    pub async fn wait_for(&self, targets: Checkpoints, limit: Duration) -> Result<(), Checkpoints> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let (_, runner) = self.live();
+            let mut positions = runner.watch_positions();
+            let outcome =
+                tokio::time::timeout_at(deadline, positions.wait_for(|at| at.reached(&targets))).await;
+            match outcome {
+                Ok(Ok(_)) => return Ok(()),
+                // The runner was swapped out: wait on the new one.
+                Ok(Err(_)) => continue,
+                Err(_) => return Err(runner.positions()),
+            }
+        }
+    }
+
+    /// Projects everything again into a new generation, from the start of the streams, while
+    /// queries keep reading the current one; when the new one has caught up it takes over and
+    /// the old one is dropped. Calls `progress` with the new generation's positions and the
+    /// targets.
+    pub async fn rebuild(&self, mut progress: impl FnMut(Checkpoints, Checkpoints)) -> Result<u64> {
+        let _only_one = self.rebuilding.lock().await;
+        let (old, _) = self.live();
+        let generation = old + 1;
+        let name = tree_name(generation);
+        self.db.drop_tree(name.as_bytes())?;
+        let tree = ProjectionTree(self.db.open_tree(&name)?);
+        let runner = Runner::start(&self.store, tree, self.changes.clone(), false)?;
+        let mut positions = runner.watch_positions();
+        loop {
+            let mut targets = Checkpoints::default();
+            for stream in Stream::ALL {
+                targets.set(stream, self.store.last_sequence(stream).await?);
+            }
+            let now = *positions.borrow();
+            progress(now, targets);
+            if now.reached(&targets) {
+                break;
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(200), positions.changed()).await;
+        }
+        let meta = self.db.open_tree("meta")?;
+        meta.insert(CURRENT, &generation.to_be_bytes())?;
+        self.db.flush_async().await?;
+        runner.live.store(true, std::sync::atomic::Ordering::Relaxed);
+        let previous = {
+            let mut live = self.live.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            std::mem::replace(&mut *live, (generation, Arc::new(runner)))
+        };
+        drop(previous);
+        self.db.drop_tree(tree_name(old).as_bytes())?;
+        tracing::info!(generation, "projection rebuilt and swapped in");
+        Ok(generation)
+    }
+
+    /// Writes everything to disk now.
+    pub async fn flush(&self) -> Result<()> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,173 @@
+//! The families service's use cases: one function each, free of gRPC.
+
+use luukku_app::Keys;
+use luukku_app::{AppError, Caller, Entry, Repository, Result, Write, Written, refused};
+use luukku_domain::Timestamp;
+use luukku_domain::family::{
+    ConsentId, Family, FamilyCommand, FamilyError, FamilyEvent, FamilyId, MemberId, check_erasure_by,
+};
+use luukku_eventstore::{EventStore, KeyStore, Stream};
+
+/// A registered family: its id and its members' ids, in the order of the command.
+#[derive(Debug, Clone)]
+pub struct Registered {
+    pub family_id: FamilyId,
+    pub member_ids: Vec<MemberId>,
+    pub written: Written,
+}
+
+/// A family as it stands now.
+#[derive(Debug, Clone)]
+pub struct FamilyRecord {
+    pub family_id: FamilyId,
+    pub state: Family,
+    pub version: u64,
+    pub registered_at: Option<Timestamp>,
+}
+
+/// One page of a family's history, and the version the next page starts after (0: no more).
+#[derive(Debug, Clone)]
+pub struct HistoryPage {
+    pub entries: Vec<Entry<FamilyEvent>>,
+    pub next_after_version: u64,
+}
+
+pub struct Families<K: KeyStore> {
+    families: Repository<Family, K>,
+}
+
+impl<K: KeyStore> Families<K> {
+    pub fn new(store: EventStore, keys: K) -> Self {
+        Self { families: Repository::new(store, keys, Stream::Families, Keys::CreatesFamilyKey) }
+    }
+
+    async fn run(
+        &self,
+        caller: &Caller,
+        write: &Write,
+        family_id: FamilyId,
+        command: &FamilyCommand,
+    ) -> Result<(FamilyId, Vec<FamilyEvent>, Written)> {
+        let creates = matches!(command, FamilyCommand::Register { .. });
+        let outcome = self.families.execute(family_id.into(), caller, write, command, creates).await?;
+        let family_id = FamilyId::from_ulid(outcome.id.as_ulid());
+        tracing::info!(
+            %family_id,
+            request_id = %write.request_id,
+            version = outcome.written.version,
+            replayed = outcome.written.replayed,
+            "family command"
+        );
+        Ok((family_id, outcome.events, outcome.written))
+    }
+
+    pub async fn register(
+        &self,
+        caller: &Caller,
+        write: &Write,
+        family_id: FamilyId,
+        command: FamilyCommand,
+    ) -> Result<Registered> {
+        let (family_id, events, written) = self.run(caller, write, family_id, &command).await?;
+        let member_ids = match events.first() {
+            Some(FamilyEvent::Registered(registered)) => {
+                registered.members.iter().map(|member| member.member_id).collect()
+            }
+            _ => Vec::new(),
+        };
+        Ok(Registered { family_id, member_ids, written })
+    }
+
+    /// Adds a member; answers the member's id.
+    pub async fn add_member(
+        &self,
+        caller: &Caller,
+        write: &Write,
+        family_id: FamilyId,
+        command: FamilyCommand,
+    ) -> Result<(Written, Option<MemberId>)> {
+        let (_, events, written) = self.run(caller, write, family_id, &command).await?;
+        let member_id = events.iter().find_map(|event| match event {
+            FamilyEvent::MemberAdded(joined) => Some(joined.member_id),
+            _ => None,
+        });
+        Ok((written, member_id))
+    }
+
+    /// Grants a consent; answers its id.
+    pub async fn grant_consent(
+        &self,
+        caller: &Caller,
+        write: &Write,
+        family_id: FamilyId,
+        command: FamilyCommand,
+    ) -> Result<(Written, Option<ConsentId>)> {
+        let (_, events, written) = self.run(caller, write, family_id, &command).await?;
+        let consent_id = events.iter().find_map(|event| match event {
+            FamilyEvent::ConsentGranted(granted) => Some(granted.consent_id),
+            _ => None,
+        });
+        Ok((written, consent_id))
+    }
+
+    /// Updates or removes a member, changes the municipality, revokes a consent, closes or
+    /// reopens the family.
+    pub async fn change(
+        &self,
+        caller: &Caller,
+        write: &Write,
+        family_id: FamilyId,
+        command: FamilyCommand,
+    ) -> Result<Written> {
+        Ok(self.run(caller, write, family_id, &command).await?.2)
+    }
+
+    /// Erases the family's personal data: records the erasure, then deletes its key. A retry of
+    /// the same request completes a deletion that failed.
+    pub async fn erase(&self, caller: &Caller, write: &Write, family_id: FamilyId) -> Result<Written> {
+        check_erasure_by(&caller.actor).map_err(refused::<Family>(family_id))?;
+        let (family_id, events, written) = self.run(caller, write, family_id, &FamilyCommand::Erase).await?;
+        if events.contains(&FamilyEvent::Erased) {
+            self.families.keys().erase(&family_id.to_string()).await?;
+            tracing::info!(%family_id, "family key erased");
+        }
+        Ok(written)
+    }
+
+    pub async fn get(&self, _caller: &Caller, family_id: FamilyId) -> Result<FamilyRecord> {
+        let loaded = self.families.load(family_id.into()).await?;
+        if loaded.version == 0 {
+            return Err(AppError::refused("family", family_id, FamilyError::NotFound));
+        }
+        Ok(FamilyRecord {
+            family_id,
+            registered_at: loaded.created_at(),
+            state: loaded.state.clone(),
+            version: loaded.version,
+        })
+    }
+
+    /// The history after version `after_version`, `page_size` entries at most.
+    pub async fn history(
+        &self,
+        _caller: &Caller,
+        family_id: FamilyId,
+        after_version: u64,
+        page_size: usize,
+    ) -> Result<HistoryPage> {
+        let loaded = self.families.load(family_id.into()).await?;
+        if loaded.version == 0 {
+            return Err(AppError::refused("family", family_id, FamilyError::NotFound));
+        }
+        let remaining: Vec<&Entry<FamilyEvent>> =
+            loaded.entries.iter().filter(|entry| entry.recorded.position.sequence > after_version).collect();
+        let entries: Vec<Entry<FamilyEvent>> =
+            remaining.iter().take(page_size).map(|entry| (*entry).clone()).collect();
+        let next_after_version = if remaining.len() > page_size {
+            entries.last().map_or(0, |entry| entry.recorded.position.sequence)
+        } else {
+            0
+        };
+        Ok(HistoryPage { entries, next_after_version })
+    }
+}

@@ -1,0 +1,98 @@
+//! Families outcomes into responses.
+
+use jiff::civil::Date;
+use luukku_domain::family::{CloseReason, Consent, FamilyStatus, Member, MemberId, MemberRole};
+use luukku_grpc::encode::history_entry;
+use luukku_proto::common::v1 as common;
+use luukku_proto::families::v1 as pb;
+
+use crate::app::{FamilyRecord, HistoryPage, Registered};
+
+pub fn written(written: luukku_app::Written) -> Option<common::WriteResult> {
+    luukku_grpc::encode::written_pb(written)
+}
+
+pub fn registered(registered: Registered) -> pb::RegisterFamilyResponse {
+    pb::RegisterFamilyResponse {
+        result: written(registered.written),
+        family_id: registered.family_id.to_string(),
+        member_ids: registered.member_ids.iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn close_reason_pb(reason: CloseReason) -> pb::CloseReason {
+    match reason {
+        CloseReason::NeedsMet => pb::CloseReason::NeedsMet,
+        CloseReason::MovedAway => pb::CloseReason::MovedAway,
+        CloseReason::FamilyDeclined => pb::CloseReason::FamilyDeclined,
+        CloseReason::Transferred => pb::CloseReason::Transferred,
+        CloseReason::Other => pb::CloseReason::Other,
+    }
+}
+
+fn role_pb(role: MemberRole) -> pb::MemberRole {
+    match role {
+        MemberRole::Guardian => pb::MemberRole::Guardian,
+        MemberRole::Child => pb::MemberRole::Child,
+    }
+}
+
+fn member(member_id: MemberId, member: &Member) -> pb::Member {
+    let mut out = pb::Member {
+        member_id: member_id.to_string(),
+        role: role_pb(member.role) as i32,
+        readable: false,
+        ..Default::default()
+    };
+    if let Some(details) = member.details.plain() {
+        out.readable = true;
+        out.given_names.clone_from(&details.given_names);
+        out.family_name.clone_from(&details.family_name);
+        out.birth_date = details.birth_date.map(|date| date.to_string()).unwrap_or_default();
+        out.identity_code =
+            details.identity_code.as_ref().map(|code| code.as_str().to_owned()).unwrap_or_default();
+        out.languages.clone_from(&details.languages);
+    }
+    out
+}
+
+fn consent(consent_id: String, consent: &Consent, today: Date) -> pb::Consent {
+    pb::Consent {
+        consent_id,
+        given_by: consent.given_by.to_string(),
+        concerns_member_id: consent.concerns.map(|id| id.to_string()).unwrap_or_default(),
+        sectors: consent.sectors.iter().map(|sector| sector.as_code().to_owned()).collect(),
+        purpose: consent.purpose.plain().cloned().unwrap_or_default(),
+        valid_from: consent.valid_from.to_string(),
+        valid_until: consent.valid_until.to_string(),
+        revoked: consent.revoked_by.is_some(),
+        in_force: consent.in_force(today),
+    }
+}
+
+pub fn family(record: &FamilyRecord, today: Date) -> pb::Family {
+    let family = &record.state;
+    let (status, close_reason) = match family.status {
+        FamilyStatus::Absent => (pb::FamilyStatus::Unspecified, pb::CloseReason::Unspecified),
+        FamilyStatus::Active => (pb::FamilyStatus::Active, pb::CloseReason::Unspecified),
+        FamilyStatus::Closed(reason) => (pb::FamilyStatus::Closed, close_reason_pb(reason)),
+        FamilyStatus::Erased => (pb::FamilyStatus::Erased, pb::CloseReason::Unspecified),
+    };
+    pb::Family {
+        family_id: record.family_id.to_string(),
+        status: status as i32,
+        municipality: family.municipality.as_ref().map(|m| m.as_str().to_owned()).unwrap_or_default(),
+        members: family.members.iter().map(|(id, found)| member(*id, found)).collect(),
+        consents: family.consents.iter().map(|(id, found)| consent(id.to_string(), found, today)).collect(),
+        close_reason: close_reason as i32,
+        version: record.version,
+        registered_at_ms: record.registered_at.map_or(0, |at| at.as_millis()),
+    }
+}
+
+pub fn history(page: &HistoryPage) -> pb::ListFamilyHistoryResponse {
+    pb::ListFamilyHistoryResponse {
+        entries: page.entries.iter().map(history_entry).collect(),
+        next_after_version: page.next_after_version,
+    }
+}

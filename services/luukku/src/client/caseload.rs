@@ -1,0 +1,33 @@
+//! `luukku caseload`.
+
+use luukku_grpc::with_identity;
+use luukku_proto::coordination::v1 as coordination;
+use luukku_proto::coordination::v1::coordination_service_client::CoordinationServiceClient;
+
+use super::{Identity, channel, explain};
+
+/// A contact person's families, what needs attention first.
+pub async fn caseload(identity: &Identity, contact_person: String) -> anyhow::Result<()> {
+    let actor = identity.actor()?;
+    let mut client =
+        CoordinationServiceClient::new(channel(&identity.coordination_url, "coordination").await?);
+    let request =
+        coordination::ListCaseloadRequest { contact_person_id: contact_person, min_positions: vec![] };
+    let response = client.list_caseload(with_identity(request, &actor)).await.map_err(explain)?.into_inner();
+    for family in response.families {
+        let a = family.attention.unwrap_or_default();
+        println!(
+            "{} {} [{}] overdue referrals {}, actions past due {}, meetings this week {}, follow-ups {}, consents ending {}{}",
+            family.family_id,
+            family.municipality,
+            family.names.join(", "),
+            a.overdue_referrals,
+            a.actions_past_due,
+            a.meetings_within_week,
+            a.follow_ups_due,
+            a.consents_ending,
+            if a.pending_handover { ", handover pending" } else { "" }
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,94 @@
+//! `luukku handover propose|accept|decline`.
+
+use luukku_grpc::with_identity;
+use luukku_proto::contacts::v1 as contacts;
+use luukku_proto::contacts::v1::contact_service_client::ContactServiceClient;
+
+use super::{Identity, channel, done, explain, id};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum HandoverCommand {
+    /// Proposes handing the family to another contact person (or assigns the first one).
+    Propose {
+        #[arg(long)]
+        family: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    Accept {
+        #[arg(long)]
+        family: String,
+        #[arg(long)]
+        handover: String,
+    },
+    Decline {
+        #[arg(long)]
+        family: String,
+        #[arg(long)]
+        handover: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+}
+
+pub async fn handover(identity: &Identity, command: HandoverCommand) -> anyhow::Result<()> {
+    let actor = identity.actor()?;
+    let mut client = ContactServiceClient::new(channel(&identity.contacts_url, "contacts").await?);
+    let decision = |family: String, handover: String, reason: String| contacts::HandoverDecisionRequest {
+        request_id: id(),
+        family_id: family,
+        expected_version: None,
+        handover_id: handover,
+        reason,
+    };
+    match command {
+        HandoverCommand::Propose { family, to, reason } => {
+            let request = contacts::AssignContactPersonRequest {
+                request_id: id(),
+                family_id: family,
+                expected_version: None,
+                contact_person_id: to,
+                reason,
+            };
+            let response = client
+                .assign_contact_person(with_identity(request, &actor))
+                .await
+                .map_err(explain)?
+                .into_inner();
+            if response.assigned {
+                println!("assigned");
+            } else {
+                println!(
+                    "handover {} proposed; it completes when the receiver accepts",
+                    response.handover_id
+                );
+            }
+            done(response.result);
+        }
+        HandoverCommand::Accept { family, handover } => {
+            let request = decision(family, handover, String::new());
+            done(
+                client
+                    .accept_handover(with_identity(request, &actor))
+                    .await
+                    .map_err(explain)?
+                    .into_inner()
+                    .result,
+            );
+        }
+        HandoverCommand::Decline { family, handover, reason } => {
+            let request = decision(family, handover, reason);
+            done(
+                client
+                    .decline_handover(with_identity(request, &actor))
+                    .await
+                    .map_err(explain)?
+                    .into_inner()
+                    .result,
+            );
+        }
+    }
+    Ok(())
+}

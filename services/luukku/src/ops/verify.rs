@@ -1,0 +1,75 @@
+//! `luukku ops verify`: every message of every stream decodes, and every aggregate opens with
+//! its creation event, once.
+
+use std::collections::HashSet;
+
+use futures::StreamExt;
+use luukku_app::Events;
+use luukku_app::events::creation_event;
+use luukku_eventstore::{EventStore, Recorded, Stream};
+
+/// What is wrong with one message, if anything; `seen` holds the aggregates met so far.
+fn problems(recorded: &Recorded, seen: &mut HashSet<String>) -> Vec<String> {
+    let Some(aggregate_type) = recorded.aggregate_type() else {
+        return vec!["not an aggregate subject".to_owned()];
+    };
+    let Some(creation) = creation_event(recorded.position.stream, aggregate_type) else {
+        return vec![format!("unknown aggregate type {aggregate_type:?}")];
+    };
+    let mut found = Vec::new();
+    if let Err(error) = Events::decode(recorded) {
+        found.push(error.to_string());
+    }
+    let events = &recorded.envelope.events;
+    if events.is_empty() {
+        found.push("holds no events".to_owned());
+    }
+    let first = seen.insert(recorded.subject.clone());
+    let opens = events.first().is_some_and(|event| event.event_type == creation);
+    if first && !opens {
+        found.push(format!("the aggregate's first message does not start with {creation}"));
+    }
+    if !first && opens && creation != "ConsultationRecorded" {
+        found.push(format!("{creation} again in an existing aggregate"));
+    }
+    found
+}
+
+pub async fn verify(store: &EventStore) -> anyhow::Result<std::process::ExitCode> {
+    let mut problem_count = 0usize;
+    let mut checked = 0usize;
+    for stream in Stream::ALL {
+        let last = store.last_sequence(stream).await?;
+        if last == 0 {
+            continue;
+        }
+        let mut seen = HashSet::new();
+        let mut messages = std::pin::pin!(store.follow(stream, 1));
+        while let Some(item) = messages.next().await {
+            checked += 1;
+            let (position, subject, found) = match item {
+                Ok(recorded) => {
+                    let found = problems(&recorded, &mut seen);
+                    (recorded.position, recorded.subject, found)
+                }
+                Err(undecodable) => {
+                    (undecodable.position, undecodable.subject, vec![undecodable.error.to_string()])
+                }
+            };
+            for what in found {
+                problem_count += 1;
+                println!("{} {} {subject}: {what}", position.stream, position.sequence);
+            }
+            if position.sequence >= last {
+                break;
+            }
+        }
+    }
+    if problem_count == 0 {
+        println!("verified {checked} messages: no problems");
+        Ok(std::process::ExitCode::SUCCESS)
+    } else {
+        println!("verified {checked} messages: {problem_count} problems");
+        Ok(std::process::ExitCode::FAILURE)
+    }
+}

@@ -1,0 +1,193 @@
+//! `luukku.meetings.v1.MeetingService`: each call decodes its request, calls the application
+//! and encodes the answer.
+
+mod decode;
+mod encode;
+
+use luukku_app::context_now;
+use luukku_eventstore::KeyStore;
+use luukku_grpc::{caller, status, status_with};
+use luukku_proto::meetings::v1 as pb;
+use luukku_proto::meetings::v1::meeting_service_server::MeetingService;
+use tonic::{Request, Response, Status};
+
+use crate::app::Meetings;
+
+pub struct MeetingGrpc<K: KeyStore> {
+    app: Meetings<K>,
+}
+
+impl<K: KeyStore> MeetingGrpc<K> {
+    pub fn new(app: Meetings<K>) -> Self {
+        Self { app }
+    }
+
+    /// A change answered with the write result only.
+    async fn change<T>(
+        &self,
+        request: Request<T>,
+        decode: fn(&T) -> Result<decode::Decoded, Status>,
+    ) -> Result<Response<pb::MeetingWriteResponse>, Status> {
+        let caller = caller(&request)?;
+        let (write, family_id, command) = decode(request.get_ref())?;
+        let written = self
+            .app
+            .change(&caller, &write, family_id, command)
+            .await
+            .map_err(status_with(decode::meeting_paths))?;
+        Ok(Response::new(pb::MeetingWriteResponse { result: encode::written(written) }))
+    }
+}
+
+#[tonic::async_trait]
+impl<K: KeyStore> MeetingService for MeetingGrpc<K> {
+    async fn propose_meeting(
+        &self,
+        request: Request<pb::ProposeMeetingRequest>,
+    ) -> Result<Response<pb::ProposeMeetingResponse>, Status> {
+        let caller = caller(&request)?;
+        let (write, family_id, command) = decode::propose(request.get_ref())?;
+        let (written, meeting_id) = self
+            .app
+            .propose(&caller, &write, family_id, command)
+            .await
+            .map_err(status_with(decode::meeting_paths))?;
+        Ok(Response::new(pb::ProposeMeetingResponse {
+            result: encode::written(written),
+            meeting_id: meeting_id.map(|id| id.to_string()).unwrap_or_default(),
+        }))
+    }
+
+    async fn answer_invitation(
+        &self,
+        request: Request<pb::AnswerInvitationRequest>,
+    ) -> Result<Response<pb::MeetingWriteResponse>, Status> {
+        self.change(request, decode::answer).await
+    }
+
+    async fn schedule_meeting(
+        &self,
+        request: Request<pb::ScheduleMeetingRequest>,
+    ) -> Result<Response<pb::MeetingWriteResponse>, Status> {
+        self.change(request, decode::schedule).await
+    }
+
+    async fn reschedule_meeting(
+        &self,
+        request: Request<pb::RescheduleMeetingRequest>,
+    ) -> Result<Response<pb::MeetingWriteResponse>, Status> {
+        let caller = caller(&request)?;
+        let (write, family_id, command) = decode::reschedule(request.get_ref())?;
+        let written = self
+            .app
+            .change(&caller, &write, family_id, command)
+            .await
+            .map_err(status_with(decode::reschedule_paths))?;
+        Ok(Response::new(pb::MeetingWriteResponse { result: encode::written(written) }))
+    }
+
+    async fn cancel_meeting(
+        &self,
+        request: Request<pb::CancelMeetingRequest>,
+    ) -> Result<Response<pb::MeetingWriteResponse>, Status> {
+        self.change(request, decode::cancel).await
+    }
+
+    async fn add_participant(
+        &self,
+        request: Request<pb::ParticipantRequest>,
+    ) -> Result<Response<pb::MeetingWriteResponse>, Status> {
+        self.change(request, decode::add_participant).await
+    }
+
+    async fn remove_participant(
+        &self,
+        request: Request<pb::ParticipantRequest>,
+    ) -> Result<Response<pb::MeetingWriteResponse>, Status> {
+        self.change(request, decode::remove_participant).await
+    }
+
+    async fn hold_meeting(
+        &self,
+        request: Request<pb::HoldMeetingRequest>,
+    ) -> Result<Response<pb::HoldMeetingResponse>, Status> {
+        let caller = caller(&request)?;
+        let (write, family_id, command) = decode::hold(request.get_ref(), context_now().now)?;
+        let (written, action_ids) = self
+            .app
+            .hold(&caller, &write, family_id, command)
+            .await
+            .map_err(status_with(decode::meeting_paths))?;
+        Ok(Response::new(pb::HoldMeetingResponse {
+            result: encode::written(written),
+            action_ids: action_ids.iter().map(ToString::to_string).collect(),
+        }))
+    }
+
+    async fn complete_action(
+        &self,
+        request: Request<pb::CompleteActionRequest>,
+    ) -> Result<Response<pb::MeetingWriteResponse>, Status> {
+        self.change(request, decode::complete_action).await
+    }
+
+    async fn reassign_action(
+        &self,
+        request: Request<pb::ReassignActionRequest>,
+    ) -> Result<Response<pb::MeetingWriteResponse>, Status> {
+        self.change(request, decode::reassign_action).await
+    }
+
+    async fn get_meeting(
+        &self,
+        request: Request<pb::GetMeetingRequest>,
+    ) -> Result<Response<pb::GetMeetingResponse>, Status> {
+        let caller = caller(&request)?;
+        let meeting_id = decode::meeting_id(&request.get_ref().meeting_id)?;
+        let (found, version) = self.app.get(&caller, meeting_id).await.map_err(status)?;
+        Ok(Response::new(pb::GetMeetingResponse {
+            meeting: Some(encode::meeting(&found, context_now().today)),
+            version,
+        }))
+    }
+
+    async fn list_family_meetings(
+        &self,
+        request: Request<pb::ListFamilyMeetingsRequest>,
+    ) -> Result<Response<pb::ListFamilyMeetingsResponse>, Status> {
+        let caller = caller(&request)?;
+        let family_id = decode::family_id(&request.get_ref().family_id)?;
+        let (meetings, version) = self.app.family_meetings(&caller, family_id).await.map_err(status)?;
+        let today = context_now().today;
+        Ok(Response::new(pb::ListFamilyMeetingsResponse {
+            meetings: meetings.iter().map(|found| encode::meeting(found, today)).collect(),
+            version,
+        }))
+    }
+
+    async fn list_upcoming_meetings(
+        &self,
+        request: Request<pb::ListUpcomingMeetingsRequest>,
+    ) -> Result<Response<pb::ListUpcomingMeetingsResponse>, Status> {
+        let caller = caller(&request)?;
+        let who = decode::who(&request.get_ref().person_id, &request.get_ref().sector)?;
+        let meetings = self.app.upcoming(&caller, &who).await.map_err(status)?;
+        let today = context_now().today;
+        Ok(Response::new(pb::ListUpcomingMeetingsResponse {
+            meetings: meetings.iter().map(|found| encode::meeting(found, today)).collect(),
+        }))
+    }
+
+    async fn list_open_actions(
+        &self,
+        request: Request<pb::ListOpenActionsRequest>,
+    ) -> Result<Response<pb::ListOpenActionsResponse>, Status> {
+        let caller = caller(&request)?;
+        let who = decode::who(&request.get_ref().person_id, &request.get_ref().sector)?;
+        let actions = self.app.open_actions(&caller, &who).await.map_err(status)?;
+        let today = context_now().today;
+        Ok(Response::new(pb::ListOpenActionsResponse {
+            actions: actions.iter().map(|open| encode::open_action(open, today)).collect(),
+        }))
+    }
+}
