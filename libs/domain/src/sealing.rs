@@ -98,6 +98,13 @@ impl<T> Personal<T> {
     }
 }
 
+impl Personal<String> {
+    /// Free text as given, without surrounding white space.
+    pub fn text(text: &str) -> Self {
+        Personal::Plain(text.trim().to_owned())
+    }
+}
+
 /// Sealing and opening, whatever the field's type; see [`HasPersonal`].
 pub trait PersonalField {
     /// Seals a plain value; a sealed one is left as it is.

@@ -242,7 +242,7 @@ impl Aggregate for Assignment {
                         handover_id: *handover_id,
                         from: current,
                         to: *to,
-                        reason: Personal::Plain(reason.trim().to_owned()),
+                        reason: Personal::text(reason),
                     })])
                 }
             },
@@ -254,7 +254,7 @@ impl Aggregate for Assignment {
                 self.pending(*handover_id)?;
                 Ok(vec![AssignmentEvent::HandoverDeclined(HandoverDeclined {
                     handover_id: *handover_id,
-                    reason: Personal::Plain(reason.trim().to_owned()),
+                    reason: Personal::text(reason),
                 })])
             }
             AssignmentCommand::Withdraw { handover_id } => {
@@ -352,7 +352,7 @@ impl Aggregate for ContactLog {
                 }
                 Ok(vec![ContactLogEvent::FollowUpCompleted(FollowUpCompleted {
                     contact_id: *contact_id,
-                    note: Personal::Plain(note.trim().to_owned()),
+                    note: Personal::text(note),
                 })])
             }
         }

@@ -229,7 +229,7 @@ impl Family {
             given_by: *given_by,
             concerns: *concerns,
             sectors,
-            purpose: Personal::Plain(purpose.trim().to_owned()),
+            purpose: Personal::text(purpose),
             valid_from: *valid_from,
             valid_until: *valid_until,
         })])
@@ -293,9 +293,9 @@ impl Aggregate for Family {
                 FamilyStatus::Absent => Err(FamilyError::NotFound),
                 FamilyStatus::Erased => Err(FamilyError::Erased),
                 FamilyStatus::Active => Err(FamilyError::NotClosed),
-                FamilyStatus::Closed(_) => Ok(vec![FamilyEvent::Reopened(Reopened {
-                    note: Personal::Plain(note.trim().to_owned()),
-                })]),
+                FamilyStatus::Closed(_) => {
+                    Ok(vec![FamilyEvent::Reopened(Reopened { note: Personal::text(note) })])
+                }
             },
             FamilyCommand::AddMember(_)
             | FamilyCommand::UpdateMember { .. }
@@ -361,7 +361,7 @@ impl Family {
                 }
                 Ok(vec![FamilyEvent::MemberRemoved(MemberRemoved {
                     member_id: *member_id,
-                    reason: Personal::Plain(reason.trim().to_owned()),
+                    reason: Personal::text(reason),
                 })])
             }
             FamilyCommand::ChangeMunicipality { municipality } => {
@@ -388,10 +388,9 @@ impl Family {
                     revoked_by: *revoked_by,
                 })])
             }
-            FamilyCommand::Close { reason, note } => Ok(vec![FamilyEvent::Closed(Closed {
-                reason: *reason,
-                note: Personal::Plain(note.trim().to_owned()),
-            })]),
+            FamilyCommand::Close { reason, note } => {
+                Ok(vec![FamilyEvent::Closed(Closed { reason: *reason, note: Personal::text(note) })])
+            }
             // Decided in `Aggregate::decide`, whatever the status.
             FamilyCommand::Register { .. } | FamilyCommand::Erase | FamilyCommand::Reopen { .. } => {
                 Ok(Vec::new())

@@ -130,10 +130,6 @@ fn status_name(status: MeetingStatus) -> &'static str {
     }
 }
 
-fn plain(text: &str) -> Personal<String> {
-    Personal::Plain(text.trim().to_owned())
-}
-
 /// A proposed slot (`Some(index)`) or the one slot of a command.
 fn check_slot(violations: &mut Vec<Violation>, item: Option<usize>, slot: &Slot, now: Timestamp) {
     let field = |name| match item {
@@ -156,6 +152,15 @@ impl FamilyMeetings {
     fn open(&self, id: MeetingId, rule: &'static str) -> Result<&Meeting, MeetingError> {
         let meeting = self.meeting(id)?;
         if !meeting.status.is_open() {
+            return Err(MeetingError::WrongStatus { meeting: id, status: status_name(meeting.status), rule });
+        }
+        Ok(meeting)
+    }
+
+    /// The meeting, which must be scheduled; `rule` says why.
+    fn scheduled(&self, id: MeetingId, rule: &'static str) -> Result<&Meeting, MeetingError> {
+        let meeting = self.meeting(id)?;
+        if !matches!(meeting.status, MeetingStatus::Scheduled(_)) {
             return Err(MeetingError::WrongStatus { meeting: id, status: status_name(meeting.status), rule });
         }
         Ok(meeting)
@@ -216,9 +221,9 @@ impl Aggregate for FamilyMeetings {
                 Ok(vec![E::Proposed(MeetingProposed {
                     meeting_id: *meeting_id,
                     purpose: *purpose,
-                    description: plain(description),
+                    description: Personal::text(description),
                     slots: slots.clone(),
-                    place: plain(place),
+                    place: Personal::text(place),
                     participants,
                 })])
             }
@@ -261,18 +266,11 @@ impl Aggregate for FamilyMeetings {
                 check_slot(&mut violations, None, slot, context.now);
                 require_text(&mut violations, Field::named("reason"), reason);
                 invalid(violations)?;
-                let meeting = self.meeting(*meeting_id)?;
-                if !matches!(meeting.status, MeetingStatus::Scheduled(_)) {
-                    return Err(MeetingError::WrongStatus {
-                        meeting: *meeting_id,
-                        status: status_name(meeting.status),
-                        rule: "only a scheduled meeting is rescheduled",
-                    });
-                }
+                self.scheduled(*meeting_id, "only a scheduled meeting is rescheduled")?;
                 Ok(vec![E::Rescheduled(MeetingRescheduled {
                     meeting_id: *meeting_id,
                     slot: *slot,
-                    reason: plain(reason),
+                    reason: Personal::text(reason),
                 })])
             }
             C::Cancel { meeting_id, reason } => {
@@ -280,7 +278,10 @@ impl Aggregate for FamilyMeetings {
                 require_text(&mut violations, Field::named("reason"), reason);
                 invalid(violations)?;
                 self.open(*meeting_id, "only an open meeting is cancelled")?;
-                Ok(vec![E::Cancelled(MeetingCancelled { meeting_id: *meeting_id, reason: plain(reason) })])
+                Ok(vec![E::Cancelled(MeetingCancelled {
+                    meeting_id: *meeting_id,
+                    reason: Personal::text(reason),
+                })])
             }
             C::AddParticipant { meeting_id, participant } => {
                 let meeting = self.open(*meeting_id, "participants change only until the meeting is held")?;
@@ -321,28 +322,24 @@ impl Aggregate for FamilyMeetings {
                     }
                 }
                 invalid(violations)?;
-                let meeting = self.meeting(*meeting_id)?;
-                if !matches!(meeting.status, MeetingStatus::Scheduled(_)) {
-                    return Err(MeetingError::WrongStatus {
-                        meeting: *meeting_id,
-                        status: status_name(meeting.status),
-                        rule: "only a scheduled meeting is held",
-                    });
-                }
+                self.scheduled(*meeting_id, "only a scheduled meeting is held")?;
                 Ok(vec![E::Held(MeetingHeld {
                     meeting_id: *meeting_id,
                     held_at: *held_at,
                     attended: attended.clone(),
-                    summary: plain(summary),
+                    summary: Personal::text(summary),
                     child_views: child_views
                         .iter()
-                        .map(|(member_id, view)| ChildView { member_id: *member_id, view: plain(view) })
+                        .map(|(member_id, view)| ChildView {
+                            member_id: *member_id,
+                            view: Personal::text(view),
+                        })
                         .collect(),
                     actions: actions
                         .iter()
                         .map(|action| AgreedAction {
                             action_id: action.action_id,
-                            what: plain(&action.what),
+                            what: Personal::text(&action.what),
                             owner: action.owner.clone(),
                             due: action.due,
                         })
@@ -354,7 +351,7 @@ impl Aggregate for FamilyMeetings {
                 Ok(vec![E::ActionDone(ActionDone {
                     meeting_id: *meeting_id,
                     action_id: *action_id,
-                    note: plain(note),
+                    note: Personal::text(note),
                 })])
             }
             C::ReassignAction { meeting_id, action_id, owner } => {

@@ -215,10 +215,6 @@ impl Refusal for ReferralError {
     }
 }
 
-fn note(text: &str) -> Personal<String> {
-    Personal::Plain(text.trim().to_owned())
-}
-
 impl Aggregate for Referral {
     type Event = ReferralEvent;
     type Command = ReferralCommand;
@@ -266,7 +262,7 @@ impl Aggregate for Referral {
             (C::Receive, S::Requested) => E::Received(step),
             (C::Accept, S::Requested | S::Received) => E::Accepted(step),
             (C::Reject { reason, note: text }, S::Requested | S::Received) => {
-                E::Rejected(Rejected { reason: *reason, note: note(text) })
+                E::Rejected(Rejected { reason: *reason, note: Personal::text(text) })
             }
             (C::Start, S::Accepted) => E::Started(step),
             (C::Complete { outcome }, S::InProgress) => {
@@ -276,14 +272,18 @@ impl Aggregate for Referral {
                         "state the outcome",
                     )]));
                 }
-                E::Completed(Note { note: note(outcome) })
+                E::Completed(Note { note: Personal::text(outcome) })
             }
-            (C::Fail { note: text }, S::Accepted | S::InProgress) => E::Failed(Note { note: note(text) }),
+            (C::Fail { note: text }, S::Accepted | S::InProgress) => {
+                E::Failed(Note { note: Personal::text(text) })
+            }
             (C::Hold { note: text }, S::Requested | S::Received | S::Accepted | S::InProgress) => {
-                E::PutOnHold(Note { note: note(text) })
+                E::PutOnHold(Note { note: Personal::text(text) })
             }
             (C::Resume, S::OnHold) => E::Resumed(step),
-            (C::Cancel { note: text }, state) if state.is_open() => E::Cancelled(Note { note: note(text) }),
+            (C::Cancel { note: text }, state) if state.is_open() => {
+                E::Cancelled(Note { note: Personal::text(text) })
+            }
             (
                 C::Redirect { service_id, sector, note: text, deadline },
                 S::Requested | S::Received | S::Rejected,
@@ -297,7 +297,7 @@ impl Aggregate for Referral {
                 E::Redirected(Redirected {
                     service_id: *service_id,
                     sector: *sector,
-                    note: note(text),
+                    note: Personal::text(text),
                     deadline: *deadline,
                 })
             }

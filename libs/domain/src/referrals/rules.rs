@@ -38,7 +38,7 @@ pub fn referral_basis(
 ) -> Result<Basis, ReferralError> {
     check_child(family, child)?;
     if let Some((basis, note)) = statutory {
-        return Ok(Basis::Statutory { basis, note: Personal::Plain(note.trim().to_owned()) });
+        return Ok(Basis::Statutory { basis, note: Personal::text(note) });
     }
     family
         .consent_covering(sector, child, today)

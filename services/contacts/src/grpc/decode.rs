@@ -203,7 +203,7 @@ pub fn contact(
             party: party?,
             channel: channel?,
             needs,
-            summary: Personal::Plain(message.summary.trim().to_owned()),
+            summary: Personal::text(&message.summary),
             guidance,
             follow_up: follow_up?,
         };

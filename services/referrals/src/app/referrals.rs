@@ -120,7 +120,7 @@ impl<K: KeyStore> Referrals<K> {
             sector: service.sector,
             needs: referral.needs,
             urgency: referral.urgency,
-            reason: Personal::Plain(referral.reason.trim().to_owned()),
+            reason: Personal::text(&referral.reason),
             basis,
             sent_at: context.now,
             deadline: self.policy.deadline(referral.urgency, context.now, &finnish_zone()),
