@@ -204,11 +204,15 @@ async fn a_leaving_persons_caseload_is_handed_over_by_rule() -> anyhow::Result<(
     assert_eq!(to_first, 6);
     let again = harness.contacts.transfer_caseload(harness.call(transfer)).await?.into_inner();
     let handovers = |r: &pb::TransferCaseloadResponse| {
-        let mut ids: Vec<_> = r.proposed.iter().map(|p| p.handover_id.clone()).collect();
+        let mut ids: Vec<_> = r
+            .proposed
+            .iter()
+            .map(|p| (p.family_id.clone(), p.handover_id.clone(), p.to_contact_person_id.clone()))
+            .collect();
         ids.sort();
         ids
     };
-    assert_eq!(handovers(&again), handovers(&response), "a retried transfer proposes nothing new");
+    assert_eq!(handovers(&again), handovers(&response), "a retry answers as the first time, receivers too");
     assert_eq!(harness.messages("contacts.assignment.>").await?, 24);
 
     let first = &response.proposed[0];
@@ -217,8 +221,17 @@ async fn a_leaving_persons_caseload_is_handed_over_by_rule() -> anyhow::Result<(
     let receiver_actor =
         contact_actor(if first.to_contact_person_id == receivers[0] { "r1.contact" } else { "r2.contact" });
     let accept = decision(&first.family_id, &first.handover_id, "");
-    harness.contacts.accept_handover(harness.call_as(&receiver_actor, accept)).await?;
+    let accepted = harness.contacts.accept_handover(harness.call_as(&receiver_actor, accept.clone())).await?;
     assert_eq!(harness.caseload(&leaving).await?.len(), 11);
+    let retried = harness.contacts.accept_handover(harness.call_as(&receiver_actor, accept)).await?;
+    let (accepted, retried) = (accepted.into_inner().result, retried.into_inner().result);
+    assert_eq!(
+        retried.as_ref().map(|r| (r.version, &r.position)),
+        accepted.as_ref().map(|r| (r.version, &r.position))
+    );
+    assert!(retried.is_some_and(|r| r.replayed), "a retried acceptance replays the first answer");
+    assert_eq!(harness.caseload(&leaving).await?.len(), 11);
+    assert_eq!(harness.caseload(&first.to_contact_person_id).await?, std::slice::from_ref(&first.family_id));
 
     let bad = pb::TransferCaseloadRequest {
         request_id: request_id(),

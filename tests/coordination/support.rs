@@ -8,6 +8,7 @@ use luukku_grpc::with_identity;
 use luukku_proto::common::v1 as common;
 use luukku_proto::contacts::v1 as contacts;
 use luukku_proto::contacts::v1::contact_service_client::ContactServiceClient;
+use luukku_proto::coordination::v1::coordination_admin_client::CoordinationAdminClient;
 use luukku_proto::coordination::v1::coordination_service_client::CoordinationServiceClient;
 use luukku_proto::families::v1 as families;
 use luukku_proto::families::v1::family_service_client::FamilyServiceClient;
@@ -24,6 +25,7 @@ pub struct Harness {
     pub referrals: ReferralServiceClient<Channel>,
     pub meetings: MeetingServiceClient<Channel>,
     pub coordination: CoordinationServiceClient<Channel>,
+    pub admin: CoordinationAdminClient<Channel>,
     pub projection: Arc<Projection>,
     pub store: EventStore,
     pub actor: Actor,
@@ -60,6 +62,7 @@ impl Harness {
             referrals: ReferralServiceClient::connect(served[2].url()).await?,
             meetings: MeetingServiceClient::connect(served[3].url()).await?,
             coordination: CoordinationServiceClient::connect(served[4].url()).await?,
+            admin: CoordinationAdminClient::connect(served[4].url()).await?,
             projection,
             store,
             actor: luukku_testkit::actor(),

@@ -252,6 +252,8 @@ async fn an_erased_family_leaves_every_projection_for_good() -> anyhow::Result<(
         .await?;
     assert!(caseload.into_inner().families.is_empty());
 
+    let refused = h.admin.rebuild(h.call(pb::RebuildRequest {})).await.expect_err("operators only");
+    assert_eq!(refused.code(), Code::PermissionDenied, "refused before a rebuild starts: {refused:?}");
     h.projection.rebuild(|_, _| {}).await?;
     let status = h
         .coordination

@@ -1,6 +1,8 @@
 use std::path::Path;
+use std::time::Duration;
 
 use bytes::Bytes;
+use futures::StreamExt;
 use luukku_domain::codec::to_postcard;
 use luukku_domain::{Actor, CodecError, DomainEvent, RequestId, Role, Timestamp};
 use luukku_eventstore::envelope::{self, Envelope};
@@ -169,5 +171,35 @@ async fn headers_describe_the_message_without_decoding_it() -> anyhow::Result<()
     let loaded = store.load(&aggregate).await?;
     assert_eq!(loaded.messages[0].envelope.actor, luukku_testkit::actor());
     assert!(loaded.messages[0].envelope.recorded_at.as_millis() > 1_700_000_000_000);
+    Ok(())
+}
+
+#[tokio::test]
+async fn following_reports_garbage_and_goes_on_but_waits_at_a_newer_release() -> anyhow::Result<()> {
+    let nats = TestNats::start().await?;
+    let store = nats.store().await?;
+    let aggregate = new_aggregate();
+    let first = crate::support::append_note(&store, &aggregate, Expected::New, "first").await?;
+    let garbage = store
+        .jetstream()
+        .publish(new_aggregate().subject(), Bytes::from_static(b"\x01\xff\xff"))
+        .await?
+        .await?;
+    let after_garbage = crate::support::append_note(&store, &new_aggregate(), Expected::New, "after").await?;
+    let future = to_postcard("test", &(7u16, "from the future"))?;
+    store.jetstream().publish(new_aggregate().subject(), Bytes::from(future)).await?.await?;
+    crate::support::append_note(&store, &new_aggregate(), Expected::New, "behind the newer one").await?;
+
+    let mut follow = std::pin::pin!(store.follow(luukku_eventstore::Stream::Families, 1));
+    let next = Duration::from_secs(10);
+    let seen = tokio::time::timeout(next, follow.next()).await?.expect("following never ends");
+    assert_eq!(seen.map(|recorded| recorded.position).ok(), Some(first.position));
+    let seen = tokio::time::timeout(next, follow.next()).await?.expect("following never ends");
+    let undecodable = seen.expect_err("garbage is delivered as undecodable");
+    assert_eq!(undecodable.position.sequence, garbage.sequence);
+    let seen = tokio::time::timeout(next, follow.next()).await?.expect("following never ends");
+    assert_eq!(seen.map(|recorded| recorded.position).ok(), Some(after_garbage.position));
+    // The newer release's message is neither delivered nor skipped: nothing comes after it.
+    assert!(tokio::time::timeout(Duration::from_secs(2), follow.next()).await.is_err());
     Ok(())
 }

@@ -160,6 +160,7 @@ impl From<StoreError> for AppError {
             error @ (StoreError::StreamNotFound(_)
             | StoreError::Codec(_)
             | StoreError::Corrupt { .. }
+            | StoreError::Newer { .. }
             | StoreError::Nats(_)) => {
                 tracing::error!(%error, "event store failure");
                 AppError::Internal(error.to_string())

@@ -19,6 +19,10 @@ pub enum Error {
     Codec(#[from] CodecError),
     #[error("message {sequence} of {stream} ({subject}) is not a luukku envelope: {reason}")]
     Corrupt { stream: Stream, sequence: u64, subject: String, reason: String },
+    /// A message of a stream written by a newer release than this one: not corrupt, but not
+    /// readable until this reader is upgraded.
+    #[error("message {sequence} of {stream} ({subject}) was written by a newer release: {reason}")]
+    Newer { stream: Stream, sequence: u64, subject: String, reason: String },
     /// The server did not answer in time, even after retrying with the same message id.
     #[error("nats-server unavailable: {0}")]
     Unavailable(String),

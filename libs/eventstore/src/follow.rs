@@ -55,6 +55,13 @@ impl Follower {
                     let position = Position { stream: self.stream, sequence };
                     return Err(Undecodable { position, subject, error });
                 }
+                Some(Err(error @ Error::Newer { .. })) => {
+                    // Written by a newer release: never skipped. Following stays at it, and
+                    // goes on once this reader is upgraded.
+                    self.live = None;
+                    tracing::error!(stream = %self.stream, %error, "following stopped: upgrade this service");
+                    self.pause(&error).await;
+                }
                 Some(Err(error)) => {
                     self.live = None;
                     self.pause(&error).await;
@@ -80,7 +87,8 @@ impl EventStore {
     /// connection) is retried with a growing pause from the message after the last one
     /// delivered, so nothing is skipped or delivered twice. A message that cannot be read is
     /// delivered as [`Undecodable`], and following goes on after it: what to do about it is
-    /// the reader's decision.
+    /// the reader's decision. A message written by a newer release is not skipped: following
+    /// waits at it, retrying, until the reader is upgraded.
     pub fn follow(
         &self,
         stream: Stream,

@@ -62,15 +62,12 @@ impl EventStore {
         Ok(Box::pin(messages.map(move |message| {
             let message = message.map_err(|error| Error::Unavailable(error.to_string()))?;
             let sequence = message.info().map_err(Error::nats)?.stream_sequence;
-            let subject = message.subject.as_str();
             // A reader of a stream learns where an unreadable message sits, whatever the reason.
+            let subject = message.subject.as_str();
             Recorded::from_parts(stream, sequence, subject, &message.payload).map_err(|error| match error {
-                Error::Codec(codec) => Error::Corrupt {
-                    stream,
-                    sequence,
-                    subject: subject.to_owned(),
-                    reason: codec.to_string(),
-                },
+                Error::Codec(codec) => {
+                    Error::Newer { stream, sequence, subject: subject.to_owned(), reason: codec.to_string() }
+                }
                 other => other,
             })
         })))

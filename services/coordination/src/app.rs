@@ -198,13 +198,9 @@ impl<K: KeyStore + Clone> Coordination<K> {
             .map_err(internal)
     }
 
-    /// Rebuilds the projection from the start of the streams while it keeps answering; calls
-    /// `progress` with where the new generation stands and where it is going.
-    pub async fn rebuild(
-        &self,
-        caller: &Caller,
-        progress: impl FnMut(Checkpoints, Checkpoints),
-    ) -> Result<u64> {
+    /// Whether the caller may rebuild the projection: operators only. Asked before a rebuild
+    /// starts, so that a refusal is the call's answer rather than a message of its stream.
+    pub fn may_rebuild(caller: &Caller) -> Result<()> {
         if caller.actor.role != Role::Operator {
             return Err(AppError::rule(
                 rules::OPERATORS_ONLY,
@@ -212,6 +208,17 @@ impl<K: KeyStore + Clone> Coordination<K> {
                 "rebuilding the projection is for operators",
             ));
         }
+        Ok(())
+    }
+
+    /// Rebuilds the projection from the start of the streams while it keeps answering; calls
+    /// `progress` with where the new generation stands and where it is going.
+    pub async fn rebuild(
+        &self,
+        caller: &Caller,
+        progress: impl FnMut(Checkpoints, Checkpoints),
+    ) -> Result<u64> {
+        Self::may_rebuild(caller)?;
         self.projection
             .rebuild(progress)
             .await

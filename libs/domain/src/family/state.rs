@@ -139,6 +139,12 @@ impl Family {
             .map(|(id, _)| *id)
     }
 
+    /// Whether the consent `consent_id` is still in force on `today`: a referral made under it
+    /// lapses when it was revoked, or has ended, or is not the family's at all.
+    pub fn consent_in_force(&self, consent_id: ConsentId, today: Date) -> bool {
+        self.consents.get(&consent_id).is_some_and(|consent| consent.in_force(today))
+    }
+
     /// The sectors that a consent in force on `today` covers.
     pub fn consented_sectors(&self, today: Date) -> Vec<Sector> {
         let mut sectors: Vec<Sector> = self

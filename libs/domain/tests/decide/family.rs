@@ -310,6 +310,17 @@ fn a_consent_covers_its_sectors_for_the_family_or_the_child_it_names() {
 }
 
 #[test]
+fn a_consent_stops_being_in_force_when_it_ends_or_is_revoked() {
+    let family =
+        given::<Family>(registered()).when(school_consent(20, teen(), Some(teen()), date(2027, 6, 30))).and();
+    assert!(family.state().consent_in_force(id(20), TODAY));
+    assert!(!family.state().consent_in_force(id(20), date(2027, 7, 1)), "ended");
+    assert!(!family.state().consent_in_force(id(99), TODAY), "not the family's");
+    let revoked = family.when(FamilyCommand::RevokeConsent { consent_id: id(20), revoked_by: teen() }).and();
+    assert!(!revoked.state().consent_in_force(id(20), TODAY), "revoked");
+}
+
+#[test]
 fn other_contexts_check_that_a_family_is_open_and_names_its_members() {
     assert_eq!(Family::default().check_exists(), Err(FamilyError::NotFound));
     assert_eq!(Family::default().check_open(), Err(FamilyError::NotFound));
@@ -342,4 +353,19 @@ fn the_history_tells_names_only_when_asked() {
         told,
         "family registered with 3 members in municipality 091: guardian [erased], child [erased], child [erased]"
     );
+}
+
+#[test]
+fn only_a_contact_person_or_an_operator_may_erase_a_family() {
+    use luukku_domain::Role;
+    let with_role = |role| luukku_domain::Actor { role, ..luukku_testkit::actor() };
+    assert_eq!(check_erasure_by(&with_role(Role::ContactPerson)), Ok(()));
+    assert_eq!(check_erasure_by(&with_role(Role::Operator)), Ok(()));
+    for role in [Role::SectorProfessional, Role::FamilyMember, Role::System] {
+        assert_eq!(
+            check_erasure_by(&with_role(role)),
+            Err(FamilyError::ErasureNotPermitted(role)),
+            "{role:?}"
+        );
+    }
 }

@@ -7,7 +7,7 @@ use futures::StreamExt;
 use luukku_app::{AppError, Caller, Entry, Result, Write, Written, refused};
 use luukku_domain::RequestId;
 use luukku_domain::contacts::{
-    AssignPlan, Assignment, AssignmentCommand, AssignmentEvent, CaseloadFamily, ContactPerson,
+    AssignPlan, Assignment, AssignmentCommand, AssignmentEvent, CaseloadFamily, CaseloadMove, ContactPerson,
     ContactPersonCommand, ContactPersonId, HandoverId, Receiver, SpreadRule, assignment_kept, check_receiver,
     plan_accept, plan_assignment, plan_transfer,
 };
@@ -71,9 +71,20 @@ fn part_request_id(request_id: &RequestId, family_id: FamilyId) -> RequestId {
         .unwrap_or_else(|_| unreachable!("hex digits make a valid request id"))
 }
 
-fn handover_of(events: &[AssignmentEvent]) -> Option<HandoverId> {
+/// The handover the events propose, and to whom: on a retry, the first answer's receiver.
+fn handover_of(events: &[AssignmentEvent]) -> Option<(HandoverId, ContactPersonId)> {
     events.iter().find_map(|event| match event {
-        AssignmentEvent::HandoverProposed(proposed) => Some(proposed.handover_id),
+        AssignmentEvent::HandoverProposed(proposed) => Some((proposed.handover_id, proposed.to)),
+        _ => None,
+    })
+}
+
+/// The caseload move of a handover proposed in the aggregate's history, accepted or not.
+fn proposed_move(entries: &[Entry<AssignmentEvent>], handover_id: HandoverId) -> Option<CaseloadMove> {
+    entries.iter().flat_map(|entry| &entry.events).find_map(|event| match event {
+        AssignmentEvent::HandoverProposed(proposed) if proposed.handover_id == handover_id => {
+            Some(CaseloadMove { from: proposed.from, to: proposed.to })
+        }
         _ => None,
     })
 }
@@ -113,7 +124,7 @@ impl<K: KeyStore> Contacts<K> {
         Ok(Assigned {
             written: outcome.written,
             assigned: assignment_kept(&outcome.events, to),
-            handover_id: handover_of(&outcome.events),
+            handover_id: handover_of(&outcome.events).map(|(handover_id, _)| handover_id),
         })
     }
 
@@ -130,12 +141,16 @@ impl<K: KeyStore> Contacts<K> {
         let assignment = self.assignments.load(family_id.into()).await?;
         let planned = plan_accept(&assignment.state, handover_id);
         let (Some(moves), None) = (planned, assignment.written_by(&write.request_id)) else {
-            // A retry, or no such handover: the assignment answers either.
-            return Ok(self
-                .assignments
-                .execute(family_id.into(), caller, write, &command, false)
-                .await?
-                .written);
+            // A retry, or no such handover: the assignment answers either. A retry also
+            // finishes the move out of the old caseload, which may have failed the first time.
+            let written =
+                self.assignments.execute(family_id.into(), caller, write, &command, false).await?.written;
+            if let Some(moves) = proposed_move(&assignment.entries, handover_id)
+                && assignment.state.current == Some(moves.to)
+            {
+                self.caseload(caller, moves.from, ContactPersonCommand::Leave { family_id }).await?;
+            }
+            return Ok(written);
         };
         let receiver = self.persons.load(moves.to.into()).await?;
         check_receiver(&caller.actor, moves.to, &receiver.state).map_err(refused::<Assignment>(family_id))?;
@@ -223,7 +238,8 @@ impl<K: KeyStore> Contacts<K> {
                     .execute(family_id.into(), caller, &write, &command, false)
                     .await
                     .map_err(|error| (family_id, AppError::from(error).to_string()))?;
-                let handover_id =
+                // On a retry the replayed proposal names the receiver of the first answer.
+                let (handover_id, to) =
                     handover_of(&outcome.events).ok_or((family_id, "no handover was proposed".to_owned()))?;
                 Ok(Transferred { family_id, to, handover_id })
             }

@@ -29,6 +29,7 @@ impl<K: KeyStore + Clone> CoordinationAdmin for AdminGrpc<K> {
         request: Request<pb::RebuildRequest>,
     ) -> Result<Response<Self::RebuildStream>, Status> {
         let caller = caller(&request)?;
+        Coordination::<K>::may_rebuild(&caller).map_err(status)?;
         let (sender, receiver) = mpsc::channel(64);
         let app = Arc::clone(&self.app);
         tokio::spawn(async move {

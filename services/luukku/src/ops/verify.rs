@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use futures::StreamExt;
 use luukku_app::Events;
 use luukku_app::events::creation_event;
-use luukku_eventstore::{EventStore, Recorded, Stream};
+use luukku_eventstore::{Error, EventStore, Position, ReadOptions, Recorded, Stream};
 
 /// What is wrong with one message, if anything; `seen` holds the aggregates met so far.
 fn problems(recorded: &Recorded, seen: &mut HashSet<String>) -> Vec<String> {
@@ -44,25 +44,40 @@ pub async fn verify(store: &EventStore) -> anyhow::Result<std::process::ExitCode
             continue;
         }
         let mut seen = HashSet::new();
-        let mut messages = std::pin::pin!(store.follow(stream, 1));
-        while let Some(item) = messages.next().await {
-            checked += 1;
-            let (position, subject, found) = match item {
-                Ok(recorded) => {
-                    let found = problems(&recorded, &mut seen);
-                    (recorded.position, recorded.subject, found)
+        let mut from = 1;
+        // Reads to the stream's end; a message that cannot be read is reported, and reading
+        // goes on after it. A store that stops answering ends the verification with its error.
+        'reading: while from <= last {
+            let mut messages =
+                store.read(stream, ReadOptions { from_sequence: from, filter_subject: None }).await?;
+            while let Some(item) = messages.next().await {
+                checked += 1;
+                let (position, subject, found) = match item {
+                    Ok(recorded) => {
+                        let found = problems(&recorded, &mut seen);
+                        (recorded.position, recorded.subject, found)
+                    }
+                    Err(error) => {
+                        let what = error.to_string();
+                        match error {
+                            Error::Corrupt { sequence, subject, .. }
+                            | Error::Newer { sequence, subject, .. } => {
+                                (Position { stream, sequence }, subject, vec![what])
+                            }
+                            other => return Err(other.into()),
+                        }
+                    }
+                };
+                for what in found {
+                    problem_count += 1;
+                    println!("{} {} {subject}: {what}", position.stream, position.sequence);
                 }
-                Err(undecodable) => {
-                    (undecodable.position, undecodable.subject, vec![undecodable.error.to_string()])
+                from = position.sequence + 1;
+                if position.sequence >= last {
+                    break 'reading;
                 }
-            };
-            for what in found {
-                problem_count += 1;
-                println!("{} {} {subject}: {what}", position.stream, position.sequence);
             }
-            if position.sequence >= last {
-                break;
-            }
+            // A read ends after a message it could not read; go on from the next one.
         }
     }
     if problem_count == 0 {

@@ -77,10 +77,15 @@ impl<K: KeyStore> Referrals<K> {
                 ));
             }
             if let Some(consent_id) = consent {
-                let family = self.families.load(family_id.into()).await?;
-                let in_force =
-                    family.state.consents.get(&consent_id).is_some_and(|consent| consent.in_force(now.today));
-                if !in_force {
+                // One family that cannot be read now must not hold back every other escalation.
+                let family = match self.families.load(family_id.into()).await {
+                    Ok(family) => family,
+                    Err(error) => {
+                        tracing::warn!(%referral_id, error = %luukku_app::AppError::from(error), "consent not checked; checking again next round");
+                        continue;
+                    }
+                };
+                if !family.state.consent_in_force(consent_id, now.today) {
                     due.extend(escalation(
                         referral_id,
                         format!("lapse-{referral_id}-{consent_id}"),
