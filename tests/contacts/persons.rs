@@ -111,3 +111,26 @@ async fn a_consultation_counts_without_personal_data() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_call_without_a_valid_token_is_unauthenticated_and_the_server_keeps_serving() -> anyhow::Result<()>
+{
+    use luukku_testkit::auth::{refuses_every_bad_token, with_bad_token};
+    let mut harness = Harness::start().await?;
+    let client = harness.contacts.clone();
+    refuses_every_bad_token(&harness.actor, |bad| {
+        let mut client = client.clone();
+        let request = with_bad_token(pb::RegisterContactPersonRequest::default(), bad);
+        async move { client.register_contact_person(request).await }
+    })
+    .await?;
+    refuses_every_bad_token(&harness.actor, |bad| {
+        let mut client = client.clone();
+        let request = with_bad_token(pb::ListFollowUpsDueRequest::default(), bad);
+        async move { client.list_follow_ups_due(request).await }
+    })
+    .await?;
+    assert_eq!(harness.messages("contacts.>").await?, 0, "nothing was written");
+    harness.person("still.serving", 10).await?;
+    Ok(())
+}

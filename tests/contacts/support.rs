@@ -1,10 +1,10 @@
 use luukku_domain::{Actor, Code, RequestId, Role, Sector};
 use luukku_eventstore::NatsKeyStore;
-use luukku_grpc::with_identity;
 use luukku_proto::contacts::v1 as pb;
 use luukku_proto::contacts::v1::contact_service_client::ContactServiceClient;
 use luukku_proto::families::v1::family_service_client::FamilyServiceClient;
 use luukku_testkit::TestNats;
+use luukku_testkit::auth::with_identity;
 use luukku_testkit::grpc::{Served, serve_routes};
 use tonic::transport::Channel;
 use tonic::{Code as StatusCode, Status};
@@ -41,8 +41,8 @@ impl Harness {
         let store = nats.store().await?;
         let keys = NatsKeyStore::open(&store).await?;
         let families_served =
-            serve_routes(luukku_families::routes(store.clone(), keys.clone()).await?).await?;
-        let contacts_served = serve_routes(luukku_contacts::routes(store.clone(), keys).await?).await?;
+            serve_routes(luukku_families::routes(store.clone(), keys.clone()).await).await?;
+        let contacts_served = serve_routes(luukku_contacts::routes(store.clone(), keys).await).await?;
         Ok(Self {
             contacts: ContactServiceClient::connect(contacts_served.url()).await?,
             families: FamilyServiceClient::connect(families_served.url()).await?,

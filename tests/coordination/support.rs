@@ -4,7 +4,6 @@ use std::sync::Arc;
 use luukku_coordination::Projection;
 use luukku_domain::{Actor, RequestId};
 use luukku_eventstore::{Checkpoints, EventStore, NatsKeyStore, Stream};
-use luukku_grpc::with_identity;
 use luukku_proto::common::v1 as common;
 use luukku_proto::contacts::v1 as contacts;
 use luukku_proto::contacts::v1::contact_service_client::ContactServiceClient;
@@ -15,6 +14,7 @@ use luukku_proto::families::v1::family_service_client::FamilyServiceClient;
 use luukku_proto::meetings::v1::meeting_service_client::MeetingServiceClient;
 use luukku_proto::referrals::v1::referral_service_client::ReferralServiceClient;
 use luukku_testkit::TestNats;
+use luukku_testkit::auth::with_identity;
 use luukku_testkit::grpc::{Served, serve_routes};
 use tonic::transport::Channel;
 
@@ -46,15 +46,15 @@ impl Harness {
         let keys = NatsKeyStore::open(&store).await?;
         let folder = tempfile::Builder::new().prefix("luukku-projection-").tempdir()?;
         let (referral_routes, process) =
-            luukku_referrals::start(store.clone(), keys.clone(), luukku_referrals::Config::default()).await?;
-        let (coordination_routes, projection) =
-            luukku_coordination::start(folder.path(), store.clone(), keys.clone()).await?;
+            luukku_referrals::start(store.clone(), keys.clone(), luukku_referrals::Config::default()).await;
+        let coordination = luukku_coordination::start(folder.path(), store.clone(), keys.clone()).await?;
         let served = vec![
-            serve_routes(luukku_families::routes(store.clone(), keys.clone()).await?).await?,
-            serve_routes(luukku_contacts::routes(store.clone(), keys.clone()).await?).await?,
+            serve_routes(luukku_families::routes(store.clone(), keys.clone()).await).await?,
+            serve_routes(luukku_contacts::routes(store.clone(), keys.clone()).await).await?,
             serve_routes(referral_routes).await?,
-            serve_routes(luukku_meetings::routes(store.clone(), keys.clone()).await?).await?,
-            serve_routes(coordination_routes).await?,
+            serve_routes(luukku_meetings::routes(store.clone(), keys.clone()).await).await?,
+            serve_routes(coordination.routes).await?,
+            serve_routes(coordination.admin).await?,
         ];
         Ok(Self {
             families: FamilyServiceClient::connect(served[0].url()).await?,
@@ -62,8 +62,8 @@ impl Harness {
             referrals: ReferralServiceClient::connect(served[2].url()).await?,
             meetings: MeetingServiceClient::connect(served[3].url()).await?,
             coordination: CoordinationServiceClient::connect(served[4].url()).await?,
-            admin: CoordinationAdminClient::connect(served[4].url()).await?,
-            projection,
+            admin: CoordinationAdminClient::connect(served[5].url()).await?,
+            projection: coordination.projection,
             store,
             actor: luukku_testkit::actor(),
             _folder: folder,

@@ -293,3 +293,28 @@ async fn statistics_never_show_a_cell_under_five() -> anyhow::Result<()> {
     assert_eq!(statistics.minimum_cell, 5);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_call_without_a_valid_token_is_unauthenticated_and_the_server_keeps_serving() -> anyhow::Result<()>
+{
+    use luukku_testkit::auth::{refuses_every_bad_token, with_bad_token};
+    let mut h = Harness::start().await?;
+    let client = h.coordination.clone();
+    refuses_every_bad_token(&h.actor, |bad| {
+        let mut client = client.clone();
+        let request = with_bad_token(pb::GetFamilyViewRequest::default(), bad);
+        async move { client.get_family_view(request).await }
+    })
+    .await?;
+    let admin = h.admin.clone();
+    refuses_every_bad_token(&h.actor, |bad| {
+        let mut admin = admin.clone();
+        let request = with_bad_token(pb::RebuildRequest {}, bad);
+        async move { admin.rebuild(request).await }
+    })
+    .await?;
+    let anna = h.contact_person("anna.contact", "Anna Koskinen").await?;
+    let request = pb::ListCaseloadRequest { contact_person_id: anna, min_positions: vec![] };
+    h.coordination.list_caseload(h.call(request)).await?;
+    Ok(())
+}

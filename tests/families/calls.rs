@@ -255,7 +255,7 @@ async fn concurrent_changes_without_expected_version_all_land() -> anyhow::Resul
 }
 
 #[tokio::test]
-async fn health_and_reflection_are_served() -> anyhow::Result<()> {
+async fn health_is_served_and_reflection_when_asked() -> anyhow::Result<()> {
     let harness = Harness::start().await?;
     let channel = tonic::transport::Endpoint::from_shared(harness.url())?.connect().await?;
     let mut health = HealthClient::new(channel.clone());
@@ -265,11 +265,21 @@ async fn health_and_reflection_are_served() -> anyhow::Result<()> {
         .into_inner();
     assert_eq!(status.status(), ServingStatus::Serving);
 
-    let mut reflection = ServerReflectionClient::new(channel);
+    // Reflection only where the server is told to serve it.
     let request = ServerReflectionRequest {
         host: String::new(),
         message_request: Some(MessageRequest::ListServices(String::new())),
     };
+    let mut without = ServerReflectionClient::new(channel);
+    let refused = without
+        .server_reflection_info(futures::stream::iter([request.clone()]))
+        .await
+        .expect_err("no reflection by default");
+    assert_eq!(refused.code(), tonic::Code::Unimplemented);
+    let routes = luukku_families::routes(harness.store.clone(), harness.keys.clone()).await;
+    let reflecting = luukku_testkit::grpc::serve_routes(luukku_grpc::serve::with_reflection(routes)?).await?;
+    let channel = tonic::transport::Endpoint::from_shared(reflecting.url())?.connect().await?;
+    let mut reflection = ServerReflectionClient::new(channel);
     let mut responses =
         reflection.server_reflection_info(futures::stream::iter([request])).await?.into_inner();
     let Some(Ok(response)) = responses.next().await else { panic!("no reflection answer") };

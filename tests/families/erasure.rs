@@ -77,13 +77,14 @@ async fn erased_family_reveals_no_personal_data_anywhere() -> anyhow::Result<()>
 
     // A second instance of the service, which has the family's state cached before the erasure.
     let other = luukku_testkit::grpc::serve_routes(
-        luukku_families::routes(harness.store.clone(), harness.keys.clone()).await?,
+        luukku_families::routes(harness.store.clone(), harness.keys.clone()).await,
     )
     .await?;
     let mut other_client =
         luukku_proto::families::v1::family_service_client::FamilyServiceClient::connect(other.url()).await?;
     let actor = harness.actor.clone();
-    let get = || luukku_grpc::with_identity(pb::GetFamilyRequest { family_id: family_id.clone() }, &actor);
+    let get =
+        || luukku_testkit::auth::with_identity(pb::GetFamilyRequest { family_id: family_id.clone() }, &actor);
     let before = other_client.get_family(get()).await?.into_inner().family.expect("family");
     assert!(before.members.iter().all(|member| member.readable));
 
@@ -94,7 +95,8 @@ async fn erased_family_reveals_no_personal_data_anywhere() -> anyhow::Result<()>
         ..Default::default()
     };
     let mut by_nurse = harness.call(erase.clone());
-    *by_nurse.metadata_mut() = luukku_grpc::with_identity((), &sector_professional()).metadata().clone();
+    *by_nurse.metadata_mut() =
+        luukku_testkit::auth::with_identity((), &sector_professional()).metadata().clone();
     expect_code(harness.client.erase_family(by_nurse).await, Code::PermissionDenied);
 
     harness.client.erase_family(harness.call(erase.clone())).await?;

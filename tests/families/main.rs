@@ -5,3 +5,4 @@ mod codec;
 mod erasure;
 mod errors;
 mod support;
+mod tls;

@@ -1,9 +1,9 @@
 use luukku_domain::{Actor, Code, RequestId, Role, Sector};
 use luukku_eventstore::{EventStore, NatsKeyStore};
-use luukku_grpc::with_identity;
 use luukku_proto::families::v1 as pb;
 use luukku_proto::families::v1::family_service_client::FamilyServiceClient;
 use luukku_testkit::TestNats;
+use luukku_testkit::auth::with_identity;
 use luukku_testkit::grpc::{Served, serve_routes};
 use tonic::transport::Channel;
 use tonic::{Code as StatusCode, Status};
@@ -24,7 +24,7 @@ impl Harness {
         let nats = TestNats::start().await?;
         let store = nats.store().await?;
         let keys = NatsKeyStore::open(&store).await?;
-        let served = serve_routes(luukku_families::routes(store.clone(), keys.clone()).await?).await?;
+        let served = serve_routes(luukku_families::routes(store.clone(), keys.clone()).await).await?;
         let client = FamilyServiceClient::connect(served.url()).await?;
         Ok(Self { client, store, keys, actor: luukku_testkit::actor(), served, _nats: nats })
     }

@@ -119,3 +119,27 @@ async fn status_rules_are_named() -> anyhow::Result<()> {
     expect_code(harness.meetings.cancel_meeting(harness.call(stale)).await, Code::Aborted);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_call_without_a_valid_token_is_unauthenticated_and_the_server_keeps_serving() -> anyhow::Result<()>
+{
+    use luukku_testkit::auth::{refuses_every_bad_token, with_bad_token};
+    let harness = Harness::start().await?;
+    let client = harness.meetings.clone();
+    refuses_every_bad_token(&harness.actor, |bad| {
+        let mut client = client.clone();
+        let request = with_bad_token(pb::ProposeMeetingRequest::default(), bad);
+        async move { client.propose_meeting(request).await }
+    })
+    .await?;
+    refuses_every_bad_token(&harness.actor, |bad| {
+        let mut client = client.clone();
+        let request = with_bad_token(pb::ListOpenActionsRequest::default(), bad);
+        async move { client.list_open_actions(request).await }
+    })
+    .await?;
+    let mut client = client.clone();
+    let request = pb::ListOpenActionsRequest { person_id: String::new(), sector: "student_welfare".into() };
+    client.list_open_actions(harness.call(request)).await?;
+    Ok(())
+}

@@ -1,11 +1,11 @@
 use luukku_domain::{Actor, RequestId};
 use luukku_eventstore::NatsKeyStore;
-use luukku_grpc::with_identity;
 use luukku_proto::families::v1::family_service_client::FamilyServiceClient;
 use luukku_proto::meetings::v1 as pb;
 use luukku_proto::meetings::v1::meeting_service_client::MeetingServiceClient;
 use luukku_proto::meetings::v1::participant::Who;
 use luukku_testkit::TestNats;
+use luukku_testkit::auth::with_identity;
 use luukku_testkit::grpc::{Served, serve_routes};
 use tonic::transport::Channel;
 use tonic::{Code as StatusCode, Status};
@@ -37,8 +37,8 @@ impl Harness {
         let store = nats.store().await?;
         let keys = NatsKeyStore::open(&store).await?;
         let families_served =
-            serve_routes(luukku_families::routes(store.clone(), keys.clone()).await?).await?;
-        let meetings_served = serve_routes(luukku_meetings::routes(store.clone(), keys).await?).await?;
+            serve_routes(luukku_families::routes(store.clone(), keys.clone()).await).await?;
+        let meetings_served = serve_routes(luukku_meetings::routes(store.clone(), keys).await).await?;
         Ok(Self {
             meetings: MeetingServiceClient::connect(meetings_served.url()).await?,
             families: FamilyServiceClient::connect(families_served.url()).await?,

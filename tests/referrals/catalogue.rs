@@ -97,3 +97,26 @@ async fn bad_services_are_refused_field_by_field() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_call_without_a_valid_token_is_unauthenticated_and_the_server_keeps_serving() -> anyhow::Result<()>
+{
+    use luukku_testkit::auth::{refuses_every_bad_token, with_bad_token};
+    let harness = Harness::start().await?;
+    let client = harness.referrals.clone();
+    refuses_every_bad_token(&harness.actor, |bad| {
+        let mut client = client.clone();
+        let request = with_bad_token(pb::CreateReferralRequest::default(), bad);
+        async move { client.create_referral(request).await }
+    })
+    .await?;
+    refuses_every_bad_token(&harness.actor, |bad| {
+        let mut client = client.clone();
+        let request = with_bad_token(pb::SearchServicesRequest::default(), bad);
+        async move { client.search_services(request).await }
+    })
+    .await?;
+    let mut client = client.clone();
+    client.search_services(harness.call(pb::SearchServicesRequest::default())).await?;
+    Ok(())
+}

@@ -62,8 +62,8 @@ async fn a_deadline_passed_while_stopped_escalates_exactly_once() -> anyhow::Res
     assert_eq!(harness.events_of_type("ReferralOverdue").await?, 0, "nothing runs while stopped");
 
     // Start it again, twice over, as after a restart with two replicas.
-    let (_, first) = luukku_referrals::start(harness.store.clone(), harness.keys.clone(), config).await?;
-    let (_, second) = luukku_referrals::start(harness.store.clone(), harness.keys.clone(), config).await?;
+    let (_, first) = luukku_referrals::start(harness.store.clone(), harness.keys.clone(), config).await;
+    let (_, second) = luukku_referrals::start(harness.store.clone(), harness.keys.clone(), config).await;
     let store = harness.store.clone();
     let escalated = eventually(10, || {
         let harness_store = store.clone();

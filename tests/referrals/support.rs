@@ -1,7 +1,6 @@
 use futures::TryStreamExt;
 use luukku_domain::{Actor, RequestId};
 use luukku_eventstore::{EventStore, NatsKeyStore, ReadOptions};
-use luukku_grpc::with_identity;
 use luukku_proto::contacts::v1 as contacts;
 use luukku_proto::contacts::v1::contact_service_client::ContactServiceClient;
 use luukku_proto::families::v1 as families;
@@ -9,6 +8,7 @@ use luukku_proto::families::v1::family_service_client::FamilyServiceClient;
 use luukku_proto::referrals::v1 as pb;
 use luukku_proto::referrals::v1::referral_service_client::ReferralServiceClient;
 use luukku_testkit::TestNats;
+use luukku_testkit::auth::with_identity;
 use luukku_testkit::grpc::{Served, serve_routes};
 use tonic::transport::Channel;
 use tonic::{Code as StatusCode, Status};
@@ -49,9 +49,9 @@ impl Harness {
         let nats = TestNats::start().await?;
         let store = nats.store().await?;
         let keys = NatsKeyStore::open(&store).await?;
-        let families = serve_routes(luukku_families::routes(store.clone(), keys.clone()).await?).await?;
-        let contacts = serve_routes(luukku_contacts::routes(store.clone(), keys.clone()).await?).await?;
-        let (routes, process) = luukku_referrals::start(store.clone(), keys.clone(), config).await?;
+        let families = serve_routes(luukku_families::routes(store.clone(), keys.clone()).await).await?;
+        let contacts = serve_routes(luukku_contacts::routes(store.clone(), keys.clone()).await).await?;
+        let (routes, process) = luukku_referrals::start(store.clone(), keys.clone(), config).await;
         let referrals = serve_routes(routes).await?;
         Ok(Self {
             referrals: ReferralServiceClient::connect(referrals.url()).await?,

@@ -31,6 +31,31 @@ crate::ulid_id!(
     ConsentId
 );
 
+/// One member of one family, as a token or a link names them: `FAMILY_ID:MEMBER_ID`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MemberRef {
+    pub family_id: FamilyId,
+    pub member_id: MemberId,
+}
+
+impl fmt::Display for MemberRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.family_id, self.member_id)
+    }
+}
+
+impl std::str::FromStr for MemberRef {
+    type Err = String;
+    fn from_str(input: &str) -> Result<Self, Self::Err> {
+        let (family, member) =
+            input.split_once(':').ok_or_else(|| format!("{input:?} is not FAMILY_ID:MEMBER_ID"))?;
+        Ok(Self {
+            family_id: family.parse().map_err(|error| format!("the family id: {error}"))?,
+            member_id: member.parse().map_err(|error| format!("the member id: {error}"))?,
+        })
+    }
+}
+
 /// A municipality by its three-digit Statistics Finland code, such as `091` (Helsinki).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]

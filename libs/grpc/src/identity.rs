@@ -1,83 +1,165 @@
-//! The caller of a request, read in this one place and handed to the application as a
-//! [`Caller`]. The metadata names the caller as the calling system states it; nothing here
-//! verifies it yet.
+//! The caller of a request, established in this one place and handed to the application as a
+//! [`Caller`]: a bearer token verified against the issuer's keys and, under mutual TLS, the
+//! system the client certificate names. Metadata such as `x-luukku-person` identifies no one.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use luukku_app::Caller;
-use luukku_domain::{Actor, Code, Role, Sector};
+use luukku_auth::{AuthError, Identity, Verifier};
+use luukku_domain::{Actor, Code, Role};
+use luukku_eventstore::MemberLinks;
 use tonic::metadata::MetadataMap;
-use tonic::{Request, Status};
+use tonic::{Code as StatusCode, Request, Status};
+use tonic_types::{ErrorDetails, StatusExt};
 
-pub const PERSON: &str = "x-luukku-person";
-pub const ROLE: &str = "x-luukku-role";
-pub const ORGANISATION: &str = "x-luukku-organisation";
-pub const SECTOR: &str = "x-luukku-sector";
-pub const SYSTEM: &str = "x-luukku-system";
+use crate::status::DOMAIN;
 
-/// The system recorded when the caller names none.
+/// The system recorded when neither the token nor a client certificate names one.
 const UNNAMED_SYSTEM: &str = "unnamed";
 
-fn text<'a>(metadata: &'a MetadataMap, key: &str) -> Result<Option<&'a str>, Status> {
-    match metadata.get(key) {
-        None => Ok(None),
-        Some(value) => value
-            .to_str()
-            .map(|value| Some(value.trim()).filter(|value| !value.is_empty()))
-            .map_err(|_| Status::unauthenticated(format!("metadata {key} is not readable text"))),
+/// Authenticates the callers of a server.
+pub struct Authenticator {
+    verifier: Verifier,
+    links: Option<MemberLinks>,
+    /// Benchmarks only: every call is this caller, unverified, to measure what verifying costs.
+    #[cfg(feature = "unverified")]
+    unverified: Option<Caller>,
+}
+
+/// Why a call is unauthenticated, for its `ErrorInfo`.
+fn reason(error: &AuthError) -> &'static str {
+    match error {
+        AuthError::Missing | AuthError::NotBearer => "TOKEN_MISSING",
+        AuthError::TooLarge { .. } | AuthError::Malformed(_) | AuthError::TooManyClaims { .. } => {
+            "TOKEN_MALFORMED"
+        }
+        AuthError::Algorithm(_) => "TOKEN_ALGORITHM",
+        AuthError::NoKeyId | AuthError::UnknownKey(_) => "TOKEN_UNKNOWN_KEY",
+        AuthError::BadSignature => "TOKEN_SIGNATURE",
+        AuthError::Expired => "TOKEN_EXPIRED",
+        AuthError::NotYetValid => "TOKEN_NOT_YET_VALID",
+        AuthError::WrongIssuer(_) => "TOKEN_ISSUER",
+        AuthError::WrongAudience(_) => "TOKEN_AUDIENCE",
+        AuthError::MissingClaim(_) | AuthError::BadClaim { .. } => "TOKEN_CLAIMS",
     }
 }
 
-fn required<'a>(metadata: &'a MetadataMap, key: &str) -> Result<&'a str, Status> {
-    text(metadata, key)?.ok_or_else(|| {
-        Status::unauthenticated(format!(
-            "metadata {key} is missing; every call names its caller with {PERSON}, {ROLE} and {ORGANISATION}"
-        ))
+fn unauthenticated(error: &AuthError) -> Status {
+    let details = ErrorDetails::with_error_info(reason(error), DOMAIN, HashMap::new());
+    Status::with_error_details(StatusCode::Unauthenticated, error.to_string(), details)
+}
+
+fn bearer(metadata: &MetadataMap) -> Result<&str, AuthError> {
+    let value = metadata.get("authorization").ok_or(AuthError::Missing)?;
+    let value = value.to_str().map_err(|_| AuthError::NotBearer)?;
+    let (scheme, token) = value.split_once(' ').ok_or(AuthError::NotBearer)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(AuthError::NotBearer);
+    }
+    Ok(token.trim())
+}
+
+/// The system a client certificate names: its first SAN URI or DNS name that is a code.
+pub fn certificate_system(der: &[u8]) -> Result<Code, String> {
+    use x509_parser::extensions::GeneralName;
+    let (_, certificate) = x509_parser::parse_x509_certificate(der)
+        .map_err(|_| "the client certificate does not parse".to_owned())?;
+    let names = certificate
+        .subject_alternative_name()
+        .ok()
+        .flatten()
+        .map(|san| san.value.general_names.clone())
+        .unwrap_or_default();
+    let uris = names.iter().filter_map(|name| match name {
+        GeneralName::URI(uri) => Some(*uri),
+        _ => None,
+    });
+    let dns = names.iter().filter_map(|name| match name {
+        GeneralName::DNSName(dns) => Some(*dns),
+        _ => None,
+    });
+    uris.chain(dns).find_map(|name| Code::parse(name).ok()).ok_or_else(|| {
+        "the client certificate names no system: give it a SAN URI or DNS name of letters, digits and . _ : @ -"
+            .to_owned()
     })
 }
 
-fn code(key: &str, value: &str) -> Result<Code, Status> {
-    Code::parse(value).map_err(|error| Status::unauthenticated(format!("metadata {key}: {error}")))
-}
-
-/// The caller of `request`; `UNAUTHENTICATED` when the metadata does not name one.
-pub fn caller<T>(request: &Request<T>) -> Result<Caller, Status> {
-    let metadata = request.metadata();
-    let person_id = code(PERSON, required(metadata, PERSON)?)?;
-    let role = required(metadata, ROLE)?
-        .parse::<Role>()
-        .map_err(|error| Status::unauthenticated(format!("metadata {ROLE}: {error}")))?;
-    let organisation = code(ORGANISATION, required(metadata, ORGANISATION)?)?;
-    let sector = match text(metadata, SECTOR)? {
-        Some(value) => Some(
-            value
-                .parse::<Sector>()
-                .map_err(|error| Status::unauthenticated(format!("metadata {SECTOR}: {error}")))?,
-        ),
-        None if role == Role::SectorProfessional => {
-            return Err(Status::unauthenticated(format!(
-                "metadata {SECTOR} is required for a sector professional"
-            )));
+impl Authenticator {
+    pub fn new(verifier: Verifier) -> Self {
+        Self {
+            verifier,
+            links: None,
+            #[cfg(feature = "unverified")]
+            unverified: None,
         }
-        None => None,
-    };
-    let system = code(SYSTEM, text(metadata, SYSTEM)?.unwrap_or(UNNAMED_SYSTEM))?;
-    Ok(Caller::new(Actor { person_id, role, sector, organisation, system }))
+    }
+
+    /// For benchmarks only (the `unverified` feature): takes every call to be `caller`'s and
+    /// reads no token, so that a benchmark can measure what verification costs.
+    #[cfg(feature = "unverified")]
+    pub fn unverified(verifier: Verifier, caller: Caller) -> Self {
+        Self { unverified: Some(caller), ..Self::new(verifier) }
+    }
+
+    /// Resolves family members' tokens that name no member through the member links.
+    pub fn with_member_links(mut self, links: MemberLinks) -> Self {
+        self.links = Some(links);
+        self
+    }
+
+    /// The caller of `request`: `UNAUTHENTICATED`, saying what to fix, without a valid token.
+    pub async fn authenticate<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
+        #[cfg(feature = "unverified")]
+        if let Some(caller) = &self.unverified {
+            return Ok(caller.clone());
+        }
+        let token = bearer(request.metadata()).map_err(|error| unauthenticated(&error))?;
+        let identity = self.verifier.verify(token).map_err(|error| unauthenticated(&error))?;
+        let certified = match request.peer_certs() {
+            Some(certificates) => match certificates.first() {
+                Some(certificate) => {
+                    Some(certificate_system(certificate.as_ref()).map_err(Status::unauthenticated)?)
+                }
+                None => None,
+            },
+            None => None,
+        };
+        let member = self.member(&identity).await?;
+        let Identity { person, role, organisation, sector, system, .. } = identity;
+        let system = match certified.or(system) {
+            Some(system) => system,
+            None => Code::parse(UNNAMED_SYSTEM).map_err(|error| Status::internal(error.to_string()))?,
+        };
+        Ok(Caller { actor: Actor { person_id: person, role, sector, organisation, system }, member })
+    }
+
+    /// The member a family member's token stands for: named in it, or linked to its subject.
+    async fn member(&self, identity: &Identity) -> Result<Option<luukku_domain::family::MemberRef>, Status> {
+        match (identity.role, identity.member, &self.links) {
+            (Role::FamilyMember, None, Some(links)) => links
+                .member_of(identity.person.as_str())
+                .await
+                .map_err(|error| Status::unavailable(format!("the member link cannot be read: {error}"))),
+            (_, member, _) => Ok(member),
+        }
+    }
 }
 
-/// A request naming `actor` as its caller, as clients send it.
-pub fn with_identity<T>(message: T, actor: &Actor) -> Request<T> {
+/// The verified caller of `request`. A server without an [`Authenticator`] verifies no one and
+/// refuses every call.
+pub async fn caller<T>(request: &Request<T>) -> Result<Caller, Status> {
+    match request.extensions().get::<Arc<Authenticator>>() {
+        Some(authenticator) => authenticator.authenticate(request).await,
+        None => Err(Status::unauthenticated("this server has no way to verify callers")),
+    }
+}
+
+/// A request carrying `token`, as clients send it.
+pub fn with_token<T>(message: T, token: &str) -> Request<T> {
     let mut request = Request::new(message);
-    let metadata = request.metadata_mut();
-    let mut insert = |key: &'static str, value: &str| {
-        if let Ok(value) = value.parse() {
-            metadata.insert(key, value);
-        }
-    };
-    insert(PERSON, actor.person_id.as_str());
-    insert(ROLE, actor.role.as_code());
-    insert(ORGANISATION, actor.organisation.as_str());
-    insert(SYSTEM, actor.system.as_str());
-    if let Some(sector) = actor.sector {
-        insert(SECTOR, sector.as_code());
+    if let Ok(value) = format!("Bearer {token}").parse() {
+        request.metadata_mut().insert("authorization", value);
     }
     request
 }

@@ -9,5 +9,5 @@ pub mod serve;
 pub mod status;
 
 pub use decode::Decoder;
-pub use identity::{caller, with_identity};
+pub use identity::{Authenticator, caller, with_token};
 pub use status::{Paths, status, status_with};

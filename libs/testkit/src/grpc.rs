@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use luukku_grpc::serve::{bind, serve};
+use luukku_grpc::serve::{ServeOptions, bind, serve};
 use tokio::sync::oneshot;
 use tonic::service::Routes;
 
@@ -27,12 +27,18 @@ impl Drop for Served {
     }
 }
 
-/// Serves `routes` on 127.0.0.1 on a port the system picks.
+/// Serves `routes` on 127.0.0.1 on a port the system picks, in plaintext, verifying callers'
+/// tokens against the test issuer ([`crate::auth`]).
 pub async fn serve_routes(routes: Routes) -> anyhow::Result<Served> {
+    serve_with(routes, ServeOptions { authenticator: crate::auth::authenticator(), tls: None }).await
+}
+
+/// Serves `routes` as `options` say, on 127.0.0.1 on a port the system picks.
+pub async fn serve_with(routes: Routes, options: ServeOptions) -> anyhow::Result<Served> {
     let (listener, address) = bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(async move {
-        if let Err(error) = serve(routes, listener, async {
+        if let Err(error) = serve(routes, listener, options, async {
             let _ = stopped.await;
         })
         .await

@@ -1,6 +1,7 @@
 //! Test support: a real nats-server per test on a port it picks itself, with its store in a
 //! temporary folder; both go away on drop.
 
+pub mod auth;
 pub mod fixtures;
 pub mod given;
 pub mod golden;

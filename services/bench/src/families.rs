@@ -4,13 +4,16 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use luukku_app::Caller;
+use luukku_auth::{AuthConfig, DEV_AUDIENCE, DEV_ISSUER, Verifier};
 use luukku_domain::{Actor, RequestId};
 use luukku_eventstore::{NatsKeyStore, RawEvent};
-use luukku_grpc::with_identity;
+use luukku_grpc::serve::ServeOptions;
+use luukku_grpc::{Authenticator, with_token};
 use luukku_proto::families::v1 as pb;
 use luukku_proto::families::v1::family_service_client::FamilyServiceClient;
 use luukku_testkit::TestNats;
-use luukku_testkit::grpc::serve_routes;
+use luukku_testkit::grpc::{Served, serve_with};
 use tonic::transport::Channel;
 
 use crate::append::{raw_trial, writes_per_second};
@@ -25,7 +28,7 @@ pub struct FamiliesArgs {
     #[arg(long, default_value_t = 30)]
     rounds: usize,
     /// Trials of each side, alternating which goes first; the medians are reported.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 8)]
     trials: usize,
     /// Sequential calls for the latency figures.
     #[arg(long, default_value_t = 1000)]
@@ -64,9 +67,10 @@ fn change_request(family_id: &str, round: usize) -> pb::ChangeMunicipalityReques
     }
 }
 
+/// Each caller's calls, over one of `channels`, with a token minted once as a client would.
 async fn grpc_trial(
     channels: &[Channel],
-    actor: &Arc<Actor>,
+    token: &Arc<str>,
     writers: usize,
     rounds: usize,
 ) -> anyhow::Result<f64> {
@@ -74,15 +78,12 @@ async fn grpc_trial(
     writes_per_second(writers, rounds, || {
         let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut client = FamilyServiceClient::new(channels[index % channels.len()].clone());
-        let actor = Arc::clone(actor);
+        let token = Arc::clone(token);
         async move {
-            let family_id = client
-                .register_family(with_identity(register_request(), &actor))
-                .await?
-                .into_inner()
-                .family_id;
+            let family_id =
+                client.register_family(with_token(register_request(), &token)).await?.into_inner().family_id;
             for round in 1..rounds {
-                client.change_municipality(with_identity(change_request(&family_id, round), &actor)).await?;
+                client.change_municipality(with_token(change_request(&family_id, round), &token)).await?;
             }
             Ok(())
         }
@@ -90,17 +91,65 @@ async fn grpc_trial(
     .await
 }
 
+/// What verifying one token takes: on its first call (signature checked), and once cached.
+fn verification_cost(actor: &Actor) -> anyhow::Result<(std::time::Duration, std::time::Duration)> {
+    const SAMPLES: u32 = 200;
+    let keys = luukku_testkit::auth::dev_issuer().key_set()?;
+    let verifier = Verifier::new(AuthConfig::new(DEV_ISSUER, DEV_AUDIENCE), keys);
+    let tokens: Vec<String> = (0..SAMPLES)
+        .map(|index| {
+            let mut grant = luukku_testkit::auth::grant(actor);
+            grant.ttl += std::time::Duration::from_secs(u64::from(index));
+            luukku_testkit::auth::mint(&grant)
+        })
+        .collect();
+    let started = Instant::now();
+    for token in &tokens {
+        verifier.verify(token)?;
+    }
+    let first = started.elapsed() / SAMPLES;
+    let started = Instant::now();
+    for _ in 0..50 {
+        for token in &tokens {
+            verifier.verify(token)?;
+        }
+    }
+    Ok((first, started.elapsed() / (50 * SAMPLES)))
+}
+
+/// The families service on a port of its own, verifying tokens or, to measure what that costs,
+/// taking every call to be `actor`'s.
+async fn families_service(
+    store: &luukku_eventstore::EventStore,
+    keys: &NatsKeyStore,
+    actor: &Actor,
+    verify: bool,
+) -> anyhow::Result<(Served, Vec<Channel>)> {
+    let authenticator = if verify {
+        luukku_testkit::auth::authenticator()
+    } else {
+        let keys = luukku_testkit::auth::dev_issuer().key_set()?;
+        let verifier = Verifier::new(AuthConfig::new(DEV_ISSUER, DEV_AUDIENCE), keys);
+        Arc::new(Authenticator::unverified(verifier, Caller::new(actor.clone())))
+    };
+    let routes = luukku_families::routes(store.clone(), keys.clone()).await;
+    let served = serve_with(routes, ServeOptions { authenticator, tls: None }).await?;
+    let mut channels = Vec::new();
+    for _ in 0..4 {
+        channels.push(tonic::transport::Endpoint::from_shared(served.url())?.connect().await?);
+    }
+    Ok((served, channels))
+}
+
 pub async fn run(args: FamiliesArgs) -> anyhow::Result<()> {
     let nats = TestNats::start().await?;
     let store = nats.store().await?;
     crate::append::provision_raw(&store).await?;
     let keys = NatsKeyStore::open(&store).await?;
-    let served = serve_routes(luukku_families::routes(store.clone(), keys).await?).await?;
-    let mut channels = Vec::new();
-    for _ in 0..4 {
-        channels.push(tonic::transport::Endpoint::from_shared(served.url())?.connect().await?);
-    }
-    let actor = Arc::new(luukku_testkit::actor());
+    let actor = luukku_testkit::actor();
+    let token: Arc<str> = luukku_testkit::auth::token(&actor).into();
+    let (served, channels) = families_service(&store, &keys, &actor, true).await?;
+    let (_unverified_served, unverified) = families_service(&store, &keys, &actor, false).await?;
     // About the size of a sealed ChangeMunicipality message's event data.
     let event = RawEvent { event_type: "BenchNoted".into(), schema_version: 1, data: vec![7; 200] };
     println!(
@@ -113,30 +162,39 @@ pub async fn run(args: FamiliesArgs) -> anyhow::Result<()> {
     );
 
     raw_trial(&store, args.writers, 2, &event).await?;
-    grpc_trial(&channels, &actor, args.writers, 2).await?;
-    let (mut raw_rates, mut call_rates) = (Vec::new(), Vec::new());
+    grpc_trial(&channels, &token, args.writers, 2).await?;
+    grpc_trial(&unverified, &token, args.writers, 2).await?;
+    let (mut raw_rates, mut call_rates, mut unverified_rates) = (Vec::new(), Vec::new(), Vec::new());
     for trial in 1..=args.trials {
-        let (raw, calls) = if trial % 2 == 1 {
+        // Alternate the order, so that neither side always runs on a warmer or fuller store.
+        let (raw, calls, off) = if trial % 2 == 1 {
             let raw = raw_trial(&store, args.writers, args.rounds, &event).await?;
-            (raw, grpc_trial(&channels, &actor, args.writers, args.rounds).await?)
+            let calls = grpc_trial(&channels, &token, args.writers, args.rounds).await?;
+            (raw, calls, grpc_trial(&unverified, &token, args.writers, args.rounds).await?)
         } else {
-            let calls = grpc_trial(&channels, &actor, args.writers, args.rounds).await?;
-            (raw_trial(&store, args.writers, args.rounds, &event).await?, calls)
+            let off = grpc_trial(&unverified, &token, args.writers, args.rounds).await?;
+            let calls = grpc_trial(&channels, &token, args.writers, args.rounds).await?;
+            (raw_trial(&store, args.writers, args.rounds, &event).await?, calls, off)
         };
-        println!("trial {trial}: raw {raw:.0} msg/s, families service {calls:.0} commands/s");
+        println!(
+            "trial {trial}: raw {raw:.0} msg/s, families service {calls:.0} commands/s \
+             (without token verification {off:.0})"
+        );
         raw_rates.push(raw);
         call_rates.push(calls);
+        unverified_rates.push(off);
     }
     let ceiling = median(raw_rates);
     let rate = median(call_rates);
+    let unverified_rate = median(unverified_rates);
 
     let mut client = FamilyServiceClient::new(channels[0].clone());
     let family_id =
-        client.register_family(with_identity(register_request(), &actor)).await?.into_inner().family_id;
+        client.register_family(with_token(register_request(), &token)).await?.into_inner().family_id;
     let mut latency = latency_histogram()?;
     for round in 0..args.latency_samples {
         let started = Instant::now();
-        client.change_municipality(with_identity(change_request(&family_id, round), &actor)).await?;
+        client.change_municipality(with_token(change_request(&family_id, round), &token)).await?;
         record(&mut latency, started.elapsed());
     }
     println!("ceiling (raw JetStream publish, {} subjects): {ceiling:.0} msg/s", args.writers);
@@ -146,6 +204,18 @@ pub async fn run(args: FamiliesArgs) -> anyhow::Result<()> {
         args.latency_samples,
         millis(latency.value_at_quantile(0.50)),
         millis(latency.value_at_quantile(0.99)),
+    );
+    println!(
+        "token verification: {unverified_rate:.0} commands/s without it, so it costs {:.1} % of the command rate",
+        100.0 * (1.0 - rate / unverified_rate)
+    );
+    let (first, cached) = verification_cost(&actor)?;
+    println!(
+        "verifying one token: {:.1} µs on its first call, {:.2} µs cached ({:.2} % of the time between two \
+         commands at the service's rate)",
+        first.as_secs_f64() * 1e6,
+        cached.as_secs_f64() * 1e6,
+        100.0 * cached.as_secs_f64() * rate
     );
     println!("ratio={:.3}", rate / ceiling);
     Ok(())

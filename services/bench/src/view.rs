@@ -7,12 +7,12 @@ use std::time::Instant;
 
 use luukku_domain::{Actor, RequestId};
 use luukku_eventstore::NatsKeyStore;
-use luukku_grpc::with_identity;
 use luukku_proto::coordination::v1 as coordination;
 use luukku_proto::coordination::v1::coordination_service_client::CoordinationServiceClient;
 use luukku_proto::families::v1 as families;
 use luukku_proto::families::v1::family_service_client::FamilyServiceClient;
 use luukku_testkit::TestNats;
+use luukku_testkit::auth::with_identity;
 use luukku_testkit::grpc::serve_routes;
 use tokio::sync::Mutex;
 
@@ -62,8 +62,9 @@ pub async fn run(args: ViewArgs) -> anyhow::Result<()> {
     let store = nats.store().await?;
     let keys = NatsKeyStore::open(&store).await?;
     let folder = tempfile::tempdir()?;
-    let families_served = serve_routes(luukku_families::routes(store.clone(), keys.clone()).await?).await?;
-    let (routes, projection) = luukku_coordination::start(folder.path(), store.clone(), keys).await?;
+    let families_served = serve_routes(luukku_families::routes(store.clone(), keys.clone()).await).await?;
+    let luukku_coordination::Started { routes, projection, .. } =
+        luukku_coordination::start(folder.path(), store.clone(), keys).await?;
     let coordination_served = serve_routes(routes).await?;
     let actor: Arc<Actor> = Arc::new(luukku_testkit::actor());
     let mut writer = FamilyServiceClient::connect(families_served.url()).await?;

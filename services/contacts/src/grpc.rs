@@ -29,7 +29,7 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
         &self,
         request: Request<pb::RegisterContactPersonRequest>,
     ) -> Result<Response<pb::RegisterContactPersonResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let (write, person_id, profile) = decode::register_person(request.get_ref())?;
         let (person_id, written) = self
             .app
@@ -46,7 +46,7 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
         &self,
         request: Request<pb::UpdateContactPersonRequest>,
     ) -> Result<Response<pb::UpdateContactPersonResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let (write, person_id, command) = decode::update_person(request.get_ref())?;
         let written = self
             .app
@@ -60,7 +60,7 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
         &self,
         request: Request<pb::DeactivateContactPersonRequest>,
     ) -> Result<Response<pb::DeactivateContactPersonResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let (write, person_id, command) = decode::deactivate_person(request.get_ref())?;
         let written = self.app.change_person(&caller, &write, person_id, command).await.map_err(status)?;
         Ok(Response::new(pb::DeactivateContactPersonResponse { result: encode::written(written) }))
@@ -70,7 +70,7 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
         &self,
         request: Request<pb::GetContactPersonRequest>,
     ) -> Result<Response<pb::GetContactPersonResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let person_id = decode::person_id("contact_person_id", &request.get_ref().contact_person_id)?;
         let person = self.app.get_person(&caller, person_id).await.map_err(status)?;
         Ok(Response::new(pb::GetContactPersonResponse { contact_person: Some(encode::person(&person)) }))
@@ -80,7 +80,7 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
         &self,
         request: Request<pb::AssignContactPersonRequest>,
     ) -> Result<Response<pb::AssignContactPersonResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let (write, family_id, to, reason) = decode::assign(request.get_ref())?;
         let assigned = self.app.assign(&caller, &write, family_id, to, reason).await.map_err(status)?;
         Ok(Response::new(pb::AssignContactPersonResponse {
@@ -94,7 +94,7 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
         &self,
         request: Request<pb::HandoverDecisionRequest>,
     ) -> Result<Response<pb::HandoverDecisionResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let (write, family_id, handover_id) = decode::handover_decision(request.get_ref())?;
         let written =
             self.app.accept_handover(&caller, &write, family_id, handover_id).await.map_err(status)?;
@@ -105,7 +105,7 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
         &self,
         request: Request<pb::HandoverDecisionRequest>,
     ) -> Result<Response<pb::HandoverDecisionResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let (write, family_id, handover_id) = decode::handover_decision(request.get_ref())?;
         let reason = request.into_inner().reason;
         let written = self
@@ -120,7 +120,7 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
         &self,
         request: Request<pb::HandoverDecisionRequest>,
     ) -> Result<Response<pb::HandoverDecisionResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let (write, family_id, handover_id) = decode::handover_decision(request.get_ref())?;
         let written =
             self.app.withdraw_handover(&caller, &write, family_id, handover_id).await.map_err(status)?;
@@ -131,7 +131,7 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
         &self,
         request: Request<pb::TransferCaseloadRequest>,
     ) -> Result<Response<pb::TransferCaseloadResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let transfer = decode::transfer(request.get_ref())?;
         let transfer = self.app.transfer_caseload(&caller, transfer).await.map_err(status)?;
         Ok(Response::new(encode::transfer(transfer)))
@@ -141,7 +141,7 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
         &self,
         request: Request<pb::GetAssignmentRequest>,
     ) -> Result<Response<pb::GetAssignmentResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let family_id = decode::family_id(&request.get_ref().family_id)?;
         let assignment = self.app.get_assignment(&caller, family_id).await.map_err(status)?;
         Ok(Response::new(encode::assignment(&assignment)))
@@ -151,7 +151,7 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
         &self,
         request: Request<pb::RecordContactRequest>,
     ) -> Result<Response<pb::RecordContactResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let (write, family_id, contact) = decode::contact(request.get_ref(), context_now().now)?;
         let (written, contact_id) = self
             .app
@@ -168,7 +168,7 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
         &self,
         request: Request<pb::CompleteFollowUpRequest>,
     ) -> Result<Response<pb::CompleteFollowUpResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let (write, family_id, contact_id) = decode::follow_up(request.get_ref())?;
         let note = request.into_inner().note;
         let written = self
@@ -183,7 +183,7 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
         &self,
         request: Request<pb::RecordConsultationRequest>,
     ) -> Result<Response<pb::RecordConsultationResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let (write, consultation) = decode::consultation(request.get_ref(), context_now().now)?;
         let (consultation_id, written) = self
             .app
@@ -200,7 +200,7 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
         &self,
         request: Request<pb::ListFamilyContactsRequest>,
     ) -> Result<Response<pb::ListFamilyContactsResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let family_id = decode::family_id(&request.get_ref().family_id)?;
         let contacts = self.app.family_contacts(&caller, family_id).await.map_err(status)?;
         Ok(Response::new(pb::ListFamilyContactsResponse {
@@ -212,7 +212,7 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
         &self,
         request: Request<pb::ListFollowUpsDueRequest>,
     ) -> Result<Response<pb::ListFollowUpsDueResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let (person_id, due_by) = decode::follow_ups_due(request.get_ref(), context_now().today)?;
         let due = self.app.follow_ups_due(&caller, person_id, due_by).await.map_err(status)?;
         Ok(Response::new(pb::ListFollowUpsDueResponse {

@@ -5,7 +5,6 @@ pub mod app;
 mod grpc;
 
 use luukku_eventstore::{EventStore, KeyStore};
-use luukku_grpc::serve::ReflectionError;
 use luukku_proto::contacts::v1::contact_service_server::ContactServiceServer;
 use tonic::service::Routes;
 
@@ -13,9 +12,9 @@ pub use app::Contacts;
 pub use grpc::ContactGrpc;
 
 /// The contacts service with gRPC health (reporting it serving) and reflection.
-pub async fn routes<K: KeyStore + Clone>(store: EventStore, keys: K) -> Result<Routes, ReflectionError> {
+pub async fn routes<K: KeyStore + Clone>(store: EventStore, keys: K) -> Routes {
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<ContactServiceServer<ContactGrpc<K>>>().await;
     let service = ContactServiceServer::new(ContactGrpc::new(Contacts::new(store, keys)));
-    luukku_grpc::serve::with_reflection(Routes::new(health).add_service(service))
+    Routes::new(health).add_service(service)
 }

@@ -42,7 +42,7 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
         &self,
         request: Request<pb::GetFamilyViewRequest>,
     ) -> Result<Response<pb::FamilyView>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let mut decoder = Decoder::new();
         let family = decoder.id("family_id", &request.get_ref().family_id, FamilyId::parse);
         let wait = decode::wait(&mut decoder, &request, &request.get_ref().min_positions);
@@ -55,7 +55,7 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
         &self,
         request: Request<pb::ListCaseloadRequest>,
     ) -> Result<Response<pb::ListCaseloadResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let mut decoder = Decoder::new();
         let person =
             decoder.id("contact_person_id", &request.get_ref().contact_person_id, ContactPersonId::parse);
@@ -71,7 +71,7 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
         &self,
         request: Request<pb::GetTimelineRequest>,
     ) -> Result<Response<pb::GetTimelineResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let message = request.get_ref();
         let mut decoder = Decoder::new();
         let family = decoder.id("family_id", &message.family_id, FamilyId::parse);
@@ -87,7 +87,7 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
         &self,
         request: Request<pb::SearchFamiliesRequest>,
     ) -> Result<Response<pb::SearchFamiliesResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let message = request.get_ref();
         let mut decoder = Decoder::new();
         let municipality = if message.municipality.is_empty() {
@@ -111,7 +111,7 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
         &self,
         request: Request<pb::GetStatisticsRequest>,
     ) -> Result<Response<pb::GetStatisticsResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let mut decoder = Decoder::new();
         let wait = decode::wait(&mut decoder, &request, &request.get_ref().min_positions);
         decoder.finish(|| Some(()))?;
@@ -125,7 +125,7 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
         &self,
         request: Request<pb::WatchFamilyRequest>,
     ) -> Result<Response<Self::WatchFamilyStream>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let mut decoder = Decoder::new();
         let family = decoder.id("family_id", &request.get_ref().family_id, FamilyId::parse);
         let family = decoder.finish(|| family)?;
@@ -141,7 +141,7 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
         &self,
         request: Request<pb::WatchCaseloadRequest>,
     ) -> Result<Response<Self::WatchCaseloadStream>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let mut decoder = Decoder::new();
         let person =
             decoder.id("contact_person_id", &request.get_ref().contact_person_id, ContactPersonId::parse);

@@ -23,17 +23,25 @@ pub use projection::Projection;
 pub enum StartError {
     #[error(transparent)]
     Projection(#[from] projection::ProjectionError),
-    #[error(transparent)]
-    Reflection(#[from] luukku_grpc::serve::ReflectionError),
 }
 
-/// Opens the projection under `folder`, starts following the streams, and gives the service's
-/// routes (with health and reflection) and the projection (for operators: rebuild, flush).
+/// The coordination service, started.
+pub struct Started {
+    /// `CoordinationService` with health, for every caller.
+    pub routes: Routes,
+    /// `CoordinationAdmin` with health, for operators: served on a listener of its own.
+    pub admin: Routes,
+    /// The projection (for operators: rebuild, flush).
+    pub projection: Arc<Projection>,
+}
+
+/// Opens the projection under `folder`, starts following the streams, and gives the routes of
+/// the service and of its admin service, and the projection.
 pub async fn start<K: KeyStore + Clone>(
     folder: &Path,
     store: EventStore,
     keys: K,
-) -> Result<(Routes, Arc<Projection>), StartError> {
+) -> Result<Started, StartError> {
     let projection = Projection::open(folder, store)?;
     let app = Arc::new(Coordination::new(Arc::clone(&projection), keys));
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -41,7 +49,9 @@ pub async fn start<K: KeyStore + Clone>(
     reporter.set_serving::<CoordinationAdminServer<AdminGrpc<K>>>().await;
     let service = CoordinationServiceServer::new(CoordinationGrpc::new(Arc::clone(&app)));
     let admin = CoordinationAdminServer::new(AdminGrpc { app });
-    let routes =
-        luukku_grpc::serve::with_reflection(Routes::new(health).add_service(service).add_service(admin))?;
-    Ok((routes, projection))
+    Ok(Started {
+        routes: Routes::new(health.clone()).add_service(service),
+        admin: Routes::new(health).add_service(admin),
+        projection,
+    })
 }

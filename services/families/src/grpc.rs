@@ -33,7 +33,7 @@ impl<K: KeyStore> FamilyService for FamilyGrpc<K> {
         &self,
         request: Request<pb::RegisterFamilyRequest>,
     ) -> Result<Response<pb::RegisterFamilyResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let (write, family_id, command) = decode::register(request.get_ref())?;
         let registered = self
             .app
@@ -47,7 +47,7 @@ impl<K: KeyStore> FamilyService for FamilyGrpc<K> {
         &self,
         request: Request<pb::AddMemberRequest>,
     ) -> Result<Response<pb::AddMemberResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let (write, family_id, command) = decode::add_member(request.get_ref())?;
         let (written, member_id) = self
             .app
@@ -64,7 +64,7 @@ impl<K: KeyStore> FamilyService for FamilyGrpc<K> {
         &self,
         request: Request<pb::UpdateMemberRequest>,
     ) -> Result<Response<pb::UpdateMemberResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let (write, family_id, command) = decode::update_member(request.get_ref())?;
         let written = self
             .app
@@ -78,7 +78,7 @@ impl<K: KeyStore> FamilyService for FamilyGrpc<K> {
         &self,
         request: Request<pb::RemoveMemberRequest>,
     ) -> Result<Response<pb::RemoveMemberResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let (write, family_id, command) = decode::remove_member(request.get_ref())?;
         let written = self.app.change(&caller, &write, family_id, command).await.map_err(status)?;
         Ok(Response::new(pb::RemoveMemberResponse { result: encode::written(written) }))
@@ -88,7 +88,7 @@ impl<K: KeyStore> FamilyService for FamilyGrpc<K> {
         &self,
         request: Request<pb::ChangeMunicipalityRequest>,
     ) -> Result<Response<pb::ChangeMunicipalityResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let (write, family_id, command) = decode::change_municipality(request.get_ref())?;
         let written = self.app.change(&caller, &write, family_id, command).await.map_err(status)?;
         Ok(Response::new(pb::ChangeMunicipalityResponse { result: encode::written(written) }))
@@ -98,7 +98,7 @@ impl<K: KeyStore> FamilyService for FamilyGrpc<K> {
         &self,
         request: Request<pb::GrantConsentRequest>,
     ) -> Result<Response<pb::GrantConsentResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let (write, family_id, command) = decode::grant_consent(request.get_ref(), context_now().today)?;
         let (written, consent_id) =
             self.app.grant_consent(&caller, &write, family_id, command).await.map_err(status)?;
@@ -112,7 +112,7 @@ impl<K: KeyStore> FamilyService for FamilyGrpc<K> {
         &self,
         request: Request<pb::RevokeConsentRequest>,
     ) -> Result<Response<pb::RevokeConsentResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let (write, family_id, command) = decode::revoke_consent(request.get_ref())?;
         let written = self.app.change(&caller, &write, family_id, command).await.map_err(status)?;
         Ok(Response::new(pb::RevokeConsentResponse { result: encode::written(written) }))
@@ -122,7 +122,7 @@ impl<K: KeyStore> FamilyService for FamilyGrpc<K> {
         &self,
         request: Request<pb::CloseFamilyRequest>,
     ) -> Result<Response<pb::CloseFamilyResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let (write, family_id, command) = decode::close(request.get_ref())?;
         let written = self.app.change(&caller, &write, family_id, command).await.map_err(status)?;
         Ok(Response::new(pb::CloseFamilyResponse { result: encode::written(written) }))
@@ -132,7 +132,7 @@ impl<K: KeyStore> FamilyService for FamilyGrpc<K> {
         &self,
         request: Request<pb::ReopenFamilyRequest>,
     ) -> Result<Response<pb::ReopenFamilyResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let (write, family_id, command) = decode::reopen(request.get_ref())?;
         let written = self.app.change(&caller, &write, family_id, command).await.map_err(status)?;
         Ok(Response::new(pb::ReopenFamilyResponse { result: encode::written(written) }))
@@ -142,7 +142,7 @@ impl<K: KeyStore> FamilyService for FamilyGrpc<K> {
         &self,
         request: Request<pb::EraseFamilyRequest>,
     ) -> Result<Response<pb::EraseFamilyResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let (write, family_id) = decode::erase(request.get_ref())?;
         let written = self.app.erase(&caller, &write, family_id).await.map_err(status)?;
         Ok(Response::new(pb::EraseFamilyResponse { result: encode::written(written) }))
@@ -152,7 +152,7 @@ impl<K: KeyStore> FamilyService for FamilyGrpc<K> {
         &self,
         request: Request<pb::GetFamilyRequest>,
     ) -> Result<Response<pb::GetFamilyResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let family_id = decode::family_id(&request.get_ref().family_id)?;
         let family = self.app.get(&caller, family_id).await.map_err(status)?;
         Ok(Response::new(pb::GetFamilyResponse {
@@ -164,7 +164,7 @@ impl<K: KeyStore> FamilyService for FamilyGrpc<K> {
         &self,
         request: Request<pb::ListFamilyHistoryRequest>,
     ) -> Result<Response<pb::ListFamilyHistoryResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let message = request.get_ref();
         let family_id = decode::family_id(&message.family_id)?;
         let page_size = page_size(message.page_size, MAX_PAGE, MAX_PAGE);

@@ -5,7 +5,6 @@ pub mod app;
 mod grpc;
 
 use luukku_eventstore::{EventStore, KeyStore};
-use luukku_grpc::serve::ReflectionError;
 use luukku_proto::families::v1::family_service_server::FamilyServiceServer;
 use tonic::service::Routes;
 
@@ -13,9 +12,9 @@ pub use app::Families;
 pub use grpc::FamilyGrpc;
 
 /// The families service with gRPC health (reporting it serving) and reflection.
-pub async fn routes<K: KeyStore>(store: EventStore, keys: K) -> Result<Routes, ReflectionError> {
+pub async fn routes<K: KeyStore>(store: EventStore, keys: K) -> Routes {
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<FamilyServiceServer<FamilyGrpc<K>>>().await;
     let service = FamilyServiceServer::new(FamilyGrpc::new(Families::new(store, keys)));
-    luukku_grpc::serve::with_reflection(Routes::new(health).add_service(service))
+    Routes::new(health).add_service(service)
 }

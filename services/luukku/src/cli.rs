@@ -18,6 +18,18 @@ enum Command {
     Serve(crate::serve::ServeArgs),
     /// Tools for operators: streams, tail, verify, export, rebuild.
     Ops(crate::ops::OpsArgs),
+    /// Prints a development token for an identity, signed by the development issuer of a
+    /// `luukku dev` data folder; for grpcurl and other clients. Refuses any other folder.
+    Token {
+        #[command(flatten)]
+        caller: crate::client::Caller,
+        /// The member of a family the bearer is, FAMILY_ID:MEMBER_ID (for --role family_member).
+        #[arg(long)]
+        member: Option<String>,
+        /// How long the token is valid, such as 8h or 30m.
+        #[arg(long, default_value = "8h")]
+        ttl: jiff::SignedDuration,
+    },
     /// Families, for contact persons: register, show the coordinated view.
     Family {
         #[command(flatten)]
@@ -89,11 +101,23 @@ fn ok(_: ()) -> std::process::ExitCode {
 }
 
 impl Cli {
+    /// Whether the command runs servers, which must not end quietly on a panic.
+    pub fn is_server(&self) -> bool {
+        matches!(self.command, Command::Dev(_) | Command::Serve(_))
+    }
+
     pub async fn run(self) -> anyhow::Result<std::process::ExitCode> {
         match self.command {
             Command::Dev(args) => crate::dev::run(args).await.map(|()| std::process::ExitCode::SUCCESS),
             Command::Serve(args) => crate::serve::run(args).await.map(|()| std::process::ExitCode::SUCCESS),
             Command::Ops(args) => crate::ops::run(args).await,
+            Command::Token { mut caller, member, ttl } => {
+                caller.as_member = member.or(caller.as_member);
+                let ttl = std::time::Duration::try_from(ttl)
+                    .map_err(|_| anyhow::anyhow!("--ttl: a token's time to live is positive"))?;
+                println!("{}", caller.dev_token(ttl)?);
+                Ok(std::process::ExitCode::SUCCESS)
+            }
             Command::Family { identity, command } => crate::client::family(&identity, command).await.map(ok),
             Command::Caseload { identity, contact_person } => {
                 crate::client::caseload(&identity, contact_person).await.map(ok)

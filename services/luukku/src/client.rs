@@ -15,6 +15,6 @@ pub use consent::{ConsentCommand, consent};
 pub use contact::{ContactLogArgs, contact_log};
 pub use family::{FamilyCommand, family};
 pub use handover::{HandoverCommand, handover};
-pub use identity::{Identity, channel, done, explain, id, list};
+pub use identity::{Caller, Identity, done, explain, id, list};
 pub use meeting::{MeetingCommand, actions, meeting};
 pub use referral::{ReferralCommand, referral};

@@ -2,10 +2,13 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context as _;
+use luukku_auth::{AuthConfig, DEV_AUDIENCE, DEV_ISSUER, DevIssuer, Verifier};
 use luukku_eventstore::{EventStore, NatsKeyStore, StoreSettings, Stream};
-use luukku_grpc::serve::{bind, serve};
+use luukku_grpc::Authenticator;
+use luukku_grpc::serve::{ServeOptions, bind, serve, with_reflection};
 use luukku_runtime::{NatsServer, NatsServerOptions};
 use tokio::sync::watch;
 
@@ -20,7 +23,7 @@ pub struct DevArgs {
     /// The nats-server binary; by default $LUUKKU_NATS_SERVER or .tools/nats-server/bin/nats-server.
     #[arg(long)]
     pub nats_server: Option<PathBuf>,
-    /// Address the gRPC services listen on.
+    /// Address the gRPC services listen on: a loopback address, as they serve plaintext.
     #[arg(long, env = "LUUKKU_GRPC_HOST", default_value = "127.0.0.1")]
     pub grpc_host: IpAddr,
     /// Port of luukku.families.v1.FamilyService (0 picks a free one).
@@ -38,9 +41,25 @@ pub struct DevArgs {
     /// Port of luukku.meetings.v1.MeetingService (0 picks a free one).
     #[arg(long, env = "LUUKKU_MEETINGS_PORT", default_value_t = 50054)]
     pub meetings_port: u16,
+    /// Port of luukku.coordination.v1.CoordinationAdmin, for operators (0 picks a free one).
+    #[arg(long, env = "LUUKKU_ADMIN_PORT", default_value_t = 50056)]
+    pub admin_port: u16,
 }
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
+    if !args.grpc_host.is_loopback() {
+        anyhow::bail!(
+            "luukku dev serves plaintext, so only on a loopback address such as 127.0.0.1, not {}; \
+             use `luukku serve` with TLS to serve other hosts",
+            args.grpc_host
+        );
+    }
+    // The development issuer: its key is made on the first start, and every service verifies
+    // tokens against it.
+    let issuer = DevIssuer::create_or_open(&args.data_dir)
+        .with_context(|| format!("setting up the development issuer in {}", args.data_dir.display()))?;
+    let verifier = Verifier::new(AuthConfig::new(DEV_ISSUER, DEV_AUDIENCE), issuer.key_set()?);
+    let serving = ServeOptions { authenticator: Arc::new(Authenticator::new(verifier)), tls: None };
     let nats_dir = args.data_dir.join("nats");
     let mut options = NatsServerOptions::new(&nats_dir);
     options.port = Some(args.nats_port);
@@ -59,29 +78,37 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     };
     // The referral process (deadlines, consent lapses) runs until `_process` is dropped.
     let (referrals, _process) =
-        luukku_referrals::start(store.clone(), keys.clone(), luukku_referrals::Config::default()).await?;
+        luukku_referrals::start(store.clone(), keys.clone(), luukku_referrals::Config::default()).await;
     let projection_dir = args.data_dir.join("coordination");
-    let (coordination_routes, coordination) =
-        luukku_coordination::start(&projection_dir, store.clone(), keys.clone()).await?;
+    let coordination = luukku_coordination::start(&projection_dir, store.clone(), keys.clone()).await?;
     let mut services = Vec::new();
     for (name, port, routes) in [
-        ("families", args.families_port, luukku_families::routes(store.clone(), keys.clone()).await?),
-        ("contacts", args.contacts_port, luukku_contacts::routes(store.clone(), keys.clone()).await?),
+        ("families", args.families_port, luukku_families::routes(store.clone(), keys.clone()).await),
+        ("contacts", args.contacts_port, luukku_contacts::routes(store.clone(), keys.clone()).await),
         ("referrals", args.referrals_port, referrals),
-        ("coordination", args.coordination_port, coordination_routes),
-        ("meetings", args.meetings_port, luukku_meetings::routes(store.clone(), keys.clone()).await?),
+        ("coordination", args.coordination_port, coordination.routes),
+        ("meetings", args.meetings_port, luukku_meetings::routes(store.clone(), keys.clone()).await),
+        ("admin", args.admin_port, coordination.admin),
     ] {
         let address = SocketAddr::new(args.grpc_host, port);
         let (listener, bound) =
             bind(address).await.with_context(|| format!("binding the {name} service to {address}"))?;
-        services.push((name, bound, tokio::spawn(serve(routes, listener, shutdown(stopped.clone())))));
+        let routes = with_reflection(routes)?;
+        let served = serve(routes, listener, serving.clone(), shutdown(stopped.clone()));
+        services.push((name, bound, tokio::spawn(served)));
     }
 
     println!("luukku dev is running; Ctrl-C stops it");
     println!("  nats-server  {}  (data in {})", server.client_url(), nats_dir.display());
     for (name, address, _) in &services {
-        println!("  {name:<12} {address}  luukku.{name}.v1");
+        let api = if *name == "admin" {
+            "luukku.coordination.v1.CoordinationAdmin".to_owned()
+        } else {
+            format!("luukku.{name}.v1")
+        };
+        println!("  {name:<12} {address}  {api}");
     }
+    println!("  tokens       luukku token --as NAME --role ROLE --data-dir {}", args.data_dir.display());
     for stream in Stream::ALL {
         let last = store.last_sequence(stream).await?;
         println!("  stream {:<10} subjects {}.>  last sequence {last}", stream.name(), stream.subject_root());
@@ -95,7 +122,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             .with_context(|| format!("the {name} service panicked"))?
             .with_context(|| format!("serving {name}"))?;
     }
-    coordination.flush().await.context("writing the projection to disk")?;
+    coordination.projection.flush().await.context("writing the projection to disk")?;
     drop(store);
     server.stop().await?;
     Ok(())

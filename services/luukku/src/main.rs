@@ -8,16 +8,27 @@ mod serve;
 
 use clap::Parser;
 
+/// The exit code of a server that panicked (EX_SOFTWARE).
+const SERVER_PANICKED: i32 = 70;
+
 /// A command line tool prints what went wrong, never a backtrace; output cut short by a
-/// closed pipe (`luukku ops tail | head`) ends the command quietly, as for any Unix tool.
-fn quiet_panics() {
-    std::panic::set_hook(Box::new(|info| {
+/// closed pipe (`luukku ops tail | head`) ends the command quietly, as for any Unix tool. A
+/// server (`dev`, `serve`) that panics anywhere, a closed pipe included, exits non-zero at
+/// once, for its supervisor to restart it in a known state.
+fn quiet_panics(server: bool) {
+    std::panic::set_hook(Box::new(move |info| {
         let message = info
             .payload()
             .downcast_ref::<String>()
             .map(String::as_str)
             .or_else(|| info.payload().downcast_ref::<&str>().copied())
             .unwrap_or("unknown failure");
+        if server {
+            let location = info.location().map(|at| format!(" at {at}")).unwrap_or_default();
+            tracing::error!(%message, "the server panicked{location}; exiting");
+            eprintln!("error: the server panicked{location}: {message}");
+            std::process::exit(SERVER_PANICKED);
+        }
         if message.contains("Broken pipe") {
             std::process::exit(0);
         }
@@ -27,9 +38,10 @@ fn quiet_panics() {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    quiet_panics();
+    let cli = cli::Cli::parse();
+    quiet_panics(cli.is_server());
     luukku_runtime::telemetry::init("info,async_nats=warn");
-    match cli::Cli::parse().run().await {
+    match cli.run().await {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");

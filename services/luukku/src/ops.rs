@@ -41,18 +41,12 @@ pub enum OpsCommand {
     },
     /// Rebuilds the coordination projection in the running service, from the start of the
     /// streams, while it keeps answering; shows progress, rate and time left.
-    Rebuild {
-        #[arg(long, env = "LUUKKU_COORDINATION_URL", default_value = "http://127.0.0.1:50055")]
-        coordination_url: String,
-        /// The operator's identity.
-        #[arg(long = "as", env = "LUUKKU_PERSON", default_value = "operator")]
-        person: String,
-    },
+    Rebuild(Box<rebuild::RebuildArgs>),
 }
 
 pub async fn run(args: OpsArgs) -> anyhow::Result<std::process::ExitCode> {
-    if let OpsCommand::Rebuild { coordination_url, person } = &args.command {
-        return rebuild::rebuild(coordination_url, person).await.map(|()| std::process::ExitCode::SUCCESS);
+    if let OpsCommand::Rebuild(rebuild_args) = &args.command {
+        return rebuild::rebuild(rebuild_args).await.map(|()| std::process::ExitCode::SUCCESS);
     }
     let store = EventStore::connect(&args.nats_url, StoreSettings::default())
         .await
@@ -66,7 +60,7 @@ pub async fn run(args: OpsArgs) -> anyhow::Result<std::process::ExitCode> {
         OpsCommand::Export { stream, family } => {
             export::export(&store, stream, family).await.map(|()| std::process::ExitCode::SUCCESS)
         }
-        OpsCommand::Rebuild { .. } => Ok(std::process::ExitCode::SUCCESS),
+        OpsCommand::Rebuild(_) => Ok(std::process::ExitCode::SUCCESS),
     }
 }
 

@@ -2,11 +2,17 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
+use luukku_auth::{AuthConfig, ClaimNames, KeySet, KeySource, Verifier};
 use luukku_eventstore::{EventStore, NatsKeyStore, StoreSettings, Stream};
+use luukku_grpc::Authenticator;
+use luukku_grpc::serve::{ServeOptions, Tls};
 use luukku_grpc::serve::{bind, serve};
 use serde::Deserialize;
+use tonic::service::Routes;
 
 /// The services `serve` runs, with their default ports.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -49,6 +55,42 @@ pub struct ServeArgs {
     /// Stream replicas when provisioning (3 in a cluster).
     #[arg(long, env = "LUUKKU_REPLICAS")]
     pub replicas: Option<usize>,
+    /// Address of the coordination service's admin listener (rebuild), for operators only;
+    /// 127.0.0.1:50056 when not given.
+    #[arg(long, env = "LUUKKU_ADMIN_LISTEN")]
+    pub admin_listen: Option<SocketAddr>,
+    /// The token issuer's keys: a JWKS file.
+    #[arg(long, env = "LUUKKU_JWKS_FILE", conflicts_with = "jwks_url")]
+    pub jwks_file: Option<PathBuf>,
+    /// The token issuer's keys: a JWKS URL (an OpenID Connect provider's `jwks_uri`),
+    /// refreshed in the background.
+    #[arg(long, env = "LUUKKU_JWKS_URL")]
+    pub jwks_url: Option<String>,
+    /// Seconds between refreshes of the JWKS URL (default 300).
+    #[arg(long, env = "LUUKKU_JWKS_REFRESH_SECS")]
+    pub jwks_refresh_secs: Option<u64>,
+    /// The `iss` every token must carry.
+    #[arg(long, env = "LUUKKU_TOKEN_ISSUER")]
+    pub token_issuer: Option<String>,
+    /// The `aud` every token must include.
+    #[arg(long, env = "LUUKKU_TOKEN_AUDIENCE")]
+    pub token_audience: Option<String>,
+    /// The server's TLS certificate chain (PEM).
+    #[arg(long, env = "LUUKKU_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The server's TLS private key (PEM).
+    #[arg(long, env = "LUUKKU_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Require client certificates issued by this CA (PEM): mutual TLS. The certificate's SAN
+    /// URI or DNS name becomes the caller's system.
+    #[arg(long, env = "LUUKKU_CLIENT_CA")]
+    pub client_ca: Option<PathBuf>,
+    /// Serve without TLS. Only behind something that adds it; a warning is logged at start.
+    #[arg(long, env = "LUUKKU_INSECURE_PLAINTEXT")]
+    pub insecure_plaintext: bool,
+    /// Serve gRPC reflection (for grpcurl and similar tools).
+    #[arg(long, env = "LUUKKU_REFLECTION")]
+    pub reflection: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -56,8 +98,85 @@ pub struct ServeArgs {
 struct FileConfig {
     nats_url: Option<String>,
     listen: Option<SocketAddr>,
+    admin_listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
     replicas: Option<usize>,
+    jwks_file: Option<PathBuf>,
+    jwks_url: Option<String>,
+    jwks_refresh_secs: Option<u64>,
+    token_issuer: Option<String>,
+    token_audience: Option<String>,
+    /// Which claims carry the identity; see `ClaimNames` for the defaults.
+    claims: Option<ClaimNames>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    client_ca: Option<PathBuf>,
+    #[serde(default)]
+    insecure_plaintext: bool,
+    #[serde(default)]
+    reflection: bool,
+}
+
+/// How callers are verified: the issuer's keys, `iss`, `aud` and claim names.
+async fn authenticator(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Authenticator> {
+    let source = match (
+        args.jwks_file.clone().or(file.jwks_file.clone()),
+        args.jwks_url.clone().or(file.jwks_url.clone()),
+    ) {
+        (Some(path), None) => KeySource::File(path),
+        (None, Some(url)) => KeySource::Url {
+            url,
+            refresh: Duration::from_secs(args.jwks_refresh_secs.or(file.jwks_refresh_secs).unwrap_or(300)),
+        },
+        (Some(_), Some(_)) => {
+            anyhow::bail!("give the token issuer's keys once: --jwks-file or --jwks-url, not both")
+        }
+        (None, None) => anyhow::bail!(
+            "no keys to verify callers' tokens with: pass --jwks-file or --jwks-url (or LUUKKU_JWKS_FILE, \
+             LUUKKU_JWKS_URL, or jwks_file / jwks_url in the --config file)"
+        ),
+    };
+    let issuer = args
+        .token_issuer
+        .clone()
+        .or(file.token_issuer.clone())
+        .context("no token issuer: pass --token-issuer (the `iss` of your identity provider's tokens)")?;
+    let audience = args.token_audience.clone().or(file.token_audience.clone()).context(
+        "no token audience: pass --token-audience (the `aud` your identity provider gives luukku's tokens)",
+    )?;
+    let keys = KeySet::load(&source).await.context("loading the token issuer's keys")?;
+    let config =
+        AuthConfig { claims: file.claims.clone().unwrap_or_default(), ..AuthConfig::new(issuer, audience) };
+    Ok(Authenticator::new(Verifier::new(config, keys)))
+}
+
+/// The server's TLS, or none when `--insecure-plaintext` says so.
+fn tls(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Option<Tls>> {
+    let read = |path: &PathBuf| std::fs::read(path).with_context(|| format!("reading {}", path.display()));
+    let cert = args.tls_cert.clone().or(file.tls_cert.clone());
+    let key = args.tls_key.clone().or(file.tls_key.clone());
+    let client_ca = args.client_ca.clone().or(file.client_ca.clone());
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(Tls {
+            certificate: read(&cert)?,
+            key: read(&key)?,
+            client_ca: client_ca.as_ref().map(read).transpose()?,
+        })),
+        (None, None) if args.insecure_plaintext || file.insecure_plaintext => {
+            if client_ca.is_some() {
+                anyhow::bail!("--client-ca needs TLS: give --tls-cert and --tls-key");
+            }
+            tracing::warn!(
+                "serving WITHOUT TLS (--insecure-plaintext): tokens and family data cross the network in the clear"
+            );
+            Ok(None)
+        }
+        (None, None) => anyhow::bail!(
+            "no TLS certificate: pass --tls-cert and --tls-key (and --client-ca for mutual TLS), \
+             or --insecure-plaintext to serve without TLS behind something that adds it"
+        ),
+        _ => anyhow::bail!("TLS needs both --tls-cert and --tls-key"),
+    }
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -70,30 +189,37 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
         None => FileConfig::default(),
     };
-    let nats_url = args.nats_url.or(file.nats_url).context(
+    let serving =
+        ServeOptions { authenticator: Arc::new(authenticator(&args, &file).await?), tls: tls(&args, &file)? };
+    let nats_url = args.nats_url.clone().or(file.nats_url.clone()).context(
         "no NATS server given: pass --nats-url, set LUUKKU_NATS_URL, or put nats_url in the --config file",
     )?;
     let listen = args
         .listen
         .or(file.listen)
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], args.service.default_port())));
+    let reflection = args.reflection || file.reflection;
+    let with_reflection = |routes| -> anyhow::Result<Routes> {
+        Ok(if reflection { luukku_grpc::serve::with_reflection(routes)? } else { routes })
+    };
     let settings =
         StoreSettings { replicas: args.replicas.or(file.replicas).unwrap_or(1), ..Default::default() };
     let store = EventStore::connect(&nats_url, settings)
         .await
-        .with_context(|| format!("connecting to {nats_url}"))?;
+        .with_context(|| format!("connecting to {}", redact(&nats_url)))?;
     store.provision(&Stream::ALL).await.context("provisioning the streams")?;
     let keys = NatsKeyStore::open(&store).await.context("opening the family key bucket")?;
 
     let mut _process = None;
     let mut _projection = None;
+    let mut admin = None;
     let routes = match args.service {
-        Service::Families => luukku_families::routes(store.clone(), keys).await?,
-        Service::Contacts => luukku_contacts::routes(store.clone(), keys).await?,
-        Service::Meetings => luukku_meetings::routes(store.clone(), keys).await?,
+        Service::Families => luukku_families::routes(store.clone(), keys).await,
+        Service::Contacts => luukku_contacts::routes(store.clone(), keys).await,
+        Service::Meetings => luukku_meetings::routes(store.clone(), keys).await,
         Service::Referrals => {
             let (routes, process) =
-                luukku_referrals::start(store.clone(), keys, luukku_referrals::Config::default()).await?;
+                luukku_referrals::start(store.clone(), keys, luukku_referrals::Config::default()).await;
             _process = Some(process);
             routes
         }
@@ -101,19 +227,79 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             let folder = args.data_dir.or(file.data_dir).context(
                 "the coordination service needs a folder for its projection: --data-dir or LUUKKU_DATA_DIR",
             )?;
-            let (routes, projection) = luukku_coordination::start(&folder, store.clone(), keys).await?;
-            _projection = Some(projection);
-            routes
+            let started = luukku_coordination::start(&folder, store.clone(), keys).await?;
+            _projection = Some(started.projection);
+            admin = Some(started.admin);
+            started.routes
         }
     };
     let (listener, address) = bind(listen).await.with_context(|| format!("binding {listen}"))?;
-    println!("luukku {:?} listening on {address}, NATS {nats_url}", args.service);
-    serve(routes, listener, async {
-        let _ = luukku_runtime::telemetry::shutdown_signal().await;
-    })
-    .await?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let shutdown = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let mut serving_tasks = vec![tokio::spawn(serve(
+        with_reflection(routes)?,
+        listener,
+        serving.clone(),
+        shutdown(stopped.clone()),
+    ))];
+    let tls_note = match &serving.tls {
+        Some(tls) if tls.client_ca.is_some() => "mutual TLS",
+        Some(_) => "TLS",
+        None => "PLAINTEXT",
+    };
+    println!("luukku {:?} listening on {address} ({tls_note}), NATS {}", args.service, redact(&nats_url));
+    if let Some(admin) = admin {
+        let admin_listen = args
+            .admin_listen
+            .or(file.admin_listen)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 50056)));
+        let (listener, address) =
+            bind(admin_listen).await.with_context(|| format!("binding {admin_listen}"))?;
+        println!("luukku coordination admin listening on {address} ({tls_note}), for operators");
+        serving_tasks.push(tokio::spawn(serve(
+            with_reflection(admin)?,
+            listener,
+            serving.clone(),
+            shutdown(stopped.clone()),
+        )));
+    }
+    luukku_runtime::telemetry::shutdown_signal().await.context("waiting for a stop signal")?;
+    stop.send_replace(true);
+    for task in serving_tasks {
+        task.await.context("a server task failed")??;
+    }
     if let Some(projection) = _projection {
         projection.flush().await?;
     }
     Ok(())
+}
+
+/// `url` with any user name, password or token replaced by `***`, fit to print.
+pub fn redact(url: &str) -> String {
+    url.split(',')
+        .map(|one| match (one.find("://"), one.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => format!("{}***{}", &one[..scheme + 3], &one[at..]),
+            (None, Some(at)) => format!("***{}", &one[at..]),
+            _ => one.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn credentials_in_a_url_are_never_printed() {
+        assert_eq!(redact("nats://luukku:s3cret@nats-1:4222"), "nats://***@nats-1:4222");
+        assert_eq!(
+            redact("nats://token@nats-1:4222,nats://nats-2:4222"),
+            "nats://***@nats-1:4222,nats://nats-2:4222"
+        );
+        assert_eq!(redact("nats://nats-1:4222"), "nats://nats-1:4222");
+        assert_eq!(redact("user:pw@host:4222"), "***@host:4222");
+    }
 }

@@ -15,21 +15,30 @@ struct Ports {
     nats: u16,
     families: u16,
     coordination: u16,
-    others: [u16; 3],
+    /// contacts, referrals, meetings, coordination admin.
+    others: [u16; 4],
+    /// The dev data folder, whose development issuer signs the client's tokens.
+    data_dir: String,
 }
 
 impl Ports {
-    fn pick() -> anyhow::Result<Self> {
+    fn pick(data_dir: &std::path::Path) -> anyhow::Result<Self> {
         Ok(Self {
             nats: free_port()?,
             families: free_port()?,
             coordination: free_port()?,
-            others: [free_port()?, free_port()?, free_port()?],
+            others: [free_port()?, free_port()?, free_port()?, free_port()?],
+            data_dir: data_dir.display().to_string(),
         })
+    }
+
+    fn admin_url(&self) -> String {
+        format!("--admin-url=http://127.0.0.1:{}", self.others[3])
     }
 
     fn urls(&self) -> Vec<String> {
         vec![
+            format!("--data-dir={}", self.data_dir),
             format!("--families-url=http://127.0.0.1:{}", self.families),
             format!("--coordination-url=http://127.0.0.1:{}", self.coordination),
             format!("--contacts-url=http://127.0.0.1:{}", self.others[0]),
@@ -48,6 +57,7 @@ async fn start_dev(folder: &std::path::Path, ports: &Ports) -> anyhow::Result<to
         .args(["--referrals-port", &ports.others[1].to_string()])
         .args(["--meetings-port", &ports.others[2].to_string()])
         .args(["--coordination-port", &ports.coordination.to_string()])
+        .args(["--admin-port", &ports.others[3].to_string()])
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()?;
@@ -107,7 +117,7 @@ fn show(family_id: &str, ports: &Ports) -> anyhow::Result<String> {
 #[tokio::test]
 async fn the_whole_system_from_the_command_line() -> anyhow::Result<()> {
     let folder = tempfile::tempdir()?;
-    let ports = Ports::pick()?;
+    let ports = Ports::pick(folder.path())?;
     let nats_url = format!("--nats-url=nats://127.0.0.1:{}", ports.nats);
     let dev = start_dev(folder.path(), &ports).await?;
 
@@ -185,15 +195,9 @@ async fn the_whole_system_from_the_command_line() -> anyhow::Result<()> {
     assert!(view.contains("Maria Virtanen") && view.contains("Eero Virtanen"), "{view}");
     assert!(view.contains("registered with 2 members"), "{view}");
 
-    let bad = luukku(&[
-        "family",
-        "register",
-        "--municipality",
-        "Helsinki",
-        "--guardian",
-        "Maria Virtanen",
-        &urls[0],
-    ])?;
+    let mut bad = vec!["family", "register", "--municipality", "Helsinki", "--guardian", "Maria Virtanen"];
+    bad.extend(urls.iter().map(String::as_str));
+    let bad = luukku(&bad)?;
     assert!(!bad.status.success());
     assert!(text(&bad).contains("municipality") && !text(&bad).contains("panicked"), "{}", text(&bad));
 
@@ -207,9 +211,49 @@ async fn the_whole_system_from_the_command_line() -> anyhow::Result<()> {
     assert_eq!(lines.len(), 3, "registration, consent and contact: {lines:?}");
     assert!(lines[0].contains("Maria") && lines[2].contains("Called about reading"), "{lines:?}");
 
-    // A rebuild while it runs gives the same view.
-    let rebuilt =
-        luukku(&["ops", "rebuild", &format!("--coordination-url=http://127.0.0.1:{}", ports.coordination)])?;
+    // A token from `luukku token` works with any client; without a valid one, nothing does.
+    let token = luukku(&[
+        "token",
+        "--as",
+        "anna.contact",
+        "--role",
+        "contact_person",
+        "--data-dir",
+        &ports.data_dir,
+    ])?;
+    assert!(token.status.success(), "{}", text(&token));
+    let token = String::from_utf8(token.stdout)?.trim().to_owned();
+    let mut show_with =
+        vec!["family".to_owned(), "show".to_owned(), family_id.clone(), format!("--token={token}")];
+    show_with.extend(urls.iter().skip(1).cloned());
+    let shown = luukku(&show_with.iter().map(String::as_str).collect::<Vec<_>>())?;
+    assert!(shown.status.success() && text(&shown).contains("Maria Virtanen"), "{}", text(&shown));
+    show_with[3] = "--token=not.a.token".to_owned();
+    let refused = luukku(&show_with.iter().map(String::as_str).collect::<Vec<_>>())?;
+    assert!(!refused.status.success() && text(&refused).contains("--token"), "{}", text(&refused));
+    let elsewhere = tempfile::tempdir()?;
+    let outside =
+        luukku(&["token", "--as", "anna.contact", "--data-dir", &elsewhere.path().display().to_string()])?;
+    assert!(
+        !outside.status.success() && text(&outside).contains("not a luukku dev data folder"),
+        "{}",
+        text(&outside)
+    );
+
+    // A rebuild while it runs gives the same view; only an operator may start one.
+    let data_dir = format!("--data-dir={}", ports.data_dir);
+    let refused = luukku(&["ops", "rebuild", &ports.admin_url(), &data_dir])?;
+    assert!(!refused.status.success() && text(&refused).contains("operators"), "{}", text(&refused));
+    let rebuilt = luukku(&[
+        "ops",
+        "rebuild",
+        &ports.admin_url(),
+        &data_dir,
+        "--as",
+        "olli.operator",
+        "--role",
+        "operator",
+    ])?;
     assert!(rebuilt.status.success(), "{}", text(&rebuilt));
     assert!(text(&rebuilt).contains("generation 2"), "{}", text(&rebuilt));
     assert_eq!(show(&family_id, &ports)?, view, "the rebuilt projection answers the same");

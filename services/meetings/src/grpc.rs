@@ -28,7 +28,7 @@ impl<K: KeyStore> MeetingGrpc<K> {
         request: Request<T>,
         decode: fn(&T) -> Result<decode::Decoded, Status>,
     ) -> Result<Response<pb::MeetingWriteResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let (write, family_id, command) = decode(request.get_ref())?;
         let written = self
             .app
@@ -45,7 +45,7 @@ impl<K: KeyStore> MeetingService for MeetingGrpc<K> {
         &self,
         request: Request<pb::ProposeMeetingRequest>,
     ) -> Result<Response<pb::ProposeMeetingResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let (write, family_id, command) = decode::propose(request.get_ref())?;
         let (written, meeting_id) = self
             .app
@@ -76,7 +76,7 @@ impl<K: KeyStore> MeetingService for MeetingGrpc<K> {
         &self,
         request: Request<pb::RescheduleMeetingRequest>,
     ) -> Result<Response<pb::MeetingWriteResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let (write, family_id, command) = decode::reschedule(request.get_ref())?;
         let written = self
             .app
@@ -111,7 +111,7 @@ impl<K: KeyStore> MeetingService for MeetingGrpc<K> {
         &self,
         request: Request<pb::HoldMeetingRequest>,
     ) -> Result<Response<pb::HoldMeetingResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let (write, family_id, command) = decode::hold(request.get_ref(), context_now().now)?;
         let (written, action_ids) = self
             .app
@@ -142,7 +142,7 @@ impl<K: KeyStore> MeetingService for MeetingGrpc<K> {
         &self,
         request: Request<pb::GetMeetingRequest>,
     ) -> Result<Response<pb::GetMeetingResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let meeting_id = decode::meeting_id(&request.get_ref().meeting_id)?;
         let (found, version) = self.app.get(&caller, meeting_id).await.map_err(status)?;
         Ok(Response::new(pb::GetMeetingResponse {
@@ -155,7 +155,7 @@ impl<K: KeyStore> MeetingService for MeetingGrpc<K> {
         &self,
         request: Request<pb::ListFamilyMeetingsRequest>,
     ) -> Result<Response<pb::ListFamilyMeetingsResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let family_id = decode::family_id(&request.get_ref().family_id)?;
         let (meetings, version) = self.app.family_meetings(&caller, family_id).await.map_err(status)?;
         let today = context_now().today;
@@ -169,7 +169,7 @@ impl<K: KeyStore> MeetingService for MeetingGrpc<K> {
         &self,
         request: Request<pb::ListUpcomingMeetingsRequest>,
     ) -> Result<Response<pb::ListUpcomingMeetingsResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let who = decode::who(&request.get_ref().person_id, &request.get_ref().sector)?;
         let meetings = self.app.upcoming(&caller, &who).await.map_err(status)?;
         let today = context_now().today;
@@ -182,7 +182,7 @@ impl<K: KeyStore> MeetingService for MeetingGrpc<K> {
         &self,
         request: Request<pb::ListOpenActionsRequest>,
     ) -> Result<Response<pb::ListOpenActionsResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let who = decode::who(&request.get_ref().person_id, &request.get_ref().sector)?;
         let actions = self.app.open_actions(&caller, &who).await.map_err(status)?;
         let today = context_now().today;

@@ -34,7 +34,7 @@ impl<K: KeyStore> ReferralGrpc<K> {
         request: Request<pb::ServiceStatusRequest>,
         command: fn(String) -> ServiceCommand,
     ) -> Result<Response<pb::ServiceWriteResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let (write, service_id) = decode::service_status(request.get_ref())?;
         let command = command(request.into_inner().reason);
         let written = self.app.change_service(&caller, &write, service_id, command).await.map_err(status)?;
@@ -48,7 +48,7 @@ impl<K: KeyStore> ReferralService for ReferralGrpc<K> {
         &self,
         request: Request<pb::RegisterServiceRequest>,
     ) -> Result<Response<pb::RegisterServiceResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let (write, service_id, info) = decode::register_service(request.get_ref())?;
         let (service_id, written) = self
             .app
@@ -65,7 +65,7 @@ impl<K: KeyStore> ReferralService for ReferralGrpc<K> {
         &self,
         request: Request<pb::UpdateServiceRequest>,
     ) -> Result<Response<pb::ServiceWriteResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let (write, service_id, command) = decode::update_service(request.get_ref())?;
         let written = self
             .app
@@ -100,7 +100,7 @@ impl<K: KeyStore> ReferralService for ReferralGrpc<K> {
         &self,
         request: Request<pb::SearchServicesRequest>,
     ) -> Result<Response<pb::SearchServicesResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let filter = decode::service_filter(request.get_ref())?;
         let services = self.app.search_services(&caller, &filter).await.map_err(status)?;
         Ok(Response::new(pb::SearchServicesResponse {
@@ -112,7 +112,7 @@ impl<K: KeyStore> ReferralService for ReferralGrpc<K> {
         &self,
         request: Request<pb::CreateReferralRequest>,
     ) -> Result<Response<pb::CreateReferralResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let (write, referral_id, referral) = decode::create_referral(request.get_ref())?;
         let created = self
             .app
@@ -126,7 +126,7 @@ impl<K: KeyStore> ReferralService for ReferralGrpc<K> {
         &self,
         request: Request<pb::UpdateReferralRequest>,
     ) -> Result<Response<pb::UpdateReferralResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let (write, referral_id, step) = decode::update_referral(request.into_inner())?;
         let (written, state) = self
             .app
@@ -143,7 +143,7 @@ impl<K: KeyStore> ReferralService for ReferralGrpc<K> {
         &self,
         request: Request<pb::GetReferralRequest>,
     ) -> Result<Response<pb::GetReferralResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let referral_id = decode::referral_id(&request.get_ref().referral_id)?;
         let record = self.app.get_referral(&caller, referral_id).await.map_err(status)?;
         Ok(Response::new(encode::get_referral(&record, context_now().now)))
@@ -153,7 +153,7 @@ impl<K: KeyStore> ReferralService for ReferralGrpc<K> {
         &self,
         request: Request<pb::ListReferralsRequest>,
     ) -> Result<Response<pb::ListReferralsResponse>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         let message = request.get_ref();
         let (filter, after) = decode::referral_filter(message)?;
         let page_size = page_size(message.page_size, MAX_PAGE, MAX_PAGE);

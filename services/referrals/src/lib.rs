@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use luukku_domain::referrals::DeadlinePolicy;
 use luukku_eventstore::{EventStore, KeyStore};
-use luukku_grpc::serve::ReflectionError;
 use luukku_proto::referrals::v1::referral_service_server::ReferralServiceServer;
 use tonic::service::Routes;
 
@@ -32,18 +31,14 @@ impl Default for Config {
     }
 }
 
-/// The referrals service with gRPC health and reflection, and its process, which runs until
+/// The referrals service with gRPC health, and its process, which runs until
 /// the returned [`Process`] is dropped.
-pub async fn start<K: KeyStore + Clone>(
-    store: EventStore,
-    keys: K,
-    config: Config,
-) -> Result<(Routes, Process), ReflectionError> {
+pub async fn start<K: KeyStore + Clone>(store: EventStore, keys: K, config: Config) -> (Routes, Process) {
     let app = Arc::new(Referrals::new(store, keys, config.policy));
     let process = Process::spawn(Arc::clone(&app), config.tick);
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<ReferralServiceServer<ReferralGrpc<K>>>().await;
     let service = ReferralServiceServer::new(ReferralGrpc::new(app));
-    let routes = luukku_grpc::serve::with_reflection(Routes::new(health).add_service(service))?;
-    Ok((routes, process))
+    let routes = Routes::new(health).add_service(service);
+    (routes, process)
 }

@@ -28,7 +28,7 @@ impl<K: KeyStore + Clone> CoordinationAdmin for AdminGrpc<K> {
         &self,
         request: Request<pb::RebuildRequest>,
     ) -> Result<Response<Self::RebuildStream>, Status> {
-        let caller = caller(&request)?;
+        let caller = caller(&request).await?;
         Coordination::<K>::may_rebuild(&caller).map_err(status)?;
         let (sender, receiver) = mpsc::channel(64);
         let app = Arc::clone(&self.app);

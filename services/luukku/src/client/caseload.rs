@@ -1,19 +1,19 @@
 //! `luukku caseload`.
 
-use luukku_grpc::with_identity;
+use luukku_grpc::with_token;
 use luukku_proto::coordination::v1 as coordination;
 use luukku_proto::coordination::v1::coordination_service_client::CoordinationServiceClient;
 
-use super::{Identity, channel, explain};
+use super::{Identity, explain};
 
 /// A contact person's families, what needs attention first.
 pub async fn caseload(identity: &Identity, contact_person: String) -> anyhow::Result<()> {
-    let actor = identity.actor()?;
+    let token = identity.token()?;
     let mut client =
-        CoordinationServiceClient::new(channel(&identity.coordination_url, "coordination").await?);
+        CoordinationServiceClient::new(identity.channel(&identity.coordination_url, "coordination").await?);
     let request =
         coordination::ListCaseloadRequest { contact_person_id: contact_person, min_positions: vec![] };
-    let response = client.list_caseload(with_identity(request, &actor)).await.map_err(explain)?.into_inner();
+    let response = client.list_caseload(with_token(request, &token)).await.map_err(explain)?.into_inner();
     for family in response.families {
         let a = family.attention.unwrap_or_default();
         println!(

@@ -1,10 +1,10 @@
 //! `luukku consent grant|revoke`.
 
-use luukku_grpc::with_identity;
+use luukku_grpc::with_token;
 use luukku_proto::families::v1 as families;
 use luukku_proto::families::v1::family_service_client::FamilyServiceClient;
 
-use super::{Identity, channel, done, explain, id, list};
+use super::{Identity, done, explain, id, list};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ConsentCommand {
@@ -36,8 +36,8 @@ pub enum ConsentCommand {
 }
 
 pub async fn consent(identity: &Identity, command: ConsentCommand) -> anyhow::Result<()> {
-    let actor = identity.actor()?;
-    let mut client = FamilyServiceClient::new(channel(&identity.families_url, "families").await?);
+    let token = identity.token()?;
+    let mut client = FamilyServiceClient::new(identity.channel(&identity.families_url, "families").await?);
     match command {
         ConsentCommand::Grant { family, by, sectors, until, purpose, concerns } => {
             let request = families::GrantConsentRequest {
@@ -51,7 +51,7 @@ pub async fn consent(identity: &Identity, command: ConsentCommand) -> anyhow::Re
                 ..Default::default()
             };
             let response =
-                client.grant_consent(with_identity(request, &actor)).await.map_err(explain)?.into_inner();
+                client.grant_consent(with_token(request, &token)).await.map_err(explain)?.into_inner();
             println!("{}", response.consent_id);
             done(response.result);
         }
@@ -65,7 +65,7 @@ pub async fn consent(identity: &Identity, command: ConsentCommand) -> anyhow::Re
             };
             done(
                 client
-                    .revoke_consent(with_identity(request, &actor))
+                    .revoke_consent(with_token(request, &token))
                     .await
                     .map_err(explain)?
                     .into_inner()

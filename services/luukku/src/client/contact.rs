@@ -1,10 +1,10 @@
 //! `luukku contact log`.
 
-use luukku_grpc::with_identity;
+use luukku_grpc::with_token;
 use luukku_proto::contacts::v1 as contacts;
 use luukku_proto::contacts::v1::contact_service_client::ContactServiceClient;
 
-use super::{Identity, channel, done, explain, id, list};
+use super::{Identity, done, explain, id, list};
 
 #[derive(Debug, clap::Args)]
 pub struct ContactLogArgs {
@@ -34,8 +34,8 @@ pub struct ContactLogArgs {
 }
 
 pub async fn contact_log(identity: &Identity, args: ContactLogArgs) -> anyhow::Result<()> {
-    let actor = identity.actor()?;
-    let mut client = ContactServiceClient::new(channel(&identity.contacts_url, "contacts").await?);
+    let token = identity.token()?;
+    let mut client = ContactServiceClient::new(identity.channel(&identity.contacts_url, "contacts").await?);
     let direction = if args.outbound { contacts::Direction::Outbound } else { contacts::Direction::Inbound };
     let request = contacts::RecordContactRequest {
         request_id: id(),
@@ -50,7 +50,7 @@ pub async fn contact_log(identity: &Identity, args: ContactLogArgs) -> anyhow::R
         follow_up: args.follow_up.unwrap_or_default(),
         ..Default::default()
     };
-    let response = client.record_contact(with_identity(request, &actor)).await.map_err(explain)?.into_inner();
+    let response = client.record_contact(with_token(request, &token)).await.map_err(explain)?.into_inner();
     println!("{}", response.contact_id);
     done(response.result);
     Ok(())

@@ -2,7 +2,7 @@
 
 use anyhow::Context as _;
 use luukku_domain::RequestId;
-use luukku_grpc::with_identity;
+use luukku_grpc::with_token;
 use luukku_proto::coordination::v1 as coordination;
 use luukku_proto::coordination::v1::coordination_service_client::CoordinationServiceClient;
 use luukku_proto::families::v1 as families;
@@ -47,7 +47,7 @@ fn member(role: families::MemberRole, text: &str) -> anyhow::Result<families::Ne
 }
 
 pub async fn family(identity: &Identity, command: FamilyCommand) -> anyhow::Result<()> {
-    let actor = identity.actor()?;
+    let token = identity.token()?;
     match command {
         FamilyCommand::Register { municipality, guardian, child } => {
             let mut members = Vec::new();
@@ -68,7 +68,7 @@ pub async fn family(identity: &Identity, command: FamilyCommand) -> anyhow::Resu
                     format!("connecting to the families service at {}", identity.families_url)
                 })?;
             let response =
-                client.register_family(with_identity(request, &actor)).await.map_err(explain)?.into_inner();
+                client.register_family(with_token(request, &token)).await.map_err(explain)?.into_inner();
             let position =
                 response.result.and_then(|r| r.position).map(|p| format!("{}:{}", p.stream, p.sequence));
             println!("{}", response.family_id);
@@ -84,7 +84,7 @@ pub async fn family(identity: &Identity, command: FamilyCommand) -> anyhow::Resu
                 )?;
             let request = coordination::GetFamilyViewRequest { family_id, min_positions: vec![] };
             let view =
-                client.get_family_view(with_identity(request, &actor)).await.map_err(explain)?.into_inner();
+                client.get_family_view(with_token(request, &token)).await.map_err(explain)?.into_inner();
             print_view(&view);
         }
     }

@@ -1,10 +1,10 @@
 //! `luukku handover propose|accept|decline`.
 
-use luukku_grpc::with_identity;
+use luukku_grpc::with_token;
 use luukku_proto::contacts::v1 as contacts;
 use luukku_proto::contacts::v1::contact_service_client::ContactServiceClient;
 
-use super::{Identity, channel, done, explain, id};
+use super::{Identity, done, explain, id};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum HandoverCommand {
@@ -34,8 +34,8 @@ pub enum HandoverCommand {
 }
 
 pub async fn handover(identity: &Identity, command: HandoverCommand) -> anyhow::Result<()> {
-    let actor = identity.actor()?;
-    let mut client = ContactServiceClient::new(channel(&identity.contacts_url, "contacts").await?);
+    let token = identity.token()?;
+    let mut client = ContactServiceClient::new(identity.channel(&identity.contacts_url, "contacts").await?);
     let decision = |family: String, handover: String, reason: String| contacts::HandoverDecisionRequest {
         request_id: id(),
         family_id: family,
@@ -53,7 +53,7 @@ pub async fn handover(identity: &Identity, command: HandoverCommand) -> anyhow::
                 reason,
             };
             let response = client
-                .assign_contact_person(with_identity(request, &actor))
+                .assign_contact_person(with_token(request, &token))
                 .await
                 .map_err(explain)?
                 .into_inner();
@@ -71,7 +71,7 @@ pub async fn handover(identity: &Identity, command: HandoverCommand) -> anyhow::
             let request = decision(family, handover, String::new());
             done(
                 client
-                    .accept_handover(with_identity(request, &actor))
+                    .accept_handover(with_token(request, &token))
                     .await
                     .map_err(explain)?
                     .into_inner()
@@ -82,7 +82,7 @@ pub async fn handover(identity: &Identity, command: HandoverCommand) -> anyhow::
             let request = decision(family, handover, reason);
             done(
                 client
-                    .decline_handover(with_identity(request, &actor))
+                    .decline_handover(with_token(request, &token))
                     .await
                     .map_err(explain)?
                     .into_inner()

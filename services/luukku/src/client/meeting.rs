@@ -1,12 +1,12 @@
 //! `luukku meeting propose|schedule|hold` and `luukku actions`.
 
 use anyhow::Context as _;
-use luukku_grpc::with_identity;
+use luukku_grpc::with_token;
 use luukku_proto::meetings::v1 as meetings;
 use luukku_proto::meetings::v1::meeting_service_client::MeetingServiceClient;
 use luukku_proto::meetings::v1::participant::Who;
 
-use super::{Identity, channel, done, explain, id};
+use super::{Identity, done, explain, id};
 
 fn participant(text: &str) -> anyhow::Result<meetings::Participant> {
     let (kind, value) = text
@@ -65,8 +65,8 @@ pub enum MeetingCommand {
 }
 
 pub async fn meeting(identity: &Identity, command: MeetingCommand) -> anyhow::Result<()> {
-    let actor = identity.actor()?;
-    let mut client = MeetingServiceClient::new(channel(&identity.meetings_url, "meetings").await?);
+    let token = identity.token()?;
+    let mut client = MeetingServiceClient::new(identity.channel(&identity.meetings_url, "meetings").await?);
     match command {
         MeetingCommand::Propose { family, purpose, at, minutes, place, participants } => {
             let slots = at
@@ -87,7 +87,7 @@ pub async fn meeting(identity: &Identity, command: MeetingCommand) -> anyhow::Re
                 ..Default::default()
             };
             let response =
-                client.propose_meeting(with_identity(request, &actor)).await.map_err(explain)?.into_inner();
+                client.propose_meeting(with_token(request, &token)).await.map_err(explain)?.into_inner();
             println!("{}", response.meeting_id);
             done(response.result);
         }
@@ -101,7 +101,7 @@ pub async fn meeting(identity: &Identity, command: MeetingCommand) -> anyhow::Re
             };
             done(
                 client
-                    .schedule_meeting(with_identity(request, &actor))
+                    .schedule_meeting(with_token(request, &token))
                     .await
                     .map_err(explain)?
                     .into_inner()
@@ -146,7 +146,7 @@ pub async fn meeting(identity: &Identity, command: MeetingCommand) -> anyhow::Re
                 ..Default::default()
             };
             let response =
-                client.hold_meeting(with_identity(request, &actor)).await.map_err(explain)?.into_inner();
+                client.hold_meeting(with_token(request, &token)).await.map_err(explain)?.into_inner();
             for action in &response.action_ids {
                 println!("{action}");
             }
@@ -162,14 +162,13 @@ pub async fn actions(
     person: Option<String>,
     sector: Option<String>,
 ) -> anyhow::Result<()> {
-    let actor = identity.actor()?;
-    let mut client = MeetingServiceClient::new(channel(&identity.meetings_url, "meetings").await?);
+    let token = identity.token()?;
+    let mut client = MeetingServiceClient::new(identity.channel(&identity.meetings_url, "meetings").await?);
     let request = meetings::ListOpenActionsRequest {
         person_id: person.unwrap_or_default(),
         sector: sector.unwrap_or_default(),
     };
-    let response =
-        client.list_open_actions(with_identity(request, &actor)).await.map_err(explain)?.into_inner();
+    let response = client.list_open_actions(with_token(request, &token)).await.map_err(explain)?.into_inner();
     for action in response.actions {
         println!(
             "{} due {}{}: {} (family {})",

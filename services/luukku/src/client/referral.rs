@@ -1,11 +1,11 @@
 //! `luukku referral create|list|update`.
 
-use luukku_grpc::with_identity;
+use luukku_grpc::with_token;
 use luukku_proto::referrals::v1 as referrals;
 use luukku_proto::referrals::v1::referral_service_client::ReferralServiceClient;
 use luukku_proto::referrals::v1::update_referral_request::Step;
 
-use super::{Identity, channel, done, explain, id, list};
+use super::{Identity, done, explain, id, list};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ReferralCommand {
@@ -49,8 +49,9 @@ pub enum ReferralCommand {
 }
 
 pub async fn referral(identity: &Identity, command: ReferralCommand) -> anyhow::Result<()> {
-    let actor = identity.actor()?;
-    let mut client = ReferralServiceClient::new(channel(&identity.referrals_url, "referrals").await?);
+    let token = identity.token()?;
+    let mut client =
+        ReferralServiceClient::new(identity.channel(&identity.referrals_url, "referrals").await?);
     match command {
         ReferralCommand::Create { family, service, child, needs, urgency, reason } => {
             let request = referrals::CreateReferralRequest {
@@ -64,7 +65,7 @@ pub async fn referral(identity: &Identity, command: ReferralCommand) -> anyhow::
                 ..Default::default()
             };
             let response =
-                client.create_referral(with_identity(request, &actor)).await.map_err(explain)?.into_inner();
+                client.create_referral(with_token(request, &token)).await.map_err(explain)?.into_inner();
             println!("{}", response.referral_id);
             for duplicate in &response.possible_duplicates {
                 eprintln!("note: referral {duplicate} to the same service is still open");
@@ -82,11 +83,8 @@ pub async fn referral(identity: &Identity, command: ReferralCommand) -> anyhow::
                     page_token: page_token.clone(),
                     ..Default::default()
                 };
-                let page = client
-                    .list_referrals(with_identity(request, &actor))
-                    .await
-                    .map_err(explain)?
-                    .into_inner();
+                let page =
+                    client.list_referrals(with_token(request, &token)).await.map_err(explain)?.into_inner();
                 for r in &page.referrals {
                     let flags = format!(
                         "{}{}",
@@ -127,7 +125,7 @@ pub async fn referral(identity: &Identity, command: ReferralCommand) -> anyhow::
                 step: Some(step),
             };
             let response =
-                client.update_referral(with_identity(request, &actor)).await.map_err(explain)?.into_inner();
+                client.update_referral(with_token(request, &token)).await.map_err(explain)?.into_inner();
             println!("{}", response.state);
             done(response.result);
         }

@@ -1,24 +1,27 @@
 //! `luukku ops rebuild`: rebuilds the projection in the running coordination service, with a
 //! progress bar.
 
-use anyhow::Context as _;
-use luukku_domain::{Actor, Code, Role};
 use luukku_proto::coordination::v1::RebuildRequest;
 use luukku_proto::coordination::v1::coordination_admin_client::CoordinationAdminClient;
 
-pub async fn rebuild(url: &str, person: &str) -> anyhow::Result<()> {
-    let actor = Actor {
-        person_id: Code::parse(person).context("--as")?,
-        role: Role::Operator,
-        sector: None,
-        organisation: Code::parse("luukku").context("organisation")?,
-        system: Code::parse("luukku-ops").context("system")?,
-    };
-    let mut client = CoordinationAdminClient::connect(url.to_owned())
-        .await
-        .with_context(|| format!("connecting to the coordination service at {url}; is it running?"))?;
+use crate::client::Identity;
+
+#[derive(Debug, clap::Args)]
+pub struct RebuildArgs {
+    /// The coordination service's admin listener.
+    #[arg(long, env = "LUUKKU_COORDINATION_ADMIN_URL", default_value = "http://127.0.0.1:50056")]
+    pub admin_url: String,
+    /// An operator's token, or against `luukku dev`, `--as NAME --role operator`.
+    #[command(flatten)]
+    pub identity: Identity,
+}
+
+pub async fn rebuild(args: &RebuildArgs) -> anyhow::Result<()> {
+    let token = args.identity.token()?;
+    let url = &args.admin_url;
+    let mut client = CoordinationAdminClient::new(args.identity.channel(url, "coordination admin").await?);
     let mut progress = client
-        .rebuild(luukku_grpc::with_identity(RebuildRequest {}, &actor))
+        .rebuild(luukku_grpc::with_token(RebuildRequest {}, &token))
         .await
         .map_err(|status| anyhow::anyhow!("{}", status.message()))?
         .into_inner();

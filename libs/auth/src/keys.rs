@@ -1,0 +1,194 @@
+//! The issuer's public keys, from a JWKS document: a file, or a URL refreshed in the
+//! background (an OpenID Connect provider's `jwks_uri`). Only ES256 (P-256) and EdDSA (Ed25519)
+//! keys are kept.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm};
+use jsonwebtoken::{Algorithm, DecodingKey};
+use tokio::sync::Notify;
+
+use crate::AuthError;
+
+/// How soon after a refresh an unknown key id may ask for another one.
+const MIN_REFRESH_GAP: Duration = Duration::from_secs(30);
+
+/// Where the keys come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// A JWKS file, read once at start.
+    File(PathBuf),
+    /// A JWKS URL, fetched at start, every `refresh`, and when a token names an unknown key.
+    Url { url: String, refresh: Duration },
+}
+
+#[derive(Clone)]
+struct Key {
+    kid: Option<String>,
+    algorithm: Algorithm,
+    decoding: DecodingKey,
+}
+
+struct Keys {
+    keys: Vec<Key>,
+    /// Bumped on every change, so that what was verified with old keys can be forgotten.
+    generation: u64,
+}
+
+/// The keys tokens are verified with; cheap to clone.
+#[derive(Clone)]
+pub struct KeySet {
+    keys: Arc<RwLock<Keys>>,
+    refresh: Arc<Notify>,
+}
+
+/// Why a key set cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum KeysError {
+    #[error("reading the key set {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("the key set is not a JWKS document: {0}")]
+    Parse(String),
+    #[error("the key set holds no ES256 or EdDSA key")]
+    Empty,
+    #[error("fetching the key set from {url}: {reason}")]
+    Fetch { url: String, reason: String },
+}
+
+fn algorithm(jwk: &jsonwebtoken::jwk::Jwk) -> Option<Algorithm> {
+    match (&jwk.common.key_algorithm, &jwk.algorithm) {
+        (Some(KeyAlgorithm::ES256), AlgorithmParameters::EllipticCurve(_)) => Some(Algorithm::ES256),
+        (Some(KeyAlgorithm::EdDSA), AlgorithmParameters::OctetKeyPair(_)) => Some(Algorithm::EdDSA),
+        (Some(_), _) => None,
+        (None, AlgorithmParameters::EllipticCurve(ec)) if ec.curve == EllipticCurve::P256 => {
+            Some(Algorithm::ES256)
+        }
+        (None, AlgorithmParameters::OctetKeyPair(okp)) if okp.curve == EllipticCurve::Ed25519 => {
+            Some(Algorithm::EdDSA)
+        }
+        (None, _) => None,
+    }
+}
+
+/// The usable keys of a JWKS document.
+fn parse(jwks: &str) -> Result<Vec<Key>, KeysError> {
+    let set: JwkSet = serde_json::from_str(jwks).map_err(|error| KeysError::Parse(error.to_string()))?;
+    let keys: Vec<Key> = set
+        .keys
+        .iter()
+        .filter_map(|jwk| {
+            let algorithm = algorithm(jwk)?;
+            let decoding = DecodingKey::from_jwk(jwk)
+                .map_err(|error| tracing::warn!(kid = ?jwk.common.key_id, %error, "unusable key skipped"))
+                .ok()?;
+            Some(Key { kid: jwk.common.key_id.clone(), algorithm, decoding })
+        })
+        .collect();
+    if keys.is_empty() {
+        return Err(KeysError::Empty);
+    }
+    Ok(keys)
+}
+
+fn install_tls_provider() {
+    // One provider for every TLS client of the process; a second install is refused, harmlessly.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+async fn fetch(client: &reqwest::Client, url: &str) -> Result<Vec<Key>, KeysError> {
+    let failed = |reason: String| KeysError::Fetch { url: url.to_owned(), reason };
+    let response = client.get(url).send().await.map_err(|error| failed(error.to_string()))?;
+    let response = response.error_for_status().map_err(|error| failed(error.to_string()))?;
+    let body = response.text().await.map_err(|error| failed(error.to_string()))?;
+    parse(&body)
+}
+
+impl KeySet {
+    fn with(keys: Vec<Key>) -> Self {
+        Self { keys: Arc::new(RwLock::new(Keys { keys, generation: 1 })), refresh: Arc::new(Notify::new()) }
+    }
+
+    /// The keys of a JWKS document.
+    pub fn from_jwks(jwks: &str) -> Result<Self, KeysError> {
+        Ok(Self::with(parse(jwks)?))
+    }
+
+    /// Loads the keys from `source`. A URL is fetched now, and then in the background for as
+    /// long as the key set is in use; if the first fetch fails, the set starts empty (every
+    /// token is refused) and the fetch is retried.
+    pub async fn load(source: &KeySource) -> Result<Self, KeysError> {
+        match source {
+            KeySource::File(path) => {
+                let jwks = std::fs::read_to_string(path)
+                    .map_err(|source| KeysError::Read { path: path.clone(), source })?;
+                Self::from_jwks(&jwks)
+            }
+            KeySource::Url { url, refresh } => {
+                install_tls_provider();
+                let client = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(10))
+                    .build()
+                    .map_err(|error| KeysError::Fetch { url: url.clone(), reason: error.to_string() })?;
+                let initial = match fetch(&client, url).await {
+                    Ok(keys) => keys,
+                    Err(error) => {
+                        tracing::error!(%error, "no keys to verify tokens with yet; retrying");
+                        Vec::new()
+                    }
+                };
+                let set = Self::with(initial);
+                let weak = Arc::downgrade(&set.keys);
+                let notify = Arc::clone(&set.refresh);
+                let (url, every) = (url.clone(), *refresh);
+                tokio::spawn(async move {
+                    loop {
+                        let _ = tokio::time::timeout(every, notify.notified()).await;
+                        let Some(keys) = weak.upgrade() else { return };
+                        match fetch(&client, &url).await {
+                            Ok(fresh) => {
+                                let mut keys =
+                                    keys.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+                                keys.keys = fresh;
+                                keys.generation += 1;
+                            }
+                            Err(error) => tracing::warn!(%error, "the key set was not refreshed"),
+                        }
+                        drop(keys);
+                        tokio::time::sleep(MIN_REFRESH_GAP).await;
+                    }
+                });
+                Ok(set)
+            }
+        }
+    }
+
+    /// Changes whenever the keys change.
+    pub fn generation(&self) -> u64 {
+        self.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner).generation
+    }
+
+    /// The key `kid` names for `algorithm`; without a kid, the only key of that algorithm.
+    pub(crate) fn find(&self, kid: Option<&str>, algorithm: Algorithm) -> Result<DecodingKey, AuthError> {
+        let keys = self.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let found = match kid {
+            Some(kid) => keys.keys.iter().find(|key| key.kid.as_deref() == Some(kid)).ok_or_else(|| {
+                self.refresh.notify_one();
+                AuthError::UnknownKey(kid.to_owned())
+            })?,
+            None => {
+                let mut candidates = keys.keys.iter().filter(|key| key.algorithm == algorithm);
+                match (candidates.next(), candidates.next()) {
+                    (Some(only), None) => only,
+                    (None, _) => return Err(AuthError::Algorithm(format!("{algorithm:?}"))),
+                    (Some(_), Some(_)) => return Err(AuthError::NoKeyId),
+                }
+            }
+        };
+        if found.algorithm != algorithm {
+            return Err(AuthError::BadSignature);
+        }
+        Ok(found.decoding.clone())
+    }
+}

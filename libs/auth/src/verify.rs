@@ -1,0 +1,152 @@
+//! Verifying a bearer token on every call, and remembering what was verified until it expires.
+
+use std::num::NonZeroUsize;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, Validation};
+use lru::LruCache;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::{AuthError, ClaimNames, Identity, KeySet};
+
+/// The largest token accepted, in bytes.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// The most claims a token may hold.
+pub const MAX_CLAIMS: usize = 64;
+
+/// How many verified tokens are remembered.
+const CACHED: NonZeroUsize = NonZeroUsize::new(16_384).expect("non-zero");
+
+/// What a token must say to be accepted.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// The `iss` every token must carry.
+    pub issuer: String,
+    /// The `aud` every token must include.
+    pub audience: String,
+    /// How far `exp` and `nbf` may be off, for clocks that differ a little.
+    pub leeway: Duration,
+    pub claims: ClaimNames,
+}
+
+impl AuthConfig {
+    pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            audience: audience.into(),
+            leeway: Duration::from_secs(30),
+            claims: ClaimNames::default(),
+        }
+    }
+}
+
+/// Verifies tokens against one issuer's keys.
+pub struct Verifier {
+    config: AuthConfig,
+    keys: KeySet,
+    /// Verified tokens by their hash, with the key set generation they were verified under.
+    cache: Mutex<LruCache<[u8; 32], (u64, Identity)>>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawHeader {
+    alg: String,
+    kid: Option<String>,
+}
+
+fn header(token: &str) -> Result<(Algorithm, Option<String>), AuthError> {
+    let mut parts = token.split('.');
+    let (Some(encoded), Some(_), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(AuthError::Malformed("a JWT has three parts separated by dots".to_owned()));
+    };
+    let json = URL_SAFE_NO_PAD
+        .decode(encoded)
+        .map_err(|_| AuthError::Malformed("the header is not base64url".to_owned()))?;
+    let header: RawHeader = serde_json::from_slice(&json)
+        .map_err(|_| AuthError::Malformed("the header is not a JWS header".to_owned()))?;
+    let algorithm = match header.alg.as_str() {
+        "ES256" => Algorithm::ES256,
+        "EdDSA" => Algorithm::EdDSA,
+        _ => return Err(AuthError::Algorithm(header.alg)),
+    };
+    Ok((algorithm, header.kid))
+}
+
+fn now_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl Verifier {
+    pub fn new(config: AuthConfig, keys: KeySet) -> Self {
+        Self { config, keys, cache: Mutex::new(LruCache::new(CACHED)) }
+    }
+
+    pub fn config(&self) -> &AuthConfig {
+        &self.config
+    }
+
+    /// The identity `token` carries, when it is signed by one of the issuer's keys with an
+    /// allowed algorithm, is from the issuer, for the audience, within its validity, and its
+    /// claims name a luukku identity.
+    pub fn verify(&self, token: &str) -> Result<Identity, AuthError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(AuthError::TooLarge { len: token.len(), max: MAX_TOKEN_BYTES });
+        }
+        let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let generation = self.keys.generation();
+        let leeway = i64::try_from(self.config.leeway.as_secs()).unwrap_or(0);
+        if let Some((verified_under, identity)) =
+            self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&hash)
+            && *verified_under == generation
+            && identity.expires_at + leeway > now_seconds()
+        {
+            return Ok(identity.clone());
+        }
+        let identity = self.verify_signed(token)?;
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .put(hash, (generation, identity.clone()));
+        Ok(identity)
+    }
+
+    fn verify_signed(&self, token: &str) -> Result<Identity, AuthError> {
+        let (algorithm, kid) = header(token)?;
+        let key = self.keys.find(kid.as_deref(), algorithm)?;
+        let mut validation = Validation::new(algorithm);
+        validation.set_issuer(&[&self.config.issuer]);
+        validation.set_audience(&[&self.config.audience]);
+        validation.leeway = self.config.leeway.as_secs();
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "iss", "aud", &self.config.claims.person]);
+        let data =
+            jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation).map_err(
+                |error| match error.kind() {
+                    ErrorKind::ExpiredSignature => AuthError::Expired,
+                    ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+                    ErrorKind::InvalidAudience => AuthError::WrongAudience(self.config.audience.clone()),
+                    ErrorKind::InvalidIssuer => AuthError::WrongIssuer(self.config.issuer.clone()),
+                    ErrorKind::InvalidSignature | ErrorKind::InvalidAlgorithm => AuthError::BadSignature,
+                    ErrorKind::MissingRequiredClaim(claim) => AuthError::MissingClaim(claim.clone()),
+                    ErrorKind::InvalidClaimFormat(claim) => {
+                        AuthError::BadClaim { name: claim.clone(), reason: "has the wrong format".to_owned() }
+                    }
+                    _ => AuthError::Malformed("the payload is not base64url JSON claims".to_owned()),
+                },
+            )?;
+        if data.claims.len() > MAX_CLAIMS {
+            return Err(AuthError::TooManyClaims { count: data.claims.len(), max: MAX_CLAIMS });
+        }
+        self.config.claims.identity(&data.claims)
+    }
+}
