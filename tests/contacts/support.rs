@@ -39,7 +39,7 @@ impl Harness {
     pub async fn start() -> anyhow::Result<Self> {
         let nats = TestNats::start().await?;
         let store = nats.store().await?;
-        let keys = NatsKeyStore::open(&store).await?;
+        let keys = NatsKeyStore::open(&store, luukku_testkit::key_ring()).await?;
         let families_served =
             serve_routes(luukku_families::routes(store.clone(), keys.clone()).await).await?;
         let contacts_served = serve_routes(luukku_contacts::routes(store.clone(), keys).await).await?;

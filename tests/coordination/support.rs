@@ -43,7 +43,7 @@ impl Harness {
     pub async fn start() -> anyhow::Result<Self> {
         let nats = TestNats::start().await?;
         let store = nats.store().await?;
-        let keys = NatsKeyStore::open(&store).await?;
+        let keys = NatsKeyStore::open(&store, luukku_testkit::key_ring()).await?;
         let folder = tempfile::Builder::new().prefix("luukku-projection-").tempdir()?;
         let (referral_routes, process) =
             luukku_referrals::start(store.clone(), keys.clone(), luukku_referrals::Config::default()).await;

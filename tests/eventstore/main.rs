@@ -3,5 +3,6 @@
 mod append;
 mod codec;
 mod durability;
+mod keys;
 mod load_read;
 mod support;

@@ -44,7 +44,7 @@ impl Pki {
 async fn under_mutual_tls_the_client_certificate_names_the_system() -> anyhow::Result<()> {
     let nats = TestNats::start().await?;
     let store = nats.store().await?;
-    let keys = NatsKeyStore::open(&store).await?;
+    let keys = NatsKeyStore::open(&store, luukku_testkit::key_ring()).await?;
     let pki = Pki::new()?;
     let server = pki.issue(vec![SanType::DnsName("localhost".try_into()?)])?;
     let tls = Tls {

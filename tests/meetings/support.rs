@@ -35,7 +35,7 @@ impl Harness {
     pub async fn start() -> anyhow::Result<Self> {
         let nats = TestNats::start().await?;
         let store = nats.store().await?;
-        let keys = NatsKeyStore::open(&store).await?;
+        let keys = NatsKeyStore::open(&store, luukku_testkit::key_ring()).await?;
         let families_served =
             serve_routes(luukku_families::routes(store.clone(), keys.clone()).await).await?;
         let meetings_served = serve_routes(luukku_meetings::routes(store.clone(), keys).await).await?;

@@ -48,7 +48,7 @@ impl Harness {
     pub async fn start_with(config: luukku_referrals::Config) -> anyhow::Result<Self> {
         let nats = TestNats::start().await?;
         let store = nats.store().await?;
-        let keys = NatsKeyStore::open(&store).await?;
+        let keys = NatsKeyStore::open(&store, luukku_testkit::key_ring()).await?;
         let families = serve_routes(luukku_families::routes(store.clone(), keys.clone()).await).await?;
         let contacts = serve_routes(luukku_contacts::routes(store.clone(), keys.clone()).await).await?;
         let (routes, process) = luukku_referrals::start(store.clone(), keys.clone(), config).await;

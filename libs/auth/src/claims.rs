@@ -88,9 +88,13 @@ impl ClaimNames {
         let system = text(claims, &self.system)?
             .map(|code| Code::parse(code).map_err(|error| bad(&self.system, error)))
             .transpose()?;
-        let member = text(claims, &self.member)?
-            .map(|member| member.parse::<MemberRef>().map_err(|error| bad(&self.member, error)))
-            .transpose()?;
+        // Only a family member's token stands for a member of a family.
+        let member = match role {
+            Role::FamilyMember => text(claims, &self.member)?
+                .map(|member| member.parse::<MemberRef>().map_err(|error| bad(&self.member, error)))
+                .transpose()?,
+            _ => None,
+        };
         let expires_at =
             claims.get("exp").and_then(Value::as_i64).ok_or_else(|| AuthError::MissingClaim("exp".into()))?;
         Ok(Identity { person, role, organisation, sector, system, member, expires_at })

@@ -22,6 +22,8 @@ pub enum AuthError {
     BadSignature,
     #[error("the token has expired; get a new one")]
     Expired,
+    #[error("the token is valid for longer than the {max_hours} hours accepted; get one that expires sooner")]
+    TooLongLived { max_hours: u64 },
     #[error("the token is not valid yet (nbf is in the future)")]
     NotYetValid,
     #[error("the token was issued by another issuer; this service trusts {0}")]

@@ -221,4 +221,22 @@ mod tests {
             Verifier::new(AuthConfig::new(DEV_ISSUER, "another-audience"), issuer.key_set().expect("keys"));
         assert_eq!(elsewhere.verify(&ours_token), Err(AuthError::WrongAudience("another-audience".into())));
     }
+
+    #[test]
+    fn a_token_living_too_long_is_refused_and_only_family_members_stand_for_a_member() {
+        let folder = tempfile::tempdir().expect("a folder");
+        let issuer = DevIssuer::create_or_open(folder.path()).expect("an issuer");
+        let verifier =
+            Verifier::new(AuthConfig::new(DEV_ISSUER, DEV_AUDIENCE), issuer.key_set().expect("keys"));
+        let week = issuer.mint(&grant(Duration::from_secs(7 * 24 * 3600))).expect("a token");
+        assert_eq!(verifier.verify(&week), Err(AuthError::TooLongLived { max_hours: 24 }));
+        let member: MemberRef =
+            "01KAQ8S0V3M7Y9ZQ0W2X4B6C8D:01KAQ8S0V3M7Y9ZQ0W2X4B6C8E".parse().expect("a member");
+        let contact = Grant { member: Some(member), ..grant(Duration::from_secs(60)) };
+        let identity = verifier.verify(&issuer.mint(&contact).expect("a token")).expect("verified");
+        assert_eq!(identity.member, None, "a contact person's token stands for no member");
+        let own = Grant { role: Role::FamilyMember, sector: None, ..contact };
+        let identity = verifier.verify(&issuer.mint(&own).expect("a token")).expect("verified");
+        assert_eq!(identity.member, Some(member));
+    }
 }

@@ -12,6 +12,9 @@ use tokio::sync::Notify;
 
 use crate::AuthError;
 
+/// The largest key set document fetched.
+const MAX_JWKS_BYTES: usize = 256 * 1024;
+
 /// How soon after a refresh an unknown key id may ask for another one.
 const MIN_REFRESH_GAP: Duration = Duration::from_secs(30);
 
@@ -92,6 +95,13 @@ fn parse(jwks: &str) -> Result<Vec<Key>, KeysError> {
     Ok(keys)
 }
 
+/// Plain http only to this machine (an identity provider's sidecar, or a test).
+fn is_loopback_http(url: &str) -> bool {
+    ["http://127.0.0.1:", "http://127.0.0.1/", "http://localhost:", "http://localhost/", "http://[::1]:"]
+        .iter()
+        .any(|prefix| url.starts_with(prefix))
+}
+
 fn install_tls_provider() {
     // One provider for every TLS client of the process; a second install is refused, harmlessly.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -100,9 +110,15 @@ fn install_tls_provider() {
 async fn fetch(client: &reqwest::Client, url: &str) -> Result<Vec<Key>, KeysError> {
     let failed = |reason: String| KeysError::Fetch { url: url.to_owned(), reason };
     let response = client.get(url).send().await.map_err(|error| failed(error.to_string()))?;
-    let response = response.error_for_status().map_err(|error| failed(error.to_string()))?;
-    let body = response.text().await.map_err(|error| failed(error.to_string()))?;
-    parse(&body)
+    let mut response = response.error_for_status().map_err(|error| failed(error.to_string()))?;
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|error| failed(error.to_string()))? {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_JWKS_BYTES {
+            return Err(failed(format!("the key set is over {MAX_JWKS_BYTES} bytes")));
+        }
+    }
+    parse(&String::from_utf8_lossy(&body))
 }
 
 impl KeySet {
@@ -126,9 +142,16 @@ impl KeySet {
                 Self::from_jwks(&jwks)
             }
             KeySource::Url { url, refresh } => {
+                if !url.starts_with("https://") && !is_loopback_http(url) {
+                    return Err(KeysError::Fetch {
+                        url: url.clone(),
+                        reason: "the key set must be fetched over https".to_owned(),
+                    });
+                }
                 install_tls_provider();
                 let client = reqwest::Client::builder()
                     .timeout(Duration::from_secs(10))
+                    .redirect(reqwest::redirect::Policy::none())
                     .build()
                     .map_err(|error| KeysError::Fetch { url: url.clone(), reason: error.to_string() })?;
                 let initial = match fetch(&client, url).await {
@@ -175,7 +198,7 @@ impl KeySet {
         let found = match kid {
             Some(kid) => keys.keys.iter().find(|key| key.kid.as_deref() == Some(kid)).ok_or_else(|| {
                 self.refresh.notify_one();
-                AuthError::UnknownKey(kid.to_owned())
+                AuthError::UnknownKey(crate::verify::shortened(kid))
             })?,
             None => {
                 let mut candidates = keys.keys.iter().filter(|key| key.algorithm == algorithm);

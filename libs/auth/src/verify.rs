@@ -20,6 +20,13 @@ pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// The most claims a token may hold.
 pub const MAX_CLAIMS: usize = 64;
 
+/// The longest a token may be valid for by default: a working day and then some.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+fn leeway_of(config: &AuthConfig) -> i64 {
+    i64::try_from(config.leeway.as_secs()).unwrap_or(0)
+}
+
 /// How many verified tokens are remembered.
 const CACHED: NonZeroUsize = NonZeroUsize::new(16_384).expect("non-zero");
 
@@ -32,6 +39,8 @@ pub struct AuthConfig {
     pub audience: String,
     /// How far `exp` and `nbf` may be off, for clocks that differ a little.
     pub leeway: Duration,
+    /// The longest a token may still be valid for: longer-lived tokens are refused.
+    pub max_lifetime: Duration,
     pub claims: ClaimNames,
 }
 
@@ -41,6 +50,7 @@ impl AuthConfig {
             issuer: issuer.into(),
             audience: audience.into(),
             leeway: Duration::from_secs(30),
+            max_lifetime: MAX_LIFETIME,
             claims: ClaimNames::default(),
         }
     }
@@ -74,9 +84,18 @@ fn header(token: &str) -> Result<(Algorithm, Option<String>), AuthError> {
     let algorithm = match header.alg.as_str() {
         "ES256" => Algorithm::ES256,
         "EdDSA" => Algorithm::EdDSA,
-        _ => return Err(AuthError::Algorithm(header.alg)),
+        _ => return Err(AuthError::Algorithm(shortened(&header.alg))),
     };
     Ok((algorithm, header.kid))
+}
+
+/// At most 40 characters of a value the caller sent, to say what was wrong without echoing
+/// kilobytes back.
+pub(crate) fn shortened(value: &str) -> String {
+    match value.char_indices().nth(40) {
+        Some((at, _)) => format!("{}...", &value[..at]),
+        None => value.to_owned(),
+    }
 }
 
 fn now_seconds() -> i64 {
@@ -108,7 +127,7 @@ impl Verifier {
         if let Some((verified_under, identity)) =
             self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&hash)
             && *verified_under == generation
-            && identity.expires_at + leeway > now_seconds()
+            && identity.expires_at.saturating_add(leeway) > now_seconds()
         {
             return Ok(identity.clone());
         }
@@ -147,6 +166,13 @@ impl Verifier {
         if data.claims.len() > MAX_CLAIMS {
             return Err(AuthError::TooManyClaims { count: data.claims.len(), max: MAX_CLAIMS });
         }
-        self.config.claims.identity(&data.claims)
+        let identity = self.config.claims.identity(&data.claims)?;
+        let max_lifetime = i64::try_from(self.config.max_lifetime.as_secs()).unwrap_or(i64::MAX);
+        if identity.expires_at.saturating_sub(now_seconds())
+            > max_lifetime.saturating_add(leeway_of(&self.config))
+        {
+            return Err(AuthError::TooLongLived { max_hours: self.config.max_lifetime.as_secs() / 3600 });
+        }
+        Ok(identity)
     }
 }

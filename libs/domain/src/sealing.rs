@@ -27,8 +27,9 @@ pub enum SealError {
     Decode(String),
 }
 
-/// A family's 256-bit data key. It never leaves the key store except to seal and open.
-#[derive(Clone, PartialEq, Eq)]
+/// A family's 256-bit data key. It never leaves the key store except to seal and open, and
+/// its bytes are wiped from memory when it is dropped.
+#[derive(Clone, PartialEq, Eq, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
 pub struct FamilyKey([u8; FamilyKey::LEN]);
 
 impl FamilyKey {
@@ -50,7 +51,7 @@ impl FamilyKey {
     }
 
     fn cipher(&self) -> XChaCha20Poly1305 {
-        XChaCha20Poly1305::new(&self.0.into())
+        XChaCha20Poly1305::new((&self.0).into())
     }
 }
 

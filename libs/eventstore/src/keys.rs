@@ -5,13 +5,19 @@
 //! management service can implement the trait later. Keys are not cached: an erasure must take
 //! effect in every process at once.
 
+mod wrap;
+
 use std::future::Future;
+use std::sync::Arc;
 
 use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
+use futures::StreamExt;
 use luukku_domain::sealing::FamilyKey;
 
 use crate::{Error, EventStore, Result};
+
+pub use wrap::{Kek, KeyRing, KeyWrapper, WrapError};
 
 /// The bucket holding the family keys in the default setup.
 pub const KEY_BUCKET: &str = "LUUKKU_FAMILY_KEYS";
@@ -27,20 +33,40 @@ pub trait KeyStore: Send + Sync + 'static {
     fn erase(&self, family: &str) -> impl Future<Output = Result<()>> + Send;
 }
 
-/// Family keys in a JetStream key-value bucket with history 1; erasing purges the key, so no
-/// earlier revision remains to read.
-#[derive(Clone, Debug)]
+/// Family keys in a JetStream key-value bucket with history 1, each wrapped under a
+/// key-encryption key; erasing purges the key, so no earlier revision remains to read.
+#[derive(Clone)]
 pub struct NatsKeyStore {
     bucket: kv::Store,
+    wrapper: Arc<dyn KeyWrapper>,
+}
+
+impl std::fmt::Debug for NatsKeyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsKeyStore").field("bucket", &KEY_BUCKET).finish_non_exhaustive()
+    }
+}
+
+/// What `rewrap` did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Rewrapped {
+    /// Keys now wrapped under the current key-encryption key that were not before.
+    pub rewrapped: usize,
+    /// Keys already wrapped under it.
+    pub current: usize,
 }
 
 impl NatsKeyStore {
-    /// Opens the bucket, creating it when missing.
-    pub async fn open(store: &EventStore) -> Result<Self> {
-        Self::open_on(store.jetstream(), store.settings().replicas).await
+    /// Opens the bucket, creating it when missing; keys are wrapped by `wrapper`.
+    pub async fn open(store: &EventStore, wrapper: Arc<dyn KeyWrapper>) -> Result<Self> {
+        Self::open_on(store.jetstream(), store.settings().replicas, wrapper).await
     }
 
-    pub async fn open_on(jetstream: &jetstream::Context, replicas: usize) -> Result<Self> {
+    pub async fn open_on(
+        jetstream: &jetstream::Context,
+        replicas: usize,
+        wrapper: Arc<dyn KeyWrapper>,
+    ) -> Result<Self> {
         let bucket = jetstream
             .create_or_update_key_value(kv::Config {
                 bucket: KEY_BUCKET.to_owned(),
@@ -53,19 +79,57 @@ impl NatsKeyStore {
             })
             .await
             .map_err(Error::nats)?;
-        Ok(Self { bucket })
+        Ok(Self { bucket, wrapper })
     }
 
-    fn decode(family: &str, bytes: &[u8]) -> Result<FamilyKey> {
-        FamilyKey::from_bytes(bytes)
+    fn decode(&self, family: &str, bytes: &[u8]) -> Result<FamilyKey> {
+        self.wrapper
+            .unwrap(family, bytes)
             .map_err(|error| Error::Nats(format!("the stored key of family {family} is unusable: {error}")))
+    }
+
+    fn wrapped(&self, family: &str, key: &FamilyKey) -> Result<Bytes> {
+        self.wrapper
+            .wrap(family, key)
+            .map(Bytes::from)
+            .map_err(|error| Error::Nats(format!("wrapping the key of family {family}: {error}")))
+    }
+
+    /// Wraps every key under the current key-encryption key: after a rotation, and for keys
+    /// stored before wrapping (given as `unwrapped_allowed`). A key changed meanwhile is left
+    /// for the next run.
+    pub async fn rewrap(&self, unwrapped_allowed: bool) -> Result<Rewrapped> {
+        let mut done = Rewrapped::default();
+        let mut families = self.bucket.keys().await.map_err(Error::nats)?;
+        while let Some(family) = families.next().await {
+            let family = family.map_err(Error::nats)?;
+            let Some(entry) = self.bucket.entry(&family).await.map_err(Error::nats)? else {
+                continue;
+            };
+            if entry.operation != kv::Operation::Put || self.wrapper.is_current(&entry.value) {
+                done.current += usize::from(entry.operation == kv::Operation::Put);
+                continue;
+            }
+            let key = match self.wrapper.unwrap(&family, &entry.value) {
+                Ok(key) => key,
+                Err(WrapError::Unwrapped) if unwrapped_allowed => FamilyKey::from_bytes(&entry.value)
+                    .map_err(|error| Error::Nats(format!("family {family}: {error}")))?,
+                Err(error) => return Err(Error::Nats(format!("family {family}: {error}"))),
+            };
+            let wrapped = self.wrapped(&family, &key)?;
+            match self.bucket.update(&family, wrapped, entry.revision).await {
+                Ok(_) => done.rewrapped += 1,
+                Err(error) => tracing::warn!(%error, "a key changed while it was rewrapped; run again"),
+            }
+        }
+        Ok(done)
     }
 }
 
 impl KeyStore for NatsKeyStore {
     async fn get_or_create(&self, family: &str) -> Result<FamilyKey> {
         let key = FamilyKey::generate();
-        match self.bucket.create(family, Bytes::copy_from_slice(key.as_bytes())).await {
+        match self.bucket.create(family, self.wrapped(family, &key)?).await {
             Ok(_) => Ok(key),
             Err(error) if error.kind() == kv::CreateErrorKind::AlreadyExists => self
                 .get(family)
@@ -80,7 +144,7 @@ impl KeyStore for NatsKeyStore {
             self.bucket.get(family).await.map_err(|error| {
                 Error::Unavailable(format!("reading the key of family {family}: {error}"))
             })?;
-        value.map(|bytes| Self::decode(family, &bytes)).transpose()
+        value.map(|bytes| self.decode(family, &bytes)).transpose()
     }
 
     async fn erase(&self, family: &str) -> Result<()> {

@@ -20,7 +20,7 @@ pub use append::{Appended, Expected};
 pub use envelope::{Envelope, RawEvent, Recorded};
 pub use error::{Error, Result};
 pub use follow::{Followed, Undecodable};
-pub use keys::{KeyStore, NatsKeyStore};
+pub use keys::{Kek, KeyRing, KeyStore, KeyWrapper, NatsKeyStore};
 pub use links::MemberLinks;
 pub use load::Loaded;
 pub use read::{ReadOptions, RecordedStream};

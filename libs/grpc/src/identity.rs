@@ -38,6 +38,7 @@ fn reason(error: &AuthError) -> &'static str {
         AuthError::NoKeyId | AuthError::UnknownKey(_) => "TOKEN_UNKNOWN_KEY",
         AuthError::BadSignature => "TOKEN_SIGNATURE",
         AuthError::Expired => "TOKEN_EXPIRED",
+        AuthError::TooLongLived { .. } => "TOKEN_LIFETIME",
         AuthError::NotYetValid => "TOKEN_NOT_YET_VALID",
         AuthError::WrongIssuer(_) => "TOKEN_ISSUER",
         AuthError::WrongAudience(_) => "TOKEN_AUDIENCE",

@@ -70,3 +70,12 @@ pub fn actor_named(person_id: &str) -> Actor {
         system: Code::parse("luukku-tests").unwrap_or_else(|error| panic!("{error}")),
     }
 }
+
+/// The key-encryption key of this test process's key stores.
+pub fn key_ring() -> std::sync::Arc<dyn luukku_eventstore::KeyWrapper> {
+    static RING: std::sync::OnceLock<luukku_eventstore::KeyRing> = std::sync::OnceLock::new();
+    std::sync::Arc::new(
+        RING.get_or_init(|| luukku_eventstore::KeyRing::new(luukku_eventstore::Kek::generate(), vec![]))
+            .clone(),
+    )
+}

@@ -145,7 +145,7 @@ pub async fn run(args: FamiliesArgs) -> anyhow::Result<()> {
     let nats = TestNats::start().await?;
     let store = nats.store().await?;
     crate::append::provision_raw(&store).await?;
-    let keys = NatsKeyStore::open(&store).await?;
+    let keys = NatsKeyStore::open(&store, luukku_testkit::key_ring()).await?;
     let actor = luukku_testkit::actor();
     let token: Arc<str> = luukku_testkit::auth::token(&actor).into();
     let (served, channels) = families_service(&store, &keys, &actor, true).await?;

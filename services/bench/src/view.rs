@@ -60,7 +60,7 @@ fn register_request() -> families::RegisterFamilyRequest {
 pub async fn run(args: ViewArgs) -> anyhow::Result<()> {
     let nats = TestNats::start().await?;
     let store = nats.store().await?;
-    let keys = NatsKeyStore::open(&store).await?;
+    let keys = NatsKeyStore::open(&store, luukku_testkit::key_ring()).await?;
     let folder = tempfile::tempdir()?;
     let families_served = serve_routes(luukku_families::routes(store.clone(), keys.clone()).await).await?;
     let luukku_coordination::Started { routes, projection, .. } =

@@ -114,7 +114,13 @@ impl Cli {
             Command::Token { mut caller, member, ttl } => {
                 caller.as_member = member.or(caller.as_member);
                 let ttl = std::time::Duration::try_from(ttl)
-                    .map_err(|_| anyhow::anyhow!("--ttl: a token's time to live is positive"))?;
+                    .ok()
+                    .filter(|ttl| !ttl.is_zero() && *ttl <= luukku_auth::MAX_LIFETIME)
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "--ttl: between a second and 24h; services refuse longer-lived tokens"
+                        )
+                    })?;
                 println!("{}", caller.dev_token(ttl)?);
                 Ok(std::process::ExitCode::SUCCESS)
             }

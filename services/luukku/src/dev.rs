@@ -69,7 +69,9 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     })?;
     let store = EventStore::connect(&server.client_url(), StoreSettings::default()).await?;
     store.provision(&Stream::ALL).await.context("provisioning the streams")?;
-    let keys = NatsKeyStore::open(&store).await.context("opening the family key bucket")?;
+    let keys = NatsKeyStore::open(&store, crate::keys::dev_kek(&args.data_dir)?)
+        .await
+        .context("opening the family key bucket")?;
 
     let (stop, stopped) = watch::channel(false);
     let shutdown = |mut stopped: watch::Receiver<bool>| async move {

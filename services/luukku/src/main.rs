@@ -3,6 +3,7 @@
 mod cli;
 mod client;
 mod dev;
+mod keys;
 mod ops;
 mod serve;
 

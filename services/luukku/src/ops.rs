@@ -7,7 +7,7 @@ mod verify;
 
 use anyhow::Context as _;
 use futures::StreamExt;
-use luukku_eventstore::{EventStore, StoreSettings, Stream};
+use luukku_eventstore::{EventStore, NatsKeyStore, StoreSettings, Stream};
 
 pub use tail::TailArgs;
 
@@ -16,6 +16,9 @@ pub struct OpsArgs {
     /// The NATS server; by default the one `luukku dev` starts.
     #[arg(long, env = "LUUKKU_NATS_URL", default_value = "nats://127.0.0.1:14222", global = true)]
     pub nats_url: String,
+    /// The key-encryption key, for `export` and `rewrap-keys`; by default `luukku dev`'s.
+    #[command(flatten)]
+    pub kek: crate::keys::KekArgs,
     #[command(subcommand)]
     pub command: OpsCommand,
 }
@@ -42,6 +45,13 @@ pub enum OpsCommand {
     /// Rebuilds the coordination projection in the running service, from the start of the
     /// streams, while it keeps answering; shows progress, rate and time left.
     Rebuild(Box<rebuild::RebuildArgs>),
+    /// Wraps every family key under the current key-encryption key: after a rotation (give
+    /// the old key with --previous-kek-file), or for keys stored before wrapping.
+    RewrapKeys {
+        /// Also wrap keys stored unwrapped, by a release before key wrapping.
+        #[arg(long)]
+        unwrapped: bool,
+    },
 }
 
 pub async fn run(args: OpsArgs) -> anyhow::Result<std::process::ExitCode> {
@@ -58,10 +68,25 @@ pub async fn run(args: OpsArgs) -> anyhow::Result<std::process::ExitCode> {
         }
         OpsCommand::Verify => verify::verify(&store).await,
         OpsCommand::Export { stream, family } => {
-            export::export(&store, stream, family).await.map(|()| std::process::ExitCode::SUCCESS)
+            let keys = NatsKeyStore::open(&store, kek_ring(&args.kek)?).await?;
+            export::export(&store, &keys, stream, family).await.map(|()| std::process::ExitCode::SUCCESS)
+        }
+        OpsCommand::RewrapKeys { unwrapped } => {
+            let keys = NatsKeyStore::open(&store, kek_ring(&args.kek)?).await?;
+            let done = keys.rewrap(unwrapped).await?;
+            println!(
+                "rewrapped {} family keys; {} were already under the current key",
+                done.rewrapped, done.current
+            );
+            Ok(std::process::ExitCode::SUCCESS)
         }
         OpsCommand::Rebuild(_) => Ok(std::process::ExitCode::SUCCESS),
     }
+}
+
+/// The key ring of `--kek-file`, or of the `luukku dev` data folder in the working directory.
+fn kek_ring(kek: &crate::keys::KekArgs) -> anyhow::Result<std::sync::Arc<dyn luukku_eventstore::KeyWrapper>> {
+    kek.ring(Some(&crate::keys::dev_kek_path(std::path::Path::new(".luukku"))))
 }
 
 async fn streams(store: &EventStore) -> anyhow::Result<()> {

@@ -91,6 +91,8 @@ pub struct ServeArgs {
     /// Serve gRPC reflection (for grpcurl and similar tools).
     #[arg(long, env = "LUUKKU_REFLECTION")]
     pub reflection: bool,
+    #[command(flatten)]
+    pub kek: crate::keys::KekArgs,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -115,6 +117,9 @@ struct FileConfig {
     insecure_plaintext: bool,
     #[serde(default)]
     reflection: bool,
+    kek_file: Option<PathBuf>,
+    #[serde(default)]
+    previous_kek_files: Vec<PathBuf>,
 }
 
 /// How callers are verified: the issuer's keys, `iss`, `aud` and claim names.
@@ -208,7 +213,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("connecting to {}", redact(&nats_url)))?;
     store.provision(&Stream::ALL).await.context("provisioning the streams")?;
-    let keys = NatsKeyStore::open(&store).await.context("opening the family key bucket")?;
+    let kek = crate::keys::KekArgs {
+        kek_file: args.kek.kek_file.clone().or(file.kek_file.clone()),
+        previous_kek_file: if args.kek.previous_kek_file.is_empty() {
+            file.previous_kek_files.clone()
+        } else {
+            args.kek.previous_kek_file.clone()
+        },
+    };
+    let keys = NatsKeyStore::open(&store, kek.ring(None)?).await.context("opening the family key bucket")?;
 
     let mut _process = None;
     let mut _projection = None;

@@ -205,7 +205,8 @@ async fn the_whole_system_from_the_command_line() -> anyhow::Result<()> {
     assert!(verified.status.success(), "{}", text(&verified));
     assert!(text(&verified).contains("no problems"));
 
-    let exported = luukku(&["ops", "export", "--family", &family_id, &nats_url])?;
+    let kek_file = format!("--kek-file={}/keys/kek", ports.data_dir);
+    let exported = luukku(&["ops", "export", "--family", &family_id, &nats_url, &kek_file])?;
     assert!(exported.status.success(), "{}", text(&exported));
     let lines: Vec<&str> = std::str::from_utf8(&exported.stdout)?.lines().collect();
     assert_eq!(lines.len(), 3, "registration, consent and contact: {lines:?}");

@@ -63,7 +63,7 @@ impl Caller {
     }
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(clap::Args)]
 pub struct Identity {
     /// A bearer token from your identity provider. Without one, the identity flags mint a
     /// development token, which only `luukku dev` accepts.
@@ -89,6 +89,15 @@ pub struct Identity {
     pub referrals_url: String,
     #[arg(long, env = "LUUKKU_MEETINGS_URL", default_value = "http://127.0.0.1:50054", global = true)]
     pub meetings_url: String,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity")
+            .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .field("caller", &self.caller)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A development token lives long enough for one command.

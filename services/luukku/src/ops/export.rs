@@ -35,10 +35,10 @@ async fn referral_family(store: &EventStore, id: AggregateId) -> anyhow::Result<
 
 pub async fn export(
     store: &EventStore,
+    keys: &NatsKeyStore,
     stream: Option<Stream>,
     family: Option<String>,
 ) -> anyhow::Result<()> {
-    let keys = NatsKeyStore::open(store).await?;
     anyhow::ensure!(stream.is_some() || family.is_some(), "give --stream or --family");
     let streams: Vec<Stream> = stream.map_or(Stream::ALL.to_vec(), |stream| vec![stream]);
     for name in streams {

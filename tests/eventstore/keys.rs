@@ -1,0 +1,44 @@
+//! Family keys at rest: wrapped under a key-encryption key that NATS never sees.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use luukku_eventstore::keys::KEY_BUCKET;
+use luukku_eventstore::{Kek, KeyRing, KeyStore, NatsKeyStore};
+use luukku_testkit::TestNats;
+
+#[tokio::test]
+async fn the_bucket_holds_no_usable_key_and_a_rotation_rewraps_them_all() -> anyhow::Result<()> {
+    let nats = TestNats::start().await?;
+    let store = nats.store().await?;
+    let old = Kek::generate();
+    let keys = NatsKeyStore::open(&store, Arc::new(KeyRing::new(old.clone(), vec![]))).await?;
+    let key = keys.get_or_create("family-1").await?;
+    keys.get_or_create("family-2").await?;
+
+    // What NATS stores is not the key, and no other key-encryption key opens it.
+    let bucket = store.jetstream().get_key_value(KEY_BUCKET).await?;
+    let stored = bucket.get("family-1").await?.expect("stored");
+    assert!(!stored.windows(32).any(|window| window == key.as_bytes()), "the key is not in the bucket");
+    let stranger = NatsKeyStore::open(&store, Arc::new(KeyRing::new(Kek::generate(), vec![]))).await?;
+    let refused = stranger.get("family-1").await.expect_err("another key-encryption key opens nothing");
+    assert!(refused.to_string().contains("was not given"), "{refused}");
+
+    // A key stored unwrapped by an earlier release is refused until rewrapped.
+    bucket
+        .put("family-3", Bytes::copy_from_slice(luukku_domain::sealing::FamilyKey::generate().as_bytes()))
+        .await?;
+    let refused = keys.get("family-3").await.expect_err("unwrapped");
+    assert!(refused.to_string().contains("rewrap-keys"), "{refused}");
+
+    // Rotation: the new key wraps, the old one still opens, and a rewrap moves every key.
+    let rotated = NatsKeyStore::open(&store, Arc::new(KeyRing::new(Kek::generate(), vec![old]))).await?;
+    assert_eq!(rotated.get("family-1").await?, Some(key.clone()));
+    let done = rotated.rewrap(true).await?;
+    assert_eq!((done.rewrapped, done.current), (3, 0));
+    assert_eq!(rotated.rewrap(true).await?.current, 3, "a second run finds nothing to do");
+    assert!(keys.get("family-1").await.is_err(), "the old key alone opens nothing now");
+    assert_eq!(rotated.get("family-1").await?, Some(key));
+    assert!(rotated.get("family-3").await?.is_some());
+    Ok(())
+}
