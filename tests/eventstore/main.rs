@@ -1,5 +1,6 @@
 //! The event store against a real nats-server.
 
+mod access;
 mod append;
 mod codec;
 mod durability;

@@ -57,29 +57,33 @@ pub struct Rewrapped {
 }
 
 impl NatsKeyStore {
-    /// Opens the bucket, creating it when missing; keys are wrapped by `wrapper`.
+    /// Opens the bucket, which must exist (see [`NatsKeyStore::provision`]); keys are wrapped
+    /// by `wrapper`.
     pub async fn open(store: &EventStore, wrapper: Arc<dyn KeyWrapper>) -> Result<Self> {
-        Self::open_on(store.jetstream(), store.settings().replicas, wrapper).await
+        let bucket = store.jetstream().get_key_value(KEY_BUCKET).await.map_err(|error| {
+            Error::Nats(format!(
+                "the family key bucket {KEY_BUCKET} cannot be opened ({error}); provision it first (`luukku ops provision`)"
+            ))
+        })?;
+        Ok(Self { bucket, wrapper })
     }
 
-    pub async fn open_on(
-        jetstream: &jetstream::Context,
-        replicas: usize,
-        wrapper: Arc<dyn KeyWrapper>,
-    ) -> Result<Self> {
-        let bucket = jetstream
+    /// Creates the bucket, or brings it to its settings (admin only).
+    pub async fn provision(store: &EventStore) -> Result<()> {
+        store
+            .jetstream()
             .create_or_update_key_value(kv::Config {
                 bucket: KEY_BUCKET.to_owned(),
                 description: "luukku: one data key per family; erasure deletes it".to_owned(),
                 history: 1,
                 max_value_size: 1024,
                 storage: jetstream::stream::StorageType::File,
-                num_replicas: replicas,
+                num_replicas: store.settings().replicas,
                 ..Default::default()
             })
             .await
             .map_err(Error::nats)?;
-        Ok(Self { bucket, wrapper })
+        Ok(())
     }
 
     fn decode(&self, family: &str, bytes: &[u8]) -> Result<FamilyKey> {

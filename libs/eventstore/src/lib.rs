@@ -5,6 +5,7 @@
 //! that command's events. Optimistic concurrency rides on
 //! `Nats-Expected-Last-Subject-Sequence`, idempotency on `Nats-Msg-Id` = the caller's request id.
 
+pub mod access;
 mod append;
 pub mod envelope;
 mod error;
@@ -24,5 +25,5 @@ pub use keys::{Kek, KeyRing, KeyStore, KeyWrapper, NatsKeyStore};
 pub use links::MemberLinks;
 pub use load::Loaded;
 pub use read::{ReadOptions, RecordedStream};
-pub use store::{EventStore, StoreSettings};
+pub use store::{EventStore, NatsAuth, StoreSettings};
 pub use streams::{AggregateRef, Checkpoints, Position, Stream};

@@ -32,6 +32,31 @@ impl Default for StoreSettings {
     }
 }
 
+/// How a process signs in to NATS: an NKEY seed or a credentials file, its own reply prefix,
+/// and TLS.
+#[derive(Clone, Default)]
+pub struct NatsAuth {
+    pub nkey_seed: Option<zeroize::Zeroizing<String>>,
+    pub creds_file: Option<std::path::PathBuf>,
+    /// Replies to this user's requests come on `<prefix>.>`; see `access::NatsUser`.
+    pub inbox_prefix: Option<String>,
+    /// The CA the server's certificate is issued by; requires TLS.
+    pub ca: Option<std::path::PathBuf>,
+    /// A client certificate and key, when the server requires one.
+    pub client_certificate: Option<(std::path::PathBuf, std::path::PathBuf)>,
+}
+
+impl std::fmt::Debug for NatsAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsAuth")
+            .field("nkey_seed", &self.nkey_seed.as_ref().map(|_| "[redacted]"))
+            .field("creds_file", &self.creds_file)
+            .field("inbox_prefix", &self.inbox_prefix)
+            .field("ca", &self.ca)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A handle to the event store; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct EventStore {
@@ -51,11 +76,47 @@ impl EventStore {
         Self { client, jetstream, settings }
     }
 
-    /// Connects to `url` with settings suited to a long-running service.
+    /// Connects to `url` with settings suited to a long-running service, without credentials.
     pub async fn connect(url: &str, settings: StoreSettings) -> Result<Self> {
-        let client = async_nats::ConnectOptions::new()
+        Self::connect_as(url, settings, &NatsAuth::default()).await
+    }
+
+    /// Connects to `url` as the user `auth` names, waiting for the server to come up: for
+    /// services.
+    pub async fn connect_as(url: &str, settings: StoreSettings, auth: &NatsAuth) -> Result<Self> {
+        Self::connect_with(url, settings, auth, true).await
+    }
+
+    /// Connects to `url` as the user `auth` names, or fails at once: for tools, which should
+    /// say what is wrong (no server, refused credentials) rather than wait.
+    pub async fn connect_once(url: &str, settings: StoreSettings, auth: &NatsAuth) -> Result<Self> {
+        Self::connect_with(url, settings, auth, false).await
+    }
+
+    async fn connect_with(url: &str, settings: StoreSettings, auth: &NatsAuth, wait: bool) -> Result<Self> {
+        let mut options = match &auth.creds_file {
+            Some(path) => async_nats::ConnectOptions::with_credentials_file(path).await.map_err(|error| {
+                Error::Unavailable(format!("the NATS credentials {}: {error}", path.display()))
+            })?,
+            None => async_nats::ConnectOptions::new(),
+        };
+        if let Some(seed) = &auth.nkey_seed {
+            options = options.nkey(seed.to_string());
+        }
+        if let Some(prefix) = &auth.inbox_prefix {
+            options = options.custom_inbox_prefix(prefix.clone());
+        }
+        if let Some(ca) = &auth.ca {
+            options = options.add_root_certificates(ca.clone()).require_tls(true);
+        }
+        if let Some((certificate, key)) = &auth.client_certificate {
+            options = options.add_client_certificate(certificate.clone(), key.clone());
+        }
+        if wait {
+            options = options.retry_on_initial_connect();
+        }
+        let client = options
             .name("luukku")
-            .retry_on_initial_connect()
             .connect(url)
             .await
             .map_err(|error| Error::Unavailable(error.to_string()))?;
@@ -74,8 +135,16 @@ impl EventStore {
         &self.settings
     }
 
-    /// Creates each stream, or brings an existing one to the configured settings. Safe to run
-    /// at every start.
+    /// Checks that each stream exists, for users that may not create them.
+    pub async fn check_provisioned(&self, streams: &[Stream]) -> Result<()> {
+        for stream in streams {
+            self.stream(*stream).await?;
+        }
+        Ok(())
+    }
+
+    /// Creates each stream, or brings an existing one to the configured settings (admin
+    /// only). Safe to run at every start.
     pub async fn provision(&self, streams: &[Stream]) -> Result<()> {
         for stream in streams {
             let config = stream.config(&self.settings);

@@ -53,6 +53,8 @@ pub struct NatsServerOptions {
     pub host: String,
     /// Server name; also names the JetStream store's subfolder.
     pub server_name: String,
+    /// A configuration file (users and permissions, say); the options above override it.
+    pub config: Option<PathBuf>,
 }
 
 impl NatsServerOptions {
@@ -63,6 +65,7 @@ impl NatsServerOptions {
             port: None,
             host: "127.0.0.1".to_owned(),
             server_name: "luukku".to_owned(),
+            config: None,
         }
     }
 }
@@ -229,6 +232,9 @@ async fn spawn(binary: &Path, options: &NatsServerOptions, port: Option<u16>) ->
     let log_path = options.data_dir.join("nats-server.log");
     let port_arg = port.map_or_else(|| "-1".to_owned(), |port| port.to_string());
     let mut command = Command::new(binary);
+    if let Some(config) = &options.config {
+        command.arg("--config").arg(config);
+    }
     command
         .arg("--jetstream")
         .arg("--store_dir")

@@ -10,12 +10,15 @@ pub mod sample;
 
 use anyhow::Context as _;
 use luukku_domain::{Actor, Code, Role, Sector};
+use luukku_eventstore::access::{NatsUser, UserKeys};
 use luukku_eventstore::{EventStore, StoreSettings, Stream};
 use luukku_runtime::{NatsServer, NatsServerOptions};
 
 /// A nats-server of this test's own. Dropping it kills the server and removes its folder.
 pub struct TestNats {
     pub server: NatsServer,
+    /// The users' keys, when the server requires users ([`TestNats::start_locked`]).
+    pub users: Option<UserKeys>,
     // Declared after `server`, so the process dies before its folder is removed.
     folder: tempfile::TempDir,
 }
@@ -27,7 +30,32 @@ impl TestNats {
         let server = NatsServer::start(NatsServerOptions::new(folder.path()))
             .await
             .context("starting a nats-server for the test")?;
-        Ok(Self { server, folder })
+        Ok(Self { server, users: None, folder })
+    }
+
+    /// Starts a nats-server that admits only luukku's users, each with its permissions
+    /// (`luukku_eventstore::access`); the admin user has provisioned the streams and the
+    /// key bucket.
+    pub async fn start_locked() -> anyhow::Result<Self> {
+        let folder = tempfile::Builder::new().prefix("luukku-nats-").tempdir()?;
+        let users = UserKeys::create_or_open(&folder.path().join("users"))?;
+        let config = folder.path().join("auth.conf");
+        std::fs::write(&config, users.server_authorization()?)?;
+        let mut options = NatsServerOptions::new(folder.path());
+        options.config = Some(config);
+        let server =
+            NatsServer::start(options).await.context("starting a locked nats-server for the test")?;
+        let nats = Self { server, users: Some(users), folder };
+        let admin = nats.store_as(NatsUser::Admin, StoreSettings::default()).await?;
+        admin.provision(&Stream::ALL).await?;
+        luukku_eventstore::NatsKeyStore::provision(&admin).await?;
+        Ok(nats)
+    }
+
+    /// An event store signed in as `user` (on a server of [`TestNats::start_locked`]).
+    pub async fn store_as(&self, user: NatsUser, settings: StoreSettings) -> anyhow::Result<EventStore> {
+        let users = self.users.as_ref().context("this test server has no users")?;
+        Ok(EventStore::connect_as(&self.url(), settings, &users.auth(user)?).await?)
     }
 
     pub fn url(&self) -> String {
@@ -48,9 +76,11 @@ impl TestNats {
         self.store_with(StoreSettings::default()).await
     }
 
+    /// An event store with every stream and the family key bucket provisioned.
     pub async fn store_with(&self, settings: StoreSettings) -> anyhow::Result<EventStore> {
         let store = EventStore::new(self.client().await?, settings);
         store.provision(&Stream::ALL).await?;
+        luukku_eventstore::NatsKeyStore::provision(&store).await?;
         Ok(store)
     }
 }

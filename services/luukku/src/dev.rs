@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use luukku_auth::{AuthConfig, DEV_AUDIENCE, DEV_ISSUER, DevIssuer, Verifier};
+use luukku_eventstore::access::{NatsUser, UserKeys};
 use luukku_eventstore::{EventStore, NatsKeyStore, StoreSettings, Stream};
 use luukku_grpc::Authenticator;
 use luukku_grpc::serve::{ServeOptions, bind, serve, with_reflection};
@@ -60,18 +61,43 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         .with_context(|| format!("setting up the development issuer in {}", args.data_dir.display()))?;
     let verifier = Verifier::new(AuthConfig::new(DEV_ISSUER, DEV_AUDIENCE), issuer.key_set()?);
     let serving = ServeOptions { authenticator: Arc::new(Authenticator::new(verifier)), tls: None };
+    // NATS admits only luukku's users: one per service, a read-only one for `luukku ops`, and
+    // an admin that provisions; their keys are made on the first start.
+    let users = UserKeys::create_or_open(&args.data_dir.join("nats-users"))
+        .with_context(|| format!("making the NATS users' keys in {}", args.data_dir.display()))?;
     let nats_dir = args.data_dir.join("nats");
+    std::fs::create_dir_all(&nats_dir).with_context(|| format!("creating {}", nats_dir.display()))?;
+    let config = nats_dir.join("auth.conf");
+    std::fs::write(&config, users.server_authorization()?)
+        .with_context(|| format!("writing {}", config.display()))?;
     let mut options = NatsServerOptions::new(&nats_dir);
     options.port = Some(args.nats_port);
     options.binary = args.nats_server;
+    options.config = Some(config);
     let mut server = NatsServer::start(options).await.with_context(|| {
         format!("starting nats-server on port {} with data in {}", args.nats_port, nats_dir.display())
     })?;
-    let store = EventStore::connect(&server.client_url(), StoreSettings::default()).await?;
-    store.provision(&Stream::ALL).await.context("provisioning the streams")?;
-    let keys = NatsKeyStore::open(&store, crate::keys::dev_kek(&args.data_dir)?)
-        .await
-        .context("opening the family key bucket")?;
+    let url = server.client_url();
+    let admin = EventStore::connect_as(&url, StoreSettings::default(), &users.auth(NatsUser::Admin)?).await?;
+    admin.provision(&Stream::ALL).await.context("provisioning the streams")?;
+    NatsKeyStore::provision(&admin).await.context("provisioning the family key bucket")?;
+    drop(admin);
+    let kek = crate::keys::dev_kek(&args.data_dir)?;
+    let mut stores = std::collections::HashMap::new();
+    for user in [
+        NatsUser::Families,
+        NatsUser::Contacts,
+        NatsUser::Referrals,
+        NatsUser::Meetings,
+        NatsUser::Coordination,
+    ] {
+        let store = EventStore::connect_as(&url, StoreSettings::default(), &users.auth(user)?).await?;
+        let keys =
+            NatsKeyStore::open(&store, Arc::clone(&kek)).await.context("opening the family key bucket")?;
+        stores.insert(user, (store, keys));
+    }
+    let of = |user: NatsUser| stores.get(&user).cloned().context("a service's store");
+    let store = of(NatsUser::Families)?.0;
 
     let (stop, stopped) = watch::channel(false);
     let shutdown = |mut stopped: watch::Receiver<bool>| async move {
@@ -79,17 +105,23 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
     // The referral process (deadlines, consent lapses) runs until `_process` is dropped.
+    let (referrals_store, referrals_keys) = of(NatsUser::Referrals)?;
     let (referrals, _process) =
-        luukku_referrals::start(store.clone(), keys.clone(), luukku_referrals::Config::default()).await;
+        luukku_referrals::start(referrals_store, referrals_keys, luukku_referrals::Config::default()).await;
     let projection_dir = args.data_dir.join("coordination");
-    let coordination = luukku_coordination::start(&projection_dir, store.clone(), keys.clone()).await?;
+    let (coordination_store, coordination_keys) = of(NatsUser::Coordination)?;
+    let coordination =
+        luukku_coordination::start(&projection_dir, coordination_store, coordination_keys).await?;
+    let (families_store, families_keys) = of(NatsUser::Families)?;
+    let (contacts_store, contacts_keys) = of(NatsUser::Contacts)?;
+    let (meetings_store, meetings_keys) = of(NatsUser::Meetings)?;
     let mut services = Vec::new();
     for (name, port, routes) in [
-        ("families", args.families_port, luukku_families::routes(store.clone(), keys.clone()).await),
-        ("contacts", args.contacts_port, luukku_contacts::routes(store.clone(), keys.clone()).await),
+        ("families", args.families_port, luukku_families::routes(families_store, families_keys).await),
+        ("contacts", args.contacts_port, luukku_contacts::routes(contacts_store, contacts_keys).await),
         ("referrals", args.referrals_port, referrals),
         ("coordination", args.coordination_port, coordination.routes),
-        ("meetings", args.meetings_port, luukku_meetings::routes(store.clone(), keys.clone()).await),
+        ("meetings", args.meetings_port, luukku_meetings::routes(meetings_store, meetings_keys).await),
         ("admin", args.admin_port, coordination.admin),
     ] {
         let address = SocketAddr::new(args.grpc_host, port);

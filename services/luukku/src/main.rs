@@ -4,6 +4,7 @@ mod cli;
 mod client;
 mod dev;
 mod keys;
+mod nats;
 mod ops;
 mod serve;
 

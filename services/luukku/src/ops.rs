@@ -5,8 +5,11 @@ mod rebuild;
 mod tail;
 mod verify;
 
+use std::path::Path;
+
 use anyhow::Context as _;
 use futures::StreamExt;
+use luukku_eventstore::access::NatsUser;
 use luukku_eventstore::{EventStore, NatsKeyStore, StoreSettings, Stream};
 
 pub use tail::TailArgs;
@@ -19,6 +22,10 @@ pub struct OpsArgs {
     /// The key-encryption key, for `export` and `rewrap-keys`; by default `luukku dev`'s.
     #[command(flatten)]
     pub kek: crate::keys::KekArgs,
+    /// The NATS user: by default `luukku dev`'s read-only `ops` user (`admin` for `provision`
+    /// and `rewrap-keys`) from `.luukku/nats-users/`.
+    #[command(flatten)]
+    pub nats: crate::nats::NatsArgs,
     #[command(subcommand)]
     pub command: OpsCommand,
 }
@@ -47,6 +54,20 @@ pub enum OpsCommand {
     Rebuild(Box<rebuild::RebuildArgs>),
     /// Wraps every family key under the current key-encryption key: after a rotation (give
     /// the old key with --previous-kek-file), or for keys stored before wrapping.
+    /// Makes an NKEY for each NATS user (the services, ops, admin) in a folder, once, and
+    /// prints the nats-server `authorization` block that gives each its permissions.
+    NatsUsers {
+        /// The folder for the seed files (`<user>.nk`, mode 0600); hand each to its process.
+        #[arg(long)]
+        dir: std::path::PathBuf,
+    },
+    /// Creates the streams and the family key bucket, or brings them to their settings; as
+    /// the admin user.
+    Provision {
+        /// Stream replicas: 1 on a single node, 3 in a cluster.
+        #[arg(long, env = "LUUKKU_REPLICAS", default_value_t = 1)]
+        replicas: usize,
+    },
     RewrapKeys {
         /// Also wrap keys stored unwrapped, by a release before key wrapping.
         #[arg(long)]
@@ -55,12 +76,26 @@ pub enum OpsCommand {
 }
 
 pub async fn run(args: OpsArgs) -> anyhow::Result<std::process::ExitCode> {
+    if let OpsCommand::NatsUsers { dir } = &args.command {
+        let users = luukku_eventstore::access::UserKeys::create_or_open(dir)
+            .with_context(|| format!("making the NATS users' keys in {}", dir.display()))?;
+        print!("{}", users.server_authorization()?);
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
     if let OpsCommand::Rebuild(rebuild_args) = &args.command {
         return rebuild::rebuild(rebuild_args).await.map(|()| std::process::ExitCode::SUCCESS);
     }
-    let store = EventStore::connect(&args.nats_url, StoreSettings::default())
+    let (user, settings) = match &args.command {
+        OpsCommand::Provision { replicas } => {
+            (NatsUser::Admin, StoreSettings { replicas: *replicas, ..Default::default() })
+        }
+        OpsCommand::RewrapKeys { .. } => (NatsUser::Admin, StoreSettings::default()),
+        _ => (NatsUser::Ops, StoreSettings::default()),
+    };
+    let auth = args.nats.auth(user, Some(Path::new(".luukku")))?;
+    let store = EventStore::connect_once(&args.nats_url, settings, &auth)
         .await
-        .with_context(|| format!("connecting to {}", args.nats_url))?;
+        .with_context(|| format!("connecting to {}", crate::serve::redact(&args.nats_url)))?;
     match args.command {
         OpsCommand::Streams => streams(&store).await.map(|()| std::process::ExitCode::SUCCESS),
         OpsCommand::Tail(tail_args) => {
@@ -71,6 +106,12 @@ pub async fn run(args: OpsArgs) -> anyhow::Result<std::process::ExitCode> {
             let keys = NatsKeyStore::open(&store, kek_ring(&args.kek)?).await?;
             export::export(&store, &keys, stream, family).await.map(|()| std::process::ExitCode::SUCCESS)
         }
+        OpsCommand::Provision { .. } => {
+            store.provision(&Stream::ALL).await?;
+            NatsKeyStore::provision(&store).await?;
+            println!("provisioned the streams and the family key bucket");
+            Ok(std::process::ExitCode::SUCCESS)
+        }
         OpsCommand::RewrapKeys { unwrapped } => {
             let keys = NatsKeyStore::open(&store, kek_ring(&args.kek)?).await?;
             let done = keys.rewrap(unwrapped).await?;
@@ -80,13 +121,13 @@ pub async fn run(args: OpsArgs) -> anyhow::Result<std::process::ExitCode> {
             );
             Ok(std::process::ExitCode::SUCCESS)
         }
-        OpsCommand::Rebuild(_) => Ok(std::process::ExitCode::SUCCESS),
+        OpsCommand::Rebuild(_) | OpsCommand::NatsUsers { .. } => Ok(std::process::ExitCode::SUCCESS),
     }
 }
 
 /// The key ring of `--kek-file`, or of the `luukku dev` data folder in the working directory.
 fn kek_ring(kek: &crate::keys::KekArgs) -> anyhow::Result<std::sync::Arc<dyn luukku_eventstore::KeyWrapper>> {
-    kek.ring(Some(&crate::keys::dev_kek_path(std::path::Path::new(".luukku"))))
+    kek.ring(Some(&crate::keys::dev_kek_path(Path::new(".luukku"))))
 }
 
 async fn streams(store: &EventStore) -> anyhow::Result<()> {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use luukku_auth::{AuthConfig, ClaimNames, KeySet, KeySource, Verifier};
+use luukku_eventstore::access::NatsUser;
 use luukku_eventstore::{EventStore, NatsKeyStore, StoreSettings, Stream};
 use luukku_grpc::Authenticator;
 use luukku_grpc::serve::{ServeOptions, Tls};
@@ -25,6 +26,17 @@ pub enum Service {
 }
 
 impl Service {
+    /// The NATS user the service runs as.
+    fn user(self) -> NatsUser {
+        match self {
+            Service::Families => NatsUser::Families,
+            Service::Contacts => NatsUser::Contacts,
+            Service::Referrals => NatsUser::Referrals,
+            Service::Meetings => NatsUser::Meetings,
+            Service::Coordination => NatsUser::Coordination,
+        }
+    }
+
     fn default_port(self) -> u16 {
         match self {
             Service::Families => 50051,
@@ -39,8 +51,8 @@ impl Service {
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
     pub service: Service,
-    /// A TOML file with any of: nats_url, listen, data_dir, replicas. Flags and environment
-    /// variables override it.
+    /// A TOML file with the keys of the flags below (nats_url, listen, ...). Flags and
+    /// environment variables override it.
     #[arg(long, env = "LUUKKU_CONFIG")]
     pub config: Option<PathBuf>,
     /// The NATS server (or cluster) to use, such as nats://nats-1:4222.
@@ -52,9 +64,8 @@ pub struct ServeArgs {
     /// Folder for the coordination service's projection.
     #[arg(long, env = "LUUKKU_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Stream replicas when provisioning (3 in a cluster).
-    #[arg(long, env = "LUUKKU_REPLICAS")]
-    pub replicas: Option<usize>,
+    #[command(flatten)]
+    pub nats: crate::nats::NatsArgs,
     /// Address of the coordination service's admin listener (rebuild), for operators only;
     /// 127.0.0.1:50056 when not given.
     #[arg(long, env = "LUUKKU_ADMIN_LISTEN")]
@@ -102,7 +113,11 @@ struct FileConfig {
     listen: Option<SocketAddr>,
     admin_listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
-    replicas: Option<usize>,
+    nats_nkey_file: Option<PathBuf>,
+    nats_creds: Option<PathBuf>,
+    nats_ca: Option<PathBuf>,
+    nats_cert: Option<PathBuf>,
+    nats_key: Option<PathBuf>,
     jwks_file: Option<PathBuf>,
     jwks_url: Option<String>,
     jwks_refresh_secs: Option<u64>,
@@ -207,12 +222,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let with_reflection = |routes| -> anyhow::Result<Routes> {
         Ok(if reflection { luukku_grpc::serve::with_reflection(routes)? } else { routes })
     };
-    let settings =
-        StoreSettings { replicas: args.replicas.or(file.replicas).unwrap_or(1), ..Default::default() };
-    let store = EventStore::connect(&nats_url, settings)
+    let nats = crate::nats::NatsArgs {
+        nats_nkey_file: args.nats.nats_nkey_file.clone().or(file.nats_nkey_file.clone()),
+        nats_creds: args.nats.nats_creds.clone().or(file.nats_creds.clone()),
+        nats_ca: args.nats.nats_ca.clone().or(file.nats_ca.clone()),
+        nats_cert: args.nats.nats_cert.clone().or(file.nats_cert.clone()),
+        nats_key: args.nats.nats_key.clone().or(file.nats_key.clone()),
+    };
+    let store =
+        EventStore::connect_as(&nats_url, StoreSettings::default(), &nats.auth(args.service.user(), None)?)
+            .await
+            .with_context(|| format!("connecting to {}", redact(&nats_url)))?;
+    store
+        .check_provisioned(&Stream::ALL)
         .await
-        .with_context(|| format!("connecting to {}", redact(&nats_url)))?;
-    store.provision(&Stream::ALL).await.context("provisioning the streams")?;
+        .context("the streams are not there: provision them with `luukku ops provision` as the admin user")?;
     let kek = crate::keys::KekArgs {
         kek_file: args.kek.kek_file.clone().or(file.kek_file.clone()),
         previous_kek_file: if args.kek.previous_kek_file.is_empty() {

@@ -201,12 +201,16 @@ async fn the_whole_system_from_the_command_line() -> anyhow::Result<()> {
     assert!(!bad.status.success());
     assert!(text(&bad).contains("municipality") && !text(&bad).contains("panicked"), "{}", text(&bad));
 
-    let verified = luukku(&["ops", "verify", &nats_url])?;
+    // NATS admits no one without credentials; the operators' tools use their read-only user.
+    let anonymous = luukku(&["ops", "streams", &nats_url])?;
+    assert!(!anonymous.status.success(), "{}", text(&anonymous));
+    let ops_user = format!("--nats-nkey-file={}/nats-users/ops.nk", ports.data_dir);
+    let verified = luukku(&["ops", "verify", &nats_url, &ops_user])?;
     assert!(verified.status.success(), "{}", text(&verified));
     assert!(text(&verified).contains("no problems"));
 
     let kek_file = format!("--kek-file={}/keys/kek", ports.data_dir);
-    let exported = luukku(&["ops", "export", "--family", &family_id, &nats_url, &kek_file])?;
+    let exported = luukku(&["ops", "export", "--family", &family_id, &nats_url, &kek_file, &ops_user])?;
     assert!(exported.status.success(), "{}", text(&exported));
     let lines: Vec<&str> = std::str::from_utf8(&exported.stdout)?.lines().collect();
     assert_eq!(lines.len(), 3, "registration, consent and contact: {lines:?}");
@@ -265,11 +269,14 @@ async fn the_whole_system_from_the_command_line() -> anyhow::Result<()> {
     assert!(view.contains("Maria Virtanen"), "the data survives a restart: {view}");
 
     // A message that is not a luukku envelope.
-    let client = async_nats::connect(format!("127.0.0.1:{}", ports.nats)).await?;
+    let admin_seed = std::fs::read_to_string(format!("{}/nats-users/admin.nk", ports.data_dir))?;
+    let client = async_nats::ConnectOptions::with_nkey(admin_seed.trim().to_owned())
+        .connect(format!("127.0.0.1:{}", ports.nats))
+        .await?;
     let jetstream = async_nats::jetstream::new(client);
     let ack =
         jetstream.publish("families.family.01KAQ8S0V3M7Y9ZQ0W2X4B6C8D", "garbage".into()).await?.await?;
-    let verified = luukku(&["ops", "verify", &nats_url])?;
+    let verified = luukku(&["ops", "verify", &nats_url, &ops_user])?;
     assert!(!verified.status.success(), "verify must fail: {}", text(&verified));
     assert!(
         text(&verified)
@@ -278,7 +285,7 @@ async fn the_whole_system_from_the_command_line() -> anyhow::Result<()> {
         text(&verified)
     );
 
-    let streams = luukku(&["ops", "streams", &nats_url])?;
+    let streams = luukku(&["ops", "streams", &nats_url, &ops_user])?;
     assert!(text(&streams).contains("FAMILIES"), "{}", text(&streams));
     stop(dev).await?;
     Ok(())
