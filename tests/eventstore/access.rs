@@ -54,14 +54,7 @@ async fn each_user_does_its_part_and_nothing_more() -> anyhow::Result<()> {
     assert_eq!(message_count(&admin, Stream::Families).await?, 1, "nothing forged was stored");
 
     // No service user manages streams or buckets: that is the admin's.
-    for user in [
-        NatsUser::Families,
-        NatsUser::Contacts,
-        NatsUser::Referrals,
-        NatsUser::Meetings,
-        NatsUser::Coordination,
-        NatsUser::Ops,
-    ] {
+    for user in NatsUser::SERVICES.into_iter().chain([NatsUser::Ops]) {
         let store = nats.store_as(user, impatient()).await?;
         let jetstream = store.jetstream();
         assert!(jetstream.delete_stream(Stream::Families.name()).await.is_err(), "{user:?} deleted a stream");

@@ -27,12 +27,21 @@ pub struct Permissions {
 }
 
 impl NatsUser {
-    pub const ALL: [NatsUser; 7] = [
+    /// The users services run as.
+    pub const SERVICES: [NatsUser; 5] = [
         NatsUser::Families,
         NatsUser::Contacts,
         NatsUser::Referrals,
         NatsUser::Meetings,
         NatsUser::Coordination,
+    ];
+
+    pub const ALL: [NatsUser; 7] = [
+        NatsUser::SERVICES[0],
+        NatsUser::SERVICES[1],
+        NatsUser::SERVICES[2],
+        NatsUser::SERVICES[3],
+        NatsUser::SERVICES[4],
         NatsUser::Ops,
         NatsUser::Admin,
     ];

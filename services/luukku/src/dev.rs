@@ -84,13 +84,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     drop(admin);
     let kek = crate::keys::dev_kek(&args.data_dir)?;
     let mut stores = std::collections::HashMap::new();
-    for user in [
-        NatsUser::Families,
-        NatsUser::Contacts,
-        NatsUser::Referrals,
-        NatsUser::Meetings,
-        NatsUser::Coordination,
-    ] {
+    for user in NatsUser::SERVICES {
         let store = EventStore::connect_as(&url, StoreSettings::default(), &users.auth(user)?).await?;
         let keys =
             NatsKeyStore::open(&store, Arc::clone(&kek)).await.context("opening the family key bucket")?;
