@@ -72,6 +72,12 @@ fn examples() -> Vec<FamilyEvent> {
         FamilyEvent::Closed(Closed { reason: CloseReason::NeedsMet, note: Personal::Plain("done".into()) }),
         FamilyEvent::Reopened(Reopened { note: Personal::Plain(String::new()) }),
         FamilyEvent::Erased,
+        FamilyEvent::MemberLinked(MemberLinked {
+            member_id: guardian,
+            subject: Personal::Plain("idp:maria-7".to_owned()),
+            subject_key: "5f1c".to_owned(),
+        }),
+        FamilyEvent::MemberUnlinked(MemberUnlinked { member_id: guardian, subject_key: "5f1c".to_owned() }),
     ]
 }
 

@@ -4,5 +4,6 @@ mod calls;
 mod codec;
 mod erasure;
 mod errors;
+mod links;
 mod support;
 mod tls;

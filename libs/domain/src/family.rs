@@ -9,7 +9,8 @@ mod state;
 pub use decide::{FamilyCommand, FamilyError, NewMember};
 pub use events::{
     CloseReason, Closed, ConsentGranted, ConsentRevoked, FamilyEvent, MemberDetails, MemberJoined,
-    MemberRemoved, MemberRole, MemberUpdated, MunicipalityChanged, Registered, Reopened,
+    MemberLinked, MemberRemoved, MemberRole, MemberUnlinked, MemberUpdated, MunicipalityChanged, Registered,
+    Reopened,
 };
 pub use rules::check_erasure_by;
 pub use state::{Consent, Family, FamilyStatus, Member};

@@ -4,6 +4,7 @@
 
 use crate::Stream;
 use crate::keys::KEY_BUCKET;
+use crate::links::LINK_BUCKET;
 
 /// A NATS user of a luukku deployment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -82,8 +83,9 @@ impl NatsUser {
             return Permissions { publish: vec![">".to_owned()], subscribe: vec![">".to_owned()] };
         }
         let mut publish = vec!["$JS.API.INFO".to_owned(), "$JS.API.STREAM.NAMES".to_owned()];
-        let key_stream = format!("KV_{KEY_BUCKET}");
-        for stream in Stream::ALL.iter().map(|stream| stream.name()).chain([key_stream.as_str()]) {
+        let buckets = [format!("KV_{KEY_BUCKET}"), format!("KV_{LINK_BUCKET}")];
+        for stream in Stream::ALL.iter().map(|stream| stream.name()).chain(buckets.iter().map(String::as_str))
+        {
             publish.extend(read_stream(stream));
         }
         if let Some(stream) = self.writes() {
@@ -91,6 +93,7 @@ impl NatsUser {
         }
         if self == NatsUser::Families {
             publish.push(format!("$KV.{KEY_BUCKET}.>"));
+            publish.push(format!("$KV.{LINK_BUCKET}.>"));
         }
         Permissions { publish, subscribe: vec![format!("{}.>", self.inbox_prefix())] }
     }

@@ -21,6 +21,16 @@ pub fn subject_key(subject: &str) -> String {
         .collect()
 }
 
+/// Creates the link bucket, or brings it to its settings (admin only).
+pub async fn provision(store: &EventStore) -> Result<()> {
+    store
+        .jetstream()
+        .create_or_update_key_value(bucket_config(store.settings().replicas))
+        .await
+        .map(|_| ())
+        .map_err(Error::nats)
+}
+
 /// The configuration of the link bucket, for provisioning.
 pub fn bucket_config(replicas: usize) -> kv::Config {
     kv::Config {
@@ -53,9 +63,14 @@ impl MemberLinks {
 
     /// The member `subject` signs in as, if linked.
     pub async fn member_of(&self, subject: &str) -> Result<Option<MemberRef>> {
+        self.member_under(&subject_key(subject)).await
+    }
+
+    /// The member linked under `key`, if any.
+    pub async fn member_under(&self, key: &str) -> Result<Option<MemberRef>> {
         let value = self
             .bucket
-            .get(subject_key(subject))
+            .get(key)
             .await
             .map_err(|error| Error::Unavailable(format!("reading a member link: {error}")))?;
         Ok(value.and_then(|bytes| std::str::from_utf8(&bytes).ok()?.parse().ok()))

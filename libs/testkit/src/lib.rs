@@ -49,6 +49,7 @@ impl TestNats {
         let admin = nats.store_as(NatsUser::Admin, StoreSettings::default()).await?;
         admin.provision(&Stream::ALL).await?;
         luukku_eventstore::NatsKeyStore::provision(&admin).await?;
+        luukku_eventstore::links::provision(&admin).await?;
         Ok(nats)
     }
 
@@ -81,6 +82,7 @@ impl TestNats {
         let store = EventStore::new(self.client().await?, settings);
         store.provision(&Stream::ALL).await?;
         luukku_eventstore::NatsKeyStore::provision(&store).await?;
+        luukku_eventstore::links::provision(&store).await?;
         Ok(store)
     }
 }

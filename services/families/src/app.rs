@@ -4,9 +4,11 @@ use luukku_app::Keys;
 use luukku_app::{AppError, Caller, Entry, Repository, Result, Write, Written, refused};
 use luukku_domain::Timestamp;
 use luukku_domain::family::{
-    ConsentId, Family, FamilyCommand, FamilyError, FamilyEvent, FamilyId, MemberId, check_erasure_by,
+    ConsentId, Family, FamilyCommand, FamilyError, FamilyEvent, FamilyId, MemberId, MemberRef,
+    check_erasure_by,
 };
-use luukku_eventstore::{EventStore, KeyStore, Stream};
+use luukku_domain::refusal::rules;
+use luukku_eventstore::{EventStore, KeyStore, MemberLinks, Stream};
 
 /// A registered family: its id and its members' ids, in the order of the command.
 #[derive(Debug, Clone)]
@@ -34,11 +36,63 @@ pub struct HistoryPage {
 
 pub struct Families<K: KeyStore> {
     families: Repository<Family, K>,
+    /// The member link bucket, opened on first use.
+    links: tokio::sync::OnceCell<MemberLinks>,
 }
 
 impl<K: KeyStore> Families<K> {
     pub fn new(store: EventStore, keys: K) -> Self {
-        Self { families: Repository::new(store, keys, Stream::Families, Keys::CreatesFamilyKey) }
+        Self {
+            families: Repository::new(store, keys, Stream::Families, Keys::CreatesFamilyKey),
+            links: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    async fn links(&self) -> Result<&MemberLinks> {
+        Ok(self.links.get_or_try_init(|| MemberLinks::open(self.families.store())).await?)
+    }
+
+    /// Brings the member link bucket in line with the links the events start and end. A retry
+    /// does it again, so a bucket write that failed the first time is made then.
+    async fn sync_links(&self, family_id: FamilyId, events: &[FamilyEvent]) -> Result<()> {
+        for event in events {
+            match event {
+                FamilyEvent::MemberLinked(linked) => {
+                    let member = MemberRef { family_id, member_id: linked.member_id };
+                    self.links().await?.put(&linked.subject_key, member).await?;
+                }
+                FamilyEvent::MemberUnlinked(unlinked) => {
+                    self.links().await?.remove(&unlinked.subject_key).await?
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Lets a member sign in as `subject`, an identity provider's opaque id. A subject stands
+    /// for one member: linking one already linked elsewhere is refused.
+    pub async fn link_member(
+        &self,
+        caller: &Caller,
+        write: &Write,
+        family_id: FamilyId,
+        member_id: MemberId,
+        subject: &str,
+    ) -> Result<Written> {
+        let subject_key = luukku_eventstore::links::subject_key(subject.trim());
+        let member = MemberRef { family_id, member_id };
+        if let Some(other) = self.links().await?.member_under(&subject_key).await?
+            && other != member
+        {
+            return Err(AppError::rule(
+                rules::SUBJECT_LINKED,
+                format!("family/{family_id}/member/{member_id}"),
+                "this subject already signs in as another member; unlink it there first",
+            ));
+        }
+        let command = FamilyCommand::LinkMember { member_id, subject: subject.to_owned(), subject_key };
+        Ok(self.run(caller, write, family_id, &command).await?.2)
     }
 
     async fn run(
@@ -51,6 +105,7 @@ impl<K: KeyStore> Families<K> {
         let creates = matches!(command, FamilyCommand::Register { .. });
         let outcome = self.families.execute(family_id.into(), caller, write, command, creates).await?;
         let family_id = FamilyId::from_ulid(outcome.id.as_ulid());
+        self.sync_links(family_id, &outcome.events).await?;
         tracing::info!(
             %family_id,
             request_id = %write.request_id,

@@ -118,6 +118,27 @@ impl<K: KeyStore> FamilyService for FamilyGrpc<K> {
         Ok(Response::new(pb::RevokeConsentResponse { result: encode::written(written) }))
     }
 
+    async fn link_member(
+        &self,
+        request: Request<pb::LinkMemberRequest>,
+    ) -> Result<Response<pb::LinkMemberResponse>, Status> {
+        let caller = caller(&request).await?;
+        let (write, family_id, member_id, subject) = decode::link_member(request.get_ref())?;
+        let written =
+            self.app.link_member(&caller, &write, family_id, member_id, &subject).await.map_err(status)?;
+        Ok(Response::new(pb::LinkMemberResponse { result: encode::written(written) }))
+    }
+
+    async fn unlink_member(
+        &self,
+        request: Request<pb::UnlinkMemberRequest>,
+    ) -> Result<Response<pb::UnlinkMemberResponse>, Status> {
+        let caller = caller(&request).await?;
+        let (write, family_id, command) = decode::unlink_member(request.get_ref())?;
+        let written = self.app.change(&caller, &write, family_id, command).await.map_err(status)?;
+        Ok(Response::new(pb::UnlinkMemberResponse { result: encode::written(written) }))
+    }
+
     async fn close_family(
         &self,
         request: Request<pb::CloseFamilyRequest>,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use luukku_auth::{AuthConfig, DEV_AUDIENCE, DEV_ISSUER, DevIssuer, Verifier};
 use luukku_eventstore::access::{NatsUser, UserKeys};
-use luukku_eventstore::{EventStore, NatsKeyStore, StoreSettings, Stream};
+use luukku_eventstore::{EventStore, MemberLinks, NatsKeyStore, StoreSettings, Stream};
 use luukku_grpc::Authenticator;
 use luukku_grpc::serve::{ServeOptions, bind, serve, with_reflection};
 use luukku_runtime::{NatsServer, NatsServerOptions};
@@ -60,7 +60,6 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let issuer = DevIssuer::create_or_open(&args.data_dir)
         .with_context(|| format!("setting up the development issuer in {}", args.data_dir.display()))?;
     let verifier = Verifier::new(AuthConfig::new(DEV_ISSUER, DEV_AUDIENCE), issuer.key_set()?);
-    let serving = ServeOptions { authenticator: Arc::new(Authenticator::new(verifier)), tls: None };
     // NATS admits only luukku's users: one per service, a read-only one for `luukku ops`, and
     // an admin that provisions; their keys are made on the first start.
     let users = UserKeys::create_or_open(&args.data_dir.join("nats-users"))
@@ -81,6 +80,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let admin = EventStore::connect_as(&url, StoreSettings::default(), &users.auth(NatsUser::Admin)?).await?;
     admin.provision(&Stream::ALL).await.context("provisioning the streams")?;
     NatsKeyStore::provision(&admin).await.context("provisioning the family key bucket")?;
+    luukku_eventstore::links::provision(&admin).await.context("provisioning the member link bucket")?;
     drop(admin);
     let kek = crate::keys::dev_kek(&args.data_dir)?;
     let mut stores = std::collections::HashMap::new();
@@ -92,6 +92,10 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     }
     let of = |user: NatsUser| stores.get(&user).cloned().context("a service's store");
     let store = of(NatsUser::Families)?.0;
+    // Family members' tokens resolve to their member through the links the families service keeps.
+    let links = MemberLinks::open(&store).await.context("opening the member link bucket")?;
+    let authenticator = Authenticator::new(verifier).with_member_links(links);
+    let serving = ServeOptions { authenticator: Arc::new(authenticator), tls: None };
 
     let (stop, stopped) = watch::channel(false);
     let shutdown = |mut stopped: watch::Receiver<bool>| async move {

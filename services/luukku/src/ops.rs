@@ -109,7 +109,8 @@ pub async fn run(args: OpsArgs) -> anyhow::Result<std::process::ExitCode> {
         OpsCommand::Provision { .. } => {
             store.provision(&Stream::ALL).await?;
             NatsKeyStore::provision(&store).await?;
-            println!("provisioned the streams and the family key bucket");
+            luukku_eventstore::links::provision(&store).await?;
+            println!("provisioned the streams, the family key bucket and the member link bucket");
             Ok(std::process::ExitCode::SUCCESS)
         }
         OpsCommand::RewrapKeys { unwrapped } => {

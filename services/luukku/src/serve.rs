@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use luukku_auth::{AuthConfig, ClaimNames, KeySet, KeySource, Verifier};
 use luukku_eventstore::access::NatsUser;
-use luukku_eventstore::{EventStore, NatsKeyStore, StoreSettings, Stream};
+use luukku_eventstore::{EventStore, MemberLinks, NatsKeyStore, StoreSettings, Stream};
 use luukku_grpc::Authenticator;
 use luukku_grpc::serve::{ServeOptions, Tls};
 use luukku_grpc::serve::{bind, serve};
@@ -209,8 +209,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
         None => FileConfig::default(),
     };
-    let serving =
-        ServeOptions { authenticator: Arc::new(authenticator(&args, &file).await?), tls: tls(&args, &file)? };
+    let authenticator = authenticator(&args, &file).await?;
+    let tls = tls(&args, &file)?;
     let nats_url = args.nats_url.clone().or(file.nats_url.clone()).context(
         "no NATS server given: pass --nats-url, set LUUKKU_NATS_URL, or put nats_url in the --config file",
     )?;
@@ -237,6 +237,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .check_provisioned(&Stream::ALL)
         .await
         .context("the streams are not there: provision them with `luukku ops provision` as the admin user")?;
+    // Family members' tokens resolve to their member through the links the families service keeps.
+    let links = MemberLinks::open(&store).await.context("opening the member link bucket")?;
+    let serving = ServeOptions { authenticator: Arc::new(authenticator.with_member_links(links)), tls };
     let kek = crate::keys::KekArgs {
         kek_file: args.kek.kek_file.clone().or(file.kek_file.clone()),
         previous_kek_file: if args.kek.previous_kek_file.is_empty() {

@@ -52,6 +52,16 @@ pub enum FamilyCommand {
         consent_id: ConsentId,
         revoked_by: MemberId,
     },
+    /// Lets the member sign in as `subject`, an identity provider's opaque id; `subject_key` is
+    /// the key of the link in the member link bucket.
+    LinkMember {
+        member_id: MemberId,
+        subject: String,
+        subject_key: String,
+    },
+    UnlinkMember {
+        member_id: MemberId,
+    },
     Close {
         reason: CloseReason,
         note: String,
@@ -287,7 +297,12 @@ impl Aggregate for Family {
             FamilyCommand::Erase => match self.status {
                 FamilyStatus::Absent => Err(FamilyError::NotFound),
                 FamilyStatus::Erased => Err(FamilyError::Erased),
-                FamilyStatus::Active | FamilyStatus::Closed(_) => Ok(vec![FamilyEvent::Erased]),
+                // Nobody signs in to an erased family: every link goes with it.
+                FamilyStatus::Active | FamilyStatus::Closed(_) => {
+                    let mut events = self.unlink_all();
+                    events.push(FamilyEvent::Erased);
+                    Ok(events)
+                }
             },
             FamilyCommand::Reopen { note } => match self.status {
                 FamilyStatus::Absent => Err(FamilyError::NotFound),
@@ -303,10 +318,17 @@ impl Aggregate for Family {
             | FamilyCommand::ChangeMunicipality { .. }
             | FamilyCommand::GrantConsent { .. }
             | FamilyCommand::RevokeConsent { .. }
+            | FamilyCommand::LinkMember { .. }
             | FamilyCommand::Close { .. } => {
                 self.check_open()?;
                 self.decide_change(command, today)
             }
+            // A closed family's members can still be stopped from signing in.
+            FamilyCommand::UnlinkMember { .. } => match self.status {
+                FamilyStatus::Absent => Err(FamilyError::NotFound),
+                FamilyStatus::Erased => Err(FamilyError::Erased),
+                FamilyStatus::Active | FamilyStatus::Closed(_) => self.decide_change(command, today),
+            },
         }
     }
 }
@@ -359,10 +381,30 @@ impl Family {
                 if self.members.len() == 1 {
                     return Err(FamilyError::LastMember);
                 }
-                Ok(vec![FamilyEvent::MemberRemoved(MemberRemoved {
+                let mut events = self.unlink(*member_id);
+                events.push(FamilyEvent::MemberRemoved(MemberRemoved {
                     member_id: *member_id,
                     reason: Personal::text(reason),
-                })])
+                }));
+                Ok(events)
+            }
+            FamilyCommand::LinkMember { member_id, subject, subject_key } => {
+                self.check_member(*member_id)?;
+                invalid_if_any(check_subject(subject), FamilyError::Invalid)?;
+                if self.links.get(member_id) == Some(subject_key) {
+                    return Ok(Vec::new());
+                }
+                let mut events = self.unlink(*member_id);
+                events.push(FamilyEvent::MemberLinked(MemberLinked {
+                    member_id: *member_id,
+                    subject: Personal::Plain(subject.trim().to_owned()),
+                    subject_key: subject_key.clone(),
+                }));
+                Ok(events)
+            }
+            FamilyCommand::UnlinkMember { member_id } => {
+                self.check_member(*member_id)?;
+                Ok(self.unlink(*member_id))
             }
             FamilyCommand::ChangeMunicipality { municipality } => {
                 if self.municipality.as_ref() == Some(municipality) {
@@ -397,4 +439,37 @@ impl Family {
             }
         }
     }
+
+    /// The member's link ends, if there is one.
+    fn unlink(&self, member_id: MemberId) -> Vec<FamilyEvent> {
+        self.links
+            .get(&member_id)
+            .map(|subject_key| {
+                FamilyEvent::MemberUnlinked(MemberUnlinked { member_id, subject_key: subject_key.clone() })
+            })
+            .into_iter()
+            .collect()
+    }
+
+    fn unlink_all(&self) -> Vec<FamilyEvent> {
+        self.links.keys().flat_map(|member_id| self.unlink(*member_id)).collect()
+    }
+}
+
+/// The longest subject an identity provider gives.
+const MAX_SUBJECT: usize = 255;
+
+/// A subject is an identity provider's opaque id: never a personal identity code.
+fn check_subject(subject: &str) -> Vec<Violation> {
+    let subject = subject.trim();
+    let wrong = if subject.is_empty() {
+        Some("give the identity provider's subject (its `sub` for the member)")
+    } else if subject.chars().count() > MAX_SUBJECT || subject.chars().any(char::is_control) {
+        Some("a subject is at most 255 characters, without control characters")
+    } else if crate::identity_code::IdentityCode::parse(subject).is_ok() {
+        Some("this is a personal identity code; link the identity provider's opaque subject instead")
+    } else {
+        None
+    };
+    wrong.map(|why| Violation::named("subject", why)).into_iter().collect()
 }

@@ -79,6 +79,23 @@ pub struct MemberUpdated {
     pub details: Personal<MemberDetails>,
 }
 
+/// A member can sign in: an identity provider's subject (an opaque id, never an identity code)
+/// stands for them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberLinked {
+    pub member_id: MemberId,
+    /// The subject, sealed with the family's key.
+    pub subject: Personal<String>,
+    /// The key of the link in the member link bucket: a hash of the subject.
+    pub subject_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberUnlinked {
+    pub member_id: MemberId,
+    pub subject_key: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberRemoved {
     pub member_id: MemberId,
@@ -132,6 +149,8 @@ pub enum FamilyEvent {
     Reopened(Reopened),
     /// The family's key was deleted. Carries nothing personal.
     Erased,
+    MemberLinked(MemberLinked),
+    MemberUnlinked(MemberUnlinked),
 }
 
 const V1: &[u16] = &[1];
@@ -148,6 +167,8 @@ impl DomainEvent for FamilyEvent {
         EventSchema { event_type: "FamilyClosed", versions: V1 },
         EventSchema { event_type: "FamilyReopened", versions: V1 },
         EventSchema { event_type: "FamilyErased", versions: V1 },
+        EventSchema { event_type: "MemberLinked", versions: V1 },
+        EventSchema { event_type: "MemberUnlinked", versions: V1 },
     ];
 
     fn event_type(&self) -> &'static str {
@@ -162,6 +183,8 @@ impl DomainEvent for FamilyEvent {
             FamilyEvent::Closed(_) => "FamilyClosed",
             FamilyEvent::Reopened(_) => "FamilyReopened",
             FamilyEvent::Erased => "FamilyErased",
+            FamilyEvent::MemberLinked(_) => "MemberLinked",
+            FamilyEvent::MemberUnlinked(_) => "MemberUnlinked",
         }
     }
 
@@ -182,6 +205,8 @@ impl DomainEvent for FamilyEvent {
             FamilyEvent::Closed(payload) => to_postcard(what, payload),
             FamilyEvent::Reopened(payload) => to_postcard(what, payload),
             FamilyEvent::Erased => to_postcard(what, &()),
+            FamilyEvent::MemberLinked(payload) => to_postcard(what, payload),
+            FamilyEvent::MemberUnlinked(payload) => to_postcard(what, payload),
         }
     }
 
@@ -203,6 +228,8 @@ impl DomainEvent for FamilyEvent {
                 from_postcard::<()>(event_type, data)?;
                 FamilyEvent::Erased
             }
+            "MemberLinked" => FamilyEvent::MemberLinked(from_postcard(event_type, data)?),
+            "MemberUnlinked" => FamilyEvent::MemberUnlinked(from_postcard(event_type, data)?),
             _ => return Err(unsupported_version(Self::SCHEMAS, event_type, version)),
         })
     }
@@ -222,9 +249,11 @@ impl HasPersonal for FamilyEvent {
             FamilyEvent::ConsentGranted(granted) => vec![&mut granted.purpose],
             FamilyEvent::Closed(closed) => vec![&mut closed.note],
             FamilyEvent::Reopened(reopened) => vec![&mut reopened.note],
-            FamilyEvent::MunicipalityChanged(_) | FamilyEvent::ConsentRevoked(_) | FamilyEvent::Erased => {
-                Vec::new()
-            }
+            FamilyEvent::MemberLinked(linked) => vec![&mut linked.subject],
+            FamilyEvent::MunicipalityChanged(_)
+            | FamilyEvent::ConsentRevoked(_)
+            | FamilyEvent::Erased
+            | FamilyEvent::MemberUnlinked(_) => Vec::new(),
         }
     }
 }

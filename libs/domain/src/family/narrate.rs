@@ -60,5 +60,9 @@ fn narrate(event: &FamilyEvent, telling: Telling) -> String {
         }
         FamilyEvent::Reopened(reopened) => format!("coordination reopened{}", telling.note(&reopened.note)),
         FamilyEvent::Erased => "personal data erased".to_owned(),
+        FamilyEvent::MemberLinked(linked) => format!("member {} can sign in", linked.member_id),
+        FamilyEvent::MemberUnlinked(unlinked) => {
+            format!("member {} can no longer sign in", unlinked.member_id)
+        }
     }
 }

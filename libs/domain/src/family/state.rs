@@ -57,6 +57,8 @@ pub struct Family {
     pub municipality: Option<Municipality>,
     pub members: BTreeMap<MemberId, Member>,
     pub consents: BTreeMap<ConsentId, Consent>,
+    /// The members who can sign in: the key of each one's link in the member link bucket.
+    pub links: BTreeMap<MemberId, String>,
 }
 
 impl Family {
@@ -84,6 +86,12 @@ impl Family {
             }
             FamilyEvent::MemberRemoved(removed) => {
                 self.members.remove(&removed.member_id);
+            }
+            FamilyEvent::MemberLinked(linked) => {
+                self.links.insert(linked.member_id, linked.subject_key.clone());
+            }
+            FamilyEvent::MemberUnlinked(unlinked) => {
+                self.links.remove(&unlinked.member_id);
             }
             FamilyEvent::MunicipalityChanged(changed) => {
                 self.municipality = Some(changed.municipality.clone());

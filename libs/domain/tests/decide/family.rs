@@ -369,3 +369,56 @@ fn only_a_contact_person_or_an_operator_may_erase_a_family() {
         );
     }
 }
+
+fn link(member_id: MemberId, subject: &str) -> FamilyCommand {
+    FamilyCommand::LinkMember {
+        member_id,
+        subject: subject.to_owned(),
+        subject_key: format!("key-{subject}"),
+    }
+}
+
+#[test]
+fn a_member_signs_in_as_one_subject_and_the_link_ends_with_the_member_or_the_family() {
+    use luukku_domain::DomainEvent;
+    let linked = given::<Family>(registered()).when(link(teen(), "idp|eero-42")).and();
+    assert_eq!(linked.state().links.get(&teen()).map(String::as_str), Some("key-idp|eero-42"));
+    let events = linked.when(link(teen(), "idp|eero-42")).events();
+    assert!(events.is_empty(), "linking the same subject again changes nothing");
+
+    let relinked = linked.when(link(teen(), "idp|eero-43")).events();
+    assert_eq!(
+        relinked.iter().map(|event| event.event_type()).collect::<Vec<_>>(),
+        ["MemberUnlinked", "MemberLinked"],
+        "a new subject replaces the old"
+    );
+    let removed =
+        linked.when(FamilyCommand::RemoveMember { member_id: teen(), reason: String::new() }).events();
+    assert_eq!(
+        removed.first(),
+        Some(&FamilyEvent::MemberUnlinked(MemberUnlinked {
+            member_id: teen(),
+            subject_key: "key-idp|eero-42".into()
+        }))
+    );
+    let erased = linked.when(FamilyCommand::Erase).events();
+    assert_eq!(
+        erased.iter().map(|event| event.event_type()).collect::<Vec<_>>(),
+        ["MemberUnlinked", "FamilyErased"]
+    );
+
+    // A closed family's member can still be stopped from signing in, but not linked anew.
+    let closed = linked.when(FamilyCommand::Close { reason: CloseReason::Other, note: String::new() }).and();
+    assert_eq!(closed.when(FamilyCommand::UnlinkMember { member_id: teen() }).events().len(), 1);
+    closed.when(link(guardian(), "idp|maria")).then_err(FamilyError::Closed);
+}
+
+#[test]
+fn a_subject_is_an_opaque_id_of_a_member_never_an_identity_code() {
+    assert_eq!(
+        given::<Family>(registered()).when(link(guardian(), "131052-308T")).then_invalid(),
+        ["subject"]
+    );
+    assert_eq!(given::<Family>(registered()).when(link(guardian(), "  ")).then_invalid(), ["subject"]);
+    given::<Family>(registered()).when(link(id(99), "idp|x")).then_err(FamilyError::MemberNotFound(id(99)));
+}

@@ -119,7 +119,7 @@ fn families(
                 }
                 FamilyEvent::Closed(_) => doc.status = Status::Closed,
                 FamilyEvent::Reopened(_) => doc.status = Status::Active,
-                FamilyEvent::Erased => {}
+                FamilyEvent::Erased | FamilyEvent::MemberLinked(_) | FamilyEvent::MemberUnlinked(_) => {}
             }
         }
     })

@@ -206,6 +206,22 @@ pub fn revoke_consent(message: &pb::RevokeConsentRequest) -> Result<Decoded, Sta
     })
 }
 
+pub fn link_member(message: &pb::LinkMemberRequest) -> Result<(Write, FamilyId, MemberId, String), Status> {
+    let mut decoder = Decoder::new();
+    let (write, family_id) =
+        change(&mut decoder, &message.request_id, &message.family_id, message.expected_version);
+    let member_id = decoder.id("member_id", &message.member_id, MemberId::parse);
+    decoder.finish(|| Some((write?, family_id?, member_id?, message.subject.clone())))
+}
+
+pub fn unlink_member(message: &pb::UnlinkMemberRequest) -> Result<Decoded, Status> {
+    let mut decoder = Decoder::new();
+    let (write, family_id) =
+        change(&mut decoder, &message.request_id, &message.family_id, message.expected_version);
+    let member_id = decoder.id("member_id", &message.member_id, MemberId::parse);
+    decoder.finish(|| Some((write?, family_id?, FamilyCommand::UnlinkMember { member_id: member_id? })))
+}
+
 fn close_reason(decoder: &mut Decoder, value: i32) -> Option<CloseReason> {
     match pb::CloseReason::try_from(value) {
         Ok(pb::CloseReason::NeedsMet) => Some(CloseReason::NeedsMet),
