@@ -45,6 +45,24 @@ async fn a_linked_member_signs_in_until_unlinked_or_erased() -> anyhow::Result<(
     let subject = "idp:eero-42";
     assert_eq!(signs_in_as(&authenticator, subject).await?, None);
 
+    // Nobody links themself: a family member's own token may not claim a member.
+    let member = luukku_domain::Actor {
+        person_id: luukku_domain::Code::parse(subject)?,
+        role: Role::FamilyMember,
+        sector: None,
+        ..luukku_testkit::actor()
+    };
+    let claimed = harness
+        .client
+        .link_member(luukku_testkit::auth::with_identity(link(&family.family_id, &teen, subject), &member))
+        .await;
+    let status = expect_code(claimed, Code::PermissionDenied);
+    assert_eq!(
+        status.get_details_error_info().map(|info| info.reason),
+        Some("LINKING_NOT_PERMITTED".to_owned())
+    );
+    assert_eq!(signs_in_as(&authenticator, subject).await?, None);
+
     harness.client.link_member(harness.call(link(&family.family_id, &teen, subject))).await?;
     let expected = MemberRef { family_id: family.family_id.parse()?, member_id: teen.parse()? };
     assert_eq!(signs_in_as(&authenticator, subject).await?, Some(expected));

@@ -123,7 +123,7 @@ impl Verifier {
         }
         let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let generation = self.keys.generation();
-        let leeway = i64::try_from(self.config.leeway.as_secs()).unwrap_or(0);
+        let leeway = leeway_of(&self.config);
         if let Some((verified_under, identity)) =
             self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&hash)
             && *verified_under == generation

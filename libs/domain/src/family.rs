@@ -12,7 +12,7 @@ pub use events::{
     MemberLinked, MemberRemoved, MemberRole, MemberUnlinked, MemberUpdated, MunicipalityChanged, Registered,
     Reopened,
 };
-pub use rules::check_erasure_by;
+pub use rules::{check_erasure_by, check_linking_by};
 pub use state::{Consent, Family, FamilyStatus, Member};
 
 use std::fmt;

@@ -63,6 +63,7 @@ pub mod rules {
     pub const CONSENT_EXISTS: Rule = Rule::new("CONSENT_EXISTS", AlreadyExists);
     pub const CONSENT_REVOKED: Rule = Rule::new("CONSENT_REVOKED", RuleBroken);
     pub const ERASURE_NOT_PERMITTED: Rule = Rule::new("ERASURE_NOT_PERMITTED", NotPermitted);
+    pub const LINKING_NOT_PERMITTED: Rule = Rule::new("LINKING_NOT_PERMITTED", NotPermitted);
     pub const SUBJECT_LINKED: Rule = Rule::new("SUBJECT_LINKED", AlreadyExists);
 
     pub const CONTACT_PERSON_NOT_FOUND: Rule = Rule::new("CONTACT_PERSON_NOT_FOUND", NotFound);

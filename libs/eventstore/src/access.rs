@@ -196,17 +196,12 @@ impl UserKeys {
     }
 
     fn seed(&self, user: NatsUser) -> std::io::Result<zeroize::Zeroizing<String>> {
-        let seed = std::fs::read_to_string(Self::seed_path(&self.folder, user))?;
-        Ok(zeroize::Zeroizing::new(seed.trim().to_owned()))
+        read_seed(&Self::seed_path(&self.folder, user))
     }
 
     /// How `user` signs in.
     pub fn auth(&self, user: NatsUser) -> std::io::Result<crate::NatsAuth> {
-        Ok(crate::NatsAuth {
-            nkey_seed: Some(self.seed(user)?),
-            inbox_prefix: Some(user.inbox_prefix()),
-            ..Default::default()
-        })
+        auth_from_seed_file(&Self::seed_path(&self.folder, user), user)
     }
 
     /// The `authorization` block for every user's public key.
@@ -222,10 +217,15 @@ impl UserKeys {
 
 /// How a process given an NKEY seed file signs in as `user`.
 pub fn auth_from_seed_file(path: &std::path::Path, user: NatsUser) -> std::io::Result<crate::NatsAuth> {
-    let seed = zeroize::Zeroizing::new(std::fs::read_to_string(path)?.trim().to_owned());
     Ok(crate::NatsAuth {
-        nkey_seed: Some(seed),
+        nkey_seed: Some(read_seed(path)?),
         inbox_prefix: Some(user.inbox_prefix()),
         ..Default::default()
     })
+}
+
+/// A seed file's text, wiped from memory with the copies made on the way.
+fn read_seed(path: &std::path::Path) -> std::io::Result<zeroize::Zeroizing<String>> {
+    let text = zeroize::Zeroizing::new(std::fs::read_to_string(path)?);
+    Ok(zeroize::Zeroizing::new(text.trim().to_owned()))
 }

@@ -5,7 +5,7 @@ use luukku_app::{AppError, Caller, Entry, Repository, Result, Write, Written, re
 use luukku_domain::Timestamp;
 use luukku_domain::family::{
     ConsentId, Family, FamilyCommand, FamilyError, FamilyEvent, FamilyId, MemberId, MemberRef,
-    check_erasure_by,
+    check_erasure_by, check_linking_by,
 };
 use luukku_domain::refusal::rules;
 use luukku_eventstore::{EventStore, KeyStore, MemberLinks, Stream};
@@ -80,6 +80,7 @@ impl<K: KeyStore> Families<K> {
         member_id: MemberId,
         subject: &str,
     ) -> Result<Written> {
+        check_linking_by(&caller.actor).map_err(refused::<Family>(family_id))?;
         let subject_key = luukku_eventstore::links::subject_key(subject.trim());
         let member = MemberRef { family_id, member_id };
         if let Some(other) = self.links().await?.member_under(&subject_key).await?
@@ -92,6 +93,19 @@ impl<K: KeyStore> Families<K> {
             ));
         }
         let command = FamilyCommand::LinkMember { member_id, subject: subject.to_owned(), subject_key };
+        Ok(self.run(caller, write, family_id, &command).await?.2)
+    }
+
+    /// Ends a member's sign-in.
+    pub async fn unlink_member(
+        &self,
+        caller: &Caller,
+        write: &Write,
+        family_id: FamilyId,
+        member_id: MemberId,
+    ) -> Result<Written> {
+        check_linking_by(&caller.actor).map_err(refused::<Family>(family_id))?;
+        let command = FamilyCommand::UnlinkMember { member_id };
         Ok(self.run(caller, write, family_id, &command).await?.2)
     }
 

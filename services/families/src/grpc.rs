@@ -134,8 +134,8 @@ impl<K: KeyStore> FamilyService for FamilyGrpc<K> {
         request: Request<pb::UnlinkMemberRequest>,
     ) -> Result<Response<pb::UnlinkMemberResponse>, Status> {
         let caller = caller(&request).await?;
-        let (write, family_id, command) = decode::unlink_member(request.get_ref())?;
-        let written = self.app.change(&caller, &write, family_id, command).await.map_err(status)?;
+        let (write, family_id, member_id) = decode::unlink_member(request.get_ref())?;
+        let written = self.app.unlink_member(&caller, &write, family_id, member_id).await.map_err(status)?;
         Ok(Response::new(pb::UnlinkMemberResponse { result: encode::written(written) }))
     }
 

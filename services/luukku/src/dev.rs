@@ -13,10 +13,14 @@ use luukku_grpc::serve::{ServeOptions, bind, serve, with_reflection};
 use luukku_runtime::{NatsServer, NatsServerOptions};
 use tokio::sync::watch;
 
+/// The data folder of `luukku dev` when none is given; the client and `luukku ops` look there
+/// for the development issuer, the NATS users' keys and the key-encryption key.
+pub const DEFAULT_DATA_DIR: &str = ".luukku";
+
 #[derive(Debug, clap::Args)]
 pub struct DevArgs {
     /// Folder for all data (the nats-server store under `nats/`). A second start reuses it.
-    #[arg(long, env = "LUUKKU_DATA_DIR", default_value = ".luukku")]
+    #[arg(long, env = "LUUKKU_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
     /// Client port of the embedded nats-server (not 4222, so a server already there is left alone).
     #[arg(long, env = "LUUKKU_NATS_PORT", default_value_t = 14222)]

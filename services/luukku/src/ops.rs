@@ -92,7 +92,7 @@ pub async fn run(args: OpsArgs) -> anyhow::Result<std::process::ExitCode> {
         OpsCommand::RewrapKeys { .. } => (NatsUser::Admin, StoreSettings::default()),
         _ => (NatsUser::Ops, StoreSettings::default()),
     };
-    let auth = args.nats.auth(user, Some(Path::new(".luukku")))?;
+    let auth = args.nats.auth(user, Some(Path::new(crate::dev::DEFAULT_DATA_DIR)))?;
     let store = EventStore::connect_once(&args.nats_url, settings, &auth)
         .await
         .with_context(|| format!("connecting to {}", crate::serve::redact(&args.nats_url)))?;
@@ -128,7 +128,7 @@ pub async fn run(args: OpsArgs) -> anyhow::Result<std::process::ExitCode> {
 
 /// The key ring of `--kek-file`, or of the `luukku dev` data folder in the working directory.
 fn kek_ring(kek: &crate::keys::KekArgs) -> anyhow::Result<std::sync::Arc<dyn luukku_eventstore::KeyWrapper>> {
-    kek.ring(Some(&crate::keys::dev_kek_path(Path::new(".luukku"))))
+    kek.ring(Some(&crate::keys::dev_kek_path(Path::new(crate::dev::DEFAULT_DATA_DIR))))
 }
 
 async fn streams(store: &EventStore) -> anyhow::Result<()> {

@@ -105,6 +105,8 @@ pub enum FamilyError {
     NotEntitledToRevoke(MemberId),
     #[error("erasure is carried out by a contact person or an operator, not by a {0}")]
     ErasureNotPermitted(crate::Role),
+    #[error("a {0} may not link or unlink members' sign-in; a contact person or an operator does")]
+    LinkingNotPermitted(crate::Role),
 }
 
 impl Refusal for FamilyError {
@@ -125,6 +127,7 @@ impl Refusal for FamilyError {
             FamilyError::ConsentAlreadyRevoked(_) => rules::CONSENT_REVOKED,
             FamilyError::NotEntitledToRevoke(_) => rules::NOT_ENTITLED_TO_REVOKE,
             FamilyError::ErasureNotPermitted(_) => rules::ERASURE_NOT_PERMITTED,
+            FamilyError::LinkingNotPermitted(_) => rules::LINKING_NOT_PERMITTED,
         }
     }
 

@@ -13,6 +13,15 @@ pub fn check_erasure_by(actor: &Actor) -> Result<(), FamilyError> {
     }
 }
 
+/// Who signs in as a family's member is decided by a contact person or an operator: a member
+/// linking themself would let anyone with a token claim any member.
+pub fn check_linking_by(actor: &Actor) -> Result<(), FamilyError> {
+    match actor.role {
+        Role::ContactPerson | Role::Operator => Ok(()),
+        other => Err(FamilyError::LinkingNotPermitted(other)),
+    }
+}
+
 impl Family {
     /// The family exists (it may be closed or erased).
     pub fn check_exists(&self) -> Result<(), FamilyError> {

@@ -214,12 +214,12 @@ pub fn link_member(message: &pb::LinkMemberRequest) -> Result<(Write, FamilyId, 
     decoder.finish(|| Some((write?, family_id?, member_id?, message.subject.clone())))
 }
 
-pub fn unlink_member(message: &pb::UnlinkMemberRequest) -> Result<Decoded, Status> {
+pub fn unlink_member(message: &pb::UnlinkMemberRequest) -> Result<(Write, FamilyId, MemberId), Status> {
     let mut decoder = Decoder::new();
     let (write, family_id) =
         change(&mut decoder, &message.request_id, &message.family_id, message.expected_version);
     let member_id = decoder.id("member_id", &message.member_id, MemberId::parse);
-    decoder.finish(|| Some((write?, family_id?, FamilyCommand::UnlinkMember { member_id: member_id? })))
+    decoder.finish(|| Some((write?, family_id?, member_id?)))
 }
 
 fn close_reason(decoder: &mut Decoder, value: i32) -> Option<CloseReason> {

@@ -27,7 +27,7 @@ pub struct Caller {
     #[arg(long = "as-member", env = "LUUKKU_AS_MEMBER", global = true)]
     pub as_member: Option<String>,
     /// The `luukku dev` data folder whose development issuer signs the token.
-    #[arg(long, env = "LUUKKU_DATA_DIR", default_value = ".luukku", global = true)]
+    #[arg(long, env = "LUUKKU_DATA_DIR", default_value = crate::dev::DEFAULT_DATA_DIR, global = true)]
     pub data_dir: PathBuf,
 }
 
