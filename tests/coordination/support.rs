@@ -106,6 +106,14 @@ impl Harness {
     }
 
     pub async fn contact_person(&mut self, person_id: &str, name: &str) -> anyhow::Result<String> {
+        Ok(self.register_contact_person(person_id, name).await?.contact_person_id)
+    }
+
+    pub async fn register_contact_person(
+        &mut self,
+        person_id: &str,
+        name: &str,
+    ) -> anyhow::Result<contacts::RegisterContactPersonResponse> {
         let register = contacts::RegisterContactPersonRequest {
             request_id: request_id(),
             contact_person_id: String::new(),
@@ -119,7 +127,7 @@ impl Harness {
                 caseload_limit: 50,
             }),
         };
-        Ok(self.contacts.register_contact_person(self.call(register)).await?.into_inner().contact_person_id)
+        Ok(self.contacts.register_contact_person(self.call(register)).await?.into_inner())
     }
 
     pub async fn assign(&mut self, family_id: &str, person: &str) -> anyhow::Result<common::Position> {

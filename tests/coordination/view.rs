@@ -37,7 +37,7 @@ async fn one_view_of_everything_the_sectors_do() -> anyhow::Result<()> {
     };
     h.families.grant_consent(h.call(grant)).await?;
     let anna = h.contact_person("anna.contact", "Anna Koskinen").await?;
-    h.assign(&family_id, &anna).await?;
+    let assigned = h.assign(&family_id, &anna).await?;
     let contact = contacts::RecordContactRequest {
         request_id: request_id(),
         family_id: family_id.clone(),
@@ -133,7 +133,9 @@ async fn one_view_of_everything_the_sectors_do() -> anyhow::Result<()> {
 
     let caseload = h
         .coordination
-        .list_caseload(h.call(pb::ListCaseloadRequest { contact_person_id: anna, min_positions: vec![] }))
+        .list_caseload(
+            h.call(pb::ListCaseloadRequest { contact_person_id: anna, min_positions: vec![assigned] }),
+        )
         .await?
         .into_inner();
     assert_eq!(caseload.families.len(), 1);
@@ -240,15 +242,16 @@ async fn an_erased_family_leaves_every_projection_for_good() -> anyhow::Result<(
     let erased = h.families.erase_family(h.call(erase)).await?.into_inner();
     let request = pb::GetFamilyViewRequest {
         family_id: family_id.clone(),
-        min_positions: vec![position(erased.result)],
+        min_positions: vec![position(erased.result.clone())],
     };
     let status = h.coordination.get_family_view(h.call(request)).await.expect_err("gone");
     assert_eq!(status.code(), Code::NotFound);
     let caseload = h
         .coordination
-        .list_caseload(
-            h.call(pb::ListCaseloadRequest { contact_person_id: anna.clone(), min_positions: vec![] }),
-        )
+        .list_caseload(h.call(pb::ListCaseloadRequest {
+            contact_person_id: anna.clone(),
+            min_positions: vec![position(erased.result)],
+        }))
         .await?;
     assert!(caseload.into_inner().families.is_empty());
 
@@ -313,8 +316,11 @@ async fn a_call_without_a_valid_token_is_unauthenticated_and_the_server_keeps_se
         async move { admin.rebuild(request).await }
     })
     .await?;
-    let anna = h.contact_person("anna.contact", "Anna Koskinen").await?;
-    let request = pb::ListCaseloadRequest { contact_person_id: anna, min_positions: vec![] };
+    let register = h.register_contact_person("anna.contact", "Anna Koskinen").await?;
+    let request = pb::ListCaseloadRequest {
+        contact_person_id: register.contact_person_id,
+        min_positions: vec![position(register.result)],
+    };
     h.coordination.list_caseload(h.call(request)).await?;
     Ok(())
 }
