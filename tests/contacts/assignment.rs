@@ -76,10 +76,13 @@ async fn declined_or_withdrawn_handovers_change_nothing() -> anyhow::Result<()> 
         .call_as(&contact_actor("ben.contact"), decision(&family_id, &proposed.handover_id, "full week"));
     harness.contacts.decline_handover(decline).await?;
     let proposed = harness.assign(&family_id, &ben, "team change").await?;
-    harness.contacts.withdraw_handover(harness.call(decision(&family_id, &proposed.handover_id, ""))).await?;
+    harness
+        .contacts
+        .withdraw_handover(harness.as_supervisor(decision(&family_id, &proposed.handover_id, "")))
+        .await?;
     let unknown = decision(&family_id, &proposed.handover_id, "");
     assert_eq!(
-        broken_rule(harness.contacts.withdraw_handover(harness.call(unknown)).await),
+        broken_rule(harness.contacts.withdraw_handover(harness.as_supervisor(unknown)).await),
         "NO_SUCH_HANDOVER"
     );
 
@@ -114,7 +117,7 @@ async fn assignments_that_break_a_rule_are_refused() -> anyhow::Result<()> {
         ..Default::default()
     };
     assert_eq!(
-        broken_rule(harness.contacts.deactivate_contact_person(harness.call(deactivate)).await),
+        broken_rule(harness.contacts.deactivate_contact_person(harness.as_supervisor(deactivate)).await),
         "HAS_CASELOAD"
     );
 
@@ -125,7 +128,7 @@ async fn assignments_that_break_a_rule_are_refused() -> anyhow::Result<()> {
         reason: "leaves".to_owned(),
         ..Default::default()
     };
-    harness.contacts.deactivate_contact_person(harness.call(deactivate_ben)).await?;
+    harness.contacts.deactivate_contact_person(harness.as_supervisor(deactivate_ben)).await?;
     assert_eq!(broken_rule(harness.assign(&other_family, &ben, "").await), "CONTACT_PERSON_INACTIVE");
 
     let close = families::CloseFamilyRequest {
@@ -151,7 +154,7 @@ async fn thirty_two_simultaneous_assignments_have_one_winner() -> anyhow::Result
     }
     let calls = persons.iter().map(|person| {
         let mut client = harness.contacts.clone();
-        let request = harness.call(pb::AssignContactPersonRequest {
+        let request = harness.as_supervisor(pb::AssignContactPersonRequest {
             request_id: request_id(),
             family_id: family_id.clone(),
             expected_version: None,
@@ -198,11 +201,12 @@ async fn a_leaving_persons_caseload_is_handed_over_by_rule() -> anyhow::Result<(
         rule: pb::SpreadRule::RoundRobin as i32,
         reason: "retirement".to_owned(),
     };
-    let response = harness.contacts.transfer_caseload(harness.call(transfer.clone())).await?.into_inner();
+    let response =
+        harness.contacts.transfer_caseload(harness.as_supervisor(transfer.clone())).await?.into_inner();
     assert_eq!(response.proposed.len(), 12, "{:?}", response.skipped);
     let to_first = response.proposed.iter().filter(|p| p.to_contact_person_id == receivers[0]).count();
     assert_eq!(to_first, 6);
-    let again = harness.contacts.transfer_caseload(harness.call(transfer)).await?.into_inner();
+    let again = harness.contacts.transfer_caseload(harness.as_supervisor(transfer)).await?.into_inner();
     let handovers = |r: &pb::TransferCaseloadResponse| {
         let mut ids: Vec<_> = r
             .proposed
@@ -241,7 +245,7 @@ async fn a_leaving_persons_caseload_is_handed_over_by_rule() -> anyhow::Result<(
         reason: String::new(),
     };
     assert_eq!(
-        bad_fields(harness.contacts.transfer_caseload(harness.call(bad)).await),
+        bad_fields(harness.contacts.transfer_caseload(harness.as_supervisor(bad)).await),
         ["to_contact_person_ids", "rule", "reason"]
     );
     Ok(())

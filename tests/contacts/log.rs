@@ -35,8 +35,16 @@ async fn contacts_and_follow_ups_are_logged() -> anyhow::Result<()> {
     harness.assign(&family_id, &anna, "").await?;
 
     let record = contact(&family_id, &members[0], &in_days(2));
-    let recorded = harness.contacts.record_contact(harness.call(record.clone())).await?.into_inner();
-    let retried = harness.contacts.record_contact(harness.call(record)).await?.into_inner();
+    let recorded = harness
+        .contacts
+        .record_contact(harness.call_as(&contact_actor("anna.contact"), record.clone()))
+        .await?
+        .into_inner();
+    let retried = harness
+        .contacts
+        .record_contact(harness.call_as(&contact_actor("anna.contact"), record))
+        .await?
+        .into_inner();
     assert_eq!(retried.contact_id, recorded.contact_id);
     let professional = pb::RecordContactRequest {
         member_id: String::new(),
@@ -44,11 +52,14 @@ async fn contacts_and_follow_ups_are_logged() -> anyhow::Result<()> {
         follow_up: String::new(),
         ..contact(&family_id, "", "")
     };
-    harness.contacts.record_contact(harness.call(professional)).await?;
+    harness.contacts.record_contact(harness.call_as(&contact_actor("anna.contact"), professional)).await?;
 
     let listed = harness
         .contacts
-        .list_family_contacts(harness.call(pb::ListFamilyContactsRequest { family_id: family_id.clone() }))
+        .list_family_contacts(harness.call_as(
+            &contact_actor("anna.contact"),
+            pb::ListFamilyContactsRequest { family_id: family_id.clone() },
+        ))
         .await?
         .into_inner();
     assert_eq!(listed.contacts.len(), 2);
@@ -56,9 +67,17 @@ async fn contacts_and_follow_ups_are_logged() -> anyhow::Result<()> {
 
     let due =
         |by: &str| pb::ListFollowUpsDueRequest { contact_person_id: anna.clone(), due_by: by.to_owned() };
-    let none = harness.contacts.list_follow_ups_due(harness.call(due(&in_days(1)))).await?.into_inner();
+    let none = harness
+        .contacts
+        .list_follow_ups_due(harness.call_as(&contact_actor("anna.contact"), due(&in_days(1))))
+        .await?
+        .into_inner();
     assert!(none.follow_ups.is_empty());
-    let some = harness.contacts.list_follow_ups_due(harness.call(due(&in_days(7)))).await?.into_inner();
+    let some = harness
+        .contacts
+        .list_follow_ups_due(harness.call_as(&contact_actor("anna.contact"), due(&in_days(7))))
+        .await?
+        .into_inner();
     assert_eq!(some.follow_ups.len(), 1);
     assert_eq!(some.follow_ups[0].contact_id, recorded.contact_id);
 
@@ -69,10 +88,22 @@ async fn contacts_and_follow_ups_are_logged() -> anyhow::Result<()> {
         note: "called back".to_owned(),
         ..Default::default()
     };
-    harness.contacts.complete_follow_up(harness.call(complete.clone())).await?;
+    harness
+        .contacts
+        .complete_follow_up(harness.call_as(&contact_actor("anna.contact"), complete.clone()))
+        .await?;
     let again = pb::CompleteFollowUpRequest { request_id: request_id(), ..complete };
-    assert_eq!(broken_rule(harness.contacts.complete_follow_up(harness.call(again)).await), "FOLLOW_UP_DONE");
-    let none = harness.contacts.list_follow_ups_due(harness.call(due(&in_days(7)))).await?.into_inner();
+    assert_eq!(
+        broken_rule(
+            harness.contacts.complete_follow_up(harness.call_as(&contact_actor("anna.contact"), again)).await
+        ),
+        "FOLLOW_UP_DONE"
+    );
+    let none = harness
+        .contacts
+        .list_follow_ups_due(harness.call_as(&contact_actor("anna.contact"), due(&in_days(7))))
+        .await?
+        .into_inner();
     assert!(none.follow_ups.is_empty());
     Ok(())
 }

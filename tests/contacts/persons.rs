@@ -13,8 +13,9 @@ async fn a_contact_person_is_registered_updated_and_deactivated() -> anyhow::Res
         contact_person_id: String::new(),
         profile: Some(profile("anna.contact", 30)),
     };
-    let first = harness.contacts.register_contact_person(harness.call(register.clone())).await?.into_inner();
-    let again = harness.contacts.register_contact_person(harness.call(register)).await?.into_inner();
+    let first =
+        harness.contacts.register_contact_person(harness.as_supervisor(register.clone())).await?.into_inner();
+    let again = harness.contacts.register_contact_person(harness.as_supervisor(register)).await?.into_inner();
     assert_eq!(again.contact_person_id, first.contact_person_id, "a retry answers with the first id");
     assert!(again.result.is_some_and(|result| result.replayed));
 
@@ -33,7 +34,7 @@ async fn a_contact_person_is_registered_updated_and_deactivated() -> anyhow::Res
         expected_version: Some(person.version),
         profile: Some(changed),
     };
-    harness.contacts.update_contact_person(harness.call(update)).await?;
+    harness.contacts.update_contact_person(harness.as_supervisor(update)).await?;
     let person = harness.contacts.get_contact_person(harness.call(get.clone())).await?.into_inner();
     let profile = person.contact_person.and_then(|person| person.profile).expect("profile");
     assert_eq!((profile.person_id.as_str(), profile.caseload_limit), ("anna.contact", 45), "identity fixed");
@@ -45,7 +46,7 @@ async fn a_contact_person_is_registered_updated_and_deactivated() -> anyhow::Res
         reason: "retires".to_owned(),
         ..Default::default()
     };
-    harness.contacts.deactivate_contact_person(harness.call(deactivate)).await?;
+    harness.contacts.deactivate_contact_person(harness.as_supervisor(deactivate)).await?;
     let person = harness.contacts.get_contact_person(harness.call(get)).await?.into_inner();
     assert!(!person.contact_person.expect("person").active);
     Ok(())
@@ -63,7 +64,7 @@ async fn bad_profiles_and_unknown_persons_are_refused() -> anyhow::Result<()> {
         profile: Some(bad),
     };
     assert_eq!(
-        bad_fields(harness.contacts.register_contact_person(harness.call(register)).await),
+        bad_fields(harness.contacts.register_contact_person(harness.as_supervisor(register)).await),
         ["profile.person_id", "profile.sector", "profile.municipalities[0]"]
     );
     let zero = pb::RegisterContactPersonRequest {
@@ -72,7 +73,7 @@ async fn bad_profiles_and_unknown_persons_are_refused() -> anyhow::Result<()> {
         profile: Some(profile("anna", 0)),
     };
     assert_eq!(
-        bad_fields(harness.contacts.register_contact_person(harness.call(zero)).await),
+        bad_fields(harness.contacts.register_contact_person(harness.as_supervisor(zero)).await),
         ["profile.caseload_limit"]
     );
 

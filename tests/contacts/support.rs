@@ -40,9 +40,15 @@ impl Harness {
         let nats = TestNats::start().await?;
         let store = nats.store().await?;
         let keys = NatsKeyStore::open(&store, luukku_testkit::key_ring()).await?;
-        let families_served =
-            serve_routes(luukku_families::routes(store.clone(), keys.clone()).await).await?;
-        let contacts_served = serve_routes(luukku_contacts::routes(store.clone(), keys).await).await?;
+        let families_served = serve_routes(
+            luukku_families::routes(store.clone(), keys.clone(), luukku_app::Guard::start(store.clone()))
+                .await,
+        )
+        .await?;
+        let contacts_served = serve_routes(
+            luukku_contacts::routes(store.clone(), keys, luukku_app::Guard::start(store.clone())).await,
+        )
+        .await?;
         Ok(Self {
             contacts: ContactServiceClient::connect(contacts_served.url()).await?,
             families: FamilyServiceClient::connect(families_served.url()).await?,
@@ -61,6 +67,11 @@ impl Harness {
         with_identity(message, actor)
     }
 
+    /// A request made by the contact persons' supervisor.
+    pub fn as_supervisor<T>(&self, message: T) -> tonic::Request<T> {
+        with_identity(message, &luukku_testkit::supervisor())
+    }
+
     /// Registers the test family (a guardian and two children); gives its id and member ids.
     pub async fn family(&mut self) -> anyhow::Result<(String, Vec<String>)> {
         let request = luukku_testkit::fixtures::registration_request(&request_id(), "Virtanen");
@@ -75,7 +86,8 @@ impl Harness {
             contact_person_id: String::new(),
             profile: Some(profile(person_id, limit)),
         };
-        Ok(self.contacts.register_contact_person(self.call(request)).await?.into_inner().contact_person_id)
+        let request = self.call_as(&luukku_testkit::supervisor(), request);
+        Ok(self.contacts.register_contact_person(request).await?.into_inner().contact_person_id)
     }
 
     pub async fn assign(
@@ -91,12 +103,20 @@ impl Harness {
             contact_person_id: contact_person_id.to_owned(),
             reason: reason.to_owned(),
         };
-        Ok(self.contacts.assign_contact_person(self.call(request)).await?.into_inner())
+        Ok(self
+            .contacts
+            .assign_contact_person(self.call_as(&luukku_testkit::supervisor(), request))
+            .await?
+            .into_inner())
     }
 
     pub async fn assignment(&mut self, family_id: &str) -> anyhow::Result<pb::GetAssignmentResponse> {
         let request = pb::GetAssignmentRequest { family_id: family_id.to_owned() };
-        Ok(self.contacts.get_assignment(self.call(request)).await?.into_inner())
+        Ok(self
+            .contacts
+            .get_assignment(self.call_as(&luukku_testkit::supervisor(), request))
+            .await?
+            .into_inner())
     }
 
     pub async fn caseload(&mut self, contact_person_id: &str) -> anyhow::Result<Vec<String>> {

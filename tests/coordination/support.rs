@@ -29,6 +29,8 @@ pub struct Harness {
     pub projection: Arc<Projection>,
     pub store: EventStore,
     pub actor: Actor,
+    /// The person id each registered contact person signs in with.
+    persons: std::collections::HashMap<String, String>,
     _folder: tempfile::TempDir,
     _process: luukku_referrals::Process,
     _served: Vec<Served>,
@@ -45,14 +47,37 @@ impl Harness {
         let store = nats.store().await?;
         let keys = NatsKeyStore::open(&store, luukku_testkit::key_ring()).await?;
         let folder = tempfile::Builder::new().prefix("luukku-projection-").tempdir()?;
-        let (referral_routes, process) =
-            luukku_referrals::start(store.clone(), keys.clone(), luukku_referrals::Config::default()).await;
-        let coordination = luukku_coordination::start(folder.path(), store.clone(), keys.clone()).await?;
+        let (referral_routes, process) = luukku_referrals::start(
+            store.clone(),
+            keys.clone(),
+            luukku_referrals::Config::default(),
+            luukku_app::Guard::start(store.clone()),
+        )
+        .await;
+        let coordination = luukku_coordination::start(
+            folder.path(),
+            store.clone(),
+            keys.clone(),
+            luukku_app::Guard::start(store.clone()),
+        )
+        .await?;
         let served = vec![
-            serve_routes(luukku_families::routes(store.clone(), keys.clone()).await).await?,
-            serve_routes(luukku_contacts::routes(store.clone(), keys.clone()).await).await?,
+            serve_routes(
+                luukku_families::routes(store.clone(), keys.clone(), luukku_app::Guard::start(store.clone()))
+                    .await,
+            )
+            .await?,
+            serve_routes(
+                luukku_contacts::routes(store.clone(), keys.clone(), luukku_app::Guard::start(store.clone()))
+                    .await,
+            )
+            .await?,
             serve_routes(referral_routes).await?,
-            serve_routes(luukku_meetings::routes(store.clone(), keys.clone()).await).await?,
+            serve_routes(
+                luukku_meetings::routes(store.clone(), keys.clone(), luukku_app::Guard::start(store.clone()))
+                    .await,
+            )
+            .await?,
             serve_routes(coordination.routes).await?,
             serve_routes(coordination.admin).await?,
         ];
@@ -66,6 +91,7 @@ impl Harness {
             projection: coordination.projection,
             store,
             actor: luukku_testkit::actor(),
+            persons: std::collections::HashMap::new(),
             _folder: folder,
             _process: process,
             _served: served,
@@ -75,6 +101,15 @@ impl Harness {
 
     pub fn call<T>(&self, message: T) -> tonic::Request<T> {
         with_identity(message, &self.actor)
+    }
+
+    pub fn call_as<T>(&self, actor: &Actor, message: T) -> tonic::Request<T> {
+        with_identity(message, actor)
+    }
+
+    /// A request made by the contact persons' supervisor, who also keeps the catalogue.
+    pub fn as_supervisor<T>(&self, message: T) -> tonic::Request<T> {
+        with_identity(message, &luukku_testkit::supervisor())
     }
 
     /// The test family (a guardian and two children) under `family_name`; gives the ids and
@@ -127,7 +162,10 @@ impl Harness {
                 caseload_limit: 50,
             }),
         };
-        Ok(self.contacts.register_contact_person(self.call(register)).await?.into_inner())
+        let request = with_identity(register, &luukku_testkit::supervisor());
+        let registered = self.contacts.register_contact_person(request).await?.into_inner();
+        self.persons.insert(registered.contact_person_id.clone(), person_id.to_owned());
+        Ok(registered)
     }
 
     pub async fn assign(&mut self, family_id: &str, person: &str) -> anyhow::Result<common::Position> {
@@ -138,7 +176,12 @@ impl Harness {
             contact_person_id: person.to_owned(),
             reason: String::new(),
         };
-        let response = self.contacts.assign_contact_person(self.call(assign)).await?.into_inner();
+        let request = with_identity(assign, &luukku_testkit::supervisor());
+        let response = self.contacts.assign_contact_person(request).await?.into_inner();
+        // From now on the harness acts as the family's contact person.
+        if let Some(code) = self.persons.get(person) {
+            self.actor = luukku_testkit::actor_named(code);
+        }
         response.result.and_then(|r| r.position).ok_or_else(|| anyhow::anyhow!("no position"))
     }
 }

@@ -27,6 +27,7 @@ async fn one_view_of_everything_the_sectors_do() -> anyhow::Result<()> {
     let mut h = Harness::start().await?;
     let (family_id, members, _) = h.family("Salo").await?;
     let grant = families::GrantConsentRequest {
+        signed_form: "consent-form-1".into(),
         request_id: request_id(),
         family_id: family_id.clone(),
         given_by: members[0].clone(),
@@ -66,7 +67,7 @@ async fn one_view_of_everything_the_sectors_do() -> anyhow::Result<()> {
             contact: "clinic@example.fi".into(),
         }),
     };
-    let service_id = h.referrals.register_service(h.call(service)).await?.into_inner().service_id;
+    let service_id = h.referrals.register_service(h.as_supervisor(service)).await?.into_inner().service_id;
     let referral = referrals::CreateReferralRequest {
         request_id: request_id(),
         family_id: family_id.clone(),
@@ -321,6 +322,7 @@ async fn a_call_without_a_valid_token_is_unauthenticated_and_the_server_keeps_se
         contact_person_id: register.contact_person_id,
         min_positions: vec![position(register.result)],
     };
-    h.coordination.list_caseload(h.call(request)).await?;
+    let anna = luukku_testkit::actor_named("anna.contact");
+    h.coordination.list_caseload(h.call_as(&anna, request)).await?;
     Ok(())
 }

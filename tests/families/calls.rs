@@ -133,6 +133,7 @@ async fn consents_are_granted_in_force_and_revoked() -> anyhow::Result<()> {
     let registered = harness.register(virtanen_family()).await?;
     let (guardian, teen) = (registered.member_ids[0].clone(), registered.member_ids[1].clone());
     let grant = |given_by: &str, concerns: &str| pb::GrantConsentRequest {
+        signed_form: "consent-form-1".into(),
         request_id: request_id(),
         family_id: registered.family_id.clone(),
         given_by: given_by.to_owned(),
@@ -276,7 +277,12 @@ async fn health_is_served_and_reflection_when_asked() -> anyhow::Result<()> {
         .await
         .expect_err("no reflection by default");
     assert_eq!(refused.code(), tonic::Code::Unimplemented);
-    let routes = luukku_families::routes(harness.store.clone(), harness.keys.clone()).await;
+    let routes = luukku_families::routes(
+        harness.store.clone(),
+        harness.keys.clone(),
+        luukku_app::Guard::start(harness.store.clone()),
+    )
+    .await;
     let reflecting = luukku_testkit::grpc::serve_routes(luukku_grpc::serve::with_reflection(routes)?).await?;
     let channel = tonic::transport::Endpoint::from_shared(reflecting.url())?.connect().await?;
     let mut reflection = ServerReflectionClient::new(channel);

@@ -55,6 +55,7 @@ async fn erased_family_reveals_no_personal_data_anywhere() -> anyhow::Result<()>
     let registered = harness.register(virtanen_family()).await?;
     let family_id = registered.family_id.clone();
     let grant = pb::GrantConsentRequest {
+        signed_form: "consent-form-1".into(),
         request_id: request_id(),
         family_id: family_id.clone(),
         given_by: registered.member_ids[0].clone(),
@@ -77,7 +78,12 @@ async fn erased_family_reveals_no_personal_data_anywhere() -> anyhow::Result<()>
 
     // A second instance of the service, which has the family's state cached before the erasure.
     let other = luukku_testkit::grpc::serve_routes(
-        luukku_families::routes(harness.store.clone(), harness.keys.clone()).await,
+        luukku_families::routes(
+            harness.store.clone(),
+            harness.keys.clone(),
+            luukku_app::Guard::start(harness.store.clone()),
+        )
+        .await,
     )
     .await?;
     let mut other_client =
@@ -97,7 +103,8 @@ async fn erased_family_reveals_no_personal_data_anywhere() -> anyhow::Result<()>
     let mut by_nurse = harness.call(erase.clone());
     *by_nurse.metadata_mut() =
         luukku_testkit::auth::with_identity((), &sector_professional()).metadata().clone();
-    expect_code(harness.client.erase_family(by_nurse).await, Code::PermissionDenied);
+    // A nurse with no relationship to the family is told there is no such family.
+    expect_code(harness.client.erase_family(by_nurse).await, Code::NotFound);
 
     harness.client.erase_family(harness.call(erase.clone())).await?;
     let retried = harness.client.erase_family(harness.call(erase)).await?.into_inner();

@@ -96,6 +96,7 @@ async fn consent_input_is_checked_field_by_field() -> anyhow::Result<()> {
     let mut harness = Harness::start().await?;
     let registered = harness.register(virtanen_family()).await?;
     let request = pb::GrantConsentRequest {
+        signed_form: "consent-form-1".into(),
         request_id: request_id(),
         family_id: registered.family_id.clone(),
         given_by: registered.member_ids[0].clone(),
@@ -203,6 +204,7 @@ async fn broken_rules_are_named() -> anyhow::Result<()> {
     let toddler = registered.member_ids[2].clone();
 
     let by_toddler = pb::GrantConsentRequest {
+        signed_form: "consent-form-1".into(),
         request_id: request_id(),
         family_id: family_id.clone(),
         given_by: toddler.clone(),

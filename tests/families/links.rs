@@ -56,11 +56,9 @@ async fn a_linked_member_signs_in_until_unlinked_or_erased() -> anyhow::Result<(
         .client
         .link_member(luukku_testkit::auth::with_identity(link(&family.family_id, &teen, subject), &member))
         .await;
-    let status = expect_code(claimed, Code::PermissionDenied);
-    assert_eq!(
-        status.get_details_error_info().map(|info| info.reason),
-        Some("LINKING_NOT_PERMITTED".to_owned())
-    );
+    // Unrelated to the family, they are told what anyone asking after no such family is.
+    let status = expect_code(claimed, Code::NotFound);
+    assert_eq!(status.get_details_error_info().map(|info| info.reason), Some("FAMILY_NOT_FOUND".to_owned()));
     assert_eq!(signs_in_as(&authenticator, subject).await?, None);
 
     harness.client.link_member(harness.call(link(&family.family_id, &teen, subject))).await?;

@@ -24,7 +24,11 @@ impl Harness {
         let nats = TestNats::start().await?;
         let store = nats.store().await?;
         let keys = NatsKeyStore::open(&store, luukku_testkit::key_ring()).await?;
-        let served = serve_routes(luukku_families::routes(store.clone(), keys.clone()).await).await?;
+        let served = serve_routes(
+            luukku_families::routes(store.clone(), keys.clone(), luukku_app::Guard::start(store.clone()))
+                .await,
+        )
+        .await?;
         let client = FamilyServiceClient::connect(served.url()).await?;
         Ok(Self { client, store, keys, actor: luukku_testkit::actor(), served, _nats: nats })
     }

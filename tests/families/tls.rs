@@ -52,7 +52,7 @@ async fn under_mutual_tls_the_client_certificate_names_the_system() -> anyhow::R
         key: server.key.into_bytes(),
         client_ca: Some(pki.ca.pem().into_bytes()),
     };
-    let routes = luukku_families::routes(store.clone(), keys).await;
+    let routes = luukku_families::routes(store.clone(), keys, luukku_app::Guard::start(store.clone())).await;
     let served = serve_with(routes, ServeOptions { authenticator: authenticator(), tls: Some(tls) }).await?;
     let url = format!("https://localhost:{}", served.address.port());
     let trust =

@@ -55,15 +55,14 @@ async fn a_meeting_from_proposal_to_agreed_actions() -> anyhow::Result<()> {
         ("Kallio school, room 12", "Eero's school absences")
     );
 
-    let upcoming =
-        harness
-            .meetings
-            .list_upcoming_meetings(harness.call(pb::ListUpcomingMeetingsRequest {
-                person_id: "teacher.1".into(),
-                sector: String::new(),
-            }))
-            .await?
-            .into_inner();
+    let upcoming = harness
+        .meetings
+        .list_upcoming_meetings(harness.call_as(
+            &teacher(),
+            pb::ListUpcomingMeetingsRequest { person_id: "teacher.1".into(), sector: String::new() },
+        ))
+        .await?
+        .into_inner();
     assert_eq!(
         upcoming.meetings.iter().map(|m| m.meeting_id.as_str()).collect::<Vec<_>>(),
         [proposed.meeting_id.as_str()]
@@ -106,8 +105,10 @@ async fn a_meeting_from_proposal_to_agreed_actions() -> anyhow::Result<()> {
     assert_eq!(meeting.attended.len(), 3);
 
     let open = |harness: &Harness| {
-        harness
-            .call(pb::ListOpenActionsRequest { person_id: String::new(), sector: "student_welfare".into() })
+        harness.call_as(
+            &school_welfare(),
+            pb::ListOpenActionsRequest { person_id: String::new(), sector: "student_welfare".into() },
+        )
     };
     let actions = harness.meetings.list_open_actions(open(&harness)).await?.into_inner().actions;
     assert_eq!(actions.len(), 1);
@@ -187,15 +188,14 @@ async fn reschedule_and_cancel() -> anyhow::Result<()> {
     };
     harness.meetings.cancel_meeting(harness.call(cancel)).await?;
     assert_eq!(harness.meeting(&meeting_id).await?.status(), pb::MeetingStatus::Cancelled);
-    let upcoming =
-        harness
-            .meetings
-            .list_upcoming_meetings(harness.call(pb::ListUpcomingMeetingsRequest {
-                person_id: "teacher.1".into(),
-                sector: String::new(),
-            }))
-            .await?
-            .into_inner();
+    let upcoming = harness
+        .meetings
+        .list_upcoming_meetings(harness.call_as(
+            &teacher(),
+            pb::ListUpcomingMeetingsRequest { person_id: "teacher.1".into(), sector: String::new() },
+        ))
+        .await?
+        .into_inner();
     assert!(upcoming.meetings.is_empty());
     Ok(())
 }

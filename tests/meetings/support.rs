@@ -36,9 +36,15 @@ impl Harness {
         let nats = TestNats::start().await?;
         let store = nats.store().await?;
         let keys = NatsKeyStore::open(&store, luukku_testkit::key_ring()).await?;
-        let families_served =
-            serve_routes(luukku_families::routes(store.clone(), keys.clone()).await).await?;
-        let meetings_served = serve_routes(luukku_meetings::routes(store.clone(), keys).await).await?;
+        let families_served = serve_routes(
+            luukku_families::routes(store.clone(), keys.clone(), luukku_app::Guard::start(store.clone()))
+                .await,
+        )
+        .await?;
+        let meetings_served = serve_routes(
+            luukku_meetings::routes(store.clone(), keys, luukku_app::Guard::start(store.clone())).await,
+        )
+        .await?;
         Ok(Self {
             meetings: MeetingServiceClient::connect(meetings_served.url()).await?,
             families: FamilyServiceClient::connect(families_served.url()).await?,
@@ -47,6 +53,10 @@ impl Harness {
             _served: (families_served, meetings_served),
             _nats: nats,
         })
+    }
+
+    pub fn call_as<T>(&self, actor: &luukku_domain::Actor, message: T) -> tonic::Request<T> {
+        luukku_testkit::auth::with_identity(message, actor)
     }
 
     pub fn call<T>(&self, message: T) -> tonic::Request<T> {
@@ -136,4 +146,14 @@ pub fn bad_fields(result: Result<impl std::fmt::Debug, Status>) -> Vec<String> {
     let status = expect_code(result, StatusCode::InvalidArgument);
     let bad_request = status.get_details_bad_request().expect("BadRequest details");
     bad_request.field_violations.into_iter().map(|violation| violation.field).collect()
+}
+
+/// The teacher invited to meetings as `teacher.1`.
+pub fn teacher() -> luukku_domain::Actor {
+    luukku_testkit::professional("teacher.1", luukku_domain::Sector::School)
+}
+
+/// A school social worker: student welfare.
+pub fn school_welfare() -> luukku_domain::Actor {
+    luukku_testkit::professional("kuraattori", luukku_domain::Sector::StudentWelfare)
 }

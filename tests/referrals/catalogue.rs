@@ -24,7 +24,8 @@ async fn services_are_found_by_sector_need_age_and_place() -> anyhow::Result<()>
     club.max_age = 12;
     let register =
         pb::RegisterServiceRequest { request_id: request_id(), service_id: String::new(), info: Some(club) };
-    let club = harness.referrals.register_service(harness.call(register)).await?.into_inner().service_id;
+    let club =
+        harness.referrals.register_service(harness.as_supervisor(register)).await?.into_inner().service_id;
 
     let found =
         |r: pb::SearchServicesResponse| r.services.into_iter().map(|s| s.service_id).collect::<Vec<_>>();
@@ -43,7 +44,7 @@ async fn services_are_found_by_sector_need_age_and_place() -> anyhow::Result<()>
         expected_version: None,
         reason: "queue full".into(),
     };
-    harness.referrals.pause_service(harness.call(pause)).await?;
+    harness.referrals.pause_service(harness.as_supervisor(pause)).await?;
     let taking =
         harness.referrals.search_services(harness.call(search("mental_health", "", None, true))).await?;
     assert!(taking.into_inner().services.is_empty(), "a paused service takes no referrals");
@@ -56,7 +57,7 @@ async fn services_are_found_by_sector_need_age_and_place() -> anyhow::Result<()>
         expected_version: None,
         reason: String::new(),
     };
-    harness.referrals.resume_service(harness.call(resume)).await?;
+    harness.referrals.resume_service(harness.as_supervisor(resume)).await?;
     harness.refer(&family, &clinic).await?;
     let retire = pb::ServiceStatusRequest {
         request_id: request_id(),
@@ -64,10 +65,10 @@ async fn services_are_found_by_sector_need_age_and_place() -> anyhow::Result<()>
         expected_version: None,
         reason: "ended".into(),
     };
-    harness.referrals.retire_service(harness.call(retire.clone())).await?;
+    harness.referrals.retire_service(harness.as_supervisor(retire.clone())).await?;
     let retired_again = pb::ServiceStatusRequest { request_id: request_id(), ..retire };
     assert_eq!(
-        broken_rule(harness.referrals.retire_service(harness.call(retired_again)).await),
+        broken_rule(harness.referrals.retire_service(harness.as_supervisor(retired_again)).await),
         "SERVICE_RETIRED"
     );
     let after = harness.referrals.search_services(harness.call(search("", "", None, false))).await?;
@@ -84,7 +85,7 @@ async fn bad_services_are_refused_field_by_field() -> anyhow::Result<()> {
     let register =
         pb::RegisterServiceRequest { request_id: request_id(), service_id: String::new(), info: Some(bad) };
     assert_eq!(
-        bad_fields(harness.referrals.register_service(harness.call(register)).await),
+        bad_fields(harness.referrals.register_service(harness.as_supervisor(register)).await),
         ["info.sector", "info.min_age", "info.needs[0]"]
     );
     let mut empty = info("school", "");
@@ -92,7 +93,7 @@ async fn bad_services_are_refused_field_by_field() -> anyhow::Result<()> {
     let register =
         pb::RegisterServiceRequest { request_id: request_id(), service_id: String::new(), info: Some(empty) };
     assert_eq!(
-        bad_fields(harness.referrals.register_service(harness.call(register)).await),
+        bad_fields(harness.referrals.register_service(harness.as_supervisor(register)).await),
         ["info.name", "info.needs"]
     );
     Ok(())

@@ -44,8 +44,15 @@ async fn a_referral_goes_from_request_to_help() -> anyhow::Result<()> {
     assert_eq!(referral.contact_person_id, contact_person);
     assert!(referral.waiting_ms >= 0);
     assert_eq!(got.history.len(), 7);
+    let actors: Vec<_> = got
+        .history
+        .iter()
+        .map(|entry| entry.actor.as_ref().map(|a| a.person_id.as_str()).unwrap_or(""))
+        .collect();
+    assert_eq!(actors[0], "anna.contact", "the contact person sends it");
     assert!(
-        got.history.iter().all(|entry| entry.actor.as_ref().is_some_and(|a| a.person_id == "test.contact"))
+        actors[1..].iter().all(|actor| *actor == "sector.worker"),
+        "the receiving sector takes its steps"
     );
     Ok(())
 }
@@ -134,7 +141,8 @@ async fn a_sectors_inbox_pages_oldest_first() -> anyhow::Result<()> {
             page_token: page_token.clone(),
             ..Default::default()
         };
-        let page = harness.referrals.list_referrals(harness.call(request)).await?.into_inner();
+        let page =
+            harness.referrals.list_referrals(harness.as_sector("mental_health", request)).await?.into_inner();
         assert!(page.referrals.len() <= 2);
         seen.extend(page.referrals.into_iter().map(|r| r.referral_id));
         if page.next_page_token.is_empty() {
@@ -144,7 +152,8 @@ async fn a_sectors_inbox_pages_oldest_first() -> anyhow::Result<()> {
     }
     assert_eq!(seen, sent[..4], "oldest first, the received one left out");
     let none = pb::ListReferralsRequest::default();
-    assert_eq!(bad_fields(harness.referrals.list_referrals(harness.call(none)).await), ["sector"]);
+    let none = harness.as_sector("mental_health", none);
+    assert_eq!(bad_fields(harness.referrals.list_referrals(none).await), ["sector"]);
     Ok(())
 }
 
@@ -168,5 +177,51 @@ async fn an_erased_familys_referrals_keep_their_facts_only() -> anyhow::Result<(
         let message = stream.direct_get(sequence).await?;
         assert!(!message.payload.windows(5).any(|w| w == b"panic"), "message {sequence} holds the reason");
     }
+    Ok(())
+}
+
+/// The reason a refusal names in its `ErrorInfo`.
+fn reason(status: &tonic::Status) -> String {
+    use tonic_types::StatusExt;
+    status.get_details_error_info().map(|info| info.reason).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn steps_belong_to_the_receiving_sector_and_cancelling_to_the_sender() -> anyhow::Result<()> {
+    let mut harness = Harness::start().await?;
+    let (family, _) = harness.family(&["mental_health", "school"]).await?;
+    let clinic = harness.service("mental_health", "Youth clinic").await?;
+    let created = harness.refer(&family, &clinic).await?;
+    let step = |step: Step| pb::UpdateReferralRequest {
+        request_id: request_id(),
+        referral_id: created.referral_id.clone(),
+        expected_version: None,
+        step: Some(step),
+    };
+
+    // The school sees the family by consent, but the referral's steps are not its own.
+    let by_school = harness.as_sector("school", step(Step::Receive(pb::Empty {})));
+    let status = expect_code(harness.referrals.update_referral(by_school).await, Code::PermissionDenied);
+    assert_eq!(reason(&status), "NOT_THE_RECEIVING_SECTOR");
+    let cancel_by_school = harness.as_sector("school", step(Step::Cancel(note("not needed"))));
+    let status =
+        expect_code(harness.referrals.update_referral(cancel_by_school).await, Code::PermissionDenied);
+    assert_eq!(reason(&status), "NOT_THE_SENDER");
+    // Nor is the contact person's, who sent it.
+    let by_sender = harness.call(step(Step::Accept(pb::Empty {})));
+    let status = expect_code(harness.referrals.update_referral(by_sender).await, Code::PermissionDenied);
+    assert_eq!(reason(&status), "NOT_THE_RECEIVING_SECTOR");
+    // A sector with no relationship to the family is told there is no such referral.
+    let stranger = luukku_testkit::professional("ope", luukku_domain::Sector::EarlyEducation);
+    let by_stranger = harness.call_as(&stranger, step(Step::Receive(pb::Empty {})));
+    let status = expect_code(harness.referrals.update_referral(by_stranger).await, Code::NotFound);
+    assert_eq!(reason(&status), "REFERRAL_NOT_FOUND");
+
+    let received = harness
+        .referrals
+        .update_referral(harness.as_sector("mental_health", step(Step::Receive(pb::Empty {}))));
+    assert_eq!(received.await?.into_inner().state, "received");
+    let cancelled = harness.referrals.update_referral(harness.call(step(Step::Cancel(note("moved away")))));
+    assert_eq!(cancelled.await?.into_inner().state, "cancelled", "the sender cancels");
     Ok(())
 }

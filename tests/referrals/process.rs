@@ -38,7 +38,8 @@ async fn a_revoked_consent_flags_its_open_referrals_once() -> anyhow::Result<()>
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(harness.events_of_type("ReferralConsentLapsed").await?, 1);
     let inbox = pb::ListReferralsRequest { sector: "mental_health".into(), ..Default::default() };
-    let listed = harness.referrals.list_referrals(harness.call(inbox)).await?.into_inner();
+    let listed =
+        harness.referrals.list_referrals(harness.as_sector("mental_health", inbox)).await?.into_inner();
     assert!(listed.referrals[0].consent_lapsed, "the receiving sector sees it");
     Ok(())
 }
@@ -62,8 +63,20 @@ async fn a_deadline_passed_while_stopped_escalates_exactly_once() -> anyhow::Res
     assert_eq!(harness.events_of_type("ReferralOverdue").await?, 0, "nothing runs while stopped");
 
     // Start it again, twice over, as after a restart with two replicas.
-    let (_, first) = luukku_referrals::start(harness.store.clone(), harness.keys.clone(), config).await;
-    let (_, second) = luukku_referrals::start(harness.store.clone(), harness.keys.clone(), config).await;
+    let (_, first) = luukku_referrals::start(
+        harness.store.clone(),
+        harness.keys.clone(),
+        config,
+        luukku_app::Guard::start(harness.store.clone()),
+    )
+    .await;
+    let (_, second) = luukku_referrals::start(
+        harness.store.clone(),
+        harness.keys.clone(),
+        config,
+        luukku_app::Guard::start(harness.store.clone()),
+    )
+    .await;
     let store = harness.store.clone();
     let escalated = eventually(10, || {
         let harness_store = store.clone();

@@ -49,9 +49,23 @@ impl Harness {
         let nats = TestNats::start().await?;
         let store = nats.store().await?;
         let keys = NatsKeyStore::open(&store, luukku_testkit::key_ring()).await?;
-        let families = serve_routes(luukku_families::routes(store.clone(), keys.clone()).await).await?;
-        let contacts = serve_routes(luukku_contacts::routes(store.clone(), keys.clone()).await).await?;
-        let (routes, process) = luukku_referrals::start(store.clone(), keys.clone(), config).await;
+        let families = serve_routes(
+            luukku_families::routes(store.clone(), keys.clone(), luukku_app::Guard::start(store.clone()))
+                .await,
+        )
+        .await?;
+        let contacts = serve_routes(
+            luukku_contacts::routes(store.clone(), keys.clone(), luukku_app::Guard::start(store.clone()))
+                .await,
+        )
+        .await?;
+        let (routes, process) = luukku_referrals::start(
+            store.clone(),
+            keys.clone(),
+            config,
+            luukku_app::Guard::start(store.clone()),
+        )
+        .await;
         let referrals = serve_routes(routes).await?;
         Ok(Self {
             referrals: ReferralServiceClient::connect(referrals.url()).await?,
@@ -70,6 +84,20 @@ impl Harness {
         with_identity(message, &self.actor)
     }
 
+    pub fn call_as<T>(&self, actor: &Actor, message: T) -> tonic::Request<T> {
+        with_identity(message, actor)
+    }
+
+    /// A request made by the contact persons' supervisor, who also keeps the catalogue.
+    pub fn as_supervisor<T>(&self, message: T) -> tonic::Request<T> {
+        with_identity(message, &luukku_testkit::supervisor())
+    }
+
+    /// A request made by a professional of `sector` (a sector code).
+    pub fn as_sector<T>(&self, sector: &str, message: T) -> tonic::Request<T> {
+        with_identity(message, &sector_worker(sector))
+    }
+
     /// The test family, with a consent of the guardian for `sectors`.
     pub async fn family(&mut self, sectors: &[&str]) -> anyhow::Result<(Family, String)> {
         let request = luukku_testkit::fixtures::registration_request(&request_id(), "Virtanen");
@@ -82,6 +110,7 @@ impl Harness {
         let mut consent_id = String::new();
         if !sectors.is_empty() {
             let grant = families::GrantConsentRequest {
+                signed_form: "consent-form-1".into(),
                 request_id: request_id(),
                 family_id: family.id.clone(),
                 given_by: family.guardian.clone(),
@@ -101,7 +130,7 @@ impl Harness {
             service_id: String::new(),
             info: Some(info(sector, name)),
         };
-        Ok(self.referrals.register_service(self.call(request)).await?.into_inner().service_id)
+        Ok(self.referrals.register_service(self.as_supervisor(request)).await?.into_inner().service_id)
     }
 
     pub async fn refer(
@@ -124,7 +153,16 @@ impl Harness {
             expected_version: None,
             step: Some(step),
         };
-        Ok(self.referrals.update_referral(self.call(request)).await?.into_inner().state)
+        // The receiving sector takes every step but a cancellation, which is the sender's.
+        let request = match request.step {
+            Some(pb::update_referral_request::Step::Cancel(_)) => self.call(request),
+            _ => {
+                let sector =
+                    self.get(referral_id).await.map_err(|error| Status::internal(error.to_string()))?;
+                self.as_sector(&sector.referral.map(|r| r.sector).unwrap_or_default(), request)
+            }
+        };
+        Ok(self.referrals.update_referral(request).await?.into_inner().state)
     }
 
     pub async fn get(&mut self, referral_id: &str) -> anyhow::Result<pb::GetReferralResponse> {
@@ -157,8 +195,12 @@ impl Harness {
                 caseload_limit: 10,
             }),
         };
-        let id =
-            self.contacts.register_contact_person(self.call(register)).await?.into_inner().contact_person_id;
+        let id = self
+            .contacts
+            .register_contact_person(self.as_supervisor(register))
+            .await?
+            .into_inner()
+            .contact_person_id;
         let assign = contacts::AssignContactPersonRequest {
             request_id: request_id(),
             family_id: family_id.to_owned(),
@@ -166,7 +208,9 @@ impl Harness {
             contact_person_id: id.clone(),
             reason: String::new(),
         };
-        self.contacts.assign_contact_person(self.call(assign)).await?;
+        self.contacts.assign_contact_person(self.as_supervisor(assign)).await?;
+        // From now on the harness acts as the family's contact person.
+        self.actor = luukku_testkit::actor_named("anna.contact");
         Ok(id)
     }
 }
@@ -233,4 +277,10 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     Ok(false)
+}
+
+/// A professional of `sector` (a sector code).
+pub fn sector_worker(sector: &str) -> Actor {
+    let sector = sector.parse().unwrap_or_else(|error| panic!("test sector: {error}"));
+    luukku_testkit::professional("sector.worker", sector)
 }

@@ -7,6 +7,7 @@
 //! answers with a plain outcome or an [`AppError`]. The gRPC edge maps that error to a status
 //! in one place.
 
+pub mod access;
 pub mod caller;
 pub mod clock;
 pub mod error;
@@ -14,6 +15,7 @@ pub mod events;
 pub mod read_model;
 pub mod repository;
 
+pub use access::{Granted, Guard, Relations};
 pub use caller::Caller;
 pub use clock::{context_now, finnish_zone};
 pub use error::{AppError, RepositoryError, refused};

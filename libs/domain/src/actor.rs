@@ -17,6 +17,10 @@ crate::wire_codes!(
         Operator = "operator",
         /// A sector system acting on its own (integration, timers).
         System = "system",
+        /// A contact persons' supervisor: assigns families and transfers caseloads.
+        Supervisor = "supervisor",
+        /// The registrar's data-protection role: reads access logs, approves erasures.
+        DataProtection = "data_protection",
     }
 );
 

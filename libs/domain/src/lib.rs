@@ -7,6 +7,7 @@
 //! services carry out the effects elsewhere. The one exception is sealing (`sealing`), which the
 //! edge calls and which draws keys and nonces from the operating system's random generator.
 
+pub mod access;
 pub mod actor;
 pub mod aggregate;
 pub mod codec;

@@ -49,6 +49,24 @@ pub mod rules {
     pub const REQUEST_ID_REUSED: Rule = Rule::new("REQUEST_ID_REUSED", AlreadyExists);
     pub const OPERATORS_ONLY: Rule = Rule::new("OPERATORS_ONLY", NotPermitted);
 
+    // The access policy (`access::policy`). A caller with no relationship to a family is
+    // told it does not exist: `NO_RELATIONSHIP` goes only to the access log.
+    pub const NO_RELATIONSHIP: Rule = Rule::new("NO_RELATIONSHIP", NotPermitted);
+    pub const OPERATORS_SEE_NO_PERSONAL_DATA: Rule =
+        Rule::new("OPERATORS_SEE_NO_PERSONAL_DATA", NotPermitted);
+    pub const NOT_THE_CONTACT_PERSON: Rule = Rule::new("NOT_THE_CONTACT_PERSON", NotPermitted);
+    pub const ROLE_NOT_PERMITTED: Rule = Rule::new("ROLE_NOT_PERMITTED", NotPermitted);
+    pub const CONSENT_NOT_OWN: Rule = Rule::new("CONSENT_NOT_OWN", NotPermitted);
+    pub const CONSENT_NEEDS_SIGNED_FORM: Rule = Rule::new("CONSENT_NEEDS_SIGNED_FORM", NotPermitted);
+    pub const INTERNAL_NOTES: Rule = Rule::new("INTERNAL_NOTES", NotPermitted);
+    pub const NOT_A_PARTICIPANT: Rule = Rule::new("NOT_A_PARTICIPANT", NotPermitted);
+    pub const EXPORT_NOT_PERMITTED: Rule = Rule::new("EXPORT_NOT_PERMITTED", NotPermitted);
+    pub const NOT_OWN_WORK_LIST: Rule = Rule::new("NOT_OWN_WORK_LIST", NotPermitted);
+    pub const STATUTORY_BASIS_NOT_IN_LAW: Rule = Rule::new("STATUTORY_BASIS_NOT_IN_LAW", NotPermitted);
+    pub const NOT_THE_RECEIVING_SECTOR: Rule = Rule::new("NOT_THE_RECEIVING_SECTOR", NotPermitted);
+    pub const NOT_THE_SENDER: Rule = Rule::new("NOT_THE_SENDER", NotPermitted);
+    pub const SEARCH_NEEDS_PURPOSE: Rule = Rule::new("SEARCH_NEEDS_PURPOSE", NotPermitted);
+
     pub const FAMILY_NOT_FOUND: Rule = Rule::new("FAMILY_NOT_FOUND", NotFound);
     pub const FAMILY_EXISTS: Rule = Rule::new("FAMILY_EXISTS", AlreadyExists);
     pub const FAMILY_CLOSED: Rule = Rule::new("FAMILY_CLOSED", RuleBroken);

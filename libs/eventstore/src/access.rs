@@ -77,19 +77,23 @@ impl NatsUser {
 
     /// What the user may do, least privilege: read every stream and the key bucket (for
     /// loading aggregates, following streams and opening personal data), write only its own
-    /// stream, and only the families service writes family keys.
+    /// stream and the access log, and only the families service writes family keys.
     pub fn permissions(self) -> Permissions {
         if self == NatsUser::Admin {
             return Permissions { publish: vec![">".to_owned()], subscribe: vec![">".to_owned()] };
         }
         let mut publish = vec!["$JS.API.INFO".to_owned(), "$JS.API.STREAM.NAMES".to_owned()];
         let buckets = [format!("KV_{KEY_BUCKET}"), format!("KV_{LINK_BUCKET}")];
-        for stream in Stream::ALL.iter().map(|stream| stream.name()).chain(buckets.iter().map(String::as_str))
-        {
+        let streams = Stream::ALL.iter().map(|stream| stream.name()).chain([crate::audit::AUDIT_STREAM]);
+        for stream in streams.chain(buckets.iter().map(String::as_str)) {
             publish.extend(read_stream(stream));
         }
         if let Some(stream) = self.writes() {
             publish.push(format!("{}.>", stream.subject_root()));
+        }
+        if NatsUser::SERVICES.contains(&self) {
+            // Every service records the accesses it answers.
+            publish.push(format!("{}.>", crate::audit::AUDIT_ROOT));
         }
         if self == NatsUser::Families {
             publish.push(format!("$KV.{KEY_BUCKET}.>"));

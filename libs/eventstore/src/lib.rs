@@ -7,6 +7,7 @@
 
 pub mod access;
 mod append;
+pub mod audit;
 pub mod envelope;
 mod error;
 mod follow;
@@ -27,3 +28,14 @@ pub use load::Loaded;
 pub use read::{ReadOptions, RecordedStream};
 pub use store::{EventStore, NatsAuth, StoreSettings};
 pub use streams::{AggregateRef, Checkpoints, Position, Stream};
+
+/// Creates, or brings to their settings, everything luukku keeps in NATS: the four streams,
+/// the access log, the family key bucket and the member link bucket (admin only; safe to run
+/// at every start).
+pub async fn provision(store: &EventStore) -> Result<()> {
+    store.provision(&Stream::ALL).await?;
+    store.provision_audit().await?;
+    NatsKeyStore::provision(store).await?;
+    links::provision(store).await?;
+    Ok(())
+}

@@ -11,7 +11,7 @@ pub mod sample;
 use anyhow::Context as _;
 use luukku_domain::{Actor, Code, Role, Sector};
 use luukku_eventstore::access::{NatsUser, UserKeys};
-use luukku_eventstore::{EventStore, StoreSettings, Stream};
+use luukku_eventstore::{EventStore, StoreSettings};
 use luukku_runtime::{NatsServer, NatsServerOptions};
 
 /// A nats-server of this test's own. Dropping it kills the server and removes its folder.
@@ -47,9 +47,7 @@ impl TestNats {
             NatsServer::start(options).await.context("starting a locked nats-server for the test")?;
         let nats = Self { server, users: Some(users), folder };
         let admin = nats.store_as(NatsUser::Admin, StoreSettings::default()).await?;
-        admin.provision(&Stream::ALL).await?;
-        luukku_eventstore::NatsKeyStore::provision(&admin).await?;
-        luukku_eventstore::links::provision(&admin).await?;
+        luukku_eventstore::provision(&admin).await?;
         Ok(nats)
     }
 
@@ -80,9 +78,7 @@ impl TestNats {
     /// An event store with every stream and the family key bucket provisioned.
     pub async fn store_with(&self, settings: StoreSettings) -> anyhow::Result<EventStore> {
         let store = EventStore::new(self.client().await?, settings);
-        store.provision(&Stream::ALL).await?;
-        luukku_eventstore::NatsKeyStore::provision(&store).await?;
-        luukku_eventstore::links::provision(&store).await?;
+        luukku_eventstore::provision(&store).await?;
         Ok(store)
     }
 }
@@ -93,14 +89,34 @@ pub fn actor() -> Actor {
 }
 
 pub fn actor_named(person_id: &str) -> Actor {
+    actor_as(person_id, Role::ContactPerson, Some(Sector::FamilySocialServices))
+}
+
+/// An actor for tests in `role`, of `sector`.
+pub fn actor_as(person_id: &str, role: Role, sector: Option<Sector>) -> Actor {
     Actor {
         person_id: Code::parse(person_id)
             .unwrap_or_else(|error| panic!("test person id {person_id:?}: {error}")),
-        role: Role::ContactPerson,
-        sector: Some(Sector::FamilySocialServices),
+        role,
+        sector,
         organisation: Code::parse("0201256-6").unwrap_or_else(|error| panic!("{error}")),
         system: Code::parse("luukku-tests").unwrap_or_else(|error| panic!("{error}")),
     }
+}
+
+/// A contact persons' supervisor: registers contact persons, assigns families.
+pub fn supervisor() -> Actor {
+    actor_as("test.supervisor", Role::Supervisor, Some(Sector::FamilySocialServices))
+}
+
+/// An operator.
+pub fn operator() -> Actor {
+    actor_as("test.operator", Role::Operator, None)
+}
+
+/// A professional of `sector`.
+pub fn professional(person_id: &str, sector: Sector) -> Actor {
+    actor_as(person_id, Role::SectorProfessional, Some(sector))
 }
 
 /// The key-encryption key of this test process's key stores.

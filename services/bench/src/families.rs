@@ -132,7 +132,8 @@ async fn families_service(
         let verifier = Verifier::new(AuthConfig::new(DEV_ISSUER, DEV_AUDIENCE), keys);
         Arc::new(Authenticator::unverified(verifier, Caller::new(actor.clone())))
     };
-    let routes = luukku_families::routes(store.clone(), keys.clone()).await;
+    let routes =
+        luukku_families::routes(store.clone(), keys.clone(), luukku_app::Guard::start(store.clone())).await;
     let served = serve_with(routes, ServeOptions { authenticator, tls: None }).await?;
     let mut channels = Vec::new();
     for _ in 0..4 {

@@ -62,9 +62,17 @@ pub async fn run(args: ViewArgs) -> anyhow::Result<()> {
     let store = nats.store().await?;
     let keys = NatsKeyStore::open(&store, luukku_testkit::key_ring()).await?;
     let folder = tempfile::tempdir()?;
-    let families_served = serve_routes(luukku_families::routes(store.clone(), keys.clone()).await).await?;
-    let luukku_coordination::Started { routes, projection, .. } =
-        luukku_coordination::start(folder.path(), store.clone(), keys).await?;
+    let families_served = serve_routes(
+        luukku_families::routes(store.clone(), keys.clone(), luukku_app::Guard::start(store.clone())).await,
+    )
+    .await?;
+    let luukku_coordination::Started { routes, projection, .. } = luukku_coordination::start(
+        folder.path(),
+        store.clone(),
+        keys,
+        luukku_app::Guard::start(store.clone()),
+    )
+    .await?;
     let coordination_served = serve_routes(routes).await?;
     let actor: Arc<Actor> = Arc::new(luukku_testkit::actor());
     let mut writer = FamilyServiceClient::connect(families_served.url()).await?;

@@ -4,9 +4,11 @@
 mod decode;
 mod encode;
 
+use luukku_app::Guard;
 use luukku_app::context_now;
+use luukku_domain::access::{Action, Target};
 use luukku_eventstore::KeyStore;
-use luukku_grpc::{caller, status, status_with};
+use luukku_grpc::{caller, check, status, status_with};
 use luukku_proto::contacts::v1 as pb;
 use luukku_proto::contacts::v1::contact_service_server::ContactService;
 use tonic::{Request, Response, Status};
@@ -15,11 +17,12 @@ use crate::app::Contacts;
 
 pub struct ContactGrpc<K: KeyStore> {
     app: Contacts<K>,
+    guard: Guard,
 }
 
 impl<K: KeyStore> ContactGrpc<K> {
-    pub fn new(app: Contacts<K>) -> Self {
-        Self { app }
+    pub fn new(app: Contacts<K>, guard: Guard) -> Self {
+        Self { app, guard }
     }
 }
 
@@ -31,6 +34,7 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
     ) -> Result<Response<pb::RegisterContactPersonResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, person_id, profile) = decode::register_person(request.get_ref())?;
+        check(&self.guard, &caller, Action::RegisterContactPerson, Target::default()).await?;
         let (person_id, written) = self
             .app
             .register_person(&caller, &write, person_id, profile)
@@ -48,6 +52,13 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
     ) -> Result<Response<pb::UpdateContactPersonResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, person_id, command) = decode::update_person(request.get_ref())?;
+        check(
+            &self.guard,
+            &caller,
+            Action::UpdateContactPerson,
+            Target { contact_person: Some(person_id), ..Target::default() },
+        )
+        .await?;
         let written = self
             .app
             .change_person(&caller, &write, person_id, command)
@@ -62,6 +73,13 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
     ) -> Result<Response<pb::DeactivateContactPersonResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, person_id, command) = decode::deactivate_person(request.get_ref())?;
+        check(
+            &self.guard,
+            &caller,
+            Action::DeactivateContactPerson,
+            Target { contact_person: Some(person_id), ..Target::default() },
+        )
+        .await?;
         let written = self.app.change_person(&caller, &write, person_id, command).await.map_err(status)?;
         Ok(Response::new(pb::DeactivateContactPersonResponse { result: encode::written(written) }))
     }
@@ -72,6 +90,13 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
     ) -> Result<Response<pb::GetContactPersonResponse>, Status> {
         let caller = caller(&request).await?;
         let person_id = decode::person_id("contact_person_id", &request.get_ref().contact_person_id)?;
+        check(
+            &self.guard,
+            &caller,
+            Action::GetContactPerson,
+            Target { contact_person: Some(person_id), ..Target::default() },
+        )
+        .await?;
         let person = self.app.get_person(&caller, person_id).await.map_err(status)?;
         Ok(Response::new(pb::GetContactPersonResponse { contact_person: Some(encode::person(&person)) }))
     }
@@ -82,6 +107,13 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
     ) -> Result<Response<pb::AssignContactPersonResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, family_id, to, reason) = decode::assign(request.get_ref())?;
+        check(
+            &self.guard,
+            &caller,
+            Action::AssignContactPerson,
+            Target { contact_person: Some(to), ..Target::family(family_id) },
+        )
+        .await?;
         let assigned = self.app.assign(&caller, &write, family_id, to, reason).await.map_err(status)?;
         Ok(Response::new(pb::AssignContactPersonResponse {
             result: encode::written(assigned.written),
@@ -96,6 +128,7 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
     ) -> Result<Response<pb::HandoverDecisionResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, family_id, handover_id) = decode::handover_decision(request.get_ref())?;
+        check(&self.guard, &caller, Action::AcceptHandover, Target::family(family_id)).await?;
         let written =
             self.app.accept_handover(&caller, &write, family_id, handover_id).await.map_err(status)?;
         Ok(Response::new(pb::HandoverDecisionResponse { result: encode::written(written) }))
@@ -107,6 +140,7 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
     ) -> Result<Response<pb::HandoverDecisionResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, family_id, handover_id) = decode::handover_decision(request.get_ref())?;
+        check(&self.guard, &caller, Action::DeclineHandover, Target::family(family_id)).await?;
         let reason = request.into_inner().reason;
         let written = self
             .app
@@ -122,6 +156,7 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
     ) -> Result<Response<pb::HandoverDecisionResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, family_id, handover_id) = decode::handover_decision(request.get_ref())?;
+        check(&self.guard, &caller, Action::WithdrawHandover, Target::family(family_id)).await?;
         let written =
             self.app.withdraw_handover(&caller, &write, family_id, handover_id).await.map_err(status)?;
         Ok(Response::new(pb::HandoverDecisionResponse { result: encode::written(written) }))
@@ -133,6 +168,7 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
     ) -> Result<Response<pb::TransferCaseloadResponse>, Status> {
         let caller = caller(&request).await?;
         let transfer = decode::transfer(request.get_ref())?;
+        check(&self.guard, &caller, Action::TransferCaseload, Target::default()).await?;
         let transfer = self.app.transfer_caseload(&caller, transfer).await.map_err(status)?;
         Ok(Response::new(encode::transfer(transfer)))
     }
@@ -143,6 +179,7 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
     ) -> Result<Response<pb::GetAssignmentResponse>, Status> {
         let caller = caller(&request).await?;
         let family_id = decode::family_id(&request.get_ref().family_id)?;
+        check(&self.guard, &caller, Action::GetAssignment, Target::family(family_id)).await?;
         let assignment = self.app.get_assignment(&caller, family_id).await.map_err(status)?;
         Ok(Response::new(encode::assignment(&assignment)))
     }
@@ -153,6 +190,7 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
     ) -> Result<Response<pb::RecordContactResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, family_id, contact) = decode::contact(request.get_ref(), context_now().now)?;
+        check(&self.guard, &caller, Action::RecordContact, Target::family(family_id)).await?;
         let (written, contact_id) = self
             .app
             .record_contact(&caller, &write, family_id, contact)
@@ -170,6 +208,7 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
     ) -> Result<Response<pb::CompleteFollowUpResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, family_id, contact_id) = decode::follow_up(request.get_ref())?;
+        check(&self.guard, &caller, Action::CompleteFollowUp, Target::family(family_id)).await?;
         let note = request.into_inner().note;
         let written = self
             .app
@@ -185,6 +224,7 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
     ) -> Result<Response<pb::RecordConsultationResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, consultation) = decode::consultation(request.get_ref(), context_now().now)?;
+        check(&self.guard, &caller, Action::RecordConsultation, Target::default()).await?;
         let (consultation_id, written) = self
             .app
             .record_consultation(&caller, &write, consultation)
@@ -202,6 +242,7 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
     ) -> Result<Response<pb::ListFamilyContactsResponse>, Status> {
         let caller = caller(&request).await?;
         let family_id = decode::family_id(&request.get_ref().family_id)?;
+        check(&self.guard, &caller, Action::ListFamilyContacts, Target::family(family_id)).await?;
         let contacts = self.app.family_contacts(&caller, family_id).await.map_err(status)?;
         Ok(Response::new(pb::ListFamilyContactsResponse {
             contacts: contacts.iter().map(encode::contact).collect(),
@@ -214,6 +255,13 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
     ) -> Result<Response<pb::ListFollowUpsDueResponse>, Status> {
         let caller = caller(&request).await?;
         let (person_id, due_by) = decode::follow_ups_due(request.get_ref(), context_now().today)?;
+        check(
+            &self.guard,
+            &caller,
+            Action::ListFollowUpsDue,
+            Target { contact_person: Some(person_id), ..Target::default() },
+        )
+        .await?;
         let due = self.app.follow_ups_due(&caller, person_id, due_by).await.map_err(status)?;
         Ok(Response::new(pb::ListFollowUpsDueResponse {
             follow_ups: due.iter().map(encode::contact).collect(),

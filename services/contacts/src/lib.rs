@@ -4,6 +4,7 @@
 pub mod app;
 mod grpc;
 
+use luukku_app::Guard;
 use luukku_eventstore::{EventStore, KeyStore};
 use luukku_proto::contacts::v1::contact_service_server::ContactServiceServer;
 use tonic::service::Routes;
@@ -11,10 +12,10 @@ use tonic::service::Routes;
 pub use app::Contacts;
 pub use grpc::ContactGrpc;
 
-/// The contacts service with gRPC health (reporting it serving) and reflection.
-pub async fn routes<K: KeyStore + Clone>(store: EventStore, keys: K) -> Routes {
+/// The contacts service with gRPC health (reporting it serving), every call decided by `guard`.
+pub async fn routes<K: KeyStore + Clone>(store: EventStore, keys: K, guard: Guard) -> Routes {
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<ContactServiceServer<ContactGrpc<K>>>().await;
-    let service = ContactServiceServer::new(ContactGrpc::new(Contacts::new(store, keys)));
+    let service = ContactServiceServer::new(ContactGrpc::new(Contacts::new(store, keys), guard));
     Routes::new(health).add_service(service)
 }

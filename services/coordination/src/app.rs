@@ -33,6 +33,14 @@ pub struct TimelinePage {
     pub next: Option<TimelineCursor>,
 }
 
+/// Where a search looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchIn {
+    /// In this contact person's caseload (nowhere for a caller who is none).
+    Caseload(Option<ContactPersonId>),
+    Everywhere,
+}
+
 /// How long a query waits for the projection to reach the positions it names, at most.
 #[derive(Debug, Clone, Copy)]
 pub struct Wait {
@@ -167,6 +175,7 @@ impl<K: KeyStore + Clone> Coordination<K> {
         _caller: &Caller,
         name: &str,
         municipality: Option<&Municipality>,
+        within: SearchIn,
         wait: Wait,
     ) -> Result<Vec<CaseloadEntry>> {
         self.reached(wait).await?;
@@ -174,7 +183,22 @@ impl<K: KeyStore + Clone> Coordination<K> {
         let tree = self.projection.tree();
         let context = luukku_app::context_now();
         let mut found = Vec::new();
-        for item in tree.families() {
+        let families: Box<dyn Iterator<Item = _> + Send> = match within {
+            SearchIn::Caseload(None) => return Ok(found),
+            SearchIn::Caseload(Some(person)) => {
+                let families =
+                    tree.person(person).map_err(internal)?.map(|doc| doc.families).unwrap_or_default();
+                let docs: Vec<_> = families
+                    .into_iter()
+                    .filter_map(|family| {
+                        tree.family(family).transpose().map(|doc| doc.map(|doc| (family, doc)))
+                    })
+                    .collect();
+                Box::new(docs.into_iter())
+            }
+            SearchIn::Everywhere => Box::new(tree.families()),
+        };
+        for item in families {
             let (family, doc) = item.map_err(internal)?;
             if municipality.is_some_and(|wanted| wanted.as_str() != doc.municipality) {
                 continue;

@@ -7,30 +7,33 @@ mod encode;
 
 use std::sync::Arc;
 
+use luukku_app::Guard;
+use luukku_domain::access::{Action, Scope, Target};
 use luukku_domain::contacts::ContactPersonId;
 use luukku_domain::family::FamilyId;
 use luukku_eventstore::KeyStore;
 use luukku_grpc::decode::page_size;
-use luukku_grpc::{Decoder, caller, status};
+use luukku_grpc::{Decoder, caller, check, status};
 use luukku_proto::coordination::v1 as pb;
 use luukku_proto::coordination::v1::coordination_service_server::CoordinationService;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use crate::app::Coordination;
 use crate::app::timeline::TimelineCursor;
+use crate::app::{Coordination, SearchIn};
 
 /// A timeline page's default and largest size.
 const PAGE: (usize, usize) = (50, 500);
 
 pub struct CoordinationGrpc<K> {
     app: Arc<Coordination<K>>,
+    guard: Guard,
 }
 
 impl<K> CoordinationGrpc<K> {
-    pub fn new(app: Arc<Coordination<K>>) -> Self {
-        Self { app }
+    pub fn new(app: Arc<Coordination<K>>, guard: Guard) -> Self {
+        Self { app, guard }
     }
 }
 
@@ -47,6 +50,7 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
         let family = decoder.id("family_id", &request.get_ref().family_id, FamilyId::parse);
         let wait = decode::wait(&mut decoder, &request, &request.get_ref().min_positions);
         let family = decoder.finish(|| family)?;
+        check(&self.guard, &caller, Action::GetFamilyView, Target::family(family)).await?;
         let view = self.app.family_view(&caller, family, wait).await.map_err(status)?;
         Ok(Response::new(encode::family_view(&view)))
     }
@@ -61,6 +65,13 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
             decoder.id("contact_person_id", &request.get_ref().contact_person_id, ContactPersonId::parse);
         let wait = decode::wait(&mut decoder, &request, &request.get_ref().min_positions);
         let person = decoder.finish(|| person)?;
+        check(
+            &self.guard,
+            &caller,
+            Action::ListCaseload,
+            Target { contact_person: Some(person), ..Target::default() },
+        )
+        .await?;
         let families = self.app.caseload(&caller, person, wait).await.map_err(status)?;
         Ok(Response::new(pb::ListCaseloadResponse {
             families: families.iter().map(encode::caseload_entry).collect(),
@@ -78,6 +89,7 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
         let wait = decode::wait(&mut decoder, &request, &message.min_positions);
         let after = decoder.optional_code::<TimelineCursor>("page_token", &message.page_token);
         let (family, after) = decoder.finish(|| Some((family?, after?)))?;
+        check(&self.guard, &caller, Action::GetTimeline, Target::family(family)).await?;
         let size = page_size(message.page_size, PAGE.0, PAGE.1);
         let page = self.app.timeline(&caller, family, wait, after, size).await.map_err(status)?;
         Ok(Response::new(encode::timeline(&page)))
@@ -100,8 +112,21 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
         }
         let wait = decode::wait(&mut decoder, &request, &message.min_positions);
         let municipality = decoder.finish(|| municipality)?;
-        let families =
-            self.app.search(&caller, &message.name, municipality.as_ref(), wait).await.map_err(status)?;
+        let granted = check(&self.guard, &caller, Action::SearchFamilies, Target::default()).await?;
+        let within = match granted.scope {
+            Scope::Own => SearchIn::Caseload(granted.contact_person),
+            _ => SearchIn::Everywhere,
+        };
+        let families = self
+            .app
+            .search(&caller, &message.name, municipality.as_ref(), within, wait)
+            .await
+            .map_err(status)?;
+        let found: Vec<FamilyId> = families.iter().map(|entry| entry.family_id).collect();
+        self.guard
+            .record_found(&caller, Action::SearchFamilies, &found, &granted.basis)
+            .await
+            .map_err(status)?;
         Ok(Response::new(pb::SearchFamiliesResponse {
             families: families.iter().map(encode::caseload_entry).collect(),
         }))
@@ -115,6 +140,7 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
         let mut decoder = Decoder::new();
         let wait = decode::wait(&mut decoder, &request, &request.get_ref().min_positions);
         decoder.finish(|| Some(()))?;
+        check(&self.guard, &caller, Action::GetStatistics, Target::default()).await?;
         let figures = self.app.statistics(&caller, wait).await.map_err(status)?;
         Ok(Response::new(encode::statistics(&figures)))
     }
@@ -129,6 +155,7 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
         let mut decoder = Decoder::new();
         let family = decoder.id("family_id", &request.get_ref().family_id, FamilyId::parse);
         let family = decoder.finish(|| family)?;
+        check(&self.guard, &caller, Action::WatchFamily, Target::family(family)).await?;
         let changes = self.app.watch_family(&caller, family).await.map_err(status)?;
         let stream = ReceiverStream::new(changes)
             .map(|change| change.map(|change| encode::family_change(&change)).map_err(status));
@@ -146,6 +173,13 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
         let person =
             decoder.id("contact_person_id", &request.get_ref().contact_person_id, ContactPersonId::parse);
         let person = decoder.finish(|| person)?;
+        check(
+            &self.guard,
+            &caller,
+            Action::WatchCaseload,
+            Target { contact_person: Some(person), ..Target::default() },
+        )
+        .await?;
         let changes = self.app.watch_caseload(&caller, person).await.map_err(status)?;
         let stream = ReceiverStream::new(changes)
             .map(|entry| entry.map(|entry| encode::caseload_entry(&entry)).map_err(status));

@@ -6,6 +6,7 @@ pub mod app;
 mod grpc;
 pub mod projection;
 
+use luukku_app::Guard;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -41,14 +42,15 @@ pub async fn start<K: KeyStore + Clone>(
     folder: &Path,
     store: EventStore,
     keys: K,
+    guard: Guard,
 ) -> Result<Started, StartError> {
     let projection = Projection::open(folder, store)?;
     let app = Arc::new(Coordination::new(Arc::clone(&projection), keys));
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<CoordinationServiceServer<CoordinationGrpc<K>>>().await;
     reporter.set_serving::<CoordinationAdminServer<AdminGrpc<K>>>().await;
-    let service = CoordinationServiceServer::new(CoordinationGrpc::new(Arc::clone(&app)));
-    let admin = CoordinationAdminServer::new(AdminGrpc { app });
+    let service = CoordinationServiceServer::new(CoordinationGrpc::new(Arc::clone(&app), guard.clone()));
+    let admin = CoordinationAdminServer::new(AdminGrpc { app, guard });
     Ok(Started {
         routes: Routes::new(health.clone()).add_service(service),
         admin: Routes::new(health).add_service(admin),

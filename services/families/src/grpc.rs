@@ -4,10 +4,12 @@
 mod decode;
 mod encode;
 
-use luukku_app::context_now;
+use luukku_app::{Guard, context_now};
+use luukku_domain::access::{Action, Target};
+use luukku_domain::family::FamilyCommand;
 use luukku_eventstore::KeyStore;
 use luukku_grpc::decode::page_size;
-use luukku_grpc::{caller, status, status_with};
+use luukku_grpc::{caller, check, status, status_with};
 use luukku_proto::families::v1 as pb;
 use luukku_proto::families::v1::family_service_server::FamilyService;
 use tonic::{Request, Response, Status};
@@ -19,11 +21,12 @@ const MAX_PAGE: usize = 500;
 
 pub struct FamilyGrpc<K: KeyStore> {
     app: Families<K>,
+    guard: Guard,
 }
 
 impl<K: KeyStore> FamilyGrpc<K> {
-    pub fn new(app: Families<K>) -> Self {
-        Self { app }
+    pub fn new(app: Families<K>, guard: Guard) -> Self {
+        Self { app, guard }
     }
 }
 
@@ -35,6 +38,7 @@ impl<K: KeyStore> FamilyService for FamilyGrpc<K> {
     ) -> Result<Response<pb::RegisterFamilyResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, family_id, command) = decode::register(request.get_ref())?;
+        check(&self.guard, &caller, Action::RegisterFamily, Target::family(family_id)).await?;
         let registered = self
             .app
             .register(&caller, &write, family_id, command)
@@ -49,6 +53,7 @@ impl<K: KeyStore> FamilyService for FamilyGrpc<K> {
     ) -> Result<Response<pb::AddMemberResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, family_id, command) = decode::add_member(request.get_ref())?;
+        check(&self.guard, &caller, Action::AddMember, Target::family(family_id)).await?;
         let (written, member_id) = self
             .app
             .add_member(&caller, &write, family_id, command)
@@ -66,6 +71,7 @@ impl<K: KeyStore> FamilyService for FamilyGrpc<K> {
     ) -> Result<Response<pb::UpdateMemberResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, family_id, command) = decode::update_member(request.get_ref())?;
+        check(&self.guard, &caller, Action::UpdateMember, Target::family(family_id)).await?;
         let written = self
             .app
             .change(&caller, &write, family_id, command)
@@ -80,6 +86,7 @@ impl<K: KeyStore> FamilyService for FamilyGrpc<K> {
     ) -> Result<Response<pb::RemoveMemberResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, family_id, command) = decode::remove_member(request.get_ref())?;
+        check(&self.guard, &caller, Action::RemoveMember, Target::family(family_id)).await?;
         let written = self.app.change(&caller, &write, family_id, command).await.map_err(status)?;
         Ok(Response::new(pb::RemoveMemberResponse { result: encode::written(written) }))
     }
@@ -90,6 +97,7 @@ impl<K: KeyStore> FamilyService for FamilyGrpc<K> {
     ) -> Result<Response<pb::ChangeMunicipalityResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, family_id, command) = decode::change_municipality(request.get_ref())?;
+        check(&self.guard, &caller, Action::ChangeMunicipality, Target::family(family_id)).await?;
         let written = self.app.change(&caller, &write, family_id, command).await.map_err(status)?;
         Ok(Response::new(pb::ChangeMunicipalityResponse { result: encode::written(written) }))
     }
@@ -100,6 +108,14 @@ impl<K: KeyStore> FamilyService for FamilyGrpc<K> {
     ) -> Result<Response<pb::GrantConsentResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, family_id, command) = decode::grant_consent(request.get_ref(), context_now().today)?;
+        let given_by = match &command {
+            FamilyCommand::GrantConsent { given_by, .. } => Some(*given_by),
+            _ => None,
+        };
+        let signed_form =
+            Some(request.get_ref().signed_form.trim().to_owned()).filter(|form| !form.is_empty());
+        let target = Target { member: given_by, signed_form, ..Target::family(family_id) };
+        check(&self.guard, &caller, Action::GrantConsent, target).await?;
         let (written, consent_id) =
             self.app.grant_consent(&caller, &write, family_id, command).await.map_err(status)?;
         Ok(Response::new(pb::GrantConsentResponse {
@@ -114,6 +130,7 @@ impl<K: KeyStore> FamilyService for FamilyGrpc<K> {
     ) -> Result<Response<pb::RevokeConsentResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, family_id, command) = decode::revoke_consent(request.get_ref())?;
+        check(&self.guard, &caller, Action::RevokeConsent, Target::family(family_id)).await?;
         let written = self.app.change(&caller, &write, family_id, command).await.map_err(status)?;
         Ok(Response::new(pb::RevokeConsentResponse { result: encode::written(written) }))
     }
@@ -124,6 +141,13 @@ impl<K: KeyStore> FamilyService for FamilyGrpc<K> {
     ) -> Result<Response<pb::LinkMemberResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, family_id, member_id, subject) = decode::link_member(request.get_ref())?;
+        check(
+            &self.guard,
+            &caller,
+            Action::LinkMember,
+            Target { member: Some(member_id), ..Target::family(family_id) },
+        )
+        .await?;
         let written =
             self.app.link_member(&caller, &write, family_id, member_id, &subject).await.map_err(status)?;
         Ok(Response::new(pb::LinkMemberResponse { result: encode::written(written) }))
@@ -135,6 +159,13 @@ impl<K: KeyStore> FamilyService for FamilyGrpc<K> {
     ) -> Result<Response<pb::UnlinkMemberResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, family_id, member_id) = decode::unlink_member(request.get_ref())?;
+        check(
+            &self.guard,
+            &caller,
+            Action::UnlinkMember,
+            Target { member: Some(member_id), ..Target::family(family_id) },
+        )
+        .await?;
         let written = self.app.unlink_member(&caller, &write, family_id, member_id).await.map_err(status)?;
         Ok(Response::new(pb::UnlinkMemberResponse { result: encode::written(written) }))
     }
@@ -145,6 +176,7 @@ impl<K: KeyStore> FamilyService for FamilyGrpc<K> {
     ) -> Result<Response<pb::CloseFamilyResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, family_id, command) = decode::close(request.get_ref())?;
+        check(&self.guard, &caller, Action::CloseFamily, Target::family(family_id)).await?;
         let written = self.app.change(&caller, &write, family_id, command).await.map_err(status)?;
         Ok(Response::new(pb::CloseFamilyResponse { result: encode::written(written) }))
     }
@@ -155,6 +187,7 @@ impl<K: KeyStore> FamilyService for FamilyGrpc<K> {
     ) -> Result<Response<pb::ReopenFamilyResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, family_id, command) = decode::reopen(request.get_ref())?;
+        check(&self.guard, &caller, Action::ReopenFamily, Target::family(family_id)).await?;
         let written = self.app.change(&caller, &write, family_id, command).await.map_err(status)?;
         Ok(Response::new(pb::ReopenFamilyResponse { result: encode::written(written) }))
     }
@@ -165,6 +198,7 @@ impl<K: KeyStore> FamilyService for FamilyGrpc<K> {
     ) -> Result<Response<pb::EraseFamilyResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, family_id) = decode::erase(request.get_ref())?;
+        check(&self.guard, &caller, Action::EraseFamily, Target::family(family_id)).await?;
         let written = self.app.erase(&caller, &write, family_id).await.map_err(status)?;
         Ok(Response::new(pb::EraseFamilyResponse { result: encode::written(written) }))
     }
@@ -175,6 +209,7 @@ impl<K: KeyStore> FamilyService for FamilyGrpc<K> {
     ) -> Result<Response<pb::GetFamilyResponse>, Status> {
         let caller = caller(&request).await?;
         let family_id = decode::family_id(&request.get_ref().family_id)?;
+        check(&self.guard, &caller, Action::GetFamily, Target::family(family_id)).await?;
         let family = self.app.get(&caller, family_id).await.map_err(status)?;
         Ok(Response::new(pb::GetFamilyResponse {
             family: Some(encode::family(&family, context_now().today)),
@@ -188,6 +223,7 @@ impl<K: KeyStore> FamilyService for FamilyGrpc<K> {
         let caller = caller(&request).await?;
         let message = request.get_ref();
         let family_id = decode::family_id(&message.family_id)?;
+        check(&self.guard, &caller, Action::ListFamilyHistory, Target::family(family_id)).await?;
         let page_size = page_size(message.page_size, MAX_PAGE, MAX_PAGE);
         let page =
             self.app.history(&caller, family_id, message.after_version, page_size).await.map_err(status)?;

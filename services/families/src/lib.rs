@@ -4,6 +4,7 @@
 pub mod app;
 mod grpc;
 
+use luukku_app::Guard;
 use luukku_eventstore::{EventStore, KeyStore};
 use luukku_proto::families::v1::family_service_server::FamilyServiceServer;
 use tonic::service::Routes;
@@ -11,10 +12,11 @@ use tonic::service::Routes;
 pub use app::Families;
 pub use grpc::FamilyGrpc;
 
-/// The families service with gRPC health (reporting it serving) and reflection.
-pub async fn routes<K: KeyStore>(store: EventStore, keys: K) -> Routes {
+/// The families service with gRPC health (reporting it serving), every call decided by
+/// `guard`.
+pub async fn routes<K: KeyStore>(store: EventStore, keys: K, guard: Guard) -> Routes {
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<FamilyServiceServer<FamilyGrpc<K>>>().await;
-    let service = FamilyServiceServer::new(FamilyGrpc::new(Families::new(store, keys)));
+    let service = FamilyServiceServer::new(FamilyGrpc::new(Families::new(store, keys), guard));
     Routes::new(health).add_service(service)
 }

@@ -1,5 +1,7 @@
 //! `luukku dev`: the embedded default.
 
+use luukku_app::{Guard, Relations};
+use luukku_eventstore::audit::AccessLog;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -82,9 +84,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     })?;
     let url = server.client_url();
     let admin = EventStore::connect_as(&url, StoreSettings::default(), &users.auth(NatsUser::Admin)?).await?;
-    admin.provision(&Stream::ALL).await.context("provisioning the streams")?;
-    NatsKeyStore::provision(&admin).await.context("provisioning the family key bucket")?;
-    luukku_eventstore::links::provision(&admin).await.context("provisioning the member link bucket")?;
+    luukku_eventstore::provision(&admin).await.context("provisioning the streams and buckets")?;
     drop(admin);
     let kek = crate::keys::dev_kek(&args.data_dir)?;
     let mut stores = std::collections::HashMap::new();
@@ -106,24 +106,56 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         // An error means the sender is gone, which also means stop.
         let _ = stopped.wait_for(|stop| *stop).await;
     };
+    // One model of the families' relationships serves every service's access policy; each
+    // service writes its own access records.
+    let relations = Relations::spawn(of(NatsUser::Coordination)?.0);
+    let guard = |store: &EventStore| {
+        Guard::new(store.clone(), Arc::clone(&relations), AccessLog::start(store.clone()))
+    };
     // The referral process (deadlines, consent lapses) runs until `_process` is dropped.
     let (referrals_store, referrals_keys) = of(NatsUser::Referrals)?;
-    let (referrals, _process) =
-        luukku_referrals::start(referrals_store, referrals_keys, luukku_referrals::Config::default()).await;
+    let referrals_guard = guard(&referrals_store);
+    let (referrals, _process) = luukku_referrals::start(
+        referrals_store,
+        referrals_keys,
+        luukku_referrals::Config::default(),
+        referrals_guard,
+    )
+    .await;
     let projection_dir = args.data_dir.join("coordination");
     let (coordination_store, coordination_keys) = of(NatsUser::Coordination)?;
-    let coordination =
-        luukku_coordination::start(&projection_dir, coordination_store, coordination_keys).await?;
+    let coordination_guard = guard(&coordination_store);
+    let coordination = luukku_coordination::start(
+        &projection_dir,
+        coordination_store,
+        coordination_keys,
+        coordination_guard,
+    )
+    .await?;
     let (families_store, families_keys) = of(NatsUser::Families)?;
     let (contacts_store, contacts_keys) = of(NatsUser::Contacts)?;
     let (meetings_store, meetings_keys) = of(NatsUser::Meetings)?;
+    let (families_guard, contacts_guard, meetings_guard) =
+        (guard(&families_store), guard(&contacts_store), guard(&meetings_store));
     let mut services = Vec::new();
     for (name, port, routes) in [
-        ("families", args.families_port, luukku_families::routes(families_store, families_keys).await),
-        ("contacts", args.contacts_port, luukku_contacts::routes(contacts_store, contacts_keys).await),
+        (
+            "families",
+            args.families_port,
+            luukku_families::routes(families_store, families_keys, families_guard).await,
+        ),
+        (
+            "contacts",
+            args.contacts_port,
+            luukku_contacts::routes(contacts_store, contacts_keys, contacts_guard).await,
+        ),
         ("referrals", args.referrals_port, referrals),
         ("coordination", args.coordination_port, coordination.routes),
-        ("meetings", args.meetings_port, luukku_meetings::routes(meetings_store, meetings_keys).await),
+        (
+            "meetings",
+            args.meetings_port,
+            luukku_meetings::routes(meetings_store, meetings_keys, meetings_guard).await,
+        ),
         ("admin", args.admin_port, coordination.admin),
     ] {
         let address = SocketAddr::new(args.grpc_host, port);

@@ -107,10 +107,10 @@ pub async fn run(args: OpsArgs) -> anyhow::Result<std::process::ExitCode> {
             export::export(&store, &keys, stream, family).await.map(|()| std::process::ExitCode::SUCCESS)
         }
         OpsCommand::Provision { .. } => {
-            store.provision(&Stream::ALL).await?;
-            NatsKeyStore::provision(&store).await?;
-            luukku_eventstore::links::provision(&store).await?;
-            println!("provisioned the streams, the family key bucket and the member link bucket");
+            luukku_eventstore::provision(&store).await?;
+            println!(
+                "provisioned the streams, the access log, the family key bucket and the member link bucket"
+            );
             Ok(std::process::ExitCode::SUCCESS)
         }
         OpsCommand::RewrapKeys { unwrapped } => {

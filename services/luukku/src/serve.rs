@@ -250,16 +250,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let keys = NatsKeyStore::open(&store, kek.ring(None)?).await.context("opening the family key bucket")?;
 
+    // Every call is decided by the access policy and recorded in the access log.
+    let guard = luukku_app::Guard::start(store.clone());
     let mut _process = None;
     let mut _projection = None;
     let mut admin = None;
     let routes = match args.service {
-        Service::Families => luukku_families::routes(store.clone(), keys).await,
-        Service::Contacts => luukku_contacts::routes(store.clone(), keys).await,
-        Service::Meetings => luukku_meetings::routes(store.clone(), keys).await,
+        Service::Families => luukku_families::routes(store.clone(), keys, guard).await,
+        Service::Contacts => luukku_contacts::routes(store.clone(), keys, guard).await,
+        Service::Meetings => luukku_meetings::routes(store.clone(), keys, guard).await,
         Service::Referrals => {
             let (routes, process) =
-                luukku_referrals::start(store.clone(), keys, luukku_referrals::Config::default()).await;
+                luukku_referrals::start(store.clone(), keys, luukku_referrals::Config::default(), guard)
+                    .await;
             _process = Some(process);
             routes
         }
@@ -267,7 +270,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             let folder = args.data_dir.or(file.data_dir).context(
                 "the coordination service needs a folder for its projection: --data-dir or LUUKKU_DATA_DIR",
             )?;
-            let started = luukku_coordination::start(&folder, store.clone(), keys).await?;
+            let started = luukku_coordination::start(&folder, store.clone(), keys, guard).await?;
             _projection = Some(started.projection);
             admin = Some(started.admin);
             started.routes

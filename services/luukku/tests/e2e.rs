@@ -158,6 +158,8 @@ async fn the_whole_system_from_the_command_line() -> anyhow::Result<()> {
         "2099-12-31",
         "--purpose",
         "school support",
+        "--form",
+        "consent-form-2026-17",
     ];
     grant.extend(urls.iter().map(String::as_str));
     let output = luukku(&grant)?;
@@ -217,22 +219,30 @@ async fn the_whole_system_from_the_command_line() -> anyhow::Result<()> {
     assert!(lines[0].contains("Maria") && lines[2].contains("Called about reading"), "{lines:?}");
 
     // A token from `luukku token` works with any client; without a valid one, nothing does.
-    let token = luukku(&[
-        "token",
-        "--as",
-        "anna.contact",
-        "--role",
-        "contact_person",
-        "--data-dir",
-        &ports.data_dir,
-    ])?;
-    assert!(token.status.success(), "{}", text(&token));
-    let token = String::from_utf8(token.stdout)?.trim().to_owned();
-    let mut show_with =
-        vec!["family".to_owned(), "show".to_owned(), family_id.clone(), format!("--token={token}")];
+    let token_of = |person: &str| -> anyhow::Result<String> {
+        let args = ["token", "--as", person, "--role", "contact_person", "--data-dir", &ports.data_dir];
+        let token = luukku(&args)?;
+        anyhow::ensure!(token.status.success(), "{}", text(&token));
+        Ok(String::from_utf8(token.stdout)?.trim().to_owned())
+    };
+    // The family's registrant (its contact person until one is assigned) sees it.
+    let mut show_with = vec![
+        "family".to_owned(),
+        "show".to_owned(),
+        family_id.clone(),
+        format!("--token={}", token_of("dev.user")?),
+    ];
     show_with.extend(urls.iter().skip(1).cloned());
     let shown = luukku(&show_with.iter().map(String::as_str).collect::<Vec<_>>())?;
     assert!(shown.status.success() && text(&shown).contains("Maria Virtanen"), "{}", text(&shown));
+    // Another contact person, with no relationship to the family, is told there is none.
+    show_with[3] = format!("--token={}", token_of("anna.contact")?);
+    let unrelated = luukku(&show_with.iter().map(String::as_str).collect::<Vec<_>>())?;
+    assert!(
+        !unrelated.status.success() && text(&unrelated).contains("does not exist"),
+        "{}",
+        text(&unrelated)
+    );
     show_with[3] = "--token=not.a.token".to_owned();
     let refused = luukku(&show_with.iter().map(String::as_str).collect::<Vec<_>>())?;
     assert!(!refused.status.success() && text(&refused).contains("--token"), "{}", text(&refused));

@@ -4,9 +4,12 @@
 mod decode;
 mod encode;
 
-use luukku_app::context_now;
+use luukku_app::{Guard, context_now};
+use luukku_domain::access::{Action, Target};
+use luukku_domain::family::FamilyId;
+use luukku_domain::meetings::{MeetingCommand, Participant};
 use luukku_eventstore::KeyStore;
-use luukku_grpc::{caller, status, status_with};
+use luukku_grpc::{caller, check, status, status_with};
 use luukku_proto::meetings::v1 as pb;
 use luukku_proto::meetings::v1::meeting_service_server::MeetingService;
 use tonic::{Request, Response, Status};
@@ -15,21 +18,56 @@ use crate::app::Meetings;
 
 pub struct MeetingGrpc<K: KeyStore> {
     app: Meetings<K>,
+    guard: Guard,
+}
+
+/// What a meeting command targets, for the access policy.
+fn target(family_id: FamilyId, command: &MeetingCommand) -> Target {
+    let family = Target::family(family_id);
+    match command {
+        MeetingCommand::Answer { meeting_id, participant, .. } => {
+            Target { meeting: Some(*meeting_id), participant: Some(participant.clone()), ..family }
+        }
+        MeetingCommand::CompleteAction { meeting_id, action_id, .. } => {
+            Target { meeting: Some(*meeting_id), action: Some(*action_id), ..family }
+        }
+        MeetingCommand::Propose { meeting_id, .. }
+        | MeetingCommand::Schedule { meeting_id, .. }
+        | MeetingCommand::Reschedule { meeting_id, .. }
+        | MeetingCommand::Cancel { meeting_id, .. }
+        | MeetingCommand::AddParticipant { meeting_id, .. }
+        | MeetingCommand::RemoveParticipant { meeting_id, .. }
+        | MeetingCommand::Hold { meeting_id, .. }
+        | MeetingCommand::ReassignAction { meeting_id, .. } => {
+            Target { meeting: Some(*meeting_id), ..family }
+        }
+    }
+}
+
+/// The person or sector whose work list is asked for.
+fn work_list(who: &Participant) -> Target {
+    match who {
+        Participant::Person(person) => Target { person: Some(person.clone()), ..Target::default() },
+        Participant::Sector(sector) => Target { sector: Some(*sector), ..Target::default() },
+        Participant::FamilyMember(member) => Target { member: Some(*member), ..Target::default() },
+    }
 }
 
 impl<K: KeyStore> MeetingGrpc<K> {
-    pub fn new(app: Meetings<K>) -> Self {
-        Self { app }
+    pub fn new(app: Meetings<K>, guard: Guard) -> Self {
+        Self { app, guard }
     }
 
     /// A change answered with the write result only.
     async fn change<T>(
         &self,
         request: Request<T>,
+        action: Action,
         decode: fn(&T) -> Result<decode::Decoded, Status>,
     ) -> Result<Response<pb::MeetingWriteResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, family_id, command) = decode(request.get_ref())?;
+        check(&self.guard, &caller, action, target(family_id, &command)).await?;
         let written = self
             .app
             .change(&caller, &write, family_id, command)
@@ -47,6 +85,7 @@ impl<K: KeyStore> MeetingService for MeetingGrpc<K> {
     ) -> Result<Response<pb::ProposeMeetingResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, family_id, command) = decode::propose(request.get_ref())?;
+        check(&self.guard, &caller, Action::ProposeMeeting, target(family_id, &command)).await?;
         let (written, meeting_id) = self
             .app
             .propose(&caller, &write, family_id, command)
@@ -62,14 +101,14 @@ impl<K: KeyStore> MeetingService for MeetingGrpc<K> {
         &self,
         request: Request<pb::AnswerInvitationRequest>,
     ) -> Result<Response<pb::MeetingWriteResponse>, Status> {
-        self.change(request, decode::answer).await
+        self.change(request, Action::AnswerInvitation, decode::answer).await
     }
 
     async fn schedule_meeting(
         &self,
         request: Request<pb::ScheduleMeetingRequest>,
     ) -> Result<Response<pb::MeetingWriteResponse>, Status> {
-        self.change(request, decode::schedule).await
+        self.change(request, Action::ScheduleMeeting, decode::schedule).await
     }
 
     async fn reschedule_meeting(
@@ -78,6 +117,7 @@ impl<K: KeyStore> MeetingService for MeetingGrpc<K> {
     ) -> Result<Response<pb::MeetingWriteResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, family_id, command) = decode::reschedule(request.get_ref())?;
+        check(&self.guard, &caller, Action::RescheduleMeeting, target(family_id, &command)).await?;
         let written = self
             .app
             .change(&caller, &write, family_id, command)
@@ -90,21 +130,21 @@ impl<K: KeyStore> MeetingService for MeetingGrpc<K> {
         &self,
         request: Request<pb::CancelMeetingRequest>,
     ) -> Result<Response<pb::MeetingWriteResponse>, Status> {
-        self.change(request, decode::cancel).await
+        self.change(request, Action::CancelMeeting, decode::cancel).await
     }
 
     async fn add_participant(
         &self,
         request: Request<pb::ParticipantRequest>,
     ) -> Result<Response<pb::MeetingWriteResponse>, Status> {
-        self.change(request, decode::add_participant).await
+        self.change(request, Action::AddParticipant, decode::add_participant).await
     }
 
     async fn remove_participant(
         &self,
         request: Request<pb::ParticipantRequest>,
     ) -> Result<Response<pb::MeetingWriteResponse>, Status> {
-        self.change(request, decode::remove_participant).await
+        self.change(request, Action::RemoveParticipant, decode::remove_participant).await
     }
 
     async fn hold_meeting(
@@ -113,6 +153,7 @@ impl<K: KeyStore> MeetingService for MeetingGrpc<K> {
     ) -> Result<Response<pb::HoldMeetingResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, family_id, command) = decode::hold(request.get_ref(), context_now().now)?;
+        check(&self.guard, &caller, Action::HoldMeeting, target(family_id, &command)).await?;
         let (written, action_ids) = self
             .app
             .hold(&caller, &write, family_id, command)
@@ -128,14 +169,14 @@ impl<K: KeyStore> MeetingService for MeetingGrpc<K> {
         &self,
         request: Request<pb::CompleteActionRequest>,
     ) -> Result<Response<pb::MeetingWriteResponse>, Status> {
-        self.change(request, decode::complete_action).await
+        self.change(request, Action::CompleteAction, decode::complete_action).await
     }
 
     async fn reassign_action(
         &self,
         request: Request<pb::ReassignActionRequest>,
     ) -> Result<Response<pb::MeetingWriteResponse>, Status> {
-        self.change(request, decode::reassign_action).await
+        self.change(request, Action::ReassignAction, decode::reassign_action).await
     }
 
     async fn get_meeting(
@@ -144,6 +185,13 @@ impl<K: KeyStore> MeetingService for MeetingGrpc<K> {
     ) -> Result<Response<pb::GetMeetingResponse>, Status> {
         let caller = caller(&request).await?;
         let meeting_id = decode::meeting_id(&request.get_ref().meeting_id)?;
+        check(
+            &self.guard,
+            &caller,
+            Action::GetMeeting,
+            Target { meeting: Some(meeting_id), ..Target::default() },
+        )
+        .await?;
         let (found, version) = self.app.get(&caller, meeting_id).await.map_err(status)?;
         Ok(Response::new(pb::GetMeetingResponse {
             meeting: Some(encode::meeting(&found, context_now().today)),
@@ -157,6 +205,7 @@ impl<K: KeyStore> MeetingService for MeetingGrpc<K> {
     ) -> Result<Response<pb::ListFamilyMeetingsResponse>, Status> {
         let caller = caller(&request).await?;
         let family_id = decode::family_id(&request.get_ref().family_id)?;
+        check(&self.guard, &caller, Action::ListFamilyMeetings, Target::family(family_id)).await?;
         let (meetings, version) = self.app.family_meetings(&caller, family_id).await.map_err(status)?;
         let today = context_now().today;
         Ok(Response::new(pb::ListFamilyMeetingsResponse {
@@ -171,6 +220,7 @@ impl<K: KeyStore> MeetingService for MeetingGrpc<K> {
     ) -> Result<Response<pb::ListUpcomingMeetingsResponse>, Status> {
         let caller = caller(&request).await?;
         let who = decode::who(&request.get_ref().person_id, &request.get_ref().sector)?;
+        check(&self.guard, &caller, Action::ListUpcomingMeetings, work_list(&who)).await?;
         let meetings = self.app.upcoming(&caller, &who).await.map_err(status)?;
         let today = context_now().today;
         Ok(Response::new(pb::ListUpcomingMeetingsResponse {
@@ -184,6 +234,7 @@ impl<K: KeyStore> MeetingService for MeetingGrpc<K> {
     ) -> Result<Response<pb::ListOpenActionsResponse>, Status> {
         let caller = caller(&request).await?;
         let who = decode::who(&request.get_ref().person_id, &request.get_ref().sector)?;
+        check(&self.guard, &caller, Action::ListOpenActions, work_list(&who)).await?;
         let actions = self.app.open_actions(&caller, &who).await.map_err(status)?;
         let today = context_now().today;
         Ok(Response::new(pb::ListOpenActionsResponse {

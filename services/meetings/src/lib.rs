@@ -4,6 +4,7 @@
 pub mod app;
 mod grpc;
 
+use luukku_app::Guard;
 use luukku_eventstore::{EventStore, KeyStore};
 use luukku_proto::meetings::v1::meeting_service_server::MeetingServiceServer;
 use tonic::service::Routes;
@@ -13,9 +14,9 @@ pub use grpc::MeetingGrpc;
 
 /// The meetings service with gRPC health (reporting it serving) and reflection. Starts the
 /// meeting index, which follows the `MEETINGS` stream in the background.
-pub async fn routes<K: KeyStore + Clone>(store: EventStore, keys: K) -> Routes {
+pub async fn routes<K: KeyStore + Clone>(store: EventStore, keys: K, guard: Guard) -> Routes {
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<MeetingServiceServer<MeetingGrpc<K>>>().await;
-    let service = MeetingServiceServer::new(MeetingGrpc::new(Meetings::new(store, keys)));
+    let service = MeetingServiceServer::new(MeetingGrpc::new(Meetings::new(store, keys), guard));
     Routes::new(health).add_service(service)
 }

@@ -6,27 +6,29 @@ mod encode;
 
 use std::sync::Arc;
 
-use luukku_app::context_now;
-use luukku_domain::referrals::ServiceCommand;
+use luukku_app::{Guard, context_now};
+use luukku_domain::access::{Action, ReferralStep, Target};
+use luukku_domain::referrals::{ReferralCommand, ServiceCommand};
 use luukku_eventstore::KeyStore;
 use luukku_grpc::decode::page_size;
-use luukku_grpc::{caller, status, status_with};
+use luukku_grpc::{caller, check, status, status_with};
 use luukku_proto::referrals::v1 as pb;
 use luukku_proto::referrals::v1::referral_service_server::ReferralService;
 use tonic::{Request, Response, Status};
 
-use crate::app::Referrals;
+use crate::app::{Referrals, StepRequest};
 
 /// The largest page of a referral list.
 const MAX_PAGE: usize = 500;
 
 pub struct ReferralGrpc<K: KeyStore> {
     app: Arc<Referrals<K>>,
+    guard: Guard,
 }
 
 impl<K: KeyStore> ReferralGrpc<K> {
-    pub fn new(app: Arc<Referrals<K>>) -> Self {
-        Self { app }
+    pub fn new(app: Arc<Referrals<K>>, guard: Guard) -> Self {
+        Self { app, guard }
     }
 
     async fn service_status(
@@ -36,6 +38,12 @@ impl<K: KeyStore> ReferralGrpc<K> {
     ) -> Result<Response<pb::ServiceWriteResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, service_id) = decode::service_status(request.get_ref())?;
+        let action = match command(String::new()) {
+            ServiceCommand::Pause { .. } => Action::PauseService,
+            ServiceCommand::Resume => Action::ResumeService,
+            _ => Action::RetireService,
+        };
+        check(&self.guard, &caller, action, Target::default()).await?;
         let command = command(request.into_inner().reason);
         let written = self.app.change_service(&caller, &write, service_id, command).await.map_err(status)?;
         Ok(Response::new(pb::ServiceWriteResponse { result: encode::written(written) }))
@@ -50,6 +58,7 @@ impl<K: KeyStore> ReferralService for ReferralGrpc<K> {
     ) -> Result<Response<pb::RegisterServiceResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, service_id, info) = decode::register_service(request.get_ref())?;
+        check(&self.guard, &caller, Action::RegisterService, Target::default()).await?;
         let (service_id, written) = self
             .app
             .register_service(&caller, &write, service_id, info)
@@ -67,6 +76,7 @@ impl<K: KeyStore> ReferralService for ReferralGrpc<K> {
     ) -> Result<Response<pb::ServiceWriteResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, service_id, command) = decode::update_service(request.get_ref())?;
+        check(&self.guard, &caller, Action::UpdateService, Target::default()).await?;
         let written = self
             .app
             .change_service(&caller, &write, service_id, command)
@@ -102,6 +112,7 @@ impl<K: KeyStore> ReferralService for ReferralGrpc<K> {
     ) -> Result<Response<pb::SearchServicesResponse>, Status> {
         let caller = caller(&request).await?;
         let filter = decode::service_filter(request.get_ref())?;
+        check(&self.guard, &caller, Action::SearchServices, Target::default()).await?;
         let services = self.app.search_services(&caller, &filter).await.map_err(status)?;
         Ok(Response::new(pb::SearchServicesResponse {
             services: services.iter().map(|(id, service)| encode::service(*id, service)).collect(),
@@ -114,6 +125,13 @@ impl<K: KeyStore> ReferralService for ReferralGrpc<K> {
     ) -> Result<Response<pb::CreateReferralResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, referral_id, referral) = decode::create_referral(request.get_ref())?;
+        let target = Target {
+            member: referral.child,
+            statutory: referral.statutory.as_ref().map(|(basis, _)| *basis),
+            to_sector: self.app.service_sector(referral.service_id),
+            ..Target::family(referral.family_id)
+        };
+        check(&self.guard, &caller, Action::CreateReferral, target).await?;
         let created = self
             .app
             .create_referral(&caller, &write, referral_id, referral)
@@ -128,6 +146,12 @@ impl<K: KeyStore> ReferralService for ReferralGrpc<K> {
     ) -> Result<Response<pb::UpdateReferralResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, referral_id, step) = decode::update_referral(request.into_inner())?;
+        let kind = match &step {
+            StepRequest::Other(ReferralCommand::Cancel { .. }) => ReferralStep::Cancel,
+            _ => ReferralStep::Receiving,
+        };
+        let target = Target { referral: Some(referral_id), step: Some(kind), ..Target::default() };
+        check(&self.guard, &caller, Action::UpdateReferral, target).await?;
         let (written, state) = self
             .app
             .update_referral(&caller, &write, referral_id, step)
@@ -145,6 +169,13 @@ impl<K: KeyStore> ReferralService for ReferralGrpc<K> {
     ) -> Result<Response<pb::GetReferralResponse>, Status> {
         let caller = caller(&request).await?;
         let referral_id = decode::referral_id(&request.get_ref().referral_id)?;
+        check(
+            &self.guard,
+            &caller,
+            Action::GetReferral,
+            Target { referral: Some(referral_id), ..Target::default() },
+        )
+        .await?;
         let record = self.app.get_referral(&caller, referral_id).await.map_err(status)?;
         Ok(Response::new(encode::get_referral(&record, context_now().now)))
     }
@@ -156,6 +187,13 @@ impl<K: KeyStore> ReferralService for ReferralGrpc<K> {
         let caller = caller(&request).await?;
         let message = request.get_ref();
         let (filter, after) = decode::referral_filter(message)?;
+        let target = Target {
+            family: filter.family,
+            sector: filter.sector,
+            contact_person: filter.contact_person,
+            ..Target::default()
+        };
+        check(&self.guard, &caller, Action::ListReferrals, target).await?;
         let page_size = page_size(message.page_size, MAX_PAGE, MAX_PAGE);
         let page = self.app.list_referrals(&caller, &filter, after, page_size).await.map_err(status)?;
         Ok(Response::new(encode::referral_page(&page, context_now().now)))

@@ -5,6 +5,7 @@ pub mod app;
 mod grpc;
 mod process;
 
+use luukku_app::Guard;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,12 +34,17 @@ impl Default for Config {
 
 /// The referrals service with gRPC health, and its process, which runs until
 /// the returned [`Process`] is dropped.
-pub async fn start<K: KeyStore + Clone>(store: EventStore, keys: K, config: Config) -> (Routes, Process) {
+pub async fn start<K: KeyStore + Clone>(
+    store: EventStore,
+    keys: K,
+    config: Config,
+    guard: Guard,
+) -> (Routes, Process) {
     let app = Arc::new(Referrals::new(store, keys, config.policy));
     let process = Process::spawn(Arc::clone(&app), config.tick);
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<ReferralServiceServer<ReferralGrpc<K>>>().await;
-    let service = ReferralServiceServer::new(ReferralGrpc::new(app));
+    let service = ReferralServiceServer::new(ReferralGrpc::new(app, guard));
     let routes = Routes::new(health).add_service(service);
     (routes, process)
 }

@@ -196,6 +196,12 @@ impl Family {
         if purpose.trim().is_empty() {
             violations.push(Violation::named("purpose", "state the purpose of the consent"));
         }
+        if today.yesterday().is_ok_and(|yesterday| *valid_from < yesterday) {
+            violations.push(Violation::named(
+                "valid_from",
+                "a consent starts at most one day in the past: record it when it is given",
+            ));
+        }
         if valid_until < valid_from {
             violations.push(Violation::named("valid_until", "the end date is before the start date"));
         } else if *valid_until < today {

@@ -194,6 +194,8 @@ pub enum ReferralError {
         "no consent of the family in force covers sector {sector}; record one, or give the statutory basis"
     )]
     NoConsent { sector: Sector },
+    #[error("no law lets a referral to sector {sector} rest on {basis} without consent")]
+    StatutoryBasisNotInLaw { basis: StatutoryBasis, sector: Sector },
 }
 
 impl Refusal for ReferralError {
@@ -204,6 +206,7 @@ impl Refusal for ReferralError {
             ReferralError::Exists => rules::REFERRAL_EXISTS,
             ReferralError::IllegalTransition { .. } => rules::ILLEGAL_TRANSITION,
             ReferralError::NoConsent { .. } => rules::NO_CONSENT,
+            ReferralError::StatutoryBasisNotInLaw { .. } => rules::STATUTORY_BASIS_NOT_IN_LAW,
         }
     }
 

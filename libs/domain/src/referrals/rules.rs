@@ -38,6 +38,15 @@ pub fn referral_basis(
 ) -> Result<Basis, ReferralError> {
     check_child(family, child)?;
     if let Some((basis, note)) = statutory {
+        if !crate::access::statutory_basis_allows(basis, sector) {
+            return Err(ReferralError::StatutoryBasisNotInLaw { basis, sector });
+        }
+        if note.trim().is_empty() {
+            return Err(ReferralError::Invalid(vec![Violation::named(
+                "statutory_basis.note",
+                "a referral without consent needs its written justification",
+            )]));
+        }
         return Ok(Basis::Statutory { basis, note: Personal::text(note) });
     }
     family
@@ -55,7 +64,9 @@ pub fn redirect_basis(
     today: Date,
 ) -> Result<Basis, ReferralError> {
     let created = referral.created.as_ref().ok_or(ReferralError::NotFound)?;
-    if let Basis::Statutory { .. } = created.basis {
+    if let Basis::Statutory { basis, .. } = created.basis
+        && crate::access::statutory_basis_allows(basis, sector)
+    {
         return Ok(created.basis.clone());
     }
     family

@@ -192,12 +192,31 @@ fn consent_input_is_checked() {
     }
     assert_eq!(
         given::<Family>(registered()).when(command).then_invalid(),
-        ["sectors", "purpose", "valid_until"]
+        ["sectors", "purpose", "valid_from", "valid_until"]
     );
     let ended = school_consent(20, guardian(), None, date(2026, 11, 22));
     assert_eq!(given::<Family>(registered()).when(ended).then_invalid(), ["valid_until"]);
     let stranger = school_consent(20, id(99), None, date(2027, 1, 1));
     given::<Family>(registered()).when(stranger).then_err(FamilyError::MemberNotFound(id(99)));
+}
+
+#[test]
+fn a_consent_is_not_backdated_more_than_a_day() {
+    let starting = |from| {
+        let mut command = school_consent(20, guardian(), None, date(2027, 1, 1));
+        if let FamilyCommand::GrantConsent { valid_from, .. } = &mut command {
+            *valid_from = from;
+        }
+        command
+    };
+    assert_eq!(
+        given::<Family>(registered()).when(starting(date(2026, 11, 21))).then_invalid(),
+        ["valid_from"]
+    );
+    assert_eq!(
+        given::<Family>(registered()).when(starting(date(2026, 11, 22))).and().state().consents.len(),
+        1
+    );
 }
 
 #[test]

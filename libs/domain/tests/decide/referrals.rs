@@ -338,9 +338,14 @@ fn a_redirect_needs_the_same_basis_as_a_creation() {
         Basis::Statutory { basis: StatutoryBasis::Emergency, note: Personal::Plain("fire".into()) };
     let sent_on_statute = given::<Referral>([ReferralEvent::Created(created(statutory.clone()))]).state();
     assert_eq!(
-        redirect_basis(&sent_on_statute, &only_mental_health, Sector::FamilyCounselling, TODAY),
+        redirect_basis(&sent_on_statute, &only_mental_health, Sector::FamilySocialServices, TODAY),
         Ok(statutory),
-        "the statute it was sent on carries over"
+        "the statute it was sent on carries over to a sector it names"
+    );
+    assert_eq!(
+        redirect_basis(&sent_on_statute, &only_mental_health, Sector::FamilyCounselling, TODAY),
+        Err(ReferralError::NoConsent { sector: Sector::FamilyCounselling }),
+        "and to no other"
     );
     assert_eq!(
         redirect_basis(&Referral::default(), &consenting, Sector::School, TODAY),

@@ -2,8 +2,10 @@
 
 use std::sync::Arc;
 
+use luukku_app::Guard;
+use luukku_domain::access::{Action, Target};
 use luukku_eventstore::{Checkpoints, KeyStore};
-use luukku_grpc::{caller, status};
+use luukku_grpc::{caller, check, status};
 use luukku_proto::coordination::v1 as pb;
 use luukku_proto::coordination::v1::coordination_admin_server::CoordinationAdmin;
 use tokio::sync::mpsc;
@@ -14,6 +16,7 @@ use crate::app::Coordination;
 
 pub struct AdminGrpc<K> {
     pub app: Arc<Coordination<K>>,
+    pub guard: Guard,
 }
 
 fn counts(checkpoints: &Checkpoints) -> Vec<u64> {
@@ -29,6 +32,7 @@ impl<K: KeyStore + Clone> CoordinationAdmin for AdminGrpc<K> {
         request: Request<pb::RebuildRequest>,
     ) -> Result<Response<Self::RebuildStream>, Status> {
         let caller = caller(&request).await?;
+        check(&self.guard, &caller, Action::Rebuild, Target::default()).await?;
         Coordination::<K>::may_rebuild(&caller).map_err(status)?;
         let (sender, receiver) = mpsc::channel(64);
         let app = Arc::clone(&self.app);

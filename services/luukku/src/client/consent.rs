@@ -24,6 +24,10 @@ pub enum ConsentCommand {
         /// A child consenting for themself names themself.
         #[arg(long)]
         concerns: Option<String>,
+        /// The signed consent form (its document id); a professional recording a consent
+        /// names it.
+        #[arg(long, default_value = "")]
+        form: String,
     },
     Revoke {
         #[arg(long)]
@@ -39,7 +43,7 @@ pub async fn consent(identity: &Identity, command: ConsentCommand) -> anyhow::Re
     let token = identity.token()?;
     let mut client = FamilyServiceClient::new(identity.channel(&identity.families_url, "families").await?);
     match command {
-        ConsentCommand::Grant { family, by, sectors, until, purpose, concerns } => {
+        ConsentCommand::Grant { family, by, sectors, until, purpose, concerns, form } => {
             let request = families::GrantConsentRequest {
                 request_id: id(),
                 family_id: family,
@@ -48,6 +52,7 @@ pub async fn consent(identity: &Identity, command: ConsentCommand) -> anyhow::Re
                 sectors: list(&sectors),
                 purpose,
                 valid_until: until,
+                signed_form: form,
                 ..Default::default()
             };
             let response =

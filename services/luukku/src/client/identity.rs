@@ -15,7 +15,8 @@ pub struct Caller {
     /// Who you are (your id in the identity provider).
     #[arg(long = "as", env = "LUUKKU_PERSON", default_value = "dev.user", global = true)]
     pub person: String,
-    /// contact_person, sector_professional, family_member, operator or system.
+    /// contact_person, sector_professional, family_member, operator, system, supervisor or
+    /// data_protection.
     #[arg(long, env = "LUUKKU_ROLE", default_value = "contact_person", global = true)]
     pub role: String,
     #[arg(long, env = "LUUKKU_ORGANISATION", default_value = "dev", global = true)]

@@ -1,5 +1,5 @@
-//! `luukku ops verify`: every message of every stream decodes, and every aggregate opens with
-//! its creation event, once.
+//! `luukku ops verify`: every message of every stream decodes, every aggregate opens with its
+//! creation event, once, and the access log's hash chains are unbroken.
 
 use std::collections::HashSet;
 
@@ -80,6 +80,14 @@ pub async fn verify(store: &EventStore) -> anyhow::Result<std::process::ExitCode
             // A read ends after a message it could not read; go on from the next one.
         }
     }
+    // The access log: every writer's hash chain unbroken.
+    let audit = luukku_eventstore::audit::verify(store).await?;
+    for problem in &audit.problems {
+        println!("{problem}");
+    }
+    problem_count += audit.problems.len();
+    checked += usize::try_from(audit.records).unwrap_or(usize::MAX);
+    println!("the access log: {} records in {} chains", audit.records, audit.chains);
     if problem_count == 0 {
         println!("verified {checked} messages: no problems");
         Ok(std::process::ExitCode::SUCCESS)

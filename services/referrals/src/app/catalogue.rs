@@ -43,6 +43,11 @@ impl<K: KeyStore> Referrals<K> {
         Ok(self.catalogue.execute(service_id.into(), caller, write, &command, false).await?.written)
     }
 
+    /// The sector of a service the catalogue knows, as far as the model has come.
+    pub fn service_sector(&self, service_id: ServiceId) -> Option<Sector> {
+        self.model.read(|state| state.services.get(&service_id)?.info.as_ref().map(|info| info.sector))
+    }
+
     /// The services that match, by name; retired ones never.
     pub async fn search_services(
         &self,

@@ -1,0 +1,218 @@
+//! Need to know, in one place: every use case asks the [`Guard`] first. It gathers the facts of
+//! the caller's relationships to the family from [`Relations`], asks the domain's one policy
+//! (`luukku_domain::access::decide`), and stores an access record, allowed or denied, before
+//! anything is answered.
+
+mod relations;
+
+use std::sync::Arc;
+
+use luukku_domain::access::{self, Action, Basis, BreakGlass, Decision, Facts, Scope, Target};
+use luukku_domain::contacts::ContactPersonId;
+use luukku_domain::family::{Family, FamilyError, FamilyId};
+use luukku_domain::meetings::MeetingError;
+use luukku_domain::referrals::{Referral, ReferralError};
+use luukku_domain::refusal::rules;
+use luukku_domain::{Rule, Timestamp};
+use luukku_eventstore::EventStore;
+use luukku_eventstore::audit::{Access, AccessLog};
+
+pub use relations::Relations;
+
+use crate::{AppError, Caller, Result, context_now, refused};
+
+/// What an allowed caller may see, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Granted {
+    pub scope: Scope,
+    pub basis: Basis,
+    /// The family the call concerns, as the guard resolved it.
+    pub family: Option<FamilyId>,
+    /// The contact person the caller is, if they are one.
+    pub contact_person: Option<ContactPersonId>,
+}
+
+/// Decides every call by the policy and logs it.
+#[derive(Clone)]
+pub struct Guard {
+    store: EventStore,
+    relations: Arc<Relations>,
+    log: AccessLog,
+}
+
+fn parts(scope: &Scope) -> Vec<String> {
+    match scope {
+        Scope::Whole => vec!["whole".to_owned()],
+        Scope::Consent { consents, .. } => consents.iter().map(|id| format!("consent:{id}")).collect(),
+        Scope::Referrals(referrals) => referrals.iter().map(|id| format!("referral:{id}")).collect(),
+        Scope::Meetings(meetings) => meetings.iter().map(|id| format!("meeting:{id}")).collect(),
+        Scope::Members(members) => members.iter().map(|id| format!("member:{id}")).collect(),
+        Scope::Own => vec!["own".to_owned()],
+        Scope::NoPersonalData => Vec::new(),
+    }
+}
+
+/// The basis as the access log writes it, and the reason given with it.
+fn basis(basis: &Basis) -> (String, Option<String>) {
+    match basis {
+        Basis::ContactPerson => ("contact_person".to_owned(), None),
+        Basis::Registrant => ("registrant".to_owned(), None),
+        Basis::PendingReceiver => ("pending_receiver".to_owned(), None),
+        Basis::Consent(id) => (format!("consent:{id}"), None),
+        Basis::Referral(id) => (format!("referral:{id}"), None),
+        Basis::Meeting(id) => (format!("meeting:{id}"), None),
+        Basis::FamilyMember(id) => (format!("family_member:{id}"), None),
+        Basis::Statutory(basis) => (format!("statutory:{basis}"), None),
+        Basis::BreakGlass(reason) => ("break_glass".to_owned(), Some(reason.clone())),
+        Basis::Purpose(purpose) => ("purpose".to_owned(), Some(purpose.clone())),
+        Basis::Role(role) => (format!("role:{role}"), None),
+        Basis::Own => ("own".to_owned(), None),
+    }
+}
+
+impl Guard {
+    pub fn new(store: EventStore, relations: Arc<Relations>, log: AccessLog) -> Self {
+        Self { store, relations, log }
+    }
+
+    /// Starts the relationships model and the access log writer on `store`.
+    pub fn start(store: EventStore) -> Self {
+        let relations = Relations::spawn(store.clone());
+        let log = AccessLog::start(store.clone());
+        Self::new(store, relations, log)
+    }
+
+    pub fn relations(&self) -> &Arc<Relations> {
+        &self.relations
+    }
+
+    fn decide(
+        &self,
+        caller: &Caller,
+        action: Action,
+        target: &Target,
+        glass: Option<&BreakGlass>,
+    ) -> Decision {
+        let context = context_now();
+        self.relations.read(|state| {
+            let facts = Facts {
+                today: context.today,
+                now_ms: context.now.as_millis(),
+                family: target.family.and_then(|family| state.family(family)),
+                caller_contact_person: state.contact_person_of(&caller.actor.person_id),
+                caller_member: caller.member,
+                break_glass: glass,
+                target: target.clone(),
+            };
+            access::decide(&caller.actor, action, &facts)
+        })
+    }
+
+    /// May `caller` take `action` on `target`? Stores the access record either way; `Err` when
+    /// denied, or when the record could not be stored (then nothing may be answered).
+    pub async fn check(&self, caller: &Caller, action: Action, mut target: Target) -> Result<Granted> {
+        if target.family.is_none() && (target.referral.is_some() || target.meeting.is_some()) {
+            let family_of = |state: &relations::State| {
+                target
+                    .referral
+                    .and_then(|referral| state.family_of_referral(referral))
+                    .or_else(|| target.meeting.and_then(|meeting| state.family_of_meeting(meeting)))
+            };
+            target.family = self.relations.read(family_of);
+            if target.family.is_none() {
+                // Perhaps sent a moment ago.
+                self.relations.caught_up(&self.store).await?;
+                target.family = self.relations.read(family_of);
+            }
+        }
+        let mut decision = self.decide(caller, action, &target, None);
+        if !decision.allowed() {
+            // The relationship may have been recorded a moment ago: decide again on facts that
+            // include everything acknowledged before this call.
+            self.relations.caught_up(&self.store).await?;
+            decision = self.decide(caller, action, &target, None);
+        }
+        let (allowed, parts, (basis, reason), rule) = match &decision {
+            Decision::Allow { scope, basis: why } => (true, parts(scope), basis(why), None),
+            Decision::Deny { rule } => (false, Vec::new(), (String::new(), None), Some(rule.code.to_owned())),
+        };
+        let access = Access {
+            at: Timestamp::now(),
+            actor: caller.actor.clone(),
+            rpc: action.path(),
+            kind: action.kind().token().to_owned(),
+            family: target.family,
+            member: target.member.or(caller.member.map(|member| member.member_id)),
+            parts,
+            basis,
+            // The signed form a consent rests on is recorded with it.
+            reason: reason.or(target.signed_form.clone()),
+            allowed,
+            rule,
+        };
+        self.log.record(access).await.map_err(|error| {
+            AppError::Unavailable(format!(
+                "the access log cannot be written, so nothing is answered: {error}"
+            ))
+        })?;
+        match decision {
+            Decision::Allow { scope, basis } => Ok(Granted {
+                scope,
+                basis,
+                family: target.family,
+                contact_person: self.relations.read(|state| state.contact_person_of(&caller.actor.person_id)),
+            }),
+            Decision::Deny { rule } => Err(denied(rule, action, &target)),
+        }
+    }
+
+    /// Records that `caller`'s `action` returned data of each of `families` (search hits, the
+    /// families of a list), so that each family's log shows it.
+    pub async fn record_found(
+        &self,
+        caller: &Caller,
+        action: Action,
+        families: &[FamilyId],
+        basis: &Basis,
+    ) -> Result<()> {
+        let (basis, reason) = self::basis(basis);
+        let records = families.iter().map(|family| Access {
+            at: Timestamp::now(),
+            actor: caller.actor.clone(),
+            rpc: action.path(),
+            kind: action.kind().token().to_owned(),
+            family: Some(*family),
+            member: None,
+            parts: vec!["listed".to_owned()],
+            basis: basis.clone(),
+            reason: reason.clone(),
+            allowed: true,
+            rule: None,
+        });
+        let stored = futures::future::join_all(records.map(|access| self.log.record(access))).await;
+        stored.into_iter().collect::<std::result::Result<Vec<()>, _>>().map_err(|error| {
+            AppError::Unavailable(format!(
+                "the access log cannot be written, so nothing is answered: {error}"
+            ))
+        })?;
+        Ok(())
+    }
+}
+
+/// The refusal a denied caller gets. One with no relationship to the family is told what a
+/// caller asking after a family that does not exist is told.
+fn denied(rule: Rule, action: Action, target: &Target) -> AppError {
+    if rule == rules::NO_RELATIONSHIP {
+        if let (Some(referral), Action::GetReferral | Action::UpdateReferral) = (target.referral, action) {
+            return refused::<Referral>(referral)(ReferralError::NotFound);
+        }
+        if let (Some(meeting), Action::GetMeeting) = (target.meeting, action) {
+            return AppError::refused("meeting", meeting, MeetingError::NotFound(meeting));
+        }
+        if let Some(family) = target.family {
+            return refused::<Family>(family)(FamilyError::NotFound);
+        }
+    }
+    let subject = target.family.map(|family| format!("family/{family}")).unwrap_or_default();
+    AppError::rule(rule, subject, format!("{action}: {} ({})", access::explain(rule), rule.code))
+}

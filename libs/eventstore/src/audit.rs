@@ -1,0 +1,331 @@
+//! The access log: the stream `AUDIT`, one record per access to a family's data, on the
+//! subject `audit.<family id>.<kind>` (`audit.none.<kind>` when no family is concerned).
+//!
+//! Records hold ids and codes only, so they survive erasure. Each writer keeps its own hash
+//! chain: every record carries its chain's id, its place in it and the SHA-256 of the record
+//! before it, so that a changed, inserted or missing record shows in [`verify`].
+
+use std::time::Duration;
+
+use async_nats::jetstream;
+use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
+use futures::StreamExt;
+use luukku_domain::family::{FamilyId, MemberId};
+use luukku_domain::{Actor, Timestamp};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{Error, EventStore, Result, StoreSettings};
+
+pub const AUDIT_STREAM: &str = "AUDIT";
+pub const AUDIT_ROOT: &str = "audit";
+/// The family token of records that concern no family.
+pub const NO_FAMILY: &str = "none";
+
+/// The most records written in one batch.
+const BATCH: usize = 1024;
+
+/// What one access was: who, when, what, on which basis, and whether it was allowed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Access {
+    pub at: Timestamp,
+    pub actor: Actor,
+    /// The RPC, e.g. `/luukku.families.v1.FamilyService/GetFamily`.
+    pub rpc: String,
+    /// `read`, `write`, `search`, `export`, `watch` or `admin`.
+    pub kind: String,
+    pub family: Option<FamilyId>,
+    pub member: Option<MemberId>,
+    /// The parts touched, e.g. `whole`, `consent:<id>`, `referral:<id>`.
+    pub parts: Vec<String>,
+    /// The basis, e.g. `contact_person`, `consent:<id>`, `break_glass`.
+    pub basis: String,
+    /// A break-glass reason or a search's stated purpose.
+    pub reason: Option<String>,
+    pub allowed: bool,
+    /// The rule a denial names.
+    pub rule: Option<String>,
+}
+
+/// A record as stored: the access and its place in its writer's hash chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessRecord {
+    pub version: u16,
+    /// The writer's chain: a ULID made when the writer started.
+    pub chain: String,
+    /// 1 for the chain's first record.
+    pub seq: u64,
+    /// SHA-256 of the chain's previous record as stored; zeros for the first.
+    pub prev: [u8; 32],
+    pub access: Access,
+}
+
+impl AccessRecord {
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        postcard::to_stdvec(self).map_err(|error| {
+            Error::Codec(luukku_domain::CodecError::Encode {
+                what: "an access record".into(),
+                reason: error.to_string(),
+            })
+        })
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        postcard::from_bytes(bytes).map_err(|error| {
+            Error::Codec(luukku_domain::CodecError::Malformed {
+                what: "an access record".into(),
+                reason: error.to_string(),
+            })
+        })
+    }
+
+    /// The subject the record is stored on.
+    pub fn subject(&self) -> String {
+        subject(self.access.family, &self.access.kind)
+    }
+}
+
+pub fn subject(family: Option<FamilyId>, kind: &str) -> String {
+    match family {
+        Some(family) => format!("{AUDIT_ROOT}.{family}.{kind}"),
+        None => format!("{AUDIT_ROOT}.{NO_FAMILY}.{kind}"),
+    }
+}
+
+fn digest(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// The stream's configuration: kept for good, never deleted or purged.
+pub fn config(settings: &StoreSettings) -> jetstream::stream::Config {
+    jetstream::stream::Config {
+        name: AUDIT_STREAM.to_owned(),
+        description: Some("luukku: the access log".to_owned()),
+        subjects: vec![format!("{AUDIT_ROOT}.>")],
+        storage: jetstream::stream::StorageType::File,
+        retention: jetstream::stream::RetentionPolicy::Limits,
+        discard: jetstream::stream::DiscardPolicy::New,
+        deny_delete: true,
+        deny_purge: true,
+        allow_direct: true,
+        num_replicas: settings.replicas,
+        duplicate_window: Duration::from_secs(120),
+        max_age: Duration::ZERO,
+        ..Default::default()
+    }
+}
+
+struct Pending {
+    access: Access,
+    done: oneshot::Sender<Result<()>>,
+}
+
+/// Writes access records, batched: a caller's record is stored before [`AccessLog::record`]
+/// returns, so an answer never leaves without its record.
+#[derive(Clone)]
+pub struct AccessLog {
+    sender: mpsc::Sender<Pending>,
+}
+
+struct Chain {
+    id: String,
+    seq: u64,
+    prev: [u8; 32],
+}
+
+impl Chain {
+    fn new() -> Self {
+        Self { id: ulid::Ulid::new().to_string(), seq: 0, prev: [0; 32] }
+    }
+}
+
+impl AccessLog {
+    /// Starts the writer; it stops when every handle is dropped.
+    pub fn start(store: EventStore) -> Self {
+        let (sender, receiver) = mpsc::channel(4 * BATCH);
+        tokio::spawn(write(store, receiver));
+        Self { sender }
+    }
+
+    /// Stores `access`: `Err` when it could not be stored, and then nothing may be answered.
+    pub async fn record(&self, access: Access) -> Result<()> {
+        let (done, stored) = oneshot::channel();
+        self.sender
+            .send(Pending { access, done })
+            .await
+            .map_err(|_| Error::Unavailable("the access log writer has stopped".to_owned()))?;
+        stored.await.map_err(|_| Error::Unavailable("the access log writer has stopped".to_owned()))?
+    }
+}
+
+async fn write(store: EventStore, mut receiver: mpsc::Receiver<Pending>) {
+    let mut chain = Chain::new();
+    let mut batch = Vec::with_capacity(BATCH);
+    while receiver.recv_many(&mut batch, BATCH).await > 0 {
+        let mut acks = Vec::with_capacity(batch.len());
+        for pending in batch.drain(..) {
+            chain.seq += 1;
+            let record = AccessRecord {
+                version: 1,
+                chain: chain.id.clone(),
+                seq: chain.seq,
+                prev: chain.prev,
+                access: pending.access,
+            };
+            let published = match record.encode() {
+                Ok(bytes) => {
+                    chain.prev = digest(&bytes);
+                    let mut headers = async_nats::HeaderMap::new();
+                    headers.insert("Nats-Msg-Id", format!("{}-{}", record.chain, record.seq).as_str());
+                    store
+                        .jetstream()
+                        .publish_with_headers(record.subject(), headers, bytes.into())
+                        .await
+                        .map_err(|error| Error::Unavailable(format!("the access log: {error}")))
+                }
+                Err(error) => Err(error),
+            };
+            acks.push((published, pending.done));
+        }
+        let mut broken = false;
+        for (published, done) in acks {
+            let stored = match published {
+                Ok(ack) => ack
+                    .await
+                    .map(|_| ())
+                    .map_err(|error| Error::Unavailable(format!("the access log: {error}"))),
+                Err(error) => Err(error),
+            };
+            if let Err(error) = &stored {
+                tracing::error!(%error, "an access record was not stored; its call is refused");
+                broken = true;
+            }
+            let _ = done.send(stored);
+        }
+        if broken {
+            // The chain now has a gap where the lost record was; later records start a new one.
+            chain = Chain::new();
+        }
+    }
+}
+
+/// One stored record and its stream sequence.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub sequence: u64,
+    /// `None` when the stored bytes are not a record.
+    pub record: Option<AccessRecord>,
+    /// SHA-256 of the stored bytes.
+    pub hash: [u8; 32],
+}
+
+/// Which records to read.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub family: Option<FamilyId>,
+    /// After this stream sequence (a page token); 0 from the start.
+    pub after_sequence: u64,
+    /// At most this many records (0: all).
+    pub limit: usize,
+}
+
+impl EventStore {
+    /// Creates the access log stream, or brings it to the configured settings (admin only).
+    pub async fn provision_audit(&self) -> Result<()> {
+        self.jetstream
+            .create_or_update_stream(config(&self.settings))
+            .await
+            .map_err(|error| Error::Nats(format!("cannot provision stream {AUDIT_STREAM}: {error}")))?;
+        Ok(())
+    }
+
+    /// Reads stored access records in order, up to the stream's end at the time of the call.
+    pub async fn read_audit(&self, query: &AuditQuery) -> Result<Vec<Stored>> {
+        let stream = self.jetstream.get_stream(AUDIT_STREAM).await.map_err(Error::nats)?;
+        let deliver_policy = match query.after_sequence {
+            0 => DeliverPolicy::All,
+            after => DeliverPolicy::ByStartSequence { start_sequence: after + 1 },
+        };
+        let filter_subject = match query.family {
+            Some(family) => format!("{AUDIT_ROOT}.{family}.>"),
+            None => String::new(),
+        };
+        let mut consumer = stream
+            .create_consumer(OrderedConfig { deliver_policy, filter_subject, ..Default::default() })
+            .await
+            .map_err(Error::nats)?;
+        let pending = consumer.info().await.map_err(Error::nats)?.num_pending;
+        let mut records = Vec::new();
+        if pending == 0 {
+            return Ok(records);
+        }
+        let mut messages = consumer.messages().await.map_err(Error::nats)?;
+        while let Some(message) = messages.next().await {
+            let message = message.map_err(Error::nats)?;
+            let info = message.info().map_err(|error| Error::Nats(error.to_string()))?;
+            let (sequence, left) = (info.stream_sequence, info.pending);
+            let record = AccessRecord::decode(&message.payload).ok();
+            records.push(Stored { sequence, record, hash: digest(&message.payload) });
+            if left == 0 || (query.limit > 0 && records.len() >= query.limit) {
+                break;
+            }
+        }
+        Ok(records)
+    }
+}
+
+/// What [`verify`] found.
+#[derive(Debug, Clone, Default)]
+pub struct AuditReport {
+    pub records: u64,
+    pub chains: usize,
+    /// Each broken link, unreadable record or forged one, by stream sequence.
+    pub problems: Vec<String>,
+}
+
+/// Checks every chain of the access log: each record follows the one before it in its chain,
+/// with no gap, and carries that record's hash.
+pub async fn verify(store: &EventStore) -> Result<AuditReport> {
+    let mut report = AuditReport::default();
+    let mut chains: std::collections::HashMap<String, (u64, [u8; 32])> = std::collections::HashMap::new();
+    let mut after = 0;
+    loop {
+        let page = store
+            .read_audit(&AuditQuery { after_sequence: after, limit: 10_000, ..Default::default() })
+            .await?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = last.sequence;
+        for stored in page {
+            report.records += 1;
+            let Some(record) = &stored.record else {
+                report.problems.push(format!("AUDIT {}: not an access record", stored.sequence));
+                continue;
+            };
+            let (seq, prev) = chains.get(&record.chain).copied().unwrap_or((0, [0; 32]));
+            if record.seq != seq + 1 {
+                report.problems.push(format!(
+                    "AUDIT {}: chain {} record {} follows record {seq}: {}",
+                    stored.sequence,
+                    record.chain,
+                    record.seq,
+                    if record.seq <= seq {
+                        "a record was inserted or repeated"
+                    } else {
+                        "records are missing"
+                    }
+                ));
+            } else if record.prev != prev {
+                report.problems.push(format!(
+                    "AUDIT {}: chain {} record {} does not carry the hash of the record before it: changed or forged",
+                    stored.sequence, record.chain, record.seq
+                ));
+            }
+            chains.insert(record.chain.clone(), (record.seq, stored.hash));
+        }
+    }
+    report.chains = chains.len();
+    Ok(report)
+}
