@@ -1,5 +1,6 @@
 //! The coordination service: projections in sled over a real nats-server.
 
+mod access;
 mod projection;
 mod support;
 mod view;

@@ -2,6 +2,7 @@
 
 mod access;
 mod append;
+mod audit;
 mod codec;
 mod durability;
 mod keys;

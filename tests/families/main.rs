@@ -1,5 +1,6 @@
 //! The families service over gRPC, against a real nats-server.
 
+mod access;
 mod calls;
 mod codec;
 mod erasure;

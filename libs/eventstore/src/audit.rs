@@ -329,3 +329,60 @@ pub async fn verify(store: &EventStore) -> Result<AuditReport> {
     report.chains = chains.len();
     Ok(report)
 }
+
+/// Which of a family's records a log report lists.
+#[derive(Debug, Clone)]
+pub struct ReportQuery {
+    pub family: FamilyId,
+    /// Only records about these members or about the whole family; `None` lists all.
+    pub members: Option<Vec<MemberId>>,
+    /// Inclusive bounds, in milliseconds since the epoch.
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    /// After this stream sequence (the page token); 0 from the start.
+    pub after_sequence: u64,
+    pub page_size: usize,
+}
+
+/// One page of a family's log report, oldest first, and the sequence the next page starts
+/// after (0: no more).
+#[derive(Debug, Clone, Default)]
+pub struct ReportPage {
+    pub records: Vec<(u64, AccessRecord)>,
+    pub next_after: u64,
+}
+
+/// A page of the family's log report: the records of its accesses that `query` selects.
+pub async fn report(store: &EventStore, query: &ReportQuery) -> Result<ReportPage> {
+    let wanted = |record: &AccessRecord| {
+        let access = &record.access;
+        let at = access.at.as_millis();
+        query.from_ms.is_none_or(|from| at >= from)
+            && query.to_ms.is_none_or(|to| at <= to)
+            && match (&query.members, access.member) {
+                (None, _) | (Some(_), None) => true,
+                (Some(members), Some(member)) => members.contains(&member),
+            }
+    };
+    let mut page = ReportPage::default();
+    let mut after = query.after_sequence;
+    let size = query.page_size.max(1);
+    loop {
+        let chunk = AuditQuery { family: Some(query.family), after_sequence: after, limit: 1000 };
+        let read = store.read_audit(&chunk).await?;
+        if read.is_empty() {
+            return Ok(page);
+        }
+        for stored in read {
+            after = stored.sequence;
+            if let Some(record) = stored.record.filter(wanted) {
+                page.records.push((stored.sequence, record));
+                if page.records.len() == size {
+                    // More may follow; the next page says (it may be empty).
+                    page.next_after = stored.sequence;
+                    return Ok(page);
+                }
+            }
+        }
+    }
+}

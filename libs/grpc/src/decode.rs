@@ -121,6 +121,23 @@ impl Decoder {
         if value.is_empty() { Some(None) } else { self.date(field, value).map(Some) }
     }
 
+    /// A moment: an RFC 3339 timestamp, or a date taken in Finland at its start (or, with
+    /// `end_of_day`, its end); empty is `None`. In milliseconds since the epoch.
+    pub fn optional_moment(&mut self, field: &str, value: &str, end_of_day: bool) -> Option<Option<i64>> {
+        if value.is_empty() {
+            return Some(None);
+        }
+        let moment = value.parse::<jiff::Timestamp>().map(|at| at.as_millisecond()).or_else(|_| {
+            let date = value
+                .parse::<Date>()
+                .map_err(|_| format!("{value:?} is not a timestamp or a date YYYY-MM-DD"))?;
+            let day = date.to_zoned(luukku_app::finnish_zone()).map_err(|error| error.to_string())?;
+            let start = day.timestamp().as_millisecond();
+            Ok::<i64, String>(if end_of_day { start + 24 * 3_600_000 - 1 } else { start })
+        });
+        self.field(field, moment).map(Some)
+    }
+
     pub fn municipality(&mut self, field: &str, value: &str) -> Option<Municipality> {
         self.field(field, Municipality::parse(value))
     }

@@ -16,6 +16,7 @@ use luukku_domain::contacts::{ContactPersonError, ContactPersonId};
 use luukku_domain::family::{FamilyError, FamilyId, Municipality};
 use luukku_domain::refusal::rules;
 use luukku_domain::sealing::FamilyKey;
+use luukku_eventstore::audit::{ReportPage, ReportQuery};
 use luukku_eventstore::{Checkpoints, KeyStore};
 
 use crate::projection::doc::FamilyDoc;
@@ -210,6 +211,11 @@ impl<K: KeyStore + Clone> Coordination<K> {
             found.push(view::caseload_entry(family, &opened, &context));
         }
         Ok(found)
+    }
+
+    /// A page of the family's log report.
+    pub async fn access_log(&self, _caller: &Caller, query: &ReportQuery) -> Result<ReportPage> {
+        Ok(luukku_eventstore::audit::report(self.projection.store(), query).await?)
     }
 
     pub async fn statistics(&self, _caller: &Caller, wait: Wait) -> Result<Statistics> {

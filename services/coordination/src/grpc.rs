@@ -10,8 +10,9 @@ use std::sync::Arc;
 use luukku_app::Guard;
 use luukku_domain::access::{Action, Scope, Target};
 use luukku_domain::contacts::ContactPersonId;
-use luukku_domain::family::FamilyId;
+use luukku_domain::family::{FamilyId, MemberId};
 use luukku_eventstore::KeyStore;
+use luukku_eventstore::audit::ReportQuery;
 use luukku_grpc::decode::page_size;
 use luukku_grpc::{Decoder, caller, check, status};
 use luukku_proto::coordination::v1 as pb;
@@ -160,6 +161,50 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
         let stream = ReceiverStream::new(changes)
             .map(|change| change.map(|change| encode::family_change(&change)).map_err(status));
         Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn get_access_log(
+        &self,
+        request: Request<pb::GetAccessLogRequest>,
+    ) -> Result<Response<pb::GetAccessLogResponse>, Status> {
+        let caller = caller(&request).await?;
+        let message = request.get_ref();
+        let mut decoder = Decoder::new();
+        let family = decoder.id("family_id", &message.family_id, FamilyId::parse);
+        let member = decoder.optional_id("member_id", &message.member_id, MemberId::parse);
+        let from = decoder.optional_moment("from", &message.from, false);
+        let to = decoder.optional_moment("to", &message.to, true);
+        let after = if message.page_token.is_empty() {
+            Some(0)
+        } else {
+            decoder.field(
+                "page_token",
+                message.page_token.parse::<u64>().map_err(|_| "not a page token of this call"),
+            )
+        };
+        let (family, member, from_ms, to_ms, after_sequence) =
+            decoder.finish(|| Some((family?, member?, from?, to?, after?)))?;
+        let target = Target { member, ..Target::family(family) };
+        let granted = check(&self.guard, &caller, Action::GetAccessLog, target).await?;
+        // A family member sees the records of their own and their children's data.
+        let members = match (granted.scope, member) {
+            (Scope::Members(seen), Some(member)) => {
+                Some(seen.into_iter().filter(|id| *id == member).collect())
+            }
+            (Scope::Members(seen), None) => Some(seen),
+            (_, Some(member)) => Some(vec![member]),
+            (_, None) => None,
+        };
+        let query = ReportQuery {
+            family,
+            members,
+            from_ms,
+            to_ms,
+            after_sequence,
+            page_size: page_size(message.page_size, 100, 500),
+        };
+        let page = self.app.access_log(&caller, &query).await.map_err(status)?;
+        Ok(Response::new(encode::access_log(&page)))
     }
 
     type WatchCaseloadStream = Streamed<pb::CaseloadEntry>;

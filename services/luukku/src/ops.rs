@@ -1,5 +1,6 @@
 //! `luukku ops`: tools for operators, straight on the event store.
 
+mod access_log;
 mod export;
 mod rebuild;
 mod tail;
@@ -49,11 +50,12 @@ pub enum OpsCommand {
         #[arg(long)]
         family: Option<String>,
     },
+    /// The family's log report for the registrar (Act 703/2023): every access to its data,
+    /// allowed or denied, oldest first.
+    AccessLog(access_log::AccessLogArgs),
     /// Rebuilds the coordination projection in the running service, from the start of the
     /// streams, while it keeps answering; shows progress, rate and time left.
     Rebuild(Box<rebuild::RebuildArgs>),
-    /// Wraps every family key under the current key-encryption key: after a rotation (give
-    /// the old key with --previous-kek-file), or for keys stored before wrapping.
     /// Makes an NKEY for each NATS user (the services, ops, admin) in a folder, once, and
     /// prints the nats-server `authorization` block that gives each its permissions.
     NatsUsers {
@@ -68,6 +70,8 @@ pub enum OpsCommand {
         #[arg(long, env = "LUUKKU_REPLICAS", default_value_t = 1)]
         replicas: usize,
     },
+    /// Wraps every family key under the current key-encryption key: after a rotation (give
+    /// the old key with --previous-kek-file), or for keys stored before wrapping.
     RewrapKeys {
         /// Also wrap keys stored unwrapped, by a release before key wrapping.
         #[arg(long)]
@@ -102,6 +106,9 @@ pub async fn run(args: OpsArgs) -> anyhow::Result<std::process::ExitCode> {
             tail::tail(&store, tail_args).await.map(|()| std::process::ExitCode::SUCCESS)
         }
         OpsCommand::Verify => verify::verify(&store).await,
+        OpsCommand::AccessLog(log_args) => {
+            access_log::access_log(&store, &log_args).await.map(|()| std::process::ExitCode::SUCCESS)
+        }
         OpsCommand::Export { stream, family } => {
             let keys = NatsKeyStore::open(&store, kek_ring(&args.kek)?).await?;
             export::export(&store, &keys, stream, family).await.map(|()| std::process::ExitCode::SUCCESS)

@@ -211,6 +211,18 @@ async fn the_whole_system_from_the_command_line() -> anyhow::Result<()> {
     assert!(verified.status.success(), "{}", text(&verified));
     assert!(text(&verified).contains("no problems"));
 
+    // The registrar's log report: every access to the family, with who and on which basis.
+    let log = luukku(&["ops", "access-log", "--family", &family_id, "--csv", &nats_url, &ops_user])?;
+    assert!(log.status.success(), "{}", text(&log));
+    let log = String::from_utf8(log.stdout)?;
+    assert!(
+        log.starts_with("time,person,role,organisation,system,call,kind,member,basis,allowed,rule,reason"),
+        "{log}"
+    );
+    assert!(log.contains(",dev.user,contact_person,dev,") && log.contains(",RegisterFamily,write,"), "{log}");
+    assert!(log.contains(",GrantConsent,write,") && log.contains(",consent-form-2026-17"), "{log}");
+    assert!(!log.contains("Maria") && !log.contains("Virtanen"), "no names in the log: {log}");
+
     let kek_file = format!("--kek-file={}/keys/kek", ports.data_dir);
     let exported = luukku(&["ops", "export", "--family", &family_id, &nats_url, &kek_file, &ops_user])?;
     assert!(exported.status.success(), "{}", text(&exported));

@@ -89,6 +89,8 @@ pub enum RuleSet {
     Statistics,
     /// Rebuilding the projection.
     Operate,
+    /// The family's log report.
+    AccessLog,
 }
 
 macro_rules! actions {
@@ -196,6 +198,7 @@ actions! {
     GetStatistics = ("luukku.coordination.v1.CoordinationService", "GetStatistics", Read, Statistics),
     WatchFamily = ("luukku.coordination.v1.CoordinationService", "WatchFamily", Watch, FamilyRead),
     WatchCaseload = ("luukku.coordination.v1.CoordinationService", "WatchCaseload", Watch, OwnWorkList),
+    GetAccessLog = ("luukku.coordination.v1.CoordinationService", "GetAccessLog", Read, AccessLog),
     Rebuild = ("luukku.coordination.v1.CoordinationAdmin", "Rebuild", Admin, Operate),
 }
 

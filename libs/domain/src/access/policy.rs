@@ -397,6 +397,17 @@ pub fn decide(actor: &Actor, action: Action, facts: &Facts) -> Decision {
             }
         }
         RuleSet::Search => search(actor, facts),
+        RuleSet::AccessLog => {
+            if let Some(member) = relation.member() {
+                allow(Scope::Members(relation.members_seen(member)), Basis::FamilyMember(member))
+            } else if let Some(basis) = relation.contact_person() {
+                allow(Scope::Whole, basis)
+            } else if actor.role == Role::DataProtection {
+                allow(Scope::Whole, Basis::Role(Role::DataProtection))
+            } else {
+                relation.refuse(rules::ROLE_NOT_PERMITTED)
+            }
+        }
         RuleSet::Operate => match actor.role {
             Role::Operator => allow(Scope::NoPersonalData, Basis::Role(Role::Operator)),
             _ => deny(rules::OPERATORS_ONLY),

@@ -1,6 +1,7 @@
 //! Coordination answers into responses.
 
 use luukku_domain::meetings::Participant;
+use luukku_eventstore::audit::ReportPage;
 use luukku_eventstore::{Checkpoints, Position};
 use luukku_proto::coordination::v1 as pb;
 
@@ -184,5 +185,34 @@ pub fn family_change(change: &FamilyChange) -> pb::FamilyChange {
     pb::FamilyChange {
         entries: change.entries.iter().map(timeline_entry).collect(),
         view: Some(family_view(&change.view)),
+    }
+}
+
+/// A page of a family's log report.
+pub fn access_log(page: &ReportPage) -> pb::GetAccessLogResponse {
+    pb::GetAccessLogResponse {
+        entries: page
+            .records
+            .iter()
+            .map(|(_, record)| {
+                let access = &record.access;
+                pb::AccessLogEntry {
+                    at_ms: access.at.as_millis(),
+                    actor: Some(luukku_grpc::encode::actor_pb(&access.actor)),
+                    rpc: access.rpc.clone(),
+                    kind: access.kind.clone(),
+                    member_id: access.member.map(|member| member.to_string()).unwrap_or_default(),
+                    parts: access.parts.clone(),
+                    basis: access.basis.clone(),
+                    reason: access.reason.clone().unwrap_or_default(),
+                    allowed: access.allowed,
+                    rule: access.rule.clone().unwrap_or_default(),
+                }
+            })
+            .collect(),
+        next_page_token: match page.next_after {
+            0 => String::new(),
+            after => after.to_string(),
+        },
     }
 }

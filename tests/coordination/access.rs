@@ -1,0 +1,156 @@
+//! Need to know across the services: every call, allowed or denied, leaves exactly one record
+//! in the access log, and the family's log report lists them for those who may see it.
+
+use luukku_domain::family::MemberRef;
+use luukku_domain::{Role, Sector};
+use luukku_eventstore::audit::AuditQuery;
+use luukku_proto::coordination::v1 as pb;
+use luukku_proto::families::v1 as families;
+use luukku_testkit::auth::member_token;
+use luukku_testkit::{actor_as, professional};
+use tonic::Code;
+use tonic_types::StatusExt;
+
+use crate::support::*;
+
+impl Harness {
+    /// The access records of `family_id`, counted from the stream.
+    async fn records(&self, family_id: &str) -> anyhow::Result<Vec<luukku_eventstore::audit::AccessRecord>> {
+        let query = AuditQuery { family: Some(family_id.parse()?), ..AuditQuery::default() };
+        Ok(self.store.read_audit(&query).await?.into_iter().filter_map(|stored| stored.record).collect())
+    }
+}
+
+fn view(family_id: &str) -> pb::GetFamilyViewRequest {
+    pb::GetFamilyViewRequest { family_id: family_id.to_owned(), min_positions: vec![] }
+}
+
+#[tokio::test]
+async fn every_call_allowed_or_denied_leaves_exactly_one_record() -> anyhow::Result<()> {
+    let mut h = Harness::start().await?;
+    let (family_id, _, registered) = h.family("Salo").await?;
+    assert_eq!(h.records(&family_id).await?.len(), 1, "the registration");
+
+    let mut expected = 1;
+    let mut call =
+        async |h: &mut Harness, result: Result<(), tonic::Status>, code: Code| -> anyhow::Result<()> {
+            assert_eq!(result.err().map(|status| status.code()).unwrap_or(Code::Ok), code);
+            expected += 1;
+            assert_eq!(h.records(&family_id).await?.len(), expected, "one record per call");
+            Ok(())
+        };
+    let request = pb::GetFamilyViewRequest { family_id: family_id.clone(), min_positions: vec![registered] };
+    let shown = h.coordination.get_family_view(h.call(request)).await.map(drop);
+    call(&mut h, shown, Code::Ok).await?;
+    let teacher = professional("opettaja", Sector::School);
+    let denied = h.coordination.get_family_view(h.call_as(&teacher, view(&family_id))).await.map(drop);
+    call(&mut h, denied, Code::NotFound).await?;
+    let operator = luukku_testkit::operator();
+    let denied = h.coordination.get_family_view(h.call_as(&operator, view(&family_id))).await.map(drop);
+    call(&mut h, denied, Code::PermissionDenied).await?;
+    let history = families::ListFamilyHistoryRequest { family_id: family_id.clone(), ..Default::default() };
+    let exported = h.families.list_family_history(h.call(history)).await.map(drop);
+    call(&mut h, exported, Code::Ok).await?;
+    let close = families::CloseFamilyRequest {
+        request_id: request_id(),
+        family_id: family_id.clone(),
+        reason: families::CloseReason::Other as i32,
+        ..Default::default()
+    };
+    let by_teacher = h.families.close_family(h.call_as(&teacher, close)).await.map(drop);
+    call(&mut h, by_teacher, Code::NotFound).await?;
+
+    let records = h.records(&family_id).await?;
+    let summary: Vec<(&str, &str, bool, Option<&str>)> = records
+        .iter()
+        .map(|r| {
+            let method = r.access.rpc.rsplit('/').next().unwrap_or_default();
+            (method, r.access.actor.person_id.as_str(), r.access.allowed, r.access.rule.as_deref())
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("RegisterFamily", "test.contact", true, None),
+            ("GetFamilyView", "test.contact", true, None),
+            ("GetFamilyView", "opettaja", false, Some("NO_RELATIONSHIP")),
+            ("GetFamilyView", "test.operator", false, Some("OPERATORS_SEE_NO_PERSONAL_DATA")),
+            ("ListFamilyHistory", "test.contact", true, None),
+            ("CloseFamily", "opettaja", false, Some("NO_RELATIONSHIP")),
+        ]
+    );
+    assert_eq!(records[1].access.basis, "registrant");
+    assert_eq!(records[4].access.kind, "export");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_family_sees_who_read_its_data_and_on_which_basis() -> anyhow::Result<()> {
+    let mut h = Harness::start().await?;
+    let (family_id, members, _) = h.family("Salo").await?;
+    let grant = families::GrantConsentRequest {
+        request_id: request_id(),
+        family_id: family_id.clone(),
+        given_by: members[0].clone(),
+        sectors: vec!["school".into()],
+        purpose: "support at school".into(),
+        valid_until: "2099-12-31".into(),
+        signed_form: "consent-form-7".into(),
+        ..Default::default()
+    };
+    let granted = h.families.grant_consent(h.call(grant)).await?.into_inner();
+    let consent_id = granted.consent_id.clone();
+    let position = granted.result.and_then(|r| r.position).expect("a position");
+    let teacher = professional("opettaja", Sector::School);
+    let request = pb::GetFamilyViewRequest { family_id: family_id.clone(), min_positions: vec![position] };
+    h.coordination.get_family_view(h.call_as(&teacher, request)).await?;
+
+    // Maria, the guardian, signed in as herself.
+    let maria = MemberRef { family_id: family_id.parse()?, member_id: members[0].parse()? };
+    let maria_actor = actor_as("idp.maria", Role::FamilyMember, None);
+    let token = member_token(&maria_actor, maria);
+    let ask = pb::GetAccessLogRequest { family_id: family_id.clone(), ..Default::default() };
+    let report =
+        h.coordination.get_access_log(luukku_grpc::with_token(ask.clone(), &token)).await?.into_inner();
+    let read_by_teacher = report
+        .entries
+        .iter()
+        .find(|entry| entry.actor.as_ref().is_some_and(|actor| actor.person_id == "opettaja"))
+        .expect("the teacher's read is listed");
+    assert_eq!(read_by_teacher.basis, format!("consent:{consent_id}"));
+    assert_eq!(read_by_teacher.actor.as_ref().map(|a| a.organisation.as_str()), Some("0201256-6"));
+    assert!(read_by_teacher.allowed);
+    let consent_record =
+        report.entries.iter().find(|entry| entry.rpc.ends_with("/GrantConsent")).expect("listed");
+    assert_eq!(consent_record.reason, "consent-form-7", "the signed form it rests on");
+
+    // Paged, oldest first, and the report itself is an access on record.
+    let first = h
+        .coordination
+        .get_access_log(luukku_grpc::with_token(
+            pb::GetAccessLogRequest { page_size: 2, ..ask.clone() },
+            &token,
+        ))
+        .await?
+        .into_inner();
+    assert_eq!(first.entries.len(), 2);
+    assert_eq!(first.entries[0].rpc, "/luukku.families.v1.FamilyService/RegisterFamily");
+    let next = pb::GetAccessLogRequest { page_size: 2, page_token: first.next_page_token, ..ask.clone() };
+    let second = h.coordination.get_access_log(luukku_grpc::with_token(next, &token)).await?.into_inner();
+    assert_eq!(second.entries[0].rpc, "/luukku.coordination.v1.CoordinationService/GetFamilyView");
+
+    // The teacher may not read the family's log; another family's member is told it does not exist.
+    let status = h.coordination.get_access_log(h.call_as(&teacher, ask.clone())).await.expect_err("denied");
+    assert_eq!(status.code(), Code::PermissionDenied);
+    assert_eq!(
+        status.get_details_error_info().map(|info| info.reason).as_deref(),
+        Some("ROLE_NOT_PERMITTED")
+    );
+    let stranger =
+        MemberRef { family_id: luukku_domain::family::FamilyId::generate(), member_id: maria.member_id };
+    let token = member_token(&maria_actor, stranger);
+    let status =
+        h.coordination.get_access_log(luukku_grpc::with_token(ask, &token)).await.expect_err("denied");
+    assert_eq!(status.code(), Code::NotFound);
+    Ok(())
+}
