@@ -154,3 +154,115 @@ async fn the_family_sees_who_read_its_data_and_on_which_basis() -> anyhow::Resul
     assert_eq!(status.code(), Code::NotFound);
     Ok(())
 }
+
+#[tokio::test]
+async fn each_caller_sees_what_their_relationship_reaches_and_is_told_what_not() -> anyhow::Result<()> {
+    use luukku_proto::contacts::v1 as contacts;
+    use luukku_proto::referrals::v1 as referrals;
+    let mut h = Harness::start().await?;
+    let (family_id, members, _) = h.family("Salo").await?;
+    // A consent for school, concerning Eero only.
+    let grant = families::GrantConsentRequest {
+        request_id: request_id(),
+        family_id: family_id.clone(),
+        given_by: members[0].clone(),
+        concerns_member_id: members[1].clone(),
+        sectors: vec!["school".into()],
+        purpose: "support at school".into(),
+        valid_until: "2099-12-31".into(),
+        signed_form: "consent-form-9".into(),
+        ..Default::default()
+    };
+    h.families.grant_consent(h.call(grant)).await?;
+    let contact = contacts::RecordContactRequest {
+        request_id: request_id(),
+        family_id: family_id.clone(),
+        direction: contacts::Direction::Inbound as i32,
+        member_id: members[0].clone(),
+        channel: "phone".into(),
+        needs: vec!["parenting".into()],
+        summary: "Maria worried about home".into(),
+        ..Default::default()
+    };
+    h.contacts.record_contact(h.call(contact)).await?;
+    let service = referrals::RegisterServiceRequest {
+        request_id: request_id(),
+        service_id: String::new(),
+        info: Some(referrals::ServiceInfo {
+            provider: "City".into(),
+            sector: "child_protection".into(),
+            name: "Child protection intake".into(),
+            max_age: 17,
+            needs: vec!["violence".into()],
+            contact: "intake@example.fi".into(),
+            ..Default::default()
+        }),
+    };
+    let service_id = h.referrals.register_service(h.as_supervisor(service)).await?.into_inner().service_id;
+    let notification = referrals::CreateReferralRequest {
+        request_id: request_id(),
+        family_id: family_id.clone(),
+        child_member_id: members[1].clone(),
+        service_id,
+        needs: vec!["violence".into()],
+        urgency: "urgent".into(),
+        reason: "Bruises seen twice".into(),
+        statutory_basis: Some(referrals::StatutoryBasis {
+            basis: "child_protection_notification".into(),
+            note: "notification duty, Child Welfare Act 25 §".into(),
+        }),
+        ..Default::default()
+    };
+    let created = h.referrals.create_referral(h.call(notification)).await?.into_inner();
+    let at = created.result.and_then(|r| r.position).expect("a position");
+    let view_at = |family_id: &str| pb::GetFamilyViewRequest {
+        family_id: family_id.to_owned(),
+        min_positions: vec![at.clone()],
+    };
+
+    // The contact person sees it all.
+    let whole = h.coordination.get_family_view(h.call(view_at(&family_id))).await?.into_inner();
+    assert!(whole.withheld.is_empty(), "{:?}", whole.withheld);
+    assert_eq!((whole.members.len(), whole.recent_contacts.len(), whole.referrals.len()), (3, 1, 1));
+
+    // The school sees Eero and the guardian, under the consent; no contact log, no referral
+    // to child protection.
+    let teacher = professional("opettaja", Sector::School);
+    let school = h.coordination.get_family_view(h.call_as(&teacher, view_at(&family_id))).await?.into_inner();
+    let names: Vec<&str> = school.members.iter().map(|m| m.name.as_str()).collect();
+    assert!(!names.iter().any(|name| name.contains("Aino")), "{names:?}");
+    assert_eq!(school.members.len(), 2, "{names:?}");
+    assert!(school.recent_contacts.is_empty() && school.referrals.is_empty());
+    assert!(!school.timeline.iter().any(|entry| entry.stream == "CONTACTS" || entry.stream == "REFERRALS"));
+    for part in ["members", "contacts", "referrals", "timeline"] {
+        assert!(school.withheld.iter().any(|withheld| withheld == part), "{part}: {:?}", school.withheld);
+    }
+
+    // Child protection sees its referral, with its reason, and a minimal extract.
+    let social_worker = professional("sosiaalityontekija", Sector::ChildProtection);
+    let extract =
+        h.coordination.get_family_view(h.call_as(&social_worker, view_at(&family_id))).await?.into_inner();
+    assert_eq!(extract.referrals.len(), 1);
+    assert_eq!(extract.referrals[0].reason, "Bruises seen twice");
+    assert!(extract.members.iter().all(|m| m.birth_date.is_empty() && !m.name.is_empty()));
+    assert!(extract.consents.is_empty() && extract.recent_contacts.is_empty() && extract.timeline.is_empty());
+    assert!(
+        extract.contact_person.is_none()
+            || !extract.contact_person.as_ref().is_some_and(|p| p.name.is_empty())
+    );
+    for part in ["members.birth_date", "consents", "contacts", "timeline"] {
+        assert!(extract.withheld.iter().any(|withheld| withheld == part), "{part}: {:?}", extract.withheld);
+    }
+
+    // A colleague of the sending sector sees the referral, but not its reason.
+    let colleague = professional("perhetyo", Sector::FamilySocialServices);
+    let ask = referrals::GetReferralRequest { referral_id: created.referral_id.clone() };
+    let got = h.referrals.get_referral(h.call_as(&colleague, ask.clone())).await?.into_inner();
+    let referral = got.referral.expect("a referral");
+    assert!(referral.reason.is_empty() && got.withheld == ["reason"], "{got:?}", got = got.withheld);
+    assert!(got.history.iter().flat_map(|e| &e.events).all(|e| !e.summary.contains("Bruises")));
+    let got = h.referrals.get_referral(h.call_as(&social_worker, ask)).await?.into_inner();
+    assert_eq!(got.referral.expect("a referral").reason, "Bruises seen twice");
+    assert!(got.withheld.is_empty());
+    Ok(())
+}

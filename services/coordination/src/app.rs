@@ -2,6 +2,7 @@
 //! caseload, a family's timeline, search, anonymous statistics, watching a family or a
 //! caseload, and rebuilding the projection. Free of gRPC.
 
+pub mod shape;
 pub mod statistics;
 pub mod timeline;
 pub mod view;

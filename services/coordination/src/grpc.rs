@@ -22,7 +22,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::app::timeline::TimelineCursor;
-use crate::app::{Coordination, SearchIn};
+use crate::app::{Coordination, SearchIn, shape};
 
 /// A timeline page's default and largest size.
 const PAGE: (usize, usize) = (50, 500);
@@ -51,9 +51,10 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
         let family = decoder.id("family_id", &request.get_ref().family_id, FamilyId::parse);
         let wait = decode::wait(&mut decoder, &request, &request.get_ref().min_positions);
         let family = decoder.finish(|| family)?;
-        check(&self.guard, &caller, Action::GetFamilyView, Target::family(family)).await?;
+        let granted = check(&self.guard, &caller, Action::GetFamilyView, Target::family(family)).await?;
         let view = self.app.family_view(&caller, family, wait).await.map_err(status)?;
-        Ok(Response::new(encode::family_view(&view)))
+        let (view, withheld) = shape::view(view, &granted.scope, caller.actor.sector);
+        Ok(Response::new(encode::family_view(&view, &withheld)))
     }
 
     async fn list_caseload(
@@ -90,10 +91,12 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
         let wait = decode::wait(&mut decoder, &request, &message.min_positions);
         let after = decoder.optional_code::<TimelineCursor>("page_token", &message.page_token);
         let (family, after) = decoder.finish(|| Some((family?, after?)))?;
-        check(&self.guard, &caller, Action::GetTimeline, Target::family(family)).await?;
+        let granted = check(&self.guard, &caller, Action::GetTimeline, Target::family(family)).await?;
         let size = page_size(message.page_size, PAGE.0, PAGE.1);
         let page = self.app.timeline(&caller, family, wait, after, size).await.map_err(status)?;
-        Ok(Response::new(encode::timeline(&page)))
+        let mut page = page;
+        let withheld = shape::timeline(&mut page.entries, &granted.scope);
+        Ok(Response::new(encode::timeline(&page, withheld)))
     }
 
     async fn search_families(
@@ -156,10 +159,12 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
         let mut decoder = Decoder::new();
         let family = decoder.id("family_id", &request.get_ref().family_id, FamilyId::parse);
         let family = decoder.finish(|| family)?;
-        check(&self.guard, &caller, Action::WatchFamily, Target::family(family)).await?;
+        let granted = check(&self.guard, &caller, Action::WatchFamily, Target::family(family)).await?;
+        let (scope, sector) = (granted.scope, caller.actor.sector);
         let changes = self.app.watch_family(&caller, family).await.map_err(status)?;
-        let stream = ReceiverStream::new(changes)
-            .map(|change| change.map(|change| encode::family_change(&change)).map_err(status));
+        let stream = ReceiverStream::new(changes).map(move |change| {
+            change.map(|change| encode::family_change(change, &scope, sector)).map_err(status)
+        });
         Ok(Response::new(Box::pin(stream)))
     }
 

@@ -209,11 +209,11 @@ impl<K: KeyStore> FamilyService for FamilyGrpc<K> {
     ) -> Result<Response<pb::GetFamilyResponse>, Status> {
         let caller = caller(&request).await?;
         let family_id = decode::family_id(&request.get_ref().family_id)?;
-        check(&self.guard, &caller, Action::GetFamily, Target::family(family_id)).await?;
+        let granted = check(&self.guard, &caller, Action::GetFamily, Target::family(family_id)).await?;
         let family = self.app.get(&caller, family_id).await.map_err(status)?;
-        Ok(Response::new(pb::GetFamilyResponse {
-            family: Some(encode::family(&family, context_now().today)),
-        }))
+        let (family, withheld) =
+            encode::shaped_family(encode::family(&family, context_now().today), &granted.scope);
+        Ok(Response::new(pb::GetFamilyResponse { family: Some(family), withheld }))
     }
 
     async fn list_family_history(

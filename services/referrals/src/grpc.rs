@@ -169,7 +169,7 @@ impl<K: KeyStore> ReferralService for ReferralGrpc<K> {
     ) -> Result<Response<pb::GetReferralResponse>, Status> {
         let caller = caller(&request).await?;
         let referral_id = decode::referral_id(&request.get_ref().referral_id)?;
-        check(
+        let granted = check(
             &self.guard,
             &caller,
             Action::GetReferral,
@@ -177,7 +177,12 @@ impl<K: KeyStore> ReferralService for ReferralGrpc<K> {
         )
         .await?;
         let record = self.app.get_referral(&caller, referral_id).await.map_err(status)?;
-        Ok(Response::new(encode::get_referral(&record, context_now().now)))
+        Ok(Response::new(encode::get_referral(
+            &record,
+            context_now().now,
+            &granted.scope,
+            caller.actor.sector,
+        )))
     }
 
     async fn list_referrals(

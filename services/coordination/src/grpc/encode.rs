@@ -1,5 +1,8 @@
 //! Coordination answers into responses.
 
+use crate::app::shape;
+use luukku_domain::Sector;
+use luukku_domain::access::Scope;
 use luukku_domain::meetings::Participant;
 use luukku_eventstore::audit::ReportPage;
 use luukku_eventstore::{Checkpoints, Position};
@@ -65,7 +68,8 @@ pub fn positions(checkpoints: &Checkpoints) -> Vec<luukku_proto::common::v1::Pos
         .collect()
 }
 
-pub fn family_view(view: &FamilyView) -> pb::FamilyView {
+/// The view, with the parts the caller's scope withheld named.
+pub fn family_view(view: &FamilyView, withheld: &[&str]) -> pb::FamilyView {
     pb::FamilyView {
         family_id: view.family_id.to_string(),
         status: view.status.to_owned(),
@@ -132,6 +136,7 @@ pub fn family_view(view: &FamilyView) -> pb::FamilyView {
         follow_ups_due: view.follow_ups_due.iter().map(contact).collect(),
         timeline: view.timeline.iter().map(timeline_entry).collect(),
         positions: positions(&view.positions),
+        withheld: withheld.iter().map(|part| (*part).to_owned()).collect(),
     }
 }
 
@@ -152,10 +157,11 @@ pub fn caseload_entry(entry: &CaseloadEntry) -> pb::CaseloadEntry {
     }
 }
 
-pub fn timeline(page: &TimelinePage) -> pb::GetTimelineResponse {
+pub fn timeline(page: &TimelinePage, withheld: bool) -> pb::GetTimelineResponse {
     pb::GetTimelineResponse {
         entries: page.entries.iter().map(timeline_entry).collect(),
         next_page_token: page.next.map(|next| next.to_string()).unwrap_or_default(),
+        withheld,
     }
 }
 
@@ -181,10 +187,15 @@ pub fn statistics(figures: &Statistics) -> pb::GetStatisticsResponse {
     }
 }
 
-pub fn family_change(change: &FamilyChange) -> pb::FamilyChange {
+/// A change, shaped by the watcher's scope.
+pub fn family_change(change: FamilyChange, scope: &Scope, sector: Option<Sector>) -> pb::FamilyChange {
+    let FamilyChange { mut entries, view } = change;
+    let entries_withheld = shape::timeline(&mut entries, scope);
+    let (view, withheld) = shape::view(view, scope, sector);
     pb::FamilyChange {
-        entries: change.entries.iter().map(timeline_entry).collect(),
-        view: Some(family_view(&change.view)),
+        entries: entries.iter().map(timeline_entry).collect(),
+        view: Some(family_view(&view, &withheld)),
+        withheld: entries_withheld || !withheld.is_empty(),
     }
 }
 

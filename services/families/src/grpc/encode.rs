@@ -1,6 +1,7 @@
 //! Families outcomes into responses.
 
 use jiff::civil::Date;
+use luukku_domain::access::Scope;
 use luukku_domain::family::{CloseReason, Consent, FamilyStatus, Member, MemberId, MemberRole};
 use luukku_grpc::encode::history_entry;
 use luukku_proto::common::v1 as common;
@@ -95,4 +96,47 @@ pub fn history(page: &HistoryPage) -> pb::ListFamilyHistoryResponse {
         entries: page.entries.iter().map(history_entry).collect(),
         next_after_version: page.next_after_version,
     }
+}
+
+/// The family as `scope` lets the caller see it, and the parts withheld.
+pub fn shaped_family(mut family: pb::Family, scope: &Scope) -> (pb::Family, Vec<String>) {
+    let mut withheld = Vec::new();
+    let keep: Option<Vec<String>> = match scope {
+        Scope::Whole => return (family, withheld),
+        Scope::Members(seen) => Some(seen.iter().map(ToString::to_string).collect()),
+        Scope::Consent { children, .. } if !children.contains(&None) => {
+            let mut keep: Vec<String> = children.iter().flatten().map(ToString::to_string).collect();
+            keep.extend(
+                family
+                    .members
+                    .iter()
+                    .filter(|member| member.role() == pb::MemberRole::Guardian)
+                    .map(|member| member.member_id.clone()),
+            );
+            Some(keep)
+        }
+        _ => None,
+    };
+    if let Some(keep) = keep {
+        let before = family.members.len();
+        family.members.retain(|member| keep.contains(&member.member_id));
+        if family.members.len() < before {
+            withheld.push("members".to_owned());
+        }
+    }
+    if !matches!(scope, Scope::Members(_)) {
+        // Identity codes go only to the contact person and the family.
+        let mut coded = false;
+        for member in &mut family.members {
+            coded |= !std::mem::take(&mut member.identity_code).is_empty();
+        }
+        if coded {
+            withheld.push("identity_codes".to_owned());
+        }
+        if !matches!(scope, Scope::Consent { .. }) && !family.consents.is_empty() {
+            family.consents.clear();
+            withheld.push("consents".to_owned());
+        }
+    }
+    (family, withheld)
 }

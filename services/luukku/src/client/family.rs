@@ -149,4 +149,7 @@ fn print_view(view: &coordination::FamilyView) {
         let at = jiff::Timestamp::from_millisecond(entry.at_ms).map(|t| t.to_string()).unwrap_or_default();
         println!("  {at}  {}  ({})", entry.text, entry.actor);
     }
+    if !view.withheld.is_empty() {
+        println!("Not shown to you: {}", view.withheld.join(", "));
+    }
 }

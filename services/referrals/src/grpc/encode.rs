@@ -1,6 +1,8 @@
 //! Referrals outcomes into responses.
 
+use luukku_domain::Sector;
 use luukku_domain::Timestamp;
+use luukku_domain::access::Scope;
 use luukku_domain::referrals::{Basis, CatalogueService, ServiceId, ServiceInfo};
 use luukku_grpc::encode::history_entry;
 use luukku_proto::common::v1 as common;
@@ -80,11 +82,27 @@ fn referral(record: &ReferralRecord, now: Timestamp) -> pb::Referral {
     out
 }
 
-pub fn get_referral(record: &ReferralRecord, now: Timestamp) -> pb::GetReferralResponse {
-    pb::GetReferralResponse {
-        referral: Some(referral(record, now)),
-        history: record.entries.iter().map(history_entry).collect(),
+/// The referral as the caller's scope lets them see it: a child-protection referral's reason
+/// and notes stay with child protection, the contact person and the family.
+pub fn get_referral(
+    record: &ReferralRecord,
+    now: Timestamp,
+    scope: &Scope,
+    sector: Option<Sector>,
+) -> pb::GetReferralResponse {
+    let mut found = referral(record, now);
+    let mut history: Vec<_> = record.entries.iter().map(history_entry).collect();
+    let mut withheld = Vec::new();
+    let privileged =
+        matches!(scope, Scope::Whole | Scope::Members(_)) || sector == Some(Sector::ChildProtection);
+    if found.sector == Sector::ChildProtection.as_code() && !privileged {
+        found.reason.clear();
+        for event in history.iter_mut().flat_map(|entry| entry.events.iter_mut()) {
+            event.summary = format!("{} (withheld)", event.event_type);
+        }
+        withheld.push("reason".to_owned());
     }
+    pb::GetReferralResponse { referral: Some(found), history, withheld }
 }
 
 pub fn referral_page(page: &ReferralPage, now: Timestamp) -> pb::ListReferralsResponse {
