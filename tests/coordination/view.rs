@@ -240,7 +240,7 @@ async fn an_erased_family_leaves_every_projection_for_good() -> anyhow::Result<(
         family_id: family_id.clone(),
         ..Default::default()
     };
-    let erased = h.families.erase_family(h.call(erase)).await?.into_inner();
+    let erased = luukku_testkit::grpc::erase_family(&mut h.families, &h.actor, erase).await?.into_inner();
     let request = pb::GetFamilyViewRequest {
         family_id: family_id.clone(),
         min_positions: vec![position(erased.result.clone())],

@@ -78,6 +78,16 @@ fn examples() -> Vec<FamilyEvent> {
             subject_key: "5f1c".to_owned(),
         }),
         FamilyEvent::MemberUnlinked(MemberUnlinked { member_id: guardian, subject_key: "5f1c".to_owned() }),
+        FamilyEvent::ErasureRequested(ErasureRequested {
+            erasure_id: "01KAQ8S0V3M7Y9ZQ0W2X4B6C9E".parse().expect("id"),
+            ground: ErasureGround::Unlawful,
+            on_behalf_of: Some(guardian),
+            requested_by: luukku_domain::Code::parse("anna.contact").expect("code"),
+        }),
+        FamilyEvent::ErasureApproved(ErasureApproved {
+            erasure_id: "01KAQ8S0V3M7Y9ZQ0W2X4B6C9E".parse().expect("id"),
+            approved_by: luukku_domain::Code::parse("tietosuoja").expect("code"),
+        }),
     ]
 }
 

@@ -106,7 +106,7 @@ async fn erased_family_reveals_no_personal_data_anywhere() -> anyhow::Result<()>
     // A nurse with no relationship to the family is told there is no such family.
     expect_code(harness.client.erase_family(by_nurse).await, Code::NotFound);
 
-    harness.client.erase_family(harness.call(erase.clone())).await?;
+    luukku_testkit::grpc::erase_family(&mut harness.client, &harness.actor, erase.clone()).await?;
     let retried = harness.client.erase_family(harness.call(erase)).await?.into_inner();
     assert!(retried.result.is_some_and(|result| result.replayed));
 
@@ -154,7 +154,7 @@ async fn erased_family_reveals_no_personal_data_anywhere() -> anyhow::Result<()>
             opened += 1;
         }
     }
-    assert_eq!(opened, 4);
+    assert_eq!(opened, 6, "every event of the family, the erasure's request and approval included");
 
     // The raw bytes never held it.
     assert!(revealed(&raw_stream(&harness).await?).is_empty());
@@ -170,5 +170,81 @@ async fn erased_family_reveals_no_personal_data_anywhere() -> anyhow::Result<()>
     let mut again = virtanen_family();
     again.family_id = family_id;
     expect_code(harness.client.register_family(harness.call(again)).await, Code::AlreadyExists);
+    Ok(())
+}
+
+#[tokio::test]
+async fn erasure_needs_a_ground_outside_retention_and_a_second_persons_approval() -> anyhow::Result<()> {
+    let mut harness = Harness::start().await?;
+    let family = harness.register(virtanen_family()).await?;
+    let family_id = family.family_id.clone();
+    let erase = pb::EraseFamilyRequest {
+        request_id: request_id(),
+        family_id: family_id.clone(),
+        ..Default::default()
+    };
+    assert_eq!(
+        broken_rule(&expect_code(
+            harness.client.erase_family(harness.call(erase.clone())).await,
+            Code::FailedPrecondition
+        )),
+        "ERASURE_NOT_APPROVED"
+    );
+
+    // Coordination is open: its social welfare records are kept, so only data recorded
+    // without a basis may be erased.
+    let ask = |ground: &str| pb::RequestErasureRequest {
+        request_id: request_id(),
+        family_id: family_id.clone(),
+        ground: ground.to_owned(),
+        on_behalf_of_member_id: family.member_ids[0].clone(),
+        ..Default::default()
+    };
+    let refused = harness.client.request_erasure(harness.call(ask("no_longer_needed"))).await;
+    assert_eq!(broken_rule(&expect_code(refused, Code::FailedPrecondition)), "RETENTION_PERIOD");
+    let requested = harness.client.request_erasure(harness.call(ask("unlawful"))).await?.into_inner();
+
+    // Only the data-protection role approves.
+    let approve = pb::ApproveErasureRequest {
+        request_id: request_id(),
+        family_id: family_id.clone(),
+        expected_version: None,
+        erasure_id: requested.erasure_id.clone(),
+    };
+    let by_requester = harness.client.approve_erasure(harness.call(approve.clone())).await;
+    expect_code(by_requester, Code::PermissionDenied);
+    let officer = luukku_testkit::grpc::data_protection_officer();
+    let request = luukku_testkit::auth::with_identity(approve, &officer);
+    harness.client.approve_erasure(request).await?;
+    harness.client.erase_family(harness.call(erase)).await?;
+
+    // The requester, the approver and the executor are each recorded.
+    let history = pb::ListFamilyHistoryRequest { family_id: family_id.clone(), ..Default::default() };
+    let erasure_steps: Vec<(String, String)> = harness
+        .client
+        .list_family_history(harness.call(history))
+        .await?
+        .into_inner()
+        .entries
+        .iter()
+        .filter(|entry| {
+            entry
+                .events
+                .iter()
+                .any(|event| event.event_type.starts_with("Erasure") || event.event_type == "FamilyErased")
+        })
+        .map(|entry| {
+            let actor = entry.actor.clone().unwrap_or_default();
+            (entry.events.last().map(|e| e.event_type.clone()).unwrap_or_default(), actor.person_id)
+        })
+        .collect();
+    assert_eq!(
+        erasure_steps,
+        [
+            ("ErasureRequested".to_owned(), "test.contact".to_owned()),
+            ("ErasureApproved".to_owned(), "test.tietosuoja".to_owned()),
+            ("FamilyErased".to_owned(), "test.contact".to_owned()),
+        ]
+    );
     Ok(())
 }

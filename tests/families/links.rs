@@ -93,7 +93,7 @@ async fn a_linked_member_signs_in_until_unlinked_or_erased() -> anyhow::Result<(
         family_id: family.family_id.clone(),
         ..Default::default()
     };
-    harness.client.erase_family(harness.call(erase)).await?;
+    luukku_testkit::grpc::erase_family(&mut harness.client, &harness.actor, erase).await?;
     assert_eq!(signs_in_as(&authenticator, subject).await?, None, "nobody signs in to an erased family");
     Ok(())
 }

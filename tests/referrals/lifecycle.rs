@@ -168,7 +168,7 @@ async fn an_erased_familys_referrals_keep_their_facts_only() -> anyhow::Result<(
         family_id: family.id.clone(),
         ..Default::default()
     };
-    harness.families.erase_family(harness.call(erase)).await?;
+    luukku_testkit::grpc::erase_family(&mut harness.families, &harness.actor, erase).await?;
     let referral = harness.get(&created.referral_id).await?.referral.expect("referral");
     assert_eq!((referral.state.as_str(), referral.reason.as_str()), ("requested", ""));
     let stream = harness.store.stream(luukku_eventstore::Stream::Referrals).await?;

@@ -6,14 +6,14 @@ mod narrate;
 mod rules;
 mod state;
 
-pub use decide::{FamilyCommand, FamilyError, NewMember};
+pub use decide::{FamilyCommand, FamilyError, NewMember, Retention};
 pub use events::{
-    CloseReason, Closed, ConsentGranted, ConsentRevoked, FamilyEvent, MemberDetails, MemberJoined,
-    MemberLinked, MemberRemoved, MemberRole, MemberUnlinked, MemberUpdated, MunicipalityChanged, Registered,
-    Reopened,
+    CloseReason, Closed, ConsentGranted, ConsentRevoked, ErasureApproved, ErasureGround, ErasureRequested,
+    FamilyEvent, MemberDetails, MemberJoined, MemberLinked, MemberRemoved, MemberRole, MemberUnlinked,
+    MemberUpdated, MunicipalityChanged, Registered, Reopened,
 };
-pub use rules::{check_erasure_by, check_linking_by};
-pub use state::{Consent, Family, FamilyStatus, Member};
+pub use rules::{check_linking_by, check_retention};
+pub use state::{Consent, Family, FamilyStatus, Member, PendingErasure};
 
 use std::fmt;
 
@@ -30,6 +30,10 @@ crate::ulid_id!(
 crate::ulid_id!(
     /// One consent of one family.
     ConsentId
+);
+crate::ulid_id!(
+    /// One request to erase a family.
+    ErasureId
 );
 
 /// One member of one family, as a token or a link names them: `FAMILY_ID:MEMBER_ID`.

@@ -1,11 +1,14 @@
 //! The families service's use cases: one function each, free of gRPC.
 
-use luukku_app::Keys;
+use std::sync::Arc;
+
 use luukku_app::{AppError, Caller, Entry, Repository, Result, Write, Written, refused};
+use luukku_app::{Keys, Relations};
+use luukku_domain::Sector;
 use luukku_domain::Timestamp;
 use luukku_domain::family::{
-    ConsentId, Family, FamilyCommand, FamilyError, FamilyEvent, FamilyId, MemberId, MemberRef,
-    check_erasure_by, check_linking_by,
+    ConsentId, ErasureGround, ErasureId, Family, FamilyCommand, FamilyError, FamilyEvent, FamilyId,
+    FamilyStatus, MemberId, MemberRef, Retention, check_linking_by,
 };
 use luukku_domain::refusal::rules;
 use luukku_eventstore::{EventStore, KeyStore, MemberLinks, Stream};
@@ -36,6 +39,8 @@ pub struct HistoryPage {
 
 pub struct Families<K: KeyStore> {
     families: Repository<Family, K>,
+    /// Each family's relationships, for what retention asks (a referral to child protection).
+    relations: Option<Arc<Relations>>,
     /// The member link bucket, opened on first use.
     links: tokio::sync::OnceCell<MemberLinks>,
 }
@@ -44,8 +49,15 @@ impl<K: KeyStore> Families<K> {
     pub fn new(store: EventStore, keys: K) -> Self {
         Self {
             families: Repository::new(store, keys, Stream::Families, Keys::CreatesFamilyKey),
+            relations: None,
             links: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// Reads each family's relationships from `relations`.
+    pub fn with_relations(mut self, relations: Arc<Relations>) -> Self {
+        self.relations = Some(relations);
+        self
     }
 
     async fn links(&self) -> Result<&MemberLinks> {
@@ -191,10 +203,74 @@ impl<K: KeyStore> Families<K> {
         Ok(self.run(caller, write, family_id, &command).await?.2)
     }
 
-    /// Erases the family's personal data: records the erasure, then deletes its key. A retry of
+    /// What statutory retention asks of the family's records: whether a referral to child
+    /// protection was made (from the relationships model) and when coordination closed.
+    async fn retention(&self, family_id: FamilyId) -> Result<Retention> {
+        let loaded = self.families.load(family_id.into()).await?;
+        let closed_on = match loaded.state.status {
+            FamilyStatus::Closed(_) => loaded
+                .entries
+                .iter()
+                .rev()
+                .find(|entry| entry.events.iter().any(|event| matches!(event, FamilyEvent::Closed(_))))
+                .and_then(|entry| {
+                    jiff::Timestamp::from_millisecond(entry.recorded.envelope.recorded_at.as_millis()).ok()
+                })
+                .map(|at| at.to_zoned(luukku_app::finnish_zone()).date()),
+            _ => None,
+        };
+        let child_protection = self.relations.as_ref().is_some_and(|relations| {
+            relations.read(|state| {
+                state.family(family_id).is_some_and(|facts| {
+                    facts.referrals.values().any(|referral| referral.to_sector == Sector::ChildProtection)
+                })
+            })
+        });
+        Ok(Retention { child_protection, closed_on })
+    }
+
+    /// Asks for the family's erasure on `ground`; refused inside a statutory retention period.
+    pub async fn request_erasure(
+        &self,
+        caller: &Caller,
+        write: &Write,
+        family_id: FamilyId,
+        erasure_id: ErasureId,
+        ground: ErasureGround,
+        on_behalf_of: Option<MemberId>,
+    ) -> Result<(Written, ErasureId)> {
+        let retention = self.retention(family_id).await?;
+        let requested_by = caller.actor.person_id.clone();
+        let command =
+            FamilyCommand::RequestErasure { erasure_id, ground, on_behalf_of, requested_by, retention };
+        let (_, events, written) = self.run(caller, write, family_id, &command).await?;
+        let requested = events.iter().find_map(|event| match event {
+            FamilyEvent::ErasureRequested(requested) => Some(requested.erasure_id),
+            _ => None,
+        });
+        Ok((written, requested.unwrap_or(erasure_id)))
+    }
+
+    /// Approves a request to erase, by a second person.
+    pub async fn approve_erasure(
+        &self,
+        caller: &Caller,
+        write: &Write,
+        family_id: FamilyId,
+        erasure_id: ErasureId,
+    ) -> Result<Written> {
+        let retention = self.retention(family_id).await?;
+        let command = FamilyCommand::ApproveErasure {
+            erasure_id,
+            approved_by: caller.actor.person_id.clone(),
+            retention,
+        };
+        Ok(self.run(caller, write, family_id, &command).await?.2)
+    }
+
+    /// Carries out an approved erasure: records it, then deletes the family's key. A retry of
     /// the same request completes a deletion that failed.
     pub async fn erase(&self, caller: &Caller, write: &Write, family_id: FamilyId) -> Result<Written> {
-        check_erasure_by(&caller.actor).map_err(refused::<Family>(family_id))?;
         let (family_id, events, written) = self.run(caller, write, family_id, &FamilyCommand::Erase).await?;
         if events.contains(&FamilyEvent::Erased) {
             self.families.keys().erase(&family_id.to_string()).await?;

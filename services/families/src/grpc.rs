@@ -192,6 +192,38 @@ impl<K: KeyStore> FamilyService for FamilyGrpc<K> {
         Ok(Response::new(pb::ReopenFamilyResponse { result: encode::written(written) }))
     }
 
+    async fn request_erasure(
+        &self,
+        request: Request<pb::RequestErasureRequest>,
+    ) -> Result<Response<pb::RequestErasureResponse>, Status> {
+        let caller = caller(&request).await?;
+        let (write, family_id, erasure_id, ground, on_behalf_of) =
+            decode::request_erasure(request.get_ref())?;
+        let target = Target { member: on_behalf_of, ..Target::family(family_id) };
+        check(&self.guard, &caller, Action::RequestErasure, target).await?;
+        let (written, erasure_id) = self
+            .app
+            .request_erasure(&caller, &write, family_id, erasure_id, ground, on_behalf_of)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::RequestErasureResponse {
+            result: encode::written(written),
+            erasure_id: erasure_id.to_string(),
+        }))
+    }
+
+    async fn approve_erasure(
+        &self,
+        request: Request<pb::ApproveErasureRequest>,
+    ) -> Result<Response<pb::ApproveErasureResponse>, Status> {
+        let caller = caller(&request).await?;
+        let (write, family_id, erasure_id) = decode::approve_erasure(request.get_ref())?;
+        check(&self.guard, &caller, Action::ApproveErasure, Target::family(family_id)).await?;
+        let written =
+            self.app.approve_erasure(&caller, &write, family_id, erasure_id).await.map_err(status)?;
+        Ok(Response::new(pb::ApproveErasureResponse { result: encode::written(written) }))
+    }
+
     async fn erase_family(
         &self,
         request: Request<pb::EraseFamilyRequest>,

@@ -17,6 +17,9 @@ pub use grpc::FamilyGrpc;
 pub async fn routes<K: KeyStore>(store: EventStore, keys: K, guard: Guard) -> Routes {
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<FamilyServiceServer<FamilyGrpc<K>>>().await;
-    let service = FamilyServiceServer::new(FamilyGrpc::new(Families::new(store, keys), guard));
+    let service = FamilyServiceServer::new(FamilyGrpc::new(
+        Families::new(store, keys).with_relations(guard.relations().clone()),
+        guard,
+    ));
     Routes::new(health).add_service(service)
 }

@@ -5,7 +5,7 @@ mod decode;
 mod encode;
 
 use luukku_app::{Guard, context_now};
-use luukku_domain::access::{Action, Target};
+use luukku_domain::access::{Action, Scope, Target};
 use luukku_domain::family::FamilyId;
 use luukku_domain::meetings::{MeetingCommand, Participant};
 use luukku_eventstore::KeyStore;
@@ -205,8 +205,15 @@ impl<K: KeyStore> MeetingService for MeetingGrpc<K> {
     ) -> Result<Response<pb::ListFamilyMeetingsResponse>, Status> {
         let caller = caller(&request).await?;
         let family_id = decode::family_id(&request.get_ref().family_id)?;
-        check(&self.guard, &caller, Action::ListFamilyMeetings, Target::family(family_id)).await?;
-        let (meetings, version) = self.app.family_meetings(&caller, family_id).await.map_err(status)?;
+        let granted =
+            check(&self.guard, &caller, Action::ListFamilyMeetings, Target::family(family_id)).await?;
+        let (mut meetings, version) = self.app.family_meetings(&caller, family_id).await.map_err(status)?;
+        // An invitation opens that meeting; a referral, none.
+        match &granted.scope {
+            Scope::Meetings(invited) => meetings.retain(|found| invited.contains(&found.meeting_id)),
+            Scope::Referrals(_) | Scope::Own | Scope::NoPersonalData => meetings.clear(),
+            Scope::Whole | Scope::Members(_) | Scope::Consent { .. } => {}
+        }
         let today = context_now().today;
         Ok(Response::new(pb::ListFamilyMeetingsResponse {
             meetings: meetings.iter().map(|found| encode::meeting(found, today)).collect(),

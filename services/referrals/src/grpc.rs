@@ -198,9 +198,10 @@ impl<K: KeyStore> ReferralService for ReferralGrpc<K> {
             contact_person: filter.contact_person,
             ..Target::default()
         };
-        check(&self.guard, &caller, Action::ListReferrals, target).await?;
+        let granted = check(&self.guard, &caller, Action::ListReferrals, target).await?;
         let page_size = page_size(message.page_size, MAX_PAGE, MAX_PAGE);
         let page = self.app.list_referrals(&caller, &filter, after, page_size).await.map_err(status)?;
-        Ok(Response::new(encode::referral_page(&page, context_now().now)))
+        let now = context_now().now;
+        Ok(Response::new(encode::referral_page(&page, now, &granted.scope, caller.actor.sector)))
     }
 }

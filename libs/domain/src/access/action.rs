@@ -51,8 +51,12 @@ pub enum RuleSet {
     GrantConsent,
     /// Withdrawing a consent.
     RevokeConsent,
-    /// Erasing a family.
+    /// Carrying out an approved erasure.
     Erase,
+    /// Asking for a family's erasure: the family member, or a professional on their behalf.
+    RequestErasure,
+    /// Approving an erasure: the data-protection role.
+    ApproveErasure,
     /// Reading the family, within the scope of the caller's relationship.
     FamilyRead,
     /// The contact log: professionals' internal notes.
@@ -146,6 +150,8 @@ actions! {
     CloseFamily = ("luukku.families.v1.FamilyService", "CloseFamily", Write, FamilyWrite),
     ReopenFamily = ("luukku.families.v1.FamilyService", "ReopenFamily", Write, FamilyWrite),
     EraseFamily = ("luukku.families.v1.FamilyService", "EraseFamily", Write, Erase),
+    RequestErasure = ("luukku.families.v1.FamilyService", "RequestErasure", Write, RequestErasure),
+    ApproveErasure = ("luukku.families.v1.FamilyService", "ApproveErasure", Write, ApproveErasure),
     GetFamily = ("luukku.families.v1.FamilyService", "GetFamily", Read, FamilyRead),
     ListFamilyHistory = ("luukku.families.v1.FamilyService", "ListFamilyHistory", Export, FamilyRead),
 

@@ -101,7 +101,9 @@ impl FamilyFacts {
             | FamilyEvent::MemberUnlinked(_)
             | FamilyEvent::MunicipalityChanged(_)
             | FamilyEvent::Closed(_)
-            | FamilyEvent::Reopened(_) => {}
+            | FamilyEvent::Reopened(_)
+            | FamilyEvent::ErasureRequested(_)
+            | FamilyEvent::ErasureApproved(_) => {}
         }
     }
 

@@ -296,10 +296,23 @@ pub fn decide(actor: &Actor, action: Action, facts: &Facts) -> Decision {
             Some(member) => allow(Scope::Members(vec![member]), Basis::FamilyMember(member)),
             None => relation.write(),
         },
+        // Carried out, once approved, by the contact person, the data-protection role or an
+        // operator; each is recorded.
         RuleSet::Erase => match (relation.contact_person(), actor.role) {
             (Some(basis), _) => allow(Scope::Whole, basis),
-            (None, Role::DataProtection) => allow(Scope::NoPersonalData, Basis::Role(Role::DataProtection)),
+            (None, Role::DataProtection | Role::Operator) => {
+                allow(Scope::NoPersonalData, Basis::Role(actor.role))
+            }
             (None, _) => relation.refuse(rules::NOT_THE_CONTACT_PERSON),
+        },
+        RuleSet::RequestErasure => match (relation.member(), relation.contact_person()) {
+            (Some(member), _) => allow(Scope::Members(vec![member]), Basis::FamilyMember(member)),
+            (None, Some(basis)) => allow(Scope::Whole, basis),
+            (None, None) => relation.refuse(rules::NOT_THE_CONTACT_PERSON),
+        },
+        RuleSet::ApproveErasure => match actor.role {
+            Role::DataProtection => allow(Scope::NoPersonalData, Basis::Role(Role::DataProtection)),
+            _ => relation.refuse(rules::ROLE_NOT_PERMITTED),
         },
         RuleSet::FamilyRead => match (action, actor.role) {
             // Who a family's contact person is: no personal data, for those who assign them.

@@ -6,12 +6,12 @@ use jiff::civil::Date;
 
 use super::events::*;
 use super::state::{Family, FamilyStatus};
-use super::{ConsentId, MemberId, Municipality, SELF_CONSENT_AGE, age_on};
-use crate::Sector;
+use super::{ConsentId, ErasureId, MemberId, Municipality, SELF_CONSENT_AGE, age_on};
 use crate::aggregate::{Aggregate, Context};
 use crate::refusal::{Refusal, Rule, rules};
 use crate::sealing::Personal;
 use crate::violation::{Field, Violation, describe, invalid_if_any};
+use crate::{Code, Sector};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMember {
@@ -69,7 +69,31 @@ pub enum FamilyCommand {
     Reopen {
         note: String,
     },
+    /// Asks for the family's personal data to be erased, on a legal ground.
+    RequestErasure {
+        erasure_id: ErasureId,
+        ground: ErasureGround,
+        on_behalf_of: Option<MemberId>,
+        requested_by: Code,
+        retention: Retention,
+    },
+    /// A data-protection officer, not the requester, approves the request.
+    ApproveErasure {
+        erasure_id: ErasureId,
+        approved_by: Code,
+        retention: Retention,
+    },
+    /// Carries out an approved request.
     Erase,
+}
+
+/// What statutory retention asks of the family's records, as the application finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Retention {
+    /// A referral to child protection was sent for the family.
+    pub child_protection: bool,
+    /// The day coordination was closed, if it is.
+    pub closed_on: Option<Date>,
 }
 
 /// Why a family command is refused. Each names the rule it breaks.
@@ -107,6 +131,16 @@ pub enum FamilyError {
     ErasureNotPermitted(crate::Role),
     #[error("a {0} may not link or unlink members' sign-in; a contact person or an operator does")]
     LinkingNotPermitted(crate::Role),
+    #[error("{0}")]
+    InRetention(String),
+    #[error("erasure {0} is already requested; approve it or wait for it")]
+    ErasurePending(ErasureId),
+    #[error("there is no request {0} to erase the family")]
+    NoSuchErasure(ErasureId),
+    #[error("the erasure is not approved: request it, and have a data-protection officer approve it")]
+    ErasureNotApproved,
+    #[error("the person who requested the erasure may not approve it: a second person does")]
+    ErasureNeedsSecondPerson,
 }
 
 impl Refusal for FamilyError {
@@ -128,6 +162,11 @@ impl Refusal for FamilyError {
             FamilyError::NotEntitledToRevoke(_) => rules::NOT_ENTITLED_TO_REVOKE,
             FamilyError::ErasureNotPermitted(_) => rules::ERASURE_NOT_PERMITTED,
             FamilyError::LinkingNotPermitted(_) => rules::LINKING_NOT_PERMITTED,
+            FamilyError::InRetention(_) => rules::RETENTION_PERIOD,
+            FamilyError::ErasurePending(_) => rules::ERASURE_PENDING,
+            FamilyError::NoSuchErasure(_) => rules::ERASURE_NOT_FOUND,
+            FamilyError::ErasureNotApproved => rules::ERASURE_NOT_APPROVED,
+            FamilyError::ErasureNeedsSecondPerson => rules::ERASURE_NEEDS_SECOND_PERSON,
         }
     }
 
@@ -308,11 +347,58 @@ impl Aggregate for Family {
                 FamilyStatus::Erased => Err(FamilyError::Erased),
                 // Nobody signs in to an erased family: every link goes with it.
                 FamilyStatus::Active | FamilyStatus::Closed(_) => {
+                    if self.erasure.as_ref().is_none_or(|erasure| erasure.approved_by.is_none()) {
+                        return Err(FamilyError::ErasureNotApproved);
+                    }
                     let mut events = self.unlink_all();
                     events.push(FamilyEvent::Erased);
                     Ok(events)
                 }
             },
+            FamilyCommand::RequestErasure { erasure_id, ground, on_behalf_of, requested_by, retention } => {
+                self.check_exists()?;
+                if self.status == FamilyStatus::Erased {
+                    return Err(FamilyError::Erased);
+                }
+                match &self.erasure {
+                    Some(pending) if pending.erasure_id == *erasure_id => return Ok(Vec::new()),
+                    Some(pending) => return Err(FamilyError::ErasurePending(pending.erasure_id)),
+                    None => {}
+                }
+                if let Some(member) = on_behalf_of {
+                    self.check_member(*member)?;
+                }
+                super::rules::check_retention(*ground, *retention, today)?;
+                Ok(vec![FamilyEvent::ErasureRequested(ErasureRequested {
+                    erasure_id: *erasure_id,
+                    ground: *ground,
+                    on_behalf_of: *on_behalf_of,
+                    requested_by: requested_by.clone(),
+                })])
+            }
+            FamilyCommand::ApproveErasure { erasure_id, approved_by, retention } => {
+                self.check_exists()?;
+                if self.status == FamilyStatus::Erased {
+                    return Err(FamilyError::Erased);
+                }
+                let pending = self
+                    .erasure
+                    .as_ref()
+                    .filter(|pending| pending.erasure_id == *erasure_id)
+                    .ok_or(FamilyError::NoSuchErasure(*erasure_id))?;
+                if pending.approved_by.is_some() {
+                    return Ok(Vec::new());
+                }
+                if pending.requested_by == *approved_by {
+                    return Err(FamilyError::ErasureNeedsSecondPerson);
+                }
+                // Checked again: the family may have come under a retention period since.
+                super::rules::check_retention(pending.ground, *retention, today)?;
+                Ok(vec![FamilyEvent::ErasureApproved(ErasureApproved {
+                    erasure_id: *erasure_id,
+                    approved_by: approved_by.clone(),
+                })])
+            }
             FamilyCommand::Reopen { note } => match self.status {
                 FamilyStatus::Absent => Err(FamilyError::NotFound),
                 FamilyStatus::Erased => Err(FamilyError::Erased),
@@ -443,9 +529,11 @@ impl Family {
                 Ok(vec![FamilyEvent::Closed(Closed { reason: *reason, note: Personal::text(note) })])
             }
             // Decided in `Aggregate::decide`, whatever the status.
-            FamilyCommand::Register { .. } | FamilyCommand::Erase | FamilyCommand::Reopen { .. } => {
-                Ok(Vec::new())
-            }
+            FamilyCommand::Register { .. }
+            | FamilyCommand::Erase
+            | FamilyCommand::Reopen { .. }
+            | FamilyCommand::RequestErasure { .. }
+            | FamilyCommand::ApproveErasure { .. } => Ok(Vec::new()),
         }
     }
 

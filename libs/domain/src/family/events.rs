@@ -4,11 +4,11 @@
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-use super::{ConsentId, MemberId, Municipality};
+use super::{ConsentId, ErasureId, MemberId, Municipality};
 use crate::codec::{from_postcard, to_postcard, unsupported_version};
 use crate::identity_code::IdentityCode;
 use crate::sealing::{HasPersonal, Personal, PersonalField};
-use crate::{CodecError, DomainEvent, EventSchema, Sector};
+use crate::{Code, CodecError, DomainEvent, EventSchema, Sector};
 
 crate::wire_codes!(
     /// A member's place in the family.
@@ -90,6 +90,37 @@ pub struct MemberLinked {
     pub subject_key: String,
 }
 
+crate::wire_codes!(
+    /// The legal ground of a request to erase a family's personal data (GDPR Art. 17(1)).
+    pub enum ErasureGround, "erasure ground" {
+        /// Recorded without a basis, or in error (17(1)(d)): no retention period holds it.
+        Unlawful = "unlawful",
+        /// The consent it rested on was withdrawn (17(1)(b)).
+        ConsentWithdrawn = "consent_withdrawn",
+        /// No longer needed for its purpose (17(1)(a)).
+        NoLongerNeeded = "no_longer_needed",
+        /// The data subject objects (17(1)(c)).
+        Objection = "objection",
+    }
+);
+
+/// A request to erase the family's personal data, with its legal ground.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErasureRequested {
+    pub erasure_id: ErasureId,
+    pub ground: ErasureGround,
+    /// The member it is made for, when a professional makes it on their behalf.
+    pub on_behalf_of: Option<MemberId>,
+    pub requested_by: Code,
+}
+
+/// A data-protection officer's approval of a request to erase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErasureApproved {
+    pub erasure_id: ErasureId,
+    pub approved_by: Code,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberUnlinked {
     pub member_id: MemberId,
@@ -151,6 +182,8 @@ pub enum FamilyEvent {
     Erased,
     MemberLinked(MemberLinked),
     MemberUnlinked(MemberUnlinked),
+    ErasureRequested(ErasureRequested),
+    ErasureApproved(ErasureApproved),
 }
 
 const V1: &[u16] = &[1];
@@ -169,6 +202,8 @@ impl DomainEvent for FamilyEvent {
         EventSchema { event_type: "FamilyErased", versions: V1 },
         EventSchema { event_type: "MemberLinked", versions: V1 },
         EventSchema { event_type: "MemberUnlinked", versions: V1 },
+        EventSchema { event_type: "ErasureRequested", versions: V1 },
+        EventSchema { event_type: "ErasureApproved", versions: V1 },
     ];
 
     fn event_type(&self) -> &'static str {
@@ -185,6 +220,8 @@ impl DomainEvent for FamilyEvent {
             FamilyEvent::Erased => "FamilyErased",
             FamilyEvent::MemberLinked(_) => "MemberLinked",
             FamilyEvent::MemberUnlinked(_) => "MemberUnlinked",
+            FamilyEvent::ErasureRequested(_) => "ErasureRequested",
+            FamilyEvent::ErasureApproved(_) => "ErasureApproved",
         }
     }
 
@@ -207,6 +244,8 @@ impl DomainEvent for FamilyEvent {
             FamilyEvent::Erased => to_postcard(what, &()),
             FamilyEvent::MemberLinked(payload) => to_postcard(what, payload),
             FamilyEvent::MemberUnlinked(payload) => to_postcard(what, payload),
+            FamilyEvent::ErasureRequested(payload) => to_postcard(what, payload),
+            FamilyEvent::ErasureApproved(payload) => to_postcard(what, payload),
         }
     }
 
@@ -230,6 +269,8 @@ impl DomainEvent for FamilyEvent {
             }
             "MemberLinked" => FamilyEvent::MemberLinked(from_postcard(event_type, data)?),
             "MemberUnlinked" => FamilyEvent::MemberUnlinked(from_postcard(event_type, data)?),
+            "ErasureRequested" => FamilyEvent::ErasureRequested(from_postcard(event_type, data)?),
+            "ErasureApproved" => FamilyEvent::ErasureApproved(from_postcard(event_type, data)?),
             _ => return Err(unsupported_version(Self::SCHEMAS, event_type, version)),
         })
     }
@@ -253,7 +294,9 @@ impl HasPersonal for FamilyEvent {
             FamilyEvent::MunicipalityChanged(_)
             | FamilyEvent::ConsentRevoked(_)
             | FamilyEvent::Erased
-            | FamilyEvent::MemberUnlinked(_) => Vec::new(),
+            | FamilyEvent::MemberUnlinked(_)
+            | FamilyEvent::ErasureRequested(_)
+            | FamilyEvent::ErasureApproved(_) => Vec::new(),
         }
     }
 }

@@ -60,6 +60,16 @@ fn narrate(event: &FamilyEvent, telling: Telling) -> String {
         }
         FamilyEvent::Reopened(reopened) => format!("coordination reopened{}", telling.note(&reopened.note)),
         FamilyEvent::Erased => "personal data erased".to_owned(),
+        FamilyEvent::ErasureRequested(requested) => format!(
+            "erasure {} requested by {} on the ground {}{}",
+            requested.erasure_id,
+            requested.requested_by,
+            requested.ground,
+            requested.on_behalf_of.map(|member| format!(" for member {member}")).unwrap_or_default()
+        ),
+        FamilyEvent::ErasureApproved(approved) => {
+            format!("erasure {} approved by {}", approved.erasure_id, approved.approved_by)
+        }
         FamilyEvent::MemberLinked(linked) => format!("member {} can sign in", linked.member_id),
         FamilyEvent::MemberUnlinked(unlinked) => {
             format!("member {} can no longer sign in", unlinked.member_id)

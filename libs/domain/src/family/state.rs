@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 
 use jiff::civil::Date;
 
-use super::events::{CloseReason, FamilyEvent, MemberDetails, MemberRole};
-use super::{ConsentId, MemberId, Municipality};
-use crate::Sector;
+use super::events::{CloseReason, ErasureGround, FamilyEvent, MemberDetails, MemberRole};
+use super::{ConsentId, ErasureId, MemberId, Municipality};
 use crate::sealing::Personal;
+use crate::{Code, Sector};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FamilyStatus {
@@ -51,6 +51,15 @@ impl Consent {
     }
 }
 
+/// A request to erase the family, and its approval once given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingErasure {
+    pub erasure_id: ErasureId,
+    pub ground: ErasureGround,
+    pub requested_by: Code,
+    pub approved_by: Option<Code>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Family {
     pub status: FamilyStatus,
@@ -59,6 +68,7 @@ pub struct Family {
     pub consents: BTreeMap<ConsentId, Consent>,
     /// The members who can sign in: the key of each one's link in the member link bucket.
     pub links: BTreeMap<MemberId, String>,
+    pub erasure: Option<PendingErasure>,
 }
 
 impl Family {
@@ -113,6 +123,19 @@ impl Family {
             FamilyEvent::ConsentRevoked(revoked) => {
                 if let Some(consent) = self.consents.get_mut(&revoked.consent_id) {
                     consent.revoked_by = Some(revoked.revoked_by);
+                }
+            }
+            FamilyEvent::ErasureRequested(requested) => {
+                self.erasure = Some(PendingErasure {
+                    erasure_id: requested.erasure_id,
+                    ground: requested.ground,
+                    requested_by: requested.requested_by.clone(),
+                    approved_by: None,
+                });
+            }
+            FamilyEvent::ErasureApproved(approved) => {
+                if let Some(erasure) = self.erasure.as_mut().filter(|e| e.erasure_id == approved.erasure_id) {
+                    erasure.approved_by = Some(approved.approved_by.clone());
                 }
             }
             FamilyEvent::Closed(closed) => self.status = FamilyStatus::Closed(closed.reason),

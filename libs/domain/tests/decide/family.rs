@@ -4,9 +4,9 @@ use jiff::civil::date;
 use luukku_domain::family::*;
 use luukku_domain::identity_code::IdentityCode;
 use luukku_domain::sealing::Personal;
-use luukku_domain::{Aggregate, Sector};
+use luukku_domain::{Aggregate, DomainEvent, Sector};
 use luukku_testkit::fixtures::*;
-use luukku_testkit::given::{TODAY, given, id};
+use luukku_testkit::given::{Given, TODAY, given, id};
 
 fn school_consent(
     consent: u32,
@@ -257,12 +257,36 @@ fn a_closed_family_accepts_no_change_until_reopened() {
     assert_eq!(closed.when(reopen).and().state().status, FamilyStatus::Active);
 }
 
+/// The erasure of a family registered in error, asked for and approved by a second person.
+fn approved(family: &Given<Family>) -> Given<Family> {
+    family.when(request_erasure(ErasureGround::Unlawful, Retention::default())).and().when(approve()).and()
+}
+
+fn request_erasure(ground: ErasureGround, retention: Retention) -> FamilyCommand {
+    FamilyCommand::RequestErasure {
+        erasure_id: id(70),
+        ground,
+        on_behalf_of: Some(guardian()),
+        requested_by: luukku_domain::Code::parse("anna.contact").expect("code"),
+        retention,
+    }
+}
+
+fn approve() -> FamilyCommand {
+    FamilyCommand::ApproveErasure {
+        erasure_id: id(70),
+        approved_by: luukku_domain::Code::parse("tietosuoja").expect("code"),
+        retention: Retention::default(),
+    }
+}
+
 #[test]
 fn erasure_forgets_personal_data_and_accepts_nothing_after() {
     given::<Family>([]).when(FamilyCommand::Erase).then_err(FamilyError::NotFound);
     let consented =
         given::<Family>(registered()).when(school_consent(20, guardian(), None, date(2027, 1, 1))).and();
-    let erased = consented.when(FamilyCommand::Erase).and();
+    consented.when(FamilyCommand::Erase).then_err(FamilyError::ErasureNotApproved);
+    let erased = approved(&consented).when(FamilyCommand::Erase).and();
     assert_eq!(erased.history().last(), Some(&FamilyEvent::Erased));
     let family = erased.state();
     assert_eq!(family.status, FamilyStatus::Erased);
@@ -350,7 +374,7 @@ fn other_contexts_check_that_a_family_is_open_and_names_its_members() {
     let closed = open.when(FamilyCommand::Close { reason: CloseReason::Other, note: String::new() }).and();
     assert_eq!(closed.state().check_exists(), Ok(()));
     assert_eq!(closed.state().check_open(), Err(FamilyError::Closed));
-    let erased = closed.when(FamilyCommand::Erase).and();
+    let erased = approved(&closed).when(FamilyCommand::Erase).and();
     assert_eq!(erased.state().check_open(), Err(FamilyError::Erased));
 }
 
@@ -375,18 +399,48 @@ fn the_history_tells_names_only_when_asked() {
 }
 
 #[test]
-fn only_a_contact_person_or_an_operator_may_erase_a_family() {
-    use luukku_domain::Role;
-    let with_role = |role| luukku_domain::Actor { role, ..luukku_testkit::actor() };
-    assert_eq!(check_erasure_by(&with_role(Role::ContactPerson)), Ok(()));
-    assert_eq!(check_erasure_by(&with_role(Role::Operator)), Ok(()));
-    for role in [Role::SectorProfessional, Role::FamilyMember, Role::System] {
-        assert_eq!(
-            check_erasure_by(&with_role(role)),
-            Err(FamilyError::ErasureNotPermitted(role)),
-            "{role:?}"
-        );
+fn an_erasure_is_requested_checked_against_retention_approved_by_a_second_person_then_carried_out() {
+    let family = given::<Family>(registered());
+    family.when(FamilyCommand::Erase).then_err(FamilyError::ErasureNotApproved);
+    family.when(approve()).then_err(FamilyError::NoSuchErasure(id(70)));
+    let requested = family.when(request_erasure(ErasureGround::Unlawful, Retention::default())).and();
+    requested.when(FamilyCommand::Erase).then_err(FamilyError::ErasureNotApproved);
+    let by_requester = FamilyCommand::ApproveErasure {
+        erasure_id: id(70),
+        approved_by: luukku_domain::Code::parse("anna.contact").expect("code"),
+        retention: Retention::default(),
+    };
+    requested.when(by_requester).then_err(FamilyError::ErasureNeedsSecondPerson);
+    let mut other = request_erasure(ErasureGround::Unlawful, Retention::default());
+    if let FamilyCommand::RequestErasure { erasure_id, .. } = &mut other {
+        *erasure_id = id(71);
     }
+    requested.when(other).then_err(FamilyError::ErasurePending(id(70)));
+    let approved = requested.when(approve()).and();
+    assert_eq!(
+        approved.history().iter().rev().take(2).map(|event| event.event_type()).collect::<Vec<_>>(),
+        ["ErasureApproved", "ErasureRequested"]
+    );
+    assert_eq!(approved.when(FamilyCommand::Erase).events().last(), Some(&FamilyEvent::Erased));
+}
+
+#[test]
+fn statutory_retention_keeps_what_was_recorded_lawfully() {
+    let family = given::<Family>(registered());
+    let in_force = |ground, retention| match family.when(request_erasure(ground, retention)).result() {
+        Err(FamilyError::InRetention(why)) => Some(why),
+        _ => None,
+    };
+    let open = Retention::default();
+    assert!(in_force(ErasureGround::NoLongerNeeded, open).is_some_and(|why| why.contains("open")));
+    let protected = Retention { child_protection: true, closed_on: Some(date(2000, 1, 1)) };
+    assert!(in_force(ErasureGround::ConsentWithdrawn, protected).is_some_and(|why| why.contains("child")));
+    let recent = Retention { child_protection: false, closed_on: Some(date(2015, 1, 1)) };
+    assert!(in_force(ErasureGround::Objection, recent).is_some_and(|why| why.contains("2027-01-01")));
+    let long_ago = Retention { child_protection: false, closed_on: Some(date(2014, 11, 23)) };
+    assert_eq!(in_force(ErasureGround::NoLongerNeeded, long_ago), None, "12 years have passed");
+    assert_eq!(in_force(ErasureGround::Unlawful, protected), None, "recorded without a basis: erased");
+    assert_eq!(check_retention(ErasureGround::NoLongerNeeded, long_ago, TODAY), Ok(()));
 }
 
 fn link(member_id: MemberId, subject: &str) -> FamilyCommand {
@@ -420,7 +474,7 @@ fn a_member_signs_in_as_one_subject_and_the_link_ends_with_the_member_or_the_fam
             subject_key: "key-idp|eero-42".into()
         }))
     );
-    let erased = linked.when(FamilyCommand::Erase).events();
+    let erased = approved(&linked).when(FamilyCommand::Erase).events();
     assert_eq!(
         erased.iter().map(|event| event.event_type()).collect::<Vec<_>>(),
         ["MemberUnlinked", "FamilyErased"]

@@ -119,7 +119,11 @@ fn families(
                 }
                 FamilyEvent::Closed(_) => doc.status = Status::Closed,
                 FamilyEvent::Reopened(_) => doc.status = Status::Active,
-                FamilyEvent::Erased | FamilyEvent::MemberLinked(_) | FamilyEvent::MemberUnlinked(_) => {}
+                FamilyEvent::Erased
+                | FamilyEvent::MemberLinked(_)
+                | FamilyEvent::MemberUnlinked(_)
+                | FamilyEvent::ErasureRequested(_)
+                | FamilyEvent::ErasureApproved(_) => {}
             }
         }
     })

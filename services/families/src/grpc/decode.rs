@@ -4,8 +4,8 @@ use jiff::civil::Date;
 use luukku_app::Write;
 use luukku_domain::Field;
 use luukku_domain::family::{
-    CloseReason, ConsentId, FamilyCommand, FamilyId, MemberDetails, MemberId, MemberRole, NewMember,
-    parse_language,
+    CloseReason, ConsentId, ErasureGround, ErasureId, FamilyCommand, FamilyId, MemberDetails, MemberId,
+    MemberRole, NewMember, parse_language,
 };
 use luukku_domain::identity_code::IdentityCode;
 use luukku_grpc::Decoder;
@@ -258,4 +258,28 @@ pub fn erase(message: &pb::EraseFamilyRequest) -> Result<(Write, FamilyId), Stat
     let (write, family_id) =
         change(&mut decoder, &message.request_id, &message.family_id, message.expected_version);
     decoder.finish(|| Some((write?, family_id?)))
+}
+
+/// A request to erase: the write, the family, the erasure's id, the ground, and the member it
+/// is asked for.
+pub fn request_erasure(
+    message: &pb::RequestErasureRequest,
+) -> Result<(Write, FamilyId, ErasureId, ErasureGround, Option<MemberId>), Status> {
+    let mut decoder = Decoder::new();
+    let (write, family_id) =
+        change(&mut decoder, &message.request_id, &message.family_id, message.expected_version);
+    let erasure_id =
+        decoder.id_or_new("erasure_id", &message.erasure_id, ErasureId::parse, ErasureId::generate);
+    let ground = decoder.code("ground", &message.ground);
+    let on_behalf_of =
+        decoder.optional_id("on_behalf_of_member_id", &message.on_behalf_of_member_id, MemberId::parse);
+    decoder.finish(|| Some((write?, family_id?, erasure_id?, ground?, on_behalf_of?)))
+}
+
+pub fn approve_erasure(message: &pb::ApproveErasureRequest) -> Result<(Write, FamilyId, ErasureId), Status> {
+    let mut decoder = Decoder::new();
+    let (write, family_id) =
+        change(&mut decoder, &message.request_id, &message.family_id, message.expected_version);
+    let erasure_id = decoder.id("erasure_id", &message.erasure_id, ErasureId::parse);
+    decoder.finish(|| Some((write?, family_id?, erasure_id?)))
 }

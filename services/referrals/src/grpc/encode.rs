@@ -105,9 +105,37 @@ pub fn get_referral(
     pb::GetReferralResponse { referral: Some(found), history, withheld }
 }
 
-pub fn referral_page(page: &ReferralPage, now: Timestamp) -> pb::ListReferralsResponse {
+/// A page of referrals as the caller's scope lets them see it: under a consent, those to the
+/// caller's sector; under referrals, those; and a child-protection referral's reason only for
+/// child protection, the contact person and the family.
+pub fn referral_page(
+    page: &ReferralPage,
+    now: Timestamp,
+    scope: &Scope,
+    sector: Option<Sector>,
+) -> pb::ListReferralsResponse {
+    let privileged =
+        matches!(scope, Scope::Whole | Scope::Members(_)) || sector == Some(Sector::ChildProtection);
+    let visible = |record: &&ReferralRecord| match scope {
+        Scope::Consent { .. } => record.state.sector.is_some() && record.state.sector == sector,
+        Scope::Referrals(ids) => ids.contains(&record.referral_id),
+        Scope::Meetings(_) => false,
+        Scope::Whole | Scope::Members(_) | Scope::Own | Scope::NoPersonalData => true,
+    };
+    let referrals = page
+        .referrals
+        .iter()
+        .filter(visible)
+        .map(|record| {
+            let mut found = referral(record, now);
+            if found.sector == Sector::ChildProtection.as_code() && !privileged {
+                found.reason.clear();
+            }
+            found
+        })
+        .collect();
     pb::ListReferralsResponse {
-        referrals: page.referrals.iter().map(|record| referral(record, now)).collect(),
+        referrals,
         next_page_token: page.next.map(|next| next.to_string()).unwrap_or_default(),
     }
 }
