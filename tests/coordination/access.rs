@@ -266,3 +266,57 @@ async fn each_caller_sees_what_their_relationship_reaches_and_is_told_what_not()
     assert!(got.withheld.is_empty());
     Ok(())
 }
+
+#[tokio::test]
+async fn break_glass_opens_one_family_for_a_bounded_time_and_is_flagged() -> anyhow::Result<()> {
+    let mut h = Harness::start().await?;
+    let (family_id, _, registered) = h.family("Salo").await?;
+    let operator = luukku_testkit::operator();
+    let request = pb::GetFamilyViewRequest { family_id: family_id.clone(), min_positions: vec![registered] };
+    let status = h.coordination.get_family_view(h.call_as(&operator, request.clone())).await.expect_err("no");
+    assert_eq!(
+        status.get_details_error_info().map(|info| info.reason).as_deref(),
+        Some("OPERATORS_SEE_NO_PERSONAL_DATA")
+    );
+
+    let glass = |reason: &str, minutes| pb::BreakGlassRequest {
+        family_id: family_id.clone(),
+        reason: reason.to_owned(),
+        minutes,
+    };
+    let status = h.admin.break_glass(h.call_as(&operator, glass(" ", 10))).await.expect_err("a reason");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let status =
+        h.admin.break_glass(h.call_as(&operator, glass("incident 42", 61))).await.expect_err("bounded");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let status = h.admin.break_glass(h.call(glass("curious", 10))).await.expect_err("operators only");
+    assert_eq!(status.code(), Code::PermissionDenied);
+
+    let granted = h.admin.break_glass(h.call_as(&operator, glass("incident 42", 1))).await?.into_inner();
+    let now = jiff::Timestamp::now().as_millisecond();
+    assert!((granted.until_ms - now - 60_000).abs() < 5_000, "a minute from now");
+    let view = h.coordination.get_family_view(h.call_as(&operator, request)).await?.into_inner();
+    assert!(view.withheld.is_empty() && view.members.len() == 3);
+    // Another family stays closed to the operator.
+    let (other, _, at) = h.family("Laine").await?;
+    let request = pb::GetFamilyViewRequest { family_id: other, min_positions: vec![at] };
+    assert!(h.coordination.get_family_view(h.call_as(&operator, request)).await.is_err());
+
+    let flagged: Vec<(String, Option<String>)> = h
+        .records(&family_id)
+        .await?
+        .into_iter()
+        .filter(|record| record.access.basis == "break_glass")
+        .map(|record| {
+            (record.access.rpc.rsplit('/').next().unwrap_or_default().to_owned(), record.access.reason)
+        })
+        .collect();
+    assert_eq!(
+        flagged,
+        [
+            ("BreakGlass".to_owned(), Some("incident 42".to_owned())),
+            ("GetFamilyView".to_owned(), Some("incident 42".to_owned())),
+        ]
+    );
+    Ok(())
+}

@@ -4,6 +4,7 @@
 //! anything is answered.
 
 mod relations;
+pub mod unusual;
 
 use std::sync::Arc;
 
@@ -13,9 +14,10 @@ use luukku_domain::family::{Family, FamilyError, FamilyId};
 use luukku_domain::meetings::MeetingError;
 use luukku_domain::referrals::{Referral, ReferralError};
 use luukku_domain::refusal::rules;
-use luukku_domain::{Rule, Timestamp};
+use luukku_domain::{Role, Rule, Timestamp};
 use luukku_eventstore::EventStore;
 use luukku_eventstore::audit::{Access, AccessLog};
+use luukku_eventstore::glass::Glass;
 
 pub use relations::Relations;
 
@@ -38,6 +40,9 @@ pub struct Guard {
     store: EventStore,
     relations: Arc<Relations>,
     log: AccessLog,
+    /// Operators' break-glass grants, opened on first use.
+    glass: Arc<tokio::sync::OnceCell<Glass>>,
+    unusual: Arc<unusual::Unusual>,
 }
 
 fn parts(scope: &Scope) -> Vec<String> {
@@ -72,7 +77,22 @@ fn basis(basis: &Basis) -> (String, Option<String>) {
 
 impl Guard {
     pub fn new(store: EventStore, relations: Arc<Relations>, log: AccessLog) -> Self {
-        Self { store, relations, log }
+        Self { store, relations, log, glass: Arc::default(), unusual: Arc::default() }
+    }
+
+    /// The break-glass grants.
+    pub async fn glass(&self) -> Result<&Glass> {
+        Ok(self.glass.get_or_try_init(|| Glass::open(&self.store)).await?)
+    }
+
+    /// The grant an operator holds for the family a call names.
+    async fn glass_of(&self, caller: &Caller, target: &Target) -> Result<Option<BreakGlass>> {
+        match (caller.actor.role, target.family) {
+            (Role::Operator, Some(family)) => {
+                Ok(self.glass().await?.grant_of(caller.actor.person_id.as_str(), family).await?)
+            }
+            _ => Ok(None),
+        }
     }
 
     /// Starts the relationships model and the access log writer on `store`.
@@ -84,6 +104,11 @@ impl Guard {
 
     pub fn relations(&self) -> &Arc<Relations> {
         &self.relations
+    }
+
+    /// Break-glass uses and denied calls, per actor.
+    pub fn unusual(&self) -> &unusual::Unusual {
+        &self.unusual
     }
 
     fn decide(
@@ -125,12 +150,22 @@ impl Guard {
                 target.family = self.relations.read(family_of);
             }
         }
-        let mut decision = self.decide(caller, action, &target, None);
+        let glass = self.glass_of(caller, &target).await?;
+        let mut decision = self.decide(caller, action, &target, glass.as_ref());
         if !decision.allowed() {
             // The relationship may have been recorded a moment ago: decide again on facts that
             // include everything acknowledged before this call.
             self.relations.caught_up(&self.store).await?;
-            decision = self.decide(caller, action, &target, None);
+            decision = self.decide(caller, action, &target, glass.as_ref());
+        }
+        match &decision {
+            Decision::Allow { basis: Basis::BreakGlass(_), .. } if action != Action::BreakGlass => {
+                self.unusual.break_glass(&caller.actor)
+            }
+            Decision::Deny { rule } => {
+                self.unusual.denied(&caller.actor, rule.code, std::time::Instant::now());
+            }
+            Decision::Allow { .. } => {}
         }
         let (allowed, parts, (basis, reason), rule) = match &decision {
             Decision::Allow { scope, basis: why } => (true, parts(scope), basis(why), None),
@@ -145,8 +180,8 @@ impl Guard {
             member: target.member.or(caller.member.map(|member| member.member_id)),
             parts,
             basis,
-            // The signed form a consent rests on is recorded with it.
-            reason: reason.or(target.signed_form.clone()),
+            // The signed form a consent rests on, or the reason given, is recorded with it.
+            reason: reason.or(target.signed_form.clone()).or(target.purpose.clone()),
             allowed,
             rule,
         };

@@ -3,6 +3,7 @@
 //! `deploy/` render these into the nats-server configuration.
 
 use crate::Stream;
+use crate::glass::GLASS_BUCKET;
 use crate::keys::KEY_BUCKET;
 use crate::links::LINK_BUCKET;
 
@@ -83,7 +84,7 @@ impl NatsUser {
             return Permissions { publish: vec![">".to_owned()], subscribe: vec![">".to_owned()] };
         }
         let mut publish = vec!["$JS.API.INFO".to_owned(), "$JS.API.STREAM.NAMES".to_owned()];
-        let buckets = [format!("KV_{KEY_BUCKET}"), format!("KV_{LINK_BUCKET}")];
+        let buckets = [format!("KV_{KEY_BUCKET}"), format!("KV_{LINK_BUCKET}"), format!("KV_{GLASS_BUCKET}")];
         let streams = Stream::ALL.iter().map(|stream| stream.name()).chain([crate::audit::AUDIT_STREAM]);
         for stream in streams.chain(buckets.iter().map(String::as_str)) {
             publish.extend(read_stream(stream));
@@ -98,6 +99,10 @@ impl NatsUser {
         if self == NatsUser::Families {
             publish.push(format!("$KV.{KEY_BUCKET}.>"));
             publish.push(format!("$KV.{LINK_BUCKET}.>"));
+        }
+        if self == NatsUser::Coordination {
+            // CoordinationAdmin gives operators break-glass access.
+            publish.push(format!("$KV.{GLASS_BUCKET}.>"));
         }
         Permissions { publish, subscribe: vec![format!("{}.>", self.inbox_prefix())] }
     }
@@ -154,7 +159,8 @@ mod tests {
                 let writes = publish.iter().any(|s| *s == format!("{}.>", stream.subject_root()) || s == ">");
                 assert_eq!(writes, own, "{user:?} {stream}");
             }
-            let writes_keys = publish.iter().any(|subject| subject.starts_with("$KV.") || subject == ">");
+            let writes_keys =
+                publish.iter().any(|subject| subject.starts_with("$KV.LUUKKU_FAMILY") || subject == ">");
             assert_eq!(writes_keys, matches!(user, NatsUser::Families | NatsUser::Admin), "{user:?}");
             let manages = publish.iter().any(|subject| {
                 subject == ">"

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod envelope;
 mod error;
 mod follow;
+pub mod glass;
 pub mod keys;
 pub mod links;
 mod load;
@@ -30,12 +31,13 @@ pub use store::{EventStore, NatsAuth, StoreSettings};
 pub use streams::{AggregateRef, Checkpoints, Position, Stream};
 
 /// Creates, or brings to their settings, everything luukku keeps in NATS: the four streams,
-/// the access log, the family key bucket and the member link bucket (admin only; safe to run
-/// at every start).
+/// the access log, the family key bucket, the member link bucket and the break-glass bucket
+/// (admin only; safe to run at every start).
 pub async fn provision(store: &EventStore) -> Result<()> {
     store.provision(&Stream::ALL).await?;
     store.provision_audit().await?;
     NatsKeyStore::provision(store).await?;
     links::provision(store).await?;
+    glass::provision(store).await?;
     Ok(())
 }

@@ -216,12 +216,22 @@ async fn the_whole_system_from_the_command_line() -> anyhow::Result<()> {
     assert!(log.status.success(), "{}", text(&log));
     let log = String::from_utf8(log.stdout)?;
     assert!(
-        log.starts_with("time,person,role,organisation,system,call,kind,member,basis,allowed,rule,reason"),
+        log.starts_with(
+            "time,family,person,role,organisation,system,call,kind,member,basis,allowed,rule,reason"
+        ),
         "{log}"
     );
     assert!(log.contains(",dev.user,contact_person,dev,") && log.contains(",RegisterFamily,write,"), "{log}");
     assert!(log.contains(",GrantConsent,write,") && log.contains(",consent-form-2026-17"), "{log}");
     assert!(!log.contains("Maria") && !log.contains("Virtanen"), "no names in the log: {log}");
+    let review = luukku(&["ops", "access-log", "--break-glass", &nats_url, &ops_user])?;
+    assert!(
+        review.status.success() && text(&review).contains("0 break-glass grants and uses"),
+        "{}",
+        text(&review)
+    );
+    let neither = luukku(&["ops", "access-log", &nats_url, &ops_user])?;
+    assert!(!neither.status.success(), "a family or --break-glass: {}", text(&neither));
 
     let kek_file = format!("--kek-file={}/keys/kek", ports.data_dir);
     let exported = luukku(&["ops", "export", "--family", &family_id, &nats_url, &kek_file, &ops_user])?;

@@ -206,6 +206,7 @@ actions! {
     WatchCaseload = ("luukku.coordination.v1.CoordinationService", "WatchCaseload", Watch, OwnWorkList),
     GetAccessLog = ("luukku.coordination.v1.CoordinationService", "GetAccessLog", Read, AccessLog),
     Rebuild = ("luukku.coordination.v1.CoordinationAdmin", "Rebuild", Admin, Operate),
+    BreakGlass = ("luukku.coordination.v1.CoordinationAdmin", "BreakGlass", Admin, Operate),
 }
 
 impl Action {

@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use luukku_app::Guard;
 use luukku_domain::access::{Action, Target};
+use luukku_domain::family::FamilyId;
 use luukku_eventstore::{Checkpoints, KeyStore};
-use luukku_grpc::{caller, check, status};
+use luukku_grpc::{Decoder, caller, check, status};
 use luukku_proto::coordination::v1 as pb;
 use luukku_proto::coordination::v1::coordination_admin_server::CoordinationAdmin;
 use tokio::sync::mpsc;
@@ -23,8 +24,44 @@ fn counts(checkpoints: &Checkpoints) -> Vec<u64> {
     checkpoints.iter().map(|(_, sequence)| sequence).collect()
 }
 
+/// The longest break-glass grant, in minutes.
+const MAX_GLASS_MINUTES: u32 = 60;
+
 #[tonic::async_trait]
 impl<K: KeyStore + Clone> CoordinationAdmin for AdminGrpc<K> {
+    async fn break_glass(
+        &self,
+        request: Request<pb::BreakGlassRequest>,
+    ) -> Result<Response<pb::BreakGlassResponse>, Status> {
+        let caller = caller(&request).await?;
+        let message = request.get_ref();
+        let mut decoder = Decoder::new();
+        let family = decoder.id("family_id", &message.family_id, FamilyId::parse);
+        let reason = message.reason.trim();
+        if reason.is_empty() {
+            decoder.bad("reason", "say why, for the review: an incident or a request number");
+        }
+        let minutes = match message.minutes {
+            0 => Some(15),
+            minutes @ 1..=MAX_GLASS_MINUTES => Some(minutes),
+            _ => {
+                decoder.bad("minutes", format!("1 to {MAX_GLASS_MINUTES}"));
+                None
+            }
+        };
+        let (family, minutes) = decoder.finish(|| Some((family?, minutes?)))?;
+        let target = Target { purpose: Some(reason.to_owned()), ..Target::family(family) };
+        check(&self.guard, &caller, Action::BreakGlass, target).await?;
+        let until_ms = luukku_app::context_now().now.as_millis() + i64::from(minutes) * 60_000;
+        let glass = self.guard.glass().await.map_err(status)?;
+        glass
+            .grant(caller.actor.person_id.as_str(), family, reason, until_ms)
+            .await
+            .map_err(|error| status(error.into()))?;
+        tracing::warn!(operator = %caller.actor.person_id, %family, minutes, "break-glass access given");
+        Ok(Response::new(pb::BreakGlassResponse { until_ms }))
+    }
+
     type RebuildStream = ReceiverStream<Result<pb::RebuildProgress, Status>>;
 
     async fn rebuild(

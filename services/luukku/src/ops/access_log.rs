@@ -3,12 +3,16 @@
 use anyhow::Context as _;
 use luukku_domain::family::FamilyId;
 use luukku_eventstore::EventStore;
-use luukku_eventstore::audit::{AccessRecord, ReportQuery, report};
+use luukku_eventstore::audit::{AccessRecord, AuditQuery, ReportQuery, report};
 
 #[derive(Debug, clap::Args)]
 pub struct AccessLogArgs {
+    /// One family's accesses.
+    #[arg(long, required_unless_present = "break_glass", conflicts_with = "break_glass")]
+    family: Option<FamilyId>,
+    /// Every break-glass grant and use, across families, for the review.
     #[arg(long)]
-    family: FamilyId,
+    break_glass: bool,
     /// From this date (YYYY-MM-DD, in Finland) or RFC 3339 timestamp, inclusive.
     #[arg(long)]
     from: Option<String>,
@@ -31,8 +35,9 @@ fn moment(value: &str, end_of_day: bool) -> anyhow::Result<i64> {
     Ok(if end_of_day { start + 24 * 3_600_000 - 1 } else { start })
 }
 
-const COLUMNS: [&str; 12] = [
+const COLUMNS: [&str; 13] = [
     "time",
+    "family",
     "person",
     "role",
     "organisation",
@@ -46,13 +51,14 @@ const COLUMNS: [&str; 12] = [
     "reason",
 ];
 
-fn fields(record: &AccessRecord) -> [String; 12] {
+fn fields(record: &AccessRecord) -> [String; 13] {
     let access = &record.access;
     let at = jiff::Timestamp::from_millisecond(access.at.as_millis())
         .map(|at| at.to_zoned(luukku_app::finnish_zone()).strftime("%Y-%m-%d %H:%M:%S").to_string())
         .unwrap_or_default();
     [
         at,
+        access.family.map(|family| family.to_string()).unwrap_or_default(),
         access.actor.person_id.to_string(),
         access.actor.role.to_string(),
         access.actor.organisation.to_string(),
@@ -77,29 +83,18 @@ fn csv_field(value: &str) -> String {
 }
 
 pub async fn access_log(store: &EventStore, args: &AccessLogArgs) -> anyhow::Result<()> {
-    let mut query = ReportQuery {
-        family: args.family,
-        members: None,
-        from_ms: args.from.as_deref().map(|from| moment(from, false)).transpose()?,
-        to_ms: args.to.as_deref().map(|to| moment(to, true)).transpose()?,
-        after_sequence: 0,
-        page_size: 1000,
+    let from_ms = args.from.as_deref().map(|from| moment(from, false)).transpose()?;
+    let to_ms = args.to.as_deref().map(|to| moment(to, true)).transpose()?;
+    let Some(family) = args.family else {
+        return break_glass(store, args.csv, from_ms, to_ms).await;
     };
-    if args.csv {
-        println!("{}", COLUMNS.join(","));
-    } else {
-        println!("{}", COLUMNS.join("\t"));
-    }
+    let mut query = ReportQuery { family, members: None, from_ms, to_ms, after_sequence: 0, page_size: 1000 };
+    header(args.csv);
     let mut count = 0usize;
     loop {
         let page = report(store, &query).await?;
         for (_, record) in &page.records {
-            let fields = fields(record);
-            if args.csv {
-                println!("{}", fields.iter().map(|field| csv_field(field)).collect::<Vec<_>>().join(","));
-            } else {
-                println!("{}", fields.join("\t"));
-            }
+            line(record, args.csv);
         }
         count += page.records.len();
         if page.next_after == 0 {
@@ -109,6 +104,51 @@ pub async fn access_log(store: &EventStore, args: &AccessLogArgs) -> anyhow::Res
     }
     if !args.csv {
         eprintln!("{count} accesses");
+    }
+    Ok(())
+}
+
+fn header(csv: bool) {
+    println!("{}", COLUMNS.join(if csv { "," } else { "\t" }));
+}
+
+fn line(record: &AccessRecord, csv: bool) {
+    let fields = fields(record);
+    if csv {
+        println!("{}", fields.iter().map(|field| csv_field(field)).collect::<Vec<_>>().join(","));
+    } else {
+        println!("{}", fields.join("\t"));
+    }
+}
+
+/// Every break-glass grant and use in the log, with the family each concerns.
+async fn break_glass(
+    store: &EventStore,
+    csv: bool,
+    from_ms: Option<i64>,
+    to_ms: Option<i64>,
+) -> anyhow::Result<()> {
+    header(csv);
+    let mut after = 0;
+    let mut count = 0usize;
+    loop {
+        let query = AuditQuery { family: None, after_sequence: after, limit: 10_000 };
+        let page = store.read_audit(&query).await?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = last.sequence;
+        for record in page.iter().filter_map(|stored| stored.record.as_ref()) {
+            let at = record.access.at.as_millis();
+            let flagged = record.access.basis == "break_glass";
+            if flagged && from_ms.is_none_or(|from| at >= from) && to_ms.is_none_or(|to| at <= to) {
+                line(record, csv);
+                count += 1;
+            }
+        }
+    }
+    if !csv {
+        eprintln!("{count} break-glass grants and uses");
     }
     Ok(())
 }
