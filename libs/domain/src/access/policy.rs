@@ -437,25 +437,30 @@ fn read(relation: &Relation, action: Action) -> Decision {
     let Some(decision) = relation.read() else {
         return relation.refuse(rules::NO_RELATIONSHIP);
     };
-    // A referral or a meeting asked for by its id must be one the scope holds.
     let Decision::Allow { scope, .. } = &decision else {
         return decision;
     };
-    match (action, scope) {
-        (Action::GetReferral, Scope::Referrals(referrals))
-            if !target.referral.is_some_and(|id| referrals.contains(&id)) =>
-        {
-            deny(rules::NO_RELATIONSHIP)
+    let whole_family = matches!(scope, Scope::Whole | Scope::Members(_));
+    match action {
+        // A referral asked for by its id: the family's, or one addressed to or sent by the
+        // caller's sector.
+        Action::GetReferral if !whole_family => match target.referral {
+            Some(id) if relation.referrals().contains(&id) => {
+                allow(Scope::Referrals(vec![id]), Basis::Referral(id))
+            }
+            _ => deny(rules::NO_RELATIONSHIP),
+        },
+        // A meeting asked for by its id: under a consent, or by those invited to it.
+        Action::GetMeeting if !whole_family && !matches!(scope, Scope::Consent { .. }) => {
+            match target.meeting {
+                Some(id) if relation.meetings().contains(&id) => {
+                    allow(Scope::Meetings(vec![id]), Basis::Meeting(id))
+                }
+                _ => deny(rules::NO_RELATIONSHIP),
+            }
         }
-        (Action::GetMeeting, Scope::Meetings(meetings))
-            if !target.meeting.is_some_and(|id| meetings.contains(&id)) =>
-        {
-            deny(rules::NO_RELATIONSHIP)
-        }
-        (Action::ListFamilyHistory, Scope::Consent { .. } | Scope::Referrals(_) | Scope::Meetings(_)) => {
-            // The raw history is the whole family's: only the contact person and the family.
-            deny(rules::EXPORT_NOT_PERMITTED)
-        }
+        // The raw history is the whole family's: only the contact person and the family.
+        Action::ListFamilyHistory if !whole_family => deny(rules::EXPORT_NOT_PERMITTED),
         _ => decision,
     }
 }

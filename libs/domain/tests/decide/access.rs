@@ -468,3 +468,124 @@ fn every_action_is_decided_for_every_role_without_panicking() {
         assert_eq!(Action::of_path(&action.path()), Some(*action));
     }
 }
+
+/// The relationships of the access-policy table, as columns.
+const COLUMNS: [&str; 11] = [
+    "contact person",
+    "pending receiver",
+    "consenting sector",
+    "receiving sector",
+    "unrelated sector",
+    "family member",
+    "other family's member",
+    "supervisor",
+    "data protection",
+    "operator",
+    "operator, break-glass",
+];
+
+/// Who calls, and what they are to the Salo family, for each column.
+fn caller(column: &str) -> (Actor, When<'static>) {
+    let family: &'static FamilyFacts = Box::leak(Box::new({
+        let mut family = salo();
+        family.apply_assignment(&AssignmentEvent::HandoverProposed(HandoverProposed {
+            handover_id: id(50),
+            from: anna(),
+            to: bertta(),
+            reason: Personal::Plain("leave".into()),
+        }));
+        family
+    }));
+    let when = given(family);
+    match column {
+        "contact person" => (contact_person(), when.by_contact_person(anna())),
+        "pending receiver" => (
+            actor("bertta", Role::ContactPerson, Some(Sector::FamilySocialServices)),
+            when.by_contact_person(bertta()),
+        ),
+        "consenting sector" => (professional("terveydenhoitaja", Sector::ChildHealthClinic), when),
+        "receiving sector" => (professional("sosiaalityontekija", Sector::ChildProtection), when),
+        "unrelated sector" => (professional("rehtori", Sector::EarlyEducation), when),
+        "family member" => (family_member(), when.by_member(guardian())),
+        "other family's member" => {
+            let mut when = when;
+            when.caller_member = Some(MemberRef { family_id: id(901), member_id: guardian() });
+            (family_member(), when)
+        }
+        "supervisor" => (actor("esihenkilo", Role::Supervisor, None), when),
+        "data protection" => (actor("tietosuoja", Role::DataProtection, None), when),
+        "operator" => (actor("operaattori", Role::Operator, None), when),
+        _ => {
+            let mut when = when;
+            when.break_glass = Some(BreakGlass {
+                family_id: family_id(),
+                reason: "incident 42".into(),
+                until_ms: NOW_MS + 60_000,
+            });
+            (actor("operaattori", Role::Operator, None), when)
+        }
+    }
+}
+
+/// What each action names, in the table: the family, and its referral to child protection,
+/// its meeting, or the caller's own work list.
+fn target_of(action: Action, when: When<'static>, caller: &Actor) -> When<'static> {
+    let own = caller.clone();
+    when.target(move |target| match action.rules() {
+        RuleSet::ReferralStep | RuleSet::CreateReferral | RuleSet::FamilyRead
+            if matches!(action, Action::GetReferral | Action::UpdateReferral) =>
+        {
+            target.referral = Some(to_child_protection());
+            target.step = Some(ReferralStep::Receiving);
+        }
+        RuleSet::FamilyRead | RuleSet::AnswerInvitation | RuleSet::CompleteAction
+            if matches!(action, Action::GetMeeting | Action::AnswerInvitation) =>
+        {
+            target.meeting = Some(network_meeting());
+            target.participant = Some(Participant::Sector(Sector::MentalHealth));
+        }
+        RuleSet::OwnWorkList | RuleSet::Search | RuleSet::Statistics | RuleSet::Directory => {
+            target.family = None;
+            target.person = Some(own.person_id.clone());
+        }
+        RuleSet::GrantConsent => {
+            target.member = Some(guardian());
+            target.signed_form = Some("form-1".into());
+        }
+        RuleSet::Operate if action == Action::BreakGlass => target.purpose = Some("incident 42".into()),
+        _ => {}
+    })
+}
+
+/// The table of every RPC × relationship, as `docs/access-policy.md` holds it.
+fn table() -> String {
+    let mut table = format!("| RPC | {} |\n|---|{}\n", COLUMNS.join(" | "), "---|".repeat(COLUMNS.len()));
+    for action in Action::ALL {
+        let cells: Vec<&str> = COLUMNS
+            .iter()
+            .map(|column| {
+                let (actor, when) = caller(column);
+                match target_of(*action, when, &actor).decide(&actor, *action) {
+                    Decision::Allow { scope: Scope::Whole, .. } => "all",
+                    Decision::Allow { .. } => "part",
+                    Decision::Deny { rule } if rule == rules::NO_RELATIONSHIP => "hidden",
+                    Decision::Deny { .. } => "no",
+                }
+            })
+            .collect();
+        table.push_str(&format!("| `{}` | {} |\n", action.method(), cells.join(" | ")));
+    }
+    table
+}
+
+#[test]
+fn the_documented_table_is_the_policy() {
+    let document =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/access-policy.md"))
+            .expect("docs/access-policy.md");
+    let expected = table();
+    assert!(
+        document.contains(&expected),
+        "docs/access-policy.md does not hold the policy's table; it is:\n\n{expected}"
+    );
+}
