@@ -320,3 +320,50 @@ async fn break_glass_opens_one_family_for_a_bounded_time_and_is_flagged() -> any
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn search_by_name_stays_in_the_caseload_and_by_identity_code_needs_a_purpose() -> anyhow::Result<()> {
+    let mut h = Harness::start().await?;
+    let (salo, _, _) = h.family("Salo").await?;
+    let (laine, _, _) = h.family("Laine").await?;
+    let anna = h.contact_person("anna.contact", "Anna Koskinen").await?;
+    let at = h.assign(&salo, &anna).await?;
+    // Both families have a guardian with this identity code in the test fixture.
+    let search = |name: &str, code: &str, purpose: &str| pb::SearchFamiliesRequest {
+        name: name.to_owned(),
+        municipality: String::new(),
+        min_positions: vec![at.clone()],
+        identity_code: code.to_owned(),
+        purpose: purpose.to_owned(),
+    };
+    let found = h.coordination.search_families(h.call(search("maria", "", ""))).await?.into_inner();
+    let ids: Vec<&str> = found.families.iter().map(|family| family.family_id.as_str()).collect();
+    assert_eq!(ids, [salo.as_str()], "by name, only the caller's own caseload");
+
+    let status =
+        h.coordination.search_families(h.call(search("", "131052-308T", " "))).await.expect_err("no purpose");
+    assert_eq!(
+        status.get_details_error_info().map(|info| info.reason).as_deref(),
+        Some("SEARCH_NEEDS_PURPOSE")
+    );
+    let purpose = "a child protection notification about this family";
+    let found =
+        h.coordination.search_families(h.call(search("", "131052-308T", purpose))).await?.into_inner();
+    let mut ids: Vec<String> = found.families.iter().map(|family| family.family_id.clone()).collect();
+    ids.sort();
+    let mut both = vec![salo.clone(), laine.clone()];
+    both.sort();
+    assert_eq!(ids, both, "by identity code, everywhere");
+    let hit =
+        h.records(&laine).await?.into_iter().find(|record| record.access.rpc.ends_with("/SearchFamilies"));
+    let hit = hit.expect("the hit is in the family's log");
+    assert_eq!(
+        (hit.access.actor.person_id.as_str(), hit.access.reason.as_deref()),
+        ("anna.contact", Some(purpose))
+    );
+    let teacher = professional("opettaja", Sector::School);
+    let status =
+        h.coordination.search_families(h.call_as(&teacher, search("maria", "", ""))).await.expect_err("no");
+    assert_eq!(status.code(), Code::PermissionDenied);
+    Ok(())
+}

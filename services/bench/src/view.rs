@@ -69,11 +69,22 @@ pub async fn run(args: ViewArgs) -> anyhow::Result<()> {
     let luukku_coordination::Started { routes, projection, .. } = luukku_coordination::start(
         folder.path(),
         store.clone(),
-        keys,
+        keys.clone(),
         luukku_app::Guard::start(store.clone()),
     )
     .await?;
     let coordination_served = serve_routes(routes).await?;
+    // The same service with no access policy and no access log, for what they cost.
+    let open_folder = tempfile::tempdir()?;
+    let open = luukku_coordination::start(
+        open_folder.path(),
+        store.clone(),
+        keys,
+        luukku_app::Guard::unguarded(store.clone()),
+    )
+    .await?;
+    let open_served = serve_routes(open.routes).await?;
+    let open_channel = tonic::transport::Endpoint::from_shared(open_served.url())?.connect().await?;
     let actor: Arc<Actor> = Arc::new(luukku_testkit::actor());
     let mut writer = FamilyServiceClient::connect(families_served.url()).await?;
     let channel = tonic::transport::Endpoint::from_shared(coordination_served.url())?.connect().await?;
@@ -96,10 +107,12 @@ pub async fn run(args: ViewArgs) -> anyhow::Result<()> {
         luukku_eventstore::Stream::Families,
         store.last_sequence(luukku_eventstore::Stream::Families).await?,
     );
-    projection
-        .wait_for(targets, std::time::Duration::from_secs(60))
-        .await
-        .map_err(|at| anyhow::anyhow!("projection at {at}"))?;
+    for projection in [&projection, &open.projection] {
+        projection
+            .wait_for(targets, std::time::Duration::from_secs(60))
+            .await
+            .map_err(|at| anyhow::anyhow!("projection at {at}"))?;
+    }
 
     // The reference: one nats-server request round trip (a direct get), same concurrency.
     let client = nats.client().await?;
@@ -123,30 +136,20 @@ pub async fn run(args: ViewArgs) -> anyhow::Result<()> {
         task.await??;
     }
 
-    let views = Arc::new(Mutex::new(latency_histogram()?));
     let family_ids = Arc::new(family_ids);
-    let mut tasks = Vec::new();
-    let started_all = Instant::now();
-    for caller in 0..args.callers {
-        let mut client = CoordinationServiceClient::new(channel.clone());
-        let views = Arc::clone(&views);
-        let family_ids = Arc::clone(&family_ids);
-        let actor = Arc::clone(&actor);
-        tasks.push(tokio::spawn(async move {
-            for view in 0..args.views {
-                let family_id = family_ids[(caller * 7919 + view * 104_729) % family_ids.len()].clone();
-                let request = coordination::GetFamilyViewRequest { family_id, min_positions: vec![] };
-                let started = Instant::now();
-                client.get_family_view(with_identity(request, &actor)).await?;
-                record(&mut *views.lock().await, started.elapsed());
-            }
-            anyhow::Ok(())
-        }));
+    // Unguarded, guarded, and each once more, so that neither gains from going first.
+    let mut guarded = Vec::new();
+    let mut unguarded = Vec::new();
+    for (round, with_policy) in [false, true, false, true].into_iter().enumerate() {
+        let channel = if with_policy { channel.clone() } else { open_channel.clone() };
+        let run = views(channel, &args, Arc::clone(&family_ids), Arc::clone(&actor), round).await?;
+        if with_policy { guarded.push(run) } else { unguarded.push(run) }
     }
-    for task in tasks {
-        task.await??;
-    }
-    let view_rate = (args.callers * args.views) as f64 / started_all.elapsed().as_secs_f64();
+    let best = |runs: &Vec<(f64, hdrhistogram::Histogram<u64>)>| {
+        runs.iter().max_by(|a, b| a.0.total_cmp(&b.0)).cloned().expect("two runs")
+    };
+    let (view_rate, views) = best(&guarded);
+    let (open_rate, open_views) = best(&unguarded);
 
     let mut visible = latency_histogram()?;
     let mut reader = CoordinationServiceClient::new(channel.clone());
@@ -167,7 +170,6 @@ pub async fn run(args: ViewArgs) -> anyhow::Result<()> {
     }
 
     let raw = raw.lock().await;
-    let views = views.lock().await;
     println!(
         "reference (raw direct get round trip, {} callers): p50 {:.3} ms, p99 {:.3} ms",
         args.callers,
@@ -175,10 +177,20 @@ pub async fn run(args: ViewArgs) -> anyhow::Result<()> {
         millis(raw.value_at_quantile(0.99))
     );
     println!(
-        "GetFamilyView ({} callers): p50 {:.3} ms, p99 {:.3} ms, {view_rate:.0} views/s",
+        "GetFamilyView without policy and access log ({} callers): p50 {:.3} ms, p99 {:.3} ms, {open_rate:.0} views/s",
+        args.callers,
+        millis(open_views.value_at_quantile(0.50)),
+        millis(open_views.value_at_quantile(0.99))
+    );
+    println!(
+        "GetFamilyView with policy and access log ({} callers): p50 {:.3} ms, p99 {:.3} ms, {view_rate:.0} views/s",
         args.callers,
         millis(views.value_at_quantile(0.50)),
         millis(views.value_at_quantile(0.99))
+    );
+    println!(
+        "policy and access log cost: {:.1} % of the rate (target: at most 15 %)",
+        100.0 * (1.0 - view_rate / open_rate)
     );
     println!(
         "write to visible (ChangeMunicipality, then GetFamilyView with its position): p50 {:.3} ms, p99 {:.3} ms",
@@ -187,4 +199,43 @@ pub async fn run(args: ViewArgs) -> anyhow::Result<()> {
     );
     println!("ratio={:.3}", raw.value_at_quantile(0.50) as f64 / views.value_at_quantile(0.50).max(1) as f64);
     Ok(())
+}
+
+/// One run of `args.callers` callers asking `args.views` views each: the rate and latencies.
+async fn views(
+    channel: tonic::transport::Channel,
+    args: &ViewArgs,
+    family_ids: Arc<Vec<String>>,
+    actor: Arc<Actor>,
+    round: usize,
+) -> anyhow::Result<(f64, hdrhistogram::Histogram<u64>)> {
+    let views = Arc::new(Mutex::new(latency_histogram()?));
+    let mut tasks = Vec::new();
+    let started_all = Instant::now();
+    for caller in 0..args.callers {
+        let mut client = CoordinationServiceClient::new(channel.clone());
+        let views = Arc::clone(&views);
+        let family_ids = Arc::clone(&family_ids);
+        let actor = Arc::clone(&actor);
+        let count = args.views;
+        tasks.push(tokio::spawn(async move {
+            for view in 0..count {
+                let pick = (caller * 7919 + view * 104_729 + round * 31) % family_ids.len();
+                let request = coordination::GetFamilyViewRequest {
+                    family_id: family_ids[pick].clone(),
+                    min_positions: vec![],
+                };
+                let started = Instant::now();
+                client.get_family_view(with_identity(request, &actor)).await?;
+                record(&mut *views.lock().await, started.elapsed());
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let rate = (args.callers * args.views) as f64 / started_all.elapsed().as_secs_f64();
+    let histogram = Arc::try_unwrap(views).map_err(|_| anyhow::anyhow!("a caller still runs"))?.into_inner();
+    Ok((rate, histogram))
 }

@@ -35,6 +35,15 @@ pub struct TimelinePage {
     pub next: Option<TimelineCursor>,
 }
 
+/// What a search looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Query<'a> {
+    /// A part of a member's name.
+    Name(&'a str),
+    /// A member's exact identity code.
+    IdentityCode(&'a luukku_domain::identity_code::IdentityCode),
+}
+
 /// Where a search looks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SearchIn {
@@ -175,13 +184,16 @@ impl<K: KeyStore + Clone> Coordination<K> {
     pub async fn search(
         &self,
         _caller: &Caller,
-        name: &str,
+        query: Query<'_>,
         municipality: Option<&Municipality>,
         within: SearchIn,
         wait: Wait,
     ) -> Result<Vec<CaseloadEntry>> {
         self.reached(wait).await?;
-        let name = name.trim().to_lowercase();
+        let name = match query {
+            Query::Name(name) => name.trim().to_lowercase(),
+            Query::IdentityCode(_) => String::new(),
+        };
         let tree = self.projection.tree();
         let context = luukku_app::context_now();
         let mut found = Vec::new();
@@ -207,6 +219,13 @@ impl<K: KeyStore + Clone> Coordination<K> {
             }
             let opened = view::open(doc, family, self.key(family).await?.as_ref());
             if !name.is_empty() && !view::names(&opened).iter().any(|n| n.to_lowercase().contains(&name)) {
+                continue;
+            }
+            if let Query::IdentityCode(code) = &query
+                && !opened.members.values().any(|member| {
+                    member.details.plain().and_then(|details| details.identity_code.as_ref()) == Some(code)
+                })
+            {
                 continue;
             }
             found.push(view::caseload_entry(family, &opened, &context));

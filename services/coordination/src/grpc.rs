@@ -11,6 +11,7 @@ use luukku_app::Guard;
 use luukku_domain::access::{Action, Scope, Target};
 use luukku_domain::contacts::ContactPersonId;
 use luukku_domain::family::{FamilyId, MemberId};
+use luukku_domain::identity_code::IdentityCode;
 use luukku_eventstore::KeyStore;
 use luukku_eventstore::audit::ReportQuery;
 use luukku_grpc::decode::page_size;
@@ -22,7 +23,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::app::timeline::TimelineCursor;
-use crate::app::{Coordination, SearchIn, shape};
+use crate::app::{Coordination, Query, SearchIn, shape};
 
 /// A timeline page's default and largest size.
 const PAGE: (usize, usize) = (50, 500);
@@ -106,26 +107,32 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
         let caller = caller(&request).await?;
         let message = request.get_ref();
         let mut decoder = Decoder::new();
-        let municipality = if message.municipality.is_empty() {
+        let by_code = !message.identity_code.trim().is_empty();
+        let municipality = if message.municipality.is_empty() || by_code {
             Some(None)
         } else {
             decoder.municipality("municipality", &message.municipality).map(Some)
         };
-        if message.name.trim().is_empty() && message.municipality.is_empty() {
-            decoder.bad("name", "give a name, a municipality or both");
+        let code = if by_code {
+            decoder.field("identity_code", IdentityCode::parse(message.identity_code.trim())).map(Some)
+        } else {
+            Some(None)
+        };
+        if !by_code && message.name.trim().is_empty() && message.municipality.is_empty() {
+            decoder.bad("name", "give a name, a municipality or both, or an identity_code with a purpose");
         }
         let wait = decode::wait(&mut decoder, &request, &message.min_positions);
-        let municipality = decoder.finish(|| municipality)?;
-        let granted = check(&self.guard, &caller, Action::SearchFamilies, Target::default()).await?;
-        let within = match granted.scope {
-            Scope::Own => SearchIn::Caseload(granted.contact_person),
-            _ => SearchIn::Everywhere,
+        let (municipality, code) = decoder.finish(|| Some((municipality?, code?)))?;
+        let purpose = Some(message.purpose.trim().to_owned()).filter(|purpose| !purpose.is_empty());
+        let target = Target { identity_code_search: by_code, purpose, ..Target::default() };
+        let granted = check(&self.guard, &caller, Action::SearchFamilies, target).await?;
+        let (within, query) = match (&granted.scope, code.as_ref()) {
+            (Scope::Own, _) => (SearchIn::Caseload(granted.contact_person), Query::Name(&message.name)),
+            (_, Some(code)) => (SearchIn::Everywhere, Query::IdentityCode(code)),
+            (_, None) => (SearchIn::Caseload(granted.contact_person), Query::Name(&message.name)),
         };
-        let families = self
-            .app
-            .search(&caller, &message.name, municipality.as_ref(), within, wait)
-            .await
-            .map_err(status)?;
+        let families =
+            self.app.search(&caller, query, municipality.as_ref(), within, wait).await.map_err(status)?;
         let found: Vec<FamilyId> = families.iter().map(|entry| entry.family_id).collect();
         self.guard
             .record_found(&caller, Action::SearchFamilies, &found, &granted.basis)

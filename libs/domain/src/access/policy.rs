@@ -459,8 +459,9 @@ fn read(relation: &Relation, action: Action) -> Decision {
                 _ => deny(rules::NO_RELATIONSHIP),
             }
         }
-        // The raw history is the whole family's: only the contact person and the family.
-        Action::ListFamilyHistory if !whole_family => deny(rules::EXPORT_NOT_PERMITTED),
+        // The raw history holds every member's data: the contact person's (and break-glass)
+        // only; a family member reads their own through GetFamily and the log report.
+        Action::ListFamilyHistory if *scope != Scope::Whole => deny(rules::EXPORT_NOT_PERMITTED),
         _ => decision,
     }
 }
@@ -563,7 +564,7 @@ pub fn explain(rule: Rule) -> &'static str {
         }
         "INTERNAL_NOTES" => "the contact log holds professionals' internal notes: the contact person's only",
         "NOT_A_PARTICIPANT" => "only the participant answers for themself",
-        "EXPORT_NOT_PERMITTED" => "the family's whole history goes only to its contact person and the family",
+        "EXPORT_NOT_PERMITTED" => "the family's whole history goes only to its contact person",
         "NOT_OWN_WORK_LIST" => "a work list is its owner's own: name your own person or sector",
         "STATUTORY_BASIS_NOT_IN_LAW" => {
             "no law lets this basis carry a referral to that sector without consent"
