@@ -367,3 +367,54 @@ async fn search_by_name_stays_in_the_caseload_and_by_identity_code_needs_a_purpo
     assert_eq!(status.code(), Code::PermissionDenied);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_watch_ends_when_the_consent_it_rested_on_is_revoked() -> anyhow::Result<()> {
+    use futures::StreamExt;
+    let mut h = Harness::start().await?;
+    let (family_id, members, _) = h.family("Salo").await?;
+    let grant = families::GrantConsentRequest {
+        request_id: request_id(),
+        family_id: family_id.clone(),
+        given_by: members[0].clone(),
+        sectors: vec!["school".into()],
+        purpose: "support at school".into(),
+        valid_until: "2099-12-31".into(),
+        signed_form: "consent-form-11".into(),
+        ..Default::default()
+    };
+    let consent = h.families.grant_consent(h.call(grant)).await?.into_inner();
+    let at = consent.result.clone().and_then(|r| r.position).expect("a position");
+    let teacher = professional("opettaja", Sector::School);
+    h.coordination
+        .get_family_view(h.call_as(
+            &teacher,
+            pb::GetFamilyViewRequest { family_id: family_id.clone(), min_positions: vec![at] },
+        ))
+        .await?;
+    let mut watch = h
+        .coordination
+        .watch_family(h.call_as(&teacher, pb::WatchFamilyRequest { family_id: family_id.clone() }))
+        .await?
+        .into_inner();
+    watch.next().await.expect("the current view")?;
+    h.move_family(&family_id, "837").await?;
+    let change =
+        tokio::time::timeout(std::time::Duration::from_secs(10), watch.next()).await?.expect("a change")?;
+    assert_eq!(change.entries.len(), 1, "the change reaches the teacher while the consent holds");
+
+    let revoke = families::RevokeConsentRequest {
+        request_id: request_id(),
+        family_id: family_id.clone(),
+        consent_id: consent.consent_id.clone(),
+        revoked_by: members[0].clone(),
+        ..Default::default()
+    };
+    h.families.revoke_consent(h.call(revoke)).await?;
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), watch.next()).await?;
+    let status = ended.expect("the watch says why it ends").expect_err("the consent is gone");
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let after = tokio::time::timeout(std::time::Duration::from_secs(5), watch.next()).await?;
+    assert!(after.is_none(), "and it ends: {after:?}");
+    Ok(())
+}

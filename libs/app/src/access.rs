@@ -14,7 +14,7 @@ use luukku_domain::family::{Family, FamilyError, FamilyId};
 use luukku_domain::meetings::MeetingError;
 use luukku_domain::referrals::{Referral, ReferralError};
 use luukku_domain::refusal::rules;
-use luukku_domain::{Role, Rule, Timestamp};
+use luukku_domain::{Actor, Code, Role, Rule, Timestamp};
 use luukku_eventstore::EventStore;
 use luukku_eventstore::audit::{Access, AccessLog};
 use luukku_eventstore::glass::Glass;
@@ -32,6 +32,8 @@ pub struct Granted {
     pub family: Option<FamilyId>,
     /// The contact person the caller is, if they are one.
     pub contact_person: Option<ContactPersonId>,
+    /// The break-glass grant the access rests on, if it does.
+    pub glass: Option<BreakGlass>,
 }
 
 /// Decides every call by the policy and logs it.
@@ -157,30 +159,23 @@ impl Guard {
         #[cfg(feature = "unguarded")]
         if self.unguarded {
             let basis = Basis::Role(caller.actor.role);
-            return Ok(Granted { scope: Scope::Whole, basis, family: target.family, contact_person: None });
+            return Ok(Granted {
+                scope: Scope::Whole,
+                basis,
+                family: target.family,
+                contact_person: None,
+                glass: None,
+            });
         }
-        if target.family.is_none() && (target.referral.is_some() || target.meeting.is_some()) {
-            let family_of = |state: &relations::State| {
-                target
-                    .referral
-                    .and_then(|referral| state.family_of_referral(referral))
-                    .or_else(|| target.meeting.and_then(|meeting| state.family_of_meeting(meeting)))
-            };
-            target.family = self.relations.read(family_of);
-            if target.family.is_none() {
-                // Perhaps sent a moment ago.
-                self.relations.caught_up(&self.store).await?;
-                target.family = self.relations.read(family_of);
+        // The facts that cannot be gathered now leave a denial on record, and no answer.
+        let (decision, glass) = match self.gather_and_decide(caller, action, &mut target).await {
+            Ok(decided) => decided,
+            Err(error) => {
+                let unavailable = Decision::Deny { rule: rules::FACTS_UNAVAILABLE };
+                self.record(caller, action, &target, &unavailable).await?;
+                return Err(error);
             }
-        }
-        let glass = self.glass_of(caller, &target).await?;
-        let mut decision = self.decide(caller, action, &target, glass.as_ref());
-        if !decision.allowed() {
-            // The relationship may have been recorded a moment ago: decide again on facts that
-            // include everything acknowledged before this call.
-            self.relations.caught_up(&self.store).await?;
-            decision = self.decide(caller, action, &target, glass.as_ref());
-        }
+        };
         match &decision {
             Decision::Allow { basis: Basis::BreakGlass(_), .. } if action != Action::BreakGlass => {
                 self.unusual.break_glass(&caller.actor)
@@ -190,13 +185,77 @@ impl Guard {
             }
             Decision::Allow { .. } => {}
         }
-        let (allowed, parts, (basis, reason), rule) = match &decision {
+        self.record(caller, action, &target, &decision).await?;
+        match decision {
+            Decision::Allow { scope, basis } => Ok(Granted {
+                scope,
+                basis,
+                family: target.family,
+                contact_person: self.relations.read(|state| state.contact_person_of(&caller.actor.person_id)),
+                glass,
+            }),
+            Decision::Deny { rule } => Err(denied(rule, action, &target)),
+        }
+    }
+
+    /// Resolves the family a call names, gathers the facts and decides.
+    async fn gather_and_decide(
+        &self,
+        caller: &Caller,
+        action: Action,
+        target: &mut Target,
+    ) -> Result<(Decision, Option<BreakGlass>)> {
+        if target.family.is_none() && (target.referral.is_some() || target.meeting.is_some()) {
+            let family_of = |state: &relations::State| {
+                target
+                    .referral
+                    .and_then(|referral| state.family_of_referral(referral))
+                    .or_else(|| target.meeting.and_then(|meeting| state.family_of_meeting(meeting)))
+            };
+            let mut family = self.relations.read(family_of);
+            if family.is_none() {
+                // Perhaps sent a moment ago.
+                self.relations.caught_up(&self.store).await?;
+                family = self.relations.read(family_of);
+            }
+            target.family = family;
+        }
+        let glass = self.glass_of(caller, target).await?;
+        let mut decision = self.decide(caller, action, target, glass.as_ref());
+        if !decision.allowed() {
+            // The relationship may have been recorded a moment ago: decide again on facts that
+            // include everything acknowledged before this call.
+            self.relations.caught_up(&self.store).await?;
+            decision = self.decide(caller, action, target, glass.as_ref());
+        }
+        Ok((decision, glass))
+    }
+
+    /// Whether a call allowed earlier is still allowed now, and within which scope: for a
+    /// watch, which is decided again at each change. Records nothing.
+    pub fn recheck(&self, caller: &Caller, action: Action, granted: &Granted) -> Option<Scope> {
+        let target = Target { family: granted.family, ..Target::default() };
+        match self.decide(caller, action, &target, granted.glass.as_ref()) {
+            Decision::Allow { scope, .. } => Some(scope),
+            Decision::Deny { .. } => None,
+        }
+    }
+
+    /// Stores the access record of `decision`: `UNAVAILABLE` when it cannot be stored.
+    async fn record(
+        &self,
+        caller: &Caller,
+        action: Action,
+        target: &Target,
+        decision: &Decision,
+    ) -> Result<()> {
+        let (allowed, parts, (basis, reason), rule) = match decision {
             Decision::Allow { scope, basis: why } => (true, parts(scope), basis(why), None),
             Decision::Deny { rule } => (false, Vec::new(), (String::new(), None), Some(rule.code.to_owned())),
         };
         let access = Access {
             at: Timestamp::now(),
-            actor: caller.actor.clone(),
+            actor: logged_actor(&caller.actor),
             rpc: action.path(),
             kind: action.kind().token().to_owned(),
             family: target.family,
@@ -212,16 +271,7 @@ impl Guard {
             AppError::Unavailable(format!(
                 "the access log cannot be written, so nothing is answered: {error}"
             ))
-        })?;
-        match decision {
-            Decision::Allow { scope, basis } => Ok(Granted {
-                scope,
-                basis,
-                family: target.family,
-                contact_person: self.relations.read(|state| state.contact_person_of(&caller.actor.person_id)),
-            }),
-            Decision::Deny { rule } => Err(denied(rule, action, &target)),
-        }
+        })
     }
 
     /// Records that `caller`'s `action` returned data of each of `families` (search hits, the
@@ -234,9 +284,12 @@ impl Guard {
         basis: &Basis,
     ) -> Result<()> {
         let (basis, reason) = self::basis(basis);
+        let mut families = families.to_vec();
+        families.sort();
+        families.dedup();
         let records = families.iter().map(|family| Access {
             at: Timestamp::now(),
-            actor: caller.actor.clone(),
+            actor: logged_actor(&caller.actor),
             rpc: action.path(),
             kind: action.kind().token().to_owned(),
             family: Some(*family),
@@ -255,6 +308,19 @@ impl Guard {
         })?;
         Ok(())
     }
+}
+
+/// The actor as the access log keeps it: a family member's identity-provider subject is
+/// personal, so it is kept only as a hash (the member id says who they are to the family).
+fn logged_actor(actor: &Actor) -> Actor {
+    let mut logged = actor.clone();
+    if actor.role == Role::FamilyMember {
+        let key = luukku_eventstore::links::subject_key(actor.person_id.as_str());
+        if let Ok(code) = Code::parse(&format!("subject:{}", &key[..16])) {
+            logged.person_id = code;
+        }
+    }
+    logged
 }
 
 /// The refusal a denied caller gets. One with no relationship to the family is told what a

@@ -66,6 +66,9 @@ pub mod rules {
     pub const NOT_THE_RECEIVING_SECTOR: Rule = Rule::new("NOT_THE_RECEIVING_SECTOR", NotPermitted);
     pub const NOT_THE_SENDER: Rule = Rule::new("NOT_THE_SENDER", NotPermitted);
     pub const SEARCH_NEEDS_PURPOSE: Rule = Rule::new("SEARCH_NEEDS_PURPOSE", NotPermitted);
+    /// The access log's record of a call whose facts could not be gathered (answered
+    /// `UNAVAILABLE`).
+    pub const FACTS_UNAVAILABLE: Rule = Rule::new("FACTS_UNAVAILABLE", NotPermitted);
 
     pub const FAMILY_NOT_FOUND: Rule = Rule::new("FAMILY_NOT_FOUND", NotFound);
     pub const FAMILY_EXISTS: Rule = Rule::new("FAMILY_EXISTS", AlreadyExists);

@@ -255,7 +255,7 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
     ) -> Result<Response<pb::ListFollowUpsDueResponse>, Status> {
         let caller = caller(&request).await?;
         let (person_id, due_by) = decode::follow_ups_due(request.get_ref(), context_now().today)?;
-        check(
+        let granted = check(
             &self.guard,
             &caller,
             Action::ListFollowUpsDue,
@@ -263,6 +263,11 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
         )
         .await?;
         let due = self.app.follow_ups_due(&caller, person_id, due_by).await.map_err(status)?;
+        let found: Vec<_> = due.iter().map(|contact| contact.family_id).collect();
+        self.guard
+            .record_found(&caller, Action::ListFollowUpsDue, &found, &granted.basis)
+            .await
+            .map_err(status)?;
         Ok(Response::new(pb::ListFollowUpsDueResponse {
             follow_ups: due.iter().map(encode::contact).collect(),
         }))

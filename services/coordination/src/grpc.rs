@@ -68,7 +68,7 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
             decoder.id("contact_person_id", &request.get_ref().contact_person_id, ContactPersonId::parse);
         let wait = decode::wait(&mut decoder, &request, &request.get_ref().min_positions);
         let person = decoder.finish(|| person)?;
-        check(
+        let granted = check(
             &self.guard,
             &caller,
             Action::ListCaseload,
@@ -76,6 +76,11 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
         )
         .await?;
         let families = self.app.caseload(&caller, person, wait).await.map_err(status)?;
+        let found: Vec<_> = families.iter().map(|entry| entry.family_id).collect();
+        self.guard
+            .record_found(&caller, Action::ListCaseload, &found, &granted.basis)
+            .await
+            .map_err(status)?;
         Ok(Response::new(pb::ListCaseloadResponse {
             families: families.iter().map(encode::caseload_entry).collect(),
         }))
@@ -167,10 +172,17 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
         let family = decoder.id("family_id", &request.get_ref().family_id, FamilyId::parse);
         let family = decoder.finish(|| family)?;
         let granted = check(&self.guard, &caller, Action::WatchFamily, Target::family(family)).await?;
-        let (scope, sector) = (granted.scope, caller.actor.sector);
         let changes = self.app.watch_family(&caller, family).await.map_err(status)?;
+        // Each change is decided again: the watch ends when the relationship (a consent, a
+        // pending handover, a break-glass grant) does, and follows a narrower scope.
+        let guard = self.guard.clone();
         let stream = ReceiverStream::new(changes).map(move |change| {
-            change.map(|change| encode::family_change(change, &scope, sector)).map_err(status)
+            let scope = guard.recheck(&caller, Action::WatchFamily, &granted).ok_or_else(|| {
+                Status::permission_denied(
+                    "the access this watch rested on has ended; watch again to be decided anew",
+                )
+            })?;
+            change.map(|change| encode::family_change(change, &scope, caller.actor.sector)).map_err(status)
         });
         Ok(Response::new(Box::pin(stream)))
     }

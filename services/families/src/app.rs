@@ -4,11 +4,10 @@ use std::sync::Arc;
 
 use luukku_app::{AppError, Caller, Entry, Repository, Result, Write, Written, refused};
 use luukku_app::{Keys, Relations};
-use luukku_domain::Sector;
 use luukku_domain::Timestamp;
 use luukku_domain::family::{
     ConsentId, ErasureGround, ErasureId, Family, FamilyCommand, FamilyError, FamilyEvent, FamilyId,
-    FamilyStatus, MemberId, MemberRef, Retention, check_linking_by,
+    FamilyStatus, MemberId, MemberRef, Retention, check_linking_by, check_retention,
 };
 use luukku_domain::refusal::rules;
 use luukku_eventstore::{EventStore, KeyStore, MemberLinks, Stream};
@@ -219,13 +218,16 @@ impl<K: KeyStore> Families<K> {
                 .map(|at| at.to_zoned(luukku_app::finnish_zone()).date()),
             _ => None,
         };
-        let child_protection = self.relations.as_ref().is_some_and(|relations| {
-            relations.read(|state| {
-                state.family(family_id).is_some_and(|facts| {
-                    facts.referrals.values().any(|referral| referral.to_sector == Sector::ChildProtection)
+        let child_protection = match &self.relations {
+            Some(relations) => {
+                // Everything acknowledged before the call counts.
+                relations.caught_up(self.families.store()).await?;
+                relations.read(|state| {
+                    state.family(family_id).is_some_and(|facts| facts.child_protection_referred)
                 })
-            })
-        });
+            }
+            None => false,
+        };
         Ok(Retention { child_protection, closed_on })
     }
 
@@ -271,6 +273,15 @@ impl<K: KeyStore> Families<K> {
     /// Carries out an approved erasure: records it, then deletes the family's key. A retry of
     /// the same request completes a deletion that failed.
     pub async fn erase(&self, caller: &Caller, write: &Write, family_id: FamilyId) -> Result<Written> {
+        // Retention is checked a last time: the family may have come under it since approval.
+        let loaded = self.families.load(family_id.into()).await?;
+        if let Some(pending) =
+            loaded.state.erasure.as_ref().filter(|_| loaded.state.status != FamilyStatus::Erased)
+        {
+            let retention = self.retention(family_id).await?;
+            check_retention(pending.ground, retention, luukku_app::context_now().today)
+                .map_err(refused::<Family>(family_id))?;
+        }
         let (family_id, events, written) = self.run(caller, write, family_id, &FamilyCommand::Erase).await?;
         if events.contains(&FamilyEvent::Erased) {
             self.families.keys().erase(&family_id.to_string()).await?;

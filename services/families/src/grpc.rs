@@ -130,7 +130,12 @@ impl<K: KeyStore> FamilyService for FamilyGrpc<K> {
     ) -> Result<Response<pb::RevokeConsentResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, family_id, command) = decode::revoke_consent(request.get_ref())?;
-        check(&self.guard, &caller, Action::RevokeConsent, Target::family(family_id)).await?;
+        let revoked_by = match &command {
+            FamilyCommand::RevokeConsent { revoked_by, .. } => Some(*revoked_by),
+            _ => None,
+        };
+        let target = Target { member: revoked_by, ..Target::family(family_id) };
+        check(&self.guard, &caller, Action::RevokeConsent, target).await?;
         let written = self.app.change(&caller, &write, family_id, command).await.map_err(status)?;
         Ok(Response::new(pb::RevokeConsentResponse { result: encode::written(written) }))
     }

@@ -114,10 +114,21 @@ impl<K: KeyStore> Meetings<K> {
     }
 
     /// A meeting by its id, and the version of its family's meetings.
-    pub async fn get(&self, _caller: &Caller, meeting_id: MeetingId) -> Result<(FamilyMeeting, u64)> {
-        self.index.caught_up(self.meetings.store()).await?;
+    /// The meeting, looked for in `family` (the family the access policy resolved) when given.
+    pub async fn get(
+        &self,
+        _caller: &Caller,
+        meeting_id: MeetingId,
+        family: Option<FamilyId>,
+    ) -> Result<(FamilyMeeting, u64)> {
         let not_found = || AppError::refused("meeting", meeting_id, MeetingError::NotFound(meeting_id));
-        let family_id = self.index.family_of(meeting_id).ok_or_else(not_found)?;
+        let family_id = match family {
+            Some(family) => family,
+            None => {
+                self.index.caught_up(self.meetings.store()).await?;
+                self.index.family_of(meeting_id).ok_or_else(not_found)?
+            }
+        };
         let loaded = self.meetings.load(family_id.into()).await?;
         let meeting = loaded.state.meetings.get(&meeting_id).ok_or_else(not_found)?;
         Ok((FamilyMeeting { family_id, meeting_id, meeting: meeting.clone() }, loaded.version))

@@ -185,14 +185,14 @@ impl<K: KeyStore> MeetingService for MeetingGrpc<K> {
     ) -> Result<Response<pb::GetMeetingResponse>, Status> {
         let caller = caller(&request).await?;
         let meeting_id = decode::meeting_id(&request.get_ref().meeting_id)?;
-        check(
+        let granted = check(
             &self.guard,
             &caller,
             Action::GetMeeting,
             Target { meeting: Some(meeting_id), ..Target::default() },
         )
         .await?;
-        let (found, version) = self.app.get(&caller, meeting_id).await.map_err(status)?;
+        let (found, version) = self.app.get(&caller, meeting_id, granted.family).await.map_err(status)?;
         Ok(Response::new(pb::GetMeetingResponse {
             meeting: Some(encode::meeting(&found, context_now().today)),
             version,
@@ -227,9 +227,14 @@ impl<K: KeyStore> MeetingService for MeetingGrpc<K> {
     ) -> Result<Response<pb::ListUpcomingMeetingsResponse>, Status> {
         let caller = caller(&request).await?;
         let who = decode::who(&request.get_ref().person_id, &request.get_ref().sector)?;
-        check(&self.guard, &caller, Action::ListUpcomingMeetings, work_list(&who)).await?;
+        let granted = check(&self.guard, &caller, Action::ListUpcomingMeetings, work_list(&who)).await?;
         let meetings = self.app.upcoming(&caller, &who).await.map_err(status)?;
         let today = context_now().today;
+        let found: Vec<_> = meetings.iter().map(|found| found.family_id).collect();
+        self.guard
+            .record_found(&caller, Action::ListUpcomingMeetings, &found, &granted.basis)
+            .await
+            .map_err(status)?;
         Ok(Response::new(pb::ListUpcomingMeetingsResponse {
             meetings: meetings.iter().map(|found| encode::meeting(found, today)).collect(),
         }))
@@ -241,9 +246,14 @@ impl<K: KeyStore> MeetingService for MeetingGrpc<K> {
     ) -> Result<Response<pb::ListOpenActionsResponse>, Status> {
         let caller = caller(&request).await?;
         let who = decode::who(&request.get_ref().person_id, &request.get_ref().sector)?;
-        check(&self.guard, &caller, Action::ListOpenActions, work_list(&who)).await?;
+        let granted = check(&self.guard, &caller, Action::ListOpenActions, work_list(&who)).await?;
         let actions = self.app.open_actions(&caller, &who).await.map_err(status)?;
         let today = context_now().today;
+        let found: Vec<_> = actions.iter().map(|open| open.family_id).collect();
+        self.guard
+            .record_found(&caller, Action::ListOpenActions, &found, &granted.basis)
+            .await
+            .map_err(status)?;
         Ok(Response::new(pb::ListOpenActionsResponse {
             actions: actions.iter().map(|open| encode::open_action(open, today)).collect(),
         }))

@@ -202,6 +202,17 @@ impl<K: KeyStore> ReferralService for ReferralGrpc<K> {
         let page_size = page_size(message.page_size, MAX_PAGE, MAX_PAGE);
         let page = self.app.list_referrals(&caller, &filter, after, page_size).await.map_err(status)?;
         let now = context_now().now;
+        if filter.family.is_none() {
+            let found: Vec<_> = page
+                .referrals
+                .iter()
+                .filter_map(|record| record.state.created.as_ref().map(|c| c.family_id))
+                .collect();
+            self.guard
+                .record_found(&caller, Action::ListReferrals, &found, &granted.basis)
+                .await
+                .map_err(status)?;
+        }
         Ok(Response::new(encode::referral_page(&page, now, &granted.scope, caller.actor.sector)))
     }
 }

@@ -56,6 +56,8 @@ pub struct FamilyFacts {
     pub consents: BTreeMap<ConsentId, ConsentFact>,
     pub referrals: BTreeMap<ReferralId, ReferralFact>,
     pub meetings: BTreeMap<MeetingId, MeetingFact>,
+    /// A referral was ever addressed to child protection (redirected away or not).
+    pub child_protection_referred: bool,
 }
 
 impl FamilyFacts {
@@ -126,6 +128,7 @@ impl FamilyFacts {
     pub fn apply_referral(&mut self, actor: &Actor, referral_id: ReferralId, event: &ReferralEvent) {
         match event {
             ReferralEvent::Created(created) => {
+                self.child_protection_referred |= created.sector == Sector::ChildProtection;
                 self.referrals.insert(
                     referral_id,
                     ReferralFact {
@@ -137,6 +140,7 @@ impl FamilyFacts {
                 );
             }
             ReferralEvent::Redirected(redirected) => {
+                self.child_protection_referred |= redirected.sector == Sector::ChildProtection;
                 if let Some(referral) = self.referrals.get_mut(&referral_id) {
                     referral.to_sector = redirected.sector;
                 }

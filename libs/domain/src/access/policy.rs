@@ -273,7 +273,8 @@ pub fn decide(actor: &Actor, action: Action, facts: &Facts) -> Decision {
             }
         }
         RuleSet::FamilyWrite => {
-            if matches!(action, Action::LinkMember | Action::UnlinkMember) && actor.role == Role::Operator {
+            // An operator may stop a member signing in, never let someone sign in as one.
+            if action == Action::UnlinkMember && actor.role == Role::Operator {
                 return allow(Scope::NoPersonalData, Basis::Role(Role::Operator));
             }
             relation.write()
@@ -292,8 +293,12 @@ pub fn decide(actor: &Actor, action: Action, facts: &Facts) -> Decision {
                 None => relation.refuse(rules::NOT_THE_CONTACT_PERSON),
             }
         }
+        // A family member revokes in their own name.
         RuleSet::RevokeConsent => match relation.member() {
-            Some(member) => allow(Scope::Members(vec![member]), Basis::FamilyMember(member)),
+            Some(member) if target.member == Some(member) => {
+                allow(Scope::Members(vec![member]), Basis::FamilyMember(member))
+            }
+            Some(_) => deny(rules::CONSENT_NOT_OWN),
             None => relation.write(),
         },
         // Carried out, once approved, by the contact person, the data-protection role or an
@@ -305,8 +310,14 @@ pub fn decide(actor: &Actor, action: Action, facts: &Facts) -> Decision {
             }
             (None, _) => relation.refuse(rules::NOT_THE_CONTACT_PERSON),
         },
+        // A family member asks for themself or their children.
         RuleSet::RequestErasure => match (relation.member(), relation.contact_person()) {
-            (Some(member), _) => allow(Scope::Members(vec![member]), Basis::FamilyMember(member)),
+            (Some(member), _)
+                if target.member.is_none_or(|asked| relation.members_seen(member).contains(&asked)) =>
+            {
+                allow(Scope::Members(vec![member]), Basis::FamilyMember(member))
+            }
+            (Some(_), _) => deny(rules::CONSENT_NOT_OWN),
             (None, Some(basis)) => allow(Scope::Whole, basis),
             (None, None) => relation.refuse(rules::NOT_THE_CONTACT_PERSON),
         },
@@ -441,6 +452,19 @@ fn read(relation: &Relation, action: Action) -> Decision {
         return decision;
     };
     let whole_family = matches!(scope, Scope::Whole | Scope::Members(_));
+    // A family member sees the referrals of the members they see (or of the whole family).
+    if let (Action::GetReferral, Scope::Members(seen)) = (action, scope) {
+        let child = relation
+            .family
+            .zip(target.referral)
+            .and_then(|(family, id)| family.referrals.get(&id))
+            .map(|referral| referral.child);
+        return match child {
+            Some(None) => decision.clone(),
+            Some(Some(child)) if seen.contains(&child) => decision.clone(),
+            _ => deny(rules::NO_RELATIONSHIP),
+        };
+    }
     match action {
         // A referral asked for by its id: the family's, or one addressed to or sent by the
         // caller's sector.
@@ -473,8 +497,10 @@ fn own_work_list(relation: &Relation, action: Action) -> Decision {
     if target.family.is_some() {
         return read(relation, action);
     }
-    if actor.role == Role::Supervisor {
-        return allow(Scope::NoPersonalData, Basis::Role(Role::Supervisor));
+    // A supervisor sees any contact person's caseload (to assign and transfer), not their
+    // notes, meetings or referrals.
+    if actor.role == Role::Supervisor && matches!(action, Action::ListCaseload | Action::WatchCaseload) {
+        return allow(Scope::Own, Basis::Role(Role::Supervisor));
     }
     // Every owner the call names must be the caller, and it must name one.
     let owners = [
