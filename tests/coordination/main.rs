@@ -1,6 +1,7 @@
 //! The coordination service: projections in sled over a real nats-server.
 
 mod access;
+mod matrix;
 mod projection;
 mod support;
 mod view;

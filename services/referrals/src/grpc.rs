@@ -7,7 +7,7 @@ mod encode;
 use std::sync::Arc;
 
 use luukku_app::{Guard, context_now};
-use luukku_domain::access::{Action, ReferralStep, Target};
+use luukku_domain::access::{Action, ReferralStep, Scope, Target};
 use luukku_domain::referrals::{ReferralCommand, ServiceCommand};
 use luukku_eventstore::KeyStore;
 use luukku_grpc::decode::page_size;
@@ -131,13 +131,18 @@ impl<K: KeyStore> ReferralService for ReferralGrpc<K> {
             to_sector: self.app.service_sector(referral.service_id),
             ..Target::family(referral.family_id)
         };
-        check(&self.guard, &caller, Action::CreateReferral, target).await?;
+        let granted = check(&self.guard, &caller, Action::CreateReferral, target).await?;
         let created = self
             .app
             .create_referral(&caller, &write, referral_id, referral)
             .await
             .map_err(status_with(decode::referral_paths))?;
-        Ok(Response::new(encode::created(created)))
+        let mut response = encode::created(created);
+        if granted.scope != Scope::Whole {
+            // Other referrals of the child are the family's, not the sender's, to know.
+            response.possible_duplicates.clear();
+        }
+        Ok(Response::new(response))
     }
 
     async fn update_referral(

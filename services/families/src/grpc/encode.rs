@@ -124,6 +124,24 @@ pub fn shaped_family(mut family: pb::Family, scope: &Scope) -> (pb::Family, Vec<
             withheld.push("members".to_owned());
         }
     }
+    if let Scope::Consent { consents, .. } = scope {
+        let before = family.consents.len();
+        family.consents.retain(|consent| consents.iter().any(|id| id.to_string() == consent.consent_id));
+        if family.consents.len() < before {
+            withheld.push("consents".to_owned());
+        }
+    }
+    if matches!(scope, Scope::Referrals(_) | Scope::Meetings(_) | Scope::Own | Scope::NoPersonalData) {
+        // The minimal extract: names, not birth dates or languages.
+        let mut dated = false;
+        for member in &mut family.members {
+            dated |= !std::mem::take(&mut member.birth_date).is_empty();
+            member.languages.clear();
+        }
+        if dated {
+            withheld.push("members.birth_date".to_owned());
+        }
+    }
     if !matches!(scope, Scope::Members(_)) {
         // Identity codes go only to the contact person and the family.
         let mut coded = false;
