@@ -32,8 +32,11 @@ impl Caller {
     }
 }
 
-/// The documented table: each RPC's cells, by column.
-fn documented() -> anyhow::Result<(Vec<String>, std::collections::HashMap<String, Vec<String>>)> {
+/// Each RPC's cells in the documented table, in the order of its columns.
+type Rows = std::collections::HashMap<String, Vec<String>>;
+
+/// The documented table: its columns and rows.
+fn documented() -> anyhow::Result<(Vec<String>, Rows)> {
     let document = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/access-policy.md"))?;
     let mut lines = document.lines().skip_while(|line| !line.starts_with("| RPC |"));
     let cells = |line: &str| {
