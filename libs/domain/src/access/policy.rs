@@ -398,7 +398,15 @@ pub fn decide(actor: &Actor, action: Action, facts: &Facts) -> Decision {
         RuleSet::CreateReferral => create_referral(&relation),
         RuleSet::ReferralStep => referral_step(&relation),
         RuleSet::AnswerInvitation => match &target.participant {
-            Some(participant) if relation.is(participant) => {
+            // One answers for oneself, to a meeting one is invited to.
+            Some(participant)
+                if relation.is(participant)
+                    && facts
+                        .family
+                        .zip(target.meeting)
+                        .and_then(|(family, meeting)| family.meetings.get(&meeting))
+                        .is_some_and(|meeting| meeting.participants.contains(participant)) =>
+            {
                 allow(Scope::Meetings(target.meeting.into_iter().collect()), Basis::Own)
             }
             _ => match relation.contact_person() {

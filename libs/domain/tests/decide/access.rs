@@ -589,3 +589,31 @@ fn the_documented_table_is_the_policy() {
         "docs/access-policy.md does not hold the policy's table; it is:\n\n{expected}"
     );
 }
+
+#[test]
+fn an_invitation_is_answered_by_the_invited_for_themselves() {
+    let family = salo();
+    let answering = |participant: Participant| {
+        given(&family).target(move |target| {
+            target.meeting = Some(network_meeting());
+            target.participant = Some(participant);
+        })
+    };
+    let psychologist = professional("psykologi", Sector::MentalHealth);
+    assert!(
+        answering(Participant::Sector(Sector::MentalHealth))
+            .decide(&psychologist, Action::AnswerInvitation)
+            .allowed()
+    );
+    let nurse = professional("terveydenhoitaja", Sector::ChildHealthClinic);
+    assert_eq!(
+        answering(Participant::Sector(Sector::ChildHealthClinic)).decide(&nurse, Action::AnswerInvitation),
+        denied(rules::NOT_A_PARTICIPANT),
+        "not invited"
+    );
+    assert_eq!(
+        answering(Participant::Sector(Sector::MentalHealth)).decide(&nurse, Action::AnswerInvitation),
+        denied(rules::NOT_A_PARTICIPANT),
+        "not for another"
+    );
+}
