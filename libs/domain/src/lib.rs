@@ -13,6 +13,7 @@ pub mod aggregate;
 pub mod codec;
 pub mod contacts;
 pub mod family;
+pub mod holidays;
 pub mod id;
 pub mod identity_code;
 pub mod meetings;

@@ -2,14 +2,15 @@
 
 use super::Urgency;
 use crate::Timestamp;
+use crate::holidays::is_working_day;
 use jiff::Timestamp as Instant;
-use jiff::civil::Weekday;
 use jiff::tz::TimeZone;
 
 /// A time allowed to respond.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Allowance {
-    /// Monday to Friday only, counted from the same time of day.
+    /// Working days only (Monday to Friday, not a Finnish holiday), counted from the same time
+    /// of day.
     WorkingDays(u32),
     /// Calendar days.
     Days(u32),
@@ -52,17 +53,23 @@ impl DeadlinePolicy {
                 at = at.checked_add(jiff::Span::new().days(i64::from(days))).unwrap_or(at);
             }
             Allowance::WorkingDays(days) => {
-                // A referral sent at the weekend counts from Monday's start of day.
-                while matches!(at.weekday(), Weekday::Saturday | Weekday::Sunday) {
-                    at = at
-                        .checked_add(jiff::Span::new().days(1))
-                        .and_then(|next| next.start_of_day())
-                        .unwrap_or(at);
+                // A referral sent on a weekend or a holiday counts from the next working day's
+                // start.
+                while !is_working_day(at.date()) {
+                    let Ok(next) =
+                        at.checked_add(jiff::Span::new().days(1)).and_then(|next| next.start_of_day())
+                    else {
+                        break;
+                    };
+                    at = next;
                 }
                 let mut left = days;
                 while left > 0 {
-                    at = at.checked_add(jiff::Span::new().days(1)).unwrap_or(at);
-                    if !matches!(at.weekday(), Weekday::Saturday | Weekday::Sunday) {
+                    let Ok(next) = at.checked_add(jiff::Span::new().days(1)) else {
+                        break;
+                    };
+                    at = next;
+                    if is_working_day(at.date()) {
                         left -= 1;
                     }
                 }

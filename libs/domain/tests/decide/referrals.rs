@@ -212,6 +212,14 @@ fn deadlines_count_days_and_working_days() {
     );
     let custom = DeadlinePolicy { urgent: Allowance::WorkingDays(3), normal: Allowance::Days(14) };
     assert_eq!(custom.deadline(Urgency::Urgent, friday, &finland()), helsinki(2026, 12, 2, 15));
+    // Holidays are not working days: Christmas Eve and Day, then the weekend.
+    let before_christmas = helsinki(2026, 12, 23, 10);
+    assert_eq!(policy.deadline(Urgency::Urgent, before_christmas, &finland()), helsinki(2026, 12, 28, 10));
+    // Sent on Good Friday, it counts from the Tuesday after Easter Monday.
+    let good_friday = helsinki(2027, 3, 26, 11);
+    assert_eq!(policy.deadline(Urgency::Urgent, good_friday, &finland()), helsinki(2027, 3, 31, 0));
+    let before_midsummer = helsinki(2027, 6, 24, 14);
+    assert_eq!(policy.deadline(Urgency::Urgent, before_midsummer, &finland()), helsinki(2027, 6, 28, 14));
     // Across the change to winter time the wall-clock time is kept.
     let before_dst_end = helsinki(2026, 10, 20, 9);
     assert_eq!(policy.deadline(Urgency::Normal, before_dst_end, &finland()), helsinki(2026, 10, 27, 9));
