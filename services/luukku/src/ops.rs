@@ -143,12 +143,14 @@ async fn streams(store: &EventStore) -> anyhow::Result<()> {
         "{:<10} {:>10} {:>12} {:>8} {:>10} {:>9}",
         "stream", "messages", "bytes", "first", "last", "consumers"
     );
-    for name in Stream::ALL {
-        let mut stream = store.stream(name).await?;
+    let audit = luukku_eventstore::audit::AUDIT_STREAM;
+    for name in Stream::ALL.iter().map(|stream| stream.name()).chain([audit]) {
+        let mut stream =
+            store.jetstream().get_stream(name).await.with_context(|| format!("the stream {name}"))?;
         let state = stream.info().await?.state.clone();
         println!(
             "{:<10} {:>10} {:>12} {:>8} {:>10} {:>9}",
-            name.name(),
+            name,
             state.messages,
             state.bytes,
             state.first_sequence,

@@ -318,7 +318,7 @@ async fn the_whole_system_from_the_command_line() -> anyhow::Result<()> {
     );
 
     let streams = luukku(&["ops", "streams", &nats_url, &ops_user])?;
-    assert!(text(&streams).contains("FAMILIES"), "{}", text(&streams));
+    assert!(text(&streams).contains("FAMILIES") && text(&streams).contains("AUDIT"), "{}", text(&streams));
     stop(dev).await?;
     Ok(())
 }
