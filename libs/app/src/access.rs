@@ -231,6 +231,24 @@ impl Guard {
         Ok((decision, glass))
     }
 
+    /// Whether a call allowed earlier is still allowed once the facts include `positions` (the
+    /// change a watch is about to send), and within which scope. Records nothing.
+    pub async fn recheck_at(
+        &self,
+        caller: &Caller,
+        action: Action,
+        granted: &Granted,
+        positions: impl IntoIterator<Item = luukku_eventstore::Position>,
+    ) -> Option<Scope> {
+        for position in positions {
+            if !self.relations.reached(position.stream, position.sequence).await {
+                // The facts cannot be brought up to the change: end rather than guess.
+                return None;
+            }
+        }
+        self.recheck(caller, action, granted)
+    }
+
     /// Whether a call allowed earlier is still allowed now, and within which scope: for a
     /// watch, which is decided again at each change. Records nothing.
     pub fn recheck(&self, caller: &Caller, action: Action, granted: &Granted) -> Option<Scope> {

@@ -13,6 +13,7 @@ use luukku_domain::contacts::ContactPersonId;
 use luukku_domain::family::{FamilyId, MemberId};
 use luukku_domain::identity_code::IdentityCode;
 use luukku_eventstore::KeyStore;
+use luukku_eventstore::Position;
 use luukku_eventstore::audit::ReportQuery;
 use luukku_grpc::decode::page_size;
 use luukku_grpc::{Decoder, caller, check, status};
@@ -176,13 +177,28 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
         // Each change is decided again: the watch ends when the relationship (a consent, a
         // pending handover, a break-glass grant) does, and follows a narrower scope.
         let guard = self.guard.clone();
-        let stream = ReceiverStream::new(changes).map(move |change| {
-            let scope = guard.recheck(&caller, Action::WatchFamily, &granted).ok_or_else(|| {
-                Status::permission_denied(
-                    "the access this watch rested on has ended; watch again to be decided anew",
-                )
-            })?;
-            change.map(|change| encode::family_change(change, &scope, caller.actor.sector)).map_err(status)
+        let watcher = Arc::new((caller, granted));
+        let stream = ReceiverStream::new(changes).then(move |change| {
+            let (guard, watcher) = (guard.clone(), Arc::clone(&watcher));
+            async move {
+                let (caller, granted) = &*watcher;
+                let change = change.map_err(status)?;
+                // Decided on facts that include the change itself.
+                let positions: Vec<Position> = change
+                    .entries
+                    .iter()
+                    .map(|entry| Position { stream: entry.stream, sequence: entry.sequence })
+                    .collect();
+                let scope = guard
+                    .recheck_at(caller, Action::WatchFamily, granted, positions)
+                    .await
+                    .ok_or_else(|| {
+                        Status::permission_denied(
+                            "the access this watch rested on has ended; watch again to be decided anew",
+                        )
+                    })?;
+                Ok(encode::family_change(change, &scope, caller.actor.sector))
+            }
         });
         Ok(Response::new(Box::pin(stream)))
     }

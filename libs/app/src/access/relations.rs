@@ -143,6 +143,19 @@ impl Relations {
         read(&self.state.read().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
+    /// Waits (at most [`CATCH_UP`]) until the model has applied `stream` up to `sequence`;
+    /// whether it has.
+    pub async fn reached(&self, stream: Stream, sequence: u64) -> bool {
+        let Some(index) = Stream::ALL.iter().position(|known| *known == stream) else {
+            return false;
+        };
+        let mut applied = self.applied[index].subscribe();
+        matches!(
+            tokio::time::timeout(CATCH_UP, applied.wait_for(|applied| *applied >= sequence)).await,
+            Ok(Ok(_))
+        )
+    }
+
     /// Waits until everything in the four streams now is in the model.
     pub async fn caught_up(&self, store: &EventStore) -> Result<(), AppError> {
         for (index, stream) in Stream::ALL.into_iter().enumerate() {
