@@ -173,7 +173,8 @@ async fn each_caller_sees_what_their_relationship_reaches_and_is_told_what_not()
         signed_form: "consent-form-9".into(),
         ..Default::default()
     };
-    h.families.grant_consent(h.call(grant)).await?;
+    let granted = h.families.grant_consent(h.call(grant)).await?.into_inner();
+    let consent_at = granted.result.and_then(|r| r.position).expect("a position");
     let contact = contacts::RecordContactRequest {
         request_id: request_id(),
         family_id: family_id.clone(),
@@ -184,7 +185,8 @@ async fn each_caller_sees_what_their_relationship_reaches_and_is_told_what_not()
         summary: "Maria worried about home".into(),
         ..Default::default()
     };
-    h.contacts.record_contact(h.call(contact)).await?;
+    let recorded = h.contacts.record_contact(h.call(contact)).await?.into_inner();
+    let contact_at = recorded.result.and_then(|r| r.position).expect("a position");
     let service = referrals::RegisterServiceRequest {
         request_id: request_id(),
         service_id: String::new(),
@@ -217,7 +219,7 @@ async fn each_caller_sees_what_their_relationship_reaches_and_is_told_what_not()
     let at = created.result.and_then(|r| r.position).expect("a position");
     let view_at = |family_id: &str| pb::GetFamilyViewRequest {
         family_id: family_id.to_owned(),
-        min_positions: vec![at.clone()],
+        min_positions: vec![at.clone(), consent_at.clone(), contact_at.clone()],
     };
 
     // The contact person sees it all.
@@ -325,14 +327,14 @@ async fn break_glass_opens_one_family_for_a_bounded_time_and_is_flagged() -> any
 async fn search_by_name_stays_in_the_caseload_and_by_identity_code_needs_a_purpose() -> anyhow::Result<()> {
     let mut h = Harness::start().await?;
     let (salo, _, _) = h.family("Salo").await?;
-    let (laine, _, _) = h.family("Laine").await?;
+    let (laine, _, laine_at) = h.family("Laine").await?;
     let anna = h.contact_person("anna.contact", "Anna Koskinen").await?;
     let at = h.assign(&salo, &anna).await?;
     // Both families have a guardian with this identity code in the test fixture.
     let search = |name: &str, code: &str, purpose: &str| pb::SearchFamiliesRequest {
         name: name.to_owned(),
         municipality: String::new(),
-        min_positions: vec![at.clone()],
+        min_positions: vec![at.clone(), laine_at.clone()],
         identity_code: code.to_owned(),
         purpose: purpose.to_owned(),
     };
