@@ -4,18 +4,13 @@
 use std::path::Path;
 
 use jiff::civil::date;
-use luukku_domain::DomainEvent;
 use luukku_domain::Sector;
 use luukku_domain::family::*;
 use luukku_domain::identity_code::IdentityCode;
-use luukku_domain::sealing::{FamilyKey, HasPersonal, Personal};
-use luukku_testkit::golden::{GoldenCase, check_opened};
+use luukku_domain::sealing::Personal;
+use luukku_testkit::golden::check_sealed;
 
 const FAMILY: &[u8] = b"01KAQ8S0V3M7Y9ZQ0W2X4B6C8D";
-
-fn key() -> FamilyKey {
-    FamilyKey::from_bytes(&[7; FamilyKey::LEN]).expect("fixture key")
-}
 
 fn id<T: std::str::FromStr>(text: &str) -> T
 where
@@ -93,22 +88,5 @@ fn examples() -> Vec<FamilyEvent> {
 
 #[test]
 fn every_family_event_version_keeps_decoding() {
-    let cases: Vec<GoldenCase<FamilyEvent>> = examples()
-        .into_iter()
-        .map(|plain| {
-            let mut sealed = plain.clone();
-            sealed.seal(&key(), FAMILY).expect("seal");
-            GoldenCase {
-                event_type: plain.event_type(),
-                version: plain.schema_version(),
-                bytes: sealed.encode().expect("encode"),
-                decoded: plain,
-            }
-        })
-        .collect();
-    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("families/fixtures");
-    check_opened(&folder, &cases, |mut event| {
-        event.open(Some(&key()), FAMILY).expect("the fixture key opens it");
-        event
-    });
+    check_sealed(&Path::new(env!("CARGO_MANIFEST_DIR")).join("families/fixtures"), examples(), FAMILY);
 }

@@ -1,5 +1,6 @@
 //! The meetings service over gRPC, against a real nats-server.
 
 mod calls;
+mod codec;
 mod rules;
 mod support;

@@ -58,3 +58,37 @@ pub fn check_opened<E: DomainEvent + Debug + PartialEq>(
         assert_eq!(decoded, case.decoded, "golden fixture {} decodes to something else", path.display());
     }
 }
+
+/// The key sealed fixtures are sealed with.
+pub fn fixture_key() -> luukku_domain::sealing::FamilyKey {
+    luukku_domain::sealing::FamilyKey::from_bytes(&[7; luukku_domain::sealing::FamilyKey::LEN])
+        .unwrap_or_else(|error| panic!("the fixture key: {error}"))
+}
+
+/// Checks `examples`, one per event type and version of `E`, against the fixtures under
+/// `folder`: each is stored sealed with [`fixture_key`] for the family `family`, and must keep
+/// decoding and opening to the example.
+pub fn check_sealed<E>(folder: &Path, examples: Vec<E>, family: &[u8])
+where
+    E: DomainEvent + luukku_domain::sealing::HasPersonal + Clone + Debug + PartialEq,
+{
+    let cases: Vec<GoldenCase<E>> = examples
+        .into_iter()
+        .map(|plain| {
+            let mut sealed = plain.clone();
+            sealed.seal(&fixture_key(), family).unwrap_or_else(|error| panic!("sealing: {error}"));
+            GoldenCase {
+                event_type: plain.event_type(),
+                version: plain.schema_version(),
+                bytes: sealed.encode().unwrap_or_else(|error| panic!("encoding: {error}")),
+                decoded: plain,
+            }
+        })
+        .collect();
+    check_opened(folder, &cases, |mut event| {
+        event
+            .open(Some(&fixture_key()), family)
+            .unwrap_or_else(|error| panic!("the fixture key opens it: {error}"));
+        event
+    });
+}
