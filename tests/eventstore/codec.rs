@@ -203,3 +203,51 @@ async fn following_reports_garbage_and_goes_on_but_waits_at_a_newer_release() ->
     assert!(tokio::time::timeout(Duration::from_secs(2), follow.next()).await.is_err());
     Ok(())
 }
+
+/// Every enum with a wire code: its codes in order, as persisted (postcard encodes a variant
+/// by its place) and as callers send them.
+fn wire_codes() -> Vec<(&'static str, &'static [&'static str])> {
+    use luukku_domain::family::{CloseReason, ErasureGround, MemberRole};
+    use luukku_domain::meetings::Purpose;
+    use luukku_domain::referrals::{ReferralState, RejectReason, StatutoryBasis, Urgency};
+    use luukku_domain::{Channel, Need, Role, Sector};
+    vec![
+        ("Channel", Channel::CODES),
+        ("CloseReason", CloseReason::CODES),
+        ("ErasureGround", ErasureGround::CODES),
+        ("MemberRole", MemberRole::CODES),
+        ("Need", Need::CODES),
+        ("Purpose", Purpose::CODES),
+        ("ReferralState", ReferralState::CODES),
+        ("RejectReason", RejectReason::CODES),
+        ("Role", Role::CODES),
+        ("Sector", Sector::CODES),
+        ("StatutoryBasis", StatutoryBasis::CODES),
+        ("Urgency", Urgency::CODES),
+    ]
+}
+
+/// A variant added, removed or reordered changes what stored events decode to: each enum's
+/// codes must equal its committed fixture, which a change updates on purpose.
+#[test]
+fn every_wire_code_enum_keeps_its_variants_in_place() {
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("eventstore/fixtures/wire");
+    let write_missing = std::env::var_os("LUUKKU_WRITE_FIXTURES").is_some();
+    for (name, codes) in wire_codes() {
+        let path = folder.join(format!("{name}.txt"));
+        let current = codes.iter().map(|code| format!("{code}\n")).collect::<String>();
+        if !path.exists() && write_missing {
+            std::fs::create_dir_all(&folder).expect("fixture folder");
+            std::fs::write(&path, &current).expect("write the fixture");
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_else(|error| {
+            panic!("{} missing ({error}): run with LUUKKU_WRITE_FIXTURES=1 once", path.display())
+        });
+        assert_eq!(
+            current,
+            committed,
+            "{name}'s variants changed: append new ones at the end, and add them to {}",
+            path.display()
+        );
+    }
+}
