@@ -133,3 +133,32 @@ async fn identifiers_that_could_reach_a_subject_as_wildcards_are_refused() -> an
     assert!(!subject.contains('*') && !subject.contains('>') && !subject.contains(' '));
     Ok(())
 }
+
+/// "No responders" (JetStream restarting, a leader being elected) is asked again with backoff,
+/// and the call is answered once the stream answers; if it never does, the call is unavailable.
+#[tokio::test]
+async fn a_stream_without_a_responder_is_asked_again_then_unavailable() -> anyhow::Result<()> {
+    use luukku_eventstore::{EventStore, StoreSettings, Stream};
+    let nats = TestNats::start().await?;
+    let store = EventStore::new(nats.client().await?, StoreSettings::default());
+    let aggregate = new_aggregate();
+
+    // No stream yet: it comes up while the append waits.
+    let late = store.clone();
+    let provisioning = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        late.provision(&Stream::ALL).await
+    });
+    let appended = append_note(&store, &aggregate, Expected::New, "while JetStream came up").await?;
+    provisioning.await??;
+    assert_eq!(appended.position.sequence, 1);
+    assert_eq!(store.load(&aggregate).await?.messages.len(), 1, "written once");
+
+    // A stream that never answers: unavailable, not an internal error.
+    let meetings = luukku_eventstore::AggregateRef::new(Stream::Meetings, "family", AggregateId::generate());
+    let other = TestNats::start().await?;
+    let bare = EventStore::new(other.client().await?, StoreSettings::default());
+    let error = bare.load(&meetings).await.expect_err("no stream");
+    assert!(matches!(&error, Error::Unavailable(why) if why.contains("no responder")), "{error:?}");
+    Ok(())
+}

@@ -85,6 +85,7 @@ impl EventStore {
         };
         let subject = aggregate.subject();
         let mut attempt = 0;
+        let mut no_responder_waits = crate::store::NO_RESPONDER_BACKOFF.iter();
         loop {
             let outcome = match self.send(&subject, headers(), payload.clone()).await {
                 Ok(ack_future) => ack_future.await,
@@ -105,9 +106,15 @@ impl EventStore {
                     PublishErrorKind::WrongLastSequence => {
                         return self.resolve_conflict(aggregate, expected, request_id, subject).await;
                     }
-                    PublishErrorKind::StreamNotFound => {
-                        return Err(Error::StreamNotFound(aggregate.stream));
-                    }
+                    // "No responders": JetStream restarting or electing a leader. The same
+                    // message id is sent again, so it is written at most once.
+                    PublishErrorKind::StreamNotFound => match no_responder_waits.next() {
+                        Some(wait) => {
+                            tracing::warn!(%subject, %request_id, "no JetStream responder; sending again");
+                            tokio::time::sleep(*wait).await;
+                        }
+                        None => return Err(crate::store::no_responder(&subject)),
+                    },
                     PublishErrorKind::TimedOut | PublishErrorKind::BrokenPipe
                         if attempt < self.settings.publish_retries =>
                     {

@@ -27,8 +27,25 @@ impl EventStore {
     }
 
     /// Loads the aggregate's messages after stream sequence `after`, for refreshing a cached
-    /// state.
+    /// state. A stream with no responder (JetStream restarting, a leader being elected) is asked
+    /// again with backoff before the load gives up as unavailable.
     pub async fn load_after(&self, aggregate: &AggregateRef, after: u64) -> Result<Loaded> {
+        let mut waits = crate::store::NO_RESPONDER_BACKOFF.iter();
+        loop {
+            match self.load_once(aggregate, after).await {
+                Err(Error::StreamNotFound(stream)) => match waits.next() {
+                    Some(wait) => {
+                        tracing::warn!(%stream, "no JetStream responder; asking again");
+                        tokio::time::sleep(*wait).await;
+                    }
+                    None => return Err(crate::store::no_responder(&aggregate.subject())),
+                },
+                outcome => return outcome,
+            }
+        }
+    }
+
+    async fn load_once(&self, aggregate: &AggregateRef, after: u64) -> Result<Loaded> {
         let stream = aggregate.stream;
         let subject = aggregate.subject();
         let api = format!("$JS.API.DIRECT.GET.{}", stream.name());
