@@ -157,8 +157,11 @@ impl From<StoreError> for AppError {
                 format!("the request's data takes {bytes} bytes, more than the {max} allowed"),
             )]),
             StoreError::Unavailable(reason) => AppError::Unavailable(reason),
-            error @ (StoreError::StreamNotFound(_)
-            | StoreError::Codec(_)
+            // No responder for the stream: JetStream restarting, or not provisioned.
+            StoreError::StreamNotFound(stream) => AppError::Unavailable(format!(
+                "the stream {stream} does not answer (restarting, or not provisioned); retry shortly"
+            )),
+            error @ (StoreError::Codec(_)
             | StoreError::Corrupt { .. }
             | StoreError::Newer { .. }
             | StoreError::Nats(_)) => {
