@@ -42,3 +42,17 @@ async fn the_bucket_holds_no_usable_key_and_a_rotation_rewraps_them_all() -> any
     assert!(rotated.get("family-3").await?.is_some());
     Ok(())
 }
+
+#[tokio::test]
+async fn an_erased_familys_key_left_behind_is_found() -> anyhow::Result<()> {
+    let nats = TestNats::start().await?;
+    let store = nats.store().await?;
+    let keys = NatsKeyStore::open(&store, luukku_testkit::key_ring()).await?;
+    keys.get_or_create("family-1").await?;
+    keys.get_or_create("family-2").await?;
+    keys.erase("family-2").await?;
+    let erased = vec!["family-1".to_owned(), "family-2".to_owned(), "family-3".to_owned()];
+    let left = luukku_eventstore::keys::leftover_keys(&store, &erased).await?;
+    assert_eq!(left, ["family-1"], "the key whose deletion never happened");
+    Ok(())
+}

@@ -158,3 +158,22 @@ impl KeyStore for NatsKeyStore {
             .map_err(|error| Error::Unavailable(format!("erasing the key of family {family}: {error}")))
     }
 }
+
+/// Which of `families` (erased ones) still have a key in the bucket: an erasure whose key
+/// deletion failed and was not retried.
+pub async fn leftover_keys(store: &EventStore, families: &[String]) -> Result<Vec<String>> {
+    let bucket = store.jetstream().get_key_value(KEY_BUCKET).await.map_err(|error| {
+        Error::Nats(format!("the family key bucket {KEY_BUCKET} cannot be opened: {error}"))
+    })?;
+    let mut left = Vec::new();
+    for family in families {
+        let value = bucket
+            .get(family)
+            .await
+            .map_err(|error| Error::Unavailable(format!("reading the key of family {family}: {error}")))?;
+        if value.is_some() {
+            left.push(family.clone());
+        }
+    }
+    Ok(left)
+}

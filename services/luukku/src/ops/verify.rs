@@ -1,5 +1,6 @@
 //! `luukku ops verify`: every message of every stream decodes, every aggregate opens with its
-//! creation event, once, and the access log's hash chains are unbroken.
+//! creation event, once, no erased family's key remains, and the access log's hash chains are
+//! unbroken.
 
 use std::collections::HashSet;
 
@@ -38,6 +39,7 @@ fn problems(recorded: &Recorded, seen: &mut HashSet<String>) -> Vec<String> {
 pub async fn verify(store: &EventStore) -> anyhow::Result<std::process::ExitCode> {
     let mut problem_count = 0usize;
     let mut checked = 0usize;
+    let mut erased = Vec::new();
     for stream in Stream::ALL {
         let last = store.last_sequence(stream).await?;
         if last == 0 {
@@ -55,6 +57,11 @@ pub async fn verify(store: &EventStore) -> anyhow::Result<std::process::ExitCode
                 let (position, subject, found) = match item {
                     Ok(recorded) => {
                         let found = problems(&recorded, &mut seen);
+                        if recorded.envelope.events.iter().any(|event| event.event_type == "FamilyErased")
+                            && let Some(family) = recorded.aggregate_id()
+                        {
+                            erased.push(family.to_string());
+                        }
                         (recorded.position, recorded.subject, found)
                     }
                     Err(error) => {
@@ -80,6 +87,12 @@ pub async fn verify(store: &EventStore) -> anyhow::Result<std::process::ExitCode
             // A read ends after a message it could not read; go on from the next one.
         }
     }
+    // An erased family's key is gone.
+    for family in luukku_eventstore::keys::leftover_keys(store, &erased).await? {
+        problem_count += 1;
+        println!("family {family} is erased but its key still exists: run its EraseFamily again");
+    }
+
     // The access log: every writer's hash chain unbroken.
     let audit = luukku_eventstore::audit::verify(store).await?;
     for problem in &audit.problems {
