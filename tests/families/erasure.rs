@@ -248,3 +248,33 @@ async fn erasure_needs_a_ground_outside_retention_and_a_second_persons_approval(
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn an_erasure_whose_key_deletion_failed_is_finished_by_the_service() -> anyhow::Result<()> {
+    use luukku_eventstore::KeyStore;
+    let mut harness = Harness::start().await?;
+    let family = harness.register(virtanen_family()).await?;
+    let erase = pb::EraseFamilyRequest {
+        request_id: request_id(),
+        family_id: family.family_id.clone(),
+        ..Default::default()
+    };
+    let actor = harness.actor.clone();
+    luukku_testkit::grpc::erase_family(&mut harness.client, &actor, erase).await?;
+    // As if the deletion had failed: the key is there again.
+    harness.keys.get_or_create(&family.family_id).await?;
+    let erased = vec![family.family_id.clone()];
+    assert_eq!(luukku_eventstore::keys::leftover_keys(&harness.store, &erased).await?, erased);
+
+    // A service starting follows the stream and finishes the erasure.
+    let guard = luukku_app::Guard::start(harness.store.clone());
+    let _routes = luukku_families::routes(harness.store.clone(), harness.keys.clone(), guard).await;
+    let finished = luukku_testkit::eventually(10, || {
+        let (store, erased) = (harness.store.clone(), erased.clone());
+        async move { Ok(luukku_eventstore::keys::leftover_keys(&store, &erased).await?.is_empty()) }
+    })
+    .await?;
+    assert!(finished, "the key is gone");
+    assert!(harness.keys.get(&family.family_id).await?.is_none());
+    Ok(())
+}

@@ -9,6 +9,7 @@ use luukku_proto::referrals::v1 as pb;
 use luukku_proto::referrals::v1::referral_service_client::ReferralServiceClient;
 use luukku_testkit::TestNats;
 use luukku_testkit::auth::with_identity;
+pub use luukku_testkit::eventually;
 use luukku_testkit::grpc::{Served, serve_routes};
 use tonic::transport::Channel;
 use tonic::{Code as StatusCode, Status};
@@ -261,22 +262,6 @@ pub fn bad_fields(result: Result<impl std::fmt::Debug, Status>) -> Vec<String> {
     let status = expect_code(result, StatusCode::InvalidArgument);
     let bad_request = status.get_details_bad_request().expect("BadRequest details");
     bad_request.field_violations.into_iter().map(|violation| violation.field).collect()
-}
-
-/// Polls `check` every 50 ms for up to `seconds`.
-pub async fn eventually<F, Fut>(seconds: u64, mut check: F) -> anyhow::Result<bool>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<bool>>,
-{
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
-    while std::time::Instant::now() < until {
-        if check().await? {
-            return Ok(true);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    Ok(false)
 }
 
 /// A professional of `sector` (a sector code).

@@ -127,3 +127,19 @@ pub fn key_ring() -> std::sync::Arc<dyn luukku_eventstore::KeyWrapper> {
             .clone(),
     )
 }
+
+/// Polls `check` every 50 ms for up to `seconds`.
+pub async fn eventually<F, Fut>(seconds: u64, mut check: F) -> anyhow::Result<bool>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<bool>>,
+{
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while std::time::Instant::now() < until {
+        if check().await? {
+            return Ok(true);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Ok(false)
+}

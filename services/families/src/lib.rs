@@ -2,6 +2,7 @@
 //! `luukku.families.v1.FamilyService`.
 
 pub mod app;
+pub mod erasure;
 mod grpc;
 
 use luukku_app::Guard;
@@ -13,8 +14,9 @@ pub use app::Families;
 pub use grpc::FamilyGrpc;
 
 /// The families service with gRPC health (reporting it serving), every call decided by
-/// `guard`.
-pub async fn routes<K: KeyStore>(store: EventStore, keys: K, guard: Guard) -> Routes {
+/// `guard`; and the process that completes erasures.
+pub async fn routes<K: KeyStore + Clone>(store: EventStore, keys: K, guard: Guard) -> Routes {
+    erasure::spawn(store.clone(), keys.clone());
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<FamilyServiceServer<FamilyGrpc<K>>>().await;
     let service = FamilyServiceServer::new(FamilyGrpc::new(
