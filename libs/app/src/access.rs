@@ -176,12 +176,13 @@ impl Guard {
                 return Err(error);
             }
         };
+        // Counted and logged under the id the access log keeps (a member's subject hashed).
         match &decision {
             Decision::Allow { basis: Basis::BreakGlass(_), .. } if action != Action::BreakGlass => {
-                self.unusual.break_glass(&caller.actor)
+                self.unusual.break_glass(&logged_actor(&caller.actor))
             }
             Decision::Deny { rule } => {
-                self.unusual.denied(&caller.actor, rule.code, std::time::Instant::now());
+                self.unusual.denied(&logged_actor(&caller.actor), rule.code, std::time::Instant::now());
             }
             Decision::Allow { .. } => {}
         }

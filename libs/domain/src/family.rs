@@ -12,7 +12,7 @@ pub use events::{
     FamilyEvent, MemberDetails, MemberJoined, MemberLinked, MemberRemoved, MemberRole, MemberUnlinked,
     MemberUpdated, MunicipalityChanged, Registered, Reopened,
 };
-pub use rules::{check_linking_by, check_retention};
+pub use rules::check_retention;
 pub use state::{Consent, Family, FamilyStatus, Member, PendingErasure};
 
 use std::fmt;

@@ -83,13 +83,11 @@ pub mod rules {
     pub const CONSENT_NOT_FOUND: Rule = Rule::new("CONSENT_NOT_FOUND", NotFound);
     pub const CONSENT_EXISTS: Rule = Rule::new("CONSENT_EXISTS", AlreadyExists);
     pub const CONSENT_REVOKED: Rule = Rule::new("CONSENT_REVOKED", RuleBroken);
-    pub const ERASURE_NOT_PERMITTED: Rule = Rule::new("ERASURE_NOT_PERMITTED", NotPermitted);
     pub const RETENTION_PERIOD: Rule = Rule::new("RETENTION_PERIOD", RuleBroken);
     pub const ERASURE_PENDING: Rule = Rule::new("ERASURE_PENDING", RuleBroken);
     pub const ERASURE_NOT_FOUND: Rule = Rule::new("ERASURE_NOT_FOUND", NotFound);
     pub const ERASURE_NOT_APPROVED: Rule = Rule::new("ERASURE_NOT_APPROVED", RuleBroken);
     pub const ERASURE_NEEDS_SECOND_PERSON: Rule = Rule::new("ERASURE_NEEDS_SECOND_PERSON", NotPermitted);
-    pub const LINKING_NOT_PERMITTED: Rule = Rule::new("LINKING_NOT_PERMITTED", NotPermitted);
     pub const SUBJECT_LINKED: Rule = Rule::new("SUBJECT_LINKED", AlreadyExists);
 
     pub const CONTACT_PERSON_NOT_FOUND: Rule = Rule::new("CONTACT_PERSON_NOT_FOUND", NotFound);

@@ -7,7 +7,7 @@ use luukku_app::{Keys, Relations};
 use luukku_domain::Timestamp;
 use luukku_domain::family::{
     ConsentId, ErasureGround, ErasureId, Family, FamilyCommand, FamilyError, FamilyEvent, FamilyId,
-    FamilyStatus, MemberId, MemberRef, Retention, check_linking_by, check_retention,
+    FamilyStatus, MemberId, MemberRef, Retention, check_retention,
 };
 use luukku_domain::refusal::rules;
 use luukku_eventstore::{EventStore, KeyStore, MemberLinks, Stream};
@@ -91,7 +91,6 @@ impl<K: KeyStore> Families<K> {
         member_id: MemberId,
         subject: &str,
     ) -> Result<Written> {
-        check_linking_by(&caller.actor).map_err(refused::<Family>(family_id))?;
         let subject_key = luukku_eventstore::links::subject_key(subject.trim());
         let member = MemberRef { family_id, member_id };
         if let Some(other) = self.links().await?.member_under(&subject_key).await?
@@ -115,7 +114,6 @@ impl<K: KeyStore> Families<K> {
         family_id: FamilyId,
         member_id: MemberId,
     ) -> Result<Written> {
-        check_linking_by(&caller.actor).map_err(refused::<Family>(family_id))?;
         let command = FamilyCommand::UnlinkMember { member_id };
         Ok(self.run(caller, write, family_id, &command).await?.2)
     }

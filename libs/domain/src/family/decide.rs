@@ -127,10 +127,6 @@ pub enum FamilyError {
     ConsentAlreadyRevoked(ConsentId),
     #[error("a consent can be revoked by a guardian or by the member who gave it; {0} is neither")]
     NotEntitledToRevoke(MemberId),
-    #[error("erasure is carried out by a contact person or an operator, not by a {0}")]
-    ErasureNotPermitted(crate::Role),
-    #[error("a {0} may not link or unlink members' sign-in; a contact person or an operator does")]
-    LinkingNotPermitted(crate::Role),
     #[error("{0}")]
     InRetention(String),
     #[error("erasure {0} is already requested; approve it or wait for it")]
@@ -160,8 +156,6 @@ impl Refusal for FamilyError {
             FamilyError::ConsentExists(_) => rules::CONSENT_EXISTS,
             FamilyError::ConsentAlreadyRevoked(_) => rules::CONSENT_REVOKED,
             FamilyError::NotEntitledToRevoke(_) => rules::NOT_ENTITLED_TO_REVOKE,
-            FamilyError::ErasureNotPermitted(_) => rules::ERASURE_NOT_PERMITTED,
-            FamilyError::LinkingNotPermitted(_) => rules::LINKING_NOT_PERMITTED,
             FamilyError::InRetention(_) => rules::RETENTION_PERIOD,
             FamilyError::ErasurePending(_) => rules::ERASURE_PENDING,
             FamilyError::NoSuchErasure(_) => rules::ERASURE_NOT_FOUND,

@@ -6,7 +6,6 @@ use super::MemberId;
 use super::decide::{FamilyError, Retention};
 use super::events::ErasureGround;
 use super::state::{Family, FamilyStatus, Member};
-use crate::{Actor, Role};
 
 /// Years social welfare client records are kept after the client relationship ends (Act on
 /// the Processing of Client Data in Healthcare and Social Welfare 703/2023, appendix).
@@ -38,15 +37,6 @@ pub fn check_retention(ground: ErasureGround, retention: Retention, today: Date)
         None => Err(FamilyError::InRetention(format!(
             "coordination is open: social welfare records are kept {SOCIAL_WELFARE_RETENTION_YEARS} years after it closes"
         ))),
-    }
-}
-
-/// Who signs in as a family's member is decided by a contact person or an operator: a member
-/// linking themself would let anyone with a token claim any member.
-pub fn check_linking_by(actor: &Actor) -> Result<(), FamilyError> {
-    match actor.role {
-        Role::ContactPerson | Role::Operator => Ok(()),
-        other => Err(FamilyError::LinkingNotPermitted(other)),
     }
 }
 

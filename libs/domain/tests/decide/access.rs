@@ -531,28 +531,24 @@ fn caller(column: &str) -> (Actor, When<'static>) {
 /// its meeting, or the caller's own work list.
 fn target_of(action: Action, when: When<'static>, caller: &Actor) -> When<'static> {
     let own = caller.clone();
-    when.target(move |target| match action.rules() {
-        RuleSet::ReferralStep | RuleSet::CreateReferral | RuleSet::FamilyRead
-            if matches!(action, Action::GetReferral | Action::UpdateReferral) =>
-        {
+    when.target(move |target| match (action, action.rules()) {
+        (Action::GetReferral | Action::UpdateReferral, _) => {
             target.referral = Some(to_child_protection());
             target.step = Some(ReferralStep::Receiving);
         }
-        RuleSet::FamilyRead | RuleSet::AnswerInvitation | RuleSet::CompleteAction
-            if matches!(action, Action::GetMeeting | Action::AnswerInvitation) =>
-        {
+        (Action::GetMeeting | Action::AnswerInvitation, _) => {
             target.meeting = Some(network_meeting());
             target.participant = Some(Participant::Sector(Sector::MentalHealth));
         }
-        RuleSet::OwnWorkList | RuleSet::Search | RuleSet::Statistics | RuleSet::Directory => {
+        (_, RuleSet::OwnWorkList | RuleSet::Search | RuleSet::Statistics | RuleSet::Directory) => {
             target.family = None;
             target.person = Some(own.person_id.clone());
         }
-        RuleSet::GrantConsent => {
+        (_, RuleSet::GrantConsent) => {
             target.member = Some(guardian());
             target.signed_form = Some("form-1".into());
         }
-        RuleSet::Operate if action == Action::BreakGlass => target.purpose = Some("incident 42".into()),
+        (Action::BreakGlass, _) => target.purpose = Some("incident 42".into()),
         _ => {}
     })
 }
@@ -616,4 +612,21 @@ fn an_invitation_is_answered_by_the_invited_for_themselves() {
         denied(rules::NOT_A_PARTICIPANT),
         "not for another"
     );
+}
+
+#[test]
+fn a_member_is_linked_by_the_contact_person_and_unlinked_by_it_or_an_operator() {
+    let family = salo();
+    let when = given(&family).by_contact_person(anna());
+    let operator = actor("operaattori", Role::Operator, None);
+    assert!(when.decide(&contact_person(), Action::LinkMember).allowed());
+    assert!(when.decide(&contact_person(), Action::UnlinkMember).allowed());
+    assert!(given(&family).decide(&operator, Action::UnlinkMember).allowed(), "an operator stops a sign-in");
+    assert_eq!(
+        given(&family).decide(&operator, Action::LinkMember),
+        denied(rules::OPERATORS_SEE_NO_PERSONAL_DATA),
+        "but never lets someone sign in as a member"
+    );
+    let maria = given(&family).by_member(guardian());
+    assert_eq!(maria.decide(&family_member(), Action::LinkMember), denied(rules::NOT_THE_CONTACT_PERSON));
 }

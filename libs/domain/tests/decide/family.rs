@@ -495,18 +495,3 @@ fn a_subject_is_an_opaque_id_of_a_member_never_an_identity_code() {
     assert_eq!(given::<Family>(registered()).when(link(guardian(), "  ")).then_invalid(), ["subject"]);
     given::<Family>(registered()).when(link(id(99), "idp|x")).then_err(FamilyError::MemberNotFound(id(99)));
 }
-
-#[test]
-fn only_a_contact_person_or_an_operator_decides_who_signs_in_as_a_member() {
-    use luukku_domain::Role;
-    let with_role = |role| luukku_domain::Actor { role, ..luukku_testkit::actor() };
-    assert_eq!(check_linking_by(&with_role(Role::ContactPerson)), Ok(()));
-    assert_eq!(check_linking_by(&with_role(Role::Operator)), Ok(()));
-    for role in [Role::SectorProfessional, Role::FamilyMember, Role::System] {
-        assert_eq!(
-            check_linking_by(&with_role(role)),
-            Err(FamilyError::LinkingNotPermitted(role)),
-            "{role:?}"
-        );
-    }
-}
