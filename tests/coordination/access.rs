@@ -88,17 +88,7 @@ async fn every_call_allowed_or_denied_leaves_exactly_one_record() -> anyhow::Res
 async fn the_family_sees_who_read_its_data_and_on_which_basis() -> anyhow::Result<()> {
     let mut h = Harness::start().await?;
     let (family_id, members, _) = h.family("Salo").await?;
-    let grant = families::GrantConsentRequest {
-        request_id: request_id(),
-        family_id: family_id.clone(),
-        given_by: members[0].clone(),
-        sectors: vec!["school".into()],
-        purpose: "support at school".into(),
-        valid_until: "2099-12-31".into(),
-        signed_form: "consent-form-7".into(),
-        ..Default::default()
-    };
-    let granted = h.families.grant_consent(h.call(grant)).await?.into_inner();
+    let granted = h.consent(&family_id, &members[0], None, &["school"]).await?;
     let consent_id = granted.consent_id.clone();
     let position = granted.result.and_then(|r| r.position).expect("a position");
     let teacher = professional("opettaja", Sector::School);
@@ -122,7 +112,7 @@ async fn the_family_sees_who_read_its_data_and_on_which_basis() -> anyhow::Resul
     assert!(read_by_teacher.allowed);
     let consent_record =
         report.entries.iter().find(|entry| entry.rpc.ends_with("/GrantConsent")).expect("listed");
-    assert_eq!(consent_record.reason, "consent-form-7", "the signed form it rests on");
+    assert_eq!(consent_record.reason, "consent-form-1", "the signed form it rests on");
 
     // Paged, oldest first, and the report itself is an access on record.
     let first = h
@@ -157,66 +147,16 @@ async fn the_family_sees_who_read_its_data_and_on_which_basis() -> anyhow::Resul
 
 #[tokio::test]
 async fn each_caller_sees_what_their_relationship_reaches_and_is_told_what_not() -> anyhow::Result<()> {
-    use luukku_proto::contacts::v1 as contacts;
     use luukku_proto::referrals::v1 as referrals;
     let mut h = Harness::start().await?;
     let (family_id, members, _) = h.family("Salo").await?;
     // A consent for school, concerning Eero only.
-    let grant = families::GrantConsentRequest {
-        request_id: request_id(),
-        family_id: family_id.clone(),
-        given_by: members[0].clone(),
-        concerns_member_id: members[1].clone(),
-        sectors: vec!["school".into()],
-        purpose: "support at school".into(),
-        valid_until: "2099-12-31".into(),
-        signed_form: "consent-form-9".into(),
-        ..Default::default()
-    };
-    let granted = h.families.grant_consent(h.call(grant)).await?.into_inner();
-    let consent_at = granted.result.and_then(|r| r.position).expect("a position");
-    let contact = contacts::RecordContactRequest {
-        request_id: request_id(),
-        family_id: family_id.clone(),
-        direction: contacts::Direction::Inbound as i32,
-        member_id: members[0].clone(),
-        channel: "phone".into(),
-        needs: vec!["parenting".into()],
-        summary: "Maria worried about home".into(),
-        ..Default::default()
-    };
-    let recorded = h.contacts.record_contact(h.call(contact)).await?.into_inner();
-    let contact_at = recorded.result.and_then(|r| r.position).expect("a position");
-    let service = referrals::RegisterServiceRequest {
-        request_id: request_id(),
-        service_id: String::new(),
-        info: Some(referrals::ServiceInfo {
-            provider: "City".into(),
-            sector: "child_protection".into(),
-            name: "Child protection intake".into(),
-            max_age: 17,
-            needs: vec!["violence".into()],
-            contact: "intake@example.fi".into(),
-            ..Default::default()
-        }),
-    };
-    let service_id = h.referrals.register_service(h.as_supervisor(service)).await?.into_inner().service_id;
-    let notification = referrals::CreateReferralRequest {
-        request_id: request_id(),
-        family_id: family_id.clone(),
-        child_member_id: members[1].clone(),
-        service_id,
-        needs: vec!["violence".into()],
-        urgency: "urgent".into(),
-        reason: "Bruises seen twice".into(),
-        statutory_basis: Some(referrals::StatutoryBasis {
-            basis: "child_protection_notification".into(),
-            note: "notification duty, Child Welfare Act 25 §".into(),
-        }),
-        ..Default::default()
-    };
-    let created = h.referrals.create_referral(h.call(notification)).await?.into_inner();
-    let at = created.result.and_then(|r| r.position).expect("a position");
+    let granted = h.consent(&family_id, &members[0], Some(&members[1]), &["school"]).await?;
+    let consent_at = position(granted.result);
+    let contact_at =
+        position(h.log_contact(&family_id, &members[0], "Maria worried about home").await?.result);
+    let created = h.notify_child_protection(&family_id, &members[1], "Bruises seen twice").await?;
+    let at = position(created.result.clone());
     let view_at = |family_id: &str| pb::GetFamilyViewRequest {
         family_id: family_id.to_owned(),
         min_positions: vec![at.clone(), consent_at.clone(), contact_at.clone()],
@@ -375,17 +315,7 @@ async fn a_watch_ends_when_the_consent_it_rested_on_is_revoked() -> anyhow::Resu
     use futures::StreamExt;
     let mut h = Harness::start().await?;
     let (family_id, members, _) = h.family("Salo").await?;
-    let grant = families::GrantConsentRequest {
-        request_id: request_id(),
-        family_id: family_id.clone(),
-        given_by: members[0].clone(),
-        sectors: vec!["school".into()],
-        purpose: "support at school".into(),
-        valid_until: "2099-12-31".into(),
-        signed_form: "consent-form-11".into(),
-        ..Default::default()
-    };
-    let consent = h.families.grant_consent(h.call(grant)).await?.into_inner();
+    let consent = h.consent(&family_id, &members[0], None, &["school"]).await?;
     let at = consent.result.clone().and_then(|r| r.position).expect("a position");
     let teacher = professional("opettaja", Sector::School);
     h.coordination

@@ -10,7 +10,6 @@ use luukku_proto::contacts::v1 as contacts;
 use luukku_proto::coordination::v1 as pb;
 use luukku_proto::families::v1 as families;
 use luukku_proto::meetings::v1 as meetings;
-use luukku_proto::referrals::v1 as referrals;
 use luukku_testkit::auth::{member_token, with_identity};
 use luukku_testkit::{actor_as, professional};
 use tonic::Code;
@@ -70,58 +69,9 @@ async fn every_family_read_answers_each_relationship_as_the_table_says() -> anyh
         reason: "leave".into(),
     };
     h.contacts.assign_contact_person(h.as_supervisor(handover)).await?;
-    let grant = families::GrantConsentRequest {
-        request_id: request_id(),
-        family_id: family_id.clone(),
-        given_by: members[0].clone(),
-        concerns_member_id: members[1].clone(),
-        sectors: vec!["child_health_clinic".into(), "school".into()],
-        purpose: "health and school".into(),
-        valid_until: "2099-12-31".into(),
-        signed_form: "consent-form-21".into(),
-        ..Default::default()
-    };
-    h.families.grant_consent(h.call(grant)).await?;
-    let contact = contacts::RecordContactRequest {
-        request_id: request_id(),
-        family_id: family_id.clone(),
-        direction: contacts::Direction::Inbound as i32,
-        member_id: members[0].clone(),
-        channel: "phone".into(),
-        needs: vec!["parenting".into()],
-        summary: "called".into(),
-        ..Default::default()
-    };
-    h.contacts.record_contact(h.call(contact)).await?;
-    let service = referrals::RegisterServiceRequest {
-        request_id: request_id(),
-        service_id: String::new(),
-        info: Some(referrals::ServiceInfo {
-            provider: "City".into(),
-            sector: "child_protection".into(),
-            name: "Intake".into(),
-            max_age: 17,
-            needs: vec!["violence".into()],
-            contact: "intake@example.fi".into(),
-            ..Default::default()
-        }),
-    };
-    let service_id = h.referrals.register_service(h.as_supervisor(service)).await?.into_inner().service_id;
-    let notification = referrals::CreateReferralRequest {
-        request_id: request_id(),
-        family_id: family_id.clone(),
-        child_member_id: members[1].clone(),
-        service_id,
-        needs: vec!["violence".into()],
-        urgency: "urgent".into(),
-        reason: "bruises".into(),
-        statutory_basis: Some(referrals::StatutoryBasis {
-            basis: "child_protection_notification".into(),
-            note: "duty to notify".into(),
-        }),
-        ..Default::default()
-    };
-    h.referrals.create_referral(h.call(notification)).await?;
+    h.consent(&family_id, &members[0], Some(&members[1]), &["child_health_clinic", "school"]).await?;
+    h.log_contact(&family_id, &members[0], "called").await?;
+    h.notify_child_protection(&family_id, &members[1], "bruises").await?;
     let propose = meetings::ProposeMeetingRequest {
         request_id: request_id(),
         family_id: family_id.clone(),

@@ -12,6 +12,7 @@ use luukku_proto::coordination::v1::coordination_service_client::CoordinationSer
 use luukku_proto::families::v1 as families;
 use luukku_proto::families::v1::family_service_client::FamilyServiceClient;
 use luukku_proto::meetings::v1::meeting_service_client::MeetingServiceClient;
+use luukku_proto::referrals::v1 as referrals;
 use luukku_proto::referrals::v1::referral_service_client::ReferralServiceClient;
 use luukku_testkit::TestNats;
 use luukku_testkit::auth::with_identity;
@@ -35,6 +36,11 @@ pub struct Harness {
     _process: luukku_referrals::Process,
     _served: Vec<Served>,
     pub nats: TestNats,
+}
+
+/// Where a write's events sit.
+pub fn position(result: Option<common::WriteResult>) -> common::Position {
+    result.and_then(|r| r.position).expect("a write gives its position")
 }
 
 pub fn request_id() -> String {
@@ -215,4 +221,89 @@ pub async fn caught_up(projection: &Projection, store: &EventStore) -> anyhow::R
         .wait_for(targets, std::time::Duration::from_secs(30))
         .await
         .map_err(|at| anyhow::anyhow!("projection at {at}, streams at {targets}"))
+}
+
+impl Harness {
+    /// A consent given by `given_by` for `sectors`, concerning `concerns` or the whole family,
+    /// recorded by the harness's actor on its signed form.
+    pub async fn consent(
+        &mut self,
+        family_id: &str,
+        given_by: &str,
+        concerns: Option<&str>,
+        sectors: &[&str],
+    ) -> anyhow::Result<families::GrantConsentResponse> {
+        let grant = families::GrantConsentRequest {
+            request_id: request_id(),
+            family_id: family_id.to_owned(),
+            given_by: given_by.to_owned(),
+            concerns_member_id: concerns.unwrap_or_default().to_owned(),
+            sectors: sectors.iter().map(|sector| (*sector).to_owned()).collect(),
+            purpose: "support".into(),
+            valid_until: "2099-12-31".into(),
+            signed_form: "consent-form-1".into(),
+            ..Default::default()
+        };
+        Ok(self.families.grant_consent(self.call(grant)).await?.into_inner())
+    }
+
+    /// A phone call of `member`, in the contact log.
+    pub async fn log_contact(
+        &mut self,
+        family_id: &str,
+        member: &str,
+        summary: &str,
+    ) -> anyhow::Result<contacts::RecordContactResponse> {
+        let contact = contacts::RecordContactRequest {
+            request_id: request_id(),
+            family_id: family_id.to_owned(),
+            direction: contacts::Direction::Inbound as i32,
+            member_id: member.to_owned(),
+            channel: "phone".into(),
+            needs: vec!["parenting".into()],
+            summary: summary.to_owned(),
+            ..Default::default()
+        };
+        Ok(self.contacts.record_contact(self.call(contact)).await?.into_inner())
+    }
+
+    /// A child-protection notification about `child` (no consent needed: the duty to notify),
+    /// to an intake service the supervisor registers first.
+    pub async fn notify_child_protection(
+        &mut self,
+        family_id: &str,
+        child: &str,
+        reason: &str,
+    ) -> anyhow::Result<referrals::CreateReferralResponse> {
+        let service = referrals::RegisterServiceRequest {
+            request_id: request_id(),
+            service_id: String::new(),
+            info: Some(referrals::ServiceInfo {
+                provider: "City".into(),
+                sector: "child_protection".into(),
+                name: "Child protection intake".into(),
+                max_age: 17,
+                needs: vec!["violence".into()],
+                contact: "intake@example.fi".into(),
+                ..Default::default()
+            }),
+        };
+        let service_id =
+            self.referrals.register_service(self.as_supervisor(service)).await?.into_inner().service_id;
+        let notification = referrals::CreateReferralRequest {
+            request_id: request_id(),
+            family_id: family_id.to_owned(),
+            child_member_id: child.to_owned(),
+            service_id,
+            needs: vec!["violence".into()],
+            urgency: "urgent".into(),
+            reason: reason.to_owned(),
+            statutory_basis: Some(referrals::StatutoryBasis {
+                basis: "child_protection_notification".into(),
+                note: "the duty to notify, Child Welfare Act 25 §".into(),
+            }),
+            ..Default::default()
+        };
+        Ok(self.referrals.create_referral(self.call(notification)).await?.into_inner())
+    }
 }

@@ -14,10 +14,6 @@ use tonic::Code;
 
 use crate::support::*;
 
-fn position(result: Option<common::WriteResult>) -> common::Position {
-    result.and_then(|r| r.position).expect("a position")
-}
-
 fn in_days(days: i64) -> String {
     jiff::Zoned::now().date().checked_add(jiff::Span::new().days(days)).expect("date").to_string()
 }

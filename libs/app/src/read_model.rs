@@ -34,30 +34,13 @@ impl<S: Default + Send + Sync + 'static> ReadModel<S> {
         let Some(stream) = model.upgrade().map(|model| model.stream) else {
             return;
         };
-        let mut messages = std::pin::pin!(store.follow(stream, 1));
-        while let Some(item) = messages.next().await {
-            let Some(this) = model.upgrade() else {
-                return;
-            };
-            let sequence = match item {
-                Ok(recorded) => {
-                    apply(
-                        &mut this.state.write().unwrap_or_else(std::sync::PoisonError::into_inner),
-                        &recorded,
-                    );
-                    recorded.position.sequence
-                }
-                Err(undecodable) => {
-                    tracing::error!(
-                        position = %undecodable.position,
-                        error = %undecodable.error,
-                        "read model: message not applied"
-                    );
-                    undecodable.position.sequence
-                }
-            };
+        let write = |this: &Self, recorded: &Recorded| {
+            apply(&mut this.state.write().unwrap_or_else(std::sync::PoisonError::into_inner), recorded)
+        };
+        follow_stream(model, store, stream, write, |this, sequence| {
             this.applied.send_replace(sequence);
-        }
+        })
+        .await;
     }
 
     /// Waits until everything in the stream now is in the model.
@@ -76,5 +59,39 @@ impl<S: Default + Send + Sync + 'static> ReadModel<S> {
     /// Reads the model.
     pub fn read<T>(&self, read: impl FnOnce(&S) -> T) -> T {
         read(&self.state.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+}
+
+/// Follows `stream` from its start for as long as `model` lives: applies each message with
+/// `apply`, logs one that cannot be decoded (following goes on after it), and tells `passed`
+/// each sequence passed.
+pub(crate) async fn follow_stream<M>(
+    model: Weak<M>,
+    store: EventStore,
+    stream: Stream,
+    apply: impl Fn(&M, &Recorded),
+    passed: impl Fn(&M, u64),
+) {
+    let mut messages = std::pin::pin!(store.follow(stream, 1));
+    while let Some(item) = messages.next().await {
+        let Some(this) = model.upgrade() else {
+            return;
+        };
+        let sequence = match item {
+            Ok(recorded) => {
+                apply(&this, &recorded);
+                recorded.position.sequence
+            }
+            Err(undecodable) => {
+                tracing::error!(
+                    %stream,
+                    position = %undecodable.position,
+                    error = %undecodable.error,
+                    "read model: message not applied"
+                );
+                undecodable.position.sequence
+            }
+        };
+        passed(&this, sequence);
     }
 }

@@ -47,12 +47,7 @@ pub fn bucket_config(replicas: usize) -> kv::Config {
 
 /// Creates the bucket, or brings it to its settings (admin only).
 pub async fn provision(store: &EventStore) -> Result<()> {
-    store
-        .jetstream()
-        .create_or_update_key_value(bucket_config(store.settings().replicas))
-        .await
-        .map(|_| ())
-        .map_err(Error::nats)
+    store.provision_bucket(bucket_config(store.settings().replicas)).await
 }
 
 /// The grants in their bucket.
@@ -63,11 +58,7 @@ pub struct Glass {
 
 impl Glass {
     pub async fn open(store: &EventStore) -> Result<Self> {
-        let bucket = store.jetstream().get_key_value(GLASS_BUCKET).await.map_err(|error| {
-            Error::Nats(format!(
-                "the break-glass bucket {GLASS_BUCKET} cannot be opened (is it provisioned?): {error}"
-            ))
-        })?;
+        let bucket = store.open_bucket(GLASS_BUCKET, "the break-glass bucket").await?;
         Ok(Self { bucket })
     }
 

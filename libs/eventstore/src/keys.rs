@@ -60,19 +60,14 @@ impl NatsKeyStore {
     /// Opens the bucket, which must exist (see [`NatsKeyStore::provision`]); keys are wrapped
     /// by `wrapper`.
     pub async fn open(store: &EventStore, wrapper: Arc<dyn KeyWrapper>) -> Result<Self> {
-        let bucket = store.jetstream().get_key_value(KEY_BUCKET).await.map_err(|error| {
-            Error::Nats(format!(
-                "the family key bucket {KEY_BUCKET} cannot be opened ({error}); provision it first (`luukku ops provision`)"
-            ))
-        })?;
+        let bucket = store.open_bucket(KEY_BUCKET, "the family key bucket").await?;
         Ok(Self { bucket, wrapper })
     }
 
     /// Creates the bucket, or brings it to its settings (admin only).
     pub async fn provision(store: &EventStore) -> Result<()> {
         store
-            .jetstream()
-            .create_or_update_key_value(kv::Config {
+            .provision_bucket(kv::Config {
                 bucket: KEY_BUCKET.to_owned(),
                 description: "luukku: one data key per family; erasure deletes it".to_owned(),
                 history: 1,
@@ -82,8 +77,6 @@ impl NatsKeyStore {
                 ..Default::default()
             })
             .await
-            .map_err(Error::nats)?;
-        Ok(())
     }
 
     fn decode(&self, family: &str, bytes: &[u8]) -> Result<FamilyKey> {
@@ -162,9 +155,7 @@ impl KeyStore for NatsKeyStore {
 /// Which of `families` (erased ones) still have a key in the bucket: an erasure whose key
 /// deletion failed and was not retried.
 pub async fn leftover_keys(store: &EventStore, families: &[String]) -> Result<Vec<String>> {
-    let bucket = store.jetstream().get_key_value(KEY_BUCKET).await.map_err(|error| {
-        Error::Nats(format!("the family key bucket {KEY_BUCKET} cannot be opened: {error}"))
-    })?;
+    let bucket = store.open_bucket(KEY_BUCKET, "the family key bucket").await?;
     let mut left = Vec::new();
     for family in families {
         let value = bucket

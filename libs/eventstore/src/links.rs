@@ -23,12 +23,7 @@ pub fn subject_key(subject: &str) -> String {
 
 /// Creates the link bucket, or brings it to its settings (admin only).
 pub async fn provision(store: &EventStore) -> Result<()> {
-    store
-        .jetstream()
-        .create_or_update_key_value(bucket_config(store.settings().replicas))
-        .await
-        .map(|_| ())
-        .map_err(Error::nats)
+    store.provision_bucket(bucket_config(store.settings().replicas)).await
 }
 
 /// The configuration of the link bucket, for provisioning.
@@ -53,11 +48,7 @@ pub struct MemberLinks {
 impl MemberLinks {
     /// Opens the provisioned bucket.
     pub async fn open(store: &EventStore) -> Result<Self> {
-        let bucket = store.jetstream().get_key_value(LINK_BUCKET).await.map_err(|error| {
-            Error::Nats(format!(
-                "the member link bucket {LINK_BUCKET} cannot be opened (is it provisioned?): {error}"
-            ))
-        })?;
+        let bucket = store.open_bucket(LINK_BUCKET, "the member link bucket").await?;
         Ok(Self { bucket })
     }
 

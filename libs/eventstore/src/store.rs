@@ -176,6 +176,24 @@ impl EventStore {
         Ok(())
     }
 
+    /// Creates the key-value bucket `config` names, or brings it to its settings (admin only).
+    pub(crate) async fn provision_bucket(&self, config: async_nats::jetstream::kv::Config) -> Result<()> {
+        self.jetstream.create_or_update_key_value(config).await.map(|_| ()).map_err(Error::nats)
+    }
+
+    /// Opens a provisioned key-value bucket; `what` names it in the error.
+    pub(crate) async fn open_bucket(
+        &self,
+        bucket: &str,
+        what: &str,
+    ) -> Result<async_nats::jetstream::kv::Store> {
+        self.jetstream.get_key_value(bucket).await.map_err(|error| {
+            Error::Nats(format!(
+                "{what} {bucket} cannot be opened ({error}); provision it first (`luukku ops provision`)"
+            ))
+        })
+    }
+
     /// The last sequence of `stream` (0 when empty).
     pub async fn last_sequence(&self, stream: Stream) -> Result<u64> {
         let handle = self.stream(stream).await?;

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
-use futures::StreamExt;
 use luukku_domain::access::FamilyFacts;
 use luukku_domain::contacts::{
     Assignment, AssignmentEvent, ContactPerson, ContactPersonEvent, ContactPersonId,
@@ -175,25 +174,11 @@ impl Relations {
 }
 
 async fn follow(model: Weak<Relations>, store: EventStore, stream: Stream, index: usize) {
-    let mut messages = std::pin::pin!(store.follow(stream, 1));
-    while let Some(item) = messages.next().await {
-        let Some(this) = model.upgrade() else {
-            return;
-        };
-        let sequence = match item {
-            Ok(recorded) => {
-                this.state.write().unwrap_or_else(std::sync::PoisonError::into_inner).apply(&recorded);
-                recorded.position.sequence
-            }
-            Err(undecodable) => {
-                tracing::error!(
-                    position = %undecodable.position,
-                    error = %undecodable.error,
-                    "relations: message not applied"
-                );
-                undecodable.position.sequence
-            }
-        };
+    let apply = |this: &Relations, recorded: &Recorded| {
+        this.state.write().unwrap_or_else(std::sync::PoisonError::into_inner).apply(recorded);
+    };
+    crate::read_model::follow_stream(model, store, stream, apply, |this, sequence| {
         this.applied[index].send_replace(sequence);
-    }
+    })
+    .await;
 }
