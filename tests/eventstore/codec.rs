@@ -6,7 +6,7 @@ use futures::StreamExt;
 use luukku_domain::codec::to_postcard;
 use luukku_domain::{Actor, CodecError, DomainEvent, RequestId, Role, Timestamp};
 use luukku_eventstore::envelope::{self, Envelope};
-use luukku_eventstore::{Error, Expected, RawEvent};
+use luukku_eventstore::{Error, Expected, Fingerprint, RawEvent};
 use luukku_testkit::TestNats;
 use luukku_testkit::golden::{self, GoldenCase};
 use luukku_testkit::sample::{SampleEvent, noted_v1_bytes};
@@ -54,22 +54,44 @@ fn fixed_envelope() -> Envelope {
             RawEvent { event_type: "Noted".into(), schema_version: 1, data: noted_v1_bytes("vanha") },
             RawEvent::encode(&SampleEvent::Cleared).unwrap_or_else(|error| panic!("{error}")),
         ],
+        fingerprint: None,
     }
+}
+
+/// The envelope of a request with a fingerprint (layout 2).
+fn fingerprinted_envelope() -> Envelope {
+    Envelope { fingerprint: Some(Fingerprint::of("RegisterFamily", b"request bytes")), ..fixed_envelope() }
+}
+
+/// The committed bytes of `name`, written from `envelope` when missing and asked to.
+fn committed(name: &str, envelope: &Envelope) -> Vec<u8> {
+    let path = fixtures().join(name);
+    if !path.exists() && std::env::var_os("LUUKKU_WRITE_FIXTURES").is_some() {
+        std::fs::write(&path, envelope.encode().unwrap_or_default())
+            .unwrap_or_else(|error| panic!("{error}"));
+    }
+    std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
 }
 
 #[test]
 fn the_committed_envelope_v1_bytes_still_decode() {
-    let path = fixtures().join("envelope.v1.bin");
-    if !path.exists() && std::env::var_os("LUUKKU_WRITE_FIXTURES").is_some() {
-        std::fs::write(&path, fixed_envelope().encode().unwrap_or_default())
-            .unwrap_or_else(|error| panic!("{error}"));
-    }
-    let bytes = std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    // Layout 1 had no fingerprint; this release writes layout 2, so the v1 bytes are committed.
+    let bytes = committed("envelope.v1.bin", &fixed_envelope());
+    assert_eq!(bytes.first(), Some(&1), "the fixture is layout 1");
     let decoded = Envelope::decode(&bytes).unwrap_or_else(|error| panic!("envelope v1 fixture: {error}"));
     assert_eq!(decoded, fixed_envelope());
     let events: Vec<SampleEvent> =
         decoded.events.iter().map(RawEvent::decode).collect::<Result<_, _>>().unwrap_or_default();
     assert_eq!(events, vec![SampleEvent::Noted { text: "vanha".into(), tags: vec![] }, SampleEvent::Cleared]);
+}
+
+#[test]
+fn the_committed_envelope_v2_bytes_still_decode_with_their_fingerprint() {
+    let bytes = committed("envelope.v2.bin", &fingerprinted_envelope());
+    assert_eq!(bytes.first(), Some(&2), "the fixture is layout 2");
+    let decoded = Envelope::decode(&bytes).unwrap_or_else(|error| panic!("envelope v2 fixture: {error}"));
+    assert_eq!(decoded, fingerprinted_envelope());
+    assert_eq!(decoded.fingerprint.map(|fingerprint| fingerprint.method).as_deref(), Some("RegisterFamily"));
 }
 
 #[test]
@@ -128,7 +150,7 @@ async fn a_message_with_a_future_envelope_version_or_garbage_gives_a_clear_error
     store.jetstream().publish(future.subject(), Bytes::from(payload)).await?.await?;
     let error = store.load(&future).await.expect_err("envelope v7 is unknown");
     assert!(
-        matches!(error, Error::Codec(CodecError::UnsupportedEnvelopeVersion { version: 7, newest: 1 })),
+        matches!(error, Error::Codec(CodecError::UnsupportedEnvelopeVersion { version: 7, newest: 2 })),
         "{error:?}"
     );
 

@@ -6,5 +6,6 @@ mod codec;
 mod erasure;
 mod errors;
 mod links;
+mod requests;
 mod support;
 mod tls;

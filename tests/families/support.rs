@@ -21,8 +21,13 @@ pub struct Harness {
 
 impl Harness {
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(luukku_eventstore::StoreSettings::default()).await
+    }
+
+    /// The harness with streams of `settings` (a short duplicate window, say).
+    pub async fn start_with(settings: luukku_eventstore::StoreSettings) -> anyhow::Result<Self> {
         let nats = TestNats::start().await?;
-        let store = nats.store().await?;
+        let store = nats.store_with(settings).await?;
         let keys = NatsKeyStore::open(&store, luukku_testkit::key_ring()).await?;
         let served = serve_routes(
             luukku_families::routes(store.clone(), keys.clone(), luukku_app::Guard::start(store.clone()))

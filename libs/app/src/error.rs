@@ -81,8 +81,8 @@ pub enum RepositoryError<E> {
     Conflict { subject: String, expected: u64, current: u64 },
     /// The family's key is gone: nothing personal can be recorded about it.
     FamilyErased { family: AggregateId },
-    /// The request id was used before for another request.
-    RequestIdReused { request_id: RequestId, original_subject: String },
+    /// The caller used the request id before for another request (of `method`, when known).
+    RequestIdReused { request_id: RequestId, original_subject: String, method: Option<String> },
     /// The store cannot answer now.
     Unavailable(String),
     /// The aggregate kept changing while the command was decided `attempts` times.
@@ -101,8 +101,8 @@ impl<E> From<StoreError> for RepositoryError<E> {
             StoreError::Conflict { subject, expected, current } => {
                 RepositoryError::Conflict { subject, expected, current }
             }
-            StoreError::RequestIdReused { request_id, original_subject, .. } => {
-                RepositoryError::RequestIdReused { request_id, original_subject }
+            StoreError::RequestIdReused { request_id, original_subject, method, .. } => {
+                RepositoryError::RequestIdReused { request_id, original_subject, method }
             }
             StoreError::Unavailable(reason) => RepositoryError::Unavailable(reason),
             other => RepositoryError::Store(other),
@@ -124,8 +124,8 @@ impl<E: Refusal> From<RepositoryError<E>> for AppError {
                     "family {family} has no key (it was erased, or never registered): nothing personal can be recorded"
                 ),
             ),
-            RepositoryError::RequestIdReused { request_id, original_subject } => {
-                request_id_reused(&request_id, &original_subject)
+            RepositoryError::RequestIdReused { request_id, original_subject, method } => {
+                request_id_reused(&request_id, &original_subject, method.as_deref())
             }
             RepositoryError::Unavailable(reason) => AppError::Unavailable(reason),
             RepositoryError::Contended { subject, attempts } => AppError::Contended(format!(
@@ -149,8 +149,8 @@ impl From<StoreError> for AppError {
             StoreError::Conflict { subject, expected, current } => {
                 AppError::Conflict { subject, expected, current }
             }
-            StoreError::RequestIdReused { request_id, original_subject, .. } => {
-                request_id_reused(&request_id, &original_subject)
+            StoreError::RequestIdReused { request_id, original_subject, method, .. } => {
+                request_id_reused(&request_id, &original_subject, method.as_deref())
             }
             StoreError::TooLarge { bytes, max } => AppError::invalid(vec![Violation::new(
                 Field::named(""),
@@ -173,13 +173,16 @@ impl From<StoreError> for AppError {
 }
 
 /// A request id used before for another request.
-fn request_id_reused(request_id: &RequestId, original_subject: &str) -> AppError {
+fn request_id_reused(request_id: &RequestId, original_subject: &str, method: Option<&str>) -> AppError {
+    let first = match method {
+        Some(method) => format!("a {method} request on {original_subject}"),
+        None => format!("another request on {original_subject}"),
+    };
     AppError::rule(
         rules::REQUEST_ID_REUSED,
         format!("request/{request_id}"),
         format!(
-            "request id {request_id} was already used for another request ({original_subject}); use a new request \
-             id for a new request"
+            "request id {request_id} was already used for {first}; use a new request id for a new request"
         ),
     )
 }

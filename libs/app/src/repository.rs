@@ -15,10 +15,10 @@ use std::sync::{Arc, Mutex};
 
 use lru::LruCache;
 use luukku_domain::sealing::{FamilyKey, HasPersonal};
-use luukku_domain::{Aggregate, AggregateId, DomainEvent, RequestId};
-use luukku_eventstore::streams::parse_subject;
+use luukku_domain::{Actor, Aggregate, AggregateId, DomainEvent, RequestId};
 use luukku_eventstore::{
-    AggregateRef, Error as StoreError, EventStore, Expected, KeyStore, Position, Recorded, Stream,
+    AggregateRef, Error as StoreError, EventStore, Expected, Fingerprint, KeyStore, Position, Recorded,
+    Stream,
 };
 
 use crate::caller::Caller;
@@ -78,9 +78,9 @@ impl<A: Aggregate> Default for Loaded<A> {
 }
 
 impl<A: Aggregate> Loaded<A> {
-    /// The entry written by `request_id`, if any.
-    pub fn written_by(&self, request_id: &RequestId) -> Option<&Entry<A::Event>> {
-        self.entries.iter().find(|entry| &entry.recorded.envelope.request_id == request_id)
+    /// The entry written by `actor`'s request `request_id`, if any.
+    pub fn written_by(&self, actor: &Actor, request_id: &RequestId) -> Option<&Entry<A::Event>> {
+        self.entries.iter().find(|entry| entry.recorded.envelope.written_by(actor, request_id))
     }
 
     /// When the aggregate's first message was recorded.
@@ -90,15 +90,43 @@ impl<A: Aggregate> Loaded<A> {
 }
 
 /// Which request a write is, and the version it expects the aggregate to be at.
+///
+/// A request id belongs to its caller: the calling system and the person it acts for. The
+/// same caller's same id with the same fingerprint is a retry and gets the first answer; with
+/// another fingerprint, the id was reused and the write is refused (`ALREADY_EXISTS`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Write {
     pub request_id: RequestId,
     pub expected_version: Option<u64>,
+    /// What the request was; `None` for processes' own writes, whose ids are derived.
+    pub fingerprint: Option<Fingerprint>,
 }
 
 impl Write {
     pub fn new(request_id: RequestId) -> Self {
-        Self { request_id, expected_version: None }
+        Self { request_id, expected_version: None, fingerprint: None }
+    }
+
+    /// The same request under another id: one part of a request that writes several
+    /// aggregates.
+    pub fn part(&self, request_id: RequestId) -> Self {
+        Self { request_id, expected_version: None, fingerprint: self.fingerprint.clone() }
+    }
+
+    /// The id of the aggregate this request creates, when the caller named none: derived from
+    /// the caller, the request id and `kind`, so that a retry at any later time, past the
+    /// store's duplicate window, finds the aggregate the first attempt created.
+    pub fn new_id(&self, caller: &Caller, kind: &str) -> ulid::Ulid {
+        use sha2::Digest as _;
+        let mut hasher = sha2::Sha256::new();
+        let actor = &caller.actor;
+        for part in [kind, actor.system.as_str(), actor.person_id.as_str(), self.request_id.as_str()] {
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part.as_bytes());
+        }
+        let mut bytes = [0; 16];
+        bytes.copy_from_slice(&hasher.finalize()[..16]);
+        ulid::Ulid::from_bytes(bytes)
     }
 }
 
@@ -278,20 +306,26 @@ where
         self.reader.load(id).await
     }
 
-    /// Carries out `command` for `caller`. `creates` marks a command that creates the aggregate
-    /// under an id the service picked, so that a retry under a new id finds the first one.
+    /// Carries out `command` for `caller`.
     pub async fn execute(
         &self,
         id: AggregateId,
         caller: &Caller,
         write: &Write,
         command: &A::Command,
-        creates: bool,
     ) -> Result<Outcome<A::Event>, RepositoryError<A::Error>> {
         let aggregate = self.reader.aggregate(id);
         for _ in 0..ATTEMPTS {
             let current = self.load(id).await?;
-            if let Some(entry) = current.written_by(&write.request_id) {
+            if let Some(entry) = current.written_by(&caller.actor, &write.request_id) {
+                let first = &entry.recorded.envelope;
+                if !first.same_request(write.fingerprint.as_ref()) {
+                    return Err(RepositoryError::RequestIdReused {
+                        request_id: write.request_id.clone(),
+                        original_subject: entry.recorded.subject.clone(),
+                        method: first.fingerprint.as_ref().map(|first| first.method.clone()),
+                    });
+                }
                 return Ok(Outcome {
                     id,
                     events: entry.events.clone(),
@@ -320,7 +354,14 @@ where
                 if current.version == 0 { Expected::New } else { Expected::Version(current.version) };
             let appended = self
                 .store()
-                .append_events(&aggregate, expected, &sealed, &write.request_id, &caller.actor)
+                .append_request(
+                    &aggregate,
+                    expected,
+                    &sealed,
+                    &write.request_id,
+                    write.fingerprint.as_ref(),
+                    &caller.actor,
+                )
                 .await;
             match appended {
                 // A twin of this request landed first: answer as it did, on the next round.
@@ -332,9 +373,6 @@ where
                 Err(StoreError::Conflict { subject, current, .. }) => {
                     let expected = write.expected_version.unwrap_or_default();
                     return Err(RepositoryError::Conflict { subject, expected, current });
-                }
-                Err(StoreError::RequestIdReused { original_subject, .. }) if creates => {
-                    return self.replay_creation(&original_subject, write).await;
                 }
                 Err(error) => return Err(error.into()),
             }
@@ -369,31 +407,5 @@ where
             })?;
         }
         Ok(sealed)
-    }
-
-    /// A creation retried without its id was given a new id; the request id points at the
-    /// aggregate the first attempt created.
-    async fn replay_creation(
-        &self,
-        original_subject: &str,
-        write: &Write,
-    ) -> Result<Outcome<A::Event>, RepositoryError<A::Error>> {
-        let reused = || RepositoryError::RequestIdReused {
-            request_id: write.request_id.clone(),
-            original_subject: original_subject.to_owned(),
-        };
-        let Some((aggregate_type, id)) = parse_subject(original_subject) else {
-            return Err(reused());
-        };
-        if aggregate_type != A::TYPE || !original_subject.starts_with(self.reader.stream.subject_root()) {
-            return Err(reused());
-        }
-        let original = self.load(id).await?;
-        let entry = original
-            .entries
-            .first()
-            .filter(|entry| entry.recorded.envelope.request_id == write.request_id)
-            .ok_or_else(reused)?;
-        Ok(Outcome { id, events: entry.events.clone(), written: Written::at(entry.recorded.position, true) })
     }
 }

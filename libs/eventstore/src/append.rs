@@ -7,7 +7,8 @@ use async_nats::jetstream::context::{PublishAckFuture, PublishErrorKind};
 use bytes::Bytes;
 use luukku_domain::{Actor, DomainEvent, RequestId, Timestamp};
 
-use crate::{AggregateRef, Envelope, Error, EventStore, Position, RawEvent, Result};
+use crate::envelope::message_id;
+use crate::{AggregateRef, Envelope, Error, EventStore, Fingerprint, Position, RawEvent, Result};
 
 /// The version an append expects the aggregate to be at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,16 +49,39 @@ impl EventStore {
         request_id: &RequestId,
         actor: &Actor,
     ) -> Result<Appended> {
+        self.append_request(aggregate, expected, events, request_id, None, actor).await
+    }
+
+    /// Appends typed events of a request with `fingerprint`: the same request id with another
+    /// fingerprint gives [`Error::RequestIdReused`].
+    pub async fn append_request<E: DomainEvent>(
+        &self,
+        aggregate: &AggregateRef,
+        expected: Expected,
+        events: &[E],
+        request_id: &RequestId,
+        fingerprint: Option<&Fingerprint>,
+        actor: &Actor,
+    ) -> Result<Appended> {
         let raw = events.iter().map(RawEvent::encode).collect::<Result<Vec<_>, _>>()?;
-        self.append(aggregate, expected, raw, request_id, actor).await
+        let envelope = Envelope {
+            recorded_at: Timestamp::now(),
+            request_id: request_id.clone(),
+            actor: actor.clone(),
+            events: raw,
+            fingerprint: fingerprint.cloned(),
+        };
+        self.append_envelope(aggregate, expected, envelope).await
     }
 
     /// Appends one command's events to one aggregate as a single message, atomically.
     ///
-    /// A stale `expected` gives [`Error::Conflict`] with the current version. A request id seen
-    /// before on the same aggregate gives the original position with `duplicate: true`; seen on
-    /// another aggregate, [`Error::RequestIdReused`]. A publish whose acknowledgement does not
-    /// arrive is sent again with the same message id, so it is written at most once.
+    /// A stale `expected` gives [`Error::Conflict`] with the current version. A request id
+    /// belongs to its caller (the actor's system and person): seen before from the same caller
+    /// on the same aggregate, it gives the original position with `duplicate: true`; seen on
+    /// another aggregate, or for another request, [`Error::RequestIdReused`]. A publish whose
+    /// acknowledgement does not arrive is sent again with the same message id, so it is written
+    /// at most once.
     pub async fn append(
         &self,
         aggregate: &AggregateRef,
@@ -71,14 +95,26 @@ impl EventStore {
             request_id: request_id.clone(),
             actor: actor.clone(),
             events,
+            fingerprint: None,
         };
+        self.append_envelope(aggregate, expected, envelope).await
+    }
+
+    async fn append_envelope(
+        &self,
+        aggregate: &AggregateRef,
+        expected: Expected,
+        envelope: Envelope,
+    ) -> Result<Appended> {
+        let request_id = &envelope.request_id;
+        let message_id = message_id(&envelope.actor, request_id);
         let payload = envelope.encode()?;
         if payload.len() > self.settings.max_message_bytes {
             return Err(Error::TooLarge { bytes: payload.len(), max: self.settings.max_message_bytes });
         }
         let headers = || {
             let mut headers = envelope.headers();
-            headers.insert("Nats-Msg-Id", request_id.as_str());
+            headers.insert("Nats-Msg-Id", message_id.as_str());
             headers
                 .insert("Nats-Expected-Last-Subject-Sequence", expected.header_value().to_string().as_str());
             headers
@@ -98,13 +134,13 @@ impl EventStore {
                     })?;
                     let position = Position { stream, sequence: ack.sequence };
                     if ack.duplicate {
-                        self.check_duplicate_subject(&subject, request_id, &position).await?;
+                        self.check_duplicate(&subject, &envelope, &position).await?;
                     }
                     return Ok(Appended { position, duplicate: ack.duplicate });
                 }
                 Err(error) => match error.kind() {
                     PublishErrorKind::WrongLastSequence => {
-                        return self.resolve_conflict(aggregate, expected, request_id, subject).await;
+                        return self.resolve_conflict(aggregate, expected, &envelope, subject).await;
                     }
                     // "No responders": JetStream restarting or electing a leader. The same
                     // message id is sent again, so it is written at most once.
@@ -149,23 +185,25 @@ impl EventStore {
         self.jetstream.publish_with_headers(subject.to_owned(), headers, payload).await
     }
 
-    /// A duplicate acknowledgement names the original message; make sure it was for this
-    /// aggregate, or the caller reused a request id for something else.
-    async fn check_duplicate_subject(
-        &self,
-        subject: &str,
-        request_id: &RequestId,
-        original: &Position,
-    ) -> Result<()> {
+    /// A duplicate acknowledgement names the original message of this caller's request id;
+    /// make sure it was this request, on this aggregate, or the caller reused the id for
+    /// something else.
+    async fn check_duplicate(&self, subject: &str, envelope: &Envelope, original: &Position) -> Result<()> {
         let stream = self.jetstream.get_stream_no_info(original.stream.name()).await.map_err(Error::nats)?;
         let message = stream.direct_get(original.sequence).await.map_err(Error::nats)?;
-        if message.subject.as_str() == subject {
+        let recorded = Envelope::decode(&message.payload).ok();
+        let first_method =
+            recorded.as_ref().and_then(|first| first.fingerprint.as_ref()).map(|f| f.method.clone());
+        let same = message.subject.as_str() == subject
+            && recorded.as_ref().is_none_or(|first| first.same_request(envelope.fingerprint.as_ref()));
+        if same {
             return Ok(());
         }
         Err(Error::RequestIdReused {
-            request_id: request_id.clone(),
+            request_id: envelope.request_id.clone(),
             original_subject: message.subject.to_string(),
             original: *original,
+            method: first_method,
         })
     }
 
@@ -176,13 +214,23 @@ impl EventStore {
         &self,
         aggregate: &AggregateRef,
         expected: Expected,
-        request_id: &RequestId,
+        envelope: &Envelope,
         subject: String,
     ) -> Result<Appended> {
         let since = self.load_after(aggregate, expected.header_value()).await?;
-        if let Some(original) =
-            since.messages.iter().find(|message| &message.envelope.request_id == request_id)
-        {
+        let mine = since
+            .messages
+            .iter()
+            .find(|message| message.envelope.written_by(&envelope.actor, &envelope.request_id));
+        if let Some(original) = mine {
+            if !original.envelope.same_request(envelope.fingerprint.as_ref()) {
+                return Err(Error::RequestIdReused {
+                    request_id: envelope.request_id.clone(),
+                    original_subject: original.subject.clone(),
+                    original: original.position,
+                    method: original.envelope.fingerprint.as_ref().map(|f| f.method.clone()),
+                });
+            }
             return Ok(Appended { position: original.position, duplicate: true });
         }
         Err(Error::Conflict { subject, expected: expected.header_value(), current: since.version })

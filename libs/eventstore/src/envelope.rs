@@ -1,7 +1,7 @@
 //! The persisted form of one accepted command: a postcard envelope with its events, and
 //! headers that tools can read without decoding.
 //!
-//! Layout: `varint(envelope_version) ++ postcard(EnvelopeV1)`. Each event inside carries its
+//! Layout: `varint(envelope_version) ++ postcard(EnvelopeV2)`. Each event inside carries its
 //! own type name and schema version, so readers upcast event by event.
 
 use async_nats::HeaderMap;
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Position, Stream};
 
 /// The newest envelope layout; the one this release writes.
-pub const ENVELOPE_VERSION: u16 = 1;
+pub const ENVELOPE_VERSION: u16 = 2;
 
 pub const HEADER_ENVELOPE: &str = "Luukku-Envelope";
 pub const HEADER_EVENT_TYPES: &str = "Luukku-Event-Types";
@@ -49,17 +49,62 @@ impl RawEvent {
     }
 }
 
-/// One command's events with who recorded them, when, and under which request id.
+/// One command's events with who recorded them, when, and under which request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Envelope {
     pub recorded_at: Timestamp,
     pub request_id: RequestId,
     pub actor: Actor,
     pub events: Vec<RawEvent>,
+    /// What the request was, so that its id cannot be reused for another; `None` in messages
+    /// written before fingerprints, and for processes' own writes.
+    pub fingerprint: Option<Fingerprint>,
 }
 
-/// The first (and so far only) envelope layout. Never change it: add `EnvelopeV2` instead.
-/// `EnvelopeV1Ref` is the same layout, borrowed, for encoding without copies.
+/// A request's method and a digest of its whole message. The same request id with the same
+/// fingerprint is a retry; with another fingerprint, the id was reused.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    /// The method, e.g. `RegisterFamily`.
+    pub method: String,
+    /// The first 16 bytes of SHA-256 over the method and the request's bytes.
+    pub digest: [u8; 16],
+}
+
+impl Fingerprint {
+    /// The fingerprint of `request`, the encoded message of a call to `method`.
+    pub fn of(method: &str, request: &[u8]) -> Self {
+        use sha2::Digest as _;
+        let mut hasher = sha2::Sha256::new();
+        hasher.update((method.len() as u64).to_be_bytes());
+        hasher.update(method.as_bytes());
+        hasher.update(request);
+        let mut digest = [0; 16];
+        digest.copy_from_slice(&hasher.finalize()[..16]);
+        Self { method: method.to_owned(), digest }
+    }
+}
+
+impl std::fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let digest: String = self.digest.iter().map(|byte| format!("{byte:02x}")).collect();
+        write!(f, "{}:{digest}", self.method)
+    }
+}
+
+/// The message id JetStream deduplicates on: the request id scoped to its caller (the calling
+/// system and the person it acts for), so that two callers' ids never meet.
+pub fn message_id(actor: &Actor, request_id: &RequestId) -> String {
+    use sha2::Digest as _;
+    let mut hasher = sha2::Sha256::new();
+    for part in [actor.system.as_str(), actor.person_id.as_str(), request_id.as_str()] {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
+    hasher.finalize()[..16].iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// The first envelope layout. Never change it.
 #[derive(Deserialize)]
 struct EnvelopeV1 {
     recorded_at: Timestamp,
@@ -68,23 +113,53 @@ struct EnvelopeV1 {
     events: Vec<RawEvent>,
 }
 
+/// The second layout: the first with the request's fingerprint. Never change it: add
+/// `EnvelopeV3` instead. `EnvelopeV2Ref` is the same layout, borrowed, for encoding without
+/// copies.
+#[derive(Deserialize)]
+struct EnvelopeV2 {
+    recorded_at: Timestamp,
+    request_id: RequestId,
+    actor: Actor,
+    events: Vec<RawEvent>,
+    fingerprint: Option<Fingerprint>,
+}
+
 #[derive(Serialize)]
-struct EnvelopeV1Ref<'a> {
+struct EnvelopeV2Ref<'a> {
     recorded_at: Timestamp,
     request_id: &'a RequestId,
     actor: &'a Actor,
     events: &'a [RawEvent],
+    fingerprint: &'a Option<Fingerprint>,
 }
 
 impl Envelope {
     pub fn encode(&self) -> Result<Bytes, CodecError> {
-        let body = EnvelopeV1Ref {
+        let body = EnvelopeV2Ref {
             recorded_at: self.recorded_at,
             request_id: &self.request_id,
             actor: &self.actor,
             events: &self.events,
+            fingerprint: &self.fingerprint,
         };
         Ok(Bytes::from(to_postcard("envelope", &(ENVELOPE_VERSION, body))?))
+    }
+
+    /// Whether this message was written by `actor`'s request `request_id`.
+    pub fn written_by(&self, actor: &Actor, request_id: &RequestId) -> bool {
+        &self.request_id == request_id
+            && self.actor.system == actor.system
+            && self.actor.person_id == actor.person_id
+    }
+
+    /// Whether a request with `fingerprint` is the one this message recorded: true unless both
+    /// have a fingerprint and they differ.
+    pub fn same_request(&self, fingerprint: Option<&Fingerprint>) -> bool {
+        match (&self.fingerprint, fingerprint) {
+            (Some(recorded), Some(asked)) => recorded == asked,
+            _ => true,
+        }
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
@@ -99,6 +174,17 @@ impl Envelope {
                     request_id: body.request_id,
                     actor: body.actor,
                     events: body.events,
+                    fingerprint: None,
+                })
+            }
+            2 => {
+                let body: EnvelopeV2 = from_postcard("envelope v2", rest)?;
+                Ok(Self {
+                    recorded_at: body.recorded_at,
+                    request_id: body.request_id,
+                    actor: body.actor,
+                    events: body.events,
+                    fingerprint: body.fingerprint,
                 })
             }
             other => Err(CodecError::UnsupportedEnvelopeVersion { version: other, newest: ENVELOPE_VERSION }),

@@ -9,8 +9,16 @@ pub enum Error {
     #[error("{subject} is at version {current}, not the expected {expected}")]
     Conflict { subject: String, expected: u64, current: u64 },
     /// The request id was already used, within the duplicate window, for another aggregate.
-    #[error("request id {request_id} was already used for {original_subject} (at {original})")]
-    RequestIdReused { request_id: RequestId, original_subject: String, original: Position },
+    #[error(
+        "request id {request_id} was already used for another request on {original_subject} (at {original})"
+    )]
+    RequestIdReused {
+        request_id: RequestId,
+        original_subject: String,
+        original: Position,
+        /// The method of the request that used the id first, when it was recorded.
+        method: Option<String>,
+    },
     #[error("the events of one command encode to {bytes} bytes, more than the {max} a message may hold")]
     TooLarge { bytes: usize, max: usize },
     #[error("stream {0} does not exist; provision the streams first")]

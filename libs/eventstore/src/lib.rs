@@ -20,7 +20,7 @@ mod store;
 pub mod streams;
 
 pub use append::{Appended, Expected};
-pub use envelope::{Envelope, RawEvent, Recorded};
+pub use envelope::{Envelope, Fingerprint, RawEvent, Recorded};
 pub use error::{Error, Result};
 pub use follow::{Followed, Undecodable};
 pub use keys::{Kek, KeyRing, KeyStore, KeyWrapper, NatsKeyStore};

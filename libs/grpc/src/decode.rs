@@ -5,11 +5,19 @@ use std::fmt::Display;
 use std::str::FromStr;
 
 use jiff::civil::Date;
-use luukku_app::Write;
+use luukku_app::{Caller, Write};
 use luukku_domain::family::Municipality;
 use luukku_domain::{IdError, RequestId};
+use luukku_eventstore::Fingerprint;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
+
+/// The fingerprint of a request: its method (the message's name without `Request`) and a
+/// digest of its encoded bytes.
+pub fn fingerprint<M: prost::Message + prost::Name>(message: &M) -> Fingerprint {
+    let method = M::NAME.strip_suffix("Request").unwrap_or(M::NAME);
+    Fingerprint::of(method, &message.encode_to_vec())
+}
 
 /// Gathers the bad fields of one request, so the caller learns of all of them at once.
 #[derive(Debug, Default)]
@@ -107,10 +115,38 @@ impl Decoder {
         if value.is_empty() { Some(generate()) } else { self.id(field, value, parse) }
     }
 
-    /// The request id and expected version of a write.
-    pub fn write(&mut self, request_id: &str, expected_version: Option<u64>) -> Option<Write> {
+    /// The id of the aggregate a request creates: the one the caller named, or when `value`
+    /// is empty, one derived from the caller and the request id (see [`Write::new_id`]), so
+    /// that a retry, however late, finds the aggregate the first attempt created.
+    #[allow(clippy::too_many_arguments)]
+    pub fn creates<T>(
+        &mut self,
+        field: &str,
+        value: &str,
+        parse: impl Fn(&str) -> Result<T, IdError>,
+        from_ulid: impl Fn(ulid::Ulid) -> T,
+        write: Option<&Write>,
+        caller: &Caller,
+        kind: &str,
+    ) -> Option<T> {
+        if value.is_empty() {
+            write.map(|write| from_ulid(write.new_id(caller, kind)))
+        } else {
+            self.id(field, value, parse)
+        }
+    }
+
+    /// The request id, expected version and fingerprint of a write: `message` is the whole
+    /// request, and `request_id` its request id.
+    pub fn write<M: prost::Message + prost::Name>(
+        &mut self,
+        message: &M,
+        request_id: &str,
+        expected_version: Option<u64>,
+    ) -> Option<Write> {
         let request_id = self.field("request_id", RequestId::parse(request_id))?;
-        Some(Write { request_id, expected_version })
+        let fingerprint = Some(fingerprint(message));
+        Some(Write { request_id, expected_version, fingerprint })
     }
 
     pub fn date(&mut self, field: &str, value: &str) -> Option<Date> {

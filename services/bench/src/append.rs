@@ -113,6 +113,7 @@ pub async fn raw_trial(
         request_id: RequestId::generate(),
         actor: luukku_testkit::actor(),
         events: vec![event.clone()],
+        fingerprint: None,
     };
     let payload = envelope.encode()?;
     let envelope_headers = envelope.headers();

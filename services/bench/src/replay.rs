@@ -73,6 +73,7 @@ async fn fill(store: &EventStore, args: &ReplayArgs) -> anyhow::Result<()> {
                 request_id: RequestId::generate(),
                 actor: actor.clone(),
                 events: vec![RawEvent::encode(&event)?],
+                fingerprint: None,
             };
             let subject = AggregateRef::new(FAMILIES, "family", *family).subject();
             let ack = jetstream.publish_with_headers(subject, envelope.headers(), envelope.encode()?).await?;

@@ -64,9 +64,7 @@ impl<K: KeyStore> Contacts<K> {
         person: ContactPersonId,
         command: ContactPersonCommand,
     ) -> Result<()> {
-        self.persons
-            .execute(person.into(), caller, &Write::new(RequestId::generate()), &command, false)
-            .await?;
+        self.persons.execute(person.into(), caller, &Write::new(RequestId::generate()), &command).await?;
         Ok(())
     }
 

@@ -33,7 +33,7 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
         request: Request<pb::RegisterContactPersonRequest>,
     ) -> Result<Response<pb::RegisterContactPersonResponse>, Status> {
         let caller = caller(&request).await?;
-        let (write, person_id, profile) = decode::register_person(request.get_ref())?;
+        let (write, person_id, profile) = decode::register_person(request.get_ref(), &caller)?;
         check(&self.guard, &caller, Action::RegisterContactPerson, Target::default()).await?;
         let (person_id, written) = self
             .app

@@ -125,8 +125,7 @@ impl<K: KeyStore> Families<K> {
         family_id: FamilyId,
         command: &FamilyCommand,
     ) -> Result<(FamilyId, Vec<FamilyEvent>, Written)> {
-        let creates = matches!(command, FamilyCommand::Register { .. });
-        let outcome = self.families.execute(family_id.into(), caller, write, command, creates).await?;
+        let outcome = self.families.execute(family_id.into(), caller, write, command).await?;
         let family_id = FamilyId::from_ulid(outcome.id.as_ulid());
         self.sync_links(family_id, &outcome.events).await?;
         tracing::info!(

@@ -37,7 +37,7 @@ impl<K: KeyStore> FamilyService for FamilyGrpc<K> {
         request: Request<pb::RegisterFamilyRequest>,
     ) -> Result<Response<pb::RegisterFamilyResponse>, Status> {
         let caller = caller(&request).await?;
-        let (write, family_id, command) = decode::register(request.get_ref())?;
+        let (write, family_id, command) = decode::register(request.get_ref(), &caller)?;
         check(&self.guard, &caller, Action::RegisterFamily, Target::family(family_id)).await?;
         let registered = self
             .app

@@ -61,12 +61,12 @@ impl<K: KeyStore> Meetings<K> {
         command: &MeetingCommand,
     ) -> Result<(Vec<MeetingEvent>, Written)> {
         let current = self.meetings.load(family_id.into()).await?;
-        if current.written_by(&write.request_id).is_none() {
+        if current.written_by(&caller.actor, &write.request_id).is_none() {
             let family = self.families.load(family_id.into()).await?;
             family.state.check_open().map_err(refused::<Family>(family_id))?;
             check_participants(&family.state, command).map_err(refused::<FamilyMeetings>(family_id))?;
         }
-        let outcome = self.meetings.execute(family_id.into(), caller, write, command, false).await?;
+        let outcome = self.meetings.execute(family_id.into(), caller, write, command).await?;
         Ok((outcome.events, outcome.written))
     }
 

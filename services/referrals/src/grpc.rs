@@ -57,7 +57,7 @@ impl<K: KeyStore> ReferralService for ReferralGrpc<K> {
         request: Request<pb::RegisterServiceRequest>,
     ) -> Result<Response<pb::RegisterServiceResponse>, Status> {
         let caller = caller(&request).await?;
-        let (write, service_id, info) = decode::register_service(request.get_ref())?;
+        let (write, service_id, info) = decode::register_service(request.get_ref(), &caller)?;
         check(&self.guard, &caller, Action::RegisterService, Target::default()).await?;
         let (service_id, written) = self
             .app
@@ -124,7 +124,7 @@ impl<K: KeyStore> ReferralService for ReferralGrpc<K> {
         request: Request<pb::CreateReferralRequest>,
     ) -> Result<Response<pb::CreateReferralResponse>, Status> {
         let caller = caller(&request).await?;
-        let (write, referral_id, referral) = decode::create_referral(request.get_ref())?;
+        let (write, referral_id, referral) = decode::create_referral(request.get_ref(), &caller)?;
         let target = Target {
             member: referral.child,
             statutory: referral.statutory.as_ref().map(|(basis, _)| *basis),

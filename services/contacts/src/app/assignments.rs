@@ -40,7 +40,7 @@ pub struct AssignmentRecord {
 /// A caseload transfer as asked.
 #[derive(Debug, Clone)]
 pub struct TransferRequest {
-    pub request_id: RequestId,
+    pub write: Write,
     pub from: ContactPersonId,
     pub receivers: Vec<ContactPersonId>,
     pub rule: SpreadRule,
@@ -102,7 +102,7 @@ impl<K: KeyStore> Contacts<K> {
     ) -> Result<Assigned> {
         let command = AssignmentCommand::Assign { to, handover_id: HandoverId::generate(), reason };
         let assignment = self.assignments.load(family_id.into()).await?;
-        let plan = if assignment.written_by(&write.request_id).is_some() {
+        let plan = if assignment.written_by(&caller.actor, &write.request_id).is_some() {
             AssignPlan::Propose
         } else {
             self.family(family_id, true).await?;
@@ -112,7 +112,7 @@ impl<K: KeyStore> Contacts<K> {
         if let AssignPlan::ReserveFirst(person) = plan {
             self.caseload(caller, person, ContactPersonCommand::Join { family_id }).await?;
         }
-        let outcome = self.assignments.execute(family_id.into(), caller, write, &command, false).await;
+        let outcome = self.assignments.execute(family_id.into(), caller, write, &command).await;
         match (plan, &outcome) {
             (AssignPlan::ReserveFirst(person), Ok(outcome)) if !assignment_kept(&outcome.events, person) => {
                 self.release(caller, person, family_id).await;
@@ -140,11 +140,10 @@ impl<K: KeyStore> Contacts<K> {
         let command = AssignmentCommand::Accept { handover_id };
         let assignment = self.assignments.load(family_id.into()).await?;
         let planned = plan_accept(&assignment.state, handover_id);
-        let (Some(moves), None) = (planned, assignment.written_by(&write.request_id)) else {
+        let (Some(moves), None) = (planned, assignment.written_by(&caller.actor, &write.request_id)) else {
             // A retry, or no such handover: the assignment answers either. A retry also
             // finishes the move out of the old caseload, which may have failed the first time.
-            let written =
-                self.assignments.execute(family_id.into(), caller, write, &command, false).await?.written;
+            let written = self.assignments.execute(family_id.into(), caller, write, &command).await?.written;
             if let Some(moves) = proposed_move(&assignment.entries, handover_id)
                 && assignment.state.current == Some(moves.to)
             {
@@ -157,7 +156,7 @@ impl<K: KeyStore> Contacts<K> {
         self.family(family_id, true).await?;
         receiver.state.check_active().map_err(refused::<ContactPerson>(moves.to))?;
         self.caseload(caller, moves.to, ContactPersonCommand::Join { family_id }).await?;
-        match self.assignments.execute(family_id.into(), caller, write, &command, false).await {
+        match self.assignments.execute(family_id.into(), caller, write, &command).await {
             Ok(outcome) => {
                 self.caseload(caller, moves.from, ContactPersonCommand::Leave { family_id }).await?;
                 Ok(outcome.written)
@@ -184,7 +183,7 @@ impl<K: KeyStore> Contacts<K> {
                 .map_err(refused::<Assignment>(family_id))?;
         }
         let command = AssignmentCommand::Decline { handover_id, reason };
-        Ok(self.assignments.execute(family_id.into(), caller, write, &command, false).await?.written)
+        Ok(self.assignments.execute(family_id.into(), caller, write, &command).await?.written)
     }
 
     pub async fn withdraw_handover(
@@ -195,7 +194,7 @@ impl<K: KeyStore> Contacts<K> {
         handover_id: HandoverId,
     ) -> Result<Written> {
         let command = AssignmentCommand::Withdraw { handover_id };
-        Ok(self.assignments.execute(family_id.into(), caller, write, &command, false).await?.written)
+        Ok(self.assignments.execute(family_id.into(), caller, write, &command).await?.written)
     }
 
     /// Proposes a handover of each family of a leaving contact person, spread over the
@@ -211,7 +210,8 @@ impl<K: KeyStore> Contacts<K> {
         let mut assignments = Vec::new();
         for family_id in &leaving.state.caseload {
             let assignment = self.assignments.load((*family_id).into()).await?;
-            let retried = assignment.written_by(&part_request_id(&request.request_id, *family_id)).is_some();
+            let part = part_request_id(&request.write.request_id, *family_id);
+            let retried = assignment.written_by(&caller.actor, &part).is_some();
             assignments.push((*family_id, assignment, retried));
         }
         let caseload: Vec<CaseloadFamily<'_>> = assignments
@@ -229,13 +229,13 @@ impl<K: KeyStore> Contacts<K> {
         };
         let reason = request.reason.trim().to_owned();
         let proposals = futures::stream::iter(plan.handovers.into_iter().map(|(family_id, to)| {
-            let write = Write::new(part_request_id(&request.request_id, family_id));
+            let write = request.write.part(part_request_id(&request.write.request_id, family_id));
             let command =
                 AssignmentCommand::Assign { to, handover_id: HandoverId::generate(), reason: reason.clone() };
             async move {
                 let outcome = self
                     .assignments
-                    .execute(family_id.into(), caller, &write, &command, false)
+                    .execute(family_id.into(), caller, &write, &command)
                     .await
                     .map_err(|error| (family_id, AppError::from(error).to_string()))?;
                 // On a retry the replayed proposal names the receiver of the first answer.

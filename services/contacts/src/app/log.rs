@@ -31,7 +31,7 @@ impl<K: KeyStore> Contacts<K> {
         let family = self.family(family_id, true).await?;
         check_party(&family.state, &contact.party).map_err(refused::<Family>(family_id))?;
         let command = ContactLogCommand::Record(contact);
-        let outcome = self.logs.execute(family_id.into(), caller, write, &command, false).await?;
+        let outcome = self.logs.execute(family_id.into(), caller, write, &command).await?;
         let contact_id = outcome.events.iter().find_map(|event| match event {
             ContactLogEvent::Recorded(recorded) => Some(recorded.contact_id),
             ContactLogEvent::FollowUpCompleted(_) => None,
@@ -49,7 +49,7 @@ impl<K: KeyStore> Contacts<K> {
     ) -> Result<Written> {
         self.family(family_id, true).await?;
         let command = ContactLogCommand::CompleteFollowUp { contact_id, note };
-        Ok(self.logs.execute(family_id.into(), caller, write, &command, false).await?.written)
+        Ok(self.logs.execute(family_id.into(), caller, write, &command).await?.written)
     }
 
     /// The family's contacts, newest first.

@@ -25,7 +25,7 @@ impl<K: KeyStore> Contacts<K> {
         profile: Profile,
     ) -> Result<(ContactPersonId, Written)> {
         let command = ContactPersonCommand::Register(profile);
-        let outcome = self.persons.execute(person_id.into(), caller, write, &command, true).await?;
+        let outcome = self.persons.execute(person_id.into(), caller, write, &command).await?;
         Ok((ContactPersonId::from_ulid(outcome.id.as_ulid()), outcome.written))
     }
 
@@ -37,7 +37,7 @@ impl<K: KeyStore> Contacts<K> {
         person_id: ContactPersonId,
         command: ContactPersonCommand,
     ) -> Result<Written> {
-        Ok(self.persons.execute(person_id.into(), caller, write, &command, false).await?.written)
+        Ok(self.persons.execute(person_id.into(), caller, write, &command).await?.written)
     }
 
     pub async fn get_person(&self, _caller: &Caller, person_id: ContactPersonId) -> Result<PersonRecord> {
@@ -52,8 +52,8 @@ impl<K: KeyStore> Contacts<K> {
         write: &Write,
         consultation: ConsultationRecorded,
     ) -> Result<(ConsultationId, Written)> {
-        let id = ConsultationId::generate();
-        let outcome = self.consultations.execute(id.into(), caller, write, &consultation, true).await?;
+        let id = ConsultationId::from_ulid(write.new_id(caller, "consultation"));
+        let outcome = self.consultations.execute(id.into(), caller, write, &consultation).await?;
         Ok((ConsultationId::from_ulid(outcome.id.as_ulid()), outcome.written))
     }
 }

@@ -1,14 +1,14 @@
 //! Contacts requests into commands, and the domain's field names into request paths.
 
 use jiff::civil::Date;
-use luukku_app::Write;
+use luukku_app::{Caller, Write};
 use luukku_domain::contacts::{
     ConsultationRecorded, ContactId, ContactPersonCommand, ContactPersonId, ContactRecorded, Direction,
     HandoverId, Party, Profile, SpreadRule,
 };
 use luukku_domain::family::{FamilyId, MemberId, parse_language};
 use luukku_domain::sealing::Personal;
-use luukku_domain::{Code, Field, RequestId, Timestamp};
+use luukku_domain::{Code, Field, Timestamp};
 use luukku_grpc::Decoder;
 use luukku_proto::contacts::v1 as pb;
 use tonic::Status;
@@ -59,14 +59,18 @@ pub fn profile_paths(field: &Field) -> String {
 
 pub fn register_person(
     message: &pb::RegisterContactPersonRequest,
+    caller: &Caller,
 ) -> Result<(Write, ContactPersonId, Profile), Status> {
     let mut decoder = Decoder::new();
-    let write = decoder.write(&message.request_id, None);
-    let person_id = decoder.id_or_new(
+    let write = decoder.write(message, &message.request_id, None);
+    let person_id = decoder.creates(
         "contact_person_id",
         &message.contact_person_id,
         ContactPersonId::parse,
-        ContactPersonId::generate,
+        ContactPersonId::from_ulid,
+        write.as_ref(),
+        caller,
+        "contact_person",
     );
     let profile = profile(&mut decoder, message.profile.as_ref());
     decoder.finish(|| Some((write?, person_id?, profile?)))
@@ -76,7 +80,7 @@ type PersonChange = (Write, ContactPersonId, ContactPersonCommand);
 
 pub fn update_person(message: &pb::UpdateContactPersonRequest) -> Result<PersonChange, Status> {
     let mut decoder = Decoder::new();
-    let write = decoder.write(&message.request_id, message.expected_version);
+    let write = decoder.write(message, &message.request_id, message.expected_version);
     let person_id = decoder.id("contact_person_id", &message.contact_person_id, ContactPersonId::parse);
     let profile = profile(&mut decoder, message.profile.as_ref());
     decoder.finish(|| Some((write?, person_id?, ContactPersonCommand::Update(profile?))))
@@ -84,7 +88,7 @@ pub fn update_person(message: &pb::UpdateContactPersonRequest) -> Result<PersonC
 
 pub fn deactivate_person(message: &pb::DeactivateContactPersonRequest) -> Result<PersonChange, Status> {
     let mut decoder = Decoder::new();
-    let write = decoder.write(&message.request_id, message.expected_version);
+    let write = decoder.write(message, &message.request_id, message.expected_version);
     let person_id = decoder.id("contact_person_id", &message.contact_person_id, ContactPersonId::parse);
     decoder.finish(|| {
         Some((write?, person_id?, ContactPersonCommand::Deactivate { reason: message.reason.clone() }))
@@ -95,7 +99,7 @@ pub fn assign(
     message: &pb::AssignContactPersonRequest,
 ) -> Result<(Write, FamilyId, ContactPersonId, String), Status> {
     let mut decoder = Decoder::new();
-    let write = decoder.write(&message.request_id, message.expected_version);
+    let write = decoder.write(message, &message.request_id, message.expected_version);
     let family_id = decoder.id("family_id", &message.family_id, FamilyId::parse);
     let to = decoder.id("contact_person_id", &message.contact_person_id, ContactPersonId::parse);
     decoder.finish(|| Some((write?, family_id?, to?, message.reason.clone())))
@@ -105,7 +109,7 @@ pub fn handover_decision(
     message: &pb::HandoverDecisionRequest,
 ) -> Result<(Write, FamilyId, HandoverId), Status> {
     let mut decoder = Decoder::new();
-    let write = decoder.write(&message.request_id, message.expected_version);
+    let write = decoder.write(message, &message.request_id, message.expected_version);
     let family_id = decoder.id("family_id", &message.family_id, FamilyId::parse);
     let handover_id = decoder.id("handover_id", &message.handover_id, HandoverId::parse);
     decoder.finish(|| Some((write?, family_id?, handover_id?)))
@@ -113,7 +117,7 @@ pub fn handover_decision(
 
 pub fn transfer(message: &pb::TransferCaseloadRequest) -> Result<TransferRequest, Status> {
     let mut decoder = Decoder::new();
-    let request_id = decoder.field("request_id", RequestId::parse(&message.request_id));
+    let write = decoder.write(message, &message.request_id, None);
     let from = decoder.id("from_contact_person_id", &message.from_contact_person_id, ContactPersonId::parse);
     let receivers =
         decoder.list("to_contact_person_ids", &message.to_contact_person_ids, ContactPersonId::parse);
@@ -136,7 +140,7 @@ pub fn transfer(message: &pb::TransferCaseloadRequest) -> Result<TransferRequest
     }
     decoder.finish(|| {
         Some(TransferRequest {
-            request_id: request_id?,
+            write: write?,
             from: from?,
             receivers,
             rule: rule?,
@@ -174,7 +178,7 @@ pub fn contact(
     now: Timestamp,
 ) -> Result<(Write, FamilyId, ContactRecorded), Status> {
     let mut decoder = Decoder::new();
-    let write = decoder.write(&message.request_id, message.expected_version);
+    let write = decoder.write(message, &message.request_id, message.expected_version);
     let family_id = decoder.id("family_id", &message.family_id, FamilyId::parse);
     let contact_id =
         decoder.id_or_new("contact_id", &message.contact_id, ContactId::parse, ContactId::generate);
@@ -213,7 +217,7 @@ pub fn contact(
 
 pub fn follow_up(message: &pb::CompleteFollowUpRequest) -> Result<(Write, FamilyId, ContactId), Status> {
     let mut decoder = Decoder::new();
-    let write = decoder.write(&message.request_id, message.expected_version);
+    let write = decoder.write(message, &message.request_id, message.expected_version);
     let family_id = decoder.id("family_id", &message.family_id, FamilyId::parse);
     let contact_id = decoder.id("contact_id", &message.contact_id, ContactId::parse);
     decoder.finish(|| Some((write?, family_id?, contact_id?)))
@@ -224,7 +228,7 @@ pub fn consultation(
     now: Timestamp,
 ) -> Result<(Write, ConsultationRecorded), Status> {
     let mut decoder = Decoder::new();
-    let write = decoder.write(&message.request_id, None);
+    let write = decoder.write(message, &message.request_id, None);
     let sector = decoder.code("sector", &message.sector);
     let channel = decoder.code("channel", &message.channel);
     let needs = decoder.codes("needs", &message.needs);

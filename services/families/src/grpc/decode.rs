@@ -1,7 +1,7 @@
 //! Families requests into commands, and the domain's field names into request paths.
 
 use jiff::civil::Date;
-use luukku_app::Write;
+use luukku_app::{Caller, Write};
 use luukku_domain::Field;
 use luukku_domain::family::{
     CloseReason, ConsentId, ErasureGround, ErasureId, FamilyCommand, FamilyId, MemberDetails, MemberId,
@@ -75,21 +75,30 @@ fn new_member(decoder: &mut Decoder, field: &str, member: Option<&pb::NewMember>
 }
 
 /// The request id, family id and expected version of a change of an existing family.
-fn change(
+fn change<M: prost::Message + prost::Name>(
     decoder: &mut Decoder,
+    message: &M,
     request_id: &str,
     family_id: &str,
     expected: Option<u64>,
 ) -> (Option<Write>, Option<FamilyId>) {
-    (decoder.write(request_id, expected), decoder.id("family_id", family_id, FamilyId::parse))
+    (decoder.write(message, request_id, expected), decoder.id("family_id", family_id, FamilyId::parse))
 }
 
 type Decoded = (Write, FamilyId, FamilyCommand);
 
-pub fn register(message: &pb::RegisterFamilyRequest) -> Result<Decoded, Status> {
+pub fn register(message: &pb::RegisterFamilyRequest, caller: &Caller) -> Result<Decoded, Status> {
     let mut decoder = Decoder::new();
-    let write = decoder.write(&message.request_id, None);
-    let family_id = decoder.id_or_new("family_id", &message.family_id, FamilyId::parse, FamilyId::generate);
+    let write = decoder.write(message, &message.request_id, None);
+    let family_id = decoder.creates(
+        "family_id",
+        &message.family_id,
+        FamilyId::parse,
+        FamilyId::from_ulid,
+        write.as_ref(),
+        caller,
+        "family",
+    );
     let municipality = decoder.municipality("municipality", &message.municipality);
     let members: Vec<Option<NewMember>> = message
         .members
@@ -115,7 +124,7 @@ pub fn register_paths(field: &Field) -> String {
 pub fn add_member(message: &pb::AddMemberRequest) -> Result<Decoded, Status> {
     let mut decoder = Decoder::new();
     let (write, family_id) =
-        change(&mut decoder, &message.request_id, &message.family_id, message.expected_version);
+        change(&mut decoder, message, &message.request_id, &message.family_id, message.expected_version);
     let member = new_member(&mut decoder, "member", message.member.as_ref());
     decoder.finish(|| Some((write?, family_id?, FamilyCommand::AddMember(member?))))
 }
@@ -130,7 +139,7 @@ pub fn add_member_paths(field: &Field) -> String {
 pub fn update_member(message: &pb::UpdateMemberRequest) -> Result<Decoded, Status> {
     let mut decoder = Decoder::new();
     let (write, family_id) =
-        change(&mut decoder, &message.request_id, &message.family_id, message.expected_version);
+        change(&mut decoder, message, &message.request_id, &message.family_id, message.expected_version);
     let member_id = decoder.id("member_id", &message.member_id, MemberId::parse);
     let input = member_input(&mut decoder, "details", message.details.as_ref(), true);
     decoder.finish(|| {
@@ -146,7 +155,7 @@ pub fn update_member_paths(field: &Field) -> String {
 pub fn remove_member(message: &pb::RemoveMemberRequest) -> Result<Decoded, Status> {
     let mut decoder = Decoder::new();
     let (write, family_id) =
-        change(&mut decoder, &message.request_id, &message.family_id, message.expected_version);
+        change(&mut decoder, message, &message.request_id, &message.family_id, message.expected_version);
     let member_id = decoder.id("member_id", &message.member_id, MemberId::parse);
     decoder.finish(|| {
         let command = FamilyCommand::RemoveMember { member_id: member_id?, reason: message.reason.clone() };
@@ -157,7 +166,7 @@ pub fn remove_member(message: &pb::RemoveMemberRequest) -> Result<Decoded, Statu
 pub fn change_municipality(message: &pb::ChangeMunicipalityRequest) -> Result<Decoded, Status> {
     let mut decoder = Decoder::new();
     let (write, family_id) =
-        change(&mut decoder, &message.request_id, &message.family_id, message.expected_version);
+        change(&mut decoder, message, &message.request_id, &message.family_id, message.expected_version);
     let municipality = decoder.municipality("municipality", &message.municipality);
     decoder.finish(|| {
         Some((write?, family_id?, FamilyCommand::ChangeMunicipality { municipality: municipality? }))
@@ -168,7 +177,7 @@ pub fn change_municipality(message: &pb::ChangeMunicipalityRequest) -> Result<De
 pub fn grant_consent(message: &pb::GrantConsentRequest, today: Date) -> Result<Decoded, Status> {
     let mut decoder = Decoder::new();
     let (write, family_id) =
-        change(&mut decoder, &message.request_id, &message.family_id, message.expected_version);
+        change(&mut decoder, message, &message.request_id, &message.family_id, message.expected_version);
     let consent_id =
         decoder.id_or_new("consent_id", &message.consent_id, ConsentId::parse, ConsentId::generate);
     let given_by = decoder.id("given_by", &message.given_by, MemberId::parse);
@@ -194,7 +203,7 @@ pub fn grant_consent(message: &pb::GrantConsentRequest, today: Date) -> Result<D
 pub fn revoke_consent(message: &pb::RevokeConsentRequest) -> Result<Decoded, Status> {
     let mut decoder = Decoder::new();
     let (write, family_id) =
-        change(&mut decoder, &message.request_id, &message.family_id, message.expected_version);
+        change(&mut decoder, message, &message.request_id, &message.family_id, message.expected_version);
     let consent_id = decoder.id("consent_id", &message.consent_id, ConsentId::parse);
     let revoked_by = decoder.id("revoked_by", &message.revoked_by, MemberId::parse);
     decoder.finish(|| {
@@ -209,7 +218,7 @@ pub fn revoke_consent(message: &pb::RevokeConsentRequest) -> Result<Decoded, Sta
 pub fn link_member(message: &pb::LinkMemberRequest) -> Result<(Write, FamilyId, MemberId, String), Status> {
     let mut decoder = Decoder::new();
     let (write, family_id) =
-        change(&mut decoder, &message.request_id, &message.family_id, message.expected_version);
+        change(&mut decoder, message, &message.request_id, &message.family_id, message.expected_version);
     let member_id = decoder.id("member_id", &message.member_id, MemberId::parse);
     decoder.finish(|| Some((write?, family_id?, member_id?, message.subject.clone())))
 }
@@ -217,7 +226,7 @@ pub fn link_member(message: &pb::LinkMemberRequest) -> Result<(Write, FamilyId, 
 pub fn unlink_member(message: &pb::UnlinkMemberRequest) -> Result<(Write, FamilyId, MemberId), Status> {
     let mut decoder = Decoder::new();
     let (write, family_id) =
-        change(&mut decoder, &message.request_id, &message.family_id, message.expected_version);
+        change(&mut decoder, message, &message.request_id, &message.family_id, message.expected_version);
     let member_id = decoder.id("member_id", &message.member_id, MemberId::parse);
     decoder.finish(|| Some((write?, family_id?, member_id?)))
 }
@@ -239,7 +248,7 @@ fn close_reason(decoder: &mut Decoder, value: i32) -> Option<CloseReason> {
 pub fn close(message: &pb::CloseFamilyRequest) -> Result<Decoded, Status> {
     let mut decoder = Decoder::new();
     let (write, family_id) =
-        change(&mut decoder, &message.request_id, &message.family_id, message.expected_version);
+        change(&mut decoder, message, &message.request_id, &message.family_id, message.expected_version);
     let reason = close_reason(&mut decoder, message.reason);
     decoder.finish(|| {
         Some((write?, family_id?, FamilyCommand::Close { reason: reason?, note: message.note.clone() }))
@@ -249,14 +258,14 @@ pub fn close(message: &pb::CloseFamilyRequest) -> Result<Decoded, Status> {
 pub fn reopen(message: &pb::ReopenFamilyRequest) -> Result<Decoded, Status> {
     let mut decoder = Decoder::new();
     let (write, family_id) =
-        change(&mut decoder, &message.request_id, &message.family_id, message.expected_version);
+        change(&mut decoder, message, &message.request_id, &message.family_id, message.expected_version);
     decoder.finish(|| Some((write?, family_id?, FamilyCommand::Reopen { note: message.note.clone() })))
 }
 
 pub fn erase(message: &pb::EraseFamilyRequest) -> Result<(Write, FamilyId), Status> {
     let mut decoder = Decoder::new();
     let (write, family_id) =
-        change(&mut decoder, &message.request_id, &message.family_id, message.expected_version);
+        change(&mut decoder, message, &message.request_id, &message.family_id, message.expected_version);
     decoder.finish(|| Some((write?, family_id?)))
 }
 
@@ -267,7 +276,7 @@ pub fn request_erasure(
 ) -> Result<(Write, FamilyId, ErasureId, ErasureGround, Option<MemberId>), Status> {
     let mut decoder = Decoder::new();
     let (write, family_id) =
-        change(&mut decoder, &message.request_id, &message.family_id, message.expected_version);
+        change(&mut decoder, message, &message.request_id, &message.family_id, message.expected_version);
     let erasure_id =
         decoder.id_or_new("erasure_id", &message.erasure_id, ErasureId::parse, ErasureId::generate);
     let ground = decoder.code("ground", &message.ground);
@@ -279,7 +288,7 @@ pub fn request_erasure(
 pub fn approve_erasure(message: &pb::ApproveErasureRequest) -> Result<(Write, FamilyId, ErasureId), Status> {
     let mut decoder = Decoder::new();
     let (write, family_id) =
-        change(&mut decoder, &message.request_id, &message.family_id, message.expected_version);
+        change(&mut decoder, message, &message.request_id, &message.family_id, message.expected_version);
     let erasure_id = decoder.id("erasure_id", &message.erasure_id, ErasureId::parse);
     decoder.finish(|| Some((write?, family_id?, erasure_id?)))
 }

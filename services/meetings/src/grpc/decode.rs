@@ -98,15 +98,16 @@ fn answer_value(decoder: &mut Decoder, field: &str, value: i32) -> Option<Answer
 }
 
 /// The request id, family and meeting every change names.
-fn target(
+fn target<M: prost::Message + prost::Name>(
     decoder: &mut Decoder,
+    message: &M,
     request_id: &str,
     family_id: &str,
     expected: Option<u64>,
     meeting_id: &str,
 ) -> (Option<Write>, Option<FamilyId>, Option<MeetingId>) {
     (
-        decoder.write(request_id, expected),
+        decoder.write(message, request_id, expected),
         decoder.id("family_id", family_id, FamilyId::parse),
         decoder.id("meeting_id", meeting_id, MeetingId::parse),
     )
@@ -114,7 +115,7 @@ fn target(
 
 pub fn propose(m: &pb::ProposeMeetingRequest) -> Result<Decoded, Status> {
     let mut decoder = Decoder::new();
-    let write = decoder.write(&m.request_id, m.expected_version);
+    let write = decoder.write(m, &m.request_id, m.expected_version);
     let family_id = decoder.id("family_id", &m.family_id, FamilyId::parse);
     let meeting_id = decoder.id_or_new("meeting_id", &m.meeting_id, MeetingId::parse, MeetingId::generate);
     let purpose = decoder.code("purpose", &m.purpose);
@@ -141,7 +142,7 @@ pub fn propose(m: &pb::ProposeMeetingRequest) -> Result<Decoded, Status> {
 pub fn answer(m: &pb::AnswerInvitationRequest) -> Result<Decoded, Status> {
     let mut decoder = Decoder::new();
     let (write, family_id, meeting_id) =
-        target(&mut decoder, &m.request_id, &m.family_id, m.expected_version, &m.meeting_id);
+        target(&mut decoder, m, &m.request_id, &m.family_id, m.expected_version, &m.meeting_id);
     let participant = participant(&mut decoder, "participant", m.participant.as_ref());
     let mut answers = Vec::new();
     for (index, given) in m.answers.iter().enumerate() {
@@ -160,7 +161,7 @@ pub fn answer(m: &pb::AnswerInvitationRequest) -> Result<Decoded, Status> {
 pub fn schedule(m: &pb::ScheduleMeetingRequest) -> Result<Decoded, Status> {
     let mut decoder = Decoder::new();
     let (write, family_id, meeting_id) =
-        target(&mut decoder, &m.request_id, &m.family_id, m.expected_version, &m.meeting_id);
+        target(&mut decoder, m, &m.request_id, &m.family_id, m.expected_version, &m.meeting_id);
     let slot_index = decoder.number("slot", m.slot, "0 to 255");
     decoder.finish(|| {
         Some((
@@ -174,7 +175,7 @@ pub fn schedule(m: &pb::ScheduleMeetingRequest) -> Result<Decoded, Status> {
 pub fn reschedule(m: &pb::RescheduleMeetingRequest) -> Result<Decoded, Status> {
     let mut decoder = Decoder::new();
     let (write, family_id, meeting_id) =
-        target(&mut decoder, &m.request_id, &m.family_id, m.expected_version, &m.meeting_id);
+        target(&mut decoder, m, &m.request_id, &m.family_id, m.expected_version, &m.meeting_id);
     let slot = slot(&mut decoder, "slot", m.slot.as_ref());
     decoder.finish(|| {
         let command =
@@ -186,7 +187,7 @@ pub fn reschedule(m: &pb::RescheduleMeetingRequest) -> Result<Decoded, Status> {
 pub fn cancel(m: &pb::CancelMeetingRequest) -> Result<Decoded, Status> {
     let mut decoder = Decoder::new();
     let (write, family_id, meeting_id) =
-        target(&mut decoder, &m.request_id, &m.family_id, m.expected_version, &m.meeting_id);
+        target(&mut decoder, m, &m.request_id, &m.family_id, m.expected_version, &m.meeting_id);
     decoder.finish(|| {
         Some((
             write?,
@@ -202,7 +203,7 @@ fn participant_change(
 ) -> Result<Decoded, Status> {
     let mut decoder = Decoder::new();
     let (write, family_id, meeting_id) =
-        target(&mut decoder, &m.request_id, &m.family_id, m.expected_version, &m.meeting_id);
+        target(&mut decoder, m, &m.request_id, &m.family_id, m.expected_version, &m.meeting_id);
     let participant = participant(&mut decoder, "participant", m.participant.as_ref());
     decoder.finish(|| Some((write?, family_id?, command(meeting_id?, participant?))))
 }
@@ -225,7 +226,7 @@ pub fn remove_participant(m: &pb::ParticipantRequest) -> Result<Decoded, Status>
 pub fn hold(m: &pb::HoldMeetingRequest, now: Timestamp) -> Result<Decoded, Status> {
     let mut decoder = Decoder::new();
     let (write, family_id, meeting_id) =
-        target(&mut decoder, &m.request_id, &m.family_id, m.expected_version, &m.meeting_id);
+        target(&mut decoder, m, &m.request_id, &m.family_id, m.expected_version, &m.meeting_id);
     let attended = participants(&mut decoder, "attended", &m.attended);
     let child_views: Vec<(MemberId, String)> = m
         .child_views
@@ -269,7 +270,7 @@ pub fn hold(m: &pb::HoldMeetingRequest, now: Timestamp) -> Result<Decoded, Statu
 pub fn complete_action(m: &pb::CompleteActionRequest) -> Result<Decoded, Status> {
     let mut decoder = Decoder::new();
     let (write, family_id, meeting_id) =
-        target(&mut decoder, &m.request_id, &m.family_id, m.expected_version, &m.meeting_id);
+        target(&mut decoder, m, &m.request_id, &m.family_id, m.expected_version, &m.meeting_id);
     let action_id = decoder.id("action_id", &m.action_id, ActionId::parse);
     decoder.finish(|| {
         let command = MeetingCommand::CompleteAction {
@@ -284,7 +285,7 @@ pub fn complete_action(m: &pb::CompleteActionRequest) -> Result<Decoded, Status>
 pub fn reassign_action(m: &pb::ReassignActionRequest) -> Result<Decoded, Status> {
     let mut decoder = Decoder::new();
     let (write, family_id, meeting_id) =
-        target(&mut decoder, &m.request_id, &m.family_id, m.expected_version, &m.meeting_id);
+        target(&mut decoder, m, &m.request_id, &m.family_id, m.expected_version, &m.meeting_id);
     let action_id = decoder.id("action_id", &m.action_id, ActionId::parse);
     let owner = participant(&mut decoder, "owner", m.owner.as_ref());
     decoder.finish(|| {

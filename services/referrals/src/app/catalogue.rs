@@ -28,7 +28,7 @@ impl<K: KeyStore> Referrals<K> {
         info: ServiceInfo,
     ) -> Result<(ServiceId, Written)> {
         let command = ServiceCommand::Register(info);
-        let outcome = self.catalogue.execute(service_id.into(), caller, write, &command, true).await?;
+        let outcome = self.catalogue.execute(service_id.into(), caller, write, &command).await?;
         Ok((ServiceId::from_ulid(outcome.id.as_ulid()), outcome.written))
     }
 
@@ -40,7 +40,7 @@ impl<K: KeyStore> Referrals<K> {
         service_id: ServiceId,
         command: ServiceCommand,
     ) -> Result<Written> {
-        Ok(self.catalogue.execute(service_id.into(), caller, write, &command, false).await?.written)
+        Ok(self.catalogue.execute(service_id.into(), caller, write, &command).await?.written)
     }
 
     /// The sector of a service the catalogue knows, as far as the model has come.

@@ -102,7 +102,7 @@ impl<K: KeyStore> Referrals<K> {
         let write = Write::new(escalation.request_id.clone());
         let outcome = self
             .referrals
-            .execute(escalation.referral_id.into(), &process_caller(), &write, &escalation.command, false)
+            .execute(escalation.referral_id.into(), &process_caller(), &write, &escalation.command)
             .await?;
         Ok(!outcome.events.is_empty() && !outcome.written.replayed)
     }

@@ -127,7 +127,7 @@ impl<K: KeyStore> Referrals<K> {
             contact_person,
         };
         let command = ReferralCommand::Create(Box::new(created));
-        let outcome = self.referrals.execute(referral_id.into(), caller, write, &command, true).await?;
+        let outcome = self.referrals.execute(referral_id.into(), caller, write, &command).await?;
         let referral_id = ReferralId::from_ulid(outcome.id.as_ulid());
         let recorded = outcome.events.iter().find_map(|event| match event {
             ReferralEvent::Created(created) => Some(created),
@@ -176,7 +176,7 @@ impl<K: KeyStore> Referrals<K> {
                 let urgency =
                     current.state.created.as_ref().map_or(Urgency::Normal, |created| created.urgency);
                 let now = context_now();
-                let sector = if current.written_by(&write.request_id).is_some() {
+                let sector = if current.written_by(&caller.actor, &write.request_id).is_some() {
                     current.state.sector.unwrap_or(Sector::Other)
                 } else {
                     let sector = self.taking(service_id).await?.sector;
@@ -191,7 +191,7 @@ impl<K: KeyStore> Referrals<K> {
                 ReferralCommand::Redirect { service_id, sector, note, deadline }
             }
         };
-        let outcome = self.referrals.execute(referral_id.into(), caller, write, &command, false).await?;
+        let outcome = self.referrals.execute(referral_id.into(), caller, write, &command).await?;
         let state = self.referrals.load(referral_id.into()).await?.state.state;
         Ok((outcome.written, state))
     }

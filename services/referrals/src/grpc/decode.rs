@@ -1,6 +1,6 @@
 //! Referrals requests into commands, and the domain's field names into request paths.
 
-use luukku_app::Write;
+use luukku_app::{Caller, Write};
 use luukku_domain::Field;
 use luukku_domain::contacts::ContactPersonId;
 use luukku_domain::family::{FamilyId, MemberId, Municipality};
@@ -49,11 +49,19 @@ pub fn info_paths(field: &Field) -> String {
 
 pub fn register_service(
     message: &pb::RegisterServiceRequest,
+    caller: &Caller,
 ) -> Result<(Write, ServiceId, ServiceInfo), Status> {
     let mut decoder = Decoder::new();
-    let write = decoder.write(&message.request_id, None);
-    let service_id =
-        decoder.id_or_new("service_id", &message.service_id, ServiceId::parse, ServiceId::generate);
+    let write = decoder.write(message, &message.request_id, None);
+    let service_id = decoder.creates(
+        "service_id",
+        &message.service_id,
+        ServiceId::parse,
+        ServiceId::from_ulid,
+        write.as_ref(),
+        caller,
+        "service",
+    );
     let info = info(&mut decoder, message.info.as_ref());
     decoder.finish(|| Some((write?, service_id?, info?)))
 }
@@ -62,7 +70,7 @@ pub fn update_service(
     message: &pb::UpdateServiceRequest,
 ) -> Result<(Write, ServiceId, ServiceCommand), Status> {
     let mut decoder = Decoder::new();
-    let write = decoder.write(&message.request_id, message.expected_version);
+    let write = decoder.write(message, &message.request_id, message.expected_version);
     let service_id = decoder.id("service_id", &message.service_id, ServiceId::parse);
     let info = info(&mut decoder, message.info.as_ref());
     decoder.finish(|| Some((write?, service_id?, ServiceCommand::Update(info?))))
@@ -70,7 +78,7 @@ pub fn update_service(
 
 pub fn service_status(message: &pb::ServiceStatusRequest) -> Result<(Write, ServiceId), Status> {
     let mut decoder = Decoder::new();
-    let write = decoder.write(&message.request_id, message.expected_version);
+    let write = decoder.write(message, &message.request_id, message.expected_version);
     let service_id = decoder.id("service_id", &message.service_id, ServiceId::parse);
     decoder.finish(|| Some((write?, service_id?)))
 }
@@ -101,11 +109,19 @@ pub fn service_filter(message: &pb::SearchServicesRequest) -> Result<ServiceFilt
 
 pub fn create_referral(
     message: &pb::CreateReferralRequest,
+    caller: &Caller,
 ) -> Result<(Write, ReferralId, NewReferral), Status> {
     let mut decoder = Decoder::new();
-    let write = decoder.write(&message.request_id, None);
-    let referral_id =
-        decoder.id_or_new("referral_id", &message.referral_id, ReferralId::parse, ReferralId::generate);
+    let write = decoder.write(message, &message.request_id, None);
+    let referral_id = decoder.creates(
+        "referral_id",
+        &message.referral_id,
+        ReferralId::parse,
+        ReferralId::from_ulid,
+        write.as_ref(),
+        caller,
+        "referral",
+    );
     let family_id = decoder.id("family_id", &message.family_id, FamilyId::parse);
     let child = decoder.optional_id("child_member_id", &message.child_member_id, MemberId::parse);
     let service_id = decoder.id("service_id", &message.service_id, ServiceId::parse);
@@ -143,7 +159,7 @@ pub fn update_referral(
     message: pb::UpdateReferralRequest,
 ) -> Result<(Write, ReferralId, StepRequest), Status> {
     let mut decoder = Decoder::new();
-    let write = decoder.write(&message.request_id, message.expected_version);
+    let write = decoder.write(&message, &message.request_id, message.expected_version);
     let referral_id = decoder.id("referral_id", &message.referral_id, ReferralId::parse);
     let step = match message.step {
         Some(Step::Receive(_)) => Some(StepRequest::Other(ReferralCommand::Receive)),

@@ -1,0 +1,118 @@
+//! A request id belongs to its caller and its request (AIP-155): another caller's id never
+//! answers for them, the same id for another request is refused, and a retry is answered once
+//! however late it comes.
+
+use std::time::Duration;
+
+use luukku_domain::{Actor, Code as ActorCode};
+use luukku_proto::families::v1 as pb;
+use tonic::Code;
+
+use crate::support::{Harness, expect_code, request_id, virtanen_family};
+
+/// The harness's actor, calling through another system.
+fn through(system: &str, actor: &Actor) -> Actor {
+    Actor { system: ActorCode::parse(system).expect("code"), ..actor.clone() }
+}
+
+#[tokio::test]
+async fn two_systems_with_the_same_request_id_each_register_their_own_family() -> anyhow::Result<()> {
+    let mut harness = Harness::start().await?;
+    let system_a = through("system-a", &harness.actor);
+    let system_b = through("system-b", &harness.actor);
+    let mut request = virtanen_family();
+    request.request_id = "reg-0001".to_owned();
+
+    let first = harness.client.register_family(with(&system_a, request.clone())).await?.into_inner();
+    let mut other = luukku_testkit::fixtures::registration_request("reg-0001", "Korhonen");
+    other.municipality = request.municipality.clone();
+    let second = harness.client.register_family(with(&system_b, other)).await?.into_inner();
+
+    assert_ne!(second.family_id, first.family_id, "system B got its own family");
+    assert!(second.result.is_some_and(|result| !result.replayed), "system B's registration was not a replay");
+    assert_eq!(harness.messages().await?, 2);
+    // And each system's retry still finds its own.
+    let again = harness.client.register_family(with(&system_a, request)).await?.into_inner();
+    assert_eq!(again.family_id, first.family_id);
+    assert!(again.result.is_some_and(|result| result.replayed));
+    assert_eq!(harness.messages().await?, 2);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_same_id_for_another_request_on_the_same_family_is_already_exists_naming_the_first_method()
+-> anyhow::Result<()> {
+    let mut harness = Harness::start().await?;
+    let registered = harness.register(virtanen_family()).await?;
+    let family_id = registered.family_id.clone();
+    let guardian = registered.member_ids[0].clone();
+    let reused = request_id();
+    let grant = pb::GrantConsentRequest {
+        request_id: reused.clone(),
+        family_id: family_id.clone(),
+        given_by: guardian.clone(),
+        sectors: vec!["school".to_owned()],
+        purpose: "oppimisen tuki".to_owned(),
+        valid_until: "2099-12-31".to_owned(),
+        signed_form: "form-1".to_owned(),
+        ..Default::default()
+    };
+    let granted = harness.client.grant_consent(harness.call(grant.clone())).await?.into_inner();
+    let before = harness.messages().await?;
+
+    let revoke = pb::RevokeConsentRequest {
+        request_id: reused.clone(),
+        family_id: family_id.clone(),
+        consent_id: granted.consent_id.clone(),
+        revoked_by: guardian,
+        ..Default::default()
+    };
+    let status = expect_code(harness.client.revoke_consent(harness.call(revoke)).await, Code::AlreadyExists);
+    assert!(
+        status.message().contains("GrantConsent"),
+        "names the first request's method: {}",
+        status.message()
+    );
+    assert_eq!(harness.messages().await?, before, "nothing was written");
+    let family = harness.family(&family_id).await?;
+    assert!(
+        family.consents.iter().any(|consent| consent.consent_id == granted.consent_id && consent.in_force),
+        "the consent is still in force"
+    );
+
+    // The grant itself, sent again, is a retry.
+    let again = harness.client.grant_consent(harness.call(grant.clone())).await?.into_inner();
+    assert_eq!(again.consent_id, granted.consent_id);
+    assert!(again.result.is_some_and(|result| result.replayed));
+
+    // The same id on the same call with other content is also another request.
+    let mut changed = grant;
+    changed.purpose = "toinen tarkoitus".to_owned();
+    let status = expect_code(harness.client.grant_consent(harness.call(changed)).await, Code::AlreadyExists);
+    assert!(status.message().contains("GrantConsent"), "{}", status.message());
+    assert_eq!(harness.messages().await?, before);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_registration_retried_after_the_duplicate_window_returns_the_first_family() -> anyhow::Result<()> {
+    // The store forgets message ids after its duplicate window (24 hours in production, one
+    // second here); a retry after it must still find the first family.
+    let settings =
+        luukku_eventstore::StoreSettings { duplicate_window: Duration::from_secs(1), ..Default::default() };
+    let mut harness = Harness::start_with(settings).await?;
+    let request = virtanen_family();
+    let first = harness.register(request.clone()).await?;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+
+    let again = harness.register(request).await?;
+    assert_eq!(again.family_id, first.family_id);
+    assert_eq!(again.member_ids, first.member_ids);
+    assert!(again.result.is_some_and(|result| result.replayed));
+    assert_eq!(harness.messages().await?, 1, "no second family");
+    Ok(())
+}
+
+fn with<T>(actor: &Actor, message: T) -> tonic::Request<T> {
+    luukku_testkit::auth::with_identity(message, actor)
+}
