@@ -3,5 +3,6 @@
 mod access;
 mod matrix;
 mod projection;
+mod quarantine;
 mod support;
 mod view;

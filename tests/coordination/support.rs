@@ -109,6 +109,14 @@ impl Harness {
         with_identity(message, &self.actor)
     }
 
+    /// The health status the coordination service gives for `service` ("" for the server).
+    pub async fn health(&self, service: &str) -> anyhow::Result<i32> {
+        let channel = tonic::transport::Endpoint::from_shared(self._served[4].url())?.connect().await?;
+        let mut client = tonic_health::pb::health_client::HealthClient::new(channel);
+        let request = tonic_health::pb::HealthCheckRequest { service: service.to_owned() };
+        Ok(client.check(request).await?.into_inner().status)
+    }
+
     pub fn call_as<T>(&self, actor: &Actor, message: T) -> tonic::Request<T> {
         with_identity(message, actor)
     }

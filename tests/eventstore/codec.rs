@@ -197,7 +197,8 @@ async fn headers_describe_the_message_without_decoding_it() -> anyhow::Result<()
 }
 
 #[tokio::test]
-async fn following_reports_garbage_and_goes_on_but_waits_at_a_newer_release() -> anyhow::Result<()> {
+async fn following_delivers_garbage_and_a_newer_release_as_undecodable_and_says_which() -> anyhow::Result<()>
+{
     let nats = TestNats::start().await?;
     let store = nats.store().await?;
     let aggregate = new_aggregate();
@@ -208,9 +209,15 @@ async fn following_reports_garbage_and_goes_on_but_waits_at_a_newer_release() ->
         .await?
         .await?;
     let after_garbage = crate::support::append_note(&store, &new_aggregate(), Expected::New, "after").await?;
+    // A newer release says so in its header; the same bytes without it are just garbage.
     let future = to_postcard("test", &(7u16, "from the future"))?;
-    store.jetstream().publish(new_aggregate().subject(), Bytes::from(future)).await?.await?;
-    crate::support::append_note(&store, &new_aggregate(), Expected::New, "behind the newer one").await?;
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert(envelope::HEADER_ENVELOPE, "7");
+    let newer = store
+        .jetstream()
+        .publish_with_headers(new_aggregate().subject(), headers, Bytes::from(future))
+        .await?
+        .await?;
 
     let mut follow = std::pin::pin!(store.follow(luukku_eventstore::Stream::Families, 1));
     let next = Duration::from_secs(10);
@@ -219,10 +226,14 @@ async fn following_reports_garbage_and_goes_on_but_waits_at_a_newer_release() ->
     let seen = tokio::time::timeout(next, follow.next()).await?.expect("following never ends");
     let undecodable = seen.expect_err("garbage is delivered as undecodable");
     assert_eq!(undecodable.position.sequence, garbage.sequence);
+    assert!(matches!(undecodable.error, Error::Corrupt { .. }), "{:?}", undecodable.error);
     let seen = tokio::time::timeout(next, follow.next()).await?.expect("following never ends");
     assert_eq!(seen.map(|recorded| recorded.position).ok(), Some(after_garbage.position));
-    // The newer release's message is neither delivered nor skipped: nothing comes after it.
-    assert!(tokio::time::timeout(Duration::from_secs(2), follow.next()).await.is_err());
+    // A newer release's message is delivered too, as what it is: the reader must stop at it.
+    let seen = tokio::time::timeout(next, follow.next()).await?.expect("following never ends");
+    let undecodable = seen.expect_err("a newer envelope is undecodable here");
+    assert_eq!(undecodable.position.sequence, newer.sequence);
+    assert!(matches!(undecodable.error, Error::Newer { .. }), "{:?}", undecodable.error);
     Ok(())
 }
 

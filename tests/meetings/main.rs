@@ -2,5 +2,6 @@
 
 mod calls;
 mod codec;
+mod quarantine;
 mod rules;
 mod support;

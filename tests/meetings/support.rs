@@ -20,6 +20,16 @@ pub struct Harness {
     _nats: TestNats,
 }
 
+impl Harness {
+    /// The meetings service's health for `service` ("" for the server).
+    pub async fn health(&self, service: &str) -> anyhow::Result<i32> {
+        let channel = tonic::transport::Endpoint::from_shared(self._served.1.url())?.connect().await?;
+        let mut client = tonic_health::pb::health_client::HealthClient::new(channel);
+        let request = tonic_health::pb::HealthCheckRequest { service: service.to_owned() };
+        Ok(client.check(request).await?.into_inner().status)
+    }
+}
+
 pub fn request_id() -> String {
     RequestId::generate().to_string()
 }

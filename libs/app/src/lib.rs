@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod read_model;
 pub mod repository;
+pub mod standing;
 
 pub use access::{Granted, Guard, Relations};
 pub use caller::Caller;
@@ -22,5 +23,6 @@ pub use error::{AppError, RepositoryError, refused};
 pub use events::{Events, EventsError};
 pub use read_model::ReadModel;
 pub use repository::{Entry, Keys, Loaded, Outcome, Reader, Repository, Write, Written};
+pub use standing::{Standing, StandingState};
 
 pub type Result<T, E = AppError> = std::result::Result<T, E>;

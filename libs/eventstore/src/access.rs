@@ -6,6 +6,7 @@ use crate::Stream;
 use crate::glass::GLASS_BUCKET;
 use crate::keys::KEY_BUCKET;
 use crate::links::LINK_BUCKET;
+use crate::quarantine::{QUARANTINE_BUCKET, READERS_BUCKET};
 
 /// A NATS user of a luukku deployment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -84,7 +85,8 @@ impl NatsUser {
             return Permissions { publish: vec![">".to_owned()], subscribe: vec![">".to_owned()] };
         }
         let mut publish = vec!["$JS.API.INFO".to_owned(), "$JS.API.STREAM.NAMES".to_owned()];
-        let buckets = [format!("KV_{KEY_BUCKET}"), format!("KV_{LINK_BUCKET}"), format!("KV_{GLASS_BUCKET}")];
+        let buckets = [KEY_BUCKET, LINK_BUCKET, GLASS_BUCKET, QUARANTINE_BUCKET, READERS_BUCKET]
+            .map(|bucket| format!("KV_{bucket}"));
         let streams = Stream::ALL.iter().map(|stream| stream.name()).chain([crate::audit::AUDIT_STREAM]);
         for stream in streams.chain(buckets.iter().map(String::as_str)) {
             publish.extend(read_stream(stream));
@@ -93,8 +95,13 @@ impl NatsUser {
             publish.push(format!("{}.>", stream.subject_root()));
         }
         if NatsUser::SERVICES.contains(&self) {
-            // Every service records the accesses it answers.
+            // Every service records the accesses it answers, and reports its read models.
             publish.push(format!("{}.>", crate::audit::AUDIT_ROOT));
+            publish.push(format!("$KV.{READERS_BUCKET}.>"));
+        }
+        if NatsUser::SERVICES.contains(&self) || self == NatsUser::Ops {
+            // Read models quarantine what they cannot read; operators skip it.
+            publish.push(format!("$KV.{QUARANTINE_BUCKET}.>"));
         }
         if self == NatsUser::Families {
             publish.push(format!("$KV.{KEY_BUCKET}.>"));

@@ -55,12 +55,11 @@ impl Follower {
                     let position = Position { stream: self.stream, sequence };
                     return Err(Undecodable { position, subject, error });
                 }
-                Some(Err(error @ Error::Newer { .. })) => {
-                    // Written by a newer release: never skipped. Following stays at it, and
-                    // goes on once this reader is upgraded.
-                    self.live = None;
-                    tracing::error!(stream = %self.stream, %error, "following stopped: upgrade this service");
-                    self.pause(&error).await;
+                Some(Err(Error::Newer { stream, sequence, subject, reason })) => {
+                    self.next = sequence + 1;
+                    let error = Error::Newer { stream, sequence, subject: subject.clone(), reason };
+                    let position = Position { stream: self.stream, sequence };
+                    return Err(Undecodable { position, subject, error });
                 }
                 Some(Err(error)) => {
                     self.live = None;
@@ -85,10 +84,10 @@ impl EventStore {
     /// Every message of `stream` from sequence `from` on, then each new one as it is appended,
     /// for as long as the returned stream is polled. A failure (a restarted server, a lost
     /// connection) is retried with a growing pause from the message after the last one
-    /// delivered, so nothing is skipped or delivered twice. A message that cannot be read is
-    /// delivered as [`Undecodable`], and following goes on after it: what to do about it is
-    /// the reader's decision. A message written by a newer release is not skipped: following
-    /// waits at it, retrying, until the reader is upgraded.
+    /// delivered, so nothing is skipped or delivered twice. A message that cannot be read,
+    /// corrupt or written by a newer release ([`Error::Newer`]), is delivered as
+    /// [`Undecodable`]: what to do about it is the reader's decision (read models stop at it;
+    /// see `luukku_app::readers`). Polling on goes on after it.
     pub fn follow(
         &self,
         stream: Stream,

@@ -15,6 +15,7 @@ pub mod glass;
 pub mod keys;
 pub mod links;
 mod load;
+pub mod quarantine;
 mod read;
 mod store;
 pub mod streams;
@@ -39,5 +40,6 @@ pub async fn provision(store: &EventStore) -> Result<()> {
     NatsKeyStore::provision(store).await?;
     links::provision(store).await?;
     glass::provision(store).await?;
+    quarantine::provision(store).await?;
     Ok(())
 }

@@ -5,6 +5,8 @@ use std::pin::Pin;
 use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
 use futures::StreamExt;
 
+use luukku_domain::CodecError;
+
 use crate::{Error, EventStore, Recorded, Result, Stream};
 
 /// A stream of recorded messages.
@@ -63,11 +65,26 @@ impl EventStore {
             let message = message.map_err(|error| Error::Unavailable(error.to_string()))?;
             let sequence = message.info().map_err(Error::nats)?.stream_sequence;
             // A reader of a stream learns where an unreadable message sits, whatever the reason.
+            // An unknown envelope layout is a newer release's only when the message says so in
+            // its header; otherwise it is corrupt (garbage can look like any version).
             let subject = message.subject.as_str();
+            let declared = message
+                .headers
+                .as_ref()
+                .and_then(|headers| headers.get(crate::envelope::HEADER_ENVELOPE))
+                .and_then(|value| value.as_str().parse::<u16>().ok());
             Recorded::from_parts(stream, sequence, subject, &message.payload).map_err(|error| match error {
-                Error::Codec(codec) => {
+                Error::Codec(codec @ CodecError::UnsupportedEnvelopeVersion { version, .. })
+                    if declared == Some(version) =>
+                {
                     Error::Newer { stream, sequence, subject: subject.to_owned(), reason: codec.to_string() }
                 }
+                Error::Codec(codec) => Error::Corrupt {
+                    stream,
+                    sequence,
+                    subject: subject.to_owned(),
+                    reason: codec.to_string(),
+                },
                 other => other,
             })
         })))

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod decode;
 pub mod encode;
+pub mod health;
 pub mod identity;
 pub mod serve;
 pub mod status;

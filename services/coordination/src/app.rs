@@ -81,6 +81,10 @@ impl<K: KeyStore + Clone> Coordination<K> {
     /// Waits until the projection has reached the targets, or says where it stands.
     async fn reached(&self, wait: Wait) -> Result<()> {
         self.projection.wait_for(wait.targets, wait.limit).await.map_err(|at| {
+            let standing = self.projection.standing();
+            if let Some(stopped) = standing.stopped() {
+                return standing.stopped_error(&stopped);
+            }
             AppError::Unavailable(format!(
                 "the projection has not reached the positions asked for within {} ms: it is at {at}, asked {}",
                 wait.limit.as_millis(),

@@ -11,8 +11,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use luukku_eventstore::{EventStore, KeyStore};
+use luukku_grpc::health::follow_read_models;
 use luukku_proto::coordination::v1::coordination_admin_server::CoordinationAdminServer;
 use luukku_proto::coordination::v1::coordination_service_server::CoordinationServiceServer;
+use tonic::server::NamedService as _;
 use tonic::service::Routes;
 
 pub use app::Coordination;
@@ -49,6 +51,11 @@ pub async fn start<K: KeyStore + Clone>(
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<CoordinationServiceServer<CoordinationGrpc<K>>>().await;
     reporter.set_serving::<CoordinationAdminServer<AdminGrpc<K>>>().await;
+    let relations = guard.relations().standing().clone();
+    let followed = Arc::clone(&projection);
+    follow_read_models(reporter, vec![CoordinationServiceServer::<CoordinationGrpc<K>>::NAME], move || {
+        vec![relations.clone(), followed.standing()]
+    });
     let service = CoordinationServiceServer::new(CoordinationGrpc::new(Arc::clone(&app), guard.clone()));
     let admin = CoordinationAdminServer::new(AdminGrpc { app, guard });
     Ok(Started {

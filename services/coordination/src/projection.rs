@@ -48,7 +48,13 @@ impl Projection {
         };
         let (changes, _) = broadcast::channel(4096);
         let tree = ProjectionTree(db.open_tree(tree_name(generation))?);
-        let runner = Runner::start(&store, tree, changes.clone(), true)?;
+        let runner = Runner::start(
+            &store,
+            tree,
+            changes.clone(),
+            true,
+            &format!("coordination projection g{generation}"),
+        )?;
         Ok(Arc::new(Self {
             db,
             store,
@@ -76,6 +82,11 @@ impl Projection {
         self.live().0
     }
 
+    /// Where the live projection stands, and whether it stopped at a message it cannot read.
+    pub fn standing(&self) -> Arc<luukku_app::Standing> {
+        Arc::clone(&self.live().1.standing)
+    }
+
     /// Where the live projection stands in each stream.
     pub fn positions(&self) -> Checkpoints {
         self.live().1.positions()
@@ -93,8 +104,11 @@ impl Projection {
         loop {
             let (_, runner) = self.live();
             let mut positions = runner.watch_positions();
-            let outcome =
-                tokio::time::timeout_at(deadline, positions.wait_for(|at| at.reached(&targets))).await;
+            let outcome = tokio::select! {
+                biased;
+                outcome = tokio::time::timeout_at(deadline, positions.wait_for(|at| at.reached(&targets))) => outcome,
+                _ = runner.standing.until_stopped() => return Err(runner.positions()),
+            };
             match outcome {
                 Ok(Ok(_)) => return Ok(()),
                 // The runner was swapped out: wait on the new one.
@@ -115,7 +129,13 @@ impl Projection {
         let name = tree_name(generation);
         self.db.drop_tree(name.as_bytes())?;
         let tree = ProjectionTree(self.db.open_tree(&name)?);
-        let runner = Runner::start(&self.store, tree, self.changes.clone(), false)?;
+        let runner = Runner::start(
+            &self.store,
+            tree,
+            self.changes.clone(),
+            false,
+            &format!("coordination projection g{generation}"),
+        )?;
         let mut positions = runner.watch_positions();
         loop {
             let mut targets = Checkpoints::default();

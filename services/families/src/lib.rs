@@ -7,7 +7,9 @@ mod grpc;
 
 use luukku_app::Guard;
 use luukku_eventstore::{EventStore, KeyStore};
+use luukku_grpc::health::follow_read_models;
 use luukku_proto::families::v1::family_service_server::FamilyServiceServer;
+use tonic::server::NamedService as _;
 use tonic::service::Routes;
 
 pub use app::Families;
@@ -19,6 +21,10 @@ pub async fn routes<K: KeyStore + Clone>(store: EventStore, keys: K, guard: Guar
     erasure::spawn(store.clone(), keys.clone());
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<FamilyServiceServer<FamilyGrpc<K>>>().await;
+    let relations = guard.relations().standing().clone();
+    follow_read_models(reporter, vec![FamilyServiceServer::<FamilyGrpc<K>>::NAME], move || {
+        vec![relations.clone()]
+    });
     let service = FamilyServiceServer::new(FamilyGrpc::new(
         Families::new(store, keys).with_relations(guard.relations().clone()),
         guard,

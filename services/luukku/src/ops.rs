@@ -2,6 +2,7 @@
 
 mod access_log;
 mod export;
+mod quarantine;
 mod rebuild;
 mod tail;
 mod verify;
@@ -9,7 +10,6 @@ mod verify;
 use std::path::Path;
 
 use anyhow::Context as _;
-use futures::StreamExt;
 use luukku_eventstore::access::NatsUser;
 use luukku_eventstore::{EventStore, NatsKeyStore, StoreSettings, Stream};
 
@@ -33,8 +33,12 @@ pub struct OpsArgs {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum OpsCommand {
-    /// Each stream's messages, bytes, first and last sequence, and consumers with their lag.
+    /// Each stream's messages, bytes and limit, first and last sequence; where each running
+    /// read model stands, and why it stopped.
     Streams,
+    /// The messages read models stopped at because they cannot read them; skip one.
+    #[command(subcommand)]
+    Quarantine(quarantine::QuarantineCommand),
     /// Prints events, from a sequence or live.
     Tail(TailArgs),
     /// Decodes every event of every stream and checks each aggregate starts with its creation
@@ -106,6 +110,7 @@ pub async fn run(args: OpsArgs) -> anyhow::Result<std::process::ExitCode> {
             tail::tail(&store, tail_args).await.map(|()| std::process::ExitCode::SUCCESS)
         }
         OpsCommand::Verify => verify::verify(&store).await,
+        OpsCommand::Quarantine(command) => quarantine::run(&store, command).await,
         OpsCommand::AccessLog(log_args) => {
             access_log::access_log(&store, &log_args).await.map(|()| std::process::ExitCode::SUCCESS)
         }
@@ -140,31 +145,57 @@ fn kek_ring(kek: &crate::keys::KekArgs) -> anyhow::Result<std::sync::Arc<dyn luu
 
 async fn streams(store: &EventStore) -> anyhow::Result<()> {
     println!(
-        "{:<10} {:>10} {:>12} {:>8} {:>10} {:>9}",
-        "stream", "messages", "bytes", "first", "last", "consumers"
+        "{:<10} {:>10} {:>14} {:>14} {:>8} {:>10}",
+        "stream", "messages", "bytes", "limit", "first", "last"
     );
     let audit = luukku_eventstore::audit::AUDIT_STREAM;
+    let mut last = std::collections::BTreeMap::new();
     for name in Stream::ALL.iter().map(|stream| stream.name()).chain([audit]) {
         let mut stream =
             store.jetstream().get_stream(name).await.with_context(|| format!("the stream {name}"))?;
-        let state = stream.info().await?.state.clone();
+        let info = stream.info().await?;
+        let (state, limit) = (&info.state, info.config.max_bytes);
+        let limit = if limit < 0 { "none".to_owned() } else { limit.to_string() };
         println!(
-            "{:<10} {:>10} {:>12} {:>8} {:>10} {:>9}",
-            name,
-            state.messages,
-            state.bytes,
-            state.first_sequence,
-            state.last_sequence,
-            state.consumer_count
+            "{:<10} {:>10} {:>14} {:>14} {:>8} {:>10}",
+            name, state.messages, state.bytes, limit, state.first_sequence, state.last_sequence
         );
-        let mut consumers = stream.consumers();
-        while let Some(consumer) = consumers.next().await {
-            let consumer = consumer?;
-            println!(
-                "  consumer {:<24} delivered {:>10} pending {:>10}",
-                consumer.name, consumer.delivered.stream_sequence, consumer.num_pending
-            );
+        last.insert(name.to_owned(), state.last_sequence);
+    }
+    println!();
+    let reports = match luukku_eventstore::quarantine::Readers::open(store).await {
+        Ok(readers) => readers.list().await?,
+        Err(error) => {
+            println!("read models: not known ({error})");
+            return Ok(());
         }
+    };
+    if reports.is_empty() {
+        println!("read models: none reported in the last few minutes");
+    }
+    let now = luukku_domain::Timestamp::now().as_millis();
+    for report in reports {
+        let age = (now - report.reported_at_ms).max(0) / 1000;
+        let behind: Vec<String> = report
+            .positions
+            .iter()
+            .map(|(stream, at)| {
+                let lag = last.get(stream.name()).map_or(0, |last| last.saturating_sub(*at));
+                format!("{stream} {at} (behind {lag})")
+            })
+            .collect();
+        let state = match &report.stopped {
+            Some(stopped) => format!(
+                "STOPPED at {} {}: {}{}",
+                stopped.stream,
+                stopped.sequence,
+                stopped.reason,
+                if stopped.newer { "" } else { "; see `luukku ops quarantine list`" }
+            ),
+            None => "following".to_owned(),
+        };
+        println!("{} [{}] reported {age} s ago: {state}", report.name, report.process);
+        println!("  {}", behind.join(", "));
     }
     Ok(())
 }

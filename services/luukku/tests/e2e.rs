@@ -319,6 +319,48 @@ async fn the_whole_system_from_the_command_line() -> anyhow::Result<()> {
 
     let streams = luukku(&["ops", "streams", &nats_url, &ops_user])?;
     assert!(text(&streams).contains("FAMILIES") && text(&streams).contains("AUDIT"), "{}", text(&streams));
+
+    // The read models stop at it, say so, and go on once an operator skips it.
+    let stopped_at = format!("STOPPED at FAMILIES {}", ack.sequence);
+    let shows = |wanted: bool| {
+        let (nats_url, ops_user, stopped_at) = (nats_url.clone(), ops_user.clone(), stopped_at.clone());
+        async move {
+            for _ in 0..40 {
+                let streams = luukku(&["ops", "streams", &nats_url, &ops_user])?;
+                if text(&streams).contains(&stopped_at) == wanted {
+                    return Ok::<_, anyhow::Error>(text(&streams));
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            anyhow::bail!("ops streams never showed {stopped_at:?} = {wanted}")
+        }
+    };
+    let streams = shows(true).await?;
+    assert!(streams.contains("coordination projection"), "{streams}");
+    let listed = luukku(&["ops", "quarantine", "list", &nats_url, &ops_user])?;
+    assert!(
+        text(&listed).contains(&format!("FAMILIES {} families.family.", ack.sequence)),
+        "{}",
+        text(&listed)
+    );
+    let sequence = ack.sequence.to_string();
+    let refused = luukku(&["ops", "quarantine", "skip", &sequence, "--reason", " ", &nats_url, &ops_user])?;
+    assert!(!refused.status.success(), "a skip needs a reason: {}", text(&refused));
+    let skipped = luukku(&[
+        "ops",
+        "quarantine",
+        "skip",
+        &sequence,
+        "--reason",
+        "test garbage",
+        "--operator",
+        "ops.tester",
+        &nats_url,
+        &ops_user,
+    ])?;
+    assert!(skipped.status.success(), "{}", text(&skipped));
+    assert!(text(&skipped).contains("skipped by ops.tester"), "{}", text(&skipped));
+    shows(false).await?;
     stop(dev).await?;
     Ok(())
 }

@@ -41,6 +41,11 @@ pub struct Meetings<K: KeyStore> {
 }
 
 impl<K: KeyStore + Clone> Meetings<K> {
+    /// Where the meeting index stands, and whether it stopped.
+    pub fn index_standing(&self) -> &std::sync::Arc<luukku_app::Standing> {
+        self.index.standing()
+    }
+
     pub fn new(store: EventStore, keys: K) -> Self {
         Self {
             meetings: Repository::new(store.clone(), keys.clone(), Stream::Meetings, Keys::FamilyKey),

@@ -6,7 +6,9 @@ mod grpc;
 
 use luukku_app::Guard;
 use luukku_eventstore::{EventStore, KeyStore};
+use luukku_grpc::health::follow_read_models;
 use luukku_proto::meetings::v1::meeting_service_server::MeetingServiceServer;
+use tonic::server::NamedService as _;
 use tonic::service::Routes;
 
 pub use app::Meetings;
@@ -17,6 +19,11 @@ pub use grpc::MeetingGrpc;
 pub async fn routes<K: KeyStore + Clone>(store: EventStore, keys: K, guard: Guard) -> Routes {
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<MeetingServiceServer<MeetingGrpc<K>>>().await;
-    let service = MeetingServiceServer::new(MeetingGrpc::new(Meetings::new(store, keys), guard));
+    let meetings = Meetings::new(store, keys);
+    let standings = vec![guard.relations().standing().clone(), meetings.index_standing().clone()];
+    follow_read_models(reporter, vec![MeetingServiceServer::<MeetingGrpc<K>>::NAME], move || {
+        standings.clone()
+    });
+    let service = MeetingServiceServer::new(MeetingGrpc::new(meetings, guard));
     Routes::new(health).add_service(service)
 }

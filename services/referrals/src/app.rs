@@ -38,6 +38,11 @@ fn referral_family(state: &Referral, events: &[ReferralEvent]) -> Option<Aggrega
 }
 
 impl<K: KeyStore + Clone> Referrals<K> {
+    /// Where the referral index stands, and whether it stopped.
+    pub fn index_standing(&self) -> &Arc<luukku_app::Standing> {
+        self.model.standing()
+    }
+
     pub fn new(store: EventStore, keys: K, policy: DeadlinePolicy) -> Self {
         let referrals = Stream::Referrals;
         Self {
@@ -50,7 +55,7 @@ impl<K: KeyStore + Clone> Referrals<K> {
             catalogue: Repository::new(store.clone(), keys.clone(), referrals, Keys::None),
             families: Reader::new(store.clone(), keys.clone(), Stream::Families, Keys::FamilyKey),
             assignments: Reader::new(store.clone(), keys, Stream::Contacts, Keys::FamilyKey),
-            model: ReadModel::spawn(store, referrals, model::apply),
+            model: ReadModel::spawn(store, referrals, "referral index", model::apply),
             policy,
         }
     }

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use luukku_domain::referrals::DeadlinePolicy;
 use luukku_eventstore::{EventStore, KeyStore};
+use luukku_grpc::health::follow_read_models;
 use luukku_proto::referrals::v1::referral_service_server::ReferralServiceServer;
+use tonic::server::NamedService as _;
 use tonic::service::Routes;
 
 pub use app::Referrals;
@@ -44,6 +46,10 @@ pub async fn start<K: KeyStore + Clone>(
     let process = Process::spawn(Arc::clone(&app), config.tick);
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<ReferralServiceServer<ReferralGrpc<K>>>().await;
+    let standings = vec![guard.relations().standing().clone(), app.index_standing().clone()];
+    follow_read_models(reporter, vec![ReferralServiceServer::<ReferralGrpc<K>>::NAME], move || {
+        standings.clone()
+    });
     let service = ReferralServiceServer::new(ReferralGrpc::new(app, guard));
     let routes = Routes::new(health).add_service(service);
     (routes, process)

@@ -13,11 +13,12 @@ use luukku_domain::contacts::{
 use luukku_domain::family::{Family, FamilyEvent, FamilyId};
 use luukku_domain::meetings::{FamilyMeetings, MeetingEvent, MeetingId};
 use luukku_domain::referrals::{Referral, ReferralEvent, ReferralId};
-use luukku_domain::{Aggregate, Code};
+use luukku_domain::{Aggregate, Code, CodecError};
 use luukku_eventstore::{EventStore, Recorded, Stream};
 use tokio::sync::watch;
 
 use crate::AppError;
+use crate::standing::Standing;
 
 /// How long a decision waits for the model to reach the streams' ends.
 const CATCH_UP: Duration = Duration::from_secs(5);
@@ -48,29 +49,27 @@ impl State {
         self.meetings.get(&meeting).copied()
     }
 
-    fn apply(&mut self, recorded: &Recorded) {
+    /// Applies `recorded`; changes nothing when its events do not decode.
+    fn apply(&mut self, recorded: &Recorded) -> Result<(), CodecError> {
         let (Some(kind), Some(id)) = (recorded.aggregate_type(), recorded.aggregate_id()) else {
-            return;
+            return Ok(());
         };
         let actor = &recorded.envelope.actor;
         let family = FamilyId::from_ulid(id.as_ulid());
-        let undecodable = |error: &dyn std::fmt::Display| {
-            tracing::error!(%error, position = %recorded.position, "relations: undecodable message skipped");
-        };
         match (recorded.position.stream, kind) {
             (Stream::Families, Family::TYPE) => match recorded.decode_events::<FamilyEvent>() {
                 Ok(events) => {
                     let facts = self.families.entry(family).or_default();
                     events.iter().for_each(|event| facts.apply_family(actor, event));
                 }
-                Err(error) => undecodable(&error),
+                Err(error) => return Err(error),
             },
             (Stream::Contacts, Assignment::TYPE) => match recorded.decode_events::<AssignmentEvent>() {
                 Ok(events) => {
                     let facts = self.families.entry(family).or_default();
                     events.iter().for_each(|event| facts.apply_assignment(event));
                 }
-                Err(error) => undecodable(&error),
+                Err(error) => return Err(error),
             },
             (Stream::Contacts, ContactPerson::TYPE) => match recorded.decode_events::<ContactPersonEvent>() {
                 Ok(events) => {
@@ -84,7 +83,7 @@ impl State {
                         }
                     }
                 }
-                Err(error) => undecodable(&error),
+                Err(error) => return Err(error),
             },
             (Stream::Referrals, Referral::TYPE) => match recorded.decode_events::<ReferralEvent>() {
                 Ok(events) => {
@@ -98,7 +97,7 @@ impl State {
                         }
                     }
                 }
-                Err(error) => undecodable(&error),
+                Err(error) => return Err(error),
             },
             (Stream::Meetings, FamilyMeetings::TYPE) => match recorded.decode_events::<MeetingEvent>() {
                 Ok(events) => {
@@ -108,10 +107,11 @@ impl State {
                         self.meetings.insert(event.meeting_id(), family);
                     }
                 }
-                Err(error) => undecodable(&error),
+                Err(error) => return Err(error),
             },
             _ => {}
         }
+        Ok(())
     }
 }
 
@@ -119,22 +119,31 @@ impl State {
 pub struct Relations {
     state: RwLock<State>,
     applied: [watch::Sender<u64>; 4],
+    standing: Arc<Standing>,
 }
 
 impl Relations {
     /// Starts following the four streams from their start in the background. Following stops
     /// when the model is dropped.
     pub fn spawn(store: EventStore) -> Arc<Self> {
+        let standing = Standing::start(&store, "access relations");
         let model = Arc::new(Self {
             state: RwLock::default(),
             applied: std::array::from_fn(|_| watch::Sender::new(0)),
+            standing: standing.clone(),
         });
         for (index, stream) in Stream::ALL.into_iter().enumerate() {
             let weak = Arc::downgrade(&model);
             let store = store.clone();
-            tokio::spawn(async move { follow(weak, store, stream, index).await });
+            let standing = standing.clone();
+            tokio::spawn(async move { follow(weak, store, standing, stream, index).await });
         }
         model
+    }
+
+    /// Where the model stands, and whether it stopped.
+    pub fn standing(&self) -> &Arc<Standing> {
+        &self.standing
     }
 
     /// Reads the model.
@@ -149,10 +158,13 @@ impl Relations {
             return false;
         };
         let mut applied = self.applied[index].subscribe();
-        matches!(
-            tokio::time::timeout(CATCH_UP, applied.wait_for(|applied| *applied >= sequence)).await,
-            Ok(Ok(_))
-        )
+        tokio::select! {
+            biased;
+            reached = tokio::time::timeout(CATCH_UP, applied.wait_for(|applied| *applied >= sequence)) => {
+                matches!(reached, Ok(Ok(_)))
+            }
+            _ = self.standing.until_stopped() => false,
+        }
     }
 
     /// Waits until everything in the four streams now is in the model.
@@ -160,7 +172,12 @@ impl Relations {
         for (index, stream) in Stream::ALL.into_iter().enumerate() {
             let last = store.last_sequence(stream).await?;
             let mut applied = self.applied[index].subscribe();
-            match tokio::time::timeout(CATCH_UP, applied.wait_for(|applied| *applied >= last)).await {
+            let reached = tokio::select! {
+                biased;
+                reached = tokio::time::timeout(CATCH_UP, applied.wait_for(|applied| *applied >= last)) => reached,
+                stopped = self.standing.until_stopped() => return Err(self.standing.stopped_error(&stopped)),
+            };
+            match reached {
                 Ok(Ok(_)) => {}
                 _ => {
                     return Err(AppError::Unavailable(format!(
@@ -173,11 +190,17 @@ impl Relations {
     }
 }
 
-async fn follow(model: Weak<Relations>, store: EventStore, stream: Stream, index: usize) {
+async fn follow(
+    model: Weak<Relations>,
+    store: EventStore,
+    standing: Arc<Standing>,
+    stream: Stream,
+    index: usize,
+) {
     let apply = |this: &Relations, recorded: &Recorded| {
-        this.state.write().unwrap_or_else(std::sync::PoisonError::into_inner).apply(recorded);
+        this.state.write().unwrap_or_else(std::sync::PoisonError::into_inner).apply(recorded)
     };
-    crate::read_model::follow_stream(model, store, stream, apply, |this, sequence| {
+    crate::read_model::follow_stream(model, store, stream, standing, apply, |this, sequence| {
         this.applied[index].send_replace(sequence);
     })
     .await;

@@ -23,8 +23,7 @@ pub fn apply(txn: &mut Txn<'_>, recorded: &Recorded) -> Result<()> {
     let Some(id) = recorded.aggregate_id() else {
         return Ok(());
     };
-    let events = Events::decode(recorded)
-        .map_err(|error| ProjectionError::Codec(format!("{}: {error}", recorded.position)))?;
+    let events = Events::decode(recorded).map_err(ProjectionError::Events)?;
     match events {
         Events::Family(events) => families(txn, family_of(id), recorded, events),
         Events::ContactPerson(events) => persons(txn, ContactPersonId::from_ulid(id.as_ulid()), events),

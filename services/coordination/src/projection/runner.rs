@@ -2,18 +2,26 @@
 //! checkpoint; one applier writes batches of messages together with the checkpoints they
 //! reach, so a crash at any point loses whole batches only, and a restart resumes from the
 //! checkpoints with nothing applied twice and nothing skipped.
+//!
+//! A message that cannot be read stops the projection at it: the messages before it are
+//! written, it is recorded in the quarantine, and nothing after it is applied until an
+//! operator skips it (a message of a newer release is never skipped; see
+//! `luukku_app::standing`).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::StreamExt;
+use luukku_app::EventsError;
+use luukku_app::Standing;
+use luukku_app::standing::undecodable_events;
 use luukku_domain::family::FamilyId;
-use luukku_eventstore::{Checkpoints, EventStore, Followed, Stream};
+use luukku_eventstore::{Checkpoints, EventStore, Followed, Stream, Undecodable};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::store::{ProjectionTree, Result, Txn};
+use super::store::{ProjectionError, ProjectionTree, Result, Txn};
 
 /// Messages one batch holds at most.
 const BATCH: usize = 16_384;
@@ -24,6 +32,8 @@ pub struct Runner {
     positions: watch::Receiver<Checkpoints>,
     /// Whether this runner's changes are announced (false while it rebuilds).
     pub live: Arc<AtomicBool>,
+    /// Where it stands, and whether it stopped at a message it cannot read.
+    pub standing: Arc<Standing>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -42,6 +52,7 @@ impl Runner {
         tree: ProjectionTree,
         changes: broadcast::Sender<FamilyId>,
         live: bool,
+        name: &str,
     ) -> Result<Self> {
         let start = tree.checkpoints()?;
         let (positions_tx, positions) = watch::channel(start);
@@ -60,15 +71,20 @@ impl Runner {
                 }
             }));
         }
+        let standing = Standing::start(store, name);
+        for (stream, sequence) in start.iter() {
+            standing.passed(stream, sequence);
+        }
         let applier = Applier {
             tree: tree.clone(),
             applied: start,
             positions: positions_tx,
             changes,
             live: live.clone(),
+            standing: standing.clone(),
         };
         tasks.push(tokio::spawn(applier.run(messages)));
-        Ok(Self { tree, positions, live, tasks })
+        Ok(Self { tree, positions, live, standing, tasks })
     }
 
     pub fn positions(&self) -> Checkpoints {
@@ -86,63 +102,118 @@ struct Applier {
     positions: watch::Sender<Checkpoints>,
     changes: broadcast::Sender<FamilyId>,
     live: Arc<AtomicBool>,
+    standing: Arc<Standing>,
 }
 
 impl Applier {
     async fn run(mut self, mut messages: mpsc::Receiver<Followed>) {
         let mut batch = Vec::with_capacity(BATCH);
         while messages.recv_many(&mut batch, BATCH).await > 0 {
-            let tree = self.tree.clone();
-            let applied = self.applied;
-            let work = std::mem::take(&mut batch);
-            // sled is blocking; keep it off the async workers.
-            let outcome = tokio::task::spawn_blocking(move || apply_batch(&tree, applied, &work)).await;
-            match outcome {
-                Ok(Ok((applied, changed))) => {
-                    self.applied = applied;
-                    self.positions.send_replace(applied);
-                    if self.live.load(Ordering::Relaxed) {
-                        for family in changed {
-                            let _ = self.changes.send(family);
-                        }
+            let mut work = std::mem::take(&mut batch);
+            loop {
+                let tree = self.tree.clone();
+                let applied = self.applied;
+                // sled is blocking; keep it off the async workers.
+                let outcome = tokio::task::spawn_blocking(move || apply_batch(&tree, applied, work)).await;
+                let stop = match outcome {
+                    Ok(Ok(Batch { applied, changed, stop })) => {
+                        self.passed(applied, changed);
+                        stop
+                    }
+                    Ok(Err(error)) => {
+                        tracing::error!(%error, "projection: a batch failed; stopping this projection");
+                        return;
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "projection: the batch task failed");
+                        return;
+                    }
+                };
+                let Some((undecodable, rest)) = stop else { break };
+                // Stopped at a message it cannot read: go on past it only once it is skipped.
+                self.standing.stop_at(&undecodable, || true).await;
+                let mut applied = self.applied;
+                applied.set(undecodable.position.stream, undecodable.position.sequence);
+                work = rest;
+                let tree = self.tree.clone();
+                match tokio::task::spawn_blocking(move || write_checkpoints(&tree, applied)).await {
+                    Ok(Ok(())) => self.passed(applied, BTreeSet::new()),
+                    _ => {
+                        tracing::error!("projection: the checkpoint past a skipped message was not written");
+                        return;
                     }
                 }
-                Ok(Err(error)) => {
-                    tracing::error!(%error, "projection: a batch failed; stopping this projection");
-                    return;
-                }
-                Err(error) => {
-                    tracing::error!(%error, "projection: the batch task failed");
-                    return;
-                }
+            }
+        }
+    }
+
+    fn passed(&mut self, applied: Checkpoints, changed: BTreeSet<FamilyId>) {
+        self.applied = applied;
+        self.positions.send_replace(applied);
+        for (stream, sequence) in applied.iter() {
+            self.standing.passed(stream, sequence);
+        }
+        if self.live.load(Ordering::Relaxed) {
+            for family in changed {
+                let _ = self.changes.send(family);
             }
         }
     }
 }
 
-/// Applies the messages not applied yet and the checkpoints they reach, in one sled batch.
-fn apply_batch(
-    tree: &ProjectionTree,
-    mut applied: Checkpoints,
-    messages: &[Followed],
-) -> Result<(Checkpoints, BTreeSet<FamilyId>)> {
+/// A message whose events this release cannot read.
+fn undecodable_of(recorded: &luukku_eventstore::Recorded, error: EventsError) -> Undecodable {
+    match error {
+        EventsError::Codec(error) => undecodable_events(recorded, error),
+        other => undecodable_events(
+            recorded,
+            luukku_domain::CodecError::UnknownEventType { event_type: other.to_string() },
+        ),
+    }
+}
+
+/// Writes `applied` as the checkpoints, alone: past a skipped message.
+fn write_checkpoints(tree: &ProjectionTree, applied: Checkpoints) -> Result<()> {
     let mut txn = Txn::new(&tree.0);
-    for message in messages {
-        let position = match message {
+    for (stream, sequence) in applied.iter() {
+        txn.checkpoint(stream, sequence);
+    }
+    txn.commit().map(|_| ())
+}
+
+/// What one batch did: the checkpoints it reached, the families it changed, and the message
+/// it stopped at, with the messages after it, if any.
+struct Batch {
+    applied: Checkpoints,
+    changed: BTreeSet<FamilyId>,
+    stop: Option<(Undecodable, Vec<Followed>)>,
+}
+
+/// Applies the messages not applied yet and the checkpoints they reach, in one sled batch, up
+/// to the first message that cannot be read.
+fn apply_batch(tree: &ProjectionTree, mut applied: Checkpoints, messages: Vec<Followed>) -> Result<Batch> {
+    let mut txn = Txn::new(&tree.0);
+    let mut stop = None;
+    let mut messages = messages.into_iter();
+    while let Some(message) = messages.next() {
+        let position = match &message {
             Ok(recorded) => recorded.position,
             Err(undecodable) => undecodable.position,
         };
         if position.sequence <= applied.get(position.stream) {
             continue;
         }
-        let outcome = match message {
-            Ok(recorded) => super::apply::apply(&mut txn, recorded),
-            Err(undecodable) => Err(super::store::ProjectionError::Codec(undecodable.error.to_string())),
+        let undecodable = match message {
+            Ok(recorded) => match super::apply::apply(&mut txn, &recorded) {
+                Ok(()) => None,
+                Err(ProjectionError::Events(error)) => Some(undecodable_of(&recorded, error)),
+                Err(error) => return Err(error),
+            },
+            Err(undecodable) => Some(undecodable),
         };
-        if let Err(error) = outcome {
-            // A message that cannot be projected is logged and passed; `luukku ops verify`
-            // reports it. Stopping here would stop every view.
-            tracing::error!(%error, %position, "projection: message not projected");
+        if let Some(undecodable) = undecodable {
+            stop = Some((undecodable, messages.collect()));
+            break;
         }
         applied.set(position.stream, position.sequence);
     }
@@ -150,5 +221,5 @@ fn apply_batch(
         txn.checkpoint(stream, sequence);
     }
     let changed = txn.commit()?;
-    Ok((applied, changed))
+    Ok(Batch { applied, changed, stop })
 }

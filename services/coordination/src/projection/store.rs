@@ -21,6 +21,9 @@ pub enum ProjectionError {
     Codec(String),
     #[error("the event store: {0}")]
     Store(#[from] luukku_eventstore::Error),
+    /// A message's events do not decode: the projection stops at it.
+    #[error("a message's events do not decode: {0}")]
+    Events(#[from] luukku_app::EventsError),
 }
 
 pub type Result<T, E = ProjectionError> = std::result::Result<T, E>;

@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use luukku_app::{ReadModel, Result};
-use luukku_domain::Aggregate;
 use luukku_domain::family::FamilyId;
 use luukku_domain::meetings::{FamilyMeetings, MeetingEvent, MeetingId};
+use luukku_domain::{Aggregate, CodecError};
 use luukku_eventstore::{EventStore, Recorded, Stream};
 
 #[derive(Default)]
@@ -18,28 +18,30 @@ pub struct State {
     meetings: HashMap<MeetingId, FamilyId>,
 }
 
-fn apply(state: &mut State, recorded: &Recorded) {
-    let family_id = recorded.aggregate_id().map(|id| FamilyId::from_ulid(id.as_ulid()));
-    match (family_id, recorded.decode_events::<MeetingEvent>()) {
-        (Some(family_id), Ok(events)) => {
-            for event in &events {
-                state.meetings.insert(event.meeting_id(), family_id);
-                state.families.entry(family_id).or_default().apply(event);
-            }
-        }
-        (_, Err(error)) => {
-            tracing::error!(%error, position = %recorded.position, "meeting index: undecodable")
-        }
-        (None, _) => tracing::error!(subject = recorded.subject, "meeting index: not a family subject"),
+fn apply(state: &mut State, recorded: &Recorded) -> std::result::Result<(), CodecError> {
+    let Some(family_id) = recorded.aggregate_id().map(|id| FamilyId::from_ulid(id.as_ulid())) else {
+        tracing::error!(subject = recorded.subject, "meeting index: not a family subject");
+        return Ok(());
+    };
+    for event in &recorded.decode_events::<MeetingEvent>()? {
+        state.meetings.insert(event.meeting_id(), family_id);
+        state.families.entry(family_id).or_default().apply(event);
     }
+    Ok(())
 }
 
 pub struct MeetingIndex(Arc<ReadModel<State>>);
 
 impl MeetingIndex {
+    pub fn standing(&self) -> &Arc<luukku_app::Standing> {
+        self.0.standing()
+    }
+}
+
+impl MeetingIndex {
     /// Starts following the stream from its start in the background.
     pub fn spawn(store: EventStore) -> Self {
-        Self(ReadModel::spawn(store, Stream::Meetings, apply))
+        Self(ReadModel::spawn(store, Stream::Meetings, "meeting index", apply))
     }
 
     pub async fn caught_up(&self, store: &EventStore) -> Result<()> {

@@ -4,10 +4,10 @@
 
 use std::collections::HashMap;
 
-use luukku_domain::Aggregate;
 use luukku_domain::referrals::{
     CatalogueService, Referral, ReferralEvent, ReferralId, ServiceEvent, ServiceId,
 };
+use luukku_domain::{Aggregate, CodecError};
 use luukku_eventstore::Recorded;
 
 #[derive(Default)]
@@ -16,27 +16,22 @@ pub struct State {
     pub services: HashMap<ServiceId, CatalogueService>,
 }
 
-pub fn apply(state: &mut State, recorded: &Recorded) {
+pub fn apply(state: &mut State, recorded: &Recorded) -> Result<(), CodecError> {
     let Some(id) = recorded.aggregate_id() else {
-        return;
+        return Ok(());
     };
     match recorded.aggregate_type() {
-        Some(Referral::TYPE) => match recorded.decode_events::<ReferralEvent>() {
-            Ok(events) => {
-                let referral = state.referrals.entry(ReferralId::from_ulid(id.as_ulid())).or_default();
-                events.iter().for_each(|event| referral.apply(event));
-            }
-            Err(error) => {
-                tracing::error!(%error, position = %recorded.position, "undecodable referral event")
-            }
-        },
-        Some(CatalogueService::TYPE) => match recorded.decode_events::<ServiceEvent>() {
-            Ok(events) => {
-                let service = state.services.entry(ServiceId::from_ulid(id.as_ulid())).or_default();
-                events.iter().for_each(|event| service.apply(event));
-            }
-            Err(error) => tracing::error!(%error, position = %recorded.position, "undecodable service event"),
-        },
+        Some(Referral::TYPE) => {
+            let events = recorded.decode_events::<ReferralEvent>()?;
+            let referral = state.referrals.entry(ReferralId::from_ulid(id.as_ulid())).or_default();
+            events.iter().for_each(|event| referral.apply(event));
+        }
+        Some(CatalogueService::TYPE) => {
+            let events = recorded.decode_events::<ServiceEvent>()?;
+            let service = state.services.entry(ServiceId::from_ulid(id.as_ulid())).or_default();
+            events.iter().for_each(|event| service.apply(event));
+        }
         other => tracing::warn!(?other, subject = recorded.subject, "unknown aggregate in REFERRALS"),
     }
+    Ok(())
 }

@@ -1,0 +1,213 @@
+//! A read model's standing: how far it has read each stream, and whether it stopped at a
+//! message it cannot read.
+//!
+//! A message that does not decode is never passed silently: the read model records it in the
+//! quarantine, stops at it (its service's health says `NOT_SERVING`), and goes on only when an
+//! operator skips it with a reason. A message of a newer release is never skipped: the read
+//! model waits for its upgrade. Each read model reports where it stands every few seconds, for
+//! `luukku ops streams`.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use luukku_domain::{CodecError, Timestamp};
+use luukku_eventstore::quarantine::{Quarantine, Quarantined, ReaderReport, Readers, Stopped};
+use luukku_eventstore::{Error as StoreError, EventStore, Position, Recorded, Stream, Undecodable};
+use tokio::sync::watch;
+
+/// How often a read model reports where it stands.
+const REPORT_EVERY: Duration = Duration::from_secs(5);
+/// How often a stopped read model looks for an operator's skip.
+const SKIP_POLL: Duration = Duration::from_secs(1);
+
+/// Where a read model stands.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StandingState {
+    /// The last sequence passed in each stream.
+    pub positions: BTreeMap<Stream, u64>,
+    /// Why it stopped, while it is stopped.
+    pub stopped: Option<Stopped>,
+}
+
+/// One read model's standing, shared by the tasks that follow its streams.
+pub struct Standing {
+    name: String,
+    key: String,
+    store: EventStore,
+    state: watch::Sender<StandingState>,
+    reports: tokio::sync::OnceCell<Readers>,
+}
+
+impl std::fmt::Debug for Standing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Standing").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+/// The process a read model runs in, as its reports name it.
+fn process() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".to_owned());
+    format!("{}@{host}", std::process::id())
+}
+
+impl Standing {
+    /// A reader named `name` (e.g. `access relations`); reports where it stands while it lives.
+    pub fn start(store: &EventStore, name: &str) -> Arc<Self> {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let token: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        let key = format!("{token}.{}.{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        let reader = Arc::new(Self {
+            name: name.to_owned(),
+            key,
+            store: store.clone(),
+            state: watch::Sender::new(StandingState::default()),
+            reports: tokio::sync::OnceCell::new(),
+        });
+        tokio::spawn(report(Arc::downgrade(&reader)));
+        reader
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Follows changes of where the reader stands.
+    pub fn watch(&self) -> watch::Receiver<StandingState> {
+        self.state.subscribe()
+    }
+
+    pub fn state(&self) -> StandingState {
+        self.state.borrow().clone()
+    }
+
+    /// Why the reader is stopped, if it is.
+    pub fn stopped(&self) -> Option<Stopped> {
+        self.state.borrow().stopped.clone()
+    }
+
+    /// Resolves once the reader is stopped (at once if it is): for waits that should not
+    /// outlast a stop.
+    pub async fn until_stopped(&self) -> Stopped {
+        let mut state = self.state.subscribe();
+        let stopped =
+            state.wait_for(|state| state.stopped.is_some()).await.map(|state| state.stopped.clone());
+        match stopped {
+            Ok(Some(stopped)) => stopped,
+            // The sender lives as long as `self`, and the state was stopped.
+            _ => std::future::pending().await,
+        }
+    }
+
+    /// What a wait answers when the reader stopped: why, and what to do.
+    pub fn stopped_error(&self, stopped: &Stopped) -> crate::AppError {
+        crate::AppError::Unavailable(format!(
+            "{} is stopped at message {} of {}: {}",
+            self.name, stopped.sequence, stopped.stream, stopped.reason
+        ))
+    }
+
+    /// Records that the reader has passed `sequence` of `stream`.
+    pub fn passed(&self, stream: Stream, sequence: u64) {
+        self.state.send_modify(|state| {
+            state.positions.insert(stream, sequence);
+        });
+    }
+
+    /// Records `undecodable` in the quarantine and stops at it until an operator skips it.
+    /// Returns true when it was skipped; false when `alive` says the read model is gone, so the
+    /// caller stops following. A message of a newer release is waited at until the process
+    /// ends: only an upgrade goes past it.
+    pub async fn stop_at(&self, undecodable: &Undecodable, alive: impl Fn() -> bool) -> bool {
+        let Position { stream, sequence } = undecodable.position;
+        let newer = matches!(undecodable.error, StoreError::Newer { .. });
+        let reason = if newer {
+            format!("written by a newer release; upgrade this service ({})", undecodable.error)
+        } else {
+            undecodable.error.to_string()
+        };
+        tracing::error!(reader = %self.name, %stream, sequence, %reason, "read model stopped at a message it cannot read");
+        self.state.send_modify(|state| {
+            state.stopped = Some(Stopped { stream, sequence, reason: reason.clone(), newer });
+        });
+        self.report_now().await;
+        let found = Quarantined {
+            stream,
+            sequence,
+            subject: undecodable.subject.clone(),
+            reason,
+            newer,
+            found_by: self.name.clone(),
+            found_at_ms: Timestamp::now().as_millis(),
+            skip: None,
+        };
+        let mut quarantine: Option<Quarantine> = None;
+        let mut recorded = false;
+        while alive() {
+            if quarantine.is_none() {
+                quarantine = Quarantine::open(&self.store).await.ok();
+            }
+            if let Some(bucket) = &quarantine {
+                if !recorded {
+                    recorded = bucket.record(&found).await.is_ok();
+                }
+                if !newer
+                    && let Ok(Some(Quarantined { skip: Some(skip), .. })) = bucket.get(stream, sequence).await
+                {
+                    tracing::warn!(reader = %self.name, %stream, sequence, by = %skip.by, "quarantined message skipped");
+                    self.state.send_modify(|state| state.stopped = None);
+                    self.report_now().await;
+                    return true;
+                }
+            }
+            tokio::time::sleep(SKIP_POLL).await;
+        }
+        false
+    }
+
+    async fn report_now(&self) {
+        let state = self.state();
+        let report = ReaderReport {
+            name: self.name.clone(),
+            process: process(),
+            positions: state.positions.into_iter().collect(),
+            stopped: state.stopped,
+            reported_at_ms: Timestamp::now().as_millis(),
+        };
+        match self.reports.get_or_try_init(|| Readers::open(&self.store)).await {
+            Ok(readers) => {
+                if let Err(error) = readers.report(&self.key, &report).await {
+                    tracing::debug!(reader = %self.name, %error, "read model report not stored");
+                }
+            }
+            Err(error) => tracing::debug!(reader = %self.name, %error, "read model report not stored"),
+        }
+    }
+}
+
+async fn report(reader: Weak<Standing>) {
+    loop {
+        let Some(this) = reader.upgrade() else { return };
+        this.report_now().await;
+        drop(this);
+        tokio::time::sleep(REPORT_EVERY).await;
+    }
+}
+
+/// A message that decoded as an envelope but whose events do not: of a newer release (an
+/// unknown event type or schema version), or corrupt.
+pub fn undecodable_events(recorded: &Recorded, error: CodecError) -> Undecodable {
+    let (stream, sequence, subject) =
+        (recorded.position.stream, recorded.position.sequence, recorded.subject.clone());
+    let reason = error.to_string();
+    let error = match error {
+        CodecError::UnknownEventType { .. }
+        | CodecError::UnsupportedSchemaVersion { .. }
+        | CodecError::UnsupportedEnvelopeVersion { .. } => {
+            StoreError::Newer { stream, sequence, subject: subject.clone(), reason }
+        }
+        _ => StoreError::Corrupt { stream, sequence, subject: subject.clone(), reason },
+    };
+    Undecodable { position: recorded.position, subject, error }
+}
