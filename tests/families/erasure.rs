@@ -49,6 +49,29 @@ fn revealed(bytes: &[u8]) -> Vec<&'static str> {
         .collect()
 }
 
+/// Every summary of the family's history, as the service tells it.
+async fn history_text(harness: &mut Harness, family_id: &str) -> anyhow::Result<String> {
+    let request = pb::ListFamilyHistoryRequest { family_id: family_id.to_owned(), ..Default::default() };
+    let history = harness.client.list_family_history(harness.call(request)).await?.into_inner();
+    Ok(history.entries.iter().flat_map(|e| &e.events).map(|e| e.summary.clone()).collect())
+}
+
+type Client =
+    luukku_proto::families::v1::family_service_client::FamilyServiceClient<tonic::transport::Channel>;
+
+/// A second instance of the families service on the harness's store, and a client of it.
+async fn second_instance(harness: &Harness) -> anyhow::Result<(luukku_testkit::grpc::Served, Client)> {
+    let routes = luukku_families::routes(
+        harness.store.clone(),
+        harness.keys.clone(),
+        luukku_app::Guard::start(harness.store.clone()),
+    )
+    .await;
+    let served = luukku_testkit::grpc::serve_routes(routes).await?;
+    let client = Client::connect(served.url()).await?;
+    Ok((served, client))
+}
+
 #[tokio::test]
 async fn erased_family_reveals_no_personal_data_anywhere() -> anyhow::Result<()> {
     let mut harness = Harness::start().await?;
@@ -77,17 +100,7 @@ async fn erased_family_reveals_no_personal_data_anywhere() -> anyhow::Result<()>
     assert_eq!(harness.family(&family_id).await?.members[0].family_name, "Virtanen");
 
     // A second instance of the service, which has the family's state cached before the erasure.
-    let other = luukku_testkit::grpc::serve_routes(
-        luukku_families::routes(
-            harness.store.clone(),
-            harness.keys.clone(),
-            luukku_app::Guard::start(harness.store.clone()),
-        )
-        .await,
-    )
-    .await?;
-    let mut other_client =
-        luukku_proto::families::v1::family_service_client::FamilyServiceClient::connect(other.url()).await?;
+    let (_other, mut other_client) = second_instance(&harness).await?;
     let actor = harness.actor.clone();
     let get =
         || luukku_testkit::auth::with_identity(pb::GetFamilyRequest { family_id: family_id.clone() }, &actor);
@@ -123,14 +136,7 @@ async fn erased_family_reveals_no_personal_data_anywhere() -> anyhow::Result<()>
         family.members.iter().all(|m| !m.readable && m.given_names.is_empty() && m.identity_code.is_empty())
     );
     assert!(family.consents.iter().all(|consent| consent.purpose.is_empty()));
-    let history = harness
-        .client
-        .list_family_history(
-            harness.call(pb::ListFamilyHistoryRequest { family_id: family_id.clone(), ..Default::default() }),
-        )
-        .await?
-        .into_inner();
-    let text: String = history.entries.iter().flat_map(|e| &e.events).map(|e| e.summary.clone()).collect();
+    let text = history_text(&mut harness, &family_id).await?;
     assert!(revealed(text.as_bytes()).is_empty(), "{text}");
     assert!(text.contains("[erased]"));
 
@@ -276,5 +282,41 @@ async fn an_erasure_whose_key_deletion_failed_is_finished_by_the_service() -> an
     .await?;
     assert!(finished, "the key is gone");
     assert!(harness.keys.get(&family.family_id).await?.is_none());
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_erased_familys_data_is_not_opened_even_when_its_key_is_restored() -> anyhow::Result<()> {
+    let mut harness = Harness::start().await?;
+    let registered = harness.register(virtanen_family()).await?;
+    let family_id = registered.family_id.clone();
+    assert!(harness.family(&family_id).await?.members.iter().all(|member| member.readable));
+    // The stored key, as a backup holds it.
+    let bucket = harness.store.jetstream().get_key_value(luukku_eventstore::keys::KEY_BUCKET).await?;
+    let backup = bucket.get(&family_id).await?.expect("the family's key is stored");
+
+    let erase = pb::EraseFamilyRequest {
+        request_id: request_id(),
+        family_id: family_id.clone(),
+        ..Default::default()
+    };
+    luukku_testkit::grpc::erase_family(&mut harness.client, &harness.actor, erase).await?;
+    // The key comes back: restored from the backup, or a deletion that failed.
+    bucket.put(&family_id, backup).await?;
+    assert!(harness.keys.get(&family_id).await?.is_some(), "the key exists again");
+
+    let family = harness.family(&family_id).await?;
+    assert_eq!(family.status(), pb::FamilyStatus::Erased);
+    assert!(
+        family.members.iter().all(|m| !m.readable && m.given_names.is_empty() && m.identity_code.is_empty())
+    );
+    let text = history_text(&mut harness, &family_id).await?;
+    assert!(revealed(text.as_bytes()).is_empty(), "{text}");
+
+    // Another instance of the service answers the same.
+    let (_other, mut other_client) = second_instance(&harness).await?;
+    let get = luukku_testkit::auth::with_identity(pb::GetFamilyRequest { family_id }, &harness.actor);
+    let seen = other_client.get_family(get).await?.into_inner().family.expect("family");
+    assert!(seen.members.iter().all(|member| !member.readable && member.given_names.is_empty()));
     Ok(())
 }

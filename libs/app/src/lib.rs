@@ -10,6 +10,7 @@
 pub mod access;
 pub mod caller;
 pub mod clock;
+pub mod erasures;
 pub mod error;
 pub mod events;
 pub mod read_model;

@@ -23,6 +23,7 @@ use luukku_eventstore::{
 
 use crate::caller::Caller;
 use crate::clock::context_now;
+use crate::erasures::{self, Forget};
 use crate::error::RepositoryError;
 
 /// How often a command is decided again after losing a race it did not ask to lose.
@@ -155,7 +156,42 @@ pub struct Outcome<E> {
     pub written: Written,
 }
 
-type Cache<A> = Mutex<LruCache<AggregateId, Arc<Loaded<A>>>>;
+/// Loaded aggregates, which forget every aggregate of a family when it is erased.
+struct Cache<A: Aggregate> {
+    entries: Mutex<LruCache<AggregateId, Arc<Loaded<A>>>>,
+    key_source: Keys<A>,
+}
+
+impl<A: Aggregate + Send + Sync> Forget for Cache<A>
+where
+    A::Event: Send + Sync,
+{
+    fn forget(&self, family: AggregateId) {
+        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let of_family: Vec<AggregateId> = entries
+            .iter()
+            .filter(|(id, loaded)| family_of(self.key_source, **id, &loaded.state, &[]) == Some(family))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in of_family {
+            entries.pop(&id);
+        }
+    }
+}
+
+/// The family whose key seals the aggregate's personal data, if any.
+fn family_of<A: Aggregate>(
+    key_source: Keys<A>,
+    id: AggregateId,
+    state: &A,
+    events: &[A::Event],
+) -> Option<AggregateId> {
+    match key_source {
+        Keys::None => None,
+        Keys::CreatesFamilyKey | Keys::FamilyKey => Some(id),
+        Keys::FamilyOf(find) => find(state, events),
+    }
+}
 
 /// Loads aggregates of one type, with their personal data opened.
 pub struct Reader<A: Aggregate, K> {
@@ -163,7 +199,7 @@ pub struct Reader<A: Aggregate, K> {
     keys: K,
     stream: Stream,
     key_source: Keys<A>,
-    cache: Cache<A>,
+    cache: Arc<Cache<A>>,
 }
 
 fn decode<A: Aggregate>(messages: &[Recorded]) -> Result<Vec<Entry<A::Event>>, RepositoryError<A::Error>> {
@@ -191,7 +227,10 @@ where
     K: KeyStore,
 {
     pub fn new(store: EventStore, keys: K, stream: Stream, key_source: Keys<A>) -> Self {
-        Self { store, keys, stream, key_source, cache: Mutex::new(LruCache::new(CACHED)) }
+        let cache = Arc::new(Cache { entries: Mutex::new(LruCache::new(CACHED)), key_source });
+        let forget: Arc<dyn Forget> = cache.clone();
+        erasures::register(Arc::downgrade(&forget));
+        Self { store, keys, stream, key_source, cache }
     }
 
     pub fn aggregate(&self, id: AggregateId) -> AggregateRef {
@@ -208,16 +247,12 @@ where
 
     fn lock_cache(&self) -> std::sync::MutexGuard<'_, LruCache<AggregateId, Arc<Loaded<A>>>> {
         // Puts and pops are whole, so a panic elsewhere cannot leave the map half-changed.
-        self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.cache.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The family whose key seals the aggregate's personal data, if any.
     fn family_of(&self, id: AggregateId, state: &A, events: &[A::Event]) -> Option<AggregateId> {
-        match self.key_source {
-            Keys::None => None,
-            Keys::CreatesFamilyKey | Keys::FamilyKey => Some(id),
-            Keys::FamilyOf(find) => find(state, events),
-        }
+        family_of(self.key_source, id, state, events)
     }
 
     async fn key_of(
@@ -225,6 +260,8 @@ where
         family: Option<AggregateId>,
     ) -> Result<Option<FamilyKey>, RepositoryError<A::Error>> {
         match family {
+            // An erased family's data is never opened, whatever keys exist.
+            Some(family) if erasures::is_erased(family) => Ok(None),
             Some(family) => Ok(self.keys.get(&family.to_string()).await?),
             None => Ok(None),
         }

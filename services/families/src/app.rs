@@ -281,6 +281,8 @@ impl<K: KeyStore> Families<K> {
         }
         let (family_id, events, written) = self.run(caller, write, family_id, &FamilyCommand::Erase).await?;
         if events.contains(&FamilyEvent::Erased) {
+            // From now on nothing in this process opens the family's data, key or no key.
+            luukku_app::erasures::record(family_id.into());
             self.families.keys().erase(&family_id.to_string()).await?;
             tracing::info!(%family_id, "family key erased");
         }

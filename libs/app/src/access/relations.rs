@@ -61,6 +61,9 @@ impl State {
                 Ok(events) => {
                     let facts = self.families.entry(family).or_default();
                     events.iter().for_each(|event| facts.apply_family(actor, event));
+                    if events.contains(&FamilyEvent::Erased) {
+                        crate::erasures::record(id);
+                    }
                 }
                 Err(error) => return Err(error),
             },
