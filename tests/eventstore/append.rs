@@ -162,3 +162,30 @@ async fn a_stream_without_a_responder_is_asked_again_then_unavailable() -> anyho
     assert!(matches!(&error, Error::Unavailable(why) if why.contains("no responder")), "{error:?}");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_full_stream_refuses_the_write_as_exhausted_and_keeps_what_it_has() -> anyhow::Result<()> {
+    use luukku_eventstore::{StoreSettings, Stream};
+    let nats = TestNats::start().await?;
+    let settings = StoreSettings { max_stream_bytes: 16 * 1024, ..Default::default() };
+    let store = nats.store_with(settings).await?;
+    let info = store.stream(Stream::Families).await?.cached_info().clone();
+    assert_eq!(info.config.max_bytes, 16 * 1024, "the stream is bounded");
+
+    let mut written = 0;
+    let refused = loop {
+        match append_note(&store, &new_aggregate(), Expected::New, &"x".repeat(500)).await {
+            Ok(_) => written += 1,
+            Err(error) => break error,
+        }
+        assert!(written < 1_000, "the stream never filled");
+    };
+    let refused = refused.downcast::<Error>()?;
+    assert!(matches!(refused, Error::Full { .. }), "{refused:?}");
+    assert_eq!(
+        message_count(&store, Stream::Families).await?,
+        written,
+        "nothing already written is discarded"
+    );
+    Ok(())
+}

@@ -245,3 +245,31 @@ async fn broken_rules_are_named() -> anyhow::Result<()> {
     assert_eq!(harness.messages().await?, 2);
     Ok(())
 }
+
+#[tokio::test]
+async fn every_input_has_a_limit_and_a_call_over_one_writes_nothing() -> anyhow::Result<()> {
+    let mut harness = Harness::start().await?;
+    let mut request = virtanen_family();
+    request.members[0].details.as_mut().expect("details").given_names = "Maria ".repeat(40);
+    let extra = request.members[1].clone();
+    request.members.extend(std::iter::repeat_n(extra, 20));
+    let status =
+        expect_code(harness.client.register_family(harness.call(request)).await, Code::InvalidArgument);
+    let fields = bad_fields(&status);
+    assert!(fields.contains(&"members".to_owned()), "{fields:?}");
+    assert!(fields.contains(&"members[0].details.given_names".to_owned()), "{fields:?}");
+    assert_eq!(harness.messages().await?, 0);
+
+    // Free text may be longer than a name, up to its own limit.
+    let family_id = harness.register(virtanen_family()).await?.family_id;
+    let close = pb::CloseFamilyRequest {
+        request_id: request_id(),
+        family_id,
+        note: "x".repeat(4_001),
+        ..Default::default()
+    };
+    let status = expect_code(harness.client.close_family(harness.call(close)).await, Code::InvalidArgument);
+    assert_eq!(bad_fields(&status), vec!["note".to_owned()]);
+    assert_eq!(harness.messages().await?, 1);
+    Ok(())
+}

@@ -24,6 +24,10 @@ pub enum AppError {
     /// A dependency (the event store, a read model) cannot answer now; retrying may help.
     #[error("{0}")]
     Unavailable(String),
+    /// A store is full (a stream at its byte limit): nothing is written until an operator
+    /// raises the limit.
+    #[error("{0}")]
+    Exhausted(String),
     /// Stored personal data does not open: tampered, or sealed with another family's key.
     #[error("{0}")]
     DataLoss(String),
@@ -157,6 +161,10 @@ impl From<StoreError> for AppError {
                 format!("the request's data takes {bytes} bytes, more than the {max} allowed"),
             )]),
             StoreError::Unavailable(reason) => AppError::Unavailable(reason),
+            StoreError::Full { subject, reason } => {
+                tracing::error!(%subject, %reason, "a stream is full");
+                AppError::Exhausted(format!("the store is full ({reason}); nothing was written"))
+            }
             // No responder for the stream: JetStream restarting, or not provisioned.
             StoreError::StreamNotFound(stream) => AppError::Unavailable(format!(
                 "the stream {stream} does not answer (restarting, or not provisioned); retry shortly"

@@ -170,6 +170,11 @@ impl EventStore {
                             max: self.client.server_info().max_payload,
                         });
                     }
+                    _ if error.to_string().contains("maximum bytes exceeded")
+                        || error.to_string().contains("maximum messages exceeded") =>
+                    {
+                        return Err(Error::Full { subject, reason: error.to_string() });
+                    }
                     _ => return Err(Error::nats(error)),
                 },
             }

@@ -112,6 +112,7 @@ pub fn config(settings: &StoreSettings) -> jetstream::stream::Config {
         num_replicas: settings.replicas,
         duplicate_window: Duration::from_secs(120),
         max_age: Duration::ZERO,
+        max_bytes: settings.max_audit_bytes,
         ..Default::default()
     }
 }

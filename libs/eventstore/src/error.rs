@@ -21,6 +21,9 @@ pub enum Error {
     },
     #[error("the events of one command encode to {bytes} bytes, more than the {max} a message may hold")]
     TooLarge { bytes: usize, max: usize },
+    /// The stream is at its byte or message limit: it refuses writes rather than discard.
+    #[error("{subject} was not written: the stream is full ({reason})")]
+    Full { subject: String, reason: String },
     #[error("stream {0} does not exist; provision the streams first")]
     StreamNotFound(Stream),
     #[error(transparent)]

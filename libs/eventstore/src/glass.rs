@@ -39,6 +39,7 @@ pub fn bucket_config(replicas: usize) -> kv::Config {
         history: 1,
         max_age: Duration::from_secs(24 * 60 * 60),
         max_value_size: 4096,
+        max_bytes: 16 * 1024 * 1024,
         storage: jetstream::stream::StorageType::File,
         num_replicas: replicas,
         ..Default::default()

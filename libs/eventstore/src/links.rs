@@ -33,6 +33,7 @@ pub fn bucket_config(replicas: usize) -> kv::Config {
         description: "luukku: the family member an identity provider's subject signs in as".to_owned(),
         history: 1,
         max_value_size: 128,
+        max_bytes: 64 * 1024 * 1024,
         storage: jetstream::stream::StorageType::File,
         num_replicas: replicas,
         ..Default::default()

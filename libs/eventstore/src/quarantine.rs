@@ -72,7 +72,7 @@ fn quarantine_config(replicas: usize) -> kv::Config {
         description: "luukku: messages read models could not read, and operators' skips".to_owned(),
         history: 5,
         max_value_size: 16 * 1024,
-        max_bytes: 64 * 1024 * 1024,
+        max_bytes: 16 * 1024 * 1024,
         storage: jetstream::stream::StorageType::File,
         num_replicas: replicas,
         ..Default::default()
@@ -86,7 +86,7 @@ fn readers_config(replicas: usize) -> kv::Config {
         history: 1,
         max_age: REPORT_TTL,
         max_value_size: 16 * 1024,
-        max_bytes: 64 * 1024 * 1024,
+        max_bytes: 16 * 1024 * 1024,
         storage: jetstream::stream::StorageType::File,
         num_replicas: replicas,
         ..Default::default()

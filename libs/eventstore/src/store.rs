@@ -37,7 +37,15 @@ pub struct StoreSettings {
     pub publish_timeout: Duration,
     /// How many times a timed-out publish is sent again with the same message id.
     pub publish_retries: u32,
+    /// The most bytes each of the four streams may hold; a full stream refuses writes (it
+    /// never discards).
+    pub max_stream_bytes: i64,
+    /// The most bytes the access log may hold; when it is full every call is refused.
+    pub max_audit_bytes: i64,
 }
+
+/// A gibibyte.
+const GIB: i64 = 1024 * 1024 * 1024;
 
 impl Default for StoreSettings {
     fn default() -> Self {
@@ -47,6 +55,8 @@ impl Default for StoreSettings {
             duplicate_window: Duration::from_secs(24 * 60 * 60),
             publish_timeout: Duration::from_secs(5),
             publish_retries: 3,
+            max_stream_bytes: GIB,
+            max_audit_bytes: 2 * GIB,
         }
     }
 }

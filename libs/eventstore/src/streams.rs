@@ -78,6 +78,7 @@ impl Stream {
             max_message_size: i32::try_from(settings.max_message_bytes).unwrap_or(i32::MAX),
             duplicate_window: settings.duplicate_window,
             max_age: Duration::ZERO,
+            max_bytes: settings.max_stream_bytes,
             ..Default::default()
         }
     }

@@ -149,11 +149,14 @@ impl Authenticator {
 
 /// The verified caller of `request`. A server without an [`Authenticator`] verifies no one and
 /// refuses every call.
-pub async fn caller<T>(request: &Request<T>) -> Result<Caller, Status> {
-    match request.extensions().get::<Arc<Authenticator>>() {
-        Some(authenticator) => authenticator.authenticate(request).await,
-        None => Err(Status::unauthenticated("this server has no way to verify callers")),
-    }
+pub async fn caller<T: prost::Message + prost::Name>(request: &Request<T>) -> Result<Caller, Status> {
+    let caller = match request.extensions().get::<Arc<Authenticator>>() {
+        Some(authenticator) => authenticator.authenticate(request).await?,
+        None => return Err(Status::unauthenticated("this server has no way to verify callers")),
+    };
+    // Every call's input is within its limits before anything reads it.
+    crate::limits::check(request.get_ref())?;
+    Ok(caller)
 }
 
 /// A request carrying `token`, as clients send it.

@@ -7,6 +7,7 @@ pub mod decode;
 pub mod encode;
 pub mod health;
 pub mod identity;
+pub mod limits;
 pub mod serve;
 pub mod status;
 

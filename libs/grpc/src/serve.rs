@@ -41,6 +41,9 @@ impl std::fmt::Debug for Tls {
     }
 }
 
+/// The longest any call may take, whatever its `grpc-timeout` asks.
+pub const MAX_CALL: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// How a server serves.
 #[derive(Clone)]
 pub struct ServeOptions {
@@ -60,7 +63,11 @@ pub async fn serve(
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     // Headers up to 256 KiB reach the authenticator, so that an oversized token is refused
     // with a reason (UNAUTHENTICATED, too large) rather than a protocol error.
-    let mut builder = tonic::transport::Server::builder().http2_max_header_list_size(MAX_HEADER_LIST_BYTES);
+    // A call's `grpc-timeout` is capped at MAX_CALL: no caller holds a handler longer (a watch's
+    // stream is not a handler: it runs until the caller or the watch's lifetime ends it).
+    let mut builder = tonic::transport::Server::builder()
+        .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
+        .timeout(MAX_CALL);
     if let Some(tls) = &options.tls {
         let mut config = ServerTlsConfig::new().identity(Identity::from_pem(&tls.certificate, &tls.key));
         if let Some(ca) = &tls.client_ca {

@@ -70,6 +70,7 @@ pub fn status_with(paths: Paths) -> impl Fn(AppError) -> Status {
         }
         AppError::Contended(message) => Status::aborted(message),
         AppError::Unavailable(message) => Status::unavailable(message),
+        AppError::Exhausted(message) => Status::resource_exhausted(message),
         AppError::DataLoss(message) => Status::data_loss(message),
         AppError::Internal(message) => Status::internal(message),
     }

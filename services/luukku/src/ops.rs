@@ -73,6 +73,13 @@ pub enum OpsCommand {
         /// Stream replicas: 1 on a single node, 3 in a cluster.
         #[arg(long, env = "LUUKKU_REPLICAS", default_value_t = 1)]
         replicas: usize,
+        /// The most bytes each of the four streams may hold (JetStream reserves it); a full
+        /// stream refuses writes. Size it for the county: see `docs/operations.md`.
+        #[arg(long, env = "LUUKKU_MAX_STREAM_BYTES", default_value_t = StoreSettings::default().max_stream_bytes)]
+        max_stream_bytes: i64,
+        /// The most bytes the access log may hold; when it is full every call is refused.
+        #[arg(long, env = "LUUKKU_MAX_AUDIT_BYTES", default_value_t = StoreSettings::default().max_audit_bytes)]
+        max_audit_bytes: i64,
     },
     /// Wraps every family key under the current key-encryption key: after a rotation (give
     /// the old key with --previous-kek-file), or for keys stored before wrapping.
@@ -94,9 +101,15 @@ pub async fn run(args: OpsArgs) -> anyhow::Result<std::process::ExitCode> {
         return rebuild::rebuild(rebuild_args).await.map(|()| std::process::ExitCode::SUCCESS);
     }
     let (user, settings) = match &args.command {
-        OpsCommand::Provision { replicas } => {
-            (NatsUser::Admin, StoreSettings { replicas: *replicas, ..Default::default() })
-        }
+        OpsCommand::Provision { replicas, max_stream_bytes, max_audit_bytes } => (
+            NatsUser::Admin,
+            StoreSettings {
+                replicas: *replicas,
+                max_stream_bytes: *max_stream_bytes,
+                max_audit_bytes: *max_audit_bytes,
+                ..Default::default()
+            },
+        ),
         OpsCommand::RewrapKeys { .. } => (NatsUser::Admin, StoreSettings::default()),
         _ => (NatsUser::Ops, StoreSettings::default()),
     };

@@ -59,7 +59,7 @@ impl<K: KeyStore> MeetingGrpc<K> {
     }
 
     /// A change answered with the write result only.
-    async fn change<T>(
+    async fn change<T: prost::Message + prost::Name>(
         &self,
         request: Request<T>,
         action: Action,
