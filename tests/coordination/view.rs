@@ -267,12 +267,12 @@ async fn an_erased_family_leaves_every_projection_for_good() -> anyhow::Result<(
 }
 
 #[tokio::test]
-async fn statistics_never_show_a_cell_under_five() -> anyhow::Result<()> {
+async fn statistics_are_as_of_a_published_cut_off_and_never_show_a_cell_under_five() -> anyhow::Result<()> {
+    use luukku_coordination::app::statistics;
     let mut h = Harness::start().await?;
-    let mut last = None;
     for index in 0..6 {
         let (family_id, _, _) = h.family(&format!("Family{index}")).await?;
-        last = Some(h.move_family(&family_id, "837").await?);
+        h.move_family(&family_id, "837").await?;
     }
     let consultation = contacts::RecordConsultationRequest {
         request_id: request_id(),
@@ -281,16 +281,39 @@ async fn statistics_never_show_a_cell_under_five() -> anyhow::Result<()> {
         needs: vec!["learning".into()],
         ..Default::default()
     };
-    let recorded = h.contacts.record_consultation(h.call(consultation)).await?.into_inner();
-    let positions = vec![last.expect("a write"), position(recorded.result)];
-    let statistics = h
-        .coordination
-        .get_statistics(h.call(pb::GetStatisticsRequest { min_positions: positions }))
-        .await?
-        .into_inner();
-    assert_eq!(statistics.families, 6);
-    assert_eq!(statistics.consultations, 0, "one consultation is fewer than five");
-    assert_eq!(statistics.minimum_cell, 5);
+    h.contacts.record_consultation(h.call(consultation)).await?;
+    let cut_off = jiff::Timestamp::now().as_millisecond();
+    statistics::publish(&h.projection, cut_off).await?;
+
+    // A family registered after the cut-off is not in the figures, however the caller asks.
+    h.family("Later").await?;
+    let figures = h.coordination.get_statistics(h.call(pb::GetStatisticsRequest {})).await?.into_inner();
+    assert_eq!(figures.families, 6);
+    assert_eq!(figures.consultations, 0, "one consultation is fewer than five");
+    assert_eq!(figures.minimum_cell, 5);
+    assert_eq!(figures.cut_off, jiff::Timestamp::from_millisecond(cut_off)?.to_string());
+
+    // Published figures are kept: publishing the same cut-off again changes nothing.
+    statistics::publish(&h.projection, cut_off).await?;
+    let again = h.coordination.get_statistics(h.call(pb::GetStatisticsRequest {})).await?.into_inner();
+    assert_eq!(again.families, 6);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_figures_of_last_midnight_are_published_when_the_service_starts() -> anyhow::Result<()> {
+    let mut h = Harness::start().await?;
+    // The daily publisher publishes the figures of last midnight at start: nothing was there.
+    let published = luukku_testkit::eventually(10, || {
+        let projection = h.projection.clone();
+        async move { Ok(luukku_coordination::app::statistics::published(&projection)?.is_some()) }
+    })
+    .await?;
+    assert!(published, "the latest cut-off's figures are published at start");
+    let figures = h.coordination.get_statistics(h.call(pb::GetStatisticsRequest {})).await?.into_inner();
+    let midnight = luukku_coordination::app::statistics::latest_cut_off(jiff::Timestamp::now());
+    assert_eq!(figures.cut_off, jiff::Timestamp::from_millisecond(midnight)?.to_string());
+    assert_eq!(figures.families, 0);
     Ok(())
 }
 

@@ -154,11 +154,8 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
         request: Request<pb::GetStatisticsRequest>,
     ) -> Result<Response<pb::GetStatisticsResponse>, Status> {
         let caller = caller(&request).await?;
-        let mut decoder = Decoder::new();
-        let wait = decode::wait(&mut decoder, &request, &request.get_ref().min_positions);
-        decoder.finish(|| Some(()))?;
         check(&self.guard, &caller, Action::GetStatistics, Target::default()).await?;
-        let figures = self.app.statistics(&caller, wait).await.map_err(status)?;
+        let figures = self.app.statistics(&caller).await.map_err(status)?;
         Ok(Response::new(encode::statistics(&figures)))
     }
 

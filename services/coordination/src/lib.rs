@@ -47,6 +47,7 @@ pub async fn start<K: KeyStore + Clone>(
     guard: Guard,
 ) -> Result<Started, StartError> {
     let projection = Projection::open(folder, store)?;
+    app::statistics::spawn_daily(&projection);
     let app = Arc::new(Coordination::new(Arc::clone(&projection), keys));
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<CoordinationServiceServer<CoordinationGrpc<K>>>().await;

@@ -163,6 +163,11 @@ impl Projection {
         Ok(generation)
     }
 
+    /// The tree of the projection's own settings and published figures.
+    pub fn meta(&self) -> Result<sled::Tree> {
+        Ok(self.db.open_tree("meta")?)
+    }
+
     /// Writes everything to disk now.
     pub async fn flush(&self) -> Result<()> {
         self.db.flush_async().await?;

@@ -178,8 +178,12 @@ pub fn statistics(figures: &Statistics) -> pb::GetStatisticsResponse {
                 suppressed: figure.suppressed,
                 median_waiting_days: figure.median_waiting_days,
                 p90_waiting_days: figure.p90_waiting_days,
+                waiting_suppressed: figure.waiting_suppressed,
             })
             .collect(),
+        cut_off: jiff::Timestamp::from_millisecond(figures.cut_off_ms)
+            .map(|at| at.to_string())
+            .unwrap_or_default(),
         meetings_held: figures.meetings_held,
         consultations: figures.consultations,
         families: figures.families,
