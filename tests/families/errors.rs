@@ -273,3 +273,32 @@ async fn every_input_has_a_limit_and_a_call_over_one_writes_nothing() -> anyhow:
     assert_eq!(harness.messages().await?, 1);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_stream_that_does_not_answer_is_asked_again_within_the_calls_deadline() -> anyhow::Result<()> {
+    use std::time::{Duration, Instant};
+    let mut harness = Harness::start().await?;
+    // JetStream answers nothing for FAMILIES, as while it restarts or elects a leader.
+    harness.store.jetstream().delete_stream("FAMILIES").await?;
+
+    // A call whose deadline passes first is UNAVAILABLE, before the caller gives up.
+    let mut short = harness.call(virtanen_family());
+    short.set_timeout(Duration::from_millis(1_500));
+    let started = Instant::now();
+    let status = expect_code(harness.client.register_family(short).await, Code::Unavailable);
+    assert!(started.elapsed() < Duration::from_millis(1_500), "answered within the deadline");
+    assert!(status.message().contains("no responder"), "{}", status.message());
+
+    // A call with time to spare gets through once the stream answers again, seconds later.
+    let mut long = harness.call(virtanen_family());
+    long.set_timeout(Duration::from_secs(20));
+    let mut client = harness.client.clone();
+    let call = tokio::spawn(async move { client.register_family(long).await });
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(!call.is_finished(), "still asking");
+    luukku_eventstore::provision(&harness.store).await?;
+    let registered = call.await??.into_inner();
+    assert!(!registered.family_id.is_empty());
+    assert_eq!(harness.messages().await?, 1);
+    Ok(())
+}

@@ -121,7 +121,7 @@ impl EventStore {
         };
         let subject = aggregate.subject();
         let mut attempt = 0;
-        let mut no_responder_waits = crate::store::NO_RESPONDER_BACKOFF.iter();
+        let mut no_responder = crate::deadline::Retry::start();
         loop {
             let outcome = match self.send(&subject, headers(), payload.clone()).await {
                 Ok(ack_future) => ack_future.await,
@@ -144,13 +144,12 @@ impl EventStore {
                     }
                     // "No responders": JetStream restarting or electing a leader. The same
                     // message id is sent again, so it is written at most once.
-                    PublishErrorKind::StreamNotFound => match no_responder_waits.next() {
-                        Some(wait) => {
-                            tracing::warn!(%subject, %request_id, "no JetStream responder; sending again");
-                            tokio::time::sleep(*wait).await;
+                    PublishErrorKind::StreamNotFound => {
+                        tracing::warn!(%subject, %request_id, "no JetStream responder; sending again");
+                        if !no_responder.pause().await {
+                            return Err(crate::store::no_responder(&subject));
                         }
-                        None => return Err(crate::store::no_responder(&subject)),
-                    },
+                    }
                     PublishErrorKind::TimedOut | PublishErrorKind::BrokenPipe
                         if attempt < self.settings.publish_retries =>
                     {

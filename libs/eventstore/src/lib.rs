@@ -8,6 +8,7 @@
 pub mod access;
 mod append;
 pub mod audit;
+pub mod deadline;
 pub mod envelope;
 mod error;
 mod follow;

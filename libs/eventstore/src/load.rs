@@ -30,16 +30,15 @@ impl EventStore {
     /// state. A stream with no responder (JetStream restarting, a leader being elected) is asked
     /// again with backoff before the load gives up as unavailable.
     pub async fn load_after(&self, aggregate: &AggregateRef, after: u64) -> Result<Loaded> {
-        let mut waits = crate::store::NO_RESPONDER_BACKOFF.iter();
+        let mut retry = crate::deadline::Retry::start();
         loop {
             match self.load_once(aggregate, after).await {
-                Err(Error::StreamNotFound(stream)) => match waits.next() {
-                    Some(wait) => {
-                        tracing::warn!(%stream, "no JetStream responder; asking again");
-                        tokio::time::sleep(*wait).await;
+                Err(Error::StreamNotFound(stream)) => {
+                    tracing::warn!(%stream, "no JetStream responder; asking again");
+                    if !retry.pause().await {
+                        return Err(crate::store::no_responder(&aggregate.subject()));
                     }
-                    None => return Err(crate::store::no_responder(&aggregate.subject())),
-                },
+                }
                 outcome => return outcome,
             }
         }

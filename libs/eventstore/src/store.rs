@@ -5,17 +5,6 @@ use async_nats::jetstream;
 use crate::streams::Stream;
 use crate::{Error, Result};
 
-/// The waits before asking again when JetStream has no responder for a stream: a restart or a
-/// leader election passes within them; a missing stream does not.
-pub(crate) const NO_RESPONDER_BACKOFF: [Duration; 6] = [
-    Duration::from_millis(50),
-    Duration::from_millis(100),
-    Duration::from_millis(200),
-    Duration::from_millis(400),
-    Duration::from_millis(800),
-    Duration::from_millis(1600),
-];
-
 /// What a call answers when JetStream had no responder for `subject` through every wait.
 pub(crate) fn no_responder(subject: &str) -> Error {
     Error::Unavailable(format!(

@@ -3,6 +3,7 @@
 //! ([`encode`]); an application error becomes a status in one place ([`status`]).
 
 pub mod access;
+pub mod deadline;
 pub mod decode;
 pub mod encode;
 pub mod health;

@@ -14,21 +14,7 @@ const MAX_WAIT: Duration = Duration::from_secs(10);
 
 /// The call's deadline from `grpc-timeout`, capped, with a little of it left for the answer.
 pub fn wait_limit<T>(request: &Request<T>) -> Duration {
-    let parsed =
-        request.metadata().get("grpc-timeout").and_then(|value| value.to_str().ok()).and_then(|value| {
-            let (number, unit) = value.split_at(value.len().checked_sub(1)?);
-            let number: u64 = number.parse().ok()?;
-            Some(match unit {
-                "H" => Duration::from_secs(number.saturating_mul(3600)),
-                "M" => Duration::from_secs(number.saturating_mul(60)),
-                "S" => Duration::from_secs(number),
-                "m" => Duration::from_millis(number),
-                "u" => Duration::from_micros(number),
-                "n" => Duration::from_nanos(number),
-                _ => return None,
-            })
-        });
-    parsed.map_or(MAX_WAIT, |limit| limit.mul_f64(0.9)).min(MAX_WAIT)
+    luukku_grpc::deadline::budget(request.metadata().as_ref()).min(MAX_WAIT)
 }
 
 /// The positions a query waits for: the furthest asked per stream.
