@@ -6,3 +6,4 @@ mod projection;
 mod quarantine;
 mod support;
 mod view;
+mod watch;

@@ -28,6 +28,8 @@ pub struct Harness {
     pub coordination: CoordinationServiceClient<Channel>,
     pub admin: CoordinationAdminClient<Channel>,
     pub projection: Arc<Projection>,
+    /// How many watches the coordination service holds open.
+    pub open_watches: Arc<dyn Fn() -> usize + Send + Sync>,
     pub store: EventStore,
     pub actor: Actor,
     /// The person id each registered contact person signs in with.
@@ -49,6 +51,11 @@ pub fn request_id() -> String {
 
 impl Harness {
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(luukku_coordination::WatchLimits::default()).await
+    }
+
+    /// The harness with `watches` as the coordination service's watch limits.
+    pub async fn start_with(watches: luukku_coordination::WatchLimits) -> anyhow::Result<Self> {
         let nats = TestNats::start().await?;
         let store = nats.store().await?;
         let keys = NatsKeyStore::open(&store, luukku_testkit::key_ring()).await?;
@@ -60,11 +67,12 @@ impl Harness {
             luukku_app::Guard::start(store.clone()),
         )
         .await;
-        let coordination = luukku_coordination::start(
+        let coordination = luukku_coordination::start_with(
             folder.path(),
             store.clone(),
             keys.clone(),
             luukku_app::Guard::start(store.clone()),
+            watches,
         )
         .await?;
         let served = vec![
@@ -95,6 +103,7 @@ impl Harness {
             coordination: CoordinationServiceClient::connect(served[4].url()).await?,
             admin: CoordinationAdminClient::connect(served[5].url()).await?,
             projection: coordination.projection,
+            open_watches: coordination.open_watches,
             store,
             actor: luukku_testkit::actor(),
             persons: std::collections::HashMap::new(),

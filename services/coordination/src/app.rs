@@ -26,7 +26,7 @@ use statistics::Statistics;
 use timeline::{TimelineCursor, TimelineItem};
 use view::{CaseloadEntry, FamilyView};
 
-pub use watch::FamilyChange;
+pub use watch::{CaseloadChange, CaseloadMessage, FamilyChange, WatchLimits};
 
 /// One page of a timeline, newest first, and where the next page starts.
 #[derive(Debug, Clone)]
@@ -62,6 +62,7 @@ pub struct Wait {
 pub struct Coordination<K> {
     projection: Arc<Projection>,
     keys: K,
+    watches: watch::Watches,
 }
 
 fn internal(error: ProjectionError) -> AppError {
@@ -71,7 +72,16 @@ fn internal(error: ProjectionError) -> AppError {
 
 impl<K: KeyStore + Clone> Coordination<K> {
     pub fn new(projection: Arc<Projection>, keys: K) -> Self {
-        Self { projection, keys }
+        Self::with_watch_limits(projection, keys, WatchLimits::default())
+    }
+
+    pub fn with_watch_limits(projection: Arc<Projection>, keys: K, limits: WatchLimits) -> Self {
+        Self { projection, keys, watches: watch::Watches::new(limits) }
+    }
+
+    /// How many watches are open now.
+    pub fn watches_open(&self) -> usize {
+        self.watches.open()
     }
 
     pub fn projection(&self) -> &Arc<Projection> {

@@ -244,7 +244,7 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
         Ok(Response::new(encode::access_log(&page)))
     }
 
-    type WatchCaseloadStream = Streamed<pb::CaseloadEntry>;
+    type WatchCaseloadStream = Streamed<pb::CaseloadChange>;
 
     async fn watch_caseload(
         &self,
@@ -254,6 +254,7 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
         let mut decoder = Decoder::new();
         let person =
             decoder.id("contact_person_id", &request.get_ref().contact_person_id, ContactPersonId::parse);
+        let from = decode::wait(&mut decoder, &request, &request.get_ref().from_positions);
         let person = decoder.finish(|| person)?;
         check(
             &self.guard,
@@ -262,9 +263,9 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
             Target { contact_person: Some(person), ..Target::default() },
         )
         .await?;
-        let changes = self.app.watch_caseload(&caller, person).await.map_err(status)?;
+        let changes = self.app.watch_caseload(&caller, person, from).await.map_err(status)?;
         let stream = ReceiverStream::new(changes)
-            .map(|entry| entry.map(|entry| encode::caseload_entry(&entry)).map_err(status));
+            .map(|change| change.map(|change| encode::caseload_change(&change)).map_err(status));
         Ok(Response::new(Box::pin(stream)))
     }
 }

@@ -17,7 +17,7 @@ use luukku_proto::coordination::v1::coordination_service_server::CoordinationSer
 use tonic::server::NamedService as _;
 use tonic::service::Routes;
 
-pub use app::Coordination;
+pub use app::{Coordination, WatchLimits};
 pub use grpc::CoordinationGrpc;
 pub use grpc::admin::AdminGrpc;
 pub use projection::Projection;
@@ -36,6 +36,8 @@ pub struct Started {
     pub admin: Routes,
     /// The projection (for operators: rebuild, flush).
     pub projection: Arc<Projection>,
+    /// How many watches are open now, for every caller together.
+    pub open_watches: Arc<dyn Fn() -> usize + Send + Sync>,
 }
 
 /// Opens the projection under `folder`, starts following the streams, and gives the routes of
@@ -46,9 +48,20 @@ pub async fn start<K: KeyStore + Clone>(
     keys: K,
     guard: Guard,
 ) -> Result<Started, StartError> {
+    start_with(folder, store, keys, guard, WatchLimits::default()).await
+}
+
+/// [`start`], with the watches each caller may hold and how long each lasts.
+pub async fn start_with<K: KeyStore + Clone>(
+    folder: &Path,
+    store: EventStore,
+    keys: K,
+    guard: Guard,
+    watches: WatchLimits,
+) -> Result<Started, StartError> {
     let projection = Projection::open(folder, store)?;
     app::statistics::spawn_daily(&projection);
-    let app = Arc::new(Coordination::new(Arc::clone(&projection), keys));
+    let app = Arc::new(Coordination::with_watch_limits(Arc::clone(&projection), keys, watches));
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<CoordinationServiceServer<CoordinationGrpc<K>>>().await;
     reporter.set_serving::<CoordinationAdminServer<AdminGrpc<K>>>().await;
@@ -57,11 +70,14 @@ pub async fn start<K: KeyStore + Clone>(
     follow_read_models(reporter, vec![CoordinationServiceServer::<CoordinationGrpc<K>>::NAME], move || {
         vec![relations.clone(), followed.standing()]
     });
+    let watched = Arc::clone(&app);
+    let open_watches: Arc<dyn Fn() -> usize + Send + Sync> = Arc::new(move || watched.watches_open());
     let service = CoordinationServiceServer::new(CoordinationGrpc::new(Arc::clone(&app), guard.clone()));
     let admin = CoordinationAdminServer::new(AdminGrpc { app, guard });
     Ok(Started {
         routes: Routes::new(health.clone()).add_service(service),
         admin: Routes::new(health).add_service(admin),
         projection,
+        open_watches,
     })
 }

@@ -11,7 +11,7 @@ use luukku_proto::coordination::v1 as pb;
 use crate::app::statistics::Statistics;
 use crate::app::timeline::TimelineItem;
 use crate::app::view::*;
-use crate::app::{FamilyChange, TimelinePage};
+use crate::app::{CaseloadChange, CaseloadMessage, FamilyChange, TimelinePage};
 
 fn person(person: &PersonView) -> pb::ContactPerson {
     pb::ContactPerson {
@@ -138,6 +138,18 @@ pub fn family_view(view: &FamilyView, withheld: &[&str]) -> pb::FamilyView {
         positions: positions(&view.positions),
         withheld: withheld.iter().map(|part| (*part).to_owned()).collect(),
     }
+}
+
+pub fn caseload_change(message: &CaseloadMessage) -> pb::CaseloadChange {
+    use pb::caseload_change::Change;
+    let change = match &message.change {
+        CaseloadChange::Resync(entries) => {
+            Change::Resync(pb::CaseloadResync { families: entries.iter().map(caseload_entry).collect() })
+        }
+        CaseloadChange::Upserted(entry) => Change::Upserted(caseload_entry(entry)),
+        CaseloadChange::Left(family) => Change::LeftFamilyId(family.to_string()),
+    };
+    pb::CaseloadChange { change: Some(change), positions: positions(&message.positions) }
 }
 
 pub fn caseload_entry(entry: &CaseloadEntry) -> pb::CaseloadEntry {
