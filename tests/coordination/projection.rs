@@ -3,10 +3,11 @@
 use std::process::Stdio;
 use std::time::Duration;
 
+use futures::TryStreamExt;
 use luukku_domain::family::{FamilyEvent, FamilyId, Municipality, MunicipalityChanged};
 use luukku_domain::{AggregateId, RequestId};
 use luukku_eventstore::Stream::Families as FAMILIES;
-use luukku_eventstore::{AggregateRef, Expected};
+use luukku_eventstore::{AggregateRef, Expected, ReadOptions, Recorded, Stream};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::support::*;
@@ -62,28 +63,87 @@ async fn spawn_projector(
     Ok((child, BufReader::new(stdout).lines()))
 }
 
-fn families_position(line: &str) -> u64 {
-    line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0)
+/// The positions a projector line gives, in the order of `Stream::ALL`.
+fn positions_of(line: &str) -> Vec<u64> {
+    line.split_whitespace().skip(1).map(|v| v.parse().unwrap_or(0)).collect()
+}
+
+/// Copies every message of `stream` `times` over, each copy to an aggregate of its own: the
+/// same envelope under a new id, straight into the stream.
+async fn copies(h: &Harness, stream: Stream, times: usize) -> anyhow::Result<()> {
+    let originals: Vec<Recorded> = h.store.read(stream, ReadOptions::default()).await?.try_collect().await?;
+    let mut acks = Vec::new();
+    for _ in 0..times {
+        for original in &originals {
+            let (root, _) = original.subject.rsplit_once('.').ok_or_else(|| anyhow::anyhow!("a subject"))?;
+            let subject = format!("{root}.{}", AggregateId::generate());
+            let envelope = &original.envelope;
+            acks.push(
+                h.store
+                    .jetstream()
+                    .publish_with_headers(subject, envelope.headers(), envelope.encode()?)
+                    .await?,
+            );
+            if acks.len() >= 1_024 {
+                for ack in acks.drain(..) {
+                    ack.await?;
+                }
+            }
+        }
+    }
+    for ack in acks {
+        ack.await?;
+    }
+    Ok(())
 }
 
 #[tokio::test]
 async fn a_projection_killed_mid_stream_resumes_to_the_same_bytes_as_a_rebuild() -> anyhow::Result<()> {
     let mut h = Harness::start().await?;
     let mut families = Vec::new();
+    let mut members = Vec::new();
     for index in 0..8 {
-        families.push(h.family(&format!("Family{index}")).await?.0);
+        let (family, member_ids, _) = h.family(&format!("Family{index}")).await?;
+        families.push(family);
+        members.push(member_ids);
+    }
+    // Every stream has its share: a contact person, an assignment, a contact, a referral and a
+    // meeting, each copied 600 times, beside many changes of the families.
+    let anna = h.contact_person("anna.contact", "Anna").await?;
+    h.assign(&families[0], &anna).await?;
+    // The guardian, a 16-year-old and a 3-year-old.
+    h.log_contact(&families[0], &members[0][0], "called about school").await?;
+    h.notify_child_protection(&families[0], &members[0][2], "bruises").await?;
+    let propose = luukku_proto::meetings::v1::ProposeMeetingRequest {
+        request_id: request_id(),
+        family_id: families[0].clone(),
+        purpose: "school_support".into(),
+        slots: vec![luukku_proto::meetings::v1::Slot { starts_at_ms: 2_000_000_000_000, minutes: 60 }],
+        place: "School".into(),
+        participants: vec![luukku_proto::meetings::v1::Participant {
+            who: Some(luukku_proto::meetings::v1::participant::Who::Sector("student_welfare".into())),
+        }],
+        ..Default::default()
+    };
+    h.meetings.propose_meeting(h.call(propose)).await?;
+    for stream in [Stream::Contacts, Stream::Referrals, Stream::Meetings] {
+        copies(&h, stream, 600).await?;
     }
     many_changes(&h, &families, 64_000).await?;
-    let last = h.store.last_sequence(luukku_eventstore::Stream::Families).await?;
+    let mut last = Vec::new();
+    for stream in Stream::ALL {
+        last.push(h.store.last_sequence(stream).await?);
+    }
+    assert!(last.iter().all(|last| *last > 500), "every stream is long: {last:?}");
 
     let crashed = tempfile::tempdir()?;
     let (mut child, mut lines) = spawn_projector(&h.nats.url(), crashed.path()).await?;
-    // Kill it with SIGKILL once it is part of the way through.
+    // Kill it with SIGKILL once it has begun every stream, part of the way through.
     loop {
         let line = lines.next_line().await?.ok_or_else(|| anyhow::anyhow!("the projector ended"))?;
-        let at = families_position(&line);
-        if at > 0 {
-            assert!(at < last, "the projector finished before it could be killed; make the stream longer");
+        let at = positions_of(&line);
+        if at.len() == last.len() && at.iter().all(|at| *at > 0) {
+            assert!(at != last, "the projector finished before it could be killed; make the streams longer");
             break;
         }
     }
@@ -91,7 +151,7 @@ async fn a_projection_killed_mid_stream_resumes_to_the_same_bytes_as_a_rebuild()
     child.wait().await?;
 
     let (mut child, mut lines) = spawn_projector(&h.nats.url(), crashed.path()).await?;
-    while families_position(&lines.next_line().await?.unwrap_or_default()) < last {}
+    while positions_of(&lines.next_line().await?.unwrap_or_default()) != last {}
     // Stop it cleanly (SIGTERM flushes), then compare with the live projection, which ran
     // from the start without a crash.
     nix::sys::signal::kill(
