@@ -151,7 +151,12 @@ async fn a_projection_killed_mid_stream_resumes_to_the_same_bytes_as_a_rebuild()
     child.wait().await?;
 
     let (mut child, mut lines) = spawn_projector(&h.nats.url(), crashed.path()).await?;
-    while positions_of(&lines.next_line().await?.unwrap_or_default()) != last {}
+    loop {
+        let line = lines.next_line().await?.ok_or_else(|| anyhow::anyhow!("the projector ended"))?;
+        if positions_of(&line) == last {
+            break;
+        }
+    }
     // Stop it cleanly (SIGTERM flushes), then compare with the live projection, which ran
     // from the start without a crash.
     nix::sys::signal::kill(

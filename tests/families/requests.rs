@@ -116,3 +116,27 @@ async fn a_registration_retried_after_the_duplicate_window_returns_the_first_fam
 fn with<T>(actor: &Actor, message: T) -> tonic::Request<T> {
     luukku_testkit::auth::with_identity(message, actor)
 }
+
+#[tokio::test]
+async fn a_stored_fingerprint_is_keyed_with_the_familys_key_and_tells_nothing_once_it_is_erased()
+-> anyhow::Result<()> {
+    use futures::TryStreamExt;
+    use prost::Message as _;
+    let mut harness = Harness::start().await?;
+    let request = virtanen_family();
+    harness.register(request.clone()).await?;
+    let stored: Vec<luukku_eventstore::Recorded> = harness
+        .store
+        .read(luukku_eventstore::Stream::Families, luukku_eventstore::ReadOptions::default())
+        .await?
+        .try_collect()
+        .await?;
+    let kept = stored[0].envelope.fingerprint.clone().expect("a fingerprint is kept");
+    let plain = luukku_eventstore::Fingerprint::of("RegisterFamily", &request.encode_to_vec());
+    assert_eq!(kept.method, "RegisterFamily");
+    assert_ne!(
+        kept.digest, plain.digest,
+        "the plain digest of the request, names and codes in it, is not kept"
+    );
+    Ok(())
+}

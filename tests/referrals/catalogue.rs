@@ -121,3 +121,30 @@ async fn a_call_without_a_valid_token_is_unauthenticated_and_the_server_keeps_se
     client.search_services(harness.call(pb::SearchServicesRequest::default())).await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn one_request_id_cannot_pause_and_then_retire_a_service() -> anyhow::Result<()> {
+    // Pause, resume and retire share one request message: the id still belongs to one method.
+    let mut harness = Harness::start().await?;
+    let clinic = harness.service("mental_health", "Youth mental health clinic").await?;
+    let request = pb::ServiceStatusRequest {
+        request_id: request_id(),
+        service_id: clinic.clone(),
+        expected_version: None,
+        reason: "queue full".into(),
+    };
+    harness.referrals.pause_service(harness.as_supervisor(request.clone())).await?;
+    let again = harness.referrals.pause_service(harness.as_supervisor(request.clone())).await?.into_inner();
+    assert!(again.result.is_some_and(|result| result.replayed), "the same call again is a retry");
+    let status = harness
+        .referrals
+        .retire_service(harness.as_supervisor(request))
+        .await
+        .expect_err("the id was used for a pause");
+    assert_eq!(status.code(), tonic::Code::AlreadyExists);
+    assert!(status.message().contains("PauseService"), "{}", status.message());
+    let taking =
+        harness.referrals.search_services(harness.call(search("mental_health", "", None, false))).await?;
+    assert_eq!(taking.into_inner().services.len(), 1, "the service is not retired");
+    Ok(())
+}

@@ -206,6 +206,12 @@ impl Guard {
         action: Action,
         target: &mut Target,
     ) -> Result<(Decision, Option<BreakGlass>)> {
+        // Facts stopped at a message they cannot read may miss a revocation after it: nothing
+        // is decided on them until the message is dealt with.
+        let standing = self.relations.standing();
+        if let Some(stopped) = standing.stopped() {
+            return Err(standing.stopped_error(&stopped));
+        }
         if target.family.is_none() && (target.referral.is_some() || target.meeting.is_some()) {
             let family_of = |state: &relations::State| {
                 target

@@ -70,11 +70,13 @@ pub struct Loaded<A: Aggregate> {
     pub entries: Vec<Entry<A::Event>>,
     /// Whether personal data was opened (false after erasure, or with no personal data).
     opened: bool,
+    /// The family's key it was opened with, for keying request fingerprints.
+    key: Option<FamilyKey>,
 }
 
 impl<A: Aggregate> Default for Loaded<A> {
     fn default() -> Self {
-        Self { state: A::default(), version: 0, entries: Vec::new(), opened: false }
+        Self { state: A::default(), version: 0, entries: Vec::new(), opened: false, key: None }
     }
 }
 
@@ -88,6 +90,14 @@ impl<A: Aggregate> Loaded<A> {
     pub fn created_at(&self) -> Option<luukku_domain::Timestamp> {
         self.entries.first().map(|entry| entry.recorded.envelope.recorded_at)
     }
+}
+
+/// `fingerprint` as kept with data sealed under `key`: keyed with it.
+fn keyed(fingerprint: Option<&Fingerprint>, key: Option<&FamilyKey>) -> Option<Fingerprint> {
+    fingerprint.map(|fingerprint| match key {
+        Some(key) => fingerprint.keyed(key.as_bytes()),
+        None => fingerprint.clone(),
+    })
 }
 
 /// Which request a write is, and the version it expects the aggregate to be at.
@@ -106,6 +116,18 @@ pub struct Write {
 impl Write {
     pub fn new(request_id: RequestId) -> Self {
         Self { request_id, expected_version: None, fingerprint: None }
+    }
+
+    /// The write of a call to `method`, for calls whose request message several methods share
+    /// (pause, resume and retire a service, say): its fingerprint names the method, so that
+    /// one request id cannot serve two of them.
+    pub fn for_method(mut self, method: &str) -> Self {
+        if let Some(fingerprint) =
+            self.fingerprint.as_mut().filter(|fingerprint| fingerprint.method != method)
+        {
+            *fingerprint = Fingerprint::of(method, &fingerprint.digest);
+        }
+        self
     }
 
     /// The same request under another id: one part of a request that writes several
@@ -296,6 +318,7 @@ where
         }
         let mut loaded = base;
         loaded.opened = key.is_some();
+        loaded.key = key;
         for entry in entries {
             for event in &entry.events {
                 loaded.state.apply(event);
@@ -354,9 +377,15 @@ where
         let aggregate = self.reader.aggregate(id);
         for _ in 0..ATTEMPTS {
             let current = self.load(id).await?;
+            // A fingerprint is kept keyed with the family's key, so that it tells nothing of
+            // the request once the key is erased.
+            let family = self.reader.family_of(id, &current.state, &[]);
+            let fingerprint = keyed(write.fingerprint.as_ref(), current.key.as_ref());
             if let Some(entry) = current.written_by(&caller.actor, &write.request_id) {
                 let first = &entry.recorded.envelope;
-                if !first.same_request(write.fingerprint.as_ref()) {
+                // An erased family's fingerprints cannot be compared: its retries are replays.
+                let comparable = family.is_none() || current.key.is_some();
+                if comparable && !first.same_request(fingerprint.as_ref()) {
                     return Err(RepositoryError::RequestIdReused {
                         request_id: write.request_id.clone(),
                         original_subject: entry.recorded.subject.clone(),
@@ -386,7 +415,11 @@ where
                 let written = Written { version: current.version, position: None, replayed: false };
                 return Ok(Outcome { id, events, written });
             }
-            let sealed = self.seal(id, &current, &events).await?;
+            let (sealed, used) = self.seal(id, &current, &events).await?;
+            let fingerprint = match used {
+                Some(key) => keyed(write.fingerprint.as_ref(), Some(&key)),
+                None => fingerprint,
+            };
             let expected =
                 if current.version == 0 { Expected::New } else { Expected::Version(current.version) };
             let appended = self
@@ -396,7 +429,7 @@ where
                     expected,
                     &sealed,
                     &write.request_id,
-                    write.fingerprint.as_ref(),
+                    fingerprint.as_ref(),
                     &caller.actor,
                 )
                 .await;
@@ -422,10 +455,10 @@ where
         id: AggregateId,
         current: &Loaded<A>,
         events: &[A::Event],
-    ) -> Result<Vec<A::Event>, RepositoryError<A::Error>> {
+    ) -> Result<(Vec<A::Event>, Option<FamilyKey>), RepositoryError<A::Error>> {
         let mut sealed = events.to_vec();
         if sealed.iter_mut().all(|event| event.personal_fields().is_empty()) {
-            return Ok(sealed);
+            return Ok((sealed, None));
         }
         let found = self.reader.family_of(id, &current.state, events);
         let family = found.map(|family| family.to_string()).unwrap_or_default();
@@ -443,6 +476,6 @@ where
                 RepositoryError::Sealing(format!("sealing {}: {error}", event.event_type()))
             })?;
         }
-        Ok(sealed)
+        Ok((sealed, Some(key)))
     }
 }

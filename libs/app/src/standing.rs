@@ -27,8 +27,8 @@ const SKIP_POLL: Duration = Duration::from_secs(1);
 pub struct StandingState {
     /// The last sequence passed in each stream.
     pub positions: BTreeMap<Stream, u64>,
-    /// Why it stopped, while it is stopped.
-    pub stopped: Option<Stopped>,
+    /// Where and why it stopped, per stream, while it is stopped.
+    pub stops: BTreeMap<Stream, Stopped>,
 }
 
 /// One read model's standing, shared by the tasks that follow its streams.
@@ -84,15 +84,17 @@ impl Standing {
 
     /// Why the reader is stopped, if it is.
     pub fn stopped(&self) -> Option<Stopped> {
-        self.state.borrow().stopped.clone()
+        self.state.borrow().stops.values().next().cloned()
     }
 
     /// Resolves once the reader is stopped (at once if it is): for waits that should not
     /// outlast a stop.
     pub async fn until_stopped(&self) -> Stopped {
         let mut state = self.state.subscribe();
-        let stopped =
-            state.wait_for(|state| state.stopped.is_some()).await.map(|state| state.stopped.clone());
+        let stopped = state
+            .wait_for(|state| !state.stops.is_empty())
+            .await
+            .map(|state| state.stops.values().next().cloned());
         match stopped {
             Ok(Some(stopped)) => stopped,
             // The sender lives as long as `self`, and the state was stopped.
@@ -129,7 +131,7 @@ impl Standing {
         };
         tracing::error!(reader = %self.name, %stream, sequence, %reason, "read model stopped at a message it cannot read");
         self.state.send_modify(|state| {
-            state.stopped = Some(Stopped { stream, sequence, reason: reason.clone(), newer });
+            state.stops.insert(stream, Stopped { stream, sequence, reason: reason.clone(), newer });
         });
         self.report_now().await;
         let found = Quarantined {
@@ -156,7 +158,9 @@ impl Standing {
                     && let Ok(Some(Quarantined { skip: Some(skip), .. })) = bucket.get(stream, sequence).await
                 {
                     tracing::warn!(reader = %self.name, %stream, sequence, by = %skip.by, "quarantined message skipped");
-                    self.state.send_modify(|state| state.stopped = None);
+                    self.state.send_modify(|state| {
+                        state.stops.remove(&stream);
+                    });
                     self.report_now().await;
                     return true;
                 }
@@ -172,7 +176,7 @@ impl Standing {
             name: self.name.clone(),
             process: process(),
             positions: state.positions.into_iter().collect(),
-            stopped: state.stopped,
+            stopped: state.stops.into_values().next(),
             reported_at_ms: Timestamp::now().as_millis(),
         };
         match self.reports.get_or_try_init(|| Readers::open(&self.store)).await {

@@ -85,6 +85,22 @@ impl Fingerprint {
     }
 }
 
+impl Fingerprint {
+    /// The fingerprint as kept beside data sealed under `key` (a family's key): its digest
+    /// keyed with it (HMAC-SHA-256), so that once the key is erased the digest cannot confirm
+    /// a guess at the request's content.
+    pub fn keyed(&self, key: &[u8]) -> Self {
+        use hmac::Mac as _;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+        mac.update(b"luukku request fingerprint\0");
+        mac.update(&self.digest);
+        let mut digest = [0; 16];
+        digest.copy_from_slice(&mac.finalize().into_bytes()[..16]);
+        Self { method: self.method.clone(), digest }
+    }
+}
+
 impl std::fmt::Debug for Fingerprint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let digest: String = self.digest.iter().map(|byte| format!("{byte:02x}")).collect();

@@ -48,13 +48,7 @@ impl Projection {
         };
         let (changes, _) = broadcast::channel(4096);
         let tree = ProjectionTree(db.open_tree(tree_name(generation))?);
-        let runner = Runner::start(
-            &store,
-            tree,
-            changes.clone(),
-            true,
-            &format!("coordination projection g{generation}"),
-        )?;
+        let runner = Runner::start(&store, tree, changes.clone(), true, "coordination projection")?;
         Ok(Arc::new(Self {
             db,
             store,
@@ -129,13 +123,8 @@ impl Projection {
         let name = tree_name(generation);
         self.db.drop_tree(name.as_bytes())?;
         let tree = ProjectionTree(self.db.open_tree(&name)?);
-        let runner = Runner::start(
-            &self.store,
-            tree,
-            self.changes.clone(),
-            false,
-            &format!("coordination projection g{generation}"),
-        )?;
+        let runner =
+            Runner::start(&self.store, tree, self.changes.clone(), false, "coordination projection")?;
         let mut positions = runner.watch_positions();
         loop {
             let mut targets = Checkpoints::default();

@@ -16,8 +16,17 @@ pub fn spawn<K: KeyStore + Clone>(store: EventStore, keys: K) {
     tokio::spawn(async move {
         let mut messages = std::pin::pin!(store.follow(Stream::Families, 1));
         while let Some(item) = messages.next().await {
-            let Ok(recorded) = item else {
-                continue;
+            let recorded = match item {
+                Ok(recorded) => recorded,
+                // A newer release's message may be an erasure this release cannot read: wait
+                // at it (the service's relationships model reports the stop) until upgraded.
+                Err(undecodable) if matches!(undecodable.error, luukku_eventstore::Error::Newer { .. }) => {
+                    tracing::error!(position = %undecodable.position, "erasures wait at a newer release's message: upgrade this service");
+                    std::future::pending::<()>().await;
+                    return;
+                }
+                // Not a luukku envelope: it holds no erasure.
+                Err(_) => continue,
             };
             let erased = recorded.envelope.events.iter().any(|event| event.event_type == "FamilyErased");
             let Some(family) = recorded.aggregate_id().filter(|_| erased) else {

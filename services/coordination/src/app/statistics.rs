@@ -8,8 +8,10 @@
 //! - Waiting times are given only for cells of [`MINIMUM_FOR_QUANTILES`] or more, rounded
 //!   to whole days.
 //! - Figures are as of a published cut-off (daily at midnight in Finland), computed once and
-//!   kept: a caller cannot ask for them as of a moment of their choosing, so no two answers
-//!   differ by one person's change.
+//!   kept: a caller cannot ask for them as of a moment of their choosing. Two days' figures
+//!   can still be compared: counts are neither rounded nor noised, so a shown cell that grew
+//!   by one between two cut-offs shows one change. Consultations carry no time in the
+//!   projection and are counted as of the publication.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

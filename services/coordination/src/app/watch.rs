@@ -243,7 +243,13 @@ impl<K: KeyStore + Clone> Coordination<K> {
                 }
                 if behind {
                     // The watcher is behind: once it has room, the whole caseload as it is then.
-                    let Ok(slot) = sender.reserve().await else { return };
+                    let slot = tokio::select! {
+                        () = &mut ends => return,
+                        slot = sender.reserve() => match slot {
+                            Ok(slot) => slot,
+                            Err(_) => return,
+                        },
+                    };
                     let positions = watcher.projection.positions();
                     match watcher.caseload_now(person).await {
                         Ok(now) => {
