@@ -283,10 +283,10 @@ async fn a_stream_that_does_not_answer_is_asked_again_within_the_calls_deadline(
 
     // A call whose deadline passes first is UNAVAILABLE, before the caller gives up.
     let mut short = harness.call(virtanen_family());
-    short.set_timeout(Duration::from_millis(1_500));
+    short.set_timeout(Duration::from_secs(3));
     let started = Instant::now();
     let status = expect_code(harness.client.register_family(short).await, Code::Unavailable);
-    assert!(started.elapsed() < Duration::from_millis(1_500), "answered within the deadline");
+    assert!(started.elapsed() < Duration::from_secs(3), "answered within the deadline");
     assert!(status.message().contains("no responder"), "{}", status.message());
 
     // A call with time to spare gets through once the stream answers again, seconds later.
