@@ -203,26 +203,32 @@ pub fn published(projection: &Projection) -> Result<Option<Statistics>> {
 /// Computes the figures as of `cut_off_ms` once the projection has everything the streams
 /// hold now, and publishes them; figures for a cut-off already published are kept as they are.
 pub async fn publish(projection: &Projection, cut_off_ms: i64) -> Result<Statistics> {
-    if let Some(figures) = published(projection)?.filter(|figures| figures.cut_off_ms >= cut_off_ms) {
-        return Ok(figures);
+    loop {
+        let before = projection.meta()?.get(PUBLISHED)?;
+        if let Some(figures) = published(projection)?.filter(|figures| figures.cut_off_ms >= cut_off_ms) {
+            return Ok(figures);
+        }
+        let mut targets = luukku_eventstore::Checkpoints::default();
+        for stream in luukku_eventstore::Stream::ALL {
+            targets.set(stream, projection.store().last_sequence(stream).await?);
+        }
+        if let Err(at) = projection.wait_for(targets, std::time::Duration::from_secs(60)).await {
+            return Err(ProjectionError::Codec(format!(
+                "the projection is at {at}, not yet at {targets}: the figures are not published"
+            )));
+        }
+        let tree = projection.tree();
+        let figures = tokio::task::spawn_blocking(move || statistics(&tree, cut_off_ms))
+            .await
+            .map_err(|error| ProjectionError::Codec(error.to_string()))??;
+        let bytes =
+            postcard::to_stdvec(&figures).map_err(|error| ProjectionError::Codec(error.to_string()))?;
+        // Published once: if another publication came in between, look again.
+        if projection.meta()?.compare_and_swap(PUBLISHED, before, Some(bytes))?.is_ok() {
+            tracing::info!(cut_off_ms, "statistics published");
+            return Ok(figures);
+        }
     }
-    let mut targets = luukku_eventstore::Checkpoints::default();
-    for stream in luukku_eventstore::Stream::ALL {
-        targets.set(stream, projection.store().last_sequence(stream).await?);
-    }
-    if let Err(at) = projection.wait_for(targets, std::time::Duration::from_secs(60)).await {
-        return Err(ProjectionError::Codec(format!(
-            "the projection is at {at}, not yet at {targets}: the figures are not published"
-        )));
-    }
-    let tree = projection.tree();
-    let figures = tokio::task::spawn_blocking(move || statistics(&tree, cut_off_ms))
-        .await
-        .map_err(|error| ProjectionError::Codec(error.to_string()))??;
-    let bytes = postcard::to_stdvec(&figures).map_err(|error| ProjectionError::Codec(error.to_string()))?;
-    projection.meta()?.insert(PUBLISHED, bytes)?;
-    tracing::info!(cut_off_ms, "statistics published");
-    Ok(figures)
 }
 
 /// Publishes the figures of the latest cut-off now if they are missing, then at every
