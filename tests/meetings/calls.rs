@@ -59,7 +59,11 @@ async fn a_meeting_from_proposal_to_agreed_actions() -> anyhow::Result<()> {
         .meetings
         .list_upcoming_meetings(harness.call_as(
             &teacher(),
-            pb::ListUpcomingMeetingsRequest { person_id: "teacher.1".into(), sector: String::new() },
+            pb::ListUpcomingMeetingsRequest {
+                person_id: "teacher.1".into(),
+                sector: String::new(),
+                ..Default::default()
+            },
         ))
         .await?
         .into_inner();
@@ -107,7 +111,11 @@ async fn a_meeting_from_proposal_to_agreed_actions() -> anyhow::Result<()> {
     let open = |harness: &Harness| {
         harness.call_as(
             &school_welfare(),
-            pb::ListOpenActionsRequest { person_id: String::new(), sector: "student_welfare".into() },
+            pb::ListOpenActionsRequest {
+                person_id: String::new(),
+                sector: "student_welfare".into(),
+                ..Default::default()
+            },
         )
     };
     let actions = harness.meetings.list_open_actions(open(&harness)).await?.into_inner().actions;
@@ -192,10 +200,74 @@ async fn reschedule_and_cancel() -> anyhow::Result<()> {
         .meetings
         .list_upcoming_meetings(harness.call_as(
             &teacher(),
-            pb::ListUpcomingMeetingsRequest { person_id: "teacher.1".into(), sector: String::new() },
+            pb::ListUpcomingMeetingsRequest {
+                person_id: "teacher.1".into(),
+                sector: String::new(),
+                ..Default::default()
+            },
         ))
         .await?
         .into_inner();
     assert!(upcoming.meetings.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn upcoming_meetings_page_by_a_cursor_that_a_cancelled_meeting_does_not_shift() -> anyhow::Result<()> {
+    let mut harness = Harness::start().await?;
+    let mut scheduled = Vec::new();
+    for hours in [48, 72, 96] {
+        let family = harness.family().await?;
+        let mut request = proposal(&family, "school_support");
+        request.slots = vec![slot(hours)];
+        let meeting_id =
+            harness.meetings.propose_meeting(harness.call(request)).await?.into_inner().meeting_id;
+        let schedule = pb::ScheduleMeetingRequest {
+            request_id: request_id(),
+            family_id: family.id.clone(),
+            expected_version: None,
+            meeting_id: meeting_id.clone(),
+            slot: 0,
+        };
+        harness.meetings.schedule_meeting(harness.call(schedule)).await?;
+        scheduled.push((family.id, meeting_id));
+    }
+    let page = |harness: &Harness, token: String| {
+        harness.call_as(
+            &teacher(),
+            pb::ListUpcomingMeetingsRequest {
+                person_id: "teacher.1".into(),
+                page_size: 1,
+                page_token: token,
+                ..Default::default()
+            },
+        )
+    };
+    let first = harness.meetings.list_upcoming_meetings(page(&harness, String::new())).await?.into_inner();
+    assert_eq!(
+        first.meetings.iter().map(|m| m.meeting_id.clone()).collect::<Vec<_>>(),
+        [scheduled[0].1.clone()]
+    );
+    assert!(!first.next_page_token.is_empty());
+
+    // The next one is cancelled between the pages: the cursor does not skip the one after it.
+    let cancel = pb::CancelMeetingRequest {
+        request_id: request_id(),
+        family_id: scheduled[1].0.clone(),
+        expected_version: None,
+        meeting_id: scheduled[1].1.clone(),
+        reason: "the teacher is ill".into(),
+    };
+    harness.meetings.cancel_meeting(harness.call(cancel)).await?;
+    let second =
+        harness.meetings.list_upcoming_meetings(page(&harness, first.next_page_token)).await?.into_inner();
+    assert_eq!(
+        second.meetings.iter().map(|m| m.meeting_id.clone()).collect::<Vec<_>>(),
+        [scheduled[2].1.clone()]
+    );
+    assert!(second.next_page_token.is_empty(), "the last page");
+
+    let bad = harness.meetings.list_upcoming_meetings(page(&harness, "not-a-token".into())).await;
+    assert_eq!(bad_fields(bad), vec!["page_token".to_owned()]);
     Ok(())
 }

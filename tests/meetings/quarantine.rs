@@ -32,7 +32,11 @@ async fn a_corrupt_meetings_message_stops_the_index_until_it_is_skipped() -> any
     // A query that needs the index answers at once, naming the stop.
     let mut request = harness.call_as(
         &teacher(),
-        pb::ListUpcomingMeetingsRequest { person_id: "teacher.1".into(), sector: String::new() },
+        pb::ListUpcomingMeetingsRequest {
+            person_id: "teacher.1".into(),
+            sector: String::new(),
+            ..Default::default()
+        },
     );
     request.set_timeout(Duration::from_secs(3));
     let status = harness.meetings.clone().list_upcoming_meetings(request).await.expect_err("stopped");
@@ -47,7 +51,11 @@ async fn a_corrupt_meetings_message_stops_the_index_until_it_is_skipped() -> any
     assert!(eventually(10, status_is(SERVICE, ServingStatus::Serving)).await?, "serving again");
     let request = harness.call_as(
         &teacher(),
-        pb::ListUpcomingMeetingsRequest { person_id: "teacher.1".into(), sector: String::new() },
+        pb::ListUpcomingMeetingsRequest {
+            person_id: "teacher.1".into(),
+            sector: String::new(),
+            ..Default::default()
+        },
     );
     assert!(harness.meetings.clone().list_upcoming_meetings(request).await.is_ok());
     Ok(())

@@ -139,7 +139,11 @@ async fn a_call_without_a_valid_token_is_unauthenticated_and_the_server_keeps_se
     })
     .await?;
     let mut client = client.clone();
-    let request = pb::ListOpenActionsRequest { person_id: String::new(), sector: "student_welfare".into() };
+    let request = pb::ListOpenActionsRequest {
+        person_id: String::new(),
+        sector: "student_welfare".into(),
+        ..Default::default()
+    };
     client.list_open_actions(harness.call_as(&school_welfare(), request)).await?;
     Ok(())
 }

@@ -72,7 +72,7 @@ impl NatsKeyStore {
                 description: "luukku: one data key per family; erasure deletes it".to_owned(),
                 history: 1,
                 max_value_size: 1024,
-                max_bytes: 1024 * 1024 * 1024,
+                max_bytes: 256 * 1024 * 1024,
                 storage: jetstream::stream::StorageType::File,
                 num_replicas: store.settings().replicas,
                 ..Default::default()

@@ -33,8 +33,8 @@ pub struct StoreSettings {
     pub max_audit_bytes: i64,
 }
 
-/// A gibibyte.
-const GIB: i64 = 1024 * 1024 * 1024;
+/// A mebibyte.
+const MIB: i64 = 1024 * 1024;
 
 impl Default for StoreSettings {
     fn default() -> Self {
@@ -44,8 +44,8 @@ impl Default for StoreSettings {
             duplicate_window: Duration::from_secs(24 * 60 * 60),
             publish_timeout: Duration::from_secs(5),
             publish_retries: 3,
-            max_stream_bytes: GIB,
-            max_audit_bytes: 2 * GIB,
+            max_stream_bytes: 256 * MIB,
+            max_audit_bytes: 512 * MIB,
         }
     }
 }

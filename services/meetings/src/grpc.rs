@@ -9,6 +9,7 @@ use luukku_domain::access::{Action, Scope, Target};
 use luukku_domain::family::FamilyId;
 use luukku_domain::meetings::{MeetingCommand, Participant};
 use luukku_eventstore::KeyStore;
+use luukku_grpc::paging::page;
 use luukku_grpc::{caller, check, status, status_with};
 use luukku_proto::meetings::v1 as pb;
 use luukku_proto::meetings::v1::meeting_service_server::MeetingService;
@@ -51,6 +52,13 @@ fn work_list(who: &Participant) -> Target {
         Participant::Sector(sector) => Target { sector: Some(*sector), ..Target::default() },
         Participant::FamilyMember(member) => Target { member: Some(*member), ..Target::default() },
     }
+}
+
+/// The page a list call asks for.
+fn page_of(size: u32, token: &str) -> Result<luukku_grpc::paging::PageRequest, Status> {
+    let mut decoder = luukku_grpc::Decoder::new();
+    let requested = decoder.page(size, token);
+    decoder.finish(|| requested)
 }
 
 impl<K: KeyStore> MeetingGrpc<K> {
@@ -228,8 +236,10 @@ impl<K: KeyStore> MeetingService for MeetingGrpc<K> {
     ) -> Result<Response<pb::ListUpcomingMeetingsResponse>, Status> {
         let caller = caller(&request).await?;
         let who = decode::who(&request.get_ref().person_id, &request.get_ref().sector)?;
+        let requested = page_of(request.get_ref().page_size, &request.get_ref().page_token)?;
         let granted = check(&self.guard, &caller, Action::ListUpcomingMeetings, work_list(&who)).await?;
         let meetings = self.app.upcoming(&caller, &who).await.map_err(status)?;
+        let (meetings, next_page_token) = page(meetings, decode::upcoming_key, &requested);
         let today = context_now().today;
         let found: Vec<_> = meetings.iter().map(|found| found.family_id).collect();
         self.guard
@@ -238,6 +248,7 @@ impl<K: KeyStore> MeetingService for MeetingGrpc<K> {
             .map_err(status)?;
         Ok(Response::new(pb::ListUpcomingMeetingsResponse {
             meetings: meetings.iter().map(|found| encode::meeting(found, today)).collect(),
+            next_page_token,
         }))
     }
 
@@ -247,8 +258,10 @@ impl<K: KeyStore> MeetingService for MeetingGrpc<K> {
     ) -> Result<Response<pb::ListOpenActionsResponse>, Status> {
         let caller = caller(&request).await?;
         let who = decode::who(&request.get_ref().person_id, &request.get_ref().sector)?;
+        let requested = page_of(request.get_ref().page_size, &request.get_ref().page_token)?;
         let granted = check(&self.guard, &caller, Action::ListOpenActions, work_list(&who)).await?;
         let actions = self.app.open_actions(&caller, &who).await.map_err(status)?;
+        let (actions, next_page_token) = page(actions, decode::action_key, &requested);
         let today = context_now().today;
         let found: Vec<_> = actions.iter().map(|open| open.family_id).collect();
         self.guard
@@ -257,6 +270,7 @@ impl<K: KeyStore> MeetingService for MeetingGrpc<K> {
             .map_err(status)?;
         Ok(Response::new(pb::ListOpenActionsResponse {
             actions: actions.iter().map(|open| encode::open_action(open, today)).collect(),
+            next_page_token,
         }))
     }
 }

@@ -308,3 +308,17 @@ pub fn who(person_id: &str, sector: &str) -> Result<Participant, Status> {
     };
     decoder.finish(|| who)
 }
+
+/// The paging key of an upcoming meeting: its start, then its id.
+pub fn upcoming_key(found: &crate::app::FamilyMeeting) -> String {
+    let starts = match found.meeting.status {
+        luukku_domain::meetings::MeetingStatus::Scheduled(slot) => slot.starts_at.as_millis(),
+        _ => 0,
+    };
+    format!("{}.{}", luukku_grpc::paging::ordered(starts), found.meeting_id)
+}
+
+/// The paging key of an open action: its due date, then its id.
+pub fn action_key(open: &crate::app::OpenAction) -> String {
+    format!("{}.{}", open.action.due, open.action_id)
+}
