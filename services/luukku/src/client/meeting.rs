@@ -164,20 +164,29 @@ pub async fn actions(
 ) -> anyhow::Result<()> {
     let token = identity.token()?;
     let mut client = MeetingServiceClient::new(identity.channel(&identity.meetings_url, "meetings").await?);
-    let request = meetings::ListOpenActionsRequest {
-        person_id: person.unwrap_or_default(),
-        sector: sector.unwrap_or_default(),
-    };
-    let response = client.list_open_actions(with_token(request, &token)).await.map_err(explain)?.into_inner();
-    for action in response.actions {
-        println!(
-            "{} due {}{}: {} (family {})",
-            action.action_id,
-            action.due,
-            if action.overdue { " OVERDUE" } else { "" },
-            action.what,
-            action.family_id
-        );
+    let mut page_token = String::new();
+    loop {
+        let request = meetings::ListOpenActionsRequest {
+            person_id: person.clone().unwrap_or_default(),
+            sector: sector.clone().unwrap_or_default(),
+            page_size: 0,
+            page_token,
+        };
+        let response =
+            client.list_open_actions(with_token(request, &token)).await.map_err(explain)?.into_inner();
+        for action in response.actions {
+            println!(
+                "{} due {}{}: {} (family {})",
+                action.action_id,
+                action.due,
+                if action.overdue { " OVERDUE" } else { "" },
+                action.what,
+                action.family_id
+            );
+        }
+        if response.next_page_token.is_empty() {
+            return Ok(());
+        }
+        page_token = response.next_page_token;
     }
-    Ok(())
 }
