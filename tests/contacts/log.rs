@@ -58,15 +58,18 @@ async fn contacts_and_follow_ups_are_logged() -> anyhow::Result<()> {
         .contacts
         .list_family_contacts(harness.call_as(
             &contact_actor("anna.contact"),
-            pb::ListFamilyContactsRequest { family_id: family_id.clone() },
+            pb::ListFamilyContactsRequest { family_id: family_id.clone(), ..Default::default() },
         ))
         .await?
         .into_inner();
     assert_eq!(listed.contacts.len(), 2);
     assert!(listed.contacts.iter().all(|c| c.summary == "Maria called about Eero's school absences"));
 
-    let due =
-        |by: &str| pb::ListFollowUpsDueRequest { contact_person_id: anna.clone(), due_by: by.to_owned() };
+    let due = |by: &str| pb::ListFollowUpsDueRequest {
+        contact_person_id: anna.clone(),
+        due_by: by.to_owned(),
+        ..Default::default()
+    };
     let none = harness
         .contacts
         .list_follow_ups_due(harness.call_as(&contact_actor("anna.contact"), due(&in_days(1))))
@@ -133,7 +136,7 @@ async fn an_erased_familys_contacts_cannot_be_read() -> anyhow::Result<()> {
     let mut harness = Harness::start().await?;
     let (family_id, members) = harness.family().await?;
     harness.contacts.record_contact(harness.call(contact(&family_id, &members[0], ""))).await?;
-    let list = pb::ListFamilyContactsRequest { family_id: family_id.clone() };
+    let list = pb::ListFamilyContactsRequest { family_id: family_id.clone(), ..Default::default() };
     let before = harness.contacts.list_family_contacts(harness.call(list.clone())).await?.into_inner();
     assert!(!before.contacts[0].summary.is_empty());
 
@@ -154,5 +157,59 @@ async fn an_erased_familys_contacts_cannot_be_read() -> anyhow::Result<()> {
     let stream = harness.store.stream(luukku_eventstore::Stream::Contacts).await?;
     let message = stream.direct_get(1).await?;
     assert!(!message.payload.windows(5).any(|window| window == b"Maria"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_familys_contacts_page_by_a_cursor_that_a_new_contact_does_not_shift() -> anyhow::Result<()> {
+    let mut harness = Harness::start().await?;
+    let (family_id, members) = harness.family().await?;
+    let anna = harness.person("anna.contact", 10).await?;
+    harness.assign(&family_id, &anna, "").await?;
+    let anna_actor = contact_actor("anna.contact");
+    let hour = 3_600_000;
+    let now = jiff::Timestamp::now().as_millisecond();
+    let mut recorded = Vec::new();
+    for hours_ago in [3, 2, 1] {
+        let record = pb::RecordContactRequest {
+            occurred_at_ms: now - hours_ago * hour,
+            ..contact(&family_id, &members[0], "")
+        };
+        recorded.push(
+            harness
+                .contacts
+                .record_contact(harness.call_as(&anna_actor, record))
+                .await?
+                .into_inner()
+                .contact_id,
+        );
+    }
+    let list = |token: String| pb::ListFamilyContactsRequest {
+        family_id: family_id.clone(),
+        page_size: 2,
+        page_token: token,
+    };
+    let first = harness
+        .contacts
+        .list_family_contacts(harness.call_as(&anna_actor, list(String::new())))
+        .await?
+        .into_inner();
+    let ids = |page: &pb::ListFamilyContactsResponse| {
+        page.contacts.iter().map(|c| c.contact_id.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&first), [recorded[2].clone(), recorded[1].clone()], "newest first");
+
+    // A contact logged between the pages is newer than the cursor: the next page is unchanged.
+    harness
+        .contacts
+        .record_contact(harness.call_as(&anna_actor, contact(&family_id, &members[0], "")))
+        .await?;
+    let second = harness
+        .contacts
+        .list_family_contacts(harness.call_as(&anna_actor, list(first.next_page_token)))
+        .await?
+        .into_inner();
+    assert_eq!(ids(&second), [recorded[0].clone()]);
+    assert!(second.next_page_token.is_empty());
     Ok(())
 }

@@ -164,11 +164,15 @@ async fn every_family_read_answers_each_relationship_as_the_table_says() -> anyh
                     .get_assignment(caller.call(contacts::GetAssignmentRequest { family_id: id }))
                     .await
                     .map(|_| vec![]),
-                "ListFamilyContacts" => h
-                    .contacts
-                    .list_family_contacts(caller.call(contacts::ListFamilyContactsRequest { family_id: id }))
-                    .await
-                    .map(|_| vec![]),
+                "ListFamilyContacts" => {
+                    h.contacts
+                        .list_family_contacts(caller.call(contacts::ListFamilyContactsRequest {
+                            family_id: id,
+                            ..Default::default()
+                        }))
+                        .await
+                        .map(|_| vec![])
+                }
                 "ListFamilyMeetings" => h
                     .meetings
                     .list_family_meetings(caller.call(meetings::ListFamilyMeetingsRequest { family_id: id }))

@@ -8,6 +8,7 @@ use luukku_app::Guard;
 use luukku_app::context_now;
 use luukku_domain::access::{Action, Target};
 use luukku_eventstore::KeyStore;
+use luukku_grpc::paging::page;
 use luukku_grpc::{caller, check, status, status_with};
 use luukku_proto::contacts::v1 as pb;
 use luukku_proto::contacts::v1::contact_service_server::ContactService;
@@ -245,10 +246,13 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
     ) -> Result<Response<pb::ListFamilyContactsResponse>, Status> {
         let caller = caller(&request).await?;
         let family_id = decode::family_id(&request.get_ref().family_id)?;
+        let requested = decode::page_of(request.get_ref().page_size, &request.get_ref().page_token)?;
         check(&self.guard, &caller, Action::ListFamilyContacts, Target::family(family_id)).await?;
         let contacts = self.app.family_contacts(&caller, family_id).await.map_err(status)?;
+        let (contacts, next_page_token) = page(contacts, decode::newest_first, &requested);
         Ok(Response::new(pb::ListFamilyContactsResponse {
             contacts: contacts.iter().map(encode::contact).collect(),
+            next_page_token,
         }))
     }
 
@@ -258,6 +262,7 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
     ) -> Result<Response<pb::ListFollowUpsDueResponse>, Status> {
         let caller = caller(&request).await?;
         let (person_id, due_by) = decode::follow_ups_due(request.get_ref(), context_now().today)?;
+        let requested = decode::page_of(request.get_ref().page_size, &request.get_ref().page_token)?;
         let granted = check(
             &self.guard,
             &caller,
@@ -266,6 +271,7 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
         )
         .await?;
         let due = self.app.follow_ups_due(&caller, person_id, due_by).await.map_err(status)?;
+        let (due, next_page_token) = page(due, decode::soonest_due, &requested);
         let found: Vec<_> = due.iter().map(|contact| contact.family_id).collect();
         self.guard
             .record_found(&caller, Action::ListFollowUpsDue, &found, &granted.basis)
@@ -273,6 +279,7 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
             .map_err(status)?;
         Ok(Response::new(pb::ListFollowUpsDueResponse {
             follow_ups: due.iter().map(encode::contact).collect(),
+            next_page_token,
         }))
     }
 }

@@ -261,3 +261,22 @@ pub fn follow_ups_due(
     let due_by = decoder.optional_date("due_by", &message.due_by);
     decoder.finish(|| Some((person_id?, due_by?.unwrap_or(today))))
 }
+
+/// The page a list call asks for.
+pub fn page_of(size: u32, token: &str) -> Result<luukku_grpc::paging::PageRequest, Status> {
+    let mut decoder = Decoder::new();
+    let requested = decoder.page(size, token);
+    decoder.finish(|| requested)
+}
+
+/// The paging key of a family's contact, newest first: when it happened, then its id.
+pub fn newest_first(contact: &crate::app::FamilyContact) -> String {
+    let occurred = contact.logged.contact.occurred_at.as_millis();
+    format!("{}.{}", luukku_grpc::paging::ordered(-occurred), contact.contact_id)
+}
+
+/// The paging key of a follow-up, soonest due first: its due date, then the contact's id.
+pub fn soonest_due(contact: &crate::app::FamilyContact) -> String {
+    let due = contact.logged.contact.follow_up.map(|due| due.to_string()).unwrap_or_default();
+    format!("{due}.{}.{}", contact.family_id, contact.contact_id)
+}
