@@ -277,6 +277,7 @@ async fn search_by_name_stays_in_the_caseload_and_by_identity_code_needs_a_purpo
         min_positions: vec![at.clone(), laine_at.clone()],
         identity_code: code.to_owned(),
         purpose: purpose.to_owned(),
+        ..Default::default()
     };
     let found = h.coordination.search_families(h.call(search("maria", "", ""))).await?.into_inner();
     let ids: Vec<&str> = found.families.iter().map(|family| family.family_id.as_str()).collect();

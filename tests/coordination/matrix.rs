@@ -173,11 +173,15 @@ async fn every_family_read_answers_each_relationship_as_the_table_says() -> anyh
                         .await
                         .map(|_| vec![])
                 }
-                "ListFamilyMeetings" => h
-                    .meetings
-                    .list_family_meetings(caller.call(meetings::ListFamilyMeetingsRequest { family_id: id }))
-                    .await
-                    .map(|_| vec![]),
+                "ListFamilyMeetings" => {
+                    h.meetings
+                        .list_family_meetings(caller.call(meetings::ListFamilyMeetingsRequest {
+                            family_id: id,
+                            ..Default::default()
+                        }))
+                        .await
+                        .map(|_| vec![])
+                }
                 "GetFamilyView" => h
                     .coordination
                     .get_family_view(

@@ -130,9 +130,11 @@ async fn one_view_of_everything_the_sectors_do() -> anyhow::Result<()> {
 
     let caseload = h
         .coordination
-        .list_caseload(
-            h.call(pb::ListCaseloadRequest { contact_person_id: anna, min_positions: vec![assigned] }),
-        )
+        .list_caseload(h.call(pb::ListCaseloadRequest {
+            contact_person_id: anna,
+            min_positions: vec![assigned],
+            ..Default::default()
+        }))
         .await?
         .into_inner();
     assert_eq!(caseload.families.len(), 1);
@@ -248,6 +250,7 @@ async fn an_erased_family_leaves_every_projection_for_good() -> anyhow::Result<(
         .list_caseload(h.call(pb::ListCaseloadRequest {
             contact_person_id: anna.clone(),
             min_positions: vec![position(erased.result)],
+            ..Default::default()
         }))
         .await?;
     assert!(caseload.into_inner().families.is_empty());
@@ -340,8 +343,59 @@ async fn a_call_without_a_valid_token_is_unauthenticated_and_the_server_keeps_se
     let request = pb::ListCaseloadRequest {
         contact_person_id: register.contact_person_id,
         min_positions: vec![position(register.result)],
+        ..Default::default()
     };
     let anna = luukku_testkit::actor_named("anna.contact");
     h.coordination.list_caseload(h.call_as(&anna, request)).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn searches_and_caseloads_page_by_a_cursor_that_a_change_between_pages_does_not_shift()
+-> anyhow::Result<()> {
+    let mut h = Harness::start().await?;
+    let anna = h.contact_person("anna.contact", "Anna").await?;
+    let mut families = Vec::new();
+    let mut last = None;
+    for name in ["Salo", "Virta", "Korhonen"] {
+        let (family, _, _) = h.family(name).await?;
+        last = Some(h.assign(&family, &anna).await?);
+        families.push(family);
+    }
+    families.sort();
+    let search = |token: String, last: Option<common::Position>| pb::SearchFamiliesRequest {
+        municipality: "091".into(),
+        min_positions: last.into_iter().collect(),
+        page_size: 2,
+        page_token: token,
+        ..Default::default()
+    };
+    let first = h.coordination.search_families(h.call(search(String::new(), last))).await?.into_inner();
+    let ids =
+        |families: &[pb::CaseloadEntry]| families.iter().map(|f| f.family_id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&first.families), families[..2]);
+    // A family of the first page moves away between the pages: the second page is not shifted.
+    let moved = h.move_family(&families[0], "837").await?;
+    let second = h
+        .coordination
+        .search_families(h.call(search(first.next_page_token, Some(moved))))
+        .await?
+        .into_inner();
+    assert_eq!(ids(&second.families), families[2..]);
+    assert!(second.next_page_token.is_empty());
+
+    let caseload = |token: String| pb::ListCaseloadRequest {
+        contact_person_id: anna.clone(),
+        page_size: 2,
+        page_token: token,
+        ..Default::default()
+    };
+    let first = h.coordination.list_caseload(h.call(caseload(String::new()))).await?.into_inner();
+    let second = h.coordination.list_caseload(h.call(caseload(first.next_page_token))).await?.into_inner();
+    let mut all = ids(&first.families);
+    all.extend(ids(&second.families));
+    all.sort();
+    assert_eq!(all, families, "every family once");
+    assert!(second.next_page_token.is_empty());
     Ok(())
 }

@@ -147,7 +147,10 @@ async fn a_meeting_from_proposal_to_agreed_actions() -> anyhow::Result<()> {
 
     let listed = harness
         .meetings
-        .list_family_meetings(harness.call(pb::ListFamilyMeetingsRequest { family_id: family.id.clone() }))
+        .list_family_meetings(
+            harness
+                .call(pb::ListFamilyMeetingsRequest { family_id: family.id.clone(), ..Default::default() }),
+        )
         .await?
         .into_inner();
     assert_eq!(listed.meetings.len(), 1);

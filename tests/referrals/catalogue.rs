@@ -11,6 +11,7 @@ fn search(sector: &str, need: &str, age: Option<u32>, taking: bool) -> pb::Searc
         age,
         municipality: "091".to_owned(),
         taking_referrals: taking,
+        ..Default::default()
     }
 }
 

@@ -16,6 +16,7 @@ use luukku_eventstore::KeyStore;
 use luukku_eventstore::Position;
 use luukku_eventstore::audit::ReportQuery;
 use luukku_grpc::decode::page_size;
+use luukku_grpc::paging::page;
 use luukku_grpc::{Decoder, caller, check, status};
 use luukku_proto::coordination::v1 as pb;
 use luukku_proto::coordination::v1::coordination_service_server::CoordinationService;
@@ -68,7 +69,8 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
         let person =
             decoder.id("contact_person_id", &request.get_ref().contact_person_id, ContactPersonId::parse);
         let wait = decode::wait(&mut decoder, &request, &request.get_ref().min_positions);
-        let person = decoder.finish(|| person)?;
+        let requested = decoder.page(request.get_ref().page_size, &request.get_ref().page_token);
+        let (person, requested) = decoder.finish(|| Some((person?, requested?)))?;
         let granted = check(
             &self.guard,
             &caller,
@@ -77,6 +79,7 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
         )
         .await?;
         let families = self.app.caseload(&caller, person, wait).await.map_err(status)?;
+        let (families, next_page_token) = page(families, decode::attention_first, &requested);
         let found: Vec<_> = families.iter().map(|entry| entry.family_id).collect();
         self.guard
             .record_found(&caller, Action::ListCaseload, &found, &granted.basis)
@@ -84,6 +87,7 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
             .map_err(status)?;
         Ok(Response::new(pb::ListCaseloadResponse {
             families: families.iter().map(encode::caseload_entry).collect(),
+            next_page_token,
         }))
     }
 
@@ -128,7 +132,8 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
             decoder.bad("name", "give a name, a municipality or both, or an identity_code with a purpose");
         }
         let wait = decode::wait(&mut decoder, &request, &message.min_positions);
-        let (municipality, code) = decoder.finish(|| Some((municipality?, code?)))?;
+        let requested = decoder.page(message.page_size, &message.page_token);
+        let (municipality, code, requested) = decoder.finish(|| Some((municipality?, code?, requested?)))?;
         let purpose = Some(message.purpose.trim().to_owned()).filter(|purpose| !purpose.is_empty());
         let target = Target { identity_code_search: by_code, purpose, ..Target::default() };
         let granted = check(&self.guard, &caller, Action::SearchFamilies, target).await?;
@@ -139,6 +144,7 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
         };
         let families =
             self.app.search(&caller, query, municipality.as_ref(), within, wait).await.map_err(status)?;
+        let (families, next_page_token) = page(families, |entry| entry.family_id.to_string(), &requested);
         let found: Vec<FamilyId> = families.iter().map(|entry| entry.family_id).collect();
         self.guard
             .record_found(&caller, Action::SearchFamilies, &found, &granted.basis)
@@ -146,6 +152,7 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
             .map_err(status)?;
         Ok(Response::new(pb::SearchFamiliesResponse {
             families: families.iter().map(encode::caseload_entry).collect(),
+            next_page_token,
         }))
     }
 

@@ -214,6 +214,7 @@ impl<K: KeyStore> MeetingService for MeetingGrpc<K> {
     ) -> Result<Response<pb::ListFamilyMeetingsResponse>, Status> {
         let caller = caller(&request).await?;
         let family_id = decode::family_id(&request.get_ref().family_id)?;
+        let requested = page_of(request.get_ref().page_size, &request.get_ref().page_token)?;
         let granted =
             check(&self.guard, &caller, Action::ListFamilyMeetings, Target::family(family_id)).await?;
         let (mut meetings, version) = self.app.family_meetings(&caller, family_id).await.map_err(status)?;
@@ -223,10 +224,12 @@ impl<K: KeyStore> MeetingService for MeetingGrpc<K> {
             Scope::Referrals(_) | Scope::Own | Scope::NoPersonalData => meetings.clear(),
             Scope::Whole | Scope::Members(_) | Scope::Consent { .. } => {}
         }
+        let (meetings, next_page_token) = page(meetings, decode::newest_first, &requested);
         let today = context_now().today;
         Ok(Response::new(pb::ListFamilyMeetingsResponse {
             meetings: meetings.iter().map(|found| encode::meeting(found, today)).collect(),
             version,
+            next_page_token,
         }))
     }
 

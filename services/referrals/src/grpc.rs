@@ -113,10 +113,16 @@ impl<K: KeyStore> ReferralService for ReferralGrpc<K> {
     ) -> Result<Response<pb::SearchServicesResponse>, Status> {
         let caller = caller(&request).await?;
         let filter = decode::service_filter(request.get_ref())?;
+        let mut decoder = luukku_grpc::Decoder::new();
+        let requested = decoder.page(request.get_ref().page_size, &request.get_ref().page_token);
+        let requested = decoder.finish(|| requested)?;
         check(&self.guard, &caller, Action::SearchServices, Target::default()).await?;
         let services = self.app.search_services(&caller, &filter).await.map_err(status)?;
+        let (services, next_page_token) =
+            luukku_grpc::paging::page(services, |(id, _)| id.to_string(), &requested);
         Ok(Response::new(pb::SearchServicesResponse {
             services: services.iter().map(|(id, service)| encode::service(*id, service)).collect(),
+            next_page_token,
         }))
     }
 

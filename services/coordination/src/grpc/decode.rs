@@ -29,3 +29,19 @@ pub fn wait<T>(decoder: &mut Decoder, request: &Request<T>, positions: &[common:
     }
     Wait { targets, limit: wait_limit(request) }
 }
+
+/// The paging key of a caseload entry: what needs attention most first, then the family id.
+pub fn attention_first(entry: &crate::app::view::CaseloadEntry) -> String {
+    let a = entry.attention;
+    let most_first = |count: u32| format!("{:010}", u32::MAX - count);
+    format!(
+        "{}{}{}{}{}{}.{}",
+        most_first(a.overdue_referrals),
+        most_first(a.actions_past_due),
+        most_first(a.meetings_within_week),
+        most_first(a.follow_ups_due),
+        most_first(a.consents_ending),
+        if a.pending_handover { 0 } else { 1 },
+        entry.family_id
+    )
+}

@@ -322,3 +322,9 @@ pub fn upcoming_key(found: &crate::app::FamilyMeeting) -> String {
 pub fn action_key(open: &crate::app::OpenAction) -> String {
     format!("{}.{}", open.action.due, open.action_id)
 }
+
+/// The paging key of a family's meeting, newest first: when it was proposed, then its id.
+pub fn newest_first(found: &crate::app::FamilyMeeting) -> String {
+    let proposed = i64::try_from(found.meeting_id.as_ulid().timestamp_ms()).unwrap_or(i64::MAX);
+    format!("{}.{}", luukku_grpc::paging::ordered(-proposed), found.meeting_id)
+}
