@@ -245,7 +245,7 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
             from_ms,
             to_ms,
             after_sequence,
-            page_size: page_size(message.page_size, 100, 500),
+            page_size: page_size(message.page_size, PAGE.0, PAGE.1),
         };
         let page = self.app.access_log(&caller, &query).await.map_err(status)?;
         Ok(Response::new(encode::access_log(&page)))

@@ -261,7 +261,7 @@ impl<K: KeyStore> FamilyService for FamilyGrpc<K> {
         let message = request.get_ref();
         let family_id = decode::family_id(&message.family_id)?;
         check(&self.guard, &caller, Action::ListFamilyHistory, Target::family(family_id)).await?;
-        let page_size = page_size(message.page_size, MAX_PAGE, MAX_PAGE);
+        let page_size = page_size(message.page_size, luukku_grpc::paging::DEFAULT_PAGE, MAX_PAGE);
         let page =
             self.app.history(&caller, family_id, message.after_version, page_size).await.map_err(status)?;
         Ok(Response::new(encode::history(&page)))

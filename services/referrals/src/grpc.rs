@@ -211,7 +211,7 @@ impl<K: KeyStore> ReferralService for ReferralGrpc<K> {
             ..Target::default()
         };
         let granted = check(&self.guard, &caller, Action::ListReferrals, target).await?;
-        let page_size = page_size(message.page_size, MAX_PAGE, MAX_PAGE);
+        let page_size = page_size(message.page_size, luukku_grpc::paging::DEFAULT_PAGE, MAX_PAGE);
         let page = self.app.list_referrals(&caller, &filter, after, page_size).await.map_err(status)?;
         let now = context_now().now;
         if filter.family.is_none() {
