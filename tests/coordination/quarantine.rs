@@ -128,5 +128,10 @@ async fn a_message_of_a_newer_release_stops_the_projection_and_is_never_skipped(
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     assert_eq!(h.health(SERVICE).await?, ServingStatus::NotServing as i32, "still stopped");
     assert_eq!(h.projection.positions().get(Stream::Families), sequence - 1, "and not past it");
+    // A rebuild cannot get past it either: it ends with the reason instead of waiting for ever.
+    let rebuilt = tokio::time::timeout(Duration::from_secs(20), h.projection.rebuild(|_, _| {})).await?;
+    let error = rebuilt.expect_err("the rebuild cannot pass a newer release's message");
+    assert!(error.to_string().contains("upgrade this service"), "{error}");
+    assert_eq!(h.projection.generation(), 1, "the current projection stays");
     Ok(())
 }

@@ -136,6 +136,15 @@ impl Projection {
             if now.reached(&targets) {
                 break;
             }
+            // A newer release's message is never passed: this rebuild cannot finish.
+            if let Some(stopped) = runner.standing.stopped().filter(|stopped| stopped.newer) {
+                drop(runner);
+                self.db.drop_tree(name.as_bytes())?;
+                return Err(ProjectionError::Codec(format!(
+                    "the rebuild stopped at message {} of {}, written by a newer release: upgrade this service",
+                    stopped.sequence, stopped.stream
+                )));
+            }
             let _ = tokio::time::timeout(Duration::from_millis(200), positions.changed()).await;
         }
         let meta = self.db.open_tree("meta")?;
