@@ -54,6 +54,12 @@ fn documented() -> anyhow::Result<(Vec<String>, Rows)> {
     Ok((header[1..].to_vec(), rows))
 }
 
+/// How many access records the family has.
+async fn records_of(store: &luukku_eventstore::EventStore, family: FamilyId) -> anyhow::Result<usize> {
+    let query = luukku_eventstore::audit::AuditQuery { family: Some(family), ..Default::default() };
+    Ok(store.read_audit(&query).await?.len())
+}
+
 #[tokio::test]
 async fn every_family_read_answers_each_relationship_as_the_table_says() -> anyhow::Result<()> {
     let mut h = Harness::start().await?;
@@ -134,14 +140,7 @@ async fn every_family_read_answers_each_relationship_as_the_table_says() -> anyh
         let row = table.get(rpc).ok_or_else(|| anyhow::anyhow!("{rpc} is not in the table"))?;
         for (name, cell) in columns.iter().zip(row) {
             let caller = column(name);
-            let records_before = h
-                .store
-                .read_audit(&luukku_eventstore::audit::AuditQuery {
-                    family: Some(family),
-                    ..Default::default()
-                })
-                .await?
-                .len();
+            let records_before = records_of(&h.store, family).await?;
             let id = family_id.clone();
             let at = everything.clone();
             // The answer's code, and what it says was withheld (where it says).
@@ -224,14 +223,7 @@ async fn every_family_read_answers_each_relationship_as_the_table_says() -> anyh
                     _ => {}
                 }
             }
-            let records_after = h
-                .store
-                .read_audit(&luukku_eventstore::audit::AuditQuery {
-                    family: Some(family),
-                    ..Default::default()
-                })
-                .await?
-                .len();
+            let records_after = records_of(&h.store, family).await?;
             assert_eq!(records_after, records_before + 1, "{rpc} by the {name} leaves one record");
             checked += 1;
         }

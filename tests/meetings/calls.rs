@@ -167,14 +167,7 @@ async fn reschedule_and_cancel() -> anyhow::Result<()> {
         .await?
         .into_inner()
         .meeting_id;
-    let schedule = pb::ScheduleMeetingRequest {
-        request_id: request_id(),
-        family_id: family.id.clone(),
-        expected_version: None,
-        meeting_id: meeting_id.clone(),
-        slot: 0,
-    };
-    harness.meetings.schedule_meeting(harness.call(schedule)).await?;
+    harness.schedule_first_slot(&family.id, &meeting_id).await?;
     let reschedule = pb::RescheduleMeetingRequest {
         request_id: request_id(),
         family_id: family.id.clone(),
@@ -225,14 +218,7 @@ async fn upcoming_meetings_page_by_a_cursor_that_a_cancelled_meeting_does_not_sh
         request.slots = vec![slot(hours)];
         let meeting_id =
             harness.meetings.propose_meeting(harness.call(request)).await?.into_inner().meeting_id;
-        let schedule = pb::ScheduleMeetingRequest {
-            request_id: request_id(),
-            family_id: family.id.clone(),
-            expected_version: None,
-            meeting_id: meeting_id.clone(),
-            slot: 0,
-        };
-        harness.meetings.schedule_meeting(harness.call(schedule)).await?;
+        harness.schedule_first_slot(&family.id, &meeting_id).await?;
         scheduled.push((family.id, meeting_id));
     }
     let page = |harness: &Harness, token: String| {

@@ -30,6 +30,21 @@ impl Harness {
     }
 }
 
+impl Harness {
+    /// Schedules the family's meeting at its first proposed slot.
+    pub async fn schedule_first_slot(&mut self, family_id: &str, meeting_id: &str) -> anyhow::Result<()> {
+        let schedule = pb::ScheduleMeetingRequest {
+            request_id: request_id(),
+            family_id: family_id.to_owned(),
+            expected_version: None,
+            meeting_id: meeting_id.to_owned(),
+            slot: 0,
+        };
+        self.meetings.schedule_meeting(self.call(schedule)).await?;
+        Ok(())
+    }
+}
+
 pub fn request_id() -> String {
     RequestId::generate().to_string()
 }

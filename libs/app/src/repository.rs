@@ -140,15 +140,9 @@ impl Write {
     /// the caller, the request id and `kind`, so that a retry at any later time, past the
     /// store's duplicate window, finds the aggregate the first attempt created.
     pub fn new_id(&self, caller: &Caller, kind: &str) -> ulid::Ulid {
-        use sha2::Digest as _;
-        let mut hasher = sha2::Sha256::new();
         let actor = &caller.actor;
-        for part in [kind, actor.system.as_str(), actor.person_id.as_str(), self.request_id.as_str()] {
-            hasher.update((part.len() as u64).to_be_bytes());
-            hasher.update(part.as_bytes());
-        }
-        let mut bytes = [0; 16];
-        bytes.copy_from_slice(&hasher.finalize()[..16]);
+        let parts = [kind, actor.system.as_str(), actor.person_id.as_str(), self.request_id.as_str()];
+        let bytes = luukku_eventstore::envelope::digest_of(&parts);
         ulid::Ulid::from_bytes(bytes)
     }
 }

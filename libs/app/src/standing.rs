@@ -46,6 +46,11 @@ impl std::fmt::Debug for Standing {
     }
 }
 
+/// A read model's name as a key or a health entry can hold it: letters and digits, the rest `_`.
+pub fn token(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+}
+
 /// The process a read model runs in, as its reports name it.
 fn process() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".to_owned());
@@ -56,7 +61,7 @@ impl Standing {
     /// A reader named `name` (e.g. `access relations`); reports where it stands while it lives.
     pub fn start(store: &EventStore, name: &str) -> Arc<Self> {
         static NEXT: AtomicU64 = AtomicU64::new(1);
-        let token: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        let token = token(name);
         let key = format!("{token}.{}.{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
         let reader = Arc::new(Self {
             name: name.to_owned(),

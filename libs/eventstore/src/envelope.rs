@@ -111,13 +111,22 @@ impl std::fmt::Debug for Fingerprint {
 /// The message id JetStream deduplicates on: the request id scoped to its caller (the calling
 /// system and the person it acts for), so that two callers' ids never meet.
 pub fn message_id(actor: &Actor, request_id: &RequestId) -> String {
+    let parts = [actor.system.as_str(), actor.person_id.as_str(), request_id.as_str()];
+    digest_of(&parts).iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// The first 16 bytes of SHA-256 over `parts`, each prefixed with its length, so that no two
+/// different lists of parts give the same input.
+pub fn digest_of(parts: &[&str]) -> [u8; 16] {
     use sha2::Digest as _;
     let mut hasher = sha2::Sha256::new();
-    for part in [actor.system.as_str(), actor.person_id.as_str(), request_id.as_str()] {
+    for part in parts {
         hasher.update((part.len() as u64).to_be_bytes());
         hasher.update(part.as_bytes());
     }
-    hasher.finalize()[..16].iter().map(|byte| format!("{byte:02x}")).collect()
+    let mut digest = [0; 16];
+    digest.copy_from_slice(&hasher.finalize()[..16]);
+    digest
 }
 
 /// The first envelope layout. Never change it.

@@ -16,8 +16,7 @@ const POLL: Duration = Duration::from_millis(500);
 
 /// The health entry of the read model `name`.
 pub fn read_model_entry(name: &str) -> String {
-    let token: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
-    format!("luukku.read_model.{token}")
+    format!("luukku.read_model.{}", luukku_app::standing::token(name))
 }
 
 /// Keeps the health of `services` true to the read models `standings` gives (asked again each

@@ -41,6 +41,13 @@ impl Decoder {
     }
 }
 
+/// The page a list call asks for, or `INVALID_ARGUMENT` naming `page_token`.
+pub fn requested(size: u32, token: &str) -> Result<PageRequest, tonic::Status> {
+    let mut decoder = Decoder::new();
+    let requested = decoder.page(size, token);
+    decoder.finish(|| requested)
+}
+
 /// The page of `items` that `request` asks for, in the order of `key`, and the token of the
 /// next page (empty after the last).
 pub fn page<T>(mut items: Vec<T>, key: impl Fn(&T) -> String, request: &PageRequest) -> (Vec<T>, String) {

@@ -8,7 +8,7 @@ use luukku_app::Guard;
 use luukku_app::context_now;
 use luukku_domain::access::{Action, Target};
 use luukku_eventstore::KeyStore;
-use luukku_grpc::paging::page;
+use luukku_grpc::paging::{page, requested};
 use luukku_grpc::{caller, check, status, status_with};
 use luukku_proto::contacts::v1 as pb;
 use luukku_proto::contacts::v1::contact_service_server::ContactService;
@@ -246,7 +246,7 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
     ) -> Result<Response<pb::ListFamilyContactsResponse>, Status> {
         let caller = caller(&request).await?;
         let family_id = decode::family_id(&request.get_ref().family_id)?;
-        let requested = decode::page_of(request.get_ref().page_size, &request.get_ref().page_token)?;
+        let requested = requested(request.get_ref().page_size, &request.get_ref().page_token)?;
         check(&self.guard, &caller, Action::ListFamilyContacts, Target::family(family_id)).await?;
         let contacts = self.app.family_contacts(&caller, family_id).await.map_err(status)?;
         let (contacts, next_page_token) = page(contacts, decode::newest_first, &requested);
@@ -262,7 +262,7 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
     ) -> Result<Response<pb::ListFollowUpsDueResponse>, Status> {
         let caller = caller(&request).await?;
         let (person_id, due_by) = decode::follow_ups_due(request.get_ref(), context_now().today)?;
-        let requested = decode::page_of(request.get_ref().page_size, &request.get_ref().page_token)?;
+        let requested = requested(request.get_ref().page_size, &request.get_ref().page_token)?;
         let granted = check(
             &self.guard,
             &caller,

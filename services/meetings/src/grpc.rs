@@ -9,7 +9,7 @@ use luukku_domain::access::{Action, Scope, Target};
 use luukku_domain::family::FamilyId;
 use luukku_domain::meetings::{MeetingCommand, Participant};
 use luukku_eventstore::KeyStore;
-use luukku_grpc::paging::page;
+use luukku_grpc::paging::{page, requested};
 use luukku_grpc::{caller, check, status, status_with};
 use luukku_proto::meetings::v1 as pb;
 use luukku_proto::meetings::v1::meeting_service_server::MeetingService;
@@ -52,13 +52,6 @@ fn work_list(who: &Participant) -> Target {
         Participant::Sector(sector) => Target { sector: Some(*sector), ..Target::default() },
         Participant::FamilyMember(member) => Target { member: Some(*member), ..Target::default() },
     }
-}
-
-/// The page a list call asks for.
-fn page_of(size: u32, token: &str) -> Result<luukku_grpc::paging::PageRequest, Status> {
-    let mut decoder = luukku_grpc::Decoder::new();
-    let requested = decoder.page(size, token);
-    decoder.finish(|| requested)
 }
 
 impl<K: KeyStore> MeetingGrpc<K> {
@@ -214,7 +207,7 @@ impl<K: KeyStore> MeetingService for MeetingGrpc<K> {
     ) -> Result<Response<pb::ListFamilyMeetingsResponse>, Status> {
         let caller = caller(&request).await?;
         let family_id = decode::family_id(&request.get_ref().family_id)?;
-        let requested = page_of(request.get_ref().page_size, &request.get_ref().page_token)?;
+        let requested = requested(request.get_ref().page_size, &request.get_ref().page_token)?;
         let granted =
             check(&self.guard, &caller, Action::ListFamilyMeetings, Target::family(family_id)).await?;
         let (mut meetings, version) = self.app.family_meetings(&caller, family_id).await.map_err(status)?;
@@ -239,7 +232,7 @@ impl<K: KeyStore> MeetingService for MeetingGrpc<K> {
     ) -> Result<Response<pb::ListUpcomingMeetingsResponse>, Status> {
         let caller = caller(&request).await?;
         let who = decode::who(&request.get_ref().person_id, &request.get_ref().sector)?;
-        let requested = page_of(request.get_ref().page_size, &request.get_ref().page_token)?;
+        let requested = requested(request.get_ref().page_size, &request.get_ref().page_token)?;
         let granted = check(&self.guard, &caller, Action::ListUpcomingMeetings, work_list(&who)).await?;
         let meetings = self.app.upcoming(&caller, &who).await.map_err(status)?;
         let (meetings, next_page_token) = page(meetings, decode::upcoming_key, &requested);
@@ -261,7 +254,7 @@ impl<K: KeyStore> MeetingService for MeetingGrpc<K> {
     ) -> Result<Response<pb::ListOpenActionsResponse>, Status> {
         let caller = caller(&request).await?;
         let who = decode::who(&request.get_ref().person_id, &request.get_ref().sector)?;
-        let requested = page_of(request.get_ref().page_size, &request.get_ref().page_token)?;
+        let requested = requested(request.get_ref().page_size, &request.get_ref().page_token)?;
         let granted = check(&self.guard, &caller, Action::ListOpenActions, work_list(&who)).await?;
         let actions = self.app.open_actions(&caller, &who).await.map_err(status)?;
         let (actions, next_page_token) = page(actions, decode::action_key, &requested);

@@ -113,9 +113,8 @@ impl<K: KeyStore> ReferralService for ReferralGrpc<K> {
     ) -> Result<Response<pb::SearchServicesResponse>, Status> {
         let caller = caller(&request).await?;
         let filter = decode::service_filter(request.get_ref())?;
-        let mut decoder = luukku_grpc::Decoder::new();
-        let requested = decoder.page(request.get_ref().page_size, &request.get_ref().page_token);
-        let requested = decoder.finish(|| requested)?;
+        let requested =
+            luukku_grpc::paging::requested(request.get_ref().page_size, &request.get_ref().page_token)?;
         check(&self.guard, &caller, Action::SearchServices, Target::default()).await?;
         let services = self.app.search_services(&caller, &filter).await.map_err(status)?;
         let (services, next_page_token) =

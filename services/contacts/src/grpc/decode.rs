@@ -262,13 +262,6 @@ pub fn follow_ups_due(
     decoder.finish(|| Some((person_id?, due_by?.unwrap_or(today))))
 }
 
-/// The page a list call asks for.
-pub fn page_of(size: u32, token: &str) -> Result<luukku_grpc::paging::PageRequest, Status> {
-    let mut decoder = Decoder::new();
-    let requested = decoder.page(size, token);
-    decoder.finish(|| requested)
-}
-
 /// The paging key of a family's contact, newest first: when it happened, then its id.
 pub fn newest_first(contact: &crate::app::FamilyContact) -> String {
     let occurred = contact.logged.contact.occurred_at.as_millis();
