@@ -118,18 +118,6 @@ impl Write {
         Self { request_id, expected_version: None, fingerprint: None }
     }
 
-    /// The write of a call to `method`, for calls whose request message several methods share
-    /// (pause, resume and retire a service, say): its fingerprint names the method, so that
-    /// one request id cannot serve two of them.
-    pub fn for_method(mut self, method: &str) -> Self {
-        if let Some(fingerprint) =
-            self.fingerprint.as_mut().filter(|fingerprint| fingerprint.method != method)
-        {
-            *fingerprint = Fingerprint::of(method, &fingerprint.digest);
-        }
-        self
-    }
-
     /// The same request under another id: one part of a request that writes several
     /// aggregates.
     pub fn part(&self, request_id: RequestId) -> Self {

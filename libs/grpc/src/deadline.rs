@@ -1,6 +1,7 @@
 //! Each call's deadline, from its `grpc-timeout` (capped at [`MAX_CALL`]), for the store
 //! operations the call makes: a passing JetStream condition is retried for as long as the
-//! deadline allows, and the answer leaves before the caller gives up.
+//! deadline allows, and the answer leaves before the caller gives up. The layer also keeps the
+//! call's method, for its request fingerprint.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,6 +12,15 @@ use tonic::codegen::http;
 use tower::{Layer, Service};
 
 use crate::serve::MAX_CALL;
+
+tokio::task_local! {
+    static METHOD: String;
+}
+
+/// The method of the call being served (`PauseService`), when served through [`DeadlineLayer`].
+pub fn current_method() -> Option<String> {
+    METHOD.try_with(Clone::clone).ok()
+}
 
 /// The part of a call's time its work may use; the rest is for the answer to travel.
 const WORK_SHARE: f64 = 0.9;
@@ -72,8 +82,9 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let deadline = tokio::time::Instant::now() + budget(request.headers());
+        let method = request.uri().path().rsplit('/').next().unwrap_or_default().to_owned();
         let call = self.0.call(request);
-        Box::pin(luukku_eventstore::deadline::within(deadline, call))
+        Box::pin(METHOD.scope(method, luukku_eventstore::deadline::within(deadline, call)))
     }
 }
 

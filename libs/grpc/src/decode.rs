@@ -12,11 +12,14 @@ use luukku_eventstore::Fingerprint;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-/// The fingerprint of a request: its method (the message's name without `Request`) and a
-/// digest of its encoded bytes.
+/// The fingerprint of a request: the call's method and a digest of its encoded bytes. Several
+/// methods may share one request message (pause, resume and retire a service), so the method
+/// is the one served; outside a served call, the message's name without `Request`.
 pub fn fingerprint<M: prost::Message + prost::Name>(message: &M) -> Fingerprint {
-    let method = M::NAME.strip_suffix("Request").unwrap_or(M::NAME);
-    Fingerprint::of(method, &message.encode_to_vec())
+    let method = crate::deadline::current_method()
+        .filter(|method| !method.is_empty())
+        .unwrap_or_else(|| M::NAME.strip_suffix("Request").unwrap_or(M::NAME).to_owned());
+    Fingerprint::of(&method, &message.encode_to_vec())
 }
 
 /// Gathers the bad fields of one request, so the caller learns of all of them at once.

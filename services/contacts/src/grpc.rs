@@ -129,7 +129,6 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
     ) -> Result<Response<pb::HandoverDecisionResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, family_id, handover_id) = decode::handover_decision(request.get_ref())?;
-        let write = write.for_method(Action::AcceptHandover.method());
         check(&self.guard, &caller, Action::AcceptHandover, Target::family(family_id)).await?;
         let written =
             self.app.accept_handover(&caller, &write, family_id, handover_id).await.map_err(status)?;
@@ -142,7 +141,6 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
     ) -> Result<Response<pb::HandoverDecisionResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, family_id, handover_id) = decode::handover_decision(request.get_ref())?;
-        let write = write.for_method(Action::DeclineHandover.method());
         check(&self.guard, &caller, Action::DeclineHandover, Target::family(family_id)).await?;
         let reason = request.into_inner().reason;
         let written = self
@@ -159,7 +157,6 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
     ) -> Result<Response<pb::HandoverDecisionResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, family_id, handover_id) = decode::handover_decision(request.get_ref())?;
-        let write = write.for_method(Action::WithdrawHandover.method());
         check(&self.guard, &caller, Action::WithdrawHandover, Target::family(family_id)).await?;
         let written =
             self.app.withdraw_handover(&caller, &write, family_id, handover_id).await.map_err(status)?;

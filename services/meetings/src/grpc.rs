@@ -68,7 +68,6 @@ impl<K: KeyStore> MeetingGrpc<K> {
     ) -> Result<Response<pb::MeetingWriteResponse>, Status> {
         let caller = caller(&request).await?;
         let (write, family_id, command) = decode(request.get_ref())?;
-        let write = write.for_method(action.method());
         check(&self.guard, &caller, action, target(family_id, &command)).await?;
         let written = self
             .app

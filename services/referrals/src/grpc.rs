@@ -43,7 +43,6 @@ impl<K: KeyStore> ReferralGrpc<K> {
             ServiceCommand::Resume => Action::ResumeService,
             _ => Action::RetireService,
         };
-        let write = write.for_method(action.method());
         check(&self.guard, &caller, action, Target::default()).await?;
         let command = command(request.into_inner().reason);
         let written = self.app.change_service(&caller, &write, service_id, command).await.map_err(status)?;
