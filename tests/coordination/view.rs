@@ -356,10 +356,12 @@ async fn searches_and_caseloads_page_by_a_cursor_that_a_change_between_pages_doe
     let mut h = Harness::start().await?;
     let anna = h.contact_person("anna.contact", "Anna").await?;
     let mut families = Vec::new();
+    let mut members = std::collections::HashMap::new();
     let mut last = None;
     for name in ["Salo", "Virta", "Korhonen"] {
-        let (family, _, _) = h.family(name).await?;
+        let (family, family_members, _) = h.family(name).await?;
         last = Some(h.assign(&family, &anna).await?);
+        members.insert(family.clone(), family_members);
         families.push(family);
     }
     families.sort();
@@ -384,18 +386,42 @@ async fn searches_and_caseloads_page_by_a_cursor_that_a_change_between_pages_doe
     assert_eq!(ids(&second.families), families[2..]);
     assert!(second.next_page_token.is_empty());
 
-    let caseload = |token: String| pb::ListCaseloadRequest {
+    let caseload = |token: String, wait: Option<common::Position>| pb::ListCaseloadRequest {
         contact_person_id: anna.clone(),
+        min_positions: wait.into_iter().collect(),
         page_size: 2,
         page_token: token,
+    };
+    let first = h.coordination.list_caseload(h.call(caseload(String::new(), None))).await?.into_inner();
+    // Between the pages a family not yet given comes to need attention most (a follow-up due
+    // today): it moves to the front of the caseload, and is still given once.
+    let given = ids(&first.families);
+    let urgent = families.iter().find(|family| !given.contains(family)).expect("a family on a later page");
+    let members = &members[urgent];
+    let contact = contacts::RecordContactRequest {
+        request_id: request_id(),
+        family_id: urgent.clone(),
+        direction: contacts::Direction::Inbound as i32,
+        member_id: members[0].clone(),
+        channel: "phone".into(),
+        needs: vec!["learning".into()],
+        summary: "Worried about the move".into(),
+        follow_up: in_days(0),
         ..Default::default()
     };
-    let first = h.coordination.list_caseload(h.call(caseload(String::new()))).await?.into_inner();
-    let second = h.coordination.list_caseload(h.call(caseload(first.next_page_token))).await?.into_inner();
-    let mut all = ids(&first.families);
-    all.extend(ids(&second.families));
+    let recorded = h.contacts.record_contact(h.call(contact)).await?.into_inner();
+    let wait = recorded.result.and_then(|result| result.position);
+    let now_first =
+        h.coordination.list_caseload(h.call(caseload(String::new(), wait.clone()))).await?.into_inner();
+    assert_eq!(ids(&now_first.families)[0], *urgent, "the family needs attention most now");
+    let mut all = given;
+    let mut token = first.next_page_token;
+    while !token.is_empty() {
+        let page = h.coordination.list_caseload(h.call(caseload(token, wait.clone()))).await?.into_inner();
+        all.extend(ids(&page.families));
+        token = page.next_page_token;
+    }
     all.sort();
     assert_eq!(all, families, "every family once");
-    assert!(second.next_page_token.is_empty());
     Ok(())
 }

@@ -3,8 +3,15 @@
 //! of the last item given. The next page starts after that key, whatever changed in between:
 //! an item that went away shifts nothing, and none is given twice.
 
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use lru::LruCache;
+use ulid::Ulid;
 
 use crate::decode::{Decoder, page_size};
 
@@ -59,10 +66,110 @@ pub fn page<T>(mut items: Vec<T>, key: impl Fn(&T) -> String, request: &PageRequ
     let more = rest.len() > request.size;
     rest.truncate(request.size);
     let next = match rest.last() {
-        Some(last) if more => URL_SAFE_NO_PAD.encode(format!("{VERSION}{}", key(last))),
+        Some(last) if more => token(&key(last)),
         _ => String::new(),
     };
     (rest, next)
+}
+
+fn token(key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{VERSION}{key}"))
+}
+
+/// How long the order of a list's first page is kept for its later pages.
+pub const SNAPSHOT_LIFETIME: Duration = Duration::from_secs(15 * 60);
+
+/// Pages of a list whose order changes while it is paged, such as what needs attention
+/// first. The first page takes the order as it is then; later pages follow that order, with
+/// each item as it is now: an item that left is skipped, an item that joined comes after
+/// those of the first page, and none is given twice or missed. The orders are kept in memory
+/// for [`SNAPSHOT_LIFETIME`], for the caller that asked; a token this process no longer
+/// knows (it restarted, or the call reached another replica) is refused, and the caller
+/// lists again from the first page.
+pub struct Snapshots {
+    orders: Mutex<LruCache<Ulid, Snapshot>>,
+}
+
+struct Snapshot {
+    /// Whose list, and of what: only the same call of the same caller may page it.
+    owner: String,
+    ids: Vec<String>,
+    taken: Instant,
+}
+
+impl Snapshots {
+    /// Keeps at most `capacity` orders, dropping the least recently paged.
+    pub fn new(capacity: NonZeroUsize) -> Self {
+        Self { orders: Mutex::new(LruCache::new(capacity)) }
+    }
+
+    /// The page of `items` that `request` asks for, for `owner`: in the order of `key` on
+    /// the first page, and in that page's order after it; `id` names an item. Gives the token
+    /// of the next page (empty after the last).
+    pub fn page<T>(
+        &self,
+        owner: &str,
+        mut items: Vec<T>,
+        id: impl Fn(&T) -> String,
+        key: impl Fn(&T) -> String,
+        request: &PageRequest,
+    ) -> Result<(Vec<T>, String), tonic::Status> {
+        items.sort_by_cached_key(|item| key(item));
+        let Some(after) = &request.after else {
+            if items.len() <= request.size {
+                return Ok((items, String::new()));
+            }
+            let snapshot = Ulid::new();
+            let ids = items.iter().map(&id).collect();
+            items.truncate(request.size);
+            let last = items.last().map(&id).unwrap_or_default();
+            let taken = Instant::now();
+            self.lock().put(snapshot, Snapshot { owner: owner.to_owned(), ids, taken });
+            return Ok((items, token(&format!("{snapshot}.{last}"))));
+        };
+        let expired = || {
+            let mut decoder = Decoder::new();
+            decoder.bad(
+                "page_token",
+                "has expired, or was not given for this list; list again from the first page",
+            );
+            decoder
+                .finish(|| None::<()>)
+                .err()
+                .unwrap_or_else(|| tonic::Status::invalid_argument("page_token"))
+        };
+        let (snapshot, last) = after.split_once('.').ok_or_else(expired)?;
+        let snapshot: Ulid = snapshot.parse().map_err(|_| expired())?;
+        let mut orders = self.lock();
+        let order = orders
+            .get_mut(&snapshot)
+            .filter(|order| order.owner == owner && order.taken.elapsed() < SNAPSHOT_LIFETIME)
+            .ok_or_else(expired)?;
+        let mut present: HashMap<String, T> = HashMap::with_capacity(items.len());
+        for item in items {
+            let item_id = id(&item);
+            if !order.ids.contains(&item_id) {
+                // Joined since the first page: after the rest, in the order of `key`.
+                order.ids.push(item_id.clone());
+            }
+            present.insert(item_id, item);
+        }
+        let start = order.ids.iter().position(|known| known == last).ok_or_else(expired)? + 1;
+        let mut rest =
+            order.ids[start..].iter().filter_map(|known| present.remove(known).map(|item| (known, item)));
+        let page: Vec<(&String, T)> = rest.by_ref().take(request.size).collect();
+        let more = rest.next().is_some();
+        let next = match page.last() {
+            Some((last, _)) if more => token(&format!("{snapshot}.{last}")),
+            _ => String::new(),
+        };
+        Ok((page.into_iter().map(|(_, item)| item).collect(), next))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<Ulid, Snapshot>> {
+        // Every change under the lock is whole: a panic elsewhere leaves no half-made order.
+        self.orders.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// A key part that orders numbers (milliseconds, say) as text.
@@ -90,6 +197,40 @@ mod tests {
         assert!(second.1.is_empty(), "the last page gives no token");
         assert!(Decoder::new().page(3, "garbage!").is_none(), "a token not given by the list is refused");
         assert_eq!(ordered(-1) < ordered(0), ordered(0) < ordered(1_700_000_000_000));
+    }
+
+    #[test]
+    fn pages_of_a_changing_order_follow_the_first_pages_order() {
+        let snapshots = Snapshots::new(NonZeroUsize::new(4).expect("non-zero"));
+        // Items (id, rank): ordered by rank, the most urgent first.
+        let id = |item: &(u32, u32)| item.0.to_string();
+        let key = |item: &(u32, u32)| format!("{:03}.{}", item.1, item.0);
+        let items = vec![(1, 10), (2, 20), (3, 30), (4, 40), (5, 50)];
+        let first = snapshots
+            .page("anna", items, id, key, &PageRequest { size: 2, after: None })
+            .expect("the first page");
+        assert_eq!(first.0, [(1, 10), (2, 20)]);
+        let next = Decoder::new().page(2, &first.1).expect("the token reads");
+        // Between the pages 5 becomes the most urgent and 3 leaves; 6 joins.
+        let changed = vec![(1, 10), (2, 20), (4, 40), (5, 1), (6, 5)];
+        let second = snapshots.page("anna", changed.clone(), id, key, &next).expect("the second page");
+        assert_eq!(second.0, [(4, 40), (5, 1)], "5 keeps its place, 3 is skipped");
+        let last = Decoder::new().page(2, &second.1).expect("the token reads");
+        let third = snapshots.page("anna", changed.clone(), id, key, &last).expect("the third page");
+        assert_eq!(third.0, [(6, 5)], "a family that joined comes last, once");
+        assert!(third.1.is_empty());
+
+        assert!(
+            snapshots.page("bertta", changed.clone(), id, key, &next).is_err(),
+            "only its caller pages it"
+        );
+        let forged = PageRequest { size: 2, after: Some(format!("{}.1", Ulid::new())) };
+        assert_eq!(
+            snapshots.page("anna", changed, id, key, &forged).map(|_| ()).map_err(|status| status.code()),
+            Err(tonic::Code::InvalidArgument)
+        );
+        let short = snapshots.page("anna", vec![(1, 1)], id, key, &PageRequest { size: 2, after: None });
+        assert_eq!(short.map(|page| page.1).ok(), Some(String::new()), "one page needs no order kept");
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod admin;
 mod decode;
 mod encode;
 
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use luukku_app::Guard;
@@ -16,7 +17,7 @@ use luukku_eventstore::KeyStore;
 use luukku_eventstore::Position;
 use luukku_eventstore::audit::ReportQuery;
 use luukku_grpc::decode::page_size;
-use luukku_grpc::paging::page;
+use luukku_grpc::paging::{Snapshots, page};
 use luukku_grpc::{Decoder, caller, check, status};
 use luukku_proto::coordination::v1 as pb;
 use luukku_proto::coordination::v1::coordination_service_server::CoordinationService;
@@ -33,11 +34,16 @@ const PAGE: (usize, usize) = (50, 500);
 pub struct CoordinationGrpc<K> {
     app: Arc<Coordination<K>>,
     guard: Guard,
+    /// The order of each caseload's first page, for its later pages.
+    caseload_pages: Snapshots,
 }
+
+/// Caseload orders kept for later pages, at most.
+const CASELOAD_ORDERS: NonZeroUsize = NonZeroUsize::new(4096).expect("non-zero");
 
 impl<K> CoordinationGrpc<K> {
     pub fn new(app: Arc<Coordination<K>>, guard: Guard) -> Self {
-        Self { app, guard }
+        Self { app, guard, caseload_pages: Snapshots::new(CASELOAD_ORDERS) }
     }
 }
 
@@ -79,7 +85,11 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
         )
         .await?;
         let families = self.app.caseload(&caller, person, wait).await.map_err(status)?;
-        let (families, next_page_token) = page(families, decode::attention_first, &requested);
+        let actor = &caller.actor;
+        let owner = format!("{}/{}/{person}", actor.system, actor.person_id);
+        let id = |entry: &crate::app::view::CaseloadEntry| entry.family_id.to_string();
+        let (families, next_page_token) =
+            self.caseload_pages.page(&owner, families, id, decode::attention_first, &requested)?;
         let found: Vec<_> = families.iter().map(|entry| entry.family_id).collect();
         self.guard
             .record_found(&caller, Action::ListCaseload, &found, &granted.basis)
