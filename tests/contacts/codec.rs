@@ -36,7 +36,17 @@ fn persons() -> Vec<ContactPersonEvent> {
         ContactPersonEvent::Updated(Profile { caseload_limit: 30, ..profile }),
         ContactPersonEvent::Deactivated(Deactivated { reason: "moved to another team".to_owned() }),
         ContactPersonEvent::CaseloadJoined(family.clone()),
-        ContactPersonEvent::CaseloadLeft(family),
+        ContactPersonEvent::CaseloadLeft(family.clone()),
+        ContactPersonEvent::PlaceReserved(PlaceReserved {
+            family_id: family.family_id,
+            reservation_id: id("01KAQ8S0V3M7Y9ZQ0W2X4B6CC5"),
+            until: Timestamp::from_millis(1_795_500_120_000),
+        }),
+        ContactPersonEvent::ReservationReleased(ReservationReleased {
+            family_id: family.family_id,
+            reservation_id: id("01KAQ8S0V3M7Y9ZQ0W2X4B6CC5"),
+            expired: true,
+        }),
     ]
 }
 
@@ -56,6 +66,11 @@ fn assignments() -> Vec<AssignmentEvent> {
             reason: Personal::Plain("a full week".to_owned()),
         }),
         AssignmentEvent::HandoverWithdrawn(HandoverWithdrawn { handover_id }),
+        AssignmentEvent::Ended(AssignmentEnded {
+            contact_person: id("01KAQ8S0V3M7Y9ZQ0W2X4B6CC3"),
+            reason: EndReason::ResponsibilityMoved,
+            note: Some(Personal::Plain("child protection takes over".to_owned())),
+        }),
     ]
 }
 

@@ -1,6 +1,7 @@
 //! The contacts service over gRPC, against a real nats-server.
 
 mod assignment;
+mod caseloads;
 mod codec;
 mod log;
 mod persons;

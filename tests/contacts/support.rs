@@ -16,6 +16,7 @@ pub struct Harness {
     pub families: FamilyServiceClient<Channel>,
     pub store: luukku_eventstore::EventStore,
     pub actor: Actor,
+    _caseloads: luukku_contacts::Process,
     _served: (Served, Served),
     _nats: TestNats,
 }
@@ -37,6 +38,11 @@ pub fn contact_actor(person_id: &str) -> Actor {
 
 impl Harness {
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(luukku_contacts::Config::default()).await
+    }
+
+    /// With the caseload process run as `config` says.
+    pub async fn start_with(config: luukku_contacts::Config) -> anyhow::Result<Self> {
         let nats = TestNats::start().await?;
         let store = nats.store().await?;
         let keys = NatsKeyStore::open(&store, luukku_testkit::key_ring()).await?;
@@ -45,15 +51,16 @@ impl Harness {
                 .await,
         )
         .await?;
-        let contacts_served = serve_routes(
-            luukku_contacts::routes(store.clone(), keys, luukku_app::Guard::start(store.clone())).await,
-        )
-        .await?;
+        let (routes, caseloads) =
+            luukku_contacts::start(store.clone(), keys, config, luukku_app::Guard::start(store.clone()))
+                .await;
+        let contacts_served = serve_routes(routes).await?;
         Ok(Self {
             contacts: ContactServiceClient::connect(contacts_served.url()).await?,
             families: FamilyServiceClient::connect(families_served.url()).await?,
             store,
             actor: contact_actor("coordinator.1"),
+            _caseloads: caseloads,
             _served: (families_served, contacts_served),
             _nats: nats,
         })

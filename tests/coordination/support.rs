@@ -35,7 +35,7 @@ pub struct Harness {
     /// The person id each registered contact person signs in with.
     persons: std::collections::HashMap<String, String>,
     _folder: tempfile::TempDir,
-    _process: luukku_referrals::Process,
+    _process: (luukku_referrals::Process, luukku_contacts::Process),
     _served: Vec<Served>,
     pub nats: TestNats,
 }
@@ -75,17 +75,20 @@ impl Harness {
             watches,
         )
         .await?;
+        let (contact_routes, caseloads) = luukku_contacts::start(
+            store.clone(),
+            keys.clone(),
+            luukku_contacts::Config::default(),
+            luukku_app::Guard::start(store.clone()),
+        )
+        .await;
         let served = vec![
             serve_routes(
                 luukku_families::routes(store.clone(), keys.clone(), luukku_app::Guard::start(store.clone()))
                     .await,
             )
             .await?,
-            serve_routes(
-                luukku_contacts::routes(store.clone(), keys.clone(), luukku_app::Guard::start(store.clone()))
-                    .await,
-            )
-            .await?,
+            serve_routes(contact_routes).await?,
             serve_routes(referral_routes).await?,
             serve_routes(
                 luukku_meetings::routes(store.clone(), keys.clone(), luukku_app::Guard::start(store.clone()))
@@ -108,7 +111,7 @@ impl Harness {
             actor: luukku_testkit::actor(),
             persons: std::collections::HashMap::new(),
             _folder: folder,
-            _process: process,
+            _process: (process, caseloads),
             _served: served,
             nats,
         })

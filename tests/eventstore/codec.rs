@@ -240,6 +240,7 @@ async fn following_delivers_garbage_and_a_newer_release_as_undecodable_and_says_
 /// Every enum with a wire code: its codes in order, as persisted (postcard encodes a variant
 /// by its place) and as callers send them.
 fn wire_codes() -> Vec<(&'static str, &'static [&'static str])> {
+    use luukku_domain::contacts::EndReason;
     use luukku_domain::family::{CloseReason, ErasureGround, MemberRole};
     use luukku_domain::meetings::Purpose;
     use luukku_domain::referrals::{ReferralState, RejectReason, StatutoryBasis, Urgency};
@@ -247,6 +248,7 @@ fn wire_codes() -> Vec<(&'static str, &'static [&'static str])> {
     vec![
         ("Channel", Channel::CODES),
         ("CloseReason", CloseReason::CODES),
+        ("EndReason", EndReason::CODES),
         ("ErasureGround", ErasureGround::CODES),
         ("MemberRole", MemberRole::CODES),
         ("Need", Need::CODES),

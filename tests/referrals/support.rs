@@ -23,6 +23,7 @@ pub struct Harness {
     pub keys: NatsKeyStore,
     pub actor: Actor,
     pub process: Option<luukku_referrals::Process>,
+    _caseloads: luukku_contacts::Process,
     _served: Vec<Served>,
     _nats: TestNats,
 }
@@ -55,11 +56,14 @@ impl Harness {
                 .await,
         )
         .await?;
-        let contacts = serve_routes(
-            luukku_contacts::routes(store.clone(), keys.clone(), luukku_app::Guard::start(store.clone()))
-                .await,
+        let (contact_routes, caseloads) = luukku_contacts::start(
+            store.clone(),
+            keys.clone(),
+            luukku_contacts::Config::default(),
+            luukku_app::Guard::start(store.clone()),
         )
-        .await?;
+        .await;
+        let contacts = serve_routes(contact_routes).await?;
         let (routes, process) = luukku_referrals::start(
             store.clone(),
             keys.clone(),
@@ -76,6 +80,7 @@ impl Harness {
             keys,
             actor: luukku_testkit::actor(),
             process: Some(process),
+            _caseloads: caseloads,
             _served: vec![families, contacts, referrals],
             _nats: nats,
         })

@@ -68,6 +68,7 @@ fn basis(basis: &Basis) -> (String, Option<String>) {
         Basis::ContactPerson => ("contact_person".to_owned(), None),
         Basis::Registrant => ("registrant".to_owned(), None),
         Basis::PendingReceiver => ("pending_receiver".to_owned(), None),
+        Basis::FormerContactPerson => ("former_contact_person".to_owned(), None),
         Basis::Consent(id) => (format!("consent:{id}"), None),
         Basis::Referral(id) => (format!("referral:{id}"), None),
         Basis::Meeting(id) => (format!("meeting:{id}"), None),

@@ -8,6 +8,7 @@
 mod decide;
 mod events;
 mod narrate;
+pub mod reconcile;
 mod rules;
 mod state;
 
@@ -23,6 +24,10 @@ crate::ulid_id!(
 crate::ulid_id!(
     /// One proposed handover of a family between contact persons.
     HandoverId
+);
+crate::ulid_id!(
+    /// One place held in a caseload while an assignment is recorded; made from the request.
+    ReservationId
 );
 crate::ulid_id!(
     /// One recorded contact with a family.

@@ -16,6 +16,9 @@ pub enum RefusalKind {
     RuleBroken,
     /// The caller may not do this (`PERMISSION_DENIED`).
     NotPermitted,
+    /// Another request is changing the same thing now; retrying after it may succeed
+    /// (`ABORTED`).
+    Contended,
 }
 
 /// A rule with its stable code.
@@ -42,7 +45,7 @@ pub trait Refusal: std::error::Error {
 
 /// Every rule luukku refuses commands by. The codes are stable: callers match on them.
 pub mod rules {
-    use super::RefusalKind::{AlreadyExists, Invalid, NotFound, NotPermitted, RuleBroken};
+    use super::RefusalKind::{AlreadyExists, Contended, Invalid, NotFound, NotPermitted, RuleBroken};
     use super::Rule;
 
     pub const INVALID_ARGUMENT: Rule = Rule::new("INVALID_ARGUMENT", Invalid);
@@ -100,6 +103,8 @@ pub mod rules {
     pub const HANDOVER_PENDING: Rule = Rule::new("HANDOVER_PENDING", RuleBroken);
     pub const NO_SUCH_HANDOVER: Rule = Rule::new("NO_SUCH_HANDOVER", RuleBroken);
     pub const NOT_THE_RECEIVER: Rule = Rule::new("NOT_THE_RECEIVER", NotPermitted);
+    pub const NOT_ASSIGNED: Rule = Rule::new("NOT_ASSIGNED", RuleBroken);
+    pub const ASSIGNMENT_IN_PROGRESS: Rule = Rule::new("ASSIGNMENT_IN_PROGRESS", Contended);
     pub const CONTACT_NOT_FOUND: Rule = Rule::new("CONTACT_NOT_FOUND", NotFound);
     pub const CONTACT_EXISTS: Rule = Rule::new("CONTACT_EXISTS", AlreadyExists);
     pub const NO_FOLLOW_UP: Rule = Rule::new("NO_FOLLOW_UP", RuleBroken);

@@ -19,6 +19,12 @@ impl Timestamp {
         self.0
     }
 
+    /// This time `duration` later (saturating).
+    pub fn after(self, duration: std::time::Duration) -> Self {
+        let millis = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
+        Self(self.0.saturating_add(millis))
+    }
+
     /// The current wall-clock time. Only edges call this; the domain takes time as input.
     pub fn now() -> Self {
         let millis = SystemTime::now()

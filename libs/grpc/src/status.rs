@@ -50,6 +50,7 @@ pub fn status_with(paths: Paths) -> impl Fn(AppError) -> Status {
                     (Code::FailedPrecondition, message)
                 }
                 RefusalKind::NotPermitted => (Code::PermissionDenied, message),
+                RefusalKind::Contended => (Code::Aborted, message),
             };
             Status::with_error_details(code, message, details)
         }

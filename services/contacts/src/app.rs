@@ -2,13 +2,16 @@
 //! transfers, the contact log and consultations. Free of gRPC.
 
 mod assignments;
+mod caseloads;
 mod log;
 mod persons;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use luukku_app::{Caller, Keys, Loaded, Reader, Repository, Result, Write, refused};
+use luukku_app::{Caller, Keys, Loaded, ReadModel, Reader, Repository, Result, Write, refused};
 use luukku_domain::RequestId;
+use luukku_domain::contacts::reconcile::{Caseloads, FamilyEnds};
 use luukku_domain::contacts::{
     Assignment, Consultation, ContactLog, ContactPerson, ContactPersonCommand, ContactPersonId,
 };
@@ -16,8 +19,13 @@ use luukku_domain::family::{Family, FamilyId};
 use luukku_eventstore::{EventStore, KeyStore, Stream};
 
 pub use assignments::{Assigned, AssignmentRecord, Transfer, TransferRequest, Transferred};
+pub use caseloads::{Reconciled, Repaired, process_caller};
 pub use log::FamilyContact;
 pub use persons::PersonRecord;
+
+/// How long a place in a caseload stays held for an assignment being recorded, unless the
+/// service is told otherwise: far longer than any call may run.
+pub const RESERVATION_TIME: Duration = Duration::from_secs(120);
 
 pub struct Contacts<K: KeyStore> {
     persons: Repository<ContactPerson, K>,
@@ -25,17 +33,40 @@ pub struct Contacts<K: KeyStore> {
     logs: Repository<ContactLog, K>,
     consultations: Repository<Consultation, K>,
     families: Reader<Family, K>,
+    /// Caseloads and assignments, followed from `CONTACTS`, to reconcile them.
+    caseloads: Arc<ReadModel<Caseloads>>,
+    /// Closed and erased families, followed from `FAMILIES`, to end their assignments.
+    ends: Arc<ReadModel<FamilyEnds>>,
+    reservation_time: Duration,
 }
 
 impl<K: KeyStore + Clone> Contacts<K> {
     pub fn new(store: EventStore, keys: K) -> Self {
+        Self::with_reservation_time(store, keys, RESERVATION_TIME)
+    }
+
+    /// With places in caseloads held for `reservation_time`.
+    pub fn with_reservation_time(store: EventStore, keys: K, reservation_time: Duration) -> Self {
         let contacts = Stream::Contacts;
         Self {
             persons: Repository::new(store.clone(), keys.clone(), contacts, Keys::None),
             assignments: Repository::new(store.clone(), keys.clone(), contacts, Keys::FamilyKey),
             logs: Repository::new(store.clone(), keys.clone(), contacts, Keys::FamilyKey),
             consultations: Repository::new(store.clone(), keys.clone(), contacts, Keys::None),
-            families: Reader::new(store, keys, Stream::Families, Keys::FamilyKey),
+            families: Reader::new(store.clone(), keys, Stream::Families, Keys::FamilyKey),
+            caseloads: ReadModel::spawn(
+                store.clone(),
+                contacts,
+                "contacts.caseloads",
+                caseloads::apply_contacts,
+            ),
+            ends: ReadModel::spawn(
+                store,
+                Stream::Families,
+                "contacts.family_ends",
+                caseloads::apply_families,
+            ),
+            reservation_time,
         }
     }
 }
@@ -56,8 +87,8 @@ impl<K: KeyStore> Contacts<K> {
         Ok(person)
     }
 
-    /// Reserves or releases a place in a caseload, on behalf of `caller`, with a request id of
-    /// its own.
+    /// Changes a caseload on behalf of `caller`, with a request id of its own: every caseload
+    /// command is decided idempotently, so a repeat changes nothing.
     async fn caseload(
         &self,
         caller: &Caller,
@@ -68,11 +99,8 @@ impl<K: KeyStore> Contacts<K> {
         Ok(())
     }
 
-    /// Gives up a reservation whose assignment did not happen. A failure is logged: the
-    /// caller's answer is the assignment's refusal.
-    async fn release(&self, caller: &Caller, person: ContactPersonId, family_id: FamilyId) {
-        if let Err(error) = self.caseload(caller, person, ContactPersonCommand::Leave { family_id }).await {
-            tracing::error!(%person, %family_id, %error, "caseload reservation not released");
-        }
+    /// The read models this service keeps, for health.
+    pub fn standings(&self) -> Vec<Arc<luukku_app::Standing>> {
+        vec![self.caseloads.standing().clone(), self.ends.standing().clone()]
     }
 }

@@ -4,6 +4,8 @@
 mod decode;
 mod encode;
 
+use std::sync::Arc;
+
 use luukku_app::Guard;
 use luukku_app::context_now;
 use luukku_domain::access::{Action, Target};
@@ -17,12 +19,12 @@ use tonic::{Request, Response, Status};
 use crate::app::Contacts;
 
 pub struct ContactGrpc<K: KeyStore> {
-    app: Contacts<K>,
+    app: Arc<Contacts<K>>,
     guard: Guard,
 }
 
 impl<K: KeyStore> ContactGrpc<K> {
-    pub fn new(app: Contacts<K>, guard: Guard) -> Self {
+    pub fn new(app: Arc<Contacts<K>>, guard: Guard) -> Self {
         Self { app, guard }
     }
 }
@@ -161,6 +163,18 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
         let written =
             self.app.withdraw_handover(&caller, &write, family_id, handover_id).await.map_err(status)?;
         Ok(Response::new(pb::HandoverDecisionResponse { result: encode::written(written) }))
+    }
+
+    async fn end_assignment(
+        &self,
+        request: Request<pb::EndAssignmentRequest>,
+    ) -> Result<Response<pb::EndAssignmentResponse>, Status> {
+        let caller = caller(&request).await?;
+        let (write, family_id, reason, note) = decode::end_assignment(request.get_ref())?;
+        check(&self.guard, &caller, Action::EndAssignment, Target::family(family_id)).await?;
+        let written =
+            self.app.end_assignment(&caller, &write, family_id, reason, note).await.map_err(status)?;
+        Ok(Response::new(pb::EndAssignmentResponse { result: encode::written(written) }))
     }
 
     async fn transfer_caseload(

@@ -137,6 +137,14 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let (meetings_store, meetings_keys) = of(NatsUser::Meetings)?;
     let (families_guard, contacts_guard, meetings_guard) =
         (guard(&families_store), guard(&contacts_store), guard(&meetings_store));
+    // The caseload process runs until `_caseloads` is dropped.
+    let (contacts, _caseloads) = luukku_contacts::start(
+        contacts_store,
+        contacts_keys,
+        luukku_contacts::Config::default(),
+        contacts_guard,
+    )
+    .await;
     let mut services = Vec::new();
     for (name, port, routes) in [
         (
@@ -144,11 +152,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             args.families_port,
             luukku_families::routes(families_store, families_keys, families_guard).await,
         ),
-        (
-            "contacts",
-            args.contacts_port,
-            luukku_contacts::routes(contacts_store, contacts_keys, contacts_guard).await,
-        ),
+        ("contacts", args.contacts_port, contacts),
         ("referrals", args.referrals_port, referrals),
         ("coordination", args.coordination_port, coordination.routes),
         (

@@ -4,6 +4,7 @@ mod access_log;
 mod export;
 mod quarantine;
 mod rebuild;
+mod reconcile;
 mod tail;
 mod verify;
 
@@ -39,6 +40,9 @@ pub enum OpsCommand {
     /// The messages read models stopped at because they cannot read them; skip one.
     #[command(subcommand)]
     Quarantine(quarantine::QuarantineCommand),
+    /// Differences between caseloads and assignments; repairing them.
+    #[command(subcommand)]
+    Reconcile(reconcile::ReconcileCommand),
     /// Prints events, from a sequence or live.
     Tail(TailArgs),
     /// Decodes every event of every stream and checks each aggregate starts with its creation
@@ -111,6 +115,8 @@ pub async fn run(args: OpsArgs) -> anyhow::Result<std::process::ExitCode> {
             },
         ),
         OpsCommand::RewrapKeys { .. } => (NatsUser::Admin, StoreSettings::default()),
+        // Reconciling reads and repairs as the contacts service does.
+        OpsCommand::Reconcile(_) => (NatsUser::Contacts, StoreSettings::default()),
         _ => (NatsUser::Ops, StoreSettings::default()),
     };
     let auth = args.nats.auth(user, Some(Path::new(crate::dev::DEFAULT_DATA_DIR)))?;
@@ -124,6 +130,7 @@ pub async fn run(args: OpsArgs) -> anyhow::Result<std::process::ExitCode> {
         }
         OpsCommand::Verify => verify::verify(&store).await,
         OpsCommand::Quarantine(command) => quarantine::run(&store, command).await,
+        OpsCommand::Reconcile(command) => reconcile::run(&store, command).await,
         OpsCommand::AccessLog(log_args) => {
             access_log::access_log(&store, &log_args).await.map(|()| std::process::ExitCode::SUCCESS)
         }

@@ -252,18 +252,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     // Every call is decided by the access policy and recorded in the access log.
     let guard = luukku_app::Guard::start(store.clone());
-    let mut _process = None;
+    // A service's process (deadlines; caseloads) runs until this is dropped.
+    let mut _process: Option<Box<dyn std::any::Any + Send>> = None;
     let mut _projection = None;
     let mut admin = None;
     let routes = match args.service {
         Service::Families => luukku_families::routes(store.clone(), keys, guard).await,
-        Service::Contacts => luukku_contacts::routes(store.clone(), keys, guard).await,
+        Service::Contacts => {
+            let (routes, process) =
+                luukku_contacts::start(store.clone(), keys, luukku_contacts::Config::default(), guard).await;
+            _process = Some(Box::new(process));
+            routes
+        }
         Service::Meetings => luukku_meetings::routes(store.clone(), keys, guard).await,
         Service::Referrals => {
             let (routes, process) =
                 luukku_referrals::start(store.clone(), keys, luukku_referrals::Config::default(), guard)
                     .await;
-            _process = Some(process);
+            _process = Some(Box::new(process));
             routes
         }
         Service::Coordination => {

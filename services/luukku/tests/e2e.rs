@@ -210,6 +210,11 @@ async fn the_whole_system_from_the_command_line() -> anyhow::Result<()> {
     let verified = luukku(&["ops", "verify", &nats_url, &ops_user])?;
     assert!(verified.status.success(), "{}", text(&verified));
     assert!(text(&verified).contains("no problems"));
+    // Caseloads follow the assignments; reconciling reads and repairs as the contacts service.
+    let contacts_user = format!("--nats-nkey-file={}/nats-users/contacts.nk", ports.data_dir);
+    let reconciled = luukku(&["ops", "reconcile", "caseloads", "--repair", &nats_url, &contacts_user])?;
+    assert!(reconciled.status.success(), "{}", text(&reconciled));
+    assert!(text(&reconciled).contains("every caseload follows"), "{}", text(&reconciled));
 
     // The registrar's log report: every access to the family, with who and on which basis.
     let log = luukku(&["ops", "access-log", "--family", &family_id, "--csv", &nats_url, &ops_user])?;

@@ -67,6 +67,8 @@ pub enum RuleSet {
     HandoverDecision,
     /// Withdrawing a handover: its proposer.
     HandoverWithdraw,
+    /// Ending a family's assignment: its contact person, or a supervisor.
+    EndAssignment,
     /// Moving a whole caseload.
     TransferCaseload,
     /// Registering and changing contact persons.
@@ -163,6 +165,7 @@ actions! {
     AcceptHandover = ("luukku.contacts.v1.ContactService", "AcceptHandover", Write, HandoverDecision),
     DeclineHandover = ("luukku.contacts.v1.ContactService", "DeclineHandover", Write, HandoverDecision),
     WithdrawHandover = ("luukku.contacts.v1.ContactService", "WithdrawHandover", Write, HandoverWithdraw),
+    EndAssignment = ("luukku.contacts.v1.ContactService", "EndAssignment", Write, EndAssignment),
     TransferCaseload = ("luukku.contacts.v1.ContactService", "TransferCaseload", Write, TransferCaseload),
     GetAssignment = ("luukku.contacts.v1.ContactService", "GetAssignment", Read, FamilyRead),
     RecordContact = ("luukku.contacts.v1.ContactService", "RecordContact", Write, FamilyWrite),

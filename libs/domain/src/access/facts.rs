@@ -51,6 +51,8 @@ pub struct FamilyFacts {
     /// Who registered the family: they act as its contact person until one is assigned.
     pub registered_by: Option<Code>,
     pub contact_person: Option<ContactPersonId>,
+    /// The contact person whose assignment ended last, while the family has none.
+    pub former_contact_person: Option<ContactPersonId>,
     pub pending_receiver: Option<ContactPersonId>,
     pub members: BTreeMap<MemberId, MemberRole>,
     pub consents: BTreeMap<ConsentId, ConsentFact>,
@@ -113,6 +115,7 @@ impl FamilyFacts {
         match event {
             AssignmentEvent::Assigned(assigned) => {
                 self.contact_person = Some(assigned.contact_person);
+                self.former_contact_person = None;
                 self.pending_receiver = None;
             }
             AssignmentEvent::HandoverProposed(proposed) => self.pending_receiver = Some(proposed.to),
@@ -120,6 +123,11 @@ impl FamilyFacts {
                 self.contact_person = self.pending_receiver.take().or(self.contact_person);
             }
             AssignmentEvent::HandoverDeclined(_) | AssignmentEvent::HandoverWithdrawn(_) => {
+                self.pending_receiver = None;
+            }
+            AssignmentEvent::Ended(ended) => {
+                self.contact_person = None;
+                self.former_contact_person = Some(ended.contact_person);
                 self.pending_receiver = None;
             }
         }

@@ -38,6 +38,8 @@ pub enum Basis {
     /// Registered the family, which has no contact person yet.
     Registrant,
     PendingReceiver,
+    /// Was the family's contact person until their assignment ended: only to retry ending it.
+    FormerContactPerson,
     Consent(ConsentId),
     Referral(ReferralId),
     Meeting(MeetingId),
@@ -106,9 +108,10 @@ impl<'a> Relation<'a> {
             Some(assigned) => {
                 (self.facts.caller_contact_person == Some(assigned)).then_some(Basis::ContactPerson)
             }
-            None => {
-                (family.registered_by.as_ref() == Some(&self.actor.person_id)).then_some(Basis::Registrant)
-            }
+            // The registrant acts only until the family's first contact person is assigned.
+            None => (family.former_contact_person.is_none()
+                && family.registered_by.as_ref() == Some(&self.actor.person_id))
+            .then_some(Basis::Registrant),
         }
     }
 
@@ -365,9 +368,20 @@ pub fn decide(actor: &Actor, action: Action, facts: &Facts) -> Decision {
                 relation.refuse(rules::NOT_THE_RECEIVER)
             }
         }
-        RuleSet::HandoverWithdraw => {
+        RuleSet::HandoverWithdraw | RuleSet::EndAssignment => {
+            let former = relation
+                .family
+                .filter(|family| family.contact_person.is_none())
+                .and_then(|family| family.former_contact_person);
             if actor.role == Role::Supervisor {
                 allow(Scope::NoPersonalData, Basis::Role(Role::Supervisor))
+            } else if action.rules() == RuleSet::EndAssignment
+                && actor.role == Role::ContactPerson
+                && former.is_some()
+                && former == relation.facts.caller_contact_person
+            {
+                // The retry of an end that took their relationship answers as the first time.
+                allow(Scope::Whole, Basis::FormerContactPerson)
             } else {
                 relation.write()
             }

@@ -2,7 +2,8 @@
 
 use super::events::*;
 use super::state::*;
-use super::{ContactId, ContactPersonId, HandoverId};
+use super::{ContactId, ContactPersonId, HandoverId, ReservationId};
+use crate::Timestamp;
 use crate::family::FamilyId;
 use crate::refusal::{Refusal, Rule, rules};
 use crate::sealing::Personal;
@@ -16,11 +17,24 @@ pub enum ContactPersonCommand {
     Deactivate {
         reason: String,
     },
-    /// Takes a family into the caseload (reserved before the assignment is recorded).
+    /// Holds a place for a family until `until`, while its assignment is recorded.
+    Reserve {
+        family_id: FamilyId,
+        reservation_id: ReservationId,
+        until: Timestamp,
+    },
+    /// Gives up a place held by `reservation_id`; nothing when another holds it, or none.
+    Release {
+        family_id: FamilyId,
+        reservation_id: ReservationId,
+        expired: bool,
+    },
+    /// The family's assignment names this person: it is in the caseload (a place held for it
+    /// is taken).
     Join {
         family_id: FamilyId,
     },
-    /// Releases a family from the caseload.
+    /// The family's assignment no longer names this person.
     Leave {
         family_id: FamilyId,
     },
@@ -38,8 +52,13 @@ pub enum ContactPersonError {
     Inactive,
     #[error("the caseload is full ({limit} families)")]
     CaseloadFull { limit: u32 },
-    #[error("the contact person still coordinates {0} families; transfer the caseload first")]
-    HasCaseload(usize),
+    #[error(
+        "the contact person still coordinates {families} families and holds {reserved} places; end or \
+         transfer them first"
+    )]
+    HasCaseload { families: usize, reserved: usize },
+    #[error("another request is assigning family {0} to this contact person now; retry when it has ended")]
+    PlaceHeld(FamilyId),
 }
 
 impl Refusal for ContactPersonError {
@@ -50,7 +69,8 @@ impl Refusal for ContactPersonError {
             ContactPersonError::AlreadyRegistered => rules::CONTACT_PERSON_EXISTS,
             ContactPersonError::Inactive => rules::CONTACT_PERSON_INACTIVE,
             ContactPersonError::CaseloadFull { .. } => rules::CASELOAD_FULL,
-            ContactPersonError::HasCaseload(_) => rules::HAS_CASELOAD,
+            ContactPersonError::HasCaseload { .. } => rules::HAS_CASELOAD,
+            ContactPersonError::PlaceHeld(_) => rules::ASSIGNMENT_IN_PROGRESS,
         }
     }
 
@@ -128,14 +148,22 @@ impl Aggregate for ContactPerson {
                 if !self.active {
                     return Ok(Vec::new());
                 }
-                if !self.caseload.is_empty() {
-                    return Err(ContactPersonError::HasCaseload(self.caseload.len()));
+                if self.places_taken() > 0 {
+                    return Err(ContactPersonError::HasCaseload {
+                        families: self.caseload.len(),
+                        reserved: self.reserved.len(),
+                    });
                 }
                 Ok(vec![E::Deactivated(Deactivated { reason: reason.trim().to_owned() })])
             }
-            C::Join { family_id } => {
+            C::Reserve { family_id, reservation_id, until } => {
                 if self.caseload.contains(family_id) {
                     return Ok(Vec::new());
+                }
+                match self.reserved.get(family_id) {
+                    Some(held) if held.reservation_id == *reservation_id => return Ok(Vec::new()),
+                    Some(_) => return Err(ContactPersonError::PlaceHeld(*family_id)),
+                    None => {}
                 }
                 if !self.active {
                     return Err(ContactPersonError::Inactive);
@@ -143,8 +171,29 @@ impl Aggregate for ContactPerson {
                 if !self.has_room() {
                     return Err(ContactPersonError::CaseloadFull { limit: current.caseload_limit });
                 }
-                Ok(vec![E::CaseloadJoined(CaseloadChange { family_id: *family_id })])
+                Ok(vec![E::PlaceReserved(PlaceReserved {
+                    family_id: *family_id,
+                    reservation_id: *reservation_id,
+                    until: *until,
+                })])
             }
+            C::Release { family_id, reservation_id, expired } => {
+                let held = self.reserved.get(family_id);
+                Ok(if held.is_some_and(|held| held.reservation_id == *reservation_id) {
+                    vec![E::ReservationReleased(ReservationReleased {
+                        family_id: *family_id,
+                        reservation_id: *reservation_id,
+                        expired: *expired,
+                    })]
+                } else {
+                    Vec::new()
+                })
+            }
+            C::Join { family_id } => Ok(if self.caseload.contains(family_id) {
+                Vec::new()
+            } else {
+                vec![E::CaseloadJoined(CaseloadChange { family_id: *family_id })]
+            }),
             C::Leave { family_id } => Ok(if self.caseload.contains(family_id) {
                 vec![E::CaseloadLeft(CaseloadChange { family_id: *family_id })]
             } else {
@@ -173,6 +222,12 @@ pub enum AssignmentCommand {
     Withdraw {
         handover_id: HandoverId,
     },
+    /// The contact person stops coordinating the family; a pending handover is withdrawn.
+    End {
+        reason: EndReason,
+        /// Empty for none.
+        note: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -187,6 +242,8 @@ pub enum AssignmentError {
     NoSuchHandover(HandoverId),
     #[error("only the receiving contact person {0} (or an operator) decides on this handover")]
     NotTheReceiver(ContactPersonId),
+    #[error("the family has no contact person")]
+    NotAssigned,
 }
 
 impl Refusal for AssignmentError {
@@ -197,6 +254,7 @@ impl Refusal for AssignmentError {
             AssignmentError::HandoverPending { .. } => rules::HANDOVER_PENDING,
             AssignmentError::NoSuchHandover(_) => rules::NO_SUCH_HANDOVER,
             AssignmentError::NotTheReceiver(_) => rules::NOT_THE_RECEIVER,
+            AssignmentError::NotAssigned => rules::NOT_ASSIGNED,
         }
     }
 }
@@ -260,6 +318,21 @@ impl Aggregate for Assignment {
             AssignmentCommand::Withdraw { handover_id } => {
                 self.pending(*handover_id)?;
                 Ok(vec![AssignmentEvent::HandoverWithdrawn(HandoverWithdrawn { handover_id: *handover_id })])
+            }
+            AssignmentCommand::End { reason, note } => {
+                let contact_person = self.current.ok_or(AssignmentError::NotAssigned)?;
+                let mut events = Vec::new();
+                if let Some(pending) = &self.pending {
+                    let handover_id = pending.handover_id;
+                    events.push(AssignmentEvent::HandoverWithdrawn(HandoverWithdrawn { handover_id }));
+                }
+                let note = note.trim();
+                events.push(AssignmentEvent::Ended(AssignmentEnded {
+                    contact_person,
+                    reason: *reason,
+                    note: (!note.is_empty()).then(|| Personal::text(note)),
+                }));
+                Ok(events)
             }
         }
     }

@@ -3,7 +3,7 @@
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-use super::{ContactId, ContactPersonId, HandoverId};
+use super::{ContactId, ContactPersonId, HandoverId, ReservationId};
 use crate::family::{FamilyId, MemberId, Municipality};
 use crate::sealing::{HasPersonal, Personal, PersonalField};
 use crate::{Channel, Code, Need, Sector, Timestamp};
@@ -33,13 +33,34 @@ pub struct CaseloadChange {
     pub family_id: FamilyId,
 }
 
+/// A place in the caseload held for a family while its assignment (or the acceptance of a
+/// handover) is recorded. Only the request that made it releases it; a process releases it
+/// after `until` when the assignment never came.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlaceReserved {
+    pub family_id: FamilyId,
+    pub reservation_id: ReservationId,
+    pub until: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReservationReleased {
+    pub family_id: FamilyId,
+    pub reservation_id: ReservationId,
+    /// Released by the process after its time ran out, not by its own request.
+    pub expired: bool,
+}
+
 crate::v1_events!(
     pub enum ContactPersonEvent {
         Registered(Profile) = "ContactPersonRegistered",
         Updated(Profile) = "ContactPersonUpdated",
         Deactivated(Deactivated) = "ContactPersonDeactivated",
+        // The family is in the caseload: its assignment names this person.
         CaseloadJoined(CaseloadChange) = "CaseloadJoined",
         CaseloadLeft(CaseloadChange) = "CaseloadLeft",
+        PlaceReserved(PlaceReserved) = "CaseloadPlaceReserved",
+        ReservationReleased(ReservationReleased) = "CaseloadReservationReleased",
     }
 );
 
@@ -79,6 +100,32 @@ pub struct HandoverWithdrawn {
     pub handover_id: HandoverId,
 }
 
+crate::wire_codes!(
+    /// Why a family's contact person stopped coordinating it.
+    pub enum EndReason, "end reason" {
+        /// The family's needs are met.
+        NeedsMet = "needs_met",
+        /// The family no longer wants coordination.
+        FamilyDeclined = "family_declined",
+        /// Another service now holds the responsibility, such as child protection.
+        ResponsibilityMoved = "responsibility_moved",
+        MovedAway = "moved_away",
+        /// The family was closed.
+        FamilyClosed = "family_closed",
+        /// The family was erased.
+        FamilyErased = "family_erased",
+        Other = "other",
+    }
+);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssignmentEnded {
+    pub contact_person: ContactPersonId,
+    pub reason: EndReason,
+    /// Free text about the family, sealed with its key; none when a process ended it.
+    pub note: Option<Personal<String>>,
+}
+
 crate::v1_events!(
     pub enum AssignmentEvent {
         Assigned(Assigned) = "ContactPersonAssigned",
@@ -86,6 +133,7 @@ crate::v1_events!(
         HandoverAccepted(HandoverAccepted) = "HandoverAccepted",
         HandoverDeclined(HandoverDeclined) = "HandoverDeclined",
         HandoverWithdrawn(HandoverWithdrawn) = "HandoverWithdrawn",
+        Ended(AssignmentEnded) = "AssignmentEnded",
     }
 );
 
@@ -94,6 +142,9 @@ impl HasPersonal for AssignmentEvent {
         match self {
             AssignmentEvent::HandoverProposed(proposed) => vec![&mut proposed.reason],
             AssignmentEvent::HandoverDeclined(declined) => vec![&mut declined.reason],
+            AssignmentEvent::Ended(ended) => {
+                ended.note.iter_mut().map(|note| note as &mut dyn PersonalField).collect()
+            }
             AssignmentEvent::Assigned(_)
             | AssignmentEvent::HandoverAccepted(_)
             | AssignmentEvent::HandoverWithdrawn(_) => Vec::new(),

@@ -17,6 +17,14 @@ impl Narrate for ContactPersonEvent {
             ContactPersonEvent::CaseloadLeft(change) => {
                 format!("family {} left the caseload", change.family_id)
             }
+            ContactPersonEvent::PlaceReserved(reserved) => {
+                format!("a place held for family {} until {}", reserved.family_id, reserved.until)
+            }
+            ContactPersonEvent::ReservationReleased(released) => format!(
+                "the place held for family {} released{}",
+                released.family_id,
+                if released.expired { " (its assignment never came)" } else { "" }
+            ),
         }
     }
 }
@@ -42,6 +50,10 @@ impl Narrate for AssignmentEvent {
             }
             AssignmentEvent::HandoverWithdrawn(withdrawn) => {
                 format!("handover {} withdrawn", withdrawn.handover_id)
+            }
+            AssignmentEvent::Ended(ended) => {
+                let note = ended.note.as_ref().map(|note| telling.note(note)).unwrap_or_default();
+                format!("{} stopped coordinating ({}){note}", ended.contact_person, ended.reason)
             }
         }
     }

@@ -146,11 +146,14 @@ pub struct CaseloadFamily<'a> {
     pub assignment: &'a Assignment,
     /// This transfer proposed its handover already (a retry of the same transfer).
     pub retried: bool,
+    /// The family is closed or erased: its assignment ends rather than moves.
+    pub closed: bool,
 }
 
 /// Why a family is left out of a transfer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Skip {
+    FamilyClosed,
     HandoverPending(HandoverId),
     NotTheirs(ContactPersonId),
     NoRoom,
@@ -159,6 +162,7 @@ pub enum Skip {
 impl fmt::Display for Skip {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Skip::FamilyClosed => f.write_str("the family is closed"),
             Skip::HandoverPending(handover) => write!(f, "handover {handover} is already pending"),
             Skip::NotTheirs(from) => write!(f, "{from} is not the family's contact person"),
             Skip::NoRoom => f.write_str("no receiver has room"),
@@ -173,9 +177,9 @@ pub struct TransferPlan {
     pub skipped: Vec<(FamilyId, Skip)>,
 }
 
-/// Plans moving the families `from` coordinates to `receivers`. A family with a pending
-/// handover, or that is not `from`'s any more, is skipped; a retried transfer plans again the
-/// families it proposed before, so that each replays its first answer.
+/// Plans moving the families `from` coordinates to `receivers`. A closed family, one with a
+/// pending handover, or one that is not `from`'s any more, is skipped; a retried transfer plans
+/// again the families it proposed before, so that each replays its first answer.
 pub fn plan_transfer(
     from: ContactPersonId,
     families: &[CaseloadFamily<'_>],
@@ -186,11 +190,14 @@ pub fn plan_transfer(
     let mut eligible = Vec::new();
     for family in families {
         let assignment = family.assignment;
-        if family.retried || (assignment.current == Some(from) && assignment.pending.is_none()) {
+        if family.retried
+            || (!family.closed && assignment.current == Some(from) && assignment.pending.is_none())
+        {
             eligible.push(family.family_id);
             continue;
         }
         let skip = match &assignment.pending {
+            _ if family.closed => Skip::FamilyClosed,
             Some(pending) => Skip::HandoverPending(pending.handover_id),
             None => Skip::NotTheirs(from),
         };

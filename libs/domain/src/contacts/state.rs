@@ -5,21 +5,37 @@ use std::collections::{BTreeMap, BTreeSet};
 use jiff::civil::Date;
 
 use super::events::*;
-use super::{ContactId, ContactPersonId, HandoverId};
+use super::{ContactId, ContactPersonId, HandoverId, ReservationId};
+use crate::Timestamp;
 use crate::family::FamilyId;
 use crate::sealing::Personal;
+
+/// A place held in a caseload while an assignment is recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reservation {
+    pub reservation_id: ReservationId,
+    pub until: Timestamp,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ContactPerson {
     pub profile: Option<Profile>,
     pub active: bool,
-    /// The families they coordinate, or have a place reserved for.
+    /// The families they coordinate.
     pub caseload: BTreeSet<FamilyId>,
+    /// Places held for families whose assignment is being recorded; they count against the
+    /// limit.
+    pub reserved: BTreeMap<FamilyId, Reservation>,
 }
 
 impl ContactPerson {
+    /// Families coordinated and places held.
+    pub fn places_taken(&self) -> usize {
+        self.caseload.len() + self.reserved.len()
+    }
+
     pub fn has_room(&self) -> bool {
-        self.profile.as_ref().is_some_and(|profile| self.caseload.len() < profile.caseload_limit as usize)
+        self.profile.as_ref().is_some_and(|profile| self.places_taken() < profile.caseload_limit as usize)
     }
 
     pub fn limit(&self) -> u32 {
@@ -35,10 +51,22 @@ impl ContactPerson {
             ContactPersonEvent::Updated(profile) => self.profile = Some(profile.clone()),
             ContactPersonEvent::Deactivated(_) => self.active = false,
             ContactPersonEvent::CaseloadJoined(change) => {
+                self.reserved.remove(&change.family_id);
                 self.caseload.insert(change.family_id);
             }
             ContactPersonEvent::CaseloadLeft(change) => {
                 self.caseload.remove(&change.family_id);
+            }
+            ContactPersonEvent::PlaceReserved(reserved) => {
+                let reservation =
+                    Reservation { reservation_id: reserved.reservation_id, until: reserved.until };
+                self.reserved.insert(reserved.family_id, reservation);
+            }
+            ContactPersonEvent::ReservationReleased(released) => {
+                let held = self.reserved.get(&released.family_id);
+                if held.is_some_and(|held| held.reservation_id == released.reservation_id) {
+                    self.reserved.remove(&released.family_id);
+                }
             }
         }
     }
@@ -80,6 +108,10 @@ impl Assignment {
             }
             AssignmentEvent::HandoverDeclined(_) | AssignmentEvent::HandoverWithdrawn(_) => {
                 self.pending = None
+            }
+            AssignmentEvent::Ended(_) => {
+                self.current = None;
+                self.pending = None;
             }
         }
     }

@@ -175,6 +175,40 @@ fn the_registrant_acts_as_contact_person_only_until_one_is_assigned() {
     );
     family.apply_assignment(&AssignmentEvent::Assigned(Assigned { contact_person: anna() }));
     assert_eq!(given(&family).decide(&registrar(), Action::AddMember), denied(rules::NO_RELATIONSHIP));
+    // Nor once the assignment has ended: nobody coordinates the family then.
+    family.apply_assignment(&ended(anna()));
+    assert_eq!(given(&family).decide(&registrar(), Action::AddMember), denied(rules::NO_RELATIONSHIP));
+}
+
+fn ended(person: luukku_domain::contacts::ContactPersonId) -> AssignmentEvent {
+    AssignmentEvent::Ended(luukku_domain::contacts::AssignmentEnded {
+        contact_person: person,
+        reason: luukku_domain::contacts::EndReason::NeedsMet,
+        note: None,
+    })
+}
+
+#[test]
+fn a_contact_person_whose_assignment_ended_may_only_retry_the_end() {
+    let mut family = salo();
+    family.apply_assignment(&ended(anna()));
+    let when = given(&family).by_contact_person(anna());
+    assert_eq!(
+        when.decide(&contact_person(), Action::EndAssignment),
+        Decision::Allow { scope: Scope::Whole, basis: Basis::FormerContactPerson }
+    );
+    for action in [Action::GetFamilyView, Action::AddMember, Action::RecordContact, Action::WithdrawHandover]
+    {
+        assert!(!when.decide(&contact_person(), action).allowed(), "{action}");
+    }
+    let bertta_actor = actor("bertta", Role::ContactPerson, Some(Sector::FamilySocialServices));
+    assert!(
+        !given(&family).by_contact_person(bertta()).decide(&bertta_actor, Action::EndAssignment).allowed()
+    );
+    family.apply_assignment(&AssignmentEvent::Assigned(Assigned { contact_person: bertta() }));
+    assert!(
+        !given(&family).by_contact_person(anna()).decide(&contact_person(), Action::EndAssignment).allowed()
+    );
 }
 
 #[test]

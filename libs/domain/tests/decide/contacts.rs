@@ -28,6 +28,16 @@ fn join(family: u32) -> ContactPersonCommand {
     ContactPersonCommand::Join { family_id: id(family) }
 }
 
+const UNTIL: Timestamp = Timestamp::from_millis(1_795_500_120_000);
+
+fn reserve(family: u32, reservation: u32) -> ContactPersonCommand {
+    ContactPersonCommand::Reserve { family_id: id(family), reservation_id: id(reservation), until: UNTIL }
+}
+
+fn release(family: u32, reservation: u32) -> ContactPersonCommand {
+    ContactPersonCommand::Release { family_id: id(family), reservation_id: id(reservation), expired: false }
+}
+
 #[test]
 fn a_contact_person_is_registered_and_checked() {
     let anna = given::<ContactPerson>(registered_person(2));
@@ -38,7 +48,7 @@ fn a_contact_person_is_registered_and_checked() {
         given::<ContactPerson>([]).when(ContactPersonCommand::Register(bad)).then_invalid(),
         ["name", "caseload_limit"]
     );
-    given::<ContactPerson>([]).when(join(1)).then_err(ContactPersonError::NotFound);
+    given::<ContactPerson>([]).when(reserve(1, 501)).then_err(ContactPersonError::NotFound);
 }
 
 #[test]
@@ -53,26 +63,55 @@ fn an_update_keeps_the_identity_and_records_only_changes() {
 }
 
 #[test]
-fn the_caseload_limit_holds() {
-    let full = given::<ContactPerson>(registered_person(2)).when(join(1)).and().when(join(2)).and();
-    full.when(join(3)).then_err(ContactPersonError::CaseloadFull { limit: 2 });
-    full.when(join(2)).then_nothing();
-    let left = full.when(ContactPersonCommand::Leave { family_id: id(1) }).and();
-    left.when(join(3)).then([ContactPersonEvent::CaseloadJoined(CaseloadChange { family_id: id(3) })]);
+fn the_caseload_limit_counts_families_and_places_held() {
+    let full = given::<ContactPerson>(registered_person(2)).when(reserve(1, 501)).and().when(join(2)).and();
+    assert_eq!(full.state().places_taken(), 2);
+    full.when(reserve(3, 503)).then_err(ContactPersonError::CaseloadFull { limit: 2 });
+    full.when(reserve(2, 502)).then_nothing();
+    full.when(reserve(1, 501)).then_nothing();
+    let left = full.when(ContactPersonCommand::Leave { family_id: id(2) }).and();
+    left.when(reserve(3, 503)).then([ContactPersonEvent::PlaceReserved(PlaceReserved {
+        family_id: id(3),
+        reservation_id: id(503),
+        until: UNTIL,
+    })]);
     left.when(ContactPersonCommand::Leave { family_id: id(9) }).then_nothing();
 }
 
 #[test]
-fn deactivation_needs_an_empty_caseload_and_stops_new_families() {
+fn a_place_is_released_only_by_the_request_that_holds_it() {
+    let held = given::<ContactPerson>(registered_person(5)).when(reserve(1, 501)).and();
+    held.when(reserve(1, 502)).then_err(ContactPersonError::PlaceHeld(id(1)));
+    held.when(release(1, 502)).then_nothing();
+    let released = held.when(release(1, 501)).and();
+    assert!(released.state().reserved.is_empty() && released.state().caseload.is_empty());
+    released.when(release(1, 501)).then_nothing();
+
+    // Joining takes the place; a late release of it then changes nothing.
+    let joined = held.when(join(1)).and();
+    assert_eq!((joined.state().caseload.len(), joined.state().reserved.len()), (1, 0));
+    joined.when(release(1, 501)).then_nothing();
+    joined.when(reserve(1, 502)).then_nothing();
+    joined.when(join(1)).then_nothing();
+}
+
+#[test]
+fn deactivation_needs_every_assignment_ended_and_stops_new_families() {
     let deactivate = ContactPersonCommand::Deactivate { reason: "retires".to_owned() };
+    let coordinating = given::<ContactPerson>(registered_person(2)).when(join(1)).and();
+    coordinating
+        .when(deactivate.clone())
+        .then_err(ContactPersonError::HasCaseload { families: 1, reserved: 0 });
     given::<ContactPerson>(registered_person(2))
-        .when(join(1))
+        .when(reserve(1, 501))
         .and()
         .when(deactivate.clone())
-        .then_err(ContactPersonError::HasCaseload(1));
+        .then_err(ContactPersonError::HasCaseload { families: 0, reserved: 1 });
+    let ended = coordinating.when(ContactPersonCommand::Leave { family_id: id(1) }).and();
+    assert!(!ended.when(deactivate.clone()).and().state().active);
     let inactive = given::<ContactPerson>(registered_person(2)).when(deactivate.clone()).and();
     assert!(!inactive.state().active);
-    inactive.when(join(1)).then_err(ContactPersonError::Inactive);
+    inactive.when(reserve(1, 501)).then_err(ContactPersonError::Inactive);
     inactive.when(deactivate).then_nothing();
 }
 
@@ -122,6 +161,146 @@ fn an_accepted_handover_changes_the_contact_person() {
     accepted
         .when(AssignmentCommand::Accept { handover_id: id(101) })
         .then_err(AssignmentError::NoSuchHandover(id(101)));
+}
+
+#[test]
+fn an_assignment_ends_with_a_reason_and_withdraws_a_pending_handover() {
+    let end = |reason, note: &str| AssignmentCommand::End { reason, note: note.to_owned() };
+    given::<Assignment>([]).when(end(EndReason::NeedsMet, "")).then_err(AssignmentError::NotAssigned);
+    given::<Assignment>(assigned_to(1)).when(end(EndReason::NeedsMet, " done ")).then([
+        AssignmentEvent::Ended(AssignmentEnded {
+            contact_person: id(1),
+            reason: EndReason::NeedsMet,
+            note: Some(Personal::Plain("done".to_owned())),
+        }),
+    ]);
+    let proposed = given::<Assignment>(assigned_to(1)).when(assign(2, 101, "moves")).and();
+    let ended = proposed.when(end(EndReason::FamilyClosed, "")).and();
+    assert_eq!(
+        ended.history()[2..],
+        [
+            AssignmentEvent::HandoverWithdrawn(HandoverWithdrawn { handover_id: id(101) }),
+            AssignmentEvent::Ended(AssignmentEnded {
+                contact_person: id(1),
+                reason: EndReason::FamilyClosed,
+                note: None
+            }),
+        ]
+    );
+    let state = ended.state();
+    assert_eq!((state.current, state.pending), (None, None));
+    ended
+        .when(AssignmentCommand::Accept { handover_id: id(101) })
+        .then_err(AssignmentError::NoSuchHandover(id(101)));
+    ended.when(end(EndReason::Other, "")).then_err(AssignmentError::NotAssigned);
+    ended.when(assign(3, 102, "")).then([AssignmentEvent::Assigned(Assigned { contact_person: id(3) })]);
+}
+
+mod reconciling {
+    use std::collections::BTreeSet;
+
+    use luukku_domain::contacts::reconcile::*;
+    use luukku_domain::family::{CloseReason, Closed, FamilyEvent, Reopened};
+
+    use super::*;
+
+    const T0: i64 = 1_795_500_000_000;
+    const GRACE: i64 = 60_000;
+
+    fn at(offset_ms: i64) -> Timestamp {
+        Timestamp::from_millis(T0 + offset_ms)
+    }
+
+    /// What `command` records for a contact person holding what `caseloads` says they hold.
+    fn person_event(caseloads: &mut Caseloads, person: u32, command: ContactPersonCommand, when: i64) {
+        let places = caseloads.persons.get(&id(person)).cloned().unwrap_or_default();
+        let mut history = registered_person(10);
+        history.extend(
+            places
+                .caseload
+                .iter()
+                .map(|family| ContactPersonEvent::CaseloadJoined(CaseloadChange { family_id: *family })),
+        );
+        for event in given::<ContactPerson>(history).when(command).events() {
+            caseloads.apply_person(id(person), &event, at(when));
+        }
+    }
+
+    fn found(caseloads: &Caseloads, ends: &FamilyEnds, now: i64) -> Vec<(Difference, bool)> {
+        differences(caseloads, ends, at(now), GRACE).into_iter().map(|f| (f.difference, f.settled)).collect()
+    }
+
+    #[test]
+    fn caseloads_that_follow_their_assignments_have_no_differences() {
+        let mut caseloads = Caseloads::default();
+        caseloads.apply_assignment(id(1000), &assigned_to(1)[0], at(0));
+        person_event(&mut caseloads, 1, join(1000), 0);
+        assert_eq!(found(&caseloads, &FamilyEnds::default(), GRACE * 10), []);
+        // A place held and not yet expired is a request in flight.
+        person_event(&mut caseloads, 2, reserve(1001, 501), 0);
+        assert_eq!(found(&caseloads, &FamilyEnds::default(), UNTIL.as_millis() - T0 - 1), []);
+    }
+
+    #[test]
+    fn every_kind_of_difference_is_found_and_settles_after_the_grace_time() {
+        let mut caseloads = Caseloads::default();
+        let mut ends = FamilyEnds::default();
+        // Assigned to 1, but the join never happened.
+        caseloads.apply_assignment(id(1000), &assigned_to(1)[0], at(0));
+        // In 2's caseload, but the assignment names nobody (its end's leave stopped short).
+        person_event(&mut caseloads, 2, join(1001), 0);
+        // A place 3 holds whose assignment never came.
+        person_event(&mut caseloads, 3, reserve(1002, 502), 0);
+        // Assigned to 4, in their caseload, and closed since.
+        caseloads.apply_assignment(id(1003), &assigned_to(4)[0], at(0));
+        person_event(&mut caseloads, 4, join(1003), 0);
+        let closed = FamilyEvent::Closed(Closed { reason: CloseReason::NeedsMet, note: Personal::text("") });
+        ends.apply(id(1003), &closed, at(1000));
+
+        let expired = UNTIL.as_millis() - T0;
+        let young = found(&caseloads, &ends, 1500);
+        assert!(young.iter().all(|(_, settled)| !settled), "{young:?}");
+        assert_eq!(young.len(), 3, "the place has not expired yet: {young:?}");
+        let settled = found(&caseloads, &ends, expired.max(GRACE + 1000));
+        let kinds: BTreeSet<_> = settled.iter().map(|(difference, _)| difference.kind()).collect();
+        assert_eq!(kinds, BTreeSet::from(["expired", "missing", "stale", "ended"]));
+        assert!(settled.iter().all(|(_, settled)| *settled));
+        assert!(settled.contains(&(Difference::Missing { family: id(1000), person: id(1) }, true)));
+        assert!(
+            settled.contains(&(Difference::Stale { family: id(1001), person: id(2), assigned: None }, true))
+        );
+        assert!(settled.contains(&(
+            Difference::Expired { family: id(1002), person: id(3), reservation_id: id(502) },
+            true
+        )));
+        assert!(settled.contains(&(
+            Difference::Ended { family: id(1003), person: id(4), end: FamilyEnd::Closed },
+            true
+        )));
+
+        // Reopened, the family's assignment is no difference any more.
+        ends.apply(id(1003), &FamilyEvent::Reopened(Reopened { note: Personal::text("") }), at(2000));
+        assert!(!found(&caseloads, &ends, GRACE * 10).iter().any(|(d, _)| d.kind() == "ended"));
+    }
+
+    #[test]
+    fn a_handover_accepted_moves_the_family_between_caseloads() {
+        let mut caseloads = Caseloads::default();
+        let proposed = given::<Assignment>(assigned_to(1)).when(assign(2, 101, "moves")).and();
+        let accepted = proposed.when(AssignmentCommand::Accept { handover_id: id(101) }).and();
+        for event in accepted.history() {
+            caseloads.apply_assignment(id(1000), event, at(0));
+        }
+        person_event(&mut caseloads, 1, join(1000), 0);
+        let differences = found(&caseloads, &FamilyEnds::default(), GRACE);
+        assert_eq!(
+            differences,
+            [
+                (Difference::Stale { family: id(1000), person: id(1), assigned: Some(id(2)) }, true),
+                (Difference::Missing { family: id(1000), person: id(2) }, true),
+            ]
+        );
+    }
 }
 
 #[test]
@@ -325,11 +504,12 @@ fn a_transfer_proposes_each_family_once_and_says_why_others_are_left() {
     let pending = given::<Assignment>(assigned_to(1)).when(assign(5, 101, "moves")).and().state();
     let someone_elses = given::<Assignment>(assigned_to(7)).state();
     let caseload = [
-        CaseloadFamily { family_id: id(1000), assignment: &theirs, retried: false },
-        CaseloadFamily { family_id: id(1001), assignment: &pending, retried: false },
-        CaseloadFamily { family_id: id(1002), assignment: &someone_elses, retried: false },
-        CaseloadFamily { family_id: id(1003), assignment: &pending, retried: true },
-        CaseloadFamily { family_id: id(1004), assignment: &theirs, retried: false },
+        CaseloadFamily { family_id: id(1000), assignment: &theirs, retried: false, closed: false },
+        CaseloadFamily { family_id: id(1001), assignment: &pending, retried: false, closed: false },
+        CaseloadFamily { family_id: id(1002), assignment: &someone_elses, retried: false, closed: false },
+        CaseloadFamily { family_id: id(1003), assignment: &pending, retried: true, closed: false },
+        CaseloadFamily { family_id: id(1004), assignment: &theirs, retried: false, closed: false },
+        CaseloadFamily { family_id: id(1005), assignment: &theirs, retried: false, closed: true },
     ];
     let receivers = [Receiver { id: id(2), caseload: 0, limit: 2 }];
     let plan = plan_transfer(leaving, &caseload, &receivers, SpreadRule::RoundRobin);
@@ -339,6 +519,7 @@ fn a_transfer_proposes_each_family_once_and_says_why_others_are_left() {
         [
             (id(1001), Skip::HandoverPending(id(101))),
             (id(1002), Skip::NotTheirs(leaving)),
+            (id(1005), Skip::FamilyClosed),
             (id(1004), Skip::NoRoom)
         ]
     );

@@ -8,8 +8,8 @@ use luukku_app::{AppError, Caller, Entry, Result, Write, Written, refused};
 use luukku_domain::RequestId;
 use luukku_domain::contacts::{
     AssignPlan, Assignment, AssignmentCommand, AssignmentEvent, CaseloadFamily, CaseloadMove, ContactPerson,
-    ContactPersonCommand, ContactPersonId, HandoverId, Receiver, SpreadRule, assignment_kept, check_receiver,
-    plan_accept, plan_assignment, plan_transfer,
+    ContactPersonCommand, ContactPersonId, EndReason, HandoverId, Receiver, ReservationId, SpreadRule,
+    assignment_kept, check_receiver, plan_accept, plan_assignment, plan_transfer,
 };
 use luukku_domain::family::FamilyId;
 use luukku_eventstore::KeyStore;
@@ -53,6 +53,8 @@ pub struct Transferred {
     pub family_id: FamilyId,
     pub to: ContactPersonId,
     pub handover_id: HandoverId,
+    /// Where the proposal landed (its first answer's, on a retry).
+    pub written: Written,
 }
 
 /// What a transfer proposed, and which families it left, with why.
@@ -89,7 +91,47 @@ fn proposed_move(entries: &[Entry<AssignmentEvent>], handover_id: HandoverId) ->
     })
 }
 
+/// A place held in a caseload by one request.
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    person: ContactPersonId,
+    family_id: FamilyId,
+    reservation_id: ReservationId,
+}
+
 impl<K: KeyStore> Contacts<K> {
+    /// Holds a place in `person`'s caseload for the family while `write` is recorded. The
+    /// place is the request's own (its id is made from the caller and the request id), so a
+    /// retry holds the same place, and no other request can release it.
+    async fn reserve(
+        &self,
+        caller: &Caller,
+        write: &Write,
+        person: ContactPersonId,
+        family_id: FamilyId,
+    ) -> Result<Held> {
+        let reservation_id = ReservationId::from_ulid(write.new_id(caller, "caseload-place"));
+        let until = luukku_app::context_now().now.after(self.reservation_time);
+        let command = ContactPersonCommand::Reserve { family_id, reservation_id, until };
+        self.caseload(caller, person, command).await?;
+        Ok(Held { person, family_id, reservation_id })
+    }
+
+    /// Takes the held place when the assignment named its person, and gives it up otherwise.
+    /// A failure is logged: the write it was held for has its answer, and the caseload
+    /// process takes or releases the place when its time runs out.
+    async fn settle(&self, caller: &Caller, held: Held, taken: bool) {
+        let Held { person, family_id, reservation_id } = held;
+        let command = if taken {
+            ContactPersonCommand::Join { family_id }
+        } else {
+            ContactPersonCommand::Release { family_id, reservation_id, expired: false }
+        };
+        if let Err(error) = self.caseload(caller, person, command).await {
+            tracing::warn!(%person, %family_id, %error, "caseload place not settled; the caseload process will");
+        }
+    }
+
     /// Assigns `to` as the family's contact person, or proposes a handover to them when the
     /// family has one.
     pub async fn assign(
@@ -102,28 +144,30 @@ impl<K: KeyStore> Contacts<K> {
     ) -> Result<Assigned> {
         let command = AssignmentCommand::Assign { to, handover_id: HandoverId::generate(), reason };
         let assignment = self.assignments.load(family_id.into()).await?;
-        let plan = if assignment.written_by(&caller.actor, &write.request_id).is_some() {
+        let replay = assignment.written_by(&caller.actor, &write.request_id).is_some();
+        let plan = if replay {
             AssignPlan::Propose
         } else {
             self.family(family_id, true).await?;
             let receiver = self.persons.load(to.into()).await?;
             plan_assignment(&assignment.state, &receiver.state, to).map_err(refused::<ContactPerson>(to))?
         };
-        if let AssignPlan::ReserveFirst(person) = plan {
-            self.caseload(caller, person, ContactPersonCommand::Join { family_id }).await?;
-        }
+        let held = match plan {
+            AssignPlan::ReserveFirst(person) => Some(self.reserve(caller, write, person, family_id).await?),
+            AssignPlan::Propose => None,
+        };
         let outcome = self.assignments.execute(family_id.into(), caller, write, &command).await;
-        match (plan, &outcome) {
-            (AssignPlan::ReserveFirst(person), Ok(outcome)) if !assignment_kept(&outcome.events, person) => {
-                self.release(caller, person, family_id).await;
-            }
-            (AssignPlan::ReserveFirst(person), Err(_)) => self.release(caller, person, family_id).await,
-            _ => {}
+        let kept = outcome.as_ref().is_ok_and(|outcome| assignment_kept(&outcome.events, to));
+        if let Some(held) = held {
+            self.settle(caller, held, kept).await;
+        } else if replay && kept && assignment.state.current == Some(to) {
+            // A retry finishes what a first attempt that stopped short left.
+            self.caseload(caller, to, ContactPersonCommand::Join { family_id }).await?;
         }
         let outcome = outcome?;
         Ok(Assigned {
             written: outcome.written,
-            assigned: assignment_kept(&outcome.events, to),
+            assigned: kept,
             handover_id: handover_of(&outcome.events).map(|(handover_id, _)| handover_id),
         })
     }
@@ -142,11 +186,12 @@ impl<K: KeyStore> Contacts<K> {
         let planned = plan_accept(&assignment.state, handover_id);
         let (Some(moves), None) = (planned, assignment.written_by(&caller.actor, &write.request_id)) else {
             // A retry, or no such handover: the assignment answers either. A retry also
-            // finishes the move out of the old caseload, which may have failed the first time.
+            // finishes the moves between caseloads, which may have stopped short the first time.
             let written = self.assignments.execute(family_id.into(), caller, write, &command).await?.written;
             if let Some(moves) = proposed_move(&assignment.entries, handover_id)
                 && assignment.state.current == Some(moves.to)
             {
+                self.caseload(caller, moves.to, ContactPersonCommand::Join { family_id }).await?;
                 self.caseload(caller, moves.from, ContactPersonCommand::Leave { family_id }).await?;
             }
             return Ok(written);
@@ -155,17 +200,36 @@ impl<K: KeyStore> Contacts<K> {
         check_receiver(&caller.actor, moves.to, &receiver.state).map_err(refused::<Assignment>(family_id))?;
         self.family(family_id, true).await?;
         receiver.state.check_active().map_err(refused::<ContactPerson>(moves.to))?;
-        self.caseload(caller, moves.to, ContactPersonCommand::Join { family_id }).await?;
-        match self.assignments.execute(family_id.into(), caller, write, &command).await {
-            Ok(outcome) => {
-                self.caseload(caller, moves.from, ContactPersonCommand::Leave { family_id }).await?;
-                Ok(outcome.written)
-            }
-            Err(error) => {
-                self.release(caller, moves.to, family_id).await;
-                Err(error.into())
-            }
+        let held = self.reserve(caller, write, moves.to, family_id).await?;
+        let outcome = self.assignments.execute(family_id.into(), caller, write, &command).await;
+        self.settle(caller, held, outcome.is_ok()).await;
+        let written = outcome?.written;
+        self.caseload(caller, moves.from, ContactPersonCommand::Leave { family_id }).await?;
+        Ok(written)
+    }
+
+    /// The family's contact person stops coordinating it, and the family leaves their
+    /// caseload; a pending handover is withdrawn.
+    pub async fn end_assignment(
+        &self,
+        caller: &Caller,
+        write: &Write,
+        family_id: FamilyId,
+        reason: EndReason,
+        note: String,
+    ) -> Result<Written> {
+        self.family(family_id, false).await?;
+        let command = AssignmentCommand::End { reason, note };
+        let outcome = self.assignments.execute(family_id.into(), caller, write, &command).await?;
+        let ended = outcome.events.iter().find_map(|event| match event {
+            AssignmentEvent::Ended(ended) => Some(ended.contact_person),
+            _ => None,
+        });
+        if let Some(person) = ended {
+            // On a retry the family may have been assigned to them again since.
+            self.align(caller, person, family_id, None).await?;
         }
+        Ok(outcome.written)
     }
 
     pub async fn decline_handover(
@@ -212,14 +276,16 @@ impl<K: KeyStore> Contacts<K> {
             let assignment = self.assignments.load((*family_id).into()).await?;
             let part = part_request_id(&request.write.request_id, *family_id);
             let retried = assignment.written_by(&caller.actor, &part).is_some();
-            assignments.push((*family_id, assignment, retried));
+            let closed = self.families.load((*family_id).into()).await?.state.check_open().is_err();
+            assignments.push((*family_id, assignment, retried, closed));
         }
         let caseload: Vec<CaseloadFamily<'_>> = assignments
             .iter()
-            .map(|(family_id, assignment, retried)| CaseloadFamily {
+            .map(|(family_id, assignment, retried, closed)| CaseloadFamily {
                 family_id: *family_id,
                 assignment: &assignment.state,
                 retried: *retried,
+                closed: *closed,
             })
             .collect();
         let plan = plan_transfer(request.from, &caseload, &receivers, request.rule);
@@ -241,7 +307,7 @@ impl<K: KeyStore> Contacts<K> {
                 // On a retry the replayed proposal names the receiver of the first answer.
                 let (handover_id, to) =
                     handover_of(&outcome.events).ok_or((family_id, "no handover was proposed".to_owned()))?;
-                Ok(Transferred { family_id, to, handover_id })
+                Ok(Transferred { family_id, to, handover_id, written: outcome.written })
             }
         }))
         .buffered(TRANSFER_CONCURRENCY)

@@ -4,7 +4,7 @@ use jiff::civil::Date;
 use luukku_app::{Caller, Write};
 use luukku_domain::contacts::{
     ConsultationRecorded, ContactId, ContactPersonCommand, ContactPersonId, ContactRecorded, Direction,
-    HandoverId, Party, Profile, SpreadRule,
+    EndReason, HandoverId, Party, Profile, SpreadRule,
 };
 use luukku_domain::family::{FamilyId, MemberId, parse_language};
 use luukku_domain::sealing::Personal;
@@ -113,6 +113,32 @@ pub fn handover_decision(
     let family_id = decoder.id("family_id", &message.family_id, FamilyId::parse);
     let handover_id = decoder.id("handover_id", &message.handover_id, HandoverId::parse);
     decoder.finish(|| Some((write?, family_id?, handover_id?)))
+}
+
+/// Ending an assignment: the write, the family, the reason and the note. The service itself
+/// records the reasons for closed and erased families.
+pub fn end_assignment(
+    message: &pb::EndAssignmentRequest,
+) -> Result<(Write, FamilyId, EndReason, String), Status> {
+    let mut decoder = Decoder::new();
+    let write = decoder.write(message, &message.request_id, message.expected_version);
+    let family_id = decoder.id("family_id", &message.family_id, FamilyId::parse);
+    let reason = match pb::EndReason::try_from(message.reason) {
+        Ok(pb::EndReason::NeedsMet) => Some(EndReason::NeedsMet),
+        Ok(pb::EndReason::FamilyDeclined) => Some(EndReason::FamilyDeclined),
+        Ok(pb::EndReason::ResponsibilityMoved) => Some(EndReason::ResponsibilityMoved),
+        Ok(pb::EndReason::MovedAway) => Some(EndReason::MovedAway),
+        Ok(pb::EndReason::Other) => Some(EndReason::Other),
+        Ok(pb::EndReason::FamilyClosed | pb::EndReason::FamilyErased) => {
+            decoder.bad("reason", "is recorded by the service when the family is closed or erased");
+            None
+        }
+        _ => {
+            decoder.bad("reason", "name the reason for ending");
+            None
+        }
+    };
+    decoder.finish(|| Some((write?, family_id?, reason?, message.note.clone())))
 }
 
 pub fn transfer(message: &pb::TransferCaseloadRequest) -> Result<TransferRequest, Status> {

@@ -31,6 +31,14 @@ pub fn person(record: &PersonRecord) -> pb::ContactPerson {
         active: person.active,
         caseload: person.caseload.iter().map(ToString::to_string).collect(),
         version: record.version,
+        reserved: person
+            .reserved
+            .iter()
+            .map(|(family_id, reservation)| pb::ReservedPlace {
+                family_id: family_id.to_string(),
+                until_ms: reservation.until.as_millis(),
+            })
+            .collect(),
     }
 }
 
@@ -43,6 +51,7 @@ pub fn transfer(transfer: Transfer) -> pb::TransferCaseloadResponse {
                 family_id: proposed.family_id.to_string(),
                 to_contact_person_id: proposed.to.to_string(),
                 handover_id: proposed.handover_id.to_string(),
+                result: written(proposed.written),
             })
             .collect(),
         skipped: transfer

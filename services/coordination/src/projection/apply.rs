@@ -156,12 +156,12 @@ fn persons(txn: &mut Txn<'_>, person: ContactPersonId, events: Vec<ContactPerson
 }
 
 fn assignments(txn: &mut Txn<'_>, family: FamilyId, events: Vec<AssignmentEvent>) -> Result<()> {
-    let mut moves: Vec<(Option<ContactPersonId>, ContactPersonId)> = Vec::new();
+    let mut moves: Vec<(Option<ContactPersonId>, Option<ContactPersonId>)> = Vec::new();
     with_family(txn, family, |doc| {
         for event in events {
             match event {
                 AssignmentEvent::Assigned(assigned) => {
-                    moves.push((doc.contact_person, assigned.contact_person));
+                    moves.push((doc.contact_person, Some(assigned.contact_person)));
                     doc.contact_person = Some(assigned.contact_person);
                 }
                 AssignmentEvent::HandoverProposed(proposed) => {
@@ -169,11 +169,15 @@ fn assignments(txn: &mut Txn<'_>, family: FamilyId, events: Vec<AssignmentEvent>
                 }
                 AssignmentEvent::HandoverAccepted(_) => {
                     if let Some((_, from, to)) = doc.pending_handover.take() {
-                        moves.push((Some(from), to));
+                        moves.push((Some(from), Some(to)));
                         doc.contact_person = Some(to);
                     }
                 }
                 AssignmentEvent::HandoverDeclined(_) | AssignmentEvent::HandoverWithdrawn(_) => {
+                    doc.pending_handover = None;
+                }
+                AssignmentEvent::Ended(_) => {
+                    moves.push((doc.contact_person.take(), None));
                     doc.pending_handover = None;
                 }
             }
@@ -185,9 +189,11 @@ fn assignments(txn: &mut Txn<'_>, family: FamilyId, events: Vec<AssignmentEvent>
                 person.families.remove(&family);
             })?;
         }
-        txn.update_person(to, |person| {
-            person.families.insert(family);
-        })?;
+        if let Some(to) = to {
+            txn.update_person(to, |person| {
+                person.families.insert(family);
+            })?;
+        }
     }
     Ok(())
 }

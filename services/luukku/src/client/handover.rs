@@ -1,4 +1,4 @@
-//! `luukku handover propose|accept|decline`.
+//! `luukku handover propose|accept|decline|end`.
 
 use luukku_grpc::with_token;
 use luukku_proto::contacts::v1 as contacts;
@@ -31,6 +31,33 @@ pub enum HandoverCommand {
         #[arg(long, default_value = "")]
         reason: String,
     },
+    /// Ends coordination of the family: you (or a supervisor) stop being its contact person.
+    End {
+        #[arg(long)]
+        family: String,
+        /// needs_met, family_declined, responsibility_moved, moved_away or other.
+        #[arg(long, value_parser = end_reason)]
+        reason: contacts::EndReason,
+        /// Optional; sealed with the family's key.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+}
+
+fn end_reason(text: &str) -> Result<contacts::EndReason, String> {
+    let reason = match text {
+        "needs_met" => contacts::EndReason::NeedsMet,
+        "family_declined" => contacts::EndReason::FamilyDeclined,
+        "responsibility_moved" => contacts::EndReason::ResponsibilityMoved,
+        "moved_away" => contacts::EndReason::MovedAway,
+        "other" => contacts::EndReason::Other,
+        _ => {
+            return Err(
+                "one of needs_met, family_declined, responsibility_moved, moved_away, other".to_owned()
+            );
+        }
+    };
+    Ok(reason)
 }
 
 pub async fn handover(identity: &Identity, command: HandoverCommand) -> anyhow::Result<()> {
@@ -88,6 +115,19 @@ pub async fn handover(identity: &Identity, command: HandoverCommand) -> anyhow::
                     .into_inner()
                     .result,
             );
+        }
+        HandoverCommand::End { family, reason, note } => {
+            let request = contacts::EndAssignmentRequest {
+                request_id: id(),
+                family_id: family,
+                expected_version: None,
+                reason: reason as i32,
+                note,
+            };
+            let response =
+                client.end_assignment(with_token(request, &token)).await.map_err(explain)?.into_inner();
+            println!("ended; the family left your caseload");
+            done(response.result);
         }
     }
     Ok(())
