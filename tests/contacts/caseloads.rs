@@ -352,6 +352,17 @@ async fn reconciling_reports_every_difference_and_repairs_it() -> anyhow::Result
     found.sort();
     assert_eq!(found, [("missing", assigned.clone()), ("stale", stray.clone())]);
     assert!(report.repaired.is_empty(), "a report repairs nothing");
+    // Anna's caseload lost the family, but its assignment still names her: she stays.
+    let deactivate = pb::DeactivateContactPersonRequest {
+        request_id: request_id(),
+        contact_person_id: anna.clone(),
+        reason: "leaves".to_owned(),
+        ..Default::default()
+    };
+    assert_eq!(
+        broken_rule(harness.contacts.deactivate_contact_person(harness.as_supervisor(deactivate)).await),
+        "HAS_CASELOAD"
+    );
     assert_eq!(harness.caseload(&anna).await?, Vec::<String>::new());
 
     let repaired = contacts.reconcile(&operator, true, 0).await?;

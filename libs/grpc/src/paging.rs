@@ -82,30 +82,36 @@ pub const SNAPSHOT_LIFETIME: Duration = Duration::from_secs(15 * 60);
 /// Pages of a list whose order changes while it is paged, such as what needs attention
 /// first. The first page takes the order as it is then; later pages follow that order, with
 /// each item as it is now: an item that left is skipped, an item that joined comes after
-/// those of the first page, and none is given twice or missed. The orders are kept in memory
-/// for [`SNAPSHOT_LIFETIME`], for the caller that asked; a token this process no longer
-/// knows (it restarted, or the call reached another replica) is refused, and the caller
-/// lists again from the first page.
+/// those of the first page, and none is given twice. Each caller keeps the orders of its
+/// last [`ORDERS_PER_CALLER`] first pages of a list, in memory, for [`SNAPSHOT_LIFETIME`]; a
+/// token this process no longer knows (it restarted, the caller began the list again many
+/// times since, or the call reached another replica) is refused, and the caller lists again
+/// from the first page.
 pub struct Snapshots {
-    orders: Mutex<LruCache<Ulid, Snapshot>>,
+    orders: Mutex<LruCache<String, Vec<Snapshot>>>,
 }
 
+/// How many first pages of one list each caller may page through at once.
+pub const ORDERS_PER_CALLER: usize = 4;
+
 struct Snapshot {
-    /// Whose list, and of what: only the same call of the same caller may page it.
-    owner: String,
+    id: Ulid,
     ids: Vec<String>,
+    /// Where each id stands in `ids`.
+    places: HashMap<String, usize>,
     taken: Instant,
 }
 
 impl Snapshots {
-    /// Keeps at most `capacity` orders, dropping the least recently paged.
+    /// Keeps the orders of at most `capacity` callers' lists, dropping the least recently
+    /// paged.
     pub fn new(capacity: NonZeroUsize) -> Self {
         Self { orders: Mutex::new(LruCache::new(capacity)) }
     }
 
-    /// The page of `items` that `request` asks for, for `owner`: in the order of `key` on
-    /// the first page, and in that page's order after it; `id` names an item. Gives the token
-    /// of the next page (empty after the last).
+    /// The page of `items` that `request` asks for, for `owner` (the caller and the list it
+    /// pages): in the order of `key` on the first page, and in that page's order after it;
+    /// `id` names an item. Gives the token of the next page (empty after the last).
     pub fn page<T>(
         &self,
         owner: &str,
@@ -119,13 +125,20 @@ impl Snapshots {
             if items.len() <= request.size {
                 return Ok((items, String::new()));
             }
-            let snapshot = Ulid::new();
-            let ids = items.iter().map(&id).collect();
+            let ids: Vec<String> = items.iter().map(&id).collect();
+            let places = ids.iter().enumerate().map(|(place, id)| (id.clone(), place)).collect();
             items.truncate(request.size);
             let last = items.last().map(&id).unwrap_or_default();
-            let taken = Instant::now();
-            self.lock().put(snapshot, Snapshot { owner: owner.to_owned(), ids, taken });
-            return Ok((items, token(&format!("{snapshot}.{last}"))));
+            let snapshot = Snapshot { id: Ulid::new(), ids, places, taken: Instant::now() };
+            let token = token(&format!("{}.{last}", snapshot.id));
+            let mut orders = self.lock();
+            let kept = orders.get_or_insert_mut(owner.to_owned(), Vec::new);
+            kept.retain(|kept| kept.taken.elapsed() < SNAPSHOT_LIFETIME);
+            if kept.len() == ORDERS_PER_CALLER {
+                kept.remove(0);
+            }
+            kept.push(snapshot);
+            return Ok((items, token));
         };
         let expired = || {
             let mut decoder = Decoder::new();
@@ -138,35 +151,38 @@ impl Snapshots {
                 .err()
                 .unwrap_or_else(|| tonic::Status::invalid_argument("page_token"))
         };
-        let (snapshot, last) = after.split_once('.').ok_or_else(expired)?;
-        let snapshot: Ulid = snapshot.parse().map_err(|_| expired())?;
-        let mut orders = self.lock();
-        let order = orders
-            .get_mut(&snapshot)
-            .filter(|order| order.owner == owner && order.taken.elapsed() < SNAPSHOT_LIFETIME)
-            .ok_or_else(expired)?;
-        let mut present: HashMap<String, T> = HashMap::with_capacity(items.len());
-        for item in items {
-            let item_id = id(&item);
-            if !order.ids.contains(&item_id) {
-                // Joined since the first page: after the rest, in the order of `key`.
-                order.ids.push(item_id.clone());
+        let (snapshot_id, last) = after.split_once('.').ok_or_else(expired)?;
+        let snapshot_id: Ulid = snapshot_id.parse().map_err(|_| expired())?;
+        let order = {
+            let mut orders = self.lock();
+            let snapshot = orders
+                .get_mut(owner)
+                .and_then(|kept| kept.iter_mut().find(|snapshot| snapshot.id == snapshot_id))
+                .filter(|snapshot| snapshot.taken.elapsed() < SNAPSHOT_LIFETIME)
+                .ok_or_else(expired)?;
+            let start = *snapshot.places.get(last).ok_or_else(expired)? + 1;
+            // Items that joined since the first page go after the rest, in the order of `key`.
+            for item in &items {
+                let item_id = id(item);
+                if !snapshot.places.contains_key(&item_id) {
+                    snapshot.places.insert(item_id.clone(), snapshot.ids.len());
+                    snapshot.ids.push(item_id);
+                }
             }
-            present.insert(item_id, item);
-        }
-        let start = order.ids.iter().position(|known| known == last).ok_or_else(expired)? + 1;
-        let mut rest =
-            order.ids[start..].iter().filter_map(|known| present.remove(known).map(|item| (known, item)));
-        let page: Vec<(&String, T)> = rest.by_ref().take(request.size).collect();
+            snapshot.ids[start..].to_vec()
+        };
+        let mut present: HashMap<String, T> = items.into_iter().map(|item| (id(&item), item)).collect();
+        let mut rest = order.into_iter().filter_map(|known| present.remove(&known).map(|item| (known, item)));
+        let page: Vec<(String, T)> = rest.by_ref().take(request.size).collect();
         let more = rest.next().is_some();
         let next = match page.last() {
-            Some((last, _)) if more => token(&format!("{snapshot}.{last}")),
+            Some((last, _)) if more => token(&format!("{snapshot_id}.{last}")),
             _ => String::new(),
         };
         Ok((page.into_iter().map(|(_, item)| item).collect(), next))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<Ulid, Snapshot>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<String, Vec<Snapshot>>> {
         // Every change under the lock is whole: a panic elsewhere leaves no half-made order.
         self.orders.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }

@@ -124,7 +124,7 @@ impl Aggregate for ContactPerson {
     fn decide(
         &self,
         command: &ContactPersonCommand,
-        _: &Context,
+        context: &Context,
     ) -> Result<Vec<ContactPersonEvent>, ContactPersonError> {
         use ContactPersonCommand as C;
         use ContactPersonEvent as E;
@@ -160,22 +160,40 @@ impl Aggregate for ContactPerson {
                 if self.caseload.contains(family_id) {
                     return Ok(Vec::new());
                 }
+                let reserved = E::PlaceReserved(PlaceReserved {
+                    family_id: *family_id,
+                    reservation_id: *reservation_id,
+                    until: *until,
+                });
+                let mut events = Vec::new();
                 match self.reserved.get(family_id) {
-                    Some(held) if held.reservation_id == *reservation_id => return Ok(Vec::new()),
+                    // A retry of the request holding it: its time starts again.
+                    Some(held) if held.reservation_id == *reservation_id => {
+                        return Ok(if held.until < *until { vec![reserved] } else { Vec::new() });
+                    }
+                    // Another request's place whose time ran out: it is released and taken.
+                    Some(held) if held.until <= context.now => {
+                        events.push(E::ReservationReleased(ReservationReleased {
+                            family_id: *family_id,
+                            reservation_id: held.reservation_id,
+                            expired: true,
+                        }));
+                    }
                     Some(_) => return Err(ContactPersonError::PlaceHeld(*family_id)),
-                    None => {}
+                    None => {
+                        if !self.active {
+                            return Err(ContactPersonError::Inactive);
+                        }
+                        if !self.has_room() {
+                            return Err(ContactPersonError::CaseloadFull { limit: current.caseload_limit });
+                        }
+                    }
                 }
                 if !self.active {
                     return Err(ContactPersonError::Inactive);
                 }
-                if !self.has_room() {
-                    return Err(ContactPersonError::CaseloadFull { limit: current.caseload_limit });
-                }
-                Ok(vec![E::PlaceReserved(PlaceReserved {
-                    family_id: *family_id,
-                    reservation_id: *reservation_id,
-                    until: *until,
-                })])
+                events.push(reserved);
+                Ok(events)
             }
             C::Release { family_id, reservation_id, expired } => {
                 let held = self.reserved.get(family_id);

@@ -91,7 +91,8 @@ pub enum SpreadRule {
     LeastLoaded,
 }
 
-/// A receiver of families: its caseload now and its limit.
+/// A receiver of families: the places taken in its caseload now (held ones too), and its
+/// limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Receiver {
     pub id: ContactPersonId,
@@ -101,7 +102,7 @@ pub struct Receiver {
 
 impl Receiver {
     pub fn of(id: ContactPersonId, person: &ContactPerson) -> Self {
-        Self { id, caseload: person.caseload.len(), limit: person.limit() as usize }
+        Self { id, caseload: person.places_taken(), limit: person.limit() as usize }
     }
 }
 

@@ -96,6 +96,33 @@ fn a_place_is_released_only_by_the_request_that_holds_it() {
 }
 
 #[test]
+fn a_place_whose_time_ran_out_is_taken_by_the_next_request_and_a_retry_renews_its_own() {
+    let ran_out = Timestamp::from_millis(NOW.as_millis() - 1);
+    let reserve_until = |reservation: u32, until: Timestamp| ContactPersonCommand::Reserve {
+        family_id: id(1),
+        reservation_id: id(reservation),
+        until,
+    };
+    let held = given::<ContactPerson>(registered_person(1)).when(reserve_until(501, ran_out)).and();
+    held.when(reserve_until(502, UNTIL)).then([
+        ContactPersonEvent::ReservationReleased(ReservationReleased {
+            family_id: id(1),
+            reservation_id: id(501),
+            expired: true,
+        }),
+        ContactPersonEvent::PlaceReserved(PlaceReserved {
+            family_id: id(1),
+            reservation_id: id(502),
+            until: UNTIL,
+        }),
+    ]);
+    let renewed = held.when(reserve_until(501, UNTIL)).and();
+    assert_eq!(renewed.state().reserved[&id(1)].until, UNTIL, "the retry's time starts again");
+    renewed.when(reserve_until(502, UNTIL)).then_err(ContactPersonError::PlaceHeld(id(1)));
+    renewed.when(reserve_until(501, ran_out)).then_nothing();
+}
+
+#[test]
 fn deactivation_needs_every_assignment_ended_and_stops_new_families() {
     let deactivate = ContactPersonCommand::Deactivate { reason: "retires".to_owned() };
     let coordinating = given::<ContactPerson>(registered_person(2)).when(join(1)).and();

@@ -192,7 +192,7 @@ impl<K: KeyStore> Contacts<K> {
                 && assignment.state.current == Some(moves.to)
             {
                 self.caseload(caller, moves.to, ContactPersonCommand::Join { family_id }).await?;
-                self.caseload(caller, moves.from, ContactPersonCommand::Leave { family_id }).await?;
+                self.leave(caller, moves.from, family_id).await?;
             }
             return Ok(written);
         };
@@ -204,7 +204,7 @@ impl<K: KeyStore> Contacts<K> {
         let outcome = self.assignments.execute(family_id.into(), caller, write, &command).await;
         self.settle(caller, held, outcome.is_ok()).await;
         let written = outcome?.written;
-        self.caseload(caller, moves.from, ContactPersonCommand::Leave { family_id }).await?;
+        self.leave(caller, moves.from, family_id).await?;
         Ok(written)
     }
 

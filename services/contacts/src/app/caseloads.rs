@@ -80,8 +80,8 @@ pub struct Reconciled {
 
 impl<K: KeyStore> Contacts<K> {
     /// Makes `person`'s caseload follow the family's assignment as it stands now: it joins
-    /// when the assignment names them and leaves otherwise, and the place `held` for it (if
-    /// any) is taken or given up.
+    /// when the assignment names them and leaves otherwise. A place `held` for the family
+    /// (which is then not in the caseload) is taken, or given up.
     pub(super) async fn align(
         &self,
         caller: &Caller,
@@ -93,15 +93,35 @@ impl<K: KeyStore> Contacts<K> {
         if assignment.state.current == Some(person) {
             return self.caseload(caller, person, ContactPersonCommand::Join { family_id }).await;
         }
-        if let Some(reservation_id) = held {
-            let release = ContactPersonCommand::Release { family_id, reservation_id, expired: true };
-            self.caseload(caller, person, release).await?;
+        match held {
+            Some(reservation_id) => {
+                let release = ContactPersonCommand::Release { family_id, reservation_id, expired: true };
+                self.caseload(caller, person, release).await
+            }
+            None => self.leave(caller, person, family_id).await,
         }
-        self.caseload(caller, person, ContactPersonCommand::Leave { family_id }).await
+    }
+
+    /// Takes the family out of `person`'s caseload, unless its assignment names them. The
+    /// assignment is read again after the leave: an assignment to them that landed in between
+    /// (its join found the family still there, and changed nothing) puts the family back.
+    pub(super) async fn leave(
+        &self,
+        caller: &Caller,
+        person: ContactPersonId,
+        family_id: FamilyId,
+    ) -> Result<()> {
+        self.caseload(caller, person, ContactPersonCommand::Leave { family_id }).await?;
+        let assignment = self.assignments.load(family_id.into()).await?;
+        if assignment.state.current == Some(person) {
+            self.caseload(caller, person, ContactPersonCommand::Join { family_id }).await?;
+        }
+        Ok(())
     }
 
     /// Ends the assignment of a family that was closed or erased, if it still has one, and
-    /// takes the family out of the caseload.
+    /// takes the family out of the caseload of whoever it named (and of `person`, whom the
+    /// model named).
     async fn end_for(&self, caller: &Caller, family_id: FamilyId, person: ContactPersonId) -> Result<()> {
         let family = self.families.load(family_id.into()).await?;
         let reason = match family.state.status {
@@ -115,12 +135,28 @@ impl<K: KeyStore> Contacts<K> {
         let request = format!("ended-{family_id}-{}-{}", family.version, assignment.version);
         let request_id = RequestId::parse(&request).map_err(|error| AppError::Internal(error.to_string()))?;
         let command = AssignmentCommand::End { reason, note: String::new() };
-        match self.assignments.execute(family_id.into(), caller, &Write::new(request_id), &command).await {
-            Ok(_) | Err(luukku_app::RepositoryError::Refused { error: AssignmentError::NotAssigned, .. }) => {
-            }
-            Err(error) => return Err(error.into()),
+        let ended =
+            match self.assignments.execute(family_id.into(), caller, &Write::new(request_id), &command).await
+            {
+                Ok(outcome) => outcome.events.iter().find_map(|event| match event {
+                    AssignmentEvent::Ended(ended) => Some(ended.contact_person),
+                    _ => None,
+                }),
+                Err(luukku_app::RepositoryError::Refused { error: AssignmentError::NotAssigned, .. }) => None,
+                Err(error) => return Err(error.into()),
+            };
+        if let Some(ended) = ended.filter(|ended| *ended != person) {
+            self.align(caller, ended, family_id, None).await?;
         }
         self.align(caller, person, family_id, None).await
+    }
+
+    /// How many families' assignments name `person`, as the model has it now.
+    pub(super) async fn coordinated_by(&self, person: ContactPersonId) -> Result<usize> {
+        self.caseloads.caught_up(self.persons.store()).await?;
+        Ok(self
+            .caseloads
+            .read(|caseloads| caseloads.assigned.values().filter(|assigned| **assigned == person).count()))
     }
 
     async fn repair(&self, caller: &Caller, difference: Difference) -> Result<()> {

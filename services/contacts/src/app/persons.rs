@@ -1,8 +1,9 @@
 //! Contact persons and consultations.
 
-use luukku_app::{Caller, Result, Write, Written};
+use luukku_app::{Caller, Result, Write, Written, refused};
 use luukku_domain::contacts::{
-    ConsultationId, ConsultationRecorded, ContactPerson, ContactPersonCommand, ContactPersonId, Profile,
+    ConsultationId, ConsultationRecorded, ContactPerson, ContactPersonCommand, ContactPersonError,
+    ContactPersonId, Profile,
 };
 use luukku_eventstore::KeyStore;
 
@@ -29,7 +30,9 @@ impl<K: KeyStore> Contacts<K> {
         Ok((ContactPersonId::from_ulid(outcome.id.as_ulid()), outcome.written))
     }
 
-    /// Updates the profile or deactivates the person.
+    /// Updates the profile or deactivates the person. A person whom any family's assignment
+    /// still names is not deactivated, even when their caseload (a second write that may lag
+    /// or have been lost) says otherwise.
     pub async fn change_person(
         &self,
         caller: &Caller,
@@ -37,6 +40,20 @@ impl<K: KeyStore> Contacts<K> {
         person_id: ContactPersonId,
         command: ContactPersonCommand,
     ) -> Result<Written> {
+        if matches!(command, ContactPersonCommand::Deactivate { .. })
+            && self
+                .persons
+                .load(person_id.into())
+                .await?
+                .written_by(&caller.actor, &write.request_id)
+                .is_none()
+        {
+            let families = self.coordinated_by(person_id).await?;
+            if families > 0 {
+                let error = ContactPersonError::HasCaseload { families, reserved: 0 };
+                return Err(refused::<ContactPerson>(person_id)(error));
+            }
+        }
         Ok(self.persons.execute(person_id.into(), caller, write, &command).await?.written)
     }
 
