@@ -8,4 +8,5 @@ mod errors;
 mod links;
 mod requests;
 mod support;
+mod telemetry;
 mod tls;

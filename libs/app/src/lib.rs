@@ -13,6 +13,7 @@ pub mod clock;
 pub mod erasures;
 pub mod error;
 pub mod events;
+pub mod gauges;
 pub mod read_model;
 pub mod repository;
 pub mod standing;

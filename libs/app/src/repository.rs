@@ -289,8 +289,12 @@ where
         } else if fresh.messages.is_empty()
             && let Some(cached) = cached
         {
+            metrics::counter!("luukku_cache_lookups_total", "aggregate" => A::TYPE, "result" => "hit")
+                .increment(1);
             return Ok(cached);
         }
+        metrics::counter!("luukku_cache_lookups_total", "aggregate" => A::TYPE, "result" => "miss")
+            .increment(1);
         let aad = family.map(|family| family.to_string()).unwrap_or_default();
         for event in entries.iter_mut().flat_map(|entry| entry.events.iter_mut()) {
             event.open(key.as_ref(), aad.as_bytes()).map_err(|error| {

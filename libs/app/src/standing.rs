@@ -135,6 +135,8 @@ impl Standing {
             undecodable.error.to_string()
         };
         tracing::error!(reader = %self.name, %stream, sequence, %reason, "read model stopped at a message it cannot read");
+        metrics::counter!("luukku_quarantined_total", "read_model" => self.name.clone(), "stream" => stream.name())
+            .increment(1);
         self.state.send_modify(|state| {
             state.stops.insert(stream, Stopped { stream, sequence, reason: reason.clone(), newer });
         });
@@ -175,8 +177,28 @@ impl Standing {
         false
     }
 
+    /// Sets the lag gauges: how many messages of each stream are not read yet, and how old
+    /// the oldest of them is.
+    async fn measure_lag(&self, positions: &BTreeMap<Stream, u64>) {
+        for (stream, position) in positions {
+            let Ok(last) = self.store.last_sequence(*stream).await else { continue };
+            let behind = last.saturating_sub(*position);
+            let seconds = match behind {
+                0 => 0.0,
+                _ => match self.store.recorded_at(*stream, position + 1).await {
+                    Ok(Some(at)) => (Timestamp::now().as_millis() - at.as_millis()).max(0) as f64 / 1000.0,
+                    _ => continue,
+                },
+            };
+            let labels = [("read_model", self.name.clone()), ("stream", stream.name().to_owned())];
+            metrics::gauge!("luukku_read_model_lag_messages", &labels).set(behind as f64);
+            metrics::gauge!("luukku_read_model_lag_seconds", &labels).set(seconds);
+        }
+    }
+
     async fn report_now(&self) {
         let state = self.state();
+        self.measure_lag(&state.positions).await;
         let report = ReaderReport {
             name: self.name.clone(),
             process: process(),

@@ -100,7 +100,24 @@ impl EventStore {
         self.append_envelope(aggregate, expected, envelope).await
     }
 
+    /// Appends in a span of its own (a child of the call's): the message carries that span's
+    /// trace context, so what reads it continues the trace.
     async fn append_envelope(
+        &self,
+        aggregate: &AggregateRef,
+        expected: Expected,
+        envelope: Envelope,
+    ) -> Result<Appended> {
+        use tracing::Instrument as _;
+        let span = tracing::info_span!(
+            "eventstore.append",
+            otel.kind = "producer",
+            stream = aggregate.stream.name()
+        );
+        self.append_in_span(aggregate, expected, envelope).instrument(span).await
+    }
+
+    async fn append_in_span(
         &self,
         aggregate: &AggregateRef,
         expected: Expected,
@@ -112,14 +129,19 @@ impl EventStore {
         if payload.len() > self.settings.max_message_bytes {
             return Err(Error::TooLarge { bytes: payload.len(), max: self.settings.max_message_bytes });
         }
+        // The call's trace goes on in whoever reads the message.
+        let trace = crate::trace_context::current();
         let headers = || {
             let mut headers = envelope.headers();
+            crate::trace_context::inject(&mut headers, &trace);
             headers.insert("Nats-Msg-Id", message_id.as_str());
             headers
                 .insert("Nats-Expected-Last-Subject-Sequence", expected.header_value().to_string().as_str());
             headers
         };
         let subject = aggregate.subject();
+        let stream_name = aggregate.stream.name();
+        let started = std::time::Instant::now();
         let mut attempt = 0;
         let mut no_responder = crate::deadline::Retry::start();
         loop {
@@ -136,16 +158,25 @@ impl EventStore {
                     if ack.duplicate {
                         self.check_duplicate(&subject, &envelope, &position).await?;
                     }
+                    metrics::histogram!("luukku_append_duration_seconds", "stream" => stream_name)
+                        .record(started.elapsed().as_secs_f64());
                     return Ok(Appended { position, duplicate: ack.duplicate });
                 }
                 Err(error) => match error.kind() {
                     PublishErrorKind::WrongLastSequence => {
-                        return self.resolve_conflict(aggregate, expected, &envelope, subject).await;
+                        let resolved = self.resolve_conflict(aggregate, expected, &envelope, subject).await;
+                        if matches!(resolved, Err(Error::Conflict { .. })) {
+                            metrics::counter!("luukku_append_conflicts_total", "stream" => stream_name)
+                                .increment(1);
+                        }
+                        return resolved;
                     }
                     // "No responders": JetStream restarting or electing a leader. The same
                     // message id is sent again, so it is written at most once.
                     PublishErrorKind::StreamNotFound => {
                         tracing::warn!(%subject, %request_id, "no JetStream responder; sending again");
+                        metrics::counter!("luukku_append_retries_total", "stream" => stream_name)
+                            .increment(1);
                         if !no_responder.pause().await {
                             return Err(crate::store::no_responder(&subject));
                         }
@@ -155,6 +186,7 @@ impl EventStore {
                     {
                         attempt += 1;
                         tracing::warn!(%subject, %request_id, attempt, "publish not acknowledged; sending again");
+                        metrics::counter!("luukku_append_resent_total", "stream" => stream_name).increment(1);
                         tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
                     }
                     PublishErrorKind::TimedOut | PublishErrorKind::BrokenPipe => {

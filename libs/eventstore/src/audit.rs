@@ -151,13 +151,56 @@ impl AccessLog {
 
     /// Stores `access`: `Err` when it could not be stored, and then nothing may be answered.
     pub async fn record(&self, access: Access) -> Result<()> {
+        let started = std::time::Instant::now();
+        let labels = [("kind", kind_label(&access.kind)), ("basis", basis_label(&access))];
         let (done, stored) = oneshot::channel();
         self.sender
             .send(Pending { access, done })
             .await
             .map_err(|_| Error::Unavailable("the access log writer has stopped".to_owned()))?;
-        stored.await.map_err(|_| Error::Unavailable("the access log writer has stopped".to_owned()))?
+        let stored =
+            stored.await.map_err(|_| Error::Unavailable("the access log writer has stopped".to_owned()))?;
+        metrics::histogram!("luukku_access_log_write_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
+        if stored.is_ok() {
+            metrics::counter!("luukku_access_records_total", &labels).increment(1);
+        }
+        stored
     }
+}
+
+/// An access kind as a metric label: one of a few words.
+fn kind_label(kind: &str) -> &'static str {
+    ["read", "write", "search", "export", "watch", "admin"]
+        .into_iter()
+        .find(|known| *known == kind)
+        .unwrap_or("other")
+}
+
+/// A record's basis as a metric label: its kind only (never the id it names), or `denied`.
+fn basis_label(access: &Access) -> &'static str {
+    if !access.allowed {
+        return "denied";
+    }
+    let kind = access.basis.split(':').next().unwrap_or_default();
+    [
+        "contact_person",
+        "registrant",
+        "pending_receiver",
+        "former_contact_person",
+        "consent",
+        "referral",
+        "meeting",
+        "family_member",
+        "statutory",
+        "break_glass",
+        "purpose",
+        "role",
+        "own",
+    ]
+    .into_iter()
+    .find(|known| *known == kind)
+    .unwrap_or("other")
 }
 
 async fn write(store: EventStore, mut receiver: mpsc::Receiver<Pending>) {

@@ -243,6 +243,8 @@ pub struct Recorded {
     pub position: Position,
     pub subject: String,
     pub envelope: Envelope,
+    /// The trace context of the call that wrote it (W3C `traceparent`), when there was one.
+    pub traceparent: Option<String>,
 }
 
 impl Recorded {
@@ -266,6 +268,7 @@ impl Recorded {
         sequence: u64,
         subject: &str,
         payload: &[u8],
+        headers: Option<&async_nats::HeaderMap>,
     ) -> crate::Result<Self> {
         let envelope = Envelope::decode(payload).map_err(|error| match error {
             CodecError::UnsupportedEnvelopeVersion { .. } => crate::Error::Codec(error),
@@ -276,6 +279,11 @@ impl Recorded {
                 reason: other.to_string(),
             },
         })?;
-        Ok(Self { position: Position { stream, sequence }, subject: subject.to_owned(), envelope })
+        Ok(Self {
+            position: Position { stream, sequence },
+            subject: subject.to_owned(),
+            envelope,
+            traceparent: crate::trace_context::traceparent_of(headers),
+        })
     }
 }

@@ -20,6 +20,7 @@ pub mod quarantine;
 mod read;
 mod store;
 pub mod streams;
+pub mod trace_context;
 
 pub use append::{Appended, Expected};
 pub use envelope::{Envelope, Fingerprint, RawEvent, Recorded};

@@ -84,7 +84,7 @@ impl EventStore {
                     .ok_or_else(|| {
                         Error::Nats(format!("direct get of {subject}: reply without a sequence"))
                     })?;
-                messages.push(Recorded::from_parts(stream, sequence, &subject, &reply.payload)?);
+                messages.push(Recorded::from_parts(stream, sequence, &subject, &reply.payload, headers)?);
                 next = sequence + 1;
                 received += 1;
             }

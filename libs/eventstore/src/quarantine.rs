@@ -223,7 +223,29 @@ pub struct Stopped {
     pub newer: bool,
 }
 
-/// The read models' reports.
+/// A call that failed on the server's side (never a caller's mistake).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    pub at_ms: i64,
+    /// The RPC, e.g. `luukku.families.v1.FamilyService/GetFamily`.
+    pub rpc: String,
+    /// The gRPC status code, e.g. `UNAVAILABLE`.
+    pub code: String,
+    pub message: String,
+}
+
+/// The last failures of one process, as it reports them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessFailures {
+    pub process: String,
+    pub failures: Vec<Failure>,
+    pub reported_at_ms: i64,
+}
+
+/// Where processes' failure reports are kept in the readers' bucket.
+const FAILURES_PREFIX: &str = "failures.";
+
+/// The read models' reports, and the processes' last failures.
 #[derive(Clone, Debug)]
 pub struct Readers {
     bucket: kv::Store,
@@ -243,12 +265,42 @@ impl Readers {
             .map_err(|error| Error::Unavailable(format!("reporting a read model: {error}")))
     }
 
+    /// Stores a process's last failures under a key made from `process`.
+    pub async fn report_failures(&self, failures: &ProcessFailures) -> Result<()> {
+        let token: String =
+            failures.process.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        self.bucket
+            .put(format!("{FAILURES_PREFIX}{token}"), encode(failures)?)
+            .await
+            .map(|_| ())
+            .map_err(|error| Error::Unavailable(format!("reporting failures: {error}")))
+    }
+
+    /// The failures processes reported within the last few minutes.
+    pub async fn failures(&self) -> Result<Vec<ProcessFailures>> {
+        let mut keys = self.bucket.keys().await.map_err(Error::nats)?;
+        let mut reports = Vec::new();
+        while let Some(key) = keys.next().await {
+            let key = key.map_err(Error::nats)?;
+            if !key.starts_with(FAILURES_PREFIX) {
+                continue;
+            }
+            if let Some(value) = self.bucket.get(&key).await.map_err(Error::nats)? {
+                reports.push(decode::<ProcessFailures>(&value, "a process's failures")?);
+            }
+        }
+        Ok(reports)
+    }
+
     /// Every read model reported within the last few minutes, by name.
     pub async fn list(&self) -> Result<Vec<ReaderReport>> {
         let mut keys = self.bucket.keys().await.map_err(Error::nats)?;
         let mut reports = Vec::new();
         while let Some(key) = keys.next().await {
             let key = key.map_err(Error::nats)?;
+            if key.starts_with(FAILURES_PREFIX) {
+                continue;
+            }
             if let Some(value) = self.bucket.get(&key).await.map_err(Error::nats)? {
                 reports.push(decode::<ReaderReport>(&value, "a read model's report")?);
             }

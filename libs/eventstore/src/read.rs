@@ -73,20 +73,26 @@ impl EventStore {
                 .as_ref()
                 .and_then(|headers| headers.get(crate::envelope::HEADER_ENVELOPE))
                 .and_then(|value| value.as_str().parse::<u16>().ok());
-            Recorded::from_parts(stream, sequence, subject, &message.payload).map_err(|error| match error {
-                Error::Codec(codec @ CodecError::UnsupportedEnvelopeVersion { version, .. })
-                    if declared == Some(version) =>
-                {
-                    Error::Newer { stream, sequence, subject: subject.to_owned(), reason: codec.to_string() }
-                }
-                Error::Codec(codec) => Error::Corrupt {
-                    stream,
-                    sequence,
-                    subject: subject.to_owned(),
-                    reason: codec.to_string(),
-                },
-                other => other,
-            })
+            Recorded::from_parts(stream, sequence, subject, &message.payload, message.headers.as_ref())
+                .map_err(|error| match error {
+                    Error::Codec(codec @ CodecError::UnsupportedEnvelopeVersion { version, .. })
+                        if declared == Some(version) =>
+                    {
+                        Error::Newer {
+                            stream,
+                            sequence,
+                            subject: subject.to_owned(),
+                            reason: codec.to_string(),
+                        }
+                    }
+                    Error::Codec(codec) => Error::Corrupt {
+                        stream,
+                        sequence,
+                        subject: subject.to_owned(),
+                        reason: codec.to_string(),
+                    },
+                    other => other,
+                })
         })))
     }
 }

@@ -199,6 +199,23 @@ impl EventStore {
         Ok(handle.cached_info().state.last_sequence)
     }
 
+    /// When the message at `sequence` of `stream` was recorded: `None` when there is none, or
+    /// it is not a luukku envelope.
+    pub async fn recorded_at(
+        &self,
+        stream: Stream,
+        sequence: u64,
+    ) -> Result<Option<luukku_domain::Timestamp>> {
+        let handle = self.jetstream.get_stream_no_info(stream.name()).await.map_err(Error::nats)?;
+        match handle.direct_get(sequence).await {
+            Ok(message) => {
+                Ok(crate::Envelope::decode(&message.payload).ok().map(|envelope| envelope.recorded_at))
+            }
+            Err(error) if error.kind() == jetstream::stream::DirectGetErrorKind::NotFound => Ok(None),
+            Err(error) => Err(Error::nats(error)),
+        }
+    }
+
     /// A handle to `stream`, with its current info.
     pub async fn stream(&self, stream: Stream) -> Result<jetstream::stream::Stream> {
         self.jetstream.get_stream(stream.name()).await.map_err(|error| match error.kind() {

@@ -148,6 +148,8 @@ impl Decoder {
         expected_version: Option<u64>,
     ) -> Option<Write> {
         let request_id = self.field("request_id", RequestId::parse(request_id))?;
+        // Every log line of the call names its request.
+        tracing::Span::current().record("request_id", request_id.as_str());
         let fingerprint = Some(fingerprint(message));
         Some(Write { request_id, expected_version, fingerprint })
     }

@@ -34,12 +34,18 @@ pub fn follow_read_models(
             for standing in standings() {
                 let stopped = standing.stopped().is_some();
                 all_serving &= !stopped;
+                metrics::gauge!("luukku_read_model_stopped", "read_model" => standing.name().to_owned())
+                    .set(f64::from(u8::from(stopped)));
                 let status = if stopped { ServingStatus::NotServing } else { ServingStatus::Serving };
                 wanted.insert(read_model_entry(standing.name()), status);
             }
             let overall = if all_serving { ServingStatus::Serving } else { ServingStatus::NotServing };
             for service in [""].into_iter().chain(services.iter().copied()) {
                 wanted.insert(service.to_owned(), overall);
+            }
+            for service in &services {
+                metrics::gauge!("luukku_service_serving", "service" => *service)
+                    .set(f64::from(u8::from(all_serving)));
             }
             for (entry, status) in &wanted {
                 if shown.get(entry) != Some(status) {

@@ -9,6 +9,7 @@ pub mod encode;
 pub mod health;
 pub mod identity;
 pub mod limits;
+pub mod observe;
 pub mod paging;
 pub mod serve;
 pub mod status;

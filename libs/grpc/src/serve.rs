@@ -77,6 +77,7 @@ pub async fn serve(
     }
     let authenticator = options.authenticator;
     builder
+        .layer(crate::observe::ObserveLayer)
         .layer(crate::deadline::DeadlineLayer)
         .layer(tonic::service::InterceptorLayer::new(move |mut request: tonic::Request<()>| {
             request.extensions_mut().insert(Arc::clone(&authenticator));

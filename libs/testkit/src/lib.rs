@@ -143,3 +143,18 @@ where
     }
     Ok(false)
 }
+
+/// This test process's telemetry: spans with trace contexts, as a served process has them,
+/// and no log lines (`RUST_LOG` shows them). Set up once; kept for the life of the process.
+pub fn telemetry() {
+    static TELEMETRY: std::sync::OnceLock<Option<luukku_runtime::telemetry::Telemetry>> =
+        std::sync::OnceLock::new();
+    TELEMETRY.get_or_init(|| {
+        let settings = luukku_runtime::telemetry::Settings {
+            default_filter: "off".to_owned(),
+            service_name: "luukku-tests".to_owned(),
+            ..Default::default()
+        };
+        luukku_runtime::telemetry::init(&settings).ok()
+    });
+}

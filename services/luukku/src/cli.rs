@@ -4,6 +4,14 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "luukku", version)]
 pub struct Cli {
+    /// How log lines (on stderr) are written: lines for people, or one JSON object per line
+    /// with the request id and trace id of the call it belongs to.
+    #[arg(long, env = "LUUKKU_LOG_FORMAT", value_enum, default_value_t = luukku_runtime::telemetry::LogFormat::Text, global = true)]
+    pub log_format: luukku_runtime::telemetry::LogFormat,
+    /// Export spans over OTLP (gRPC) to this collector, such as http://127.0.0.1:4317; none
+    /// exports nothing.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", global = true)]
+    pub otlp_endpoint: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -104,6 +112,15 @@ impl Cli {
     /// Whether the command runs servers, which must not end quietly on a panic.
     pub fn is_server(&self) -> bool {
         matches!(self.command, Command::Dev(_) | Command::Serve(_))
+    }
+
+    /// The name spans are exported under: the service a server runs, `luukku` otherwise.
+    pub fn service_name(&self) -> String {
+        match &self.command {
+            Command::Serve(args) => format!("luukku-{}", args.service.name()),
+            Command::Dev(_) => "luukku-dev".to_owned(),
+            _ => "luukku".to_owned(),
+        }
     }
 
     pub async fn run(self) -> anyhow::Result<std::process::ExitCode> {

@@ -51,6 +51,9 @@ pub struct DevArgs {
     /// Port of luukku.coordination.v1.CoordinationAdmin, for operators (0 picks a free one).
     #[arg(long, env = "LUUKKU_ADMIN_PORT", default_value_t = 50056)]
     pub admin_port: u16,
+    /// Port of every service's metrics, for Prometheus (`GET /metrics`).
+    #[arg(long, env = "LUUKKU_METRICS_PORT", default_value_t = 9464)]
+    pub metrics_port: u16,
 }
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
@@ -61,6 +64,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             args.grpc_host
         );
     }
+    let metrics = SocketAddr::new(args.grpc_host, args.metrics_port);
+    luukku_runtime::telemetry::serve_metrics(metrics)?;
     // The development issuer: its key is made on the first start, and every service verifies
     // tokens against it.
     let issuer = DevIssuer::create_or_open(&args.data_dir)
@@ -170,6 +175,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         services.push((name, bound, tokio::spawn(served)));
     }
 
+    luukku_app::gauges::spawn_stream_gauges(store.clone());
+    luukku_grpc::observe::spawn_failure_reports(store.clone());
     println!("luukku dev is running; Ctrl-C stops it");
     println!("  nats-server  {}  (data in {})", server.client_url(), nats_dir.display());
     for (name, address, _) in &services {
@@ -180,6 +187,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         };
         println!("  {name:<12} {address}  {api}");
     }
+    println!("  metrics      http://{metrics}/metrics  (Prometheus)");
     println!("  tokens       luukku token --as NAME --role ROLE --data-dir {}", args.data_dir.display());
     for stream in Stream::ALL {
         let last = store.last_sequence(stream).await?;

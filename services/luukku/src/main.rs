@@ -42,7 +42,20 @@ fn quiet_panics(server: bool) {
 async fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     quiet_panics(cli.is_server());
-    luukku_runtime::telemetry::init("info,async_nats=warn");
+    let settings = luukku_runtime::telemetry::Settings {
+        default_filter: "info,async_nats=warn".to_owned(),
+        format: cli.log_format,
+        otlp_endpoint: cli.otlp_endpoint.clone(),
+        service_name: cli.service_name(),
+    };
+    // Spans still to be exported are sent when this is dropped, at the end of main.
+    let _telemetry = match luukku_runtime::telemetry::init(&settings) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     match cli.run().await {
         Ok(code) => code,
         Err(error) => {

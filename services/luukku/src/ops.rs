@@ -5,6 +5,7 @@ mod export;
 mod quarantine;
 mod rebuild;
 mod reconcile;
+mod status;
 mod tail;
 mod verify;
 
@@ -37,6 +38,10 @@ pub enum OpsCommand {
     /// Each stream's messages, bytes and limit, first and last sequence; where each running
     /// read model stands, and why it stopped.
     Streams,
+    /// One screen: every service's health, every read model's position, lag and stop, the
+    /// quarantine, the streams against their limits, and the last server-side failures. Exits
+    /// 1 when anything needs an operator.
+    Status(status::StatusArgs),
     /// The messages read models stopped at because they cannot read them; skip one.
     #[command(subcommand)]
     Quarantine(quarantine::QuarantineCommand),
@@ -124,7 +129,8 @@ pub async fn run(args: OpsArgs) -> anyhow::Result<std::process::ExitCode> {
         .await
         .with_context(|| format!("connecting to {}", crate::serve::redact(&args.nats_url)))?;
     match args.command {
-        OpsCommand::Streams => streams(&store).await.map(|()| std::process::ExitCode::SUCCESS),
+        OpsCommand::Streams => streams(&store).await.map(|_| std::process::ExitCode::SUCCESS),
+        OpsCommand::Status(status_args) => status::status(&store, &status_args).await,
         OpsCommand::Tail(tail_args) => {
             tail::tail(&store, tail_args).await.map(|()| std::process::ExitCode::SUCCESS)
         }
@@ -163,18 +169,32 @@ fn kek_ring(kek: &crate::keys::KekArgs) -> anyhow::Result<std::sync::Arc<dyn luu
     kek.ring(Some(&crate::keys::dev_kek_path(Path::new(crate::dev::DEFAULT_DATA_DIR))))
 }
 
-async fn streams(store: &EventStore) -> anyhow::Result<()> {
+/// Whether any running read model reports a stop.
+async fn any_stopped(store: &EventStore) -> anyhow::Result<bool> {
+    let readers = luukku_eventstore::quarantine::Readers::open(store).await?;
+    Ok(readers.list().await?.iter().any(|report| report.stopped.is_some()))
+}
+
+/// A stream is this full when an operator should act.
+const NEARLY_FULL: f64 = 0.8;
+
+/// Prints the streams and the read models; gives the streams that are nearly full.
+async fn streams(store: &EventStore) -> anyhow::Result<Vec<String>> {
     println!(
         "{:<10} {:>10} {:>14} {:>14} {:>8} {:>10}",
         "stream", "messages", "bytes", "limit", "first", "last"
     );
     let audit = luukku_eventstore::audit::AUDIT_STREAM;
     let mut last = std::collections::BTreeMap::new();
+    let mut full = Vec::new();
     for name in Stream::ALL.iter().map(|stream| stream.name()).chain([audit]) {
         let mut stream =
             store.jetstream().get_stream(name).await.with_context(|| format!("the stream {name}"))?;
         let info = stream.info().await?;
         let (state, limit) = (&info.state, info.config.max_bytes);
+        if limit > 0 && state.bytes as f64 >= NEARLY_FULL * limit as f64 {
+            full.push(name.to_owned());
+        }
         let limit = if limit < 0 { "none".to_owned() } else { limit.to_string() };
         println!(
             "{:<10} {:>10} {:>14} {:>14} {:>8} {:>10}",
@@ -187,7 +207,7 @@ async fn streams(store: &EventStore) -> anyhow::Result<()> {
         Ok(readers) => readers.list().await?,
         Err(error) => {
             println!("read models: not known ({error})");
-            return Ok(());
+            return Ok(full);
         }
     };
     if reports.is_empty() {
@@ -217,5 +237,5 @@ async fn streams(store: &EventStore) -> anyhow::Result<()> {
         println!("{} [{}] reported {age} s ago: {state}", report.name, report.process);
         println!("  {}", behind.join(", "));
     }
-    Ok(())
+    Ok(full)
 }

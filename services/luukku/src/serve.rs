@@ -37,6 +37,29 @@ impl Service {
         }
     }
 
+    /// The service's name in commands and telemetry.
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Families => "families",
+            Service::Contacts => "contacts",
+            Service::Referrals => "referrals",
+            Service::Meetings => "meetings",
+            Service::Coordination => "coordination",
+        }
+    }
+
+    /// Where the service serves its metrics when not told: one port each, so that services
+    /// sharing a host do not collide.
+    fn default_metrics_port(self) -> u16 {
+        match self {
+            Service::Families => 9465,
+            Service::Contacts => 9466,
+            Service::Referrals => 9467,
+            Service::Meetings => 9468,
+            Service::Coordination => 9469,
+        }
+    }
+
     fn default_port(self) -> u16 {
         match self {
             Service::Families => 50051,
@@ -70,6 +93,11 @@ pub struct ServeArgs {
     /// 127.0.0.1:50056 when not given.
     #[arg(long, env = "LUUKKU_ADMIN_LISTEN")]
     pub admin_listen: Option<SocketAddr>,
+    /// Address of the service's metrics listener (Prometheus, `GET /metrics`; no personal
+    /// data); the service's own port (9465 families, 9466 contacts, 9467 referrals, 9468
+    /// meetings, 9469 coordination) on all interfaces when not given.
+    #[arg(long, env = "LUUKKU_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// The token issuer's keys: a JWKS file.
     #[arg(long, env = "LUUKKU_JWKS_FILE", conflicts_with = "jwks_url")]
     pub jwks_file: Option<PathBuf>,
@@ -112,6 +140,7 @@ struct FileConfig {
     nats_url: Option<String>,
     listen: Option<SocketAddr>,
     admin_listen: Option<SocketAddr>,
+    metrics_listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
     nats_nkey_file: Option<PathBuf>,
     nats_creds: Option<PathBuf>,
@@ -218,6 +247,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .listen
         .or(file.listen)
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], args.service.default_port())));
+    let metrics_listen = args
+        .metrics_listen
+        .or(file.metrics_listen)
+        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], args.service.default_metrics_port())));
+    luukku_runtime::telemetry::serve_metrics(metrics_listen)?;
+    println!("luukku {} metrics on http://{metrics_listen}/metrics", args.service.name());
     let reflection = args.reflection || file.reflection;
     let with_reflection = |routes| -> anyhow::Result<Routes> {
         Ok(if reflection { luukku_grpc::serve::with_reflection(routes)? } else { routes })
@@ -250,6 +285,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let keys = NatsKeyStore::open(&store, kek.ring(None)?).await.context("opening the family key bucket")?;
 
+    luukku_app::gauges::spawn_stream_gauges(store.clone());
+    luukku_grpc::observe::spawn_failure_reports(store.clone());
     // Every call is decided by the access policy and recorded in the access log.
     let guard = luukku_app::Guard::start(store.clone());
     // A service's process (deadlines; caseloads) runs until this is dropped.

@@ -17,6 +17,7 @@ struct Ports {
     coordination: u16,
     /// contacts, referrals, meetings, coordination admin.
     others: [u16; 4],
+    metrics: u16,
     /// The dev data folder, whose development issuer signs the client's tokens.
     data_dir: String,
 }
@@ -28,6 +29,7 @@ impl Ports {
             families: free_port()?,
             coordination: free_port()?,
             others: [free_port()?, free_port()?, free_port()?, free_port()?],
+            metrics: free_port()?,
             data_dir: data_dir.display().to_string(),
         })
     }
@@ -46,9 +48,32 @@ impl Ports {
     }
 }
 
+/// The lines `luukku dev` has written on stderr (its log, as JSON).
+type Logged = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
 /// Starts `luukku dev` and waits until it says it is running.
 async fn start_dev(folder: &std::path::Path, ports: &Ports) -> anyhow::Result<tokio::process::Child> {
+    Ok(start_dev_logged(folder, ports).await?.0)
+}
+
+/// Starts `luukku dev`, logging JSON, and waits until it says it is running.
+async fn start_dev_logged(
+    folder: &std::path::Path,
+    ports: &Ports,
+) -> anyhow::Result<(tokio::process::Child, Logged)> {
+    start_dev_with(folder, ports, &[], &[]).await
+}
+
+/// Starts `luukku dev` with more arguments and environment variables.
+async fn start_dev_with(
+    folder: &std::path::Path,
+    ports: &Ports,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> anyhow::Result<(tokio::process::Child, Logged)> {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_luukku"))
+        .args(args)
+        .envs(envs.iter().copied())
         .args(["dev", "--data-dir"])
         .arg(folder)
         .args(["--nats-port", &ports.nats.to_string()])
@@ -58,9 +83,21 @@ async fn start_dev(folder: &std::path::Path, ports: &Ports) -> anyhow::Result<to
         .args(["--meetings-port", &ports.others[2].to_string()])
         .args(["--coordination-port", &ports.coordination.to_string()])
         .args(["--admin-port", &ports.others[3].to_string()])
+        .args(["--metrics-port", &ports.metrics.to_string()])
+        .args(["--log-format", "json"])
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()?;
+    let logged = Logged::default();
+    let stderr = child.stderr.take().ok_or_else(|| anyhow::anyhow!("no stderr"))?;
+    let mut log_lines = BufReader::new(stderr).lines();
+    let keep = logged.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = log_lines.next_line().await {
+            keep.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(line);
+        }
+    });
     let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?;
     let mut lines = BufReader::new(stdout).lines();
     let ready = tokio::time::timeout(Duration::from_secs(60), async {
@@ -75,7 +112,29 @@ async fn start_dev(folder: &std::path::Path, ports: &Ports) -> anyhow::Result<to
     ready.map_err(|_| anyhow::anyhow!("luukku dev did not start in 60 s"))??;
     // Keep reading so the process never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Ok(child)
+    Ok((child, logged))
+}
+
+/// The value of the sample of `metric` whose labels include every one of `labels`, in the
+/// Prometheus text `exposition`; 0 when there is none yet.
+fn sample(exposition: &str, metric: &str, labels: &[&str]) -> f64 {
+    exposition
+        .lines()
+        .filter(|line| line.starts_with(&format!("{metric}{{")))
+        .filter(|line| labels.iter().all(|label| line.contains(label)))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// `GET /metrics` of `luukku dev`, as Prometheus scrapes it.
+async fn scrape(ports: &Ports) -> anyhow::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut connection = tokio::net::TcpStream::connect(("127.0.0.1", ports.metrics)).await?;
+    connection.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").await?;
+    let mut answer = String::new();
+    connection.read_to_string(&mut answer).await?;
+    anyhow::ensure!(answer.starts_with("HTTP/1.") && answer.contains(" 200 "), "{answer}");
+    Ok(answer)
 }
 
 async fn stop(mut child: tokio::process::Child) -> anyhow::Result<()> {
@@ -119,7 +178,10 @@ async fn the_whole_system_from_the_command_line() -> anyhow::Result<()> {
     let folder = tempfile::tempdir()?;
     let ports = Ports::pick(folder.path())?;
     let nats_url = format!("--nats-url=nats://127.0.0.1:{}", ports.nats);
-    let dev = start_dev(folder.path(), &ports).await?;
+    let (dev, logged) = start_dev_logged(folder.path(), &ports).await?;
+    let register_labels =
+        ["service=\"luukku.families.v1.FamilyService\"", "method=\"RegisterFamily\"", "code=\"OK\""];
+    let before = scrape(&ports).await?;
 
     let urls = ports.urls();
     let mut register = vec![
@@ -138,6 +200,31 @@ async fn the_whole_system_from_the_command_line() -> anyhow::Result<()> {
     let printed = String::from_utf8(output.stdout)?;
     let family_id = printed.lines().next().unwrap_or_default().to_owned();
     assert_eq!(family_id.len(), 26, "a ULID: {family_id}");
+    // The registration moved its RPC's counter and duration histogram, and the event store's.
+    let after = scrape(&ports).await?;
+    for metric in ["luukku_rpc_requests_total", "luukku_rpc_duration_seconds_count"] {
+        assert_eq!(
+            sample(&after, metric, &register_labels) - sample(&before, metric, &register_labels),
+            1.0,
+            "{metric}: {after}"
+        );
+    }
+    let bucket = ["method=\"RegisterFamily\"", "le=\"30\""];
+    assert_eq!(sample(&after, "luukku_rpc_duration_seconds_bucket", &bucket), 1.0, "{after}");
+    assert!(
+        sample(&after, "luukku_append_duration_seconds_count", &["stream=\"FAMILIES\""]) >= 1.0,
+        "{after}"
+    );
+    assert!(!after.contains(&family_id), "no family id in a label");
+    // Its log line names the call's request id and trace id.
+    let call_logged = logged.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().any(|line| {
+        line.starts_with('{')
+            && line.contains("\"call finished\"")
+            && line.contains("RegisterFamily")
+            && line.contains("\"request_id\"")
+            && line.contains("\"trace_id\"")
+    });
+    assert!(call_logged, "{:?}", logged.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
     let guardian = printed
         .lines()
         .find(|line| line.ends_with("Maria Virtanen"))
@@ -210,6 +297,23 @@ async fn the_whole_system_from_the_command_line() -> anyhow::Result<()> {
     let verified = luukku(&["ops", "verify", &nats_url, &ops_user])?;
     assert!(verified.status.success(), "{}", text(&verified));
     assert!(text(&verified).contains("no problems"));
+    // One screen of how the system stands.
+    let service_urls = [
+        format!("--families-url=http://127.0.0.1:{}", ports.families),
+        format!("--contacts-url=http://127.0.0.1:{}", ports.others[0]),
+        format!("--referrals-url=http://127.0.0.1:{}", ports.others[1]),
+        format!("--meetings-url=http://127.0.0.1:{}", ports.others[2]),
+        format!("--coordination-url=http://127.0.0.1:{}", ports.coordination),
+    ];
+    let mut status = vec!["ops", "status", nats_url.as_str(), ops_user.as_str()];
+    status.extend(service_urls.iter().map(String::as_str));
+    let stood = luukku(&status)?;
+    assert!(stood.status.success(), "{}", text(&stood));
+    let screen = text(&stood);
+    assert_eq!(screen.matches(" SERVING").count(), 5, "{screen}");
+    for part in ["FAMILIES", "AUDIT", "coordination projection", "quarantine: empty", "last failures"] {
+        assert!(screen.contains(part), "{part}: {screen}");
+    }
     // Caseloads follow the assignments; reconciling reads and repairs as the contacts service.
     let contacts_user = format!("--nats-nkey-file={}/nats-users/contacts.nk", ports.data_dir);
     let reconciled = luukku(&["ops", "reconcile", "caseloads", "--repair", &nats_url, &contacts_user])?;
@@ -367,5 +471,138 @@ async fn the_whole_system_from_the_command_line() -> anyhow::Result<()> {
     assert!(text(&skipped).contains("skipped by ops.tester"), "{}", text(&skipped));
     shows(false).await?;
     stop(dev).await?;
+    Ok(())
+}
+
+/// An OTLP collector on a free port that keeps the spans it is sent.
+mod collector {
+    use std::sync::{Arc, Mutex};
+
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+        TraceService, TraceServiceServer,
+    };
+    use opentelemetry_proto::tonic::collector::trace::v1::{
+        ExportTraceServiceRequest, ExportTraceServiceResponse,
+    };
+    use opentelemetry_proto::tonic::trace::v1::Span;
+
+    #[derive(Clone, Default)]
+    pub struct Collector {
+        pub spans: Arc<Mutex<Vec<Span>>>,
+    }
+
+    #[tonic::async_trait]
+    impl TraceService for Collector {
+        async fn export(
+            &self,
+            request: tonic::Request<ExportTraceServiceRequest>,
+        ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+            let spans =
+                request.into_inner().resource_spans.into_iter().flat_map(|resource| resource.scope_spans);
+            let mut kept = self.spans.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            kept.extend(spans.flat_map(|scope| scope.spans));
+            Ok(tonic::Response::new(ExportTraceServiceResponse { partial_success: None }))
+        }
+    }
+
+    /// Starts the collector; gives it and its address.
+    pub async fn start() -> anyhow::Result<(Collector, std::net::SocketAddr)> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let collector = Collector::default();
+        let server =
+            tonic::transport::Server::builder().add_service(TraceServiceServer::new(collector.clone()));
+        let incoming = tonic::transport::server::TcpIncoming::from(listener);
+        tokio::spawn(server.serve_with_incoming(incoming));
+        Ok((collector, address))
+    }
+}
+
+#[tokio::test]
+async fn a_commands_trace_runs_from_its_call_through_the_append_to_the_projection() -> anyhow::Result<()> {
+    let (collector, address) = collector::start().await?;
+    let folder = tempfile::tempdir()?;
+    let ports = Ports::pick(folder.path())?;
+    let endpoint = format!("http://{address}");
+    let (dev, _logged) = start_dev_with(
+        folder.path(),
+        &ports,
+        &["--otlp-endpoint", &endpoint],
+        &[("OTEL_BSP_SCHEDULE_DELAY", "100")],
+    )
+    .await?;
+    let urls = ports.urls();
+    let mut register = vec!["family", "register", "--municipality", "091", "--guardian", "Maria Virtanen"];
+    register.extend(urls.iter().map(String::as_str));
+    let output = luukku(&register)?;
+    assert!(output.status.success(), "{}", text(&output));
+
+    let started = Instant::now();
+    let (call, append, applied) = loop {
+        let spans = collector.spans.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let call =
+            spans.iter().find(|span| span.name == "luukku.families.v1.FamilyService/RegisterFamily").cloned();
+        let append = call.as_ref().and_then(|call| {
+            spans
+                .iter()
+                .find(|span| span.name == "eventstore.append" && span.trace_id == call.trace_id)
+                .cloned()
+        });
+        let applied = append.as_ref().and_then(|append| {
+            spans
+                .iter()
+                .find(|span| span.name == "projection.apply" && span.parent_span_id == append.span_id)
+                .cloned()
+        });
+        if let (Some(call), Some(append), Some(applied)) = (call, append, applied) {
+            break (call, append, applied);
+        }
+        let names: Vec<String> = spans.iter().map(|span| span.name.clone()).collect();
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(30),
+            "the whole trace never arrived: {names:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(applied.trace_id, call.trace_id, "one trace from the call to the projection");
+    assert_eq!(append.parent_span_id, call.span_id, "the append is the call's child");
+    assert!(applied.end_time_unix_nano >= call.start_time_unix_nano);
+    stop(dev).await
+}
+
+/// The luukku metrics an expression reads.
+fn metrics_in(expression: &str) -> std::collections::BTreeSet<String> {
+    expression
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|token| token.starts_with("luukku_"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_dashboard_has_a_panel_for_every_alert() -> anyhow::Result<()> {
+    let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+    let rules = std::fs::read_to_string(deploy.join("prometheus/alerts.yml"))?;
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(deploy.join("grafana/luukku.json"))?)?;
+    let panels = dashboard["panels"].as_array().ok_or_else(|| anyhow::anyhow!("no panels"))?;
+    let alerts: Vec<&str> = rules.split("- alert: ").skip(1).collect();
+    assert_eq!(alerts.len(), 6, "{rules}");
+    for alert in alerts {
+        let name = alert.lines().next().unwrap_or_default().trim();
+        let expression = alert.split("labels:").next().unwrap_or_default();
+        let wanted = metrics_in(expression);
+        assert!(!wanted.is_empty(), "{name} reads no luukku metric");
+        let panel =
+            panels.iter().find(|panel| panel["description"].as_str().unwrap_or_default().contains(name));
+        let panel = panel.ok_or_else(|| anyhow::anyhow!("no panel names {name}"))?;
+        let shown: std::collections::BTreeSet<String> = panel["targets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|target| metrics_in(target["expr"].as_str().unwrap_or_default()))
+            .collect();
+        assert!(wanted.is_subset(&shown), "{name}: the panel shows {shown:?}, the alert reads {wanted:?}");
+    }
     Ok(())
 }

@@ -34,11 +34,18 @@ impl Process {
                 };
                 for escalation in due {
                     match app.escalate(&escalation).await {
-                        Ok(true) => tracing::info!(
-                            referral = %escalation.referral_id,
-                            request = %escalation.request_id,
-                            "referral escalated"
-                        ),
+                        Ok(true) => {
+                            let kind = match escalation.command {
+                                luukku_domain::referrals::ReferralCommand::MarkOverdue => "overdue",
+                                _ => "consent_lapsed",
+                            };
+                            metrics::counter!("luukku_escalations_total", "kind" => kind).increment(1);
+                            tracing::info!(
+                                referral = %escalation.referral_id,
+                                request = %escalation.request_id,
+                                "referral escalated"
+                            );
+                        }
                         Ok(false) => {}
                         Err(error) => tracing::warn!(
                             referral = %escalation.referral_id,

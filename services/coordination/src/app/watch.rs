@@ -51,6 +51,7 @@ pub(crate) struct WatchPermit {
 
 impl Drop for WatchPermit {
     fn drop(&mut self) {
+        metrics::gauge!("luukku_watches_open").decrement(1);
         let mut open = self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(count) = open.get_mut(&self.caller) {
             *count -= 1;
@@ -78,6 +79,7 @@ impl Watches {
             )));
         }
         *count += 1;
+        metrics::gauge!("luukku_watches_open").increment(1);
         Ok(WatchPermit { open: std::sync::Arc::clone(&self.open), caller: key })
     }
 

@@ -77,6 +77,10 @@ impl<K: KeyStore + Clone> CoordinationAdmin for AdminGrpc<K> {
             let progress = sender.clone();
             let outcome = app
                 .rebuild(&caller, move |positions, targets| {
+                    let read: u64 = positions.iter().map(|(_, sequence)| sequence).sum();
+                    let total: u64 = targets.iter().map(|(_, sequence)| sequence).sum();
+                    let ratio = if total == 0 { 1.0 } else { read as f64 / total as f64 };
+                    metrics::gauge!("luukku_rebuild_progress_ratio").set(ratio.min(1.0));
                     let _ = progress.try_send(Ok(pb::RebuildProgress {
                         positions: counts(&positions),
                         targets: counts(&targets),
@@ -86,6 +90,9 @@ impl<K: KeyStore + Clone> CoordinationAdmin for AdminGrpc<K> {
                 })
                 .await;
             let positions = counts(&app.projection().positions());
+            if outcome.is_ok() {
+                metrics::gauge!("luukku_rebuild_progress_ratio").set(1.0);
+            }
             let last = outcome
                 .map(|generation| pb::RebuildProgress {
                     targets: positions.clone(),

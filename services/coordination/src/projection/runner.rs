@@ -113,8 +113,11 @@ impl Applier {
             loop {
                 let tree = self.tree.clone();
                 let applied = self.applied;
+                // Each command's trace ends with the batch that applies its message.
+                let spans = applied_spans(&work, self.live.load(Ordering::Relaxed));
                 // sled is blocking; keep it off the async workers.
                 let outcome = tokio::task::spawn_blocking(move || apply_batch(&tree, applied, work)).await;
+                drop(spans);
                 let stop = match outcome {
                     Ok(Ok(Batch { applied, changed, stop })) => {
                         self.passed(applied, changed);
@@ -159,6 +162,30 @@ impl Applier {
             }
         }
     }
+}
+
+/// A span for each message written by a traced call, child of that call's span, lasting until
+/// the batch is applied. Made only while spans are exported, and not while catching up (a
+/// rebuild reads years of messages).
+fn applied_spans(messages: &[Followed], live: bool) -> Vec<tracing::Span> {
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    if !live || !luukku_eventstore::trace_context::exporting() {
+        return Vec::new();
+    }
+    messages
+        .iter()
+        .filter_map(|message| message.as_ref().ok())
+        .filter_map(|recorded| {
+            let traceparent = recorded.traceparent.as_deref()?;
+            let span = tracing::info_span!(
+                "projection.apply",
+                stream = recorded.position.stream.name(),
+                sequence = recorded.position.sequence
+            );
+            let _ = span.set_parent(luukku_eventstore::trace_context::parent(traceparent));
+            Some(span)
+        })
+        .collect()
 }
 
 /// A message whose events this release cannot read.

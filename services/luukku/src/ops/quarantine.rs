@@ -73,7 +73,7 @@ fn at(millis: i64) -> String {
     jiff::Timestamp::from_millisecond(millis).map(|at| at.to_string()).unwrap_or_else(|_| millis.to_string())
 }
 
-fn line(quarantined: &Quarantined) -> String {
+pub(super) fn line(quarantined: &Quarantined) -> String {
     let state = match (&quarantined.skip, quarantined.newer) {
         (Some(skip), _) => format!("skipped by {} at {}: {}", skip.by, at(skip.at_ms), skip.reason),
         (None, true) => "stopped: upgrade the service that reads it".to_owned(),

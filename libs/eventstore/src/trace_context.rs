@@ -1,0 +1,89 @@
+//! W3C trace context in message headers. An append carries the `traceparent` of the call that
+//! made it, so that a command's trace runs on from its gRPC handler, through the append, to the
+//! read model that applies the message.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_nats::HeaderMap;
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+/// The header that carries the trace and the span a message was written in.
+pub const TRACEPARENT: &str = "traceparent";
+
+static EXPORTING: AtomicBool = AtomicBool::new(false);
+
+/// Says that spans are exported: readers then make a span for each message they apply.
+pub fn set_exporting(exporting: bool) {
+    EXPORTING.store(exporting, Ordering::Relaxed);
+}
+
+/// Whether spans are exported anywhere.
+pub fn exporting() -> bool {
+    EXPORTING.load(Ordering::Relaxed)
+}
+
+#[derive(Default)]
+struct Fields(Vec<(String, String)>);
+
+impl Injector for Fields {
+    fn set(&mut self, key: &str, value: String) {
+        self.0.push((key.to_owned(), value));
+    }
+}
+
+/// The trace context of the current span as header fields (`traceparent`, and `tracestate`
+/// when there is one); none outside a trace.
+pub fn current() -> Vec<(String, String)> {
+    let context = tracing::Span::current().context();
+    let mut fields = Fields::default();
+    TraceContextPropagator::new().inject_context(&context, &mut fields);
+    fields.0
+}
+
+/// Adds the current span's trace context to `headers`.
+pub fn inject(headers: &mut HeaderMap, fields: &[(String, String)]) {
+    for (key, value) in fields {
+        headers.insert(key.as_str(), value.as_str());
+    }
+}
+
+struct Traceparent<'a>(&'a str);
+
+impl Extractor for Traceparent<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        (key == TRACEPARENT).then_some(self.0)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        vec![TRACEPARENT]
+    }
+}
+
+/// The trace context a `traceparent` value names, to make a span its child.
+pub fn parent(traceparent: &str) -> opentelemetry::Context {
+    TraceContextPropagator::new().extract(&Traceparent(traceparent))
+}
+
+/// The `traceparent` of a message's headers, if it has one.
+pub fn traceparent_of(headers: Option<&HeaderMap>) -> Option<String> {
+    headers?.get(TRACEPARENT).map(|value| value.as_str().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_traceparent_outside_a_trace_is_none_and_a_header_value_is_read_back() {
+        assert!(current().is_empty(), "no span, no trace context");
+        let value = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let context = parent(value);
+        use opentelemetry::trace::TraceContextExt as _;
+        let span = context.span();
+        let span_context = span.span_context();
+        assert_eq!(span_context.trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert!(span_context.is_remote() && span_context.is_sampled());
+    }
+}

@@ -1,0 +1,120 @@
+//! `luukku ops status`: one screen of how the system stands. Every service's health, every
+//! read model's position, lag and stop, the quarantine, the streams against their limits, and
+//! the last calls that failed on the servers' side.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use luukku_eventstore::EventStore;
+use luukku_eventstore::quarantine::{Quarantine, Readers};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    #[arg(long, env = "LUUKKU_FAMILIES_URL", default_value = "http://127.0.0.1:50051")]
+    families_url: String,
+    #[arg(long, env = "LUUKKU_CONTACTS_URL", default_value = "http://127.0.0.1:50052")]
+    contacts_url: String,
+    #[arg(long, env = "LUUKKU_REFERRALS_URL", default_value = "http://127.0.0.1:50053")]
+    referrals_url: String,
+    #[arg(long, env = "LUUKKU_MEETINGS_URL", default_value = "http://127.0.0.1:50054")]
+    meetings_url: String,
+    #[arg(long, env = "LUUKKU_COORDINATION_URL", default_value = "http://127.0.0.1:50055")]
+    coordination_url: String,
+    /// The CA certificate (PEM) of the services' TLS certificates, for https URLs.
+    #[arg(long, env = "LUUKKU_CA_CERT")]
+    ca_cert: Option<PathBuf>,
+}
+
+/// How long one health check may take.
+const CHECK: Duration = Duration::from_secs(3);
+
+async fn health(url: &str, ca_cert: Option<&PathBuf>) -> String {
+    let check = async {
+        let mut endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())?.connect_timeout(CHECK);
+        if url.starts_with("https://") {
+            let mut tls = tonic::transport::ClientTlsConfig::new().with_enabled_roots();
+            if let Some(ca) = ca_cert {
+                let pem = std::fs::read(ca).with_context(|| format!("reading --ca-cert {}", ca.display()))?;
+                tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
+            }
+            endpoint = endpoint.tls_config(tls)?;
+        }
+        let channel = endpoint.connect().await?;
+        let answer = HealthClient::new(channel).check(HealthCheckRequest { service: String::new() }).await?;
+        let status =
+            tonic_health::pb::health_check_response::ServingStatus::try_from(answer.into_inner().status)
+                .map(|status| status.as_str_name().to_owned())
+                .unwrap_or_else(|_| "UNKNOWN".to_owned());
+        anyhow::Ok(status)
+    };
+    match tokio::time::timeout(CHECK, check).await {
+        Ok(Ok(status)) => status,
+        Ok(Err(error)) => format!("DOWN ({error:#})"),
+        Err(_) => "DOWN (no answer in 3 s)".to_owned(),
+    }
+}
+
+/// Milliseconds since the epoch as a UTC time.
+fn time(at_ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(at_ms).map(|at| at.to_string()).unwrap_or_else(|_| at_ms.to_string())
+}
+
+/// Prints the status; exits 1 when a service is not serving, a read model is stopped, a
+/// message waits in the quarantine, or a stream is 80 % full.
+pub async fn status(store: &EventStore, args: &StatusArgs) -> anyhow::Result<std::process::ExitCode> {
+    let mut healthy = true;
+    println!("services");
+    let services = [
+        ("families", &args.families_url),
+        ("contacts", &args.contacts_url),
+        ("referrals", &args.referrals_url),
+        ("meetings", &args.meetings_url),
+        ("coordination", &args.coordination_url),
+    ];
+    for (name, url) in services {
+        let status = health(url, args.ca_cert.as_ref()).await;
+        healthy &= status == "SERVING";
+        println!("  {name:<13} {url:<28} {status}");
+    }
+    println!();
+    let full = super::streams(store).await?;
+    healthy &= full.is_empty() && !super::any_stopped(store).await?;
+    for stream in &full {
+        println!(
+            "{stream} is 80 % full or more: raise its limit (`luukku ops provision --max-stream-bytes`)"
+        );
+    }
+    println!();
+    let waiting: Vec<_> = Quarantine::open(store)
+        .await?
+        .list()
+        .await?
+        .into_iter()
+        .filter(|quarantined| quarantined.skip.is_none())
+        .collect();
+    println!("quarantine: {}", if waiting.is_empty() { "empty" } else { "messages wait for a decision" });
+    for quarantined in &waiting {
+        healthy = false;
+        println!("  {}", super::quarantine::line(quarantined));
+    }
+    println!();
+    let mut failures: Vec<_> = Readers::open(store)
+        .await?
+        .failures()
+        .await?
+        .into_iter()
+        .flat_map(|report| report.failures.into_iter().map(move |failure| (report.process.clone(), failure)))
+        .collect();
+    failures.sort_by_key(|(_, failure)| std::cmp::Reverse(failure.at_ms));
+    println!(
+        "last failures on the servers' side: {}",
+        if failures.is_empty() { "none" } else { "newest first" }
+    );
+    for (process, failure) in failures.iter().take(10) {
+        println!("  {} {process} {} {}: {}", time(failure.at_ms), failure.rpc, failure.code, failure.message);
+    }
+    Ok(if healthy { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE })
+}
