@@ -3,16 +3,19 @@
 
 use luukku_domain::family::Family;
 use luukku_domain::{Aggregate, AggregateId};
-use luukku_eventstore::{AggregateRef, Stream};
+use luukku_eventstore::{AggregateRef, ReadOptions, Stream};
 
 use crate::support::*;
 
-/// The `traceparent` of the family's first message.
+/// The `traceparent` of the family's first message, as a reader of the stream sees it.
 async fn traceparent(harness: &Harness, family_id: &str) -> anyhow::Result<String> {
+    use futures::StreamExt as _;
     let id: AggregateId = family_id.parse()?;
-    let loaded = harness.store.load(&AggregateRef::new(Stream::Families, Family::TYPE, id)).await?;
-    let first = loaded.messages.first().ok_or_else(|| anyhow::anyhow!("no message"))?;
-    first.traceparent.clone().ok_or_else(|| anyhow::anyhow!("the event carries no traceparent"))
+    let subject = AggregateRef::new(Stream::Families, Family::TYPE, id).subject();
+    let options = ReadOptions { from_sequence: 1, filter_subject: Some(subject) };
+    let mut messages = harness.store.read(Stream::Families, options).await?;
+    let first = messages.next().await.ok_or_else(|| anyhow::anyhow!("no message"))??;
+    first.traceparent.ok_or_else(|| anyhow::anyhow!("the event carries no traceparent"))
 }
 
 /// The parts of a `traceparent`: version, trace id, parent span id, flags.

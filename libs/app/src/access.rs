@@ -88,7 +88,7 @@ impl Guard {
             relations,
             log,
             glass: Arc::default(),
-            unusual: Arc::default(),
+            unusual: Arc::new(unusual::Unusual::new()),
             #[cfg(feature = "unguarded")]
             unguarded: false,
         }

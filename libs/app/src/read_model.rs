@@ -33,6 +33,8 @@ impl<S: Default + Send + Sync + 'static> ReadModel<S> {
     /// model is dropped.
     pub fn spawn(store: EventStore, stream: Stream, name: &str, apply: Apply<S>) -> Arc<Self> {
         let reader = Standing::start(&store, name);
+        // Measured from the start, so that a model stuck at its first message shows its lag.
+        reader.passed(stream, 0);
         let model = Arc::new(Self {
             stream,
             state: RwLock::default(),

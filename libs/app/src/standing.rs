@@ -38,6 +38,8 @@ pub struct Standing {
     store: EventStore,
     state: watch::Sender<StandingState>,
     reports: tokio::sync::OnceCell<Readers>,
+    /// Whether its lag is measured: not while it rebuilds beside the live read model.
+    measured: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Standing {
@@ -69,13 +71,22 @@ impl Standing {
             store: store.clone(),
             state: watch::Sender::new(StandingState::default()),
             reports: tokio::sync::OnceCell::new(),
+            measured: std::sync::atomic::AtomicBool::new(true),
         });
+        // From zero, so that the first quarantined message is an increase an alert sees.
+        metrics::counter!("luukku_quarantined_total", "read_model" => name.to_owned()).absolute(0);
         tokio::spawn(report(Arc::downgrade(&reader)));
         reader
     }
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Says whether the reader's lag is measured (a rebuild's is not, until it is swapped in:
+    /// it shares the live read model's name).
+    pub fn measure_lag(&self, measured: bool) {
+        self.measured.store(measured, Ordering::Relaxed);
     }
 
     /// Follows changes of where the reader stands.
@@ -135,8 +146,7 @@ impl Standing {
             undecodable.error.to_string()
         };
         tracing::error!(reader = %self.name, %stream, sequence, %reason, "read model stopped at a message it cannot read");
-        metrics::counter!("luukku_quarantined_total", "read_model" => self.name.clone(), "stream" => stream.name())
-            .increment(1);
+        metrics::counter!("luukku_quarantined_total", "read_model" => self.name.clone()).increment(1);
         self.state.send_modify(|state| {
             state.stops.insert(stream, Stopped { stream, sequence, reason: reason.clone(), newer });
         });
@@ -179,7 +189,7 @@ impl Standing {
 
     /// Sets the lag gauges: how many messages of each stream are not read yet, and how old
     /// the oldest of them is.
-    async fn measure_lag(&self, positions: &BTreeMap<Stream, u64>) {
+    async fn set_lag(&self, positions: &BTreeMap<Stream, u64>) {
         for (stream, position) in positions {
             let Ok(last) = self.store.last_sequence(*stream).await else { continue };
             let behind = last.saturating_sub(*position);
@@ -198,7 +208,9 @@ impl Standing {
 
     async fn report_now(&self) {
         let state = self.state();
-        self.measure_lag(&state.positions).await;
+        if self.measured.load(Ordering::Relaxed) {
+            self.set_lag(&state.positions).await;
+        }
         let report = ReaderReport {
             name: self.name.clone(),
             process: process(),

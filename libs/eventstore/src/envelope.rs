@@ -243,7 +243,8 @@ pub struct Recorded {
     pub position: Position,
     pub subject: String,
     pub envelope: Envelope,
-    /// The trace context of the call that wrote it (W3C `traceparent`), when there was one.
+    /// The trace context of the call that wrote it (W3C `traceparent`), when there was one;
+    /// read by followers of a stream (an aggregate's load leaves it out).
     pub traceparent: Option<String>,
 }
 

@@ -84,7 +84,8 @@ impl EventStore {
                     .ok_or_else(|| {
                         Error::Nats(format!("direct get of {subject}: reply without a sequence"))
                     })?;
-                messages.push(Recorded::from_parts(stream, sequence, &subject, &reply.payload, headers)?);
+                // Loads decide commands; only readers that follow a stream continue traces.
+                messages.push(Recorded::from_parts(stream, sequence, &subject, &reply.payload, None)?);
                 next = sequence + 1;
                 received += 1;
             }

@@ -33,12 +33,14 @@ impl Injector for Fields {
     }
 }
 
-/// The trace context of the current span as header fields (`traceparent`, and `tracestate`
-/// when there is one); none outside a trace.
+/// The trace context of the current span as header fields: its `traceparent` only (a
+/// caller's `tracestate` is not written into the log, which keeps messages for good); none
+/// outside a trace.
 pub fn current() -> Vec<(String, String)> {
     let context = tracing::Span::current().context();
     let mut fields = Fields::default();
     TraceContextPropagator::new().inject_context(&context, &mut fields);
+    fields.0.retain(|(key, _)| key == TRACEPARENT);
     fields.0
 }
 

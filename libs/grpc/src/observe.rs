@@ -81,9 +81,15 @@ const FAILURES_KEPT: usize = 20;
 
 static FAILURES: LazyLock<Mutex<VecDeque<Failure>>> = LazyLock::new(Mutex::default);
 
-/// The last failures of this process, newest last.
+/// How long a failure is kept.
+const FAILURE_KEPT_MS: i64 = 5 * 60 * 1000;
+
+/// The failures of this process in the last five minutes, newest last.
 pub fn recent_failures() -> Vec<Failure> {
-    FAILURES.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().cloned().collect()
+    let since = luukku_domain::Timestamp::now().as_millis() - FAILURE_KEPT_MS;
+    let mut failures = FAILURES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    failures.retain(|failure| failure.at_ms > since);
+    failures.iter().cloned().collect()
 }
 
 /// How often a process reports its last failures, for `luukku ops status`.
@@ -250,9 +256,10 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let (service, method) = labels(request.uri().path());
+        // Named from the bounded labels, never from the path as the caller sent it.
         let span = tracing::info_span!(
             "rpc",
-            otel.name = %request.uri().path().trim_start_matches('/'),
+            otel.name = %format_args!("{service}/{method}"),
             otel.kind = "server",
             rpc.system = "grpc",
             rpc.service = service,
@@ -270,18 +277,42 @@ where
         let call = Call { service, method, started: Instant::now(), span: span.clone() };
         let future = self.0.call(request).instrument(span);
         Box::pin(async move {
-            let response = future.await?;
+            // Counted as cancelled if the call ends before its answer (the caller went away, or
+            // its time ran out).
+            let mut pending = Pending(Some(call));
+            let response = future.await;
+            let call = pending.0.take();
+            let response = match response {
+                Ok(response) => response,
+                Err(error) => {
+                    if let Some(call) = call {
+                        call.finish("UNKNOWN", None);
+                    }
+                    return Err(error);
+                }
+            };
             let (parts, body) = response.into_parts();
             // An error answer carries its status in the headers; a success in the trailers.
-            let call = match status_of(&parts.headers) {
-                Some((code, message)) => {
+            let call = match (status_of(&parts.headers), call) {
+                (Some((code, message)), Some(call)) => {
                     call.finish(code, message);
                     None
                 }
-                None => Some(call),
+                (_, call) => call,
             };
             Ok(http::Response::from_parts(parts, ObservedBody { inner: body, call }))
         })
+    }
+}
+
+/// A call whose answer has not come yet.
+struct Pending(Option<Call>);
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(call) = self.0.take() {
+            call.finish("CANCELLED", None);
+        }
     }
 }
 

@@ -12,6 +12,11 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "luukku-bench")]
 struct Cli {
+    /// Runs with the telemetry a served process has: spans with trace contexts (not exported),
+    /// per-call log lines (filtered out at `warn`), and metrics recorded for Prometheus, to
+    /// measure what observing costs.
+    #[arg(long, global = true)]
+    telemetry: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -32,7 +37,21 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    let _telemetry = if cli.telemetry {
+        let settings = luukku_runtime::telemetry::Settings {
+            default_filter: "warn".to_owned(),
+            service_name: "luukku-bench".to_owned(),
+            ..Default::default()
+        };
+        let metrics = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        luukku_runtime::telemetry::serve_metrics(metrics)?;
+        println!("telemetry on: spans with trace contexts, metrics at http://{metrics}/metrics");
+        Some(luukku_runtime::telemetry::init(&settings)?)
+    } else {
+        None
+    };
+    match cli.command {
         Command::Append(args) => append::run(args).await,
         Command::Families(args) => families::run(args).await,
         Command::Replay(args) => replay::run(args).await,

@@ -151,6 +151,7 @@ impl Projection {
         meta.insert(CURRENT, &generation.to_be_bytes())?;
         self.db.flush_async().await?;
         runner.live.store(true, std::sync::atomic::Ordering::Relaxed);
+        runner.standing.measure_lag(true);
         let previous = {
             let mut live = self.live.write().unwrap_or_else(std::sync::PoisonError::into_inner);
             std::mem::replace(&mut *live, (generation, Arc::new(runner)))

@@ -37,7 +37,10 @@ impl Process {
                         Ok(true) => {
                             let kind = match escalation.command {
                                 luukku_domain::referrals::ReferralCommand::MarkOverdue => "overdue",
-                                _ => "consent_lapsed",
+                                luukku_domain::referrals::ReferralCommand::FlagConsentLapsed { .. } => {
+                                    "consent_lapsed"
+                                }
+                                _ => "other",
                             };
                             metrics::counter!("luukku_escalations_total", "kind" => kind).increment(1);
                             tracing::info!(

@@ -32,6 +32,15 @@ pub struct Unusual {
 }
 
 impl Unusual {
+    /// Counts from zero: every role's break-glass counter exists from the start, so that the
+    /// first use in a process is an increase an alert sees.
+    pub fn new() -> Self {
+        for role in luukku_domain::Role::ALL {
+            metrics::counter!("luukku_access_break_glass_total", "role" => role.as_code()).absolute(0);
+        }
+        Self::default()
+    }
+
     /// Counts a break-glass use by `actor`.
     pub fn break_glass(&self, actor: &Actor) {
         metrics::counter!("luukku_access_break_glass_total", "role" => actor.role.as_code()).increment(1);

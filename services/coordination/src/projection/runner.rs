@@ -72,6 +72,7 @@ impl Runner {
             }));
         }
         let standing = Standing::start(store, name);
+        standing.measure_lag(live.load(Ordering::Relaxed));
         for (stream, sequence) in start.iter() {
             standing.passed(stream, sequence);
         }

@@ -26,19 +26,29 @@ pub struct StatusArgs {
     /// The CA certificate (PEM) of the services' TLS certificates, for https URLs.
     #[arg(long, env = "LUUKKU_CA_CERT")]
     ca_cert: Option<PathBuf>,
+    /// A client certificate and key (PEM), for services that require mutual TLS.
+    #[arg(long, env = "LUUKKU_CLIENT_CERT", requires = "client_key")]
+    client_cert: Option<PathBuf>,
+    #[arg(long, env = "LUUKKU_CLIENT_KEY", requires = "client_cert")]
+    client_key: Option<PathBuf>,
 }
 
 /// How long one health check may take.
 const CHECK: Duration = Duration::from_secs(3);
 
-async fn health(url: &str, ca_cert: Option<&PathBuf>) -> String {
+async fn health(url: &str, args: &StatusArgs) -> String {
     let check = async {
         let mut endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())?.connect_timeout(CHECK);
         if url.starts_with("https://") {
             let mut tls = tonic::transport::ClientTlsConfig::new().with_enabled_roots();
-            if let Some(ca) = ca_cert {
+            if let Some(ca) = &args.ca_cert {
                 let pem = std::fs::read(ca).with_context(|| format!("reading --ca-cert {}", ca.display()))?;
                 tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
+            }
+            if let (Some(cert), Some(key)) = (&args.client_cert, &args.client_key) {
+                let cert = std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?;
+                let key = std::fs::read(key).with_context(|| format!("reading {}", key.display()))?;
+                tls = tls.identity(tonic::transport::Identity::from_pem(cert, key));
             }
             endpoint = endpoint.tls_config(tls)?;
         }
@@ -62,6 +72,25 @@ fn time(at_ms: i64) -> String {
     jiff::Timestamp::from_millisecond(at_ms).map(|at| at.to_string()).unwrap_or_else(|_| at_ms.to_string())
 }
 
+/// The quarantined messages not skipped.
+async fn quarantined(store: &EventStore) -> anyhow::Result<Vec<luukku_eventstore::quarantine::Quarantined>> {
+    let all = Quarantine::open(store).await?.list().await?;
+    Ok(all.into_iter().filter(|quarantined| quarantined.skip.is_none()).collect())
+}
+
+/// Every process's reported failures, newest first.
+async fn failures(
+    store: &EventStore,
+) -> anyhow::Result<Vec<(String, luukku_eventstore::quarantine::Failure)>> {
+    let reports = Readers::open(store).await?.failures().await?;
+    let mut failures: Vec<_> = reports
+        .into_iter()
+        .flat_map(|report| report.failures.into_iter().map(move |failure| (report.process.clone(), failure)))
+        .collect();
+    failures.sort_by_key(|(_, failure)| std::cmp::Reverse(failure.at_ms));
+    Ok(failures)
+}
+
 /// Prints the status; exits 1 when a service is not serving, a read model is stopped, a
 /// message waits in the quarantine, or a stream is 80 % full.
 pub async fn status(store: &EventStore, args: &StatusArgs) -> anyhow::Result<std::process::ExitCode> {
@@ -75,46 +104,68 @@ pub async fn status(store: &EventStore, args: &StatusArgs) -> anyhow::Result<std
         ("coordination", &args.coordination_url),
     ];
     for (name, url) in services {
-        let status = health(url, args.ca_cert.as_ref()).await;
+        let status = health(url, args).await;
         healthy &= status == "SERVING";
         println!("  {name:<13} {url:<28} {status}");
     }
     println!();
-    let full = super::streams(store).await?;
-    healthy &= full.is_empty() && !super::any_stopped(store).await?;
-    for stream in &full {
-        println!(
-            "{stream} is 80 % full or more: raise its limit (`luukku ops provision --max-stream-bytes`)"
-        );
+    // Each part stands alone: one that cannot be read says why, and the rest still show.
+    match super::streams(store).await {
+        Ok(full) => {
+            for stream in &full {
+                healthy = false;
+                println!(
+                    "{stream} is 80 % full or more: raise its limit (`luukku ops provision --max-stream-bytes`)"
+                );
+            }
+        }
+        Err(error) => {
+            healthy = false;
+            println!("streams: not known ({error:#})");
+        }
+    }
+    match super::any_stopped(store).await {
+        Ok(stopped) => healthy &= !stopped,
+        Err(error) => {
+            healthy = false;
+            println!("read models: not known ({error:#})");
+        }
     }
     println!();
-    let waiting: Vec<_> = Quarantine::open(store)
-        .await?
-        .list()
-        .await?
-        .into_iter()
-        .filter(|quarantined| quarantined.skip.is_none())
-        .collect();
-    println!("quarantine: {}", if waiting.is_empty() { "empty" } else { "messages wait for a decision" });
-    for quarantined in &waiting {
-        healthy = false;
-        println!("  {}", super::quarantine::line(quarantined));
+    match quarantined(store).await {
+        Ok(waiting) => {
+            println!(
+                "quarantine: {}",
+                if waiting.is_empty() { "empty" } else { "messages wait for a decision" }
+            );
+            for quarantined in &waiting {
+                healthy = false;
+                println!("  {}", super::quarantine::line(quarantined));
+            }
+        }
+        Err(error) => {
+            healthy = false;
+            println!("quarantine: not known ({error:#})");
+        }
     }
     println!();
-    let mut failures: Vec<_> = Readers::open(store)
-        .await?
-        .failures()
-        .await?
-        .into_iter()
-        .flat_map(|report| report.failures.into_iter().map(move |failure| (report.process.clone(), failure)))
-        .collect();
-    failures.sort_by_key(|(_, failure)| std::cmp::Reverse(failure.at_ms));
-    println!(
-        "last failures on the servers' side: {}",
-        if failures.is_empty() { "none" } else { "newest first" }
-    );
-    for (process, failure) in failures.iter().take(10) {
-        println!("  {} {process} {} {}: {}", time(failure.at_ms), failure.rpc, failure.code, failure.message);
+    match failures(store).await {
+        Ok(failures) => {
+            println!(
+                "last failures on the servers' side: {}",
+                if failures.is_empty() { "none" } else { "newest first" }
+            );
+            for (process, failure) in failures.iter().take(10) {
+                println!(
+                    "  {} {process} {} {}: {}",
+                    time(failure.at_ms),
+                    failure.rpc,
+                    failure.code,
+                    failure.message
+                );
+            }
+        }
+        Err(error) => println!("last failures: not known ({error:#})"),
     }
     Ok(if healthy { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE })
 }
