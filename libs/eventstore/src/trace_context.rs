@@ -2,12 +2,20 @@
 //! made it, so that a command's trace runs on from its gRPC handler, through the append, to the
 //! read model that applies the message.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_nats::HeaderMap;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::{SpanContext, TraceContextExt as _, TraceFlags, TraceState};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::{IdGenerator as _, RandomIdGenerator};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+tokio::task_local! {
+    /// The trace context of the call being served, while spans are not exported.
+    static CALL: SpanContext;
+}
 
 /// The header that carries the trace and the span a message was written in.
 pub const TRACEPARENT: &str = "traceparent";
@@ -33,10 +41,34 @@ impl Injector for Fields {
     }
 }
 
-/// The trace context of the current span as header fields: its `traceparent` only (a
+/// A call's own trace context, made without a tracer (spans are not exported): the caller's
+/// trace from `parent` when it names one, with a span id of the call's own; otherwise a new
+/// trace.
+pub fn call_context(parent: &opentelemetry::Context) -> SpanContext {
+    let ids = RandomIdGenerator::default();
+    let caller = parent.span().span_context().clone();
+    let trace_id = if caller.is_valid() { caller.trace_id() } else { ids.new_trace_id() };
+    SpanContext::new(trace_id, ids.new_span_id(), TraceFlags::default(), false, TraceState::NONE)
+}
+
+/// Runs `work` as a call with the trace context `context`, when it has one of its own (spans
+/// not exported); otherwise the call's span carries it.
+pub async fn within<F: Future>(context: Option<SpanContext>, work: F) -> F::Output {
+    match context {
+        Some(context) => CALL.scope(context, work).await,
+        None => work.await,
+    }
+}
+
+/// The trace context of the current call or span as header fields: its `traceparent` only (a
 /// caller's `tracestate` is not written into the log, which keeps messages for good); none
 /// outside a trace.
 pub fn current() -> Vec<(String, String)> {
+    if let Ok(call) = CALL.try_with(SpanContext::clone) {
+        let flags = call.trace_flags().to_u8();
+        let traceparent = format!("00-{}-{}-{flags:02x}", call.trace_id(), call.span_id());
+        return vec![(TRACEPARENT.to_owned(), traceparent)];
+    }
     let context = tracing::Span::current().context();
     let mut fields = Fields::default();
     TraceContextPropagator::new().inject_context(&context, &mut fields);

@@ -268,14 +268,23 @@ where
             trace_id = tracing::field::Empty,
         );
         let parent = TraceContextPropagator::new().extract(&Headers(request.headers()));
-        // A span with no tracing layer to hold it has no context to join.
-        let _ = span.set_parent(parent);
-        let trace_id = span.context().span().span_context().trace_id();
+        // Exported, the call's span is the trace's; otherwise the call gets a context of its own,
+        // made without a tracer (cheaper), which its appends write into their messages.
+        let own = if luukku_eventstore::trace_context::exporting() {
+            let _ = span.set_parent(parent);
+            None
+        } else {
+            Some(luukku_eventstore::trace_context::call_context(&parent))
+        };
+        let trace_id = match &own {
+            Some(context) => context.trace_id(),
+            None => span.context().span().span_context().trace_id(),
+        };
         if trace_id != opentelemetry::trace::TraceId::INVALID {
             span.record("trace_id", tracing::field::display(trace_id));
         }
         let call = Call { service, method, started: Instant::now(), span: span.clone() };
-        let future = self.0.call(request).instrument(span);
+        let future = luukku_eventstore::trace_context::within(own, self.0.call(request).instrument(span));
         Box::pin(async move {
             // Counted as cancelled if the call ends before its answer (the caller went away, or
             // its time ran out).

@@ -8,7 +8,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::Level;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::filter_fn;
@@ -57,13 +57,8 @@ impl Drop for Telemetry {
 pub fn init(settings: &Settings) -> anyhow::Result<Telemetry> {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.default_filter));
-    // Not exporting, spans are not sampled: they still carry trace ids, and cost less.
-    let sampler = match settings.otlp_endpoint {
-        Some(_) => Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
-        None => Sampler::AlwaysOff,
-    };
+    let exporting = settings.otlp_endpoint.is_some();
     let mut provider = SdkTracerProvider::builder()
-        .with_sampler(sampler)
         .with_resource(Resource::builder_empty().with_service_name(settings.service_name.clone()).build());
     if let Some(endpoint) = &settings.otlp_endpoint {
         let exporter = opentelemetry_otlp::SpanExporter::builder()
@@ -74,16 +69,19 @@ pub fn init(settings: &Settings) -> anyhow::Result<Telemetry> {
         provider = provider.with_batch_exporter(exporter);
     }
     let provider = provider.build();
-    luukku_eventstore::trace_context::set_exporting(settings.otlp_endpoint.is_some());
-    let tracer = provider.tracer("luukku");
-    // Spans are made whatever the log filter says: trace contexts must not depend on it. Only
-    // spans: a log event inside one (which may name a person or a family) is not exported.
-    let spans = tracing_opentelemetry::layer()
-        .with_tracer(tracer)
-        .with_tracked_inactivity(false)
-        .with_location(false)
-        .with_threads(false)
-        .with_filter(filter_fn(|metadata| metadata.is_span() && *metadata.level() <= Level::INFO));
+    luukku_eventstore::trace_context::set_exporting(exporting);
+    // Spans go to the exporter only when there is one: otherwise each call makes a trace
+    // context of its own, without a tracer, for its log lines and messages. Only spans: a log
+    // event inside one (which may name a person or a family) is not exported. Spans are made
+    // whatever the log filter says.
+    let spans = exporting.then(|| {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("luukku"))
+            .with_tracked_inactivity(false)
+            .with_location(false)
+            .with_threads(false)
+            .with_filter(filter_fn(|metadata| metadata.is_span() && *metadata.level() <= Level::INFO))
+    });
     let registry = tracing_subscriber::registry().with(spans);
     let installed = match settings.format {
         LogFormat::Text => registry
