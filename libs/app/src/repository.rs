@@ -7,6 +7,12 @@
 //! cached and refreshed with the messages appended since; every load also asks the key store for
 //! the key, so a family erased anywhere is unreadable here at once, cached or not.
 //!
+//! A command decides on its aggregate's cached state, sealing with the key that state was opened
+//! with, and appends with the cached version as its expectation: a newer message anywhere makes
+//! the append conflict, and the command is decided again on a fresh load. A refusal, or nothing
+//! to write, is answered only from a fresh load. What a command writes goes into the cache, so
+//! on a current cache a command's own aggregate costs one round trip to the store: the append.
+//!
 //! [`Reader`] only loads; [`Repository`] also decides and appends. A use case that only reads
 //! another aggregate (a family, before recording a contact) holds a `Reader` of it.
 
@@ -271,6 +277,32 @@ where
         }
     }
 
+    /// The aggregate as this process last loaded or wrote it, without asking the store; `None`
+    /// when it is not cached, or its family was erased since.
+    fn cached(&self, id: AggregateId) -> Option<Arc<Loaded<A>>> {
+        let cached = self.lock_cache().get(&id).cloned()?;
+        let family = self.family_of(id, &cached.state, &[]);
+        (!family.is_some_and(erasures::is_erased)).then_some(cached)
+    }
+
+    /// Caches `after`, the state a command of this process wrote on top of `before`, unless
+    /// the cache moved on meanwhile (then the next load reads what is new).
+    fn wrote(&self, id: AggregateId, before: u64, after: Loaded<A>) {
+        let mut cache = self.lock_cache();
+        match cache.get(&id).map(|cached| cached.version) {
+            Some(version) if version == before => {
+                cache.put(id, Arc::new(after));
+            }
+            Some(_) => {
+                cache.pop(&id);
+            }
+            None if before == 0 => {
+                cache.put(id, Arc::new(after));
+            }
+            None => {}
+        }
+    }
+
     /// The aggregate as it is now.
     pub async fn load(&self, id: AggregateId) -> Result<Arc<Loaded<A>>, RepositoryError<A::Error>> {
         let cached = self.lock_cache().get(&id).cloned();
@@ -361,8 +393,19 @@ where
         command: &A::Command,
     ) -> Result<Outcome<A::Event>, RepositoryError<A::Error>> {
         let aggregate = self.reader.aggregate(id);
-        for _ in 0..ATTEMPTS {
-            let current = self.load(id).await?;
+        for attempt in 0..ATTEMPTS {
+            // The first attempt decides on the cached state, with no round trip to the store: its
+            // append expects the cached version, so a newer message anywhere makes it conflict.
+            // A refusal, or nothing to write, is only answered from a fresh load.
+            let cached = (attempt == 0)
+                .then(|| self.reader.cached(id))
+                .flatten()
+                .filter(|cached| write.expected_version.is_none_or(|expected| expected == cached.version));
+            let from_cache = cached.is_some();
+            let current = match cached {
+                Some(cached) => cached,
+                None => self.load(id).await?,
+            };
             // A fingerprint is kept keyed with the family's key, so that it tells nothing of
             // the request once the key is erased.
             let family = self.reader.family_of(id, &current.state, &[]);
@@ -393,17 +436,18 @@ where
                     current: current.version,
                 });
             }
-            let events = current
-                .state
-                .decide(command, &context_now())
-                .map_err(|error| RepositoryError::Refused { noun: A::NOUN, id, error })?;
+            let decided = current.state.decide(command, &context_now());
+            if from_cache && !decided.as_ref().is_ok_and(|events| !events.is_empty()) {
+                continue;
+            }
+            let events = decided.map_err(|error| RepositoryError::Refused { noun: A::NOUN, id, error })?;
             if events.is_empty() {
                 let written = Written { version: current.version, position: None, replayed: false };
                 return Ok(Outcome { id, events, written });
             }
             let (sealed, used) = self.seal(id, &current, &events).await?;
-            let fingerprint = match used {
-                Some(key) => keyed(write.fingerprint.as_ref(), Some(&key)),
+            let fingerprint = match &used {
+                Some(key) => keyed(write.fingerprint.as_ref(), Some(key)),
                 None => fingerprint,
             };
             let expected =
@@ -423,9 +467,31 @@ where
                 // A twin of this request landed first: answer as it did, on the next round.
                 Ok(appended) if appended.duplicate => continue,
                 Ok(appended) => {
+                    if let Some(envelope) = appended.written {
+                        let mut after = (*current).clone();
+                        if current.version == 0 && used.is_some() {
+                            // Created with a new family key: its data is open under it.
+                            after.key = used;
+                            after.opened = true;
+                        }
+                        for event in &events {
+                            after.state.apply(event);
+                        }
+                        after.version = appended.position.sequence;
+                        let recorded = Recorded {
+                            position: appended.position,
+                            subject: aggregate.subject(),
+                            envelope: *envelope,
+                            traceparent: None,
+                        };
+                        after.entries.push(Entry { recorded, events: events.clone() });
+                        self.reader.wrote(id, current.version, after);
+                    }
                     return Ok(Outcome { id, events, written: Written::at(appended.position, false) });
                 }
-                Err(StoreError::Conflict { .. }) if write.expected_version.is_none() => continue,
+                Err(StoreError::Conflict { .. }) if write.expected_version.is_none() || from_cache => {
+                    continue;
+                }
                 Err(StoreError::Conflict { subject, current, .. }) => {
                     let expected = write.expected_version.unwrap_or_default();
                     return Err(RepositoryError::Conflict { subject, expected, current });
@@ -452,6 +518,8 @@ where
             (Keys::CreatesFamilyKey, _) if current.version == 0 => {
                 Some(self.keys().get_or_create(&family).await?)
             }
+            // The key the state was opened with, unless the family was erased since.
+            (_, Some(found)) if current.key.is_some() && !erasures::is_erased(found) => current.key.clone(),
             (_, found) => self.reader.key_of(found).await?,
         };
         let Some(key) = key else {

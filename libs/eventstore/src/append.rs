@@ -37,6 +37,8 @@ pub struct Appended {
     /// True when this request id had already been appended: nothing new was written and
     /// `position` is the original one.
     pub duplicate: bool,
+    /// The message as written, when this call wrote it (not on a duplicate).
+    pub written: Option<Box<Envelope>>,
 }
 
 impl EventStore {
@@ -160,7 +162,8 @@ impl EventStore {
                     }
                     metrics::histogram!("luukku_append_duration_seconds", "stream" => stream_name)
                         .record(started.elapsed().as_secs_f64());
-                    return Ok(Appended { position, duplicate: ack.duplicate });
+                    let written = (!ack.duplicate).then(|| Box::new(envelope.clone()));
+                    return Ok(Appended { position, duplicate: ack.duplicate, written });
                 }
                 Err(error) => match error.kind() {
                     PublishErrorKind::WrongLastSequence => {
@@ -267,7 +270,7 @@ impl EventStore {
                     method: original.envelope.fingerprint.as_ref().map(|f| f.method.clone()),
                 });
             }
-            return Ok(Appended { position: original.position, duplicate: true });
+            return Ok(Appended { position: original.position, duplicate: true, written: None });
         }
         Err(Error::Conflict { subject, expected: expected.header_value(), current: since.version })
     }
