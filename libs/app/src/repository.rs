@@ -7,11 +7,12 @@
 //! cached and refreshed with the messages appended since; every load also asks the key store for
 //! the key, so a family erased anywhere is unreadable here at once, cached or not.
 //!
-//! A command decides on its aggregate's cached state, sealing with the key that state was opened
-//! with, and appends with the cached version as its expectation: a newer message anywhere makes
-//! the append conflict, and the command is decided again on a fresh load. A refusal, or nothing
-//! to write, is answered only from a fresh load. What a command writes goes into the cache, so
-//! on a current cache a command's own aggregate costs one round trip to the store: the append.
+//! A command decides on its aggregate's cached state and appends with the cached version as its
+//! expectation: a newer message on its subject makes the append conflict, and the command is
+//! decided again on a fresh load. A refusal, nothing to write, or a retry is answered only from
+//! a fresh load. The family itself seals with the key its cached state was opened with (an
+//! erasure lands on its subject); other aggregates of a family ask the key store. What a command
+//! writes goes into the cache.
 //!
 //! [`Reader`] only loads; [`Repository`] also decides and appends. A use case that only reads
 //! another aggregate (a family, before recording a contact) holds a `Reader` of it.
@@ -285,21 +286,19 @@ where
         (!family.is_some_and(erasures::is_erased)).then_some(cached)
     }
 
-    /// Caches `after`, the state a command of this process wrote on top of `before`, unless
-    /// the cache moved on meanwhile (then the next load reads what is new).
-    fn wrote(&self, id: AggregateId, before: u64, after: Loaded<A>) {
+    /// Caches `after`, the state a command of this process wrote on top of `before`: only if
+    /// the cache still holds `before` itself (or nothing, for a new aggregate), and the family
+    /// was not erased meanwhile; otherwise the cached entry goes, and the next load reads anew.
+    fn wrote(&self, id: AggregateId, before: &Arc<Loaded<A>>, after: Loaded<A>) {
         let mut cache = self.lock_cache();
-        match cache.get(&id).map(|cached| cached.version) {
-            Some(version) if version == before => {
-                cache.put(id, Arc::new(after));
-            }
-            Some(_) => {
-                cache.pop(&id);
-            }
-            None if before == 0 => {
-                cache.put(id, Arc::new(after));
-            }
-            None => {}
+        // Checked under the cache's lock: an erasure is recorded before its caches are told.
+        let erased = self.family_of(id, &after.state, &[]).is_some_and(erasures::is_erased);
+        let current = cache.get(&id).is_some_and(|cached| Arc::ptr_eq(cached, before));
+        let new = before.version == 0 && !cache.contains(&id);
+        if !erased && (current || new) {
+            cache.put(id, Arc::new(after));
+        } else {
+            cache.pop(&id);
         }
     }
 
@@ -411,6 +410,11 @@ where
             let family = self.reader.family_of(id, &current.state, &[]);
             let fingerprint = keyed(write.fingerprint.as_ref(), current.key.as_ref());
             if let Some(entry) = current.written_by(&caller.actor, &write.request_id) {
+                // A replay writes nothing that could conflict: it is answered from a fresh load
+                // (which opens nothing of a family erased meanwhile).
+                if from_cache {
+                    continue;
+                }
                 let first = &entry.recorded.envelope;
                 // An erased family's fingerprints cannot be compared: its retries are replays.
                 let comparable = family.is_none() || current.key.is_some();
@@ -469,8 +473,8 @@ where
                 Ok(appended) => {
                     if let Some(envelope) = appended.written {
                         let mut after = (*current).clone();
-                        if current.version == 0 && used.is_some() {
-                            // Created with a new family key: its data is open under it.
+                        if used.is_some() {
+                            // Its data is open under the key it was sealed with.
                             after.key = used;
                             after.opened = true;
                         }
@@ -485,7 +489,7 @@ where
                             traceparent: None,
                         };
                         after.entries.push(Entry { recorded, events: events.clone() });
-                        self.reader.wrote(id, current.version, after);
+                        self.reader.wrote(id, &current, after);
                     }
                     return Ok(Outcome { id, events, written: Written::at(appended.position, false) });
                 }
@@ -518,8 +522,13 @@ where
             (Keys::CreatesFamilyKey, _) if current.version == 0 => {
                 Some(self.keys().get_or_create(&family).await?)
             }
-            // The key the state was opened with, unless the family was erased since.
-            (_, Some(found)) if current.key.is_some() && !erasures::is_erased(found) => current.key.clone(),
+            // The family itself: the key its cached state was opened with. An erasure lands on
+            // its own subject, so an append on a state from before it conflicts.
+            (Keys::CreatesFamilyKey, Some(found)) if current.key.is_some() && !erasures::is_erased(found) => {
+                current.key.clone()
+            }
+            // Another aggregate of the family: an erasure does not touch its subject, so the
+            // key store is asked (it answers none once the key is gone).
             (_, found) => self.reader.key_of(found).await?,
         };
         let Some(key) = key else {
