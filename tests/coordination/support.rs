@@ -70,7 +70,7 @@ impl Harness {
         let coordination = luukku_coordination::start_with(
             folder.path(),
             store.clone(),
-            keys.clone(),
+            luukku_coordination::cached_keys(keys.clone()),
             luukku_app::Guard::start(store.clone()),
             watches,
         )
@@ -219,10 +219,7 @@ pub fn dump(db: &sled::Db) -> anyhow::Result<Vec<(Vec<u8>, Vec<u8>)>> {
         if name.as_ref() == b"meta" || name.as_ref() == b"__sled__default" {
             continue;
         }
-        for item in db.open_tree(&name)?.iter() {
-            let (key, value) = item?;
-            all.push((key.to_vec(), value.to_vec()));
-        }
+        all.extend(luukku_coordination::projection::ProjectionTree::of(db.open_tree(&name)?).dump()?);
     }
     Ok(all)
 }

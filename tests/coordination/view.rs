@@ -232,7 +232,14 @@ async fn an_erased_family_leaves_every_projection_for_good() -> anyhow::Result<(
     let mut h = Harness::start().await?;
     let (family_id, _, _) = h.family("Salo").await?;
     let anna = h.contact_person("anna.contact", "Anna Koskinen").await?;
-    h.assign(&family_id, &anna).await?;
+    let assigned = h.assign(&family_id, &anna).await?;
+    let family = luukku_domain::family::FamilyId::parse(&family_id)?;
+    let request = pb::GetFamilyViewRequest { family_id: family_id.clone(), min_positions: vec![assigned] };
+    h.coordination.get_family_view(h.call(request)).await?;
+    assert!(
+        !h.projection.tree().timeline(family, None, usize::MAX)?.is_empty(),
+        "projected with its timeline"
+    );
     let erase = families::EraseFamilyRequest {
         request_id: request_id(),
         family_id: family_id.clone(),
@@ -254,6 +261,7 @@ async fn an_erased_family_leaves_every_projection_for_good() -> anyhow::Result<(
         }))
         .await?;
     assert!(caseload.into_inner().families.is_empty());
+    assert!(h.projection.tree().timeline(family, None, usize::MAX)?.is_empty(), "its timeline went with it");
 
     let refused = h.admin.rebuild(h.call(pb::RebuildRequest {})).await.expect_err("operators only");
     assert_eq!(refused.code(), Code::PermissionDenied, "refused before a rebuild starts: {refused:?}");

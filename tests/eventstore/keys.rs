@@ -56,3 +56,33 @@ async fn an_erased_familys_key_left_behind_is_found() -> anyhow::Result<()> {
     assert_eq!(left, ["family-1"], "the key whose deletion never happened");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_cached_key_is_forgotten_when_another_process_erases_it() -> anyhow::Result<()> {
+    let nats = TestNats::start().await?;
+    let store = nats.store().await?;
+    let writer = NatsKeyStore::open(&store, luukku_testkit::key_ring()).await?;
+    // The reader is another process: its own connection, its own cache.
+    let reader_store = nats.store().await?;
+    let cached = luukku_eventstore::CachedKeys::new(
+        NatsKeyStore::open(&reader_store, luukku_testkit::key_ring()).await?,
+        std::num::NonZeroUsize::new(16).expect("non-zero"),
+    );
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !cached.caching() {
+        assert!(tokio::time::Instant::now() < deadline, "the erasure watch never started");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let key = writer.get_or_create("family-1").await?;
+    assert_eq!(cached.get("family-1").await?, Some(key.clone()));
+    assert_eq!(cached.get("family-1").await?, Some(key), "from memory now");
+
+    writer.erase("family-1").await?;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while cached.get("family-1").await?.is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "the erased key is still served");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_eq!(cached.get("family-1").await?, None, "and stays gone");
+    Ok(())
+}

@@ -2,9 +2,10 @@
 //! sealed with it can be opened again, in any service, projection, replay or export.
 //!
 //! [`KeyStore`] is the seam: the default is a NATS key-value bucket ([`NatsKeyStore`]); a key
-//! management service can implement the trait later. Keys are not cached: an erasure must take
-//! effect in every process at once.
+//! management service can implement the trait later. [`CachedKeys`] keeps keys in memory and
+//! forgets one as soon as the bucket reports it purged, in every process that watches it.
 
+mod cached;
 mod wrap;
 
 use std::future::Future;
@@ -17,6 +18,7 @@ use luukku_domain::sealing::FamilyKey;
 
 use crate::{Error, EventStore, Result};
 
+pub use cached::CachedKeys;
 pub use wrap::{Kek, KeyRing, KeyWrapper, WrapError};
 
 /// The bucket holding the family keys in the default setup.

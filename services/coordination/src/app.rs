@@ -119,11 +119,17 @@ impl<K: KeyStore + Clone> Coordination<K> {
         AppError::refused("family", family, FamilyError::NotFound)
     }
 
-    /// The view, and the whole history it shows the newest of.
-    async fn view_and_history(&self, family: FamilyId) -> Result<(FamilyView, Vec<TimelineItem>)> {
+    /// The view, with the newest `history` entries of its timeline (the view shows the newest
+    /// [`view::RECENT`]); all of them, read together with the view.
+    async fn view_and_history(
+        &self,
+        family: FamilyId,
+        history: usize,
+    ) -> Result<(FamilyView, Vec<TimelineItem>)> {
         let tree = self.projection.tree();
-        let doc = self.opened(&tree, family).await?.ok_or_else(|| Self::not_projected(family))?;
-        let history = timeline::tell(self.projection.store(), family, &doc).await?;
+        let doc = tree.family(family).map_err(internal)?.ok_or_else(|| Self::not_projected(family))?;
+        let history = timeline::read(&tree, family, None, history.max(view::RECENT)).map_err(internal)?;
+        let doc = view::open(doc, family, self.key(family).await?.as_ref());
         let recent = history.iter().take(view::RECENT).cloned().collect();
         let view = view::family_view(
             &tree,
@@ -139,7 +145,7 @@ impl<K: KeyStore + Clone> Coordination<K> {
 
     pub async fn family_view(&self, _caller: &Caller, family: FamilyId, wait: Wait) -> Result<FamilyView> {
         self.reached(wait).await?;
-        Ok(self.view_and_history(family).await?.0)
+        Ok(self.view_and_history(family, view::RECENT).await?.0)
     }
 
     /// A contact person's families, what needs attention first.
@@ -181,16 +187,17 @@ impl<K: KeyStore + Clone> Coordination<K> {
     ) -> Result<TimelinePage> {
         self.reached(wait).await?;
         let tree = self.projection.tree();
-        let doc = tree.family(family).map_err(internal)?.ok_or_else(|| Self::not_projected(family))?;
-        let history = timeline::tell(self.projection.store(), family, &doc).await?;
-        let remaining: Vec<TimelineItem> =
-            history.into_iter().filter(|item| after.is_none_or(|after| item.cursor() < after)).collect();
-        let next = if remaining.len() > page_size {
-            remaining.get(page_size - 1).map(TimelineItem::cursor)
+        if tree.family(family).map_err(internal)?.is_none() {
+            return Err(Self::not_projected(family));
+        }
+        let mut entries =
+            timeline::read(&tree, family, after, page_size.saturating_add(1)).map_err(internal)?;
+        let next = if entries.len() > page_size {
+            entries.truncate(page_size);
+            entries.last().map(TimelineItem::cursor)
         } else {
             None
         };
-        let entries = remaining.into_iter().take(page_size).collect();
         Ok(TimelinePage { entries, next })
     }
 

@@ -10,7 +10,7 @@ use luukku_app::Guard;
 use std::path::Path;
 use std::sync::Arc;
 
-use luukku_eventstore::{EventStore, KeyStore};
+use luukku_eventstore::{CachedKeys, EventStore, KeyStore, NatsKeyStore};
 use luukku_grpc::health::follow_read_models;
 use luukku_proto::coordination::v1::coordination_admin_server::CoordinationAdminServer;
 use luukku_proto::coordination::v1::coordination_service_server::CoordinationServiceServer;
@@ -38,6 +38,15 @@ pub struct Started {
     pub projection: Arc<Projection>,
     /// How many watches are open now, for every caller together.
     pub open_watches: Arc<dyn Fn() -> usize + Send + Sync>,
+}
+
+/// How many families' keys the service keeps in memory, each until its erasure.
+pub const CACHED_KEYS: std::num::NonZeroUsize = std::num::NonZeroUsize::new(100_000).unwrap();
+
+/// The key store the service opens personal data with: `keys`, each kept in memory until its
+/// family is erased anywhere (see [`CachedKeys`]).
+pub fn cached_keys(keys: NatsKeyStore) -> CachedKeys {
+    CachedKeys::new(keys, CACHED_KEYS)
 }
 
 /// Opens the projection under `folder`, starts following the streams, and gives the routes of

@@ -16,9 +16,14 @@ use luukku_eventstore::{Checkpoints, EventStore, Stream};
 use tokio::sync::broadcast;
 
 use runner::Runner;
-pub use store::{ProjectionError, ProjectionTree, Result};
+pub use store::{ProjectionError, ProjectionTree, Result, TimelineCursor};
 
 const CURRENT: &[u8] = b"current";
+/// Which layout of the projection the current generation has.
+const FORMAT: &[u8] = b"format";
+/// The layout this release writes: 2 added the families' timelines. A generation of another
+/// layout is not read: a new one is projected from the start of the streams.
+const LAYOUT: u64 = 2;
 
 fn tree_name(generation: u64) -> String {
     format!("view-{generation}")
@@ -37,13 +42,31 @@ impl Projection {
     pub fn open(folder: &Path, store: EventStore) -> Result<Arc<Self>> {
         let db = sled::Config::new().path(folder).flush_every_ms(Some(200)).open()?;
         let meta = db.open_tree("meta")?;
-        let generation = match meta.get(CURRENT)? {
-            Some(bytes) => u64::from_be_bytes(
-                bytes.as_ref().try_into().map_err(|_| ProjectionError::Codec("generation".into()))?,
-            ),
-            None => {
-                meta.insert(CURRENT, &1u64.to_be_bytes())?;
-                1
+        let number = |key: &[u8]| -> Result<Option<u64>> {
+            meta.get(key)?
+                .map(|bytes| {
+                    let bytes =
+                        bytes.as_ref().try_into().map_err(|_| ProjectionError::Codec("meta".into()))?;
+                    Ok(u64::from_be_bytes(bytes))
+                })
+                .transpose()
+        };
+        let generation = match (number(CURRENT)?, number(FORMAT)?) {
+            (Some(generation), Some(LAYOUT)) => generation,
+            (found, layout) => {
+                let generation = found.map_or(1, |old| old + 1);
+                if let Some(old) = found {
+                    tracing::warn!(
+                        layout = layout.unwrap_or(1),
+                        new_layout = LAYOUT,
+                        "the projection was written in another layout: projecting it anew"
+                    );
+                    db.drop_tree(tree_name(old).as_bytes())?;
+                }
+                db.drop_tree(tree_name(generation).as_bytes())?;
+                meta.insert(CURRENT, &generation.to_be_bytes())?;
+                meta.insert(FORMAT, &LAYOUT.to_be_bytes())?;
+                generation
             }
         };
         let (changes, _) = broadcast::channel(4096);

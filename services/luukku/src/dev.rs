@@ -133,7 +133,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let coordination = luukku_coordination::start(
         &projection_dir,
         coordination_store,
-        coordination_keys,
+        luukku_coordination::cached_keys(coordination_keys),
         coordination_guard,
     )
     .await?;

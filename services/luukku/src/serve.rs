@@ -313,6 +313,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             let folder = args.data_dir.or(file.data_dir).context(
                 "the coordination service needs a folder for its projection: --data-dir or LUUKKU_DATA_DIR",
             )?;
+            let keys = luukku_coordination::cached_keys(keys);
             let started = luukku_coordination::start(&folder, store.clone(), keys, guard).await?;
             _projection = Some(started.projection);
             admin = Some(started.admin);

@@ -1,11 +1,9 @@
 //! Watching a family's view, or a contact person's caseload, change as the projection moves.
 
-use std::collections::HashSet;
-
 use luukku_app::{AppError, Caller, Result};
 use luukku_domain::contacts::ContactPersonId;
 use luukku_domain::family::FamilyId;
-use luukku_eventstore::KeyStore;
+use luukku_eventstore::{Checkpoints, KeyStore};
 use tokio::sync::{broadcast, mpsc};
 
 use super::Coordination;
@@ -107,11 +105,15 @@ impl<K: KeyStore + Clone> Coordination<K> {
         let permit = self.watches.acquire(caller)?;
         let lifetime = self.watches.lifetime;
         let mut changes = self.projection.subscribe();
-        let (first, history) = self.view_and_history(family).await?;
+        let (first, history) = self.view_and_history(family, usize::MAX).await?;
         // Every entry is sent once; notifications may cover several changes (projected in one
-        // batch, or missed when lagging), so each round sends all entries not sent yet.
-        let key = |item: &TimelineItem| (item.stream, item.sequence, item.part);
-        let mut sent: HashSet<_> = history.iter().map(key).collect();
+        // batch, or missed when lagging), so each round sends the entries past the newest sent
+        // in their stream (each stream is projected in order).
+        let mut sent = Checkpoints::default();
+        let mark = |sent: &mut Checkpoints, item: &TimelineItem| {
+            sent.set(item.stream, sent.get(item.stream).max(item.sequence));
+        };
+        history.iter().for_each(|item| mark(&mut sent, item));
         let (sender, receiver) = mpsc::channel(BUFFER);
         let watcher = self.clone_handle();
         tokio::spawn(async move {
@@ -134,23 +136,19 @@ impl<K: KeyStore + Clone> Coordination<K> {
                 if !changed {
                     continue;
                 }
-                let (view, history) = match watcher.view_and_history(family).await {
+                let (view, history) = match watcher.view_and_history(family, usize::MAX).await {
                     Ok(found) => found,
                     Err(error) => {
                         let _ = sender.send(Err(error)).await;
                         return;
                     }
                 };
-                // Only what the projection has reached; the history may run ahead of it.
-                let projected = watcher.projection.positions();
-                let mut new: Vec<TimelineItem> = history
-                    .into_iter()
-                    .filter(|item| item.sequence <= projected.get(item.stream) && !sent.contains(&key(item)))
-                    .collect();
+                let mut new: Vec<TimelineItem> =
+                    history.into_iter().filter(|item| item.sequence > sent.get(item.stream)).collect();
                 new.reverse(); // oldest first
+                new.iter().for_each(|item| mark(&mut sent, item));
                 let mut messages: Vec<Vec<TimelineItem>> = Vec::new();
                 for item in new {
-                    sent.insert(key(&item));
                     match messages.last_mut() {
                         Some(last) if (last[0].stream, last[0].sequence) == (item.stream, item.sequence) => {
                             last.push(item)

@@ -55,7 +55,7 @@ pub fn timeline_entry(item: &TimelineItem) -> pb::TimelineEntry {
         at_ms: item.at_ms,
         stream: item.stream.name().to_owned(),
         sequence: item.sequence,
-        event_type: item.event_type.to_owned(),
+        event_type: item.event_type.clone(),
         text: item.text.clone(),
         actor: item.actor.clone(),
     }

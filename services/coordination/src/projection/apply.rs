@@ -2,28 +2,65 @@
 //! stays sealed, as it is in the events.
 
 use luukku_app::Events;
-use luukku_domain::AggregateId;
 use luukku_domain::contacts::{
     AssignmentEvent, ConsultationEvent, ConsultationId, ContactLogEvent, ContactPersonEvent, ContactPersonId,
 };
 use luukku_domain::family::{FamilyEvent, FamilyId};
 use luukku_domain::meetings::MeetingEvent;
 use luukku_domain::referrals::{ReferralEvent, ReferralId, ReferralState, ServiceEvent, ServiceId};
+use luukku_domain::{AggregateId, Telling};
 use luukku_eventstore::Recorded;
 
 use super::doc::*;
-use super::store::{ProjectionError, Result, Txn};
+use super::store::{ProjectionError, Result, TimelineCursor, Txn};
 
 fn family_of(id: AggregateId) -> FamilyId {
     FamilyId::from_ulid(id.as_ulid())
 }
 
-/// Applies `recorded`.
+/// Applies `recorded`, and adds its events to its family's timeline.
 pub fn apply(txn: &mut Txn<'_>, recorded: &Recorded) -> Result<()> {
     let Some(id) = recorded.aggregate_id() else {
         return Ok(());
     };
     let events = Events::decode(recorded).map_err(ProjectionError::Events)?;
+    let told = events.narrate(Telling::FactsOnly);
+    let timeline = match &events {
+        Events::Family(_) | Events::Assignment(_) | Events::ContactLog(_) | Events::Meetings(_) => {
+            Timeline::Family(family_of(id))
+        }
+        Events::Referral(_) => Timeline::Referral(ReferralId::from_ulid(id.as_ulid())),
+        Events::ContactPerson(_) | Events::Consultation(_) | Events::Service(_) => Timeline::None,
+    };
+    project(txn, id, recorded, events)?;
+    let family = match timeline {
+        Timeline::Family(family) => Some(family),
+        Timeline::Referral(referral) => txn.referral_family(referral)?,
+        Timeline::None => None,
+    };
+    if let Some(family) = family
+        && !txn.is_erased(family)?
+    {
+        let at_ms = recorded.envelope.recorded_at.as_millis();
+        let (stream, sequence) = (recorded.position.stream, recorded.position.sequence);
+        let actor = recorded.envelope.actor.person_id.as_str();
+        for (part, (event_type, text)) in (0u32..).zip(told) {
+            let doc = TimelineDoc { event_type: event_type.to_owned(), text, actor: actor.to_owned() };
+            txn.put_timeline(family, TimelineCursor { at_ms, stream, sequence, part }, doc);
+        }
+    }
+    Ok(())
+}
+
+/// Whose timeline a message's events go to.
+enum Timeline {
+    Family(FamilyId),
+    /// The family the referral is about.
+    Referral(ReferralId),
+    None,
+}
+
+fn project(txn: &mut Txn<'_>, id: AggregateId, recorded: &Recorded, events: Events) -> Result<()> {
     match events {
         Events::Family(events) => families(txn, family_of(id), recorded, events),
         Events::ContactPerson(events) => persons(txn, ContactPersonId::from_ulid(id.as_ulid()), events),

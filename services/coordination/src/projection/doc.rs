@@ -131,3 +131,12 @@ pub struct ConsultationDoc {
     pub sector: Sector,
     pub needs: Vec<Need>,
 }
+
+/// One event of a family's timeline, as its context tells it: no personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineDoc {
+    pub event_type: String,
+    pub text: String,
+    /// Who recorded it (a person id, never a name).
+    pub actor: String,
+}

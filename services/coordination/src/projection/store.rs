@@ -11,7 +11,7 @@ use luukku_eventstore::{Checkpoints, Stream};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::doc::{ConsultationDoc, FamilyDoc, PersonDoc, ServiceDoc};
+use super::doc::{ConsultationDoc, FamilyDoc, PersonDoc, ServiceDoc, TimelineDoc};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
@@ -28,6 +28,17 @@ pub enum ProjectionError {
 
 pub type Result<T, E = ProjectionError> = std::result::Result<T, E>;
 
+/// Where an event stands in a family's timeline: its time, then its stream, sequence and place
+/// in its message. A page of a timeline ends at one; the next page starts after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TimelineCursor {
+    pub at_ms: i64,
+    pub stream: Stream,
+    pub sequence: u64,
+    /// Which event of its message.
+    pub part: u32,
+}
+
 /// Key layouts: a one-byte kind, then big-endian ids and numbers, so prefixes scan in order.
 mod key {
     use luukku_eventstore::Stream;
@@ -38,6 +49,7 @@ mod key {
     pub const SERVICE: u8 = b's';
     pub const REFERRAL_FAMILY: u8 = b'r';
     pub const CONSULTATION: u8 = b'k';
+    pub const TIMELINE: u8 = b't';
 
     pub fn of(kind: u8, ulid: ulid::Ulid) -> Vec<u8> {
         let mut key = Vec::with_capacity(17);
@@ -47,8 +59,24 @@ mod key {
     }
 
     pub fn checkpoint(stream: Stream) -> Vec<u8> {
+        vec![b'c', stream_index(stream)]
+    }
+
+    pub fn stream_index(stream: Stream) -> u8 {
         let index = Stream::ALL.iter().position(|each| *each == stream).unwrap_or(usize::MAX);
-        vec![b'c', u8::try_from(index).unwrap_or(u8::MAX)]
+        u8::try_from(index).unwrap_or(u8::MAX)
+    }
+
+    /// One chunk of a family's timeline: the family, then the chunk's number.
+    pub fn timeline_chunk(family: ulid::Ulid, chunk: u32) -> Vec<u8> {
+        let mut key = of(TIMELINE, family);
+        key.extend_from_slice(&chunk.to_be_bytes());
+        key
+    }
+
+    /// The number of a timeline chunk's key.
+    pub fn chunk_number(key: &[u8]) -> Option<u32> {
+        key.get(17..21).and_then(|bytes| bytes.try_into().ok()).map(u32::from_be_bytes)
     }
 
     /// The id in a key of `kind`.
@@ -65,11 +93,65 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     postcard::from_bytes(bytes).map_err(|error| ProjectionError::Codec(error.to_string()))
 }
 
+/// A timeline entry as a chunk stores it.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+struct Stored {
+    at_ms: i64,
+    stream: u8,
+    sequence: u64,
+    part: u32,
+    doc: TimelineDoc,
+}
+
+impl Stored {
+    fn of((at, doc): &(TimelineCursor, TimelineDoc)) -> Self {
+        let stream = key::stream_index(at.stream);
+        Self { at_ms: at.at_ms, stream, sequence: at.sequence, part: at.part, doc: doc.clone() }
+    }
+
+    fn entry(self) -> Result<(TimelineCursor, TimelineDoc)> {
+        let stream = *Stream::ALL
+            .get(usize::from(self.stream))
+            .ok_or_else(|| ProjectionError::Codec("a timeline entry's stream".into()))?;
+        let at = TimelineCursor { at_ms: self.at_ms, stream, sequence: self.sequence, part: self.part };
+        Ok((at, self.doc))
+    }
+}
+
+/// How many chunks a family's timeline may have before they are merged into one.
+const CHUNKS: u32 = 16;
+
+/// The numbers of the family's timeline chunks, in order.
+fn chunk_numbers(tree: &sled::Tree, family: ulid::Ulid) -> Result<Vec<u32>> {
+    tree.scan_prefix(key::of(key::TIMELINE, family))
+        .keys()
+        .map(|key| key::chunk_number(&key?).ok_or_else(|| ProjectionError::Codec("a timeline key".into())))
+        .collect()
+}
+
+/// Every entry of the family's timeline, newest first.
+fn timeline_of(tree: &sled::Tree, family: FamilyId) -> Result<Vec<(TimelineCursor, TimelineDoc)>> {
+    let mut entries = Vec::new();
+    for chunk in tree.scan_prefix(key::of(key::TIMELINE, family.as_ulid())).values() {
+        for stored in decode::<Vec<Stored>>(&chunk?)? {
+            entries.push(stored.entry()?);
+        }
+    }
+    entries.sort_by_key(|entry| std::cmp::Reverse(entry.0));
+    Ok(entries)
+}
+
 /// Reads of one generation of the projection.
 #[derive(Clone)]
 pub struct ProjectionTree(pub(super) sled::Tree);
 
 impl ProjectionTree {
+    /// Reads `tree`, a generation's tree opened from a projection's folder (for inspecting one
+    /// that is not running).
+    pub fn of(tree: sled::Tree) -> Self {
+        Self(tree)
+    }
+
     fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {
         self.0.get(key)?.map(|bytes| decode(&bytes)).transpose()
     }
@@ -109,13 +191,41 @@ impl ProjectionTree {
         })
     }
 
-    /// Every key and value, as stored: for comparing two projections and for checking what
-    /// the files hold.
+    /// Up to `limit` of the family's timeline entries before `before` (all, without it),
+    /// newest first.
+    pub fn timeline(
+        &self,
+        family: FamilyId,
+        before: Option<TimelineCursor>,
+        limit: usize,
+    ) -> Result<Vec<(TimelineCursor, TimelineDoc)>> {
+        let mut entries = timeline_of(&self.0, family)?;
+        if let Some(before) = before {
+            entries.retain(|(at, _)| *at < before);
+        }
+        entries.truncate(limit);
+        Ok(entries)
+    }
+
+    /// Every key and value, for comparing two projections and for checking what the files
+    /// hold: as stored, except that each family's timeline chunks (which depend on how the
+    /// messages fell into batches) are given as one value of every entry in order.
     pub fn dump(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        self.0
-            .iter()
-            .map(|item| item.map(|(key, value)| (key.to_vec(), value.to_vec())).map_err(Into::into))
-            .collect()
+        let mut dump = Vec::new();
+        for item in self.0.iter() {
+            let (key, value) = item?;
+            if key.first() != Some(&key::TIMELINE) {
+                dump.push((key.to_vec(), value.to_vec()));
+                continue;
+            }
+            let family = key::id(&key).ok_or_else(|| ProjectionError::Codec("a timeline key".into()))?;
+            if key::chunk_number(&key) == chunk_numbers(&self.0, family)?.first().copied() {
+                let entries: Vec<Stored> =
+                    timeline_of(&self.0, FamilyId::from_ulid(family))?.iter().map(Stored::of).collect();
+                dump.push((key::of(key::TIMELINE, family), encode(&entries)?));
+            }
+        }
+        Ok(dump)
     }
 
     /// Every consultation's document.
@@ -130,13 +240,24 @@ pub struct Txn<'a> {
     overlay: BTreeMap<Vec<u8>, Vec<u8>>,
     /// Family documents decoded once per batch and encoded once at commit; `None` removes.
     families: BTreeMap<FamilyId, Option<FamilyDoc>>,
+    /// Timeline entries to add, per family: one chunk per family per batch.
+    timelines: BTreeMap<FamilyId, Vec<(TimelineCursor, TimelineDoc)>>,
+    /// Key prefixes whose stored entries go at commit (an erased family's timeline).
+    removed: Vec<Vec<u8>>,
     /// The families whose documents changed, for watchers.
     pub changed: BTreeSet<FamilyId>,
 }
 
 impl<'a> Txn<'a> {
     pub fn new(tree: &'a sled::Tree) -> Self {
-        Self { tree, overlay: BTreeMap::new(), families: BTreeMap::new(), changed: BTreeSet::new() }
+        Self {
+            tree,
+            overlay: BTreeMap::new(),
+            families: BTreeMap::new(),
+            timelines: BTreeMap::new(),
+            removed: Vec::new(),
+            changed: BTreeSet::new(),
+        }
     }
 
     fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {
@@ -173,6 +294,8 @@ impl<'a> Txn<'a> {
     /// other streams from bringing it back.
     pub fn erase_family(&mut self, family: FamilyId) -> Result<()> {
         self.families.insert(family, None);
+        self.timelines.remove(&family);
+        self.removed.push(key::of(key::TIMELINE, family.as_ulid()));
         self.put(key::of(key::ERASED, family.as_ulid()), &())
     }
 
@@ -210,6 +333,11 @@ impl<'a> Txn<'a> {
         self.put(key::of(key::REFERRAL_FAMILY, referral.as_ulid()), &family)
     }
 
+    /// Adds an entry to the family's timeline.
+    pub fn put_timeline(&mut self, family: FamilyId, at: TimelineCursor, doc: TimelineDoc) {
+        self.timelines.entry(family).or_default().push((at, doc));
+    }
+
     pub fn checkpoint(&mut self, stream: Stream, sequence: u64) {
         self.overlay.insert(key::checkpoint(stream), sequence.to_be_bytes().to_vec());
     }
@@ -217,6 +345,28 @@ impl<'a> Txn<'a> {
     /// Writes everything at once; a crash keeps all of it or none.
     pub fn commit(self) -> Result<BTreeSet<FamilyId>> {
         let mut batch = sled::Batch::default();
+        for prefix in &self.removed {
+            for key in self.tree.scan_prefix(prefix).keys() {
+                batch.remove(key?);
+            }
+        }
+        for (family, entries) in &self.timelines {
+            let numbers = chunk_numbers(self.tree, family.as_ulid())?;
+            let mut stored: Vec<Stored> = entries.iter().map(Stored::of).collect();
+            let next = numbers.last().map_or(0, |last| last + 1);
+            if next < CHUNKS {
+                batch.insert(key::timeline_chunk(family.as_ulid(), next), encode(&stored)?);
+                continue;
+            }
+            // Merged into one chunk, so that a read stays a few gets.
+            let mut all: Vec<Stored> = timeline_of(self.tree, *family)?.iter().map(Stored::of).collect();
+            all.reverse();
+            all.append(&mut stored);
+            for number in numbers {
+                batch.remove(key::timeline_chunk(family.as_ulid(), number));
+            }
+            batch.insert(key::timeline_chunk(family.as_ulid(), 0), encode(&all)?);
+        }
         for (family, doc) in &self.families {
             match doc {
                 Some(doc) => batch.insert(key::of(key::FAMILY, family.as_ulid()), encode(doc)?),
@@ -228,5 +378,47 @@ impl<'a> Txn<'a> {
         }
         self.tree.apply_batch(batch)?;
         Ok(self.changed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(at_ms: i64, stream: Stream, sequence: u64) -> (TimelineCursor, TimelineDoc) {
+        let doc = TimelineDoc { event_type: "E".into(), text: format!("{sequence}"), actor: "a".into() };
+        (TimelineCursor { at_ms, stream, sequence, part: 0 }, doc)
+    }
+
+    #[test]
+    fn a_timeline_reads_back_newest_first_across_batches_and_merged_chunks() -> Result<()> {
+        let db = sled::Config::new().temporary(true).open()?;
+        let tree = db.open_tree("t")?;
+        let family = FamilyId::from_ulid(ulid::Ulid::new());
+        let mut written = Vec::new();
+        // More batches than chunks, with times out of order across streams.
+        for batch in 0..(u64::from(CHUNKS) + 5) {
+            let mut txn = Txn::new(&tree);
+            for (at, stream) in
+                [(10 * batch as i64, Stream::Families), (10 * batch as i64 - 15, Stream::Meetings)]
+            {
+                let (cursor, doc) = entry(at, stream, batch + 1);
+                txn.put_timeline(family, cursor, doc.clone());
+                written.push((cursor, doc));
+            }
+            txn.commit()?;
+        }
+        assert!(chunk_numbers(&tree, family.as_ulid())?.len() <= CHUNKS as usize);
+        written.sort_by_key(|entry| std::cmp::Reverse(entry.0));
+        let read = ProjectionTree(tree.clone());
+        assert_eq!(read.timeline(family, None, usize::MAX)?, written);
+        let page = read.timeline(family, Some(written[3].0), 2)?;
+        assert_eq!(page, written[4..6]);
+
+        let mut txn = Txn::new(&tree);
+        txn.erase_family(family)?;
+        txn.commit()?;
+        assert!(read.timeline(family, None, usize::MAX)?.is_empty());
+        Ok(())
     }
 }

@@ -1,0 +1,143 @@
+//! Family keys kept in memory by a process that opens many families' data (the coordination
+//! service), and forgotten the moment an erasure purges one anywhere: a watch on the bucket
+//! tells every process. While the watch is not running nothing is cached, so a key is never
+//! used after its erasure was visible to the bucket's watchers.
+
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_nats::jetstream::kv;
+use futures::StreamExt;
+use lru::LruCache;
+use luukku_domain::sealing::FamilyKey;
+
+use super::{KeyStore, NatsKeyStore};
+use crate::Result;
+
+struct Shared {
+    keys: Mutex<LruCache<String, FamilyKey>>,
+    /// Counts what was forgotten, so that a key read before a forgetting is not cached after it.
+    forgotten: AtomicU64,
+    /// Whether the watch runs: without it nothing is cached.
+    watching: AtomicBool,
+}
+
+impl Shared {
+    fn keys(&self) -> std::sync::MutexGuard<'_, LruCache<String, FamilyKey>> {
+        self.keys.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn forget(&self, family: &str) {
+        self.forgotten.fetch_add(1, Ordering::SeqCst);
+        self.keys().pop(family);
+    }
+
+    fn forget_all(&self) {
+        self.forgotten.fetch_add(1, Ordering::SeqCst);
+        self.keys().clear();
+    }
+}
+
+/// A [`NatsKeyStore`] with the keys it read kept until their erasure; cheap to clone.
+#[derive(Clone)]
+pub struct CachedKeys {
+    inner: NatsKeyStore,
+    shared: Arc<Shared>,
+    _watch: Arc<Watching>,
+}
+
+impl std::fmt::Debug for CachedKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedKeys").field("cached", &self.shared.keys().len()).finish_non_exhaustive()
+    }
+}
+
+/// The watch task, stopped with the last clone.
+struct Watching(tokio::task::JoinHandle<()>);
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl CachedKeys {
+    /// Keeps up to `capacity` keys of `inner`, and starts watching the bucket for erasures.
+    pub fn new(inner: NatsKeyStore, capacity: NonZeroUsize) -> Self {
+        let shared = Arc::new(Shared {
+            keys: Mutex::new(LruCache::new(capacity)),
+            forgotten: AtomicU64::new(0),
+            watching: AtomicBool::new(false),
+        });
+        let task = tokio::spawn(watch(inner.bucket.clone(), Arc::clone(&shared)));
+        Self { inner, shared, _watch: Arc::new(Watching(task)) }
+    }
+
+    /// Whether keys are being cached now (the erasure watch runs).
+    pub fn caching(&self) -> bool {
+        self.shared.watching.load(Ordering::SeqCst)
+    }
+}
+
+/// Follows every change to the bucket from now on: a deleted or purged key is forgotten. When
+/// the watch breaks, everything is forgotten and caching stops until it runs again.
+async fn watch(bucket: kv::Store, shared: Arc<Shared>) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match bucket.watch_all().await {
+            Ok(mut changes) => {
+                shared.watching.store(true, Ordering::SeqCst);
+                backoff = Duration::from_millis(100);
+                while let Some(change) = changes.next().await {
+                    match change {
+                        Ok(entry) if entry.operation == kv::Operation::Put => {}
+                        Ok(entry) => shared.forget(&entry.key),
+                        Err(error) => {
+                            tracing::warn!(%error, "the family key watch failed; keys are not cached until it runs");
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(%error, "the family key watch does not start; keys are not cached"),
+        }
+        shared.watching.store(false, Ordering::SeqCst);
+        shared.forget_all();
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+impl KeyStore for CachedKeys {
+    async fn get_or_create(&self, family: &str) -> Result<FamilyKey> {
+        self.inner.get_or_create(family).await
+    }
+
+    async fn get(&self, family: &str) -> Result<Option<FamilyKey>> {
+        if let Some(key) = self.shared.keys().get(family) {
+            metrics::counter!("luukku_family_key_cache_total", "outcome" => "hit").increment(1);
+            return Ok(Some(key.clone()));
+        }
+        metrics::counter!("luukku_family_key_cache_total", "outcome" => "miss").increment(1);
+        let forgotten = self.shared.forgotten.load(Ordering::SeqCst);
+        let watching = self.shared.watching.load(Ordering::SeqCst);
+        let key = self.inner.get(family).await?;
+        if let Some(key) = &key {
+            let mut keys = self.shared.keys();
+            // Under the lock: a forgetting after the read above leaves it out.
+            if watching && self.shared.forgotten.load(Ordering::SeqCst) == forgotten {
+                keys.put(family.to_owned(), key.clone());
+            }
+        }
+        Ok(key)
+    }
+
+    async fn erase(&self, family: &str) -> Result<()> {
+        self.shared.forget(family);
+        let erased = self.inner.erase(family).await;
+        self.shared.forget(family);
+        erased
+    }
+}
