@@ -2,12 +2,18 @@
 //! nats-server of its own (pinned binary, temporary folder).
 
 mod append;
+mod data;
+mod echo;
 mod families;
 mod replay;
 mod stats;
 mod view;
 
 use clap::{Parser, Subcommand};
+
+/// The allocator the `luukku` binary uses, so that the figures are its figures.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Debug, Parser)]
 #[command(name = "luukku-bench")]

@@ -1,233 +1,210 @@
-//! `view`: `GetFamilyView` latency under 64 concurrent callers, and write-to-visible latency
-//! (a write, then a view asking for its position), with a raw nats-server request round trip
-//! measured in the same run as the reference.
+//! `view`: `GetFamilyView` on realistic families at 64 concurrent callers, against a tonic echo
+//! answering a view of the median size, measured in the same run; and write-to-visible latency
+//! (a write's acknowledgement until a view asking for its position answers) under concurrent
+//! write load.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-use luukku_domain::{Actor, RequestId};
-use luukku_eventstore::NatsKeyStore;
+use luukku_domain::family::FamilyId;
+use luukku_domain::{Code, RequestId};
 use luukku_proto::coordination::v1 as coordination;
 use luukku_proto::coordination::v1::coordination_service_client::CoordinationServiceClient;
 use luukku_proto::families::v1 as families;
 use luukku_proto::families::v1::family_service_client::FamilyServiceClient;
 use luukku_testkit::TestNats;
-use luukku_testkit::auth::with_identity;
 use luukku_testkit::grpc::serve_routes;
+use prost::Message as _;
 use tokio::sync::Mutex;
+use tonic::transport::Channel;
 
 use crate::stats::{latency_histogram, millis, record};
+use crate::{data, echo};
 
 #[derive(Debug, clap::Args)]
 pub struct ViewArgs {
-    /// Families in the projection.
-    #[arg(long, default_value_t = 2000)]
+    /// Realistic families in the projection.
+    #[arg(long, default_value_t = 10_000)]
     families: usize,
     /// Concurrent callers of GetFamilyView.
     #[arg(long, default_value_t = 64)]
     callers: usize,
-    /// Views each caller asks for.
-    #[arg(long, default_value_t = 100)]
+    /// Views each caller asks for, per trial.
+    #[arg(long, default_value_t = 150)]
     views: usize,
+    /// Concurrent writers while write-to-visible is measured.
+    #[arg(long, default_value_t = 16)]
+    writers: usize,
     /// Writes followed by a view asking for their position.
-    #[arg(long, default_value_t = 500)]
-    writes: usize,
+    #[arg(long, default_value_t = 1000)]
+    probes: usize,
 }
 
-fn register_request() -> families::RegisterFamilyRequest {
-    let member = |role: families::MemberRole, name: &str, born: &str| families::NewMember {
-        member_id: String::new(),
-        details: Some(families::MemberInput {
-            role: role as i32,
-            given_names: name.to_owned(),
-            family_name: "Virtanen".to_owned(),
-            birth_date: born.to_owned(),
-            identity_code: String::new(),
-            languages: vec!["fi".to_owned()],
-        }),
-    };
-    families::RegisterFamilyRequest {
-        request_id: RequestId::generate().to_string(),
-        family_id: String::new(),
-        municipality: "091".to_owned(),
-        members: vec![
-            member(families::MemberRole::Guardian, "Maria", "1985-03-02"),
-            member(families::MemberRole::Child, "Eero", "2015-05-01"),
-        ],
+/// Each family with a token of its contact person: who may see it.
+struct Callers {
+    families: Vec<(String, Arc<str>)>,
+}
+
+impl Callers {
+    fn new(families: &[(FamilyId, Code)]) -> Self {
+        let mut tokens: HashMap<Code, Arc<str>> = HashMap::new();
+        let families = families
+            .iter()
+            .map(|(family, person)| {
+                let token = tokens
+                    .entry(person.clone())
+                    .or_insert_with(|| {
+                        luukku_testkit::auth::token(&luukku_testkit::actor_named(person.as_str())).into()
+                    })
+                    .clone();
+                (family.to_string(), token)
+            })
+            .collect();
+        Self { families }
+    }
+
+    fn view(&self, pick: usize) -> tonic::Request<coordination::GetFamilyViewRequest> {
+        let (family_id, token) = &self.families[pick % self.families.len()];
+        let request =
+            coordination::GetFamilyViewRequest { family_id: family_id.clone(), min_positions: vec![] };
+        luukku_grpc::with_token(request, token)
     }
 }
 
 pub async fn run(args: ViewArgs) -> anyhow::Result<()> {
     let nats = TestNats::start().await?;
-    let store = nats.store().await?;
-    let keys = NatsKeyStore::open(&store, luukku_testkit::key_ring()).await?;
-    let folder = tempfile::tempdir()?;
+    let (store, keys) = data::bench_store(&nats).await?;
+    println!(
+        "luukku-bench view: {} realistic families, {} callers x {} views, {} writers, {} write-then-view probes, nats-server {}",
+        args.families,
+        args.callers,
+        args.views,
+        args.writers,
+        args.probes,
+        nats.url()
+    );
+    let filled = data::fill(&store, &keys, args.families, args.families, 17).await?;
+    println!("wrote {} events in {:.1} s", filled.events, filled.seconds);
     let families_served = serve_routes(
         luukku_families::routes(store.clone(), keys.clone(), luukku_app::Guard::start(store.clone())).await,
     )
     .await?;
-    let luukku_coordination::Started { routes, projection, .. } = luukku_coordination::start(
+    let folder = tempfile::tempdir()?;
+    let guarded = luukku_coordination::start(
         folder.path(),
         store.clone(),
-        keys.clone(),
+        luukku_coordination::cached_keys(keys.clone()),
         luukku_app::Guard::start(store.clone()),
     )
     .await?;
-    let coordination_served = serve_routes(routes).await?;
+    let guarded_served = serve_routes(guarded.routes).await?;
     // The same service with no access policy and no access log, for what they cost.
     let open_folder = tempfile::tempdir()?;
     let open = luukku_coordination::start(
         open_folder.path(),
         store.clone(),
-        keys,
+        luukku_coordination::cached_keys(keys),
         luukku_app::Guard::unguarded(store.clone()),
     )
     .await?;
     let open_served = serve_routes(open.routes).await?;
+    let ends = data::ends(&store).await?;
+    data::caught_up(&guarded.projection, ends).await?;
+    data::caught_up(&open.projection, ends).await?;
+
+    let channel = tonic::transport::Endpoint::from_shared(guarded_served.url())?.connect().await?;
     let open_channel = tonic::transport::Endpoint::from_shared(open_served.url())?.connect().await?;
-    let actor: Arc<Actor> = Arc::new(luukku_testkit::actor());
-    let mut writer = FamilyServiceClient::connect(families_served.url()).await?;
-    let channel = tonic::transport::Endpoint::from_shared(coordination_served.url())?.connect().await?;
+    // Probes write to families of their own; the writers to the rest.
+    let probes_from = args.families.saturating_sub(64).max(args.families / 2);
+    let callers = Arc::new(Callers::new(&filled.families[..probes_from]));
+    let probe_families = Callers::new(&filled.families[probes_from..]);
+
+    // What the echo answers: a view of the median size, among a sample of families.
+    let mut client = CoordinationServiceClient::new(channel.clone());
+    let mut sample = Vec::new();
+    for pick in (0..callers.families.len()).step_by((callers.families.len() / 200).max(1)) {
+        sample.push(client.get_family_view(callers.view(pick)).await?.into_inner());
+    }
+    sample.sort_by_key(|view| view.encoded_len());
+    let reply = sample.get(sample.len() / 2).cloned().ok_or_else(|| anyhow::anyhow!("no view"))?;
+    let view_bytes = reply.encoded_len();
+    let request_bytes = callers.view(0).get_ref().encoded_len();
+    let echo = echo::serve(reply).await?;
     println!(
-        "luukku-bench view: {} families, {} callers x {} views, {} write-then-view, nats-server {}",
-        args.families,
-        args.callers,
-        args.views,
-        args.writes,
-        nats.url()
+        "a view is {view_bytes} bytes (the median of {} families, {} to {}); a request {request_bytes} bytes",
+        sample.len(),
+        sample.first().map_or(0, |view| view.encoded_len()),
+        sample.last().map_or(0, |view| view.encoded_len())
     );
-    let mut family_ids = Vec::with_capacity(args.families);
-    for _ in 0..args.families {
-        family_ids.push(
-            writer.register_family(with_identity(register_request(), &actor)).await?.into_inner().family_id,
+
+    // Two trials of each, interleaved, so that none gains from going first; the best of each.
+    let (mut echoes, mut views_guarded, mut views_open) = (Vec::new(), Vec::new(), Vec::new());
+    for trial in 0..2 {
+        echoes.push(
+            echo::measure::<coordination::FamilyView>(&echo, args.callers, args.views, request_bytes).await?,
         );
+        views_open.push(views(open_channel.clone(), &args, Arc::clone(&callers), trial).await?);
+        views_guarded.push(views(channel.clone(), &args, Arc::clone(&callers), trial).await?);
     }
-    let mut targets = luukku_eventstore::Checkpoints::default();
-    targets.set(
-        luukku_eventstore::Stream::Families,
-        store.last_sequence(luukku_eventstore::Stream::Families).await?,
-    );
-    for projection in [&projection, &open.projection] {
-        projection
-            .wait_for(targets, std::time::Duration::from_secs(60))
-            .await
-            .map_err(|at| anyhow::anyhow!("projection at {at}"))?;
-    }
-
-    // The reference: one nats-server request round trip (a direct get), same concurrency.
-    let client = nats.client().await?;
-    let raw = Arc::new(Mutex::new(latency_histogram()?));
-    let mut tasks = Vec::new();
-    for caller in 0..args.callers {
-        let client = client.clone();
-        let raw = Arc::clone(&raw);
-        let subjects: Vec<String> = family_ids.iter().map(|id| format!("families.family.{id}")).collect();
-        tasks.push(tokio::spawn(async move {
-            for view in 0..args.views {
-                let subject = &subjects[(caller * 7919 + view * 104_729) % subjects.len()];
-                let started = Instant::now();
-                client.request(format!("$JS.API.DIRECT.GET.FAMILIES.{subject}"), "".into()).await?;
-                record(&mut *raw.lock().await, started.elapsed());
-            }
-            anyhow::Ok(())
-        }));
-    }
-    for task in tasks {
-        task.await??;
-    }
-
-    let family_ids = Arc::new(family_ids);
-    // Unguarded, guarded, and each once more, so that neither gains from going first.
-    let mut guarded = Vec::new();
-    let mut unguarded = Vec::new();
-    for (round, with_policy) in [false, true, false, true].into_iter().enumerate() {
-        let channel = if with_policy { channel.clone() } else { open_channel.clone() };
-        let run = views(channel, &args, Arc::clone(&family_ids), Arc::clone(&actor), round).await?;
-        if with_policy { guarded.push(run) } else { unguarded.push(run) }
-    }
-    let best = |runs: &Vec<(f64, hdrhistogram::Histogram<u64>)>| {
-        runs.iter().max_by(|a, b| a.0.total_cmp(&b.0)).cloned().expect("two runs")
+    let best = |runs: Vec<(f64, hdrhistogram::Histogram<u64>)>| {
+        runs.into_iter().max_by(|a, b| a.0.total_cmp(&b.0)).ok_or_else(|| anyhow::anyhow!("no trial"))
     };
-    let (view_rate, views) = best(&guarded);
-    let (open_rate, open_views) = best(&unguarded);
+    let (echo_rate, echoed) = best(echoes)?;
+    let (open_rate, _) = best(views_open)?;
+    let (view_rate, viewed) = best(views_guarded)?;
 
-    let mut visible = latency_histogram()?;
-    let mut reader = CoordinationServiceClient::new(channel.clone());
-    for round in 0..args.writes {
-        let family_id = family_ids[round % family_ids.len()].clone();
-        let change = families::ChangeMunicipalityRequest {
-            request_id: RequestId::generate().to_string(),
-            family_id: family_id.clone(),
-            expected_version: None,
-            municipality: if round % 2 == 0 { "837".to_owned() } else { "049".to_owned() },
-        };
-        let started = Instant::now();
-        let written = writer.change_municipality(with_identity(change, &actor)).await?.into_inner();
-        let position = written.result.and_then(|result| result.position).into_iter().collect();
-        let request = coordination::GetFamilyViewRequest { family_id, min_positions: position };
-        reader.get_family_view(with_identity(request, &actor)).await?;
-        record(&mut visible, started.elapsed());
-    }
+    let visible = write_to_visible(&families_served.url(), channel, &args, &callers, &probe_families).await?;
 
-    let raw = raw.lock().await;
     println!(
-        "reference (raw direct get round trip, {} callers): p50 {:.3} ms, p99 {:.3} ms",
+        "ceiling (tonic unary echo answering that view, {view_bytes} bytes, {} callers): {echo_rate:.0} calls/s, p50 {:.3} ms, p99 {:.3} ms",
         args.callers,
-        millis(raw.value_at_quantile(0.50)),
-        millis(raw.value_at_quantile(0.99))
+        millis(echoed.value_at_quantile(0.50)),
+        millis(echoed.value_at_quantile(0.99))
     );
     println!(
-        "GetFamilyView without policy and access log ({} callers): p50 {:.3} ms, p99 {:.3} ms, {open_rate:.0} views/s",
+        "GetFamilyView ({} callers, policy and access log): {view_rate:.0} views/s, p50 {:.3} ms, p99 {:.3} ms",
         args.callers,
-        millis(open_views.value_at_quantile(0.50)),
-        millis(open_views.value_at_quantile(0.99))
+        millis(viewed.value_at_quantile(0.50)),
+        millis(viewed.value_at_quantile(0.99))
     );
     println!(
-        "GetFamilyView with policy and access log ({} callers): p50 {:.3} ms, p99 {:.3} ms, {view_rate:.0} views/s",
-        args.callers,
-        millis(views.value_at_quantile(0.50)),
-        millis(views.value_at_quantile(0.99))
-    );
-    println!(
-        "policy and access log cost: {:.1} % of the rate (target: at most 15 %)",
+        "policy and access log cost: {:.1} % of the rate ({open_rate:.0} views/s without them; target: at most 15 %)",
         100.0 * (1.0 - view_rate / open_rate)
     );
     println!(
-        "write to visible (ChangeMunicipality, then GetFamilyView with its position): p50 {:.3} ms, p99 {:.3} ms",
-        millis(visible.value_at_quantile(0.50)),
-        millis(visible.value_at_quantile(0.99))
+        "write to visible (ChangeMunicipality acknowledged, until GetFamilyView with its position answers), under {} writers at {:.0} writes/s: p50 {:.3} ms, p99 {:.3} ms (target: p99 at most 5 ms)",
+        args.writers,
+        visible.load_rate,
+        millis(visible.latencies.value_at_quantile(0.50)),
+        millis(visible.latencies.value_at_quantile(0.99))
     );
-    println!("ratio={:.3}", raw.value_at_quantile(0.50) as f64 / views.value_at_quantile(0.50).max(1) as f64);
+    println!("ratio={:.3}", view_rate / echo_rate);
     Ok(())
 }
 
-/// One run of `args.callers` callers asking `args.views` views each: the rate and latencies.
+/// One trial of `args.callers` callers asking `args.views` views each: the rate and latencies.
 async fn views(
-    channel: tonic::transport::Channel,
+    channel: Channel,
     args: &ViewArgs,
-    family_ids: Arc<Vec<String>>,
-    actor: Arc<Actor>,
-    round: usize,
+    callers: Arc<Callers>,
+    trial: usize,
 ) -> anyhow::Result<(f64, hdrhistogram::Histogram<u64>)> {
-    let views = Arc::new(Mutex::new(latency_histogram()?));
+    let latencies = Arc::new(Mutex::new(latency_histogram()?));
     let mut tasks = Vec::new();
-    let started_all = Instant::now();
+    let started = Instant::now();
     for caller in 0..args.callers {
         let mut client = CoordinationServiceClient::new(channel.clone());
-        let views = Arc::clone(&views);
-        let family_ids = Arc::clone(&family_ids);
-        let actor = Arc::clone(&actor);
+        let latencies = Arc::clone(&latencies);
+        let callers = Arc::clone(&callers);
         let count = args.views;
         tasks.push(tokio::spawn(async move {
             for view in 0..count {
-                let pick = (caller * 7919 + view * 104_729 + round * 31) % family_ids.len();
-                let request = coordination::GetFamilyViewRequest {
-                    family_id: family_ids[pick].clone(),
-                    min_positions: vec![],
-                };
-                let started = Instant::now();
-                client.get_family_view(with_identity(request, &actor)).await?;
-                record(&mut *views.lock().await, started.elapsed());
+                let request = callers.view(caller * 7919 + view * 104_729 + trial * 31);
+                let began = Instant::now();
+                client.get_family_view(request).await?;
+                record(&mut *latencies.lock().await, began.elapsed());
             }
             anyhow::Ok(())
         }));
@@ -235,7 +212,87 @@ async fn views(
     for task in tasks {
         task.await??;
     }
-    let rate = (args.callers * args.views) as f64 / started_all.elapsed().as_secs_f64();
-    let histogram = Arc::try_unwrap(views).map_err(|_| anyhow::anyhow!("a caller still runs"))?.into_inner();
+    let rate = (args.callers * args.views) as f64 / started.elapsed().as_secs_f64();
+    let histogram =
+        Arc::try_unwrap(latencies).map_err(|_| anyhow::anyhow!("a caller still runs"))?.into_inner();
     Ok((rate, histogram))
+}
+
+struct Visible {
+    latencies: hdrhistogram::Histogram<u64>,
+    load_rate: f64,
+}
+
+fn change(family_id: &str, municipality: &str) -> families::ChangeMunicipalityRequest {
+    families::ChangeMunicipalityRequest {
+        request_id: RequestId::generate().to_string(),
+        family_id: family_id.to_owned(),
+        expected_version: None,
+        municipality: municipality.to_owned(),
+    }
+}
+
+/// While `args.writers` writers change municipalities, each probe changes one of its own
+/// families and then asks for the view at the write's position.
+async fn write_to_visible(
+    families_url: &str,
+    channel: Channel,
+    args: &ViewArgs,
+    callers: &Arc<Callers>,
+    probes: &Callers,
+) -> anyhow::Result<Visible> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(AtomicU64::new(0));
+    let families_channel =
+        tonic::transport::Endpoint::from_shared(families_url.to_owned())?.connect().await?;
+    let mut writers = Vec::new();
+    for writer in 0..args.writers {
+        let mut client = FamilyServiceClient::new(families_channel.clone());
+        let (stop, written, callers) = (Arc::clone(&stop), Arc::clone(&written), Arc::clone(callers));
+        writers.push(tokio::spawn(async move {
+            let mut round = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                let (family_id, token) =
+                    &callers.families[(writer * 7919 + round * 104_729) % callers.families.len()];
+                let municipality = if round.is_multiple_of(2) { "837" } else { "049" };
+                client
+                    .change_municipality(luukku_grpc::with_token(change(family_id, municipality), token))
+                    .await?;
+                written.fetch_add(1, Ordering::Relaxed);
+                round += 1;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    let mut writer = FamilyServiceClient::new(families_channel);
+    let mut reader = CoordinationServiceClient::new(channel);
+    let mut latencies = latency_histogram()?;
+    let started = Instant::now();
+    for probe in 0..args.probes {
+        let (family_id, token) = &probes.families[probe % probes.families.len()];
+        // Each probe family alternates between two codes no family starts with, so every
+        // probe writes.
+        let municipality = if (probe / probes.families.len()).is_multiple_of(2) { "100" } else { "101" };
+        let answer = writer
+            .change_municipality(luukku_grpc::with_token(change(family_id, municipality), token))
+            .await?;
+        let acknowledged = Instant::now();
+        let position: Vec<_> =
+            answer.into_inner().result.and_then(|result| result.position).into_iter().collect();
+        anyhow::ensure!(!position.is_empty(), "a probe's write appended nothing");
+        let request =
+            coordination::GetFamilyViewRequest { family_id: family_id.clone(), min_positions: position };
+        let view = reader.get_family_view(luukku_grpc::with_token(request, token)).await?.into_inner();
+        record(&mut latencies, acknowledged.elapsed());
+        anyhow::ensure!(
+            view.municipality == municipality,
+            "the view at the write's position does not show the write"
+        );
+    }
+    let load_rate = written.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    for writer in writers {
+        writer.await??;
+    }
+    Ok(Visible { latencies, load_rate })
 }

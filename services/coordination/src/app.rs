@@ -107,12 +107,12 @@ impl<K: KeyStore + Clone> Coordination<K> {
         Ok(self.keys.get(&family.to_string()).await?)
     }
 
-    /// The family's document with its personal data opened.
+    /// The family's document with its members' details opened.
     async fn opened(&self, tree: &ProjectionTree, family: FamilyId) -> Result<Option<FamilyDoc>> {
         let Some(doc) = tree.family(family).map_err(internal)? else {
             return Ok(None);
         };
-        Ok(Some(view::open(doc, family, self.key(family).await?.as_ref())))
+        Ok(Some(view::open(doc, family, self.key(family).await?.as_ref(), view::Opening::Members)))
     }
 
     fn not_projected(family: FamilyId) -> AppError {
@@ -129,17 +129,12 @@ impl<K: KeyStore + Clone> Coordination<K> {
         let tree = self.projection.tree();
         let doc = tree.family(family).map_err(internal)?.ok_or_else(|| Self::not_projected(family))?;
         let history = timeline::read(&tree, family, None, history.max(view::RECENT)).map_err(internal)?;
-        let doc = view::open(doc, family, self.key(family).await?.as_ref());
+        let context = luukku_app::context_now();
+        let opening = view::Opening::View { today: context.today };
+        let doc = view::open(doc, family, self.key(family).await?.as_ref(), opening);
         let recent = history.iter().take(view::RECENT).cloned().collect();
-        let view = view::family_view(
-            &tree,
-            family,
-            &doc,
-            &luukku_app::context_now(),
-            self.projection.positions(),
-            recent,
-        )
-        .map_err(internal)?;
+        let view = view::family_view(&tree, family, &doc, &context, self.projection.positions(), recent)
+            .map_err(internal)?;
         Ok((view, history))
     }
 
@@ -238,7 +233,7 @@ impl<K: KeyStore + Clone> Coordination<K> {
             if municipality.is_some_and(|wanted| wanted.as_str() != doc.municipality) {
                 continue;
             }
-            let opened = view::open(doc, family, self.key(family).await?.as_ref());
+            let opened = view::open(doc, family, self.key(family).await?.as_ref(), view::Opening::Members);
             if !name.is_empty() && !view::names(&opened).iter().any(|n| n.to_lowercase().contains(&name)) {
                 continue;
             }

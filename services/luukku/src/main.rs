@@ -10,6 +10,12 @@ mod serve;
 
 use clap::Parser;
 
+/// The projection and the services allocate many small, short-lived values; mimalloc serves
+/// them with far less contention than the system allocator (the rebuild: about 1.5 times as
+/// fast, see docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The exit code of a server that panicked (EX_SOFTWARE).
 const SERVER_PANICKED: i32 = 70;
 

@@ -7,7 +7,9 @@ use luukku_domain::contacts::{ContactId, ContactPersonId, HandoverId};
 use luukku_domain::family::{ConsentId, FamilyId, MemberId, MemberRole, age_on};
 use luukku_domain::meetings::{ActionId, MeetingId, Participant, Purpose};
 use luukku_domain::referrals::{ReferralId, ReferralState, Urgency};
-use luukku_domain::sealing::{FamilyKey, HasPersonal};
+use std::collections::BTreeSet;
+
+use luukku_domain::sealing::{FamilyKey, HasPersonal, PersonalField};
 use luukku_domain::{Channel, Context, Need, Sector};
 use luukku_eventstore::Checkpoints;
 
@@ -136,12 +138,57 @@ pub struct CaseloadEntry {
 }
 
 /// Opens the document's personal data with the family's key; erased fields stay unreadable.
-pub fn open(mut doc: FamilyDoc, family: FamilyId, key: Option<&FamilyKey>) -> FamilyDoc {
-    if let Err(error) = doc.open(key, family.to_string().as_bytes()) {
+/// What of a family's personal data a query opens: each sealed field costs a decryption, and a
+/// realistic family holds dozens.
+#[derive(Debug, Clone, Copy)]
+pub enum Opening {
+    /// The members' details: names for caseloads and search.
+    Members,
+    /// What [`family_view`] shows on `today`: the members, the referrals' reasons, the agreed
+    /// actions, and the contacts among the newest [`RECENT`] or with a follow-up due. Older
+    /// contacts stay sealed.
+    View { today: Date },
+}
+
+/// `doc` with what `opening` needs opened; without a key (erased) those fields are erased.
+pub fn open(mut doc: FamilyDoc, family: FamilyId, key: Option<&FamilyKey>, opening: Opening) -> FamilyDoc {
+    let aad = family.to_string();
+    let shown = match opening {
+        Opening::Members => BTreeSet::new(),
+        Opening::View { today } => shown_contacts(&doc, today),
+    };
+    let FamilyDoc { members, contacts, referrals, meetings, .. } = &mut doc;
+    let mut fields: Vec<&mut dyn PersonalField> =
+        members.values_mut().map(|member| &mut member.details as &mut dyn PersonalField).collect();
+    if let Opening::View { .. } = opening {
+        fields.extend(referrals.values_mut().map(|referral| &mut referral.reason as &mut dyn PersonalField));
+        fields.extend(
+            meetings
+                .values_mut()
+                .flat_map(|meeting| meeting.actions.values_mut())
+                .map(|action| &mut action.what as &mut dyn PersonalField),
+        );
+        fields.extend(
+            contacts
+                .iter_mut()
+                .filter(|(id, _)| shown.contains(*id))
+                .map(|(_, contact)| &mut contact.summary as &mut dyn PersonalField),
+        );
+    }
+    if let Err(error) = fields.into_iter().try_for_each(|field| field.open(key, aad.as_bytes())) {
         tracing::error!(%family, %error, "projected personal data does not open");
         doc.open(None, &[]).ok();
     }
     doc
+}
+
+/// The contacts [`family_view`] shows: the newest [`RECENT`], in its order, and every one
+/// with a follow-up due.
+fn shown_contacts(doc: &FamilyDoc, today: Date) -> BTreeSet<ContactId> {
+    let mut newest: Vec<(&ContactId, &ContactDoc)> = doc.contacts.iter().collect();
+    newest.sort_by_key(|(_, contact)| std::cmp::Reverse(contact.occurred_at));
+    let due = doc.contacts.iter().filter(|(id, found)| contact(**id, found, today).follow_up_due);
+    newest.into_iter().take(RECENT).chain(due).map(|(id, _)| *id).collect()
 }
 
 fn person(tree: &ProjectionTree, id: ContactPersonId) -> Result<PersonView> {
@@ -343,4 +390,71 @@ pub fn family_view(
         timeline,
         positions,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use luukku_domain::sealing::Personal;
+
+    use super::*;
+
+    fn sealed(text: &str, key: &FamilyKey, family: FamilyId) -> Personal<String> {
+        let mut field = Personal::Plain(text.to_owned());
+        field.seal(key, family.to_string().as_bytes()).expect("sealing");
+        field
+    }
+
+    #[test]
+    fn a_view_opens_the_newest_contacts_and_those_due_and_leaves_older_ones_sealed() {
+        let (family, key) = (FamilyId::generate(), FamilyKey::generate());
+        let today = jiff::civil::date(2026, 6, 1);
+        let mut doc = FamilyDoc::default();
+        let mut ids = Vec::new();
+        for day in 0..30i64 {
+            let id = ContactId::generate();
+            doc.contacts.insert(
+                id,
+                ContactDoc {
+                    occurred_at: day * DAY_MS,
+                    channel: Channel::Phone,
+                    needs: Vec::new(),
+                    summary: sealed(&format!("contact {day}"), &key, family),
+                    // The oldest asked for a follow-up that is due now.
+                    follow_up: (day == 0).then_some(today),
+                    done: false,
+                },
+            );
+            ids.push(id);
+        }
+        let opened = open(doc.clone(), family, Some(&key), Opening::View { today });
+        let plain: Vec<bool> = ids.iter().map(|id| opened.contacts[id].summary.plain().is_some()).collect();
+        assert!(plain[0], "the contact with a follow-up due is opened");
+        assert!(plain[1..10].iter().all(|open| !open), "contacts older than the newest 20 stay sealed");
+        assert!(plain[10..].iter().all(|open| *open), "the newest 20 are opened");
+
+        let tree = sled::Config::new()
+            .temporary(true)
+            .open()
+            .expect("a temporary sled")
+            .open_tree("view")
+            .expect("a tree");
+        let context = Context { now: luukku_domain::Timestamp::from_millis(30 * DAY_MS), today };
+        let view = family_view(
+            &ProjectionTree::of(tree),
+            family,
+            &opened,
+            &context,
+            Checkpoints::default(),
+            Vec::new(),
+        )
+        .expect("a view");
+        assert_eq!(view.recent_contacts.len(), RECENT);
+        assert!(
+            view.recent_contacts.iter().chain(&view.follow_ups_due).all(|contact| contact.summary.is_some())
+        );
+        assert_eq!(view.follow_ups_due.len(), 1);
+
+        let members_only = open(doc, family, Some(&key), Opening::Members);
+        assert!(members_only.contacts.values().all(|contact| contact.summary.plain().is_none()));
+    }
 }

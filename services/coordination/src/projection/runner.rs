@@ -25,6 +25,12 @@ use super::store::{ProjectionError, ProjectionTree, Result, Txn};
 
 /// Messages one batch holds at most.
 const BATCH: usize = 16_384;
+/// A batch of at least this many messages means the projection is behind (catching up, or
+/// rebuilding): it then waits for more, up to [`BACKLOG_WAIT`], since each batch has costs of
+/// its own (every family it touches is read and written once per batch). Live traffic makes
+/// small batches, which are applied at once.
+const BACKLOG: usize = 1024;
+const BACKLOG_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// Projects the streams into one generation's tree while it lives.
 pub struct Runner {
@@ -110,6 +116,16 @@ impl Applier {
     async fn run(mut self, mut messages: mpsc::Receiver<Followed>) {
         let mut batch = Vec::with_capacity(BATCH);
         while messages.recv_many(&mut batch, BATCH).await > 0 {
+            if batch.len() >= BACKLOG {
+                let until = tokio::time::Instant::now() + BACKLOG_WAIT;
+                while batch.len() < BATCH / 2 {
+                    let room = BATCH - batch.len();
+                    match tokio::time::timeout_at(until, messages.recv_many(&mut batch, room)).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {}
+                    }
+                }
+            }
             let mut work = std::mem::take(&mut batch);
             loop {
                 let tree = self.tree.clone();

@@ -1,0 +1,142 @@
+//! The ceiling of a gRPC call: a tonic unary echo on port 0, with no work behind it, answering
+//! the same reply to every call: a message of the very type and size the measured call
+//! answers, so that encoding and decoding cost the same. Measured in the same run as what it
+//! is the ceiling of.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use tokio::sync::Mutex;
+use tonic::codegen::{BoxFuture, http};
+use tonic::server::NamedService;
+
+use crate::stats::{latency_histogram, record};
+
+const PATH: &str = "/luukku.bench.Echo/Echo";
+
+/// A request or a reply: opaque bytes.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Payload {
+    #[prost(bytes = "bytes", tag = "1")]
+    pub bytes: Bytes,
+}
+
+/// Answers every call with `reply`.
+#[derive(Clone)]
+struct EchoServer<R> {
+    reply: R,
+}
+
+impl<R> NamedService for EchoServer<R> {
+    const NAME: &'static str = "luukku.bench.Echo";
+}
+
+struct Answer<R>(R);
+
+impl<R: prost::Message + Clone + Default + 'static> tonic::server::UnaryService<Payload> for Answer<R> {
+    type Response = R;
+    type Future = std::future::Ready<Result<tonic::Response<R>, tonic::Status>>;
+
+    fn call(&mut self, _request: tonic::Request<Payload>) -> Self::Future {
+        std::future::ready(Ok(tonic::Response::new(self.0.clone())))
+    }
+}
+
+impl<R: prost::Message + Clone + Default + Send + Sync + 'static>
+    tower::Service<http::Request<tonic::body::Body>> for EchoServer<R>
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        let reply = self.reply.clone();
+        Box::pin(async move {
+            let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::default());
+            Ok(grpc.unary(Answer(reply), request).await)
+        })
+    }
+}
+
+/// A running echo server.
+pub struct Echo {
+    pub url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Echo {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Serves an echo answering `reply`, on 127.0.0.1 on a free port.
+pub async fn serve<R: prost::Message + Clone + Default + Send + Sync + 'static>(
+    reply: R,
+) -> anyhow::Result<Echo> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = EchoServer { reply };
+    tokio::spawn(async move {
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let _ = tonic::transport::Server::builder()
+            .add_service(server)
+            .serve_with_incoming_shutdown(incoming, async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    Ok(Echo { url, stop: Some(stop) })
+}
+
+/// `callers` callers each making `calls` echo calls of `request_bytes` bytes over one channel,
+/// decoding each reply as an `R`: calls per second, and the latencies.
+pub async fn measure<R: prost::Message + Default + 'static>(
+    echo: &Echo,
+    callers: usize,
+    calls: usize,
+    request_bytes: usize,
+) -> anyhow::Result<(f64, hdrhistogram::Histogram<u64>)> {
+    let channel = tonic::transport::Endpoint::from_shared(echo.url.clone())?.connect().await?;
+    let latencies = Arc::new(Mutex::new(latency_histogram()?));
+    let request = Bytes::from(vec![b'x'; request_bytes]);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..callers {
+        let mut client = tonic::client::Grpc::new(channel.clone());
+        let latencies = Arc::clone(&latencies);
+        let request = request.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..calls {
+                let began = Instant::now();
+                client.ready().await.map_err(|error| anyhow::anyhow!("echo not ready: {error}"))?;
+                client
+                    .unary::<Payload, R, _>(
+                        tonic::Request::new(Payload { bytes: request.clone() }),
+                        http::uri::PathAndQuery::from_static(PATH),
+                        tonic_prost::ProstCodec::default(),
+                    )
+                    .await?;
+                record(&mut *latencies.lock().await, began.elapsed());
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let rate = (callers * calls) as f64 / started.elapsed().as_secs_f64();
+    let histogram =
+        Arc::try_unwrap(latencies).map_err(|_| anyhow::anyhow!("a caller still runs"))?.into_inner();
+    Ok((rate, histogram))
+}
