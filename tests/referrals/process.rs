@@ -10,7 +10,10 @@ use crate::support::*;
 
 #[tokio::test]
 async fn a_revoked_consent_flags_its_open_referrals_once() -> anyhow::Result<()> {
-    let mut harness = Harness::start().await?;
+    // The process's own round comes once an hour (first at its start): the revocation itself
+    // must wake it.
+    let config = luukku_referrals::Config { tick: Duration::from_secs(3600), ..Default::default() };
+    let mut harness = Harness::start_with(config).await?;
     let (family, consent_id) = harness.family(&["mental_health"]).await?;
     let clinic = harness.service("mental_health", "Youth clinic").await?;
     let created = harness.refer(&family, &clinic).await?;

@@ -2,6 +2,7 @@
 //! the escalations of the deadline and consent process. Free of gRPC.
 
 mod catalogue;
+mod consents;
 mod escalate;
 mod model;
 mod referrals;
@@ -25,6 +26,8 @@ pub struct Referrals<K: KeyStore> {
     families: Reader<Family, K>,
     assignments: Reader<Assignment, K>,
     model: Arc<ReadModel<model::State>>,
+    /// The consents' terms, for the consent process.
+    consents: Arc<ReadModel<consents::State>>,
     policy: DeadlinePolicy,
 }
 
@@ -55,6 +58,7 @@ impl<K: KeyStore + Clone> Referrals<K> {
             catalogue: Repository::new(store.clone(), keys.clone(), referrals, Keys::None),
             families: Reader::new(store.clone(), keys.clone(), Stream::Families, Keys::FamilyKey),
             assignments: Reader::new(store.clone(), keys, Stream::Contacts, Keys::FamilyKey),
+            consents: ReadModel::spawn(store.clone(), Stream::Families, "consent terms", consents::apply),
             model: ReadModel::spawn(store, referrals, "referral index", model::apply),
             policy,
         }

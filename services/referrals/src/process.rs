@@ -1,4 +1,5 @@
-//! The deadline and consent process: every tick, records the escalations that are due.
+//! The deadline and consent process: every tick, and at once when a consent is revoked, records
+//! the escalations that are due.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,13 +19,16 @@ impl Drop for Process {
 }
 
 impl Process {
-    /// Checks every `tick`.
+    /// Checks every `tick`, and whenever a consent is revoked.
     pub fn spawn<K: KeyStore>(app: Arc<Referrals<K>>, tick: Duration) -> Self {
         Self(tokio::spawn(async move {
             let mut interval = tokio::time::interval(tick);
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                interval.tick().await;
+                tokio::select! {
+                    _ = interval.tick() => {}
+                    () = app.consent_revoked() => {}
+                }
                 let due = match app.due_escalations().await {
                     Ok(due) => due,
                     Err(error) => {

@@ -1,10 +1,12 @@
 //! What the deadline and consent process escalates: referrals not received by their deadline,
 //! and open referrals whose consent was revoked or ended. It keeps no state of its own: what is
-//! due is read from the stream, and each escalation carries a request id made from the referral
+//! due is read from the read models of the streams (the referrals, and the consents' terms from
+//! `FAMILIES`; no family is loaded), and each escalation carries a request id made from the referral
 //! and its deadline (or consent), so a restart, a replay or a second process escalates once.
 
+use std::sync::Arc;
+
 use luukku_app::{Caller, Result, Write};
-use luukku_domain::family::ConsentId;
 use luukku_domain::referrals::{Basis, ReferralCommand, ReferralId, ReferralState};
 use luukku_domain::{Actor, Code, RequestId, Role};
 use luukku_eventstore::KeyStore;
@@ -39,62 +41,50 @@ fn escalation(referral_id: ReferralId, request: String, command: ReferralCommand
 impl<K: KeyStore> Referrals<K> {
     /// Every escalation due now.
     pub async fn due_escalations(&self) -> Result<Vec<Escalation>> {
-        self.model.caught_up(self.referrals.store()).await?;
+        let store = self.referrals.store();
+        // A referral names a consent recorded before it: once the consents have reached the
+        // end of `FAMILIES` as it is now, every referral's consent is among them.
+        self.consents.caught_up(store).await?;
+        self.model.caught_up(store).await?;
         let now = luukku_app::context_now();
-        let candidates: Vec<(ReferralId, luukku_domain::family::FamilyId, Option<i64>, Option<ConsentId>)> =
-            self.model.read(|state| {
-                state
-                    .referrals
-                    .iter()
-                    .filter_map(|(id, referral)| {
-                        let created = referral.created.as_ref()?;
-                        let overdue = referral.deadline.filter(|deadline| {
-                            *deadline <= now.now
-                                && referral.state == Some(ReferralState::Requested)
-                                && !referral.overdue
-                        });
-                        let open = referral.state.is_some_and(ReferralState::is_open);
-                        let consent = match created.basis {
-                            Basis::Consent(consent) if open && !referral.consent_lapsed => Some(consent),
-                            _ => None,
-                        };
-                        (overdue.is_some() || consent.is_some()).then_some((
+        let due = self.model.read(|state| {
+            self.consents.read(|consents| {
+                let mut due = Vec::new();
+                for (id, referral) in &state.referrals {
+                    let Some(created) = referral.created.as_ref() else { continue };
+                    if let Some(deadline) = referral.deadline.filter(|deadline| {
+                        *deadline <= now.now
+                            && referral.state == Some(ReferralState::Requested)
+                            && !referral.overdue
+                    }) {
+                        due.extend(escalation(
                             *id,
-                            created.family_id,
-                            overdue.map(|deadline| deadline.as_millis()),
-                            consent,
-                        ))
-                    })
-                    .collect()
-            });
-        let mut due = Vec::new();
-        for (referral_id, family_id, overdue, consent) in candidates {
-            if let Some(deadline) = overdue {
-                due.extend(escalation(
-                    referral_id,
-                    format!("overdue-{referral_id}-{deadline}"),
-                    ReferralCommand::MarkOverdue,
-                ));
-            }
-            if let Some(consent_id) = consent {
-                // One family that cannot be read now must not hold back every other escalation.
-                let family = match self.families.load(family_id.into()).await {
-                    Ok(family) => family,
-                    Err(error) => {
-                        tracing::warn!(%referral_id, error = %luukku_app::AppError::from(error), "consent not checked; checking again next round");
-                        continue;
+                            format!("overdue-{id}-{}", deadline.as_millis()),
+                            ReferralCommand::MarkOverdue,
+                        ));
                     }
-                };
-                if !family.state.consent_in_force(consent_id, now.today) {
-                    due.extend(escalation(
-                        referral_id,
-                        format!("lapse-{referral_id}-{consent_id}"),
-                        ReferralCommand::FlagConsentLapsed { consent_id },
-                    ));
+                    let open = referral.state.is_some_and(ReferralState::is_open);
+                    if let Basis::Consent(consent_id) = created.basis
+                        && open
+                        && !referral.consent_lapsed
+                        && !consents.in_force(consent_id, now.today)
+                    {
+                        due.extend(escalation(
+                            *id,
+                            format!("lapse-{id}-{consent_id}"),
+                            ReferralCommand::FlagConsentLapsed { consent_id },
+                        ));
+                    }
                 }
-            }
-        }
+                due
+            })
+        });
         Ok(due)
+    }
+
+    /// Waits for the next revocation of a consent.
+    pub async fn consent_revoked(&self) {
+        self.consents.read(|consents| Arc::clone(&consents.revoked)).notified().await;
     }
 
     /// Records one escalation; says whether it recorded something new.
