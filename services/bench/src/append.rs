@@ -45,9 +45,9 @@ pub struct AppendArgs {
     event_bytes: usize,
 }
 
-pub async fn run(args: AppendArgs) -> anyhow::Result<()> {
+pub async fn run(args: AppendArgs) -> anyhow::Result<crate::stats::Row> {
     let nats = TestNats::start().await?;
-    let store = nats.store().await?;
+    let (store, _) = crate::data::bench_store(&nats).await?;
     provision_raw(&store).await?;
     let event =
         RawEvent { event_type: "BenchNoted".into(), schema_version: 1, data: vec![7; args.event_bytes] };
@@ -96,7 +96,15 @@ pub async fn run(args: AppendArgs) -> anyhow::Result<()> {
         latency.len()
     );
     println!("ratio={:.3}", rate / ceiling);
-    Ok(())
+    Ok(crate::stats::Row::rate(
+        "append",
+        "appends",
+        rate,
+        &format!("{} aggregates", args.aggregates),
+        &latency,
+        "raw JetStream publish with expected subject sequences",
+        ceiling,
+    ))
 }
 
 /// Raw pipelined publishes of the very bytes and headers the event store writes, encoded once:

@@ -567,11 +567,11 @@ pub async fn fill(
     Ok(Filled { families: made, events: publisher.published, seconds: started.elapsed().as_secs_f64() })
 }
 
-/// An event store on `nats` whose streams hold what the benchmarks write (8 GiB each); the
+/// An event store on `nats` whose streams hold what the benchmarks write (4 GiB each); the
 /// key bucket provisioned, and its key store.
 pub async fn bench_store(nats: &luukku_testkit::TestNats) -> anyhow::Result<(EventStore, NatsKeyStore)> {
     let settings =
-        luukku_eventstore::StoreSettings { max_stream_bytes: 8 * 1024 * 1024 * 1024, ..Default::default() };
+        luukku_eventstore::StoreSettings { max_stream_bytes: 4 * 1024 * 1024 * 1024, ..Default::default() };
     let store = nats.store_with(settings).await?;
     NatsKeyStore::provision(&store).await?;
     let keys = NatsKeyStore::open(&store, luukku_testkit::key_ring()).await?;

@@ -142,11 +142,10 @@ async fn families_service(
     Ok((served, channels))
 }
 
-pub async fn run(args: FamiliesArgs) -> anyhow::Result<()> {
+pub async fn run(args: FamiliesArgs) -> anyhow::Result<crate::stats::Row> {
     let nats = TestNats::start().await?;
-    let store = nats.store().await?;
+    let (store, keys) = crate::data::bench_store(&nats).await?;
     crate::append::provision_raw(&store).await?;
-    let keys = NatsKeyStore::open(&store, luukku_testkit::key_ring()).await?;
     let actor = luukku_testkit::actor();
     let token: Arc<str> = luukku_testkit::auth::token(&actor).into();
     let (served, channels) = families_service(&store, &keys, &actor, true).await?;
@@ -219,5 +218,13 @@ pub async fn run(args: FamiliesArgs) -> anyhow::Result<()> {
         100.0 * cached.as_secs_f64() * rate
     );
     println!("ratio={:.3}", rate / ceiling);
-    Ok(())
+    Ok(crate::stats::Row::rate(
+        "families",
+        "commands",
+        rate,
+        &format!("{} callers", args.writers),
+        &latency,
+        "raw JetStream publish",
+        ceiling,
+    ))
 }

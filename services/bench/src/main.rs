@@ -23,6 +23,10 @@ struct Cli {
     /// measure what observing costs.
     #[arg(long, global = true)]
     telemetry: bool,
+    /// Writes the benchmark's figures into the table of this Markdown file (between its
+    /// `<!-- figures:start -->` and `<!-- figures:end -->` markers), e.g. docs/performance.md.
+    #[arg(long, global = true)]
+    record: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -57,10 +61,24 @@ async fn main() -> anyhow::Result<()> {
     } else {
         None
     };
-    match cli.command {
-        Command::Append(args) => append::run(args).await,
-        Command::Families(args) => families::run(args).await,
-        Command::Replay(args) => replay::run(args).await,
-        Command::View(args) => view::run(args).await,
+    let row = match cli.command {
+        Command::Append(args) => append::run(args).await?,
+        Command::Families(args) => families::run(args).await?,
+        Command::Replay(args) => replay::run(args).await?,
+        Command::View(args) => view::run(args).await?,
+    };
+    if let Some(path) = &cli.record {
+        let mut words = vec!["luukku-bench".to_owned()];
+        let mut arguments = std::env::args().skip(1);
+        while let Some(word) = arguments.next() {
+            if word == "--record" {
+                arguments.next();
+            } else if !word.starts_with("--record=") {
+                words.push(word);
+            }
+        }
+        stats::record_row(path, &row, &words.join(" "))?;
+        println!("recorded in {}", path.display());
     }
+    Ok(())
 }

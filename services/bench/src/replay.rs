@@ -59,7 +59,7 @@ async fn rebuild(store: &EventStore, ends: Checkpoints, events: u64) -> anyhow::
     Ok(rate)
 }
 
-pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
+pub async fn run(args: ReplayArgs) -> anyhow::Result<crate::stats::Row> {
     let nats = TestNats::start().await?;
     let (store, keys) = data::bench_store(&nats).await?;
     println!("luukku-bench replay: {} realistic families, nats-server {}", args.families, nats.url());
@@ -80,5 +80,13 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
         "projection rebuild (decode, project, timelines, sled batches with checkpoints): {rate:.0} events/s"
     );
     println!("ratio={:.3}", rate / ceiling);
-    Ok(())
+    Ok(crate::stats::Row {
+        name: "replay",
+        figure: format!(
+            "{rate:.0} events/s rebuilding {events} events of {} realistic families",
+            args.families
+        ),
+        ceiling: format!("ordered consumer reads of the four streams, {ceiling:.0} events/s"),
+        ratio: rate / ceiling,
+    })
 }

@@ -21,3 +21,66 @@ pub fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
+
+/// One benchmark's line in the table of figures.
+pub struct Row {
+    /// The benchmark, e.g. `view`.
+    pub name: &'static str,
+    /// What luukku did, with its unit (and latencies).
+    pub figure: String,
+    /// The ceiling it is measured against, in the same run.
+    pub ceiling: String,
+    pub ratio: f64,
+}
+
+impl Row {
+    /// A row for a rate of operations (`what`, e.g. `appends`) at a concurrency (`at`, e.g.
+    /// `64 callers`) with one operation's latencies, against a ceiling of `ceiling_rate`.
+    pub fn rate(
+        name: &'static str,
+        what: &str,
+        rate: f64,
+        at: &str,
+        latency: &Histogram<u64>,
+        ceiling: &str,
+        ceiling_rate: f64,
+    ) -> Self {
+        Self {
+            name,
+            figure: format!(
+                "{rate:.0} {what}/s at {at}; one at a time: p50 {:.2} ms, p99 {:.2} ms",
+                millis(latency.value_at_quantile(0.50)),
+                millis(latency.value_at_quantile(0.99))
+            ),
+            ceiling: format!("{ceiling}, {ceiling_rate:.0} msg/s"),
+            ratio: rate / ceiling_rate,
+        }
+    }
+}
+
+const TABLE_START: &str = "<!-- figures:start -->";
+const TABLE_END: &str = "<!-- figures:end -->";
+
+/// Writes `row` into the table between the figures markers of `path` (a Markdown file), in
+/// place of the benchmark's earlier row, with the command that made it and the date.
+pub fn record_row(path: &std::path::Path, row: &Row, command: &str) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path)?;
+    let (Some(start), Some(end)) = (text.find(TABLE_START), text.find(TABLE_END)) else {
+        anyhow::bail!("{} has no {TABLE_START} ... {TABLE_END} table", path.display());
+    };
+    let table = &text[start + TABLE_START.len()..end];
+    let key = format!("| `{}` |", row.name);
+    let date = jiff::Zoned::now().date();
+    let line = format!(
+        "| `{}` | {} | {} | {:.2} | `{command}` | {date} |",
+        row.name, row.figure, row.ceiling, row.ratio
+    );
+    let mut lines: Vec<String> = table.lines().filter(|l| !l.trim().is_empty()).map(str::to_owned).collect();
+    match lines.iter_mut().find(|l| l.starts_with(&key)) {
+        Some(existing) => *existing = line,
+        None => lines.push(line),
+    }
+    let rebuilt = format!("{}{TABLE_START}\n{}\n{}", &text[..start], lines.join("\n"), &text[end..]);
+    std::fs::write(path, rebuilt)?;
+    Ok(())
+}

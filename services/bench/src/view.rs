@@ -77,7 +77,7 @@ impl Callers {
     }
 }
 
-pub async fn run(args: ViewArgs) -> anyhow::Result<()> {
+pub async fn run(args: ViewArgs) -> anyhow::Result<crate::stats::Row> {
     let nats = TestNats::start().await?;
     let (store, keys) = data::bench_store(&nats).await?;
     println!(
@@ -187,7 +187,20 @@ pub async fn run(args: ViewArgs) -> anyhow::Result<()> {
         millis(visible.latencies.value_at_quantile(0.99))
     );
     println!("ratio={:.3}", view_rate / echo_rate);
-    Ok(())
+    Ok(crate::stats::Row {
+        name: "view",
+        figure: format!(
+            "{view_rate:.0} views/s at {} callers, p50 {:.2} ms, p99 {:.2} ms; write to visible p99 {:.2} ms at {:.0} writes/s; policy and access log {:.0} % of the rate",
+            args.callers,
+            millis(viewed.value_at_quantile(0.50)),
+            millis(viewed.value_at_quantile(0.99)),
+            millis(visible.latencies.value_at_quantile(0.99)),
+            visible.load_rate,
+            100.0 * (1.0 - view_rate / open_rate)
+        ),
+        ceiling: format!("tonic echo of a {view_bytes}-byte view, {echo_rate:.0} calls/s"),
+        ratio: view_rate / echo_rate,
+    })
 }
 
 /// One trial of `args.callers` callers asking `args.views` views each: the rate and latencies.
