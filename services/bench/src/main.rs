@@ -2,6 +2,7 @@
 //! nats-server of its own (pinned binary, temporary folder).
 
 mod append;
+mod commands;
 mod data;
 mod echo;
 mod families;
@@ -39,6 +40,9 @@ enum Command {
     /// Commands through the families gRPC service against the raw publish ceiling, and
     /// single-command latency.
     Families(families::FamiliesArgs),
+    /// A contact person's mix of commands across the four write services, against raw
+    /// publishes and a tonic echo at the same concurrency.
+    Commands(commands::CommandsArgs),
     /// Rebuilding the coordination projection against the raw ordered-consumer read rate.
     Replay(replay::ReplayArgs),
     /// GetFamilyView latency at 64 concurrent callers, and write-to-visible latency.
@@ -63,6 +67,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let row = match cli.command {
         Command::Append(args) => append::run(args).await?,
+        Command::Commands(args) => commands::run(args).await?,
         Command::Families(args) => families::run(args).await?,
         Command::Replay(args) => replay::run(args).await?,
         Command::View(args) => view::run(args).await?,

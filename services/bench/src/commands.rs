@@ -1,0 +1,440 @@
+//! `commands`: a contact person's working mix across the four write services at 64 concurrent
+//! callers, against two ceilings measured in the same run: raw JetStream publishes at the same
+//! concurrency, and a tonic unary echo with the same message sizes.
+//!
+//! Each caller is a contact person who, family after family: registers the family, records
+//! the guardian's consent, is assigned to it, records contacts, refers the child to a service
+//! (which the service's sector receives and accepts), and proposes, schedules and holds a
+//! meeting with an agreed action.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use luukku_domain::{RequestId, Sector};
+use luukku_eventstore::RawEvent;
+use luukku_proto::contacts::v1 as contacts;
+use luukku_proto::contacts::v1::contact_service_client::ContactServiceClient;
+use luukku_proto::families::v1 as families;
+use luukku_proto::families::v1::family_service_client::FamilyServiceClient;
+use luukku_proto::meetings::v1 as meetings;
+use luukku_proto::meetings::v1::meeting_service_client::MeetingServiceClient;
+use luukku_proto::referrals::v1 as referrals;
+use luukku_proto::referrals::v1::referral_service_client::ReferralServiceClient;
+use luukku_testkit::TestNats;
+use luukku_testkit::grpc::serve_routes;
+use prost::Message as _;
+use tokio::sync::Mutex;
+use tonic::transport::Channel;
+
+use crate::stats::{Row, latency_histogram, millis, record};
+use crate::{data, echo};
+
+#[derive(Debug, clap::Args)]
+pub struct CommandsArgs {
+    /// Concurrent callers, each a contact person of their own.
+    #[arg(long, default_value_t = 64)]
+    callers: usize,
+    /// Families each caller works through per trial (13 commands each).
+    #[arg(long, default_value_t = 4)]
+    families: usize,
+    /// Trials of each side, alternating which goes first; the best of each is reported.
+    #[arg(long, default_value_t = 3)]
+    trials: usize,
+}
+
+/// Commands per family in the mix.
+const PER_FAMILY: usize = 13;
+/// Families worked through by one caller alone, for the latency of a single command.
+const ALONE: usize = 20;
+
+fn request_id() -> String {
+    RequestId::generate().to_string()
+}
+
+fn in_days(days: i64) -> String {
+    let today = jiff::Zoned::now().date();
+    today.checked_add(jiff::Span::new().days(days)).unwrap_or(today).to_string()
+}
+
+/// The four services' clients, with tokens minted once, as clients keep them.
+#[derive(Clone)]
+struct Clients {
+    families: FamilyServiceClient<Channel>,
+    contacts: ContactServiceClient<Channel>,
+    referrals: ReferralServiceClient<Channel>,
+    meetings: MeetingServiceClient<Channel>,
+    supervisor: Arc<str>,
+    clinic: Arc<str>,
+}
+
+/// One caller: a contact person, and the service it refers to.
+struct Caller {
+    contact_person_id: String,
+    token: Arc<str>,
+    service_id: String,
+}
+
+/// What each command took, by its name, and the bytes of its requests and answers.
+#[derive(Default)]
+struct Measured {
+    latencies: BTreeMap<&'static str, hdrhistogram::Histogram<u64>>,
+    request_bytes: usize,
+    answer_bytes: usize,
+    commands: usize,
+}
+
+impl Measured {
+    fn add(&mut self, name: &'static str, took: std::time::Duration, request: usize, answer: usize) {
+        if let Ok(histogram) = latency_histogram() {
+            record(self.latencies.entry(name).or_insert(histogram), took);
+        }
+        self.request_bytes += request;
+        self.answer_bytes += answer;
+        self.commands += 1;
+    }
+}
+
+/// Calls `$client.$method($request)` with `$token`, timing it into `$measured`.
+macro_rules! timed {
+    ($measured:expr, $name:literal, $client:expr, $method:ident, $request:expr, $token:expr) => {{
+        let request = $request;
+        let size = request.encoded_len();
+        let began = Instant::now();
+        let answer = $client.$method(luukku_grpc::with_token(request, $token)).await?.into_inner();
+        $measured.add($name, began.elapsed(), size, answer.encoded_len());
+        answer
+    }};
+}
+
+/// One family's commands, as `caller`.
+async fn family(clients: &mut Clients, caller: &Caller, measured: &mut Measured) -> anyhow::Result<()> {
+    let token = &caller.token;
+    let registration = luukku_testkit::fixtures::registration_request(&request_id(), "Virtanen");
+    let registered =
+        timed!(measured, "RegisterFamily", clients.families, register_family, registration, token);
+    let family_id = registered.family_id;
+    let (guardian, child) = match registered.member_ids.as_slice() {
+        [guardian, child, ..] => (guardian.clone(), child.clone()),
+        _ => anyhow::bail!("a registration answered without its members"),
+    };
+    let grant = families::GrantConsentRequest {
+        signed_form: "consent-form-1".into(),
+        request_id: request_id(),
+        family_id: family_id.clone(),
+        given_by: guardian.clone(),
+        sectors: vec!["mental_health".to_owned(), "student_welfare".to_owned()],
+        purpose: "Support for the child's school mornings".to_owned(),
+        valid_until: in_days(365),
+        ..Default::default()
+    };
+    timed!(measured, "GrantConsent", clients.families, grant_consent, grant, token);
+    let assign = contacts::AssignContactPersonRequest {
+        request_id: request_id(),
+        family_id: family_id.clone(),
+        expected_version: None,
+        contact_person_id: caller.contact_person_id.clone(),
+        reason: String::new(),
+    };
+    let supervisor = Arc::clone(&clients.supervisor);
+    timed!(measured, "AssignContactPerson", clients.contacts, assign_contact_person, assign, &supervisor);
+    for day in 0..3 {
+        let contact = contacts::RecordContactRequest {
+            request_id: request_id(),
+            family_id: family_id.clone(),
+            direction: contacts::Direction::Inbound as i32,
+            member_id: guardian.clone(),
+            channel: "phone".to_owned(),
+            needs: vec!["parenting".to_owned(), "learning".to_owned()],
+            summary: "The guardian called about the child's school mornings".to_owned(),
+            guidance: vec!["student_welfare".to_owned()],
+            follow_up: if day == 0 { in_days(7) } else { String::new() },
+            ..Default::default()
+        };
+        timed!(measured, "RecordContact", clients.contacts, record_contact, contact, token);
+    }
+    let refer = referrals::CreateReferralRequest {
+        request_id: request_id(),
+        referral_id: String::new(),
+        family_id: family_id.clone(),
+        child_member_id: child.clone(),
+        service_id: caller.service_id.clone(),
+        needs: vec!["mental_health".to_owned()],
+        urgency: "normal".to_owned(),
+        reason: "Panic attacks before school".to_owned(),
+        statutory_basis: None,
+    };
+    let referral_id =
+        timed!(measured, "CreateReferral", clients.referrals, create_referral, refer, token).referral_id;
+    let clinic = Arc::clone(&clients.clinic);
+    for step in [
+        referrals::update_referral_request::Step::Receive(referrals::Empty {}),
+        referrals::update_referral_request::Step::Accept(referrals::Empty {}),
+    ] {
+        let update = referrals::UpdateReferralRequest {
+            request_id: request_id(),
+            referral_id: referral_id.clone(),
+            expected_version: None,
+            step: Some(step),
+        };
+        timed!(measured, "UpdateReferral", clients.referrals, update_referral, update, &clinic);
+    }
+    let participant = |who| meetings::Participant { who: Some(who) };
+    let now = jiff::Timestamp::now().as_millisecond();
+    let propose = meetings::ProposeMeetingRequest {
+        request_id: request_id(),
+        family_id: family_id.clone(),
+        expected_version: None,
+        meeting_id: String::new(),
+        purpose: "school_support".to_owned(),
+        description: "The child's school mornings".to_owned(),
+        slots: vec![meetings::Slot { starts_at_ms: now + 48 * 3_600_000, minutes: 90 }],
+        place: "Perhekeskus, room 2".to_owned(),
+        participants: vec![
+            participant(meetings::participant::Who::MemberId(guardian.clone())),
+            participant(meetings::participant::Who::Sector("student_welfare".to_owned())),
+        ],
+    };
+    let meeting_id =
+        timed!(measured, "ProposeMeeting", clients.meetings, propose_meeting, propose, token).meeting_id;
+    let schedule = meetings::ScheduleMeetingRequest {
+        request_id: request_id(),
+        family_id: family_id.clone(),
+        expected_version: None,
+        meeting_id: meeting_id.clone(),
+        slot: 0,
+    };
+    timed!(measured, "ScheduleMeeting", clients.meetings, schedule_meeting, schedule, token);
+    let hold = meetings::HoldMeetingRequest {
+        request_id: request_id(),
+        family_id,
+        expected_version: None,
+        meeting_id,
+        held_at_ms: 0,
+        attended: vec![participant(meetings::participant::Who::MemberId(guardian.clone()))],
+        summary: "A morning routine, and a talk with the school nurse".to_owned(),
+        child_views: vec![meetings::ChildView {
+            member_id: child,
+            view: "Mornings are too early".to_owned(),
+        }],
+        actions: vec![meetings::NewAction {
+            action_id: String::new(),
+            what: "Book the school nurse".into(),
+            owner: Some(participant(meetings::participant::Who::Sector("student_welfare".to_owned()))),
+            due: in_days(7),
+        }],
+    };
+    timed!(measured, "HoldMeeting", clients.meetings, hold_meeting, hold, token);
+    Ok(())
+}
+
+/// Every caller working through `families` families: commands per second, and what they took.
+async fn trial(
+    clients: &Clients,
+    callers: &[Arc<Caller>],
+    families: usize,
+) -> anyhow::Result<(f64, Measured)> {
+    let measured = Arc::new(Mutex::new(Measured::default()));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for caller in callers {
+        let (mut clients, caller, measured) = (clients.clone(), Arc::clone(caller), Arc::clone(&measured));
+        tasks.push(tokio::spawn(async move {
+            let mut own = Measured::default();
+            for _ in 0..families {
+                family(&mut clients, &caller, &mut own).await?;
+            }
+            let mut all = measured.lock().await;
+            for (name, histogram) in own.latencies {
+                match all.latencies.get_mut(name) {
+                    Some(existing) => existing.add(&histogram)?,
+                    None => {
+                        all.latencies.insert(name, histogram);
+                    }
+                }
+            }
+            all.request_bytes += own.request_bytes;
+            all.answer_bytes += own.answer_bytes;
+            all.commands += own.commands;
+            anyhow::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let measured =
+        Arc::try_unwrap(measured).map_err(|_| anyhow::anyhow!("a caller still runs"))?.into_inner();
+    Ok((measured.commands as f64 / elapsed, measured))
+}
+
+pub async fn run(args: CommandsArgs) -> anyhow::Result<Row> {
+    let nats = TestNats::start().await?;
+    let (store, keys) = data::bench_store(&nats).await?;
+    crate::append::provision_raw(&store).await?;
+    let guard = || luukku_app::Guard::start(store.clone());
+    let families_served =
+        serve_routes(luukku_families::routes(store.clone(), keys.clone(), guard()).await).await?;
+    let (contacts_routes, _contacts_process) =
+        luukku_contacts::start(store.clone(), keys.clone(), luukku_contacts::Config::default(), guard())
+            .await;
+    let contacts_served = serve_routes(contacts_routes).await?;
+    let (referrals_routes, _referrals_process) =
+        luukku_referrals::start(store.clone(), keys.clone(), luukku_referrals::Config::default(), guard())
+            .await;
+    let referrals_served = serve_routes(referrals_routes).await?;
+    let meetings_served = serve_routes(luukku_meetings::routes(store.clone(), keys, guard()).await).await?;
+    let connect = |url: String| async move { tonic::transport::Endpoint::from_shared(url)?.connect().await };
+    let supervisor: Arc<str> = luukku_testkit::auth::token(&luukku_testkit::supervisor()).into();
+    let clinic: Arc<str> =
+        luukku_testkit::auth::token(&luukku_testkit::professional("clinic.nurse", Sector::MentalHealth))
+            .into();
+    let mut clients = Clients {
+        families: FamilyServiceClient::new(connect(families_served.url()).await?),
+        contacts: ContactServiceClient::new(connect(contacts_served.url()).await?),
+        referrals: ReferralServiceClient::new(connect(referrals_served.url()).await?),
+        meetings: MeetingServiceClient::new(connect(meetings_served.url()).await?),
+        supervisor: Arc::clone(&supervisor),
+        clinic,
+    };
+    println!(
+        "luukku-bench commands: {} callers x {} families x {PER_FAMILY} commands per trial, {} trials, nats-server {}",
+        args.callers,
+        args.families,
+        args.trials,
+        nats.url()
+    );
+
+    // The callers: contact persons with room for every family they will take, and a service.
+    let info = referrals::ServiceInfo {
+        provider: "County".to_owned(),
+        sector: "mental_health".to_owned(),
+        name: "Youth clinic".to_owned(),
+        description: "Support for children and families".to_owned(),
+        min_age: 0,
+        max_age: 17,
+        needs: vec!["mental_health".to_owned()],
+        municipalities: vec![],
+        low_threshold: false,
+        contact: "+358 9 310 00000".to_owned(),
+    };
+    let register = referrals::RegisterServiceRequest {
+        request_id: request_id(),
+        service_id: String::new(),
+        info: Some(info),
+    };
+    let service_id = clients
+        .referrals
+        .register_service(luukku_grpc::with_token(register, &supervisor))
+        .await?
+        .into_inner()
+        .service_id;
+    // The warm-up, the trials, and the first caller's families one at a time.
+    let capacity = u32::try_from((args.trials + 1) * args.families + 1 + ALONE)?;
+    let mut callers = Vec::new();
+    for number in 0..args.callers {
+        let person_id = format!("contact.{number}");
+        let profile = contacts::ContactPersonProfile {
+            person_id: person_id.clone(),
+            name: format!("Contact {number}"),
+            organisation: "0201256-6".to_owned(),
+            sector: "family_social_services".to_owned(),
+            municipalities: vec![],
+            languages: vec!["fi".to_owned()],
+            caseload_limit: capacity,
+        };
+        let request = contacts::RegisterContactPersonRequest {
+            request_id: request_id(),
+            contact_person_id: String::new(),
+            profile: Some(profile),
+        };
+        let contact_person_id = clients
+            .contacts
+            .register_contact_person(luukku_grpc::with_token(request, &supervisor))
+            .await?
+            .into_inner()
+            .contact_person_id;
+        let token = luukku_testkit::auth::token(&luukku_testkit::actor_named(&person_id)).into();
+        callers.push(Arc::new(Caller { contact_person_id, token, service_id: service_id.clone() }));
+    }
+
+    // A warm-up family per caller, which also gives the message sizes for the echo.
+    let (_, warm) = trial(&clients, &callers, 1).await?;
+    let request_bytes = warm.request_bytes / warm.commands.max(1);
+    let answer_bytes = warm.answer_bytes / warm.commands.max(1);
+    let echo = echo::serve(echo::Payload { bytes: bytes::Bytes::from(vec![b'x'; answer_bytes]) }).await?;
+    // About the size of a sealed command's event data.
+    let event = RawEvent { event_type: "BenchNoted".into(), schema_version: 1, data: vec![7; 300] };
+
+    let (mut raws, mut echoes, mut runs) = (Vec::new(), Vec::new(), Vec::new());
+    for number in 0..args.trials {
+        // Enough calls per caller that connecting does not count.
+        let calls = (args.families * PER_FAMILY).max(200);
+        let raw = crate::append::raw_trial(&store, args.callers, calls, &event);
+        if number % 2 == 0 {
+            raws.push(raw.await?);
+            echoes.push(echo::measure::<echo::Payload>(&echo, args.callers, calls, request_bytes).await?.0);
+            runs.push(trial(&clients, &callers, args.families).await?);
+        } else {
+            runs.push(trial(&clients, &callers, args.families).await?);
+            echoes.push(echo::measure::<echo::Payload>(&echo, args.callers, calls, request_bytes).await?.0);
+            raws.push(raw.await?);
+        }
+        let rate = runs.last().map(|(rate, _)| *rate).unwrap_or_default();
+        println!(
+            "trial {}: raw publish {:.0} msg/s, echo {:.0} calls/s, commands {rate:.0}/s",
+            number + 1,
+            raws.last().copied().unwrap_or_default(),
+            echoes.last().copied().unwrap_or_default()
+        );
+    }
+    let best = |values: &[f64]| values.iter().copied().fold(0.0, f64::max);
+    let (raw_rate, echo_rate) = (best(&raws), best(&echoes));
+    let (rate, measured) =
+        runs.into_iter().max_by(|a, b| a.0.total_cmp(&b.0)).ok_or_else(|| anyhow::anyhow!("no trial"))?;
+
+    // One command at a time: the latency a single caller sees.
+    let mut alone = Measured::default();
+    for _ in 0..ALONE {
+        family(&mut clients, &callers[0], &mut alone).await?;
+    }
+    let mut single = latency_histogram()?;
+    for histogram in alone.latencies.values() {
+        single.add(histogram)?;
+    }
+
+    println!("ceiling 1 (raw JetStream publish, {} subjects): {raw_rate:.0} msg/s", args.callers);
+    println!(
+        "ceiling 2 (tonic unary echo, {} callers, {request_bytes}-byte requests, {answer_bytes}-byte answers): {echo_rate:.0} calls/s",
+        args.callers
+    );
+    println!("commands ({} callers, the mix): {rate:.0} commands/s", args.callers);
+    for (name, histogram) in &measured.latencies {
+        println!(
+            "  {name:<20} {:>6} calls, p50 {:.3} ms, p99 {:.3} ms",
+            histogram.len(),
+            millis(histogram.value_at_quantile(0.50)),
+            millis(histogram.value_at_quantile(0.99))
+        );
+    }
+    println!(
+        "one command at a time (the mix, one caller): p50 {:.3} ms, p99 {:.3} ms (target: p50 at most 0.4 ms)",
+        millis(single.value_at_quantile(0.50)),
+        millis(single.value_at_quantile(0.99))
+    );
+    let ceiling = raw_rate.min(echo_rate);
+    println!("ratio={:.3}", rate / ceiling);
+    Ok(Row {
+        name: "commands",
+        figure: format!(
+            "{rate:.0} commands/s at {} callers (the mix across the four services); one at a time: p50 {:.2} ms, p99 {:.2} ms",
+            args.callers,
+            millis(single.value_at_quantile(0.50)),
+            millis(single.value_at_quantile(0.99))
+        ),
+        ceiling: format!(
+            "the lower of raw JetStream publish ({raw_rate:.0} msg/s) and a tonic echo ({echo_rate:.0} calls/s)"
+        ),
+        ratio: rate / ceiling,
+    })
+}
