@@ -33,6 +33,12 @@ impl State {
             .get(&consent)
             .is_some_and(|terms| !terms.revoked && terms.valid_from <= today && today <= terms.valid_until)
     }
+
+    /// Whether a consent this model knows no longer counts on `today`. A consent it does not
+    /// know yet (granted after the model last caught up) is not lapsed: it is checked again.
+    pub fn lapsed(&self, consent: ConsentId, today: Date) -> bool {
+        self.consents.contains_key(&consent) && !self.in_force(consent, today)
+    }
 }
 
 pub fn apply(state: &mut State, recorded: &Recorded) -> Result<(), CodecError> {

@@ -44,8 +44,8 @@ impl<K: KeyStore> Referrals<K> {
         let store = self.referrals.store();
         // A referral names a consent recorded before it: once the consents have reached the
         // end of `FAMILIES` as it is now, every referral's consent is among them.
-        self.consents.caught_up(store).await?;
         self.model.caught_up(store).await?;
+        self.consents.caught_up(store).await?;
         let now = luukku_app::context_now();
         let due = self.model.read(|state| {
             self.consents.read(|consents| {
@@ -67,7 +67,7 @@ impl<K: KeyStore> Referrals<K> {
                     if let Basis::Consent(consent_id) = created.basis
                         && open
                         && !referral.consent_lapsed
-                        && !consents.in_force(consent_id, now.today)
+                        && consents.lapsed(consent_id, now.today)
                     {
                         due.extend(escalation(
                             *id,
