@@ -138,6 +138,8 @@ fn timeline_of(tree: &sled::Tree, family: FamilyId) -> Result<Vec<(TimelineCurso
         }
     }
     entries.sort_by_key(|entry| std::cmp::Reverse(entry.0));
+    // A scan that met a merge sees some entries in the old chunks and in the merged one.
+    entries.dedup_by_key(|entry| entry.0);
     Ok(entries)
 }
 
@@ -354,18 +356,19 @@ impl<'a> Txn<'a> {
             let numbers = chunk_numbers(self.tree, family.as_ulid())?;
             let mut stored: Vec<Stored> = entries.iter().map(Stored::of).collect();
             let next = numbers.last().map_or(0, |last| last + 1);
-            if next < CHUNKS {
+            if numbers.len() < CHUNKS as usize {
                 batch.insert(key::timeline_chunk(family.as_ulid(), next), encode(&stored)?);
                 continue;
             }
-            // Merged into one chunk, so that a read stays a few gets.
+            // Merged into one chunk, so that a read stays a few gets. It goes under a number
+            // above every chunk it replaces: a reader scanning meanwhile (a sled scan is no
+            // snapshot) still meets every entry, some twice, and drops the repeats.
             let mut all: Vec<Stored> = timeline_of(self.tree, *family)?.iter().map(Stored::of).collect();
-            all.reverse();
             all.append(&mut stored);
             for number in numbers {
                 batch.remove(key::timeline_chunk(family.as_ulid(), number));
             }
-            batch.insert(key::timeline_chunk(family.as_ulid(), 0), encode(&all)?);
+            batch.insert(key::timeline_chunk(family.as_ulid(), next), encode(&all)?);
         }
         for (family, doc) in &self.families {
             match doc {
@@ -414,6 +417,12 @@ mod tests {
         assert_eq!(read.timeline(family, None, usize::MAX)?, written);
         let page = read.timeline(family, Some(written[3].0), 2)?;
         assert_eq!(page, written[4..6]);
+
+        // What a scan meeting a merge sees: an old chunk and the merged one holding it too.
+        let numbers = chunk_numbers(&tree, family.as_ulid())?;
+        let merged = tree.get(key::timeline_chunk(family.as_ulid(), numbers[0]))?.expect("a chunk");
+        tree.insert(key::timeline_chunk(family.as_ulid(), numbers[0] + 1_000), merged)?;
+        assert_eq!(read.timeline(family, None, usize::MAX)?, written, "each entry once");
 
         let mut txn = Txn::new(&tree);
         txn.erase_family(family)?;
