@@ -56,6 +56,7 @@ async fn spawn_projector(
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_projector"))
         .arg(url)
         .arg(folder)
+        .env("LUUKKU_KEK", luukku_testkit::kek().to_base64().as_str())
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()?;
@@ -220,7 +221,8 @@ async fn a_rebuild_while_writes_continue_ends_equal_to_a_fresh_projection() -> a
     caught_up(&h.projection, &h.store).await?;
 
     let fresh_folder = tempfile::tempdir()?;
-    let fresh = luukku_coordination::Projection::open(fresh_folder.path(), h.store.clone())?;
+    let indexing = luukku_coordination::Indexing::from_keys(h.keys.clone()).await?;
+    let fresh = luukku_coordination::Projection::open(fresh_folder.path(), h.store.clone(), indexing)?;
     caught_up(&fresh, &h.store).await?;
     assert!(
         h.projection.tree().dump()? == fresh.tree().dump()?,

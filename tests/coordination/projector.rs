@@ -1,5 +1,6 @@
 //! A projection process for the crash test: follows the streams into sled under a folder and
-//! prints its positions every 20 ms until killed (or, on SIGTERM, flushes and exits).
+//! prints its positions every 20 ms until killed (or, on SIGTERM, flushes and exits). The
+//! key-encryption key of the family keys comes in `LUUKKU_KEK`.
 
 use std::path::PathBuf;
 
@@ -11,7 +12,11 @@ async fn main() -> anyhow::Result<()> {
         PathBuf::from(args.next().ok_or_else(|| anyhow::anyhow!("usage: projector <nats url> <folder>"))?);
     let store =
         luukku_eventstore::EventStore::connect(&url, luukku_eventstore::StoreSettings::default()).await?;
-    let coordination = luukku_coordination::Projection::open(&folder, store)?;
+    let kek = luukku_eventstore::Kek::from_base64(&std::env::var("LUUKKU_KEK")?)?;
+    let ring = std::sync::Arc::new(luukku_eventstore::KeyRing::new(kek, vec![]));
+    let keys = luukku_eventstore::NatsKeyStore::open(&store, ring).await?;
+    let indexing = luukku_coordination::Indexing::from_keys(keys).await?;
+    let coordination = luukku_coordination::Projection::open(&folder, store, indexing)?;
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
         tokio::select! {

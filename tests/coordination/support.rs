@@ -31,6 +31,8 @@ pub struct Harness {
     /// How many watches the coordination service holds open.
     pub open_watches: Arc<dyn Fn() -> usize + Send + Sync>,
     pub store: EventStore,
+    /// The family keys, as the services read them.
+    pub keys: NatsKeyStore,
     pub actor: Actor,
     /// The person id each registered contact person signs in with.
     persons: std::collections::HashMap<String, String>,
@@ -108,6 +110,7 @@ impl Harness {
             projection: coordination.projection,
             open_watches: coordination.open_watches,
             store,
+            keys,
             actor: luukku_testkit::actor(),
             persons: std::collections::HashMap::new(),
             _folder: folder,

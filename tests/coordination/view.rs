@@ -433,3 +433,82 @@ async fn searches_and_caseloads_page_by_a_cursor_that_a_change_between_pages_doe
     assert_eq!(all, families, "every family once");
     Ok(())
 }
+
+#[tokio::test]
+async fn search_answers_from_a_blind_index_that_follows_renames_and_erasures() -> anyhow::Result<()> {
+    let mut h = Harness::start().await?;
+    let (salo, members, _) = h.family("Salo-Virtanen").await?;
+    let anna = h.contact_person("anna.contact", "Anna Koskinen").await?;
+    let mut at = h.assign(&salo, &anna).await?;
+    let family = luukku_domain::family::FamilyId::parse(&salo)?;
+    let search = |name: &str, at: &common::Position| pb::SearchFamiliesRequest {
+        name: name.to_owned(),
+        min_positions: vec![at.clone()],
+        ..Default::default()
+    };
+    let found = async |h: &mut Harness, name: &str, at: &common::Position| -> anyhow::Result<Vec<String>> {
+        let response = h.coordination.search_families(h.call(search(name, at))).await?.into_inner();
+        Ok(response.families.into_iter().map(|entry| entry.family_id).collect())
+    };
+    for query in ["sal", "SALO", "virt", "mar kaa", "Maria Kaarina Salo-Virtanen", "salo virtanen"] {
+        assert_eq!(
+            found(&mut h, query, &at).await?,
+            std::slice::from_ref(&salo),
+            "{query:?} finds the family"
+        );
+    }
+    for query in ["sa", "alo", "irta", "maria korhonen"] {
+        assert!(found(&mut h, query, &at).await?.is_empty(), "{query:?} finds nothing");
+    }
+    let status = h.coordination.search_families(h.call(search(" -- ", &at))).await.expect_err("no letters");
+    assert_eq!(status.code(), Code::InvalidArgument);
+
+    // The index holds keyed hashes: no name, nor a part of one, in the projection's files.
+    let indexed = |h: &Harness| -> anyhow::Result<usize> {
+        let dump = h.projection.tree().dump()?;
+        let bytes: Vec<u8> = dump.iter().flat_map(|(key, value)| key.iter().chain(value)).copied().collect();
+        for name in [&b"Salo"[..], b"salo", b"Maria", b"maria", b"Virtanen", b"virt"] {
+            assert!(
+                !bytes.windows(name.len()).any(|w| w == name),
+                "{:?} in the files",
+                String::from_utf8_lossy(name)
+            );
+        }
+        let family = family.as_ulid().to_bytes();
+        let entry = |key: &[u8]| matches!(key.first(), Some(b'h' | b'n')) && key.ends_with(&family);
+        Ok(dump.iter().filter(|(key, _)| entry(key)).count())
+    };
+    assert!(indexed(&h)? > 0, "the family is in the index");
+
+    // A renamed member is found by the new name only.
+    let update = families::UpdateMemberRequest {
+        request_id: request_id(),
+        family_id: salo.clone(),
+        expected_version: None,
+        member_id: members[0].clone(),
+        details: Some(families::MemberInput {
+            role: families::MemberRole::Guardian as i32,
+            given_names: "Liisa".into(),
+            family_name: "Korhonen".into(),
+            birth_date: String::new(),
+            identity_code: "131052-308T".into(),
+            languages: vec!["fi".into()],
+        }),
+    };
+    at = position(h.families.update_member(h.call(update)).await?.into_inner().result);
+    assert_eq!(found(&mut h, "kor lii", &at).await?, std::slice::from_ref(&salo));
+    assert!(found(&mut h, "maria", &at).await?.is_empty(), "the old name is gone from the index");
+    assert_eq!(found(&mut h, "eero", &at).await?, std::slice::from_ref(&salo), "the other members stay");
+
+    // An erased family's entries leave the index.
+    let erase = families::EraseFamilyRequest {
+        request_id: request_id(),
+        family_id: salo.clone(),
+        ..Default::default()
+    };
+    let erased = luukku_testkit::grpc::erase_family(&mut h.families, &h.actor, erase).await?.into_inner();
+    at = position(erased.result);
+    assert!(found(&mut h, "kor", &at).await?.is_empty());
+    assert_eq!(indexed(&h)?, 0, "no entry of the erased family is left");
+    Ok(())
+}

@@ -86,3 +86,32 @@ async fn a_cached_key_is_forgotten_when_another_process_erases_it() -> anyhow::R
     assert_eq!(cached.get("family-1").await?, None, "and stays gone");
     Ok(())
 }
+
+#[tokio::test]
+async fn keys_read_together_are_the_keys_read_one_by_one() -> anyhow::Result<()> {
+    let nats = TestNats::start().await?;
+    let store = nats.store().await?;
+    let keys = NatsKeyStore::open(&store, luukku_testkit::key_ring()).await?;
+    // More families than one batched read asks for, some erased, some never given a key.
+    let families: Vec<String> = (0..600).map(|index| format!("family-{index}")).collect();
+    for family in families.iter().step_by(2) {
+        keys.get_or_create(family).await?;
+    }
+    for family in families.iter().step_by(6) {
+        keys.erase(family).await?;
+    }
+    let together = keys.get_many(&families).await?;
+    assert_eq!(together.len(), families.len());
+    let mut present = 0;
+    for family in &families {
+        let alone = keys.get(family).await?;
+        assert_eq!(together[family], alone, "{family}");
+        present += usize::from(alone.is_some());
+    }
+    assert_eq!(present, 200, "every other one has a key, and a third of those were erased");
+    let cached =
+        luukku_eventstore::CachedKeys::new(keys.clone(), std::num::NonZeroUsize::new(100).expect("100"));
+    assert_eq!(cached.get_many(&families).await?, together, "through the cache too");
+    assert_eq!(keys.get_many(&[]).await?.len(), 0);
+    Ok(())
+}

@@ -8,8 +8,10 @@
 mod cached;
 mod wrap;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
@@ -24,12 +26,31 @@ pub use wrap::{Kek, KeyRing, KeyWrapper, WrapError};
 /// The bucket holding the family keys in the default setup.
 pub const KEY_BUCKET: &str = "LUUKKU_FAMILY_KEYS";
 
+/// The one key in the bucket that is no family's: the coordination service's search index
+/// key, one per deployment, wrapped like the family keys and rotated with them.
+pub const SEARCH_INDEX_KEY: &str = "search-index";
+
 pub trait KeyStore: Send + Sync + 'static {
     /// The key of `family`, created when it has none. Concurrent calls get the same key.
     fn get_or_create(&self, family: &str) -> impl Future<Output = Result<FamilyKey>> + Send;
 
     /// The key of `family`, `None` when it never had one or it was erased.
     fn get(&self, family: &str) -> impl Future<Output = Result<Option<FamilyKey>>> + Send;
+
+    /// The keys of `families`, each as [`KeyStore::get`] gives it; a store may read them
+    /// together.
+    fn get_many(
+        &self,
+        families: &[String],
+    ) -> impl Future<Output = Result<HashMap<String, Option<FamilyKey>>>> + Send {
+        async move {
+            let mut keys = HashMap::with_capacity(families.len());
+            for family in families {
+                keys.insert(family.clone(), self.get(family).await?);
+            }
+            Ok(keys)
+        }
+    }
 
     /// Deletes the key of `family` for good. Deleting a missing key succeeds.
     fn erase(&self, family: &str) -> impl Future<Output = Result<()>> + Send;
@@ -41,7 +62,11 @@ pub trait KeyStore: Send + Sync + 'static {
 pub struct NatsKeyStore {
     bucket: kv::Store,
     wrapper: Arc<dyn KeyWrapper>,
+    client: async_nats::Client,
 }
+
+/// How many keys one batched read asks for.
+const BATCH_GET: usize = 256;
 
 impl std::fmt::Debug for NatsKeyStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -63,7 +88,56 @@ impl NatsKeyStore {
     /// by `wrapper`.
     pub async fn open(store: &EventStore, wrapper: Arc<dyn KeyWrapper>) -> Result<Self> {
         let bucket = store.open_bucket(KEY_BUCKET, "the family key bucket").await?;
-        Ok(Self { bucket, wrapper })
+        Ok(Self { bucket, wrapper, client: store.client().clone() })
+    }
+
+    /// Up to [`BATCH_GET`] keys in one direct get of the last message of each subject (a
+    /// batched get, nats-server 2.11 and newer): the answers come one message each, then an
+    /// end-of-batch status. A subject with no message is left out of the answers.
+    async fn get_batch(
+        &self,
+        families: &[String],
+        keys: &mut HashMap<String, Option<FamilyKey>>,
+    ) -> Result<()> {
+        let unavailable = |what: String| Error::Unavailable(format!("reading family keys: {what}"));
+        let subjects: Vec<String> =
+            families.iter().map(|family| format!("{}{family}", self.bucket.prefix)).collect();
+        let request = serde_json::json!({ "multi_last": subjects, "batch": families.len() });
+        let request = serde_json::to_vec(&request).map_err(|error| unavailable(error.to_string()))?;
+        let inbox = self.client.new_inbox();
+        let mut answers =
+            self.client.subscribe(inbox.clone()).await.map_err(|error| unavailable(error.to_string()))?;
+        let subject = format!("$JS.API.DIRECT.GET.{}", self.bucket.stream_name);
+        self.client
+            .publish_with_reply(subject, inbox, request.into())
+            .await
+            .map_err(|error| unavailable(error.to_string()))?;
+        loop {
+            let answer = tokio::time::timeout(Duration::from_secs(5), answers.next())
+                .await
+                .map_err(|_| unavailable("no answer within 5 s".into()))?
+                .ok_or_else(|| unavailable("the answers ended".into()))?;
+            if let Some(status) = answer.status {
+                match status.as_u16() {
+                    // End of the batch, or none of the subjects has a message.
+                    204 | 404 => return Ok(()),
+                    code => return Err(unavailable(format!("status {code} {:?}", answer.description))),
+                }
+            }
+            let headers = answer.headers.as_ref();
+            let header =
+                |name: &str| headers.and_then(|headers| headers.get(name)).map(|value| value.as_str());
+            let Some(family) =
+                header("Nats-Subject").and_then(|subject| subject.strip_prefix(&self.bucket.prefix))
+            else {
+                return Err(unavailable("an answer without its subject".into()));
+            };
+            let key = match header("KV-Operation") {
+                Some("DEL" | "PURGE") => None,
+                _ => Some(self.decode(family, &answer.payload)?),
+            };
+            keys.insert(family.to_owned(), key);
+        }
     }
 
     /// Creates the bucket, or brings it to its settings (admin only).
@@ -145,6 +219,17 @@ impl KeyStore for NatsKeyStore {
                 Error::Unavailable(format!("reading the key of family {family}: {error}"))
             })?;
         value.map(|bytes| self.decode(family, &bytes)).transpose()
+    }
+
+    async fn get_many(&self, families: &[String]) -> Result<HashMap<String, Option<FamilyKey>>> {
+        let mut keys = HashMap::with_capacity(families.len());
+        for batch in families.chunks(BATCH_GET) {
+            self.get_batch(batch, &mut keys).await?;
+        }
+        for family in families {
+            keys.entry(family.clone()).or_insert(None);
+        }
+        Ok(keys)
     }
 
     async fn erase(&self, family: &str) -> Result<()> {

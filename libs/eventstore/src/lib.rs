@@ -26,7 +26,7 @@ pub use append::{Appended, Expected};
 pub use envelope::{Envelope, Fingerprint, RawEvent, Recorded};
 pub use error::{Error, Result};
 pub use follow::{Followed, Undecodable};
-pub use keys::{CachedKeys, Kek, KeyRing, KeyStore, KeyWrapper, NatsKeyStore};
+pub use keys::{CachedKeys, Kek, KeyRing, KeyStore, KeyWrapper, NatsKeyStore, SEARCH_INDEX_KEY};
 pub use links::MemberLinks;
 pub use load::Loaded;
 pub use read::{ReadOptions, RecordedStream};

@@ -119,13 +119,15 @@ pub fn professional(person_id: &str, sector: Sector) -> Actor {
     actor_as(person_id, Role::SectorProfessional, Some(sector))
 }
 
-/// The key-encryption key of this test process's key stores.
+/// The key-encryption key of this test process's key stores (for a child process to share).
+pub fn kek() -> luukku_eventstore::Kek {
+    static KEK: std::sync::OnceLock<luukku_eventstore::Kek> = std::sync::OnceLock::new();
+    KEK.get_or_init(luukku_eventstore::Kek::generate).clone()
+}
+
+/// The key ring of this test process's key stores: [`kek`].
 pub fn key_ring() -> std::sync::Arc<dyn luukku_eventstore::KeyWrapper> {
-    static RING: std::sync::OnceLock<luukku_eventstore::KeyRing> = std::sync::OnceLock::new();
-    std::sync::Arc::new(
-        RING.get_or_init(|| luukku_eventstore::KeyRing::new(luukku_eventstore::Kek::generate(), vec![]))
-            .clone(),
-    )
+    std::sync::Arc::new(luukku_eventstore::KeyRing::new(kek(), vec![]))
 }
 
 /// Polls `check` every 50 ms for up to `seconds`.

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use async_nats::jetstream::consumer::pull::OrderedConfig;
 use futures::StreamExt;
-use luukku_eventstore::{Checkpoints, EventStore, Stream};
+use luukku_eventstore::{Checkpoints, EventStore, NatsKeyStore, Stream};
 use luukku_testkit::TestNats;
 
 use crate::data;
@@ -49,10 +49,17 @@ pub async fn raw_read(store: &EventStore, ends: Checkpoints) -> anyhow::Result<(
 }
 
 /// Projects the four streams into a fresh sled folder: the rate in events per second.
-async fn rebuild(store: &EventStore, ends: Checkpoints, events: u64) -> anyhow::Result<f64> {
+async fn rebuild(
+    store: &EventStore,
+    keys: &NatsKeyStore,
+    ends: Checkpoints,
+    events: u64,
+) -> anyhow::Result<f64> {
     let folder = tempfile::tempdir()?;
+    let indexing =
+        luukku_coordination::Indexing::from_keys(luukku_coordination::cached_keys(keys.clone())).await?;
     let started = Instant::now();
-    let coordination = luukku_coordination::Projection::open(folder.path(), store.clone())?;
+    let coordination = luukku_coordination::Projection::open(folder.path(), store.clone(), indexing)?;
     data::caught_up(&coordination, ends).await?;
     let rate = events as f64 / started.elapsed().as_secs_f64();
     drop(coordination);
@@ -75,7 +82,7 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<crate::stats::Row> {
     println!(
         "ceiling (ordered consumer reads of the four streams, concurrently, {events} events): {ceiling:.0} events/s"
     );
-    let rate = rebuild(&store, ends, events).await?;
+    let rate = rebuild(&store, &keys, ends, events).await?;
     println!(
         "projection rebuild (decode, project, timelines, sled batches with checkpoints): {rate:.0} events/s"
     );

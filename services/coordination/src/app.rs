@@ -21,7 +21,7 @@ use luukku_eventstore::audit::{ReportPage, ReportQuery};
 use luukku_eventstore::{Checkpoints, KeyStore};
 
 use crate::projection::doc::FamilyDoc;
-use crate::projection::{Projection, ProjectionError, ProjectionTree};
+use crate::projection::{Projection, ProjectionError, ProjectionTree, search};
 use statistics::Statistics;
 use timeline::{TimelineCursor, TimelineItem};
 use view::{CaseloadEntry, FamilyView};
@@ -196,7 +196,9 @@ impl<K: KeyStore + Clone> Coordination<K> {
         Ok(TimelinePage { entries, next })
     }
 
-    /// Families whose members' names contain `name` (any case), in `municipality`.
+    /// Families with a member whose name has tokens beginning with each of the query's (a
+    /// token of fewer than three letters must be whole), or with a member of the identity code,
+    /// in `municipality`. Found in the search index; only the families found are opened.
     pub async fn search(
         &self,
         _caller: &Caller,
@@ -206,47 +208,69 @@ impl<K: KeyStore + Clone> Coordination<K> {
         wait: Wait,
     ) -> Result<Vec<CaseloadEntry>> {
         self.reached(wait).await?;
-        let name = match query {
-            Query::Name(name) => name.trim().to_lowercase(),
-            Query::IdentityCode(_) => String::new(),
-        };
         let tree = self.projection.tree();
-        let context = luukku_app::context_now();
-        let mut found = Vec::new();
-        let families: Box<dyn Iterator<Item = _> + Send> = match within {
-            SearchIn::Caseload(None) => return Ok(found),
+        let key = self.projection.search_key();
+        let (hashes, words) = match query {
+            Query::Name(name) => {
+                let words = search::tokens(name);
+                (words.iter().map(|word| key.lookup(word)).collect::<Vec<_>>(), words)
+            }
+            Query::IdentityCode(code) => (vec![key.identity_code(code)], Vec::new()),
+        };
+        let candidates: Vec<FamilyId> = match within {
+            SearchIn::Caseload(None) => return Ok(Vec::new()),
             SearchIn::Caseload(Some(person)) => {
                 let families =
                     tree.person(person).map_err(internal)?.map(|doc| doc.families).unwrap_or_default();
-                let docs: Vec<_> = families
-                    .into_iter()
-                    .filter_map(|family| {
-                        tree.family(family).transpose().map(|doc| doc.map(|doc| (family, doc)))
-                    })
-                    .collect();
-                Box::new(docs.into_iter())
+                let mut found = Vec::new();
+                for family in families {
+                    if Self::indexed_all(&tree, &hashes, family)? {
+                        found.push(family);
+                    }
+                }
+                found
             }
-            SearchIn::Everywhere => Box::new(tree.families()),
+            SearchIn::Everywhere => {
+                let Some((first, rest)) = hashes.split_first() else {
+                    return Err(AppError::Internal(
+                        "a search everywhere needs a name or an identity code".into(),
+                    ));
+                };
+                let mut found = Vec::new();
+                // Only identity codes are indexed everywhere (see `search::Entries`).
+                for family in tree.with_code(*first).map_err(internal)? {
+                    if Self::indexed_all(&tree, rest, family)? {
+                        found.push(family);
+                    }
+                }
+                found
+            }
         };
-        for item in families {
-            let (family, doc) = item.map_err(internal)?;
+        let context = luukku_app::context_now();
+        let mut found = Vec::new();
+        for family in candidates {
+            let Some(doc) = tree.family(family).map_err(internal)? else { continue };
             if municipality.is_some_and(|wanted| wanted.as_str() != doc.municipality) {
                 continue;
             }
             let opened = view::open(doc, family, self.key(family).await?.as_ref(), view::Opening::Members);
-            if !name.is_empty() && !view::names(&opened).iter().any(|n| n.to_lowercase().contains(&name)) {
-                continue;
-            }
-            if let Query::IdentityCode(code) = &query
-                && !opened.members.values().any(|member| {
+            // The index finds; the opened names decide (hashes are short, and prefixes are
+            // three letters).
+            let holds = match query {
+                Query::Name(_) => search::matches(&words, &view::names(&opened)),
+                Query::IdentityCode(code) => opened.members.values().any(|member| {
                     member.details.plain().and_then(|details| details.identity_code.as_ref()) == Some(code)
-                })
-            {
-                continue;
+                }),
+            };
+            if holds {
+                found.push(view::caseload_entry(family, &opened, &context));
             }
-            found.push(view::caseload_entry(family, &opened, &context));
         }
         Ok(found)
+    }
+
+    fn indexed_all(tree: &ProjectionTree, hashes: &[search::Hash], family: FamilyId) -> Result<bool> {
+        Ok(hashes.is_empty() || tree.entries(family).map_err(internal)?.holds(hashes))
     }
 
     /// A page of the family's log report.

@@ -27,6 +27,7 @@ use tonic::{Request, Response, Status};
 
 use crate::app::timeline::TimelineCursor;
 use crate::app::{Coordination, Query, SearchIn, shape};
+use crate::projection::search;
 
 /// A timeline page's default and largest size.
 const PAGE: (usize, usize) = (50, 500);
@@ -140,6 +141,8 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
         };
         if !by_code && message.name.trim().is_empty() && message.municipality.is_empty() {
             decoder.bad("name", "give a name, a municipality or both, or an identity_code with a purpose");
+        } else if !by_code && !message.name.trim().is_empty() && search::tokens(&message.name).is_empty() {
+            decoder.bad("name", "a name to search for needs letters");
         }
         let wait = decode::wait(&mut decoder, &request, &message.min_positions);
         let requested = decoder.page(message.page_size, &message.page_token);

@@ -20,12 +20,14 @@ use tonic::service::Routes;
 pub use app::{Coordination, WatchLimits};
 pub use grpc::CoordinationGrpc;
 pub use grpc::admin::AdminGrpc;
-pub use projection::Projection;
+pub use projection::{Indexing, Projection};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
     Projection(#[from] projection::ProjectionError),
+    #[error("the search index key: {0}")]
+    SearchKey(#[from] luukku_eventstore::Error),
 }
 
 /// The coordination service, started.
@@ -68,7 +70,8 @@ pub async fn start_with<K: KeyStore + Clone>(
     guard: Guard,
     watches: WatchLimits,
 ) -> Result<Started, StartError> {
-    let projection = Projection::open(folder, store)?;
+    let indexing = projection::Indexing::from_keys(keys.clone()).await?;
+    let projection = Projection::open(folder, store, indexing)?;
     app::statistics::spawn_daily(&projection);
     let app = Arc::new(Coordination::with_watch_limits(Arc::clone(&projection), keys, watches));
     let (reporter, health) = tonic_health::server::health_reporter();

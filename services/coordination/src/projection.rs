@@ -5,14 +5,17 @@
 mod apply;
 pub mod doc;
 mod runner;
+pub mod search;
 pub mod store;
 
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use luukku_domain::family::FamilyId;
-use luukku_eventstore::{Checkpoints, EventStore, Stream};
+use luukku_domain::sealing::FamilyKey;
+use luukku_eventstore::{Checkpoints, EventStore, KeyStore, SEARCH_INDEX_KEY, Stream};
 use tokio::sync::broadcast;
 
 use runner::Runner;
@@ -21,9 +24,51 @@ pub use store::{ProjectionError, ProjectionTree, Result, TimelineCursor};
 const CURRENT: &[u8] = b"current";
 /// Which layout of the projection the current generation has.
 const FORMAT: &[u8] = b"format";
-/// The layout this release writes: 2 added the families' timelines. A generation of another
-/// layout is not read: a new one is projected from the start of the streams.
-const LAYOUT: u64 = 2;
+/// The layout this release writes: 2 added the families' timelines, 3 the search index. A
+/// generation of another layout is not read: a new one is projected from the start of the
+/// streams.
+const LAYOUT: u64 = 3;
+
+/// The families' keys (`None` for an erased one's), for indexing their members' names.
+pub type FamilyKeys = std::collections::HashMap<FamilyId, Option<FamilyKey>>;
+
+/// Reads families' keys together.
+pub type FetchKeys =
+    Arc<dyn Fn(Vec<FamilyId>) -> BoxFuture<'static, luukku_eventstore::Result<FamilyKeys>> + Send + Sync>;
+
+/// What the projection indexes names with: the deployment's search key, and the family keys
+/// that open the names.
+#[derive(Clone)]
+pub struct Indexing {
+    pub search: search::SearchKey,
+    pub keys: FetchKeys,
+}
+
+impl std::fmt::Debug for Indexing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Indexing").finish_non_exhaustive()
+    }
+}
+
+impl Indexing {
+    /// The search key from `keys` (made there on first use), and `keys` to open names with.
+    pub async fn from_keys<K: KeyStore + Clone>(keys: K) -> luukku_eventstore::Result<Self> {
+        let search = search::SearchKey::new(&keys.get_or_create(SEARCH_INDEX_KEY).await?);
+        let fetch: FetchKeys = Arc::new(move |families: Vec<FamilyId>| {
+            let keys = keys.clone();
+            Box::pin(async move {
+                let names: Vec<String> = families.iter().map(FamilyId::to_string).collect();
+                let mut read = keys.get_many(&names).await?;
+                Ok(families
+                    .into_iter()
+                    .zip(names)
+                    .map(|(family, name)| (family, read.remove(&name).flatten()))
+                    .collect())
+            })
+        });
+        Ok(Self { search, keys: fetch })
+    }
+}
 
 fn tree_name(generation: u64) -> String {
     format!("view-{generation}")
@@ -32,6 +77,7 @@ fn tree_name(generation: u64) -> String {
 pub struct Projection {
     db: sled::Db,
     store: EventStore,
+    indexing: Indexing,
     live: RwLock<(u64, Arc<Runner>)>,
     changes: broadcast::Sender<FamilyId>,
     rebuilding: tokio::sync::Mutex<()>,
@@ -39,7 +85,7 @@ pub struct Projection {
 
 impl Projection {
     /// Opens (or creates) the projection under `folder` and starts following the streams.
-    pub fn open(folder: &Path, store: EventStore) -> Result<Arc<Self>> {
+    pub fn open(folder: &Path, store: EventStore, indexing: Indexing) -> Result<Arc<Self>> {
         let db = sled::Config::new().path(folder).flush_every_ms(Some(200)).open()?;
         let meta = db.open_tree("meta")?;
         let number = |key: &[u8]| -> Result<Option<u64>> {
@@ -71,10 +117,12 @@ impl Projection {
         };
         let (changes, _) = broadcast::channel(4096);
         let tree = ProjectionTree(db.open_tree(tree_name(generation))?);
-        let runner = Runner::start(&store, tree, changes.clone(), true, "coordination projection")?;
+        let runner =
+            Runner::start(&store, tree, &indexing, changes.clone(), true, "coordination projection")?;
         Ok(Arc::new(Self {
             db,
             store,
+            indexing,
             live: RwLock::new((generation, Arc::new(runner))),
             changes,
             rebuilding: tokio::sync::Mutex::new(()),
@@ -88,6 +136,11 @@ impl Projection {
 
     pub fn store(&self) -> &EventStore {
         &self.store
+    }
+
+    /// The key the search index's hashes are made with.
+    pub fn search_key(&self) -> &search::SearchKey {
+        &self.indexing.search
     }
 
     /// The tree queries read now.
@@ -146,8 +199,14 @@ impl Projection {
         let name = tree_name(generation);
         self.db.drop_tree(name.as_bytes())?;
         let tree = ProjectionTree(self.db.open_tree(&name)?);
-        let runner =
-            Runner::start(&self.store, tree, self.changes.clone(), false, "coordination projection")?;
+        let runner = Runner::start(
+            &self.store,
+            tree,
+            &self.indexing,
+            self.changes.clone(),
+            false,
+            "coordination projection",
+        )?;
         let mut positions = runner.watch_positions();
         loop {
             let mut targets = Checkpoints::default();

@@ -3,6 +3,7 @@
 //! tells every process. While the watch is not running nothing is cached, so a key is never
 //! used after its erasure was visible to the bucket's watchers.
 
+use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -132,6 +133,41 @@ impl KeyStore for CachedKeys {
             }
         }
         Ok(key)
+    }
+
+    async fn get_many(&self, families: &[String]) -> Result<HashMap<String, Option<FamilyKey>>> {
+        let mut keys = HashMap::with_capacity(families.len());
+        let mut missing = Vec::new();
+        {
+            let mut cached = self.shared.keys();
+            for family in families {
+                match cached.get(family) {
+                    Some(key) => {
+                        keys.insert(family.clone(), Some(key.clone()));
+                    }
+                    None => missing.push(family.clone()),
+                }
+            }
+        }
+        metrics::counter!("luukku_family_key_cache_total", "outcome" => "hit").increment(keys.len() as u64);
+        metrics::counter!("luukku_family_key_cache_total", "outcome" => "miss")
+            .increment(missing.len() as u64);
+        if missing.is_empty() {
+            return Ok(keys);
+        }
+        let forgotten = self.shared.forgotten.load(Ordering::SeqCst);
+        let watching = self.shared.watching.load(Ordering::SeqCst);
+        let read = self.inner.get_many(&missing).await?;
+        let mut cached = self.shared.keys();
+        // Under the lock: a forgetting after the read above leaves them out.
+        let keep = watching && self.shared.forgotten.load(Ordering::SeqCst) == forgotten;
+        for (family, key) in read {
+            if keep && let Some(key) = &key {
+                cached.put(family.clone(), key.clone());
+            }
+            keys.insert(family, key);
+        }
+        Ok(keys)
     }
 
     async fn erase(&self, family: &str) -> Result<()> {

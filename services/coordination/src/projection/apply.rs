@@ -18,6 +18,20 @@ fn family_of(id: AggregateId) -> FamilyId {
     FamilyId::from_ulid(id.as_ulid())
 }
 
+/// The event types that change a family's members, and so its entries in the search index.
+const RENAMING: [&str; 4] = ["FamilyRegistered", "MemberAdded", "MemberUpdated", "MemberRemoved"];
+
+/// The family whose members `recorded` changes, if it does: read from the event types alone,
+/// before the batch is applied, so that the family's key is at hand when it is.
+pub fn renames(recorded: &Recorded) -> Option<FamilyId> {
+    if recorded.position.stream != luukku_eventstore::Stream::Families
+        || !recorded.envelope.events.iter().any(|event| RENAMING.contains(&event.event_type.as_str()))
+    {
+        return None;
+    }
+    recorded.aggregate_id().map(family_of)
+}
+
 /// Applies `recorded`, and adds its events to its family's timeline.
 pub fn apply(txn: &mut Txn<'_>, recorded: &Recorded) -> Result<()> {
     let Some(id) = recorded.aggregate_id() else {
@@ -105,6 +119,9 @@ fn families(
 ) -> Result<()> {
     if events.contains(&FamilyEvent::Erased) {
         return erase(txn, family);
+    }
+    if renames(recorded).is_some() && !txn.is_erased(family)? {
+        txn.rename(family);
     }
     let at = recorded.envelope.recorded_at.as_millis();
     with_family(txn, family, |doc| {
@@ -278,6 +295,9 @@ fn referrals(
             None => return Ok(()),
         },
     };
+    if renames(recorded).is_some() && !txn.is_erased(family)? {
+        txn.rename(family);
+    }
     let at = recorded.envelope.recorded_at.as_millis();
     with_family(txn, family, |doc| {
         for event in events {

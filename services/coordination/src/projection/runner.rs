@@ -8,19 +8,22 @@
 //! operator skips it (a message of a newer release is never skipped; see
 //! `luukku_app::standing`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use futures::StreamExt;
 use luukku_app::EventsError;
 use luukku_app::Standing;
 use luukku_app::standing::undecodable_events;
 use luukku_domain::family::FamilyId;
+use luukku_domain::sealing::FamilyKey;
 use luukku_eventstore::{Checkpoints, EventStore, Followed, Stream, Undecodable};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 
+use super::Indexing;
 use super::store::{ProjectionError, ProjectionTree, Result, Txn};
 
 /// Messages one batch holds at most.
@@ -30,7 +33,11 @@ const BATCH: usize = 16_384;
 /// its own (every family it touches is read and written once per batch). Live traffic makes
 /// small batches, which are applied at once.
 const BACKLOG: usize = 1024;
-const BACKLOG_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
+const BACKLOG_WAIT: Duration = Duration::from_millis(20);
+/// How many messages' family keys are read together, for indexing names.
+const KEY_BATCH: usize = 256;
+/// How many such reads run at once.
+const KEY_READS: usize = 4;
 
 /// Projects the streams into one generation's tree while it lives.
 pub struct Runner {
@@ -56,17 +63,26 @@ impl Runner {
     pub fn start(
         store: &EventStore,
         tree: ProjectionTree,
+        indexing: &Indexing,
         changes: broadcast::Sender<FamilyId>,
         live: bool,
         name: &str,
     ) -> Result<Self> {
         let start = tree.checkpoints()?;
         let (positions_tx, positions) = watch::channel(start);
-        let (messages_tx, messages) = mpsc::channel::<Followed>(2 * BATCH);
+        let (messages_tx, messages) = mpsc::channel::<(Followed, Fetched)>(2 * BATCH);
         let live = Arc::new(AtomicBool::new(live));
         let mut tasks = Vec::new();
         for stream in Stream::ALL {
-            let follow = store.follow(stream, start.get(stream) + 1);
+            // A message that changes a family's members comes with the family's key, read
+            // (for the messages at hand together) while the messages before are applied.
+            let fetch = Arc::clone(&indexing.keys);
+            let follow = store
+                .follow(stream, start.get(stream) + 1)
+                .ready_chunks(KEY_BATCH)
+                .map(move |messages| with_keys(Arc::clone(&fetch), messages))
+                .buffered(KEY_READS)
+                .flat_map(futures::stream::iter);
             let sink = messages_tx.clone();
             tasks.push(tokio::spawn(async move {
                 let mut follow = std::pin::pin!(follow);
@@ -84,6 +100,7 @@ impl Runner {
         }
         let applier = Applier {
             tree: tree.clone(),
+            indexing: indexing.clone(),
             applied: start,
             positions: positions_tx,
             changes,
@@ -105,6 +122,7 @@ impl Runner {
 
 struct Applier {
     tree: ProjectionTree,
+    indexing: Indexing,
     applied: Checkpoints,
     positions: watch::Sender<Checkpoints>,
     changes: broadcast::Sender<FamilyId>,
@@ -113,7 +131,7 @@ struct Applier {
 }
 
 impl Applier {
-    async fn run(mut self, mut messages: mpsc::Receiver<Followed>) {
+    async fn run(mut self, mut messages: mpsc::Receiver<(Followed, Fetched)>) {
         let mut batch = Vec::with_capacity(BATCH);
         while messages.recv_many(&mut batch, BATCH).await > 0 {
             if batch.len() >= BACKLOG {
@@ -126,14 +144,21 @@ impl Applier {
                     }
                 }
             }
-            let mut work = std::mem::take(&mut batch);
+            let (mut work, keys): (Vec<Followed>, Vec<Fetched>) = batch.drain(..).unzip();
+            let keys: Arc<HashMap<FamilyId, Option<FamilyKey>>> =
+                Arc::new(keys.into_iter().flatten().collect());
             loop {
                 let tree = self.tree.clone();
                 let applied = self.applied;
                 // Each command's trace ends with the batch that applies its message.
                 let spans = applied_spans(&work, self.live.load(Ordering::Relaxed));
+                let search = self.indexing.search.clone();
+                let batch_keys = Arc::clone(&keys);
                 // sled is blocking; keep it off the async workers.
-                let outcome = tokio::task::spawn_blocking(move || apply_batch(&tree, applied, work)).await;
+                let outcome = tokio::task::spawn_blocking(move || {
+                    apply_batch(&tree, applied, work, &search, &batch_keys)
+                })
+                .await;
                 drop(spans);
                 let stop = match outcome {
                     Ok(Ok(Batch { applied, changed, stop })) => {
@@ -179,6 +204,41 @@ impl Applier {
             }
         }
     }
+}
+
+/// A family's key read for a message that changes its members.
+type Fetched = Option<(FamilyId, Option<FamilyKey>)>;
+
+/// The messages, each with the key of the family whose members it changes, if it does: read
+/// together, and again until they can be (without them the index would be wrong, and the
+/// projection is stalled anyway while NATS does not answer).
+async fn with_keys(fetch: super::FetchKeys, messages: Vec<Followed>) -> Vec<(Followed, Fetched)> {
+    let renamed: Vec<Option<FamilyId>> =
+        messages.iter().map(|message| message.as_ref().ok().and_then(super::apply::renames)).collect();
+    let families: Vec<FamilyId> =
+        renamed.iter().flatten().copied().collect::<BTreeSet<_>>().into_iter().collect();
+    let mut keys = HashMap::new();
+    let mut backoff = Duration::from_millis(100);
+    while !families.is_empty() {
+        match fetch(families.clone()).await {
+            Ok(read) => {
+                keys = read;
+                break;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "projection: family keys cannot be read; trying again");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    messages
+        .into_iter()
+        .zip(renamed)
+        .map(|(message, family)| {
+            (message, family.map(|family| (family, keys.get(&family).cloned().flatten())))
+        })
+        .collect()
 }
 
 /// A span for each message written by a traced call, child of that call's span, lasting until
@@ -234,8 +294,15 @@ struct Batch {
 }
 
 /// Applies the messages not applied yet and the checkpoints they reach, in one sled batch, up
-/// to the first message that cannot be read.
-fn apply_batch(tree: &ProjectionTree, mut applied: Checkpoints, messages: Vec<Followed>) -> Result<Batch> {
+/// to the first message that cannot be read; indexes the names of the families whose members
+/// changed with their `keys`.
+fn apply_batch(
+    tree: &ProjectionTree,
+    mut applied: Checkpoints,
+    messages: Vec<Followed>,
+    search: &super::search::SearchKey,
+    keys: &HashMap<FamilyId, Option<FamilyKey>>,
+) -> Result<Batch> {
     let mut txn = Txn::new(&tree.0);
     let mut stop = None;
     let mut messages = messages.into_iter();
@@ -261,6 +328,7 @@ fn apply_batch(tree: &ProjectionTree, mut applied: Checkpoints, messages: Vec<Fo
         }
         applied.set(position.stream, position.sequence);
     }
+    txn.index_names(search, keys)?;
     for (stream, sequence) in applied.iter() {
         txn.checkpoint(stream, sequence);
     }

@@ -2,16 +2,18 @@
 //! a [`Txn`] that applies a batch of messages and the streams' checkpoints at once; reads go
 //! through a [`ProjectionTree`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use luukku_domain::contacts::{ConsultationId, ContactPersonId};
-use luukku_domain::family::FamilyId;
+use luukku_domain::family::{FamilyId, MemberDetails};
 use luukku_domain::referrals::{ReferralId, ServiceId};
 use luukku_eventstore::{Checkpoints, Stream};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::doc::{ConsultationDoc, FamilyDoc, PersonDoc, ServiceDoc, TimelineDoc};
+use super::search::{Entries, Hash, SearchKey};
+use luukku_domain::sealing::{FamilyKey, PersonalField as _};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
@@ -50,6 +52,10 @@ mod key {
     pub const REFERRAL_FAMILY: u8 = b'r';
     pub const CONSULTATION: u8 = b'k';
     pub const TIMELINE: u8 = b't';
+    /// The search index of identity codes: a hash, then a family.
+    pub const INDEX: u8 = b'h';
+    /// A family's entries in the search index.
+    pub const INDEXED: u8 = b'n';
 
     pub fn of(kind: u8, ulid: ulid::Ulid) -> Vec<u8> {
         let mut key = Vec::with_capacity(17);
@@ -72,6 +78,28 @@ mod key {
         let mut key = of(TIMELINE, family);
         key.extend_from_slice(&chunk.to_be_bytes());
         key
+    }
+
+    /// One entry of the search index.
+    pub fn index(hash: super::Hash, family: ulid::Ulid) -> Vec<u8> {
+        let mut key = index_prefix(hash);
+        key.extend_from_slice(&family.to_bytes());
+        key
+    }
+
+    pub fn index_prefix(hash: super::Hash) -> Vec<u8> {
+        let mut key = Vec::with_capacity(1 + hash.len() + 16);
+        key.push(INDEX);
+        key.extend_from_slice(&hash);
+        key
+    }
+
+    /// The family of an index entry's key.
+    pub fn indexed_family(key: &[u8]) -> Option<ulid::Ulid> {
+        let start = 1 + std::mem::size_of::<super::Hash>();
+        key.get(start..start + 16)
+            .and_then(|bytes| <[u8; 16]>::try_from(bytes).ok())
+            .map(ulid::Ulid::from_bytes)
     }
 
     /// The number of a timeline chunk's key.
@@ -212,6 +240,24 @@ impl ProjectionTree {
     /// Every key and value, for comparing two projections and for checking what the files
     /// hold: as stored, except that each family's timeline chunks (which depend on how the
     /// messages fell into batches) are given as one value of every entry in order.
+    /// The families with the identity code of `hash` in the search index.
+    pub fn with_code(&self, hash: Hash) -> Result<Vec<FamilyId>> {
+        self.0
+            .scan_prefix(key::index_prefix(hash))
+            .keys()
+            .map(|entry| {
+                key::indexed_family(&entry?)
+                    .map(FamilyId::from_ulid)
+                    .ok_or_else(|| ProjectionError::Codec("a search index key".into()))
+            })
+            .collect()
+    }
+
+    /// The family's entries in the search index.
+    pub fn entries(&self, family: FamilyId) -> Result<Entries> {
+        Ok(self.get(&key::of(key::INDEXED, family.as_ulid()))?.unwrap_or_default())
+    }
+
     pub fn dump(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut dump = Vec::new();
         for item in self.0.iter() {
@@ -246,6 +292,10 @@ pub struct Txn<'a> {
     timelines: BTreeMap<FamilyId, Vec<(TimelineCursor, TimelineDoc)>>,
     /// Key prefixes whose stored entries go at commit (an erased family's timeline).
     removed: Vec<Vec<u8>>,
+    /// Keys that go at commit, before the new ones are written.
+    deleted: Vec<Vec<u8>>,
+    /// The families whose members changed, or which were erased: their index entries change.
+    renamed: BTreeSet<FamilyId>,
     /// The families whose documents changed, for watchers.
     pub changed: BTreeSet<FamilyId>,
 }
@@ -258,6 +308,8 @@ impl<'a> Txn<'a> {
             families: BTreeMap::new(),
             timelines: BTreeMap::new(),
             removed: Vec::new(),
+            deleted: Vec::new(),
+            renamed: BTreeSet::new(),
             changed: BTreeSet::new(),
         }
     }
@@ -298,6 +350,7 @@ impl<'a> Txn<'a> {
         self.families.insert(family, None);
         self.timelines.remove(&family);
         self.removed.push(key::of(key::TIMELINE, family.as_ulid()));
+        self.renamed.insert(family);
         self.put(key::of(key::ERASED, family.as_ulid()), &())
     }
 
@@ -340,6 +393,47 @@ impl<'a> Txn<'a> {
         self.timelines.entry(family).or_default().push((at, doc));
     }
 
+    /// Marks the family's members as changed: its index entries are made again.
+    pub fn rename(&mut self, family: FamilyId) {
+        self.renamed.insert(family);
+    }
+
+    /// Makes the index entries of the families whose members changed in this batch, from
+    /// their documents as the batch leaves them, opened with `keys`; an erased family's, and a
+    /// family's without a key, all go.
+    pub fn index_names(
+        &mut self,
+        search: &SearchKey,
+        keys: &HashMap<FamilyId, Option<FamilyKey>>,
+    ) -> Result<()> {
+        for family in std::mem::take(&mut self.renamed) {
+            let members = match (self.families.get(&family), keys.get(&family)) {
+                (Some(Some(doc)), Some(Some(key))) => opened_members(doc, family, key),
+                (Some(Some(_)), None) => {
+                    tracing::error!(%family, "projection: no key was read for a family renamed in the batch");
+                    Vec::new()
+                }
+                _ => Vec::new(),
+            };
+            let new = search.entries(&members);
+            let listed = key::of(key::INDEXED, family.as_ulid());
+            let old: Entries = self.get(&listed)?.unwrap_or_default();
+            for gone in old.codes.difference(&new.codes) {
+                self.deleted.push(key::index(*gone, family.as_ulid()));
+            }
+            for added in new.codes.difference(&old.codes) {
+                self.overlay.insert(key::index(*added, family.as_ulid()), Vec::new());
+            }
+            if new.is_empty() {
+                self.overlay.remove(&listed);
+                self.deleted.push(listed);
+            } else if new != old {
+                self.put(listed, &new)?;
+            }
+        }
+        Ok(())
+    }
+
     pub fn checkpoint(&mut self, stream: Stream, sequence: u64) {
         self.overlay.insert(key::checkpoint(stream), sequence.to_be_bytes().to_vec());
     }
@@ -351,6 +445,9 @@ impl<'a> Txn<'a> {
             for key in self.tree.scan_prefix(prefix).keys() {
                 batch.remove(key?);
             }
+        }
+        for key in self.deleted {
+            batch.remove(key);
         }
         for (family, entries) in &self.timelines {
             let numbers = chunk_numbers(self.tree, family.as_ulid())?;
@@ -382,6 +479,24 @@ impl<'a> Txn<'a> {
         self.tree.apply_batch(batch)?;
         Ok(self.changed)
     }
+}
+
+/// The members' details of the family's document, opened with its key; none when they do not
+/// open.
+fn opened_members(doc: &FamilyDoc, family: FamilyId, key: &FamilyKey) -> Vec<MemberDetails> {
+    let aad = family.to_string();
+    let mut opened = Vec::with_capacity(doc.members.len());
+    for member in doc.members.values() {
+        let mut details = member.details.clone();
+        match details.open(Some(key), aad.as_bytes()) {
+            Ok(()) => opened.extend(details.plain().cloned()),
+            Err(error) => {
+                tracing::error!(%family, %error, "projected personal data does not open; not indexed");
+                return Vec::new();
+            }
+        }
+    }
+    opened
 }
 
 #[cfg(test)]
