@@ -23,6 +23,7 @@ use luukku_domain::family::{
     ConsentGranted, ConsentId, FamilyEvent, FamilyId, MemberDetails, MemberId, MemberJoined, MemberRole,
     Municipality, Registered,
 };
+use luukku_domain::identity_code::IdentityCode;
 use luukku_domain::meetings::{
     ActionDone, ActionId, AgreedAction, Answer, ChildView, InvitationAnswered, MeetingEvent, MeetingHeld,
     MeetingId, MeetingProposed, MeetingScheduled, Participant, Purpose, Slot,
@@ -108,8 +109,13 @@ pub struct Catalogue {
 
 impl Catalogue {
     /// A contact person for every `families_per_person` families (at least one), and 40
-    /// services; returns them with the messages that register them.
-    pub fn new(families: usize, families_per_person: usize) -> anyhow::Result<(Self, Vec<Message>)> {
+    /// services; returns them with the messages that register them. `batch` tells the persons
+    /// of one catalogue from another's.
+    pub fn new(
+        families: usize,
+        families_per_person: usize,
+        batch: u64,
+    ) -> anyhow::Result<(Self, Vec<Message>)> {
         let actor = luukku_testkit::supervisor();
         let mut messages = Vec::new();
         let mut persons = Vec::new();
@@ -117,7 +123,7 @@ impl Catalogue {
             let person = ContactPersonId::generate();
             let sector =
                 [Sector::FamilySocialServices, Sector::ChildHealthClinic, Sector::StudentWelfare][number % 3];
-            let person_id = Code::parse(&format!("person.{number}"))?;
+            let person_id = Code::parse(&format!("person.{batch}.{number}"))?;
             let profile = Profile {
                 person_id: person_id.clone(),
                 name: format!(
@@ -230,6 +236,16 @@ impl Generator {
         jiff::civil::date(self.rng.i16(from_year..=to_year), self.rng.i8(1..=12), self.rng.i8(1..=28))
     }
 
+    /// A valid identity code (henkilötunnus) of someone born on `born`, born in the 1900s.
+    fn identity_code(&mut self, born: Date) -> anyhow::Result<IdentityCode> {
+        const CHECK: &[u8; 31] = b"0123456789ABCDEFHJKLMNPRSTUVWXY";
+        let individual = self.rng.u32(2..=899);
+        let date = format!("{:02}{:02}{:02}", born.day(), born.month(), born.year() % 100);
+        let number: u64 = format!("{date}{individual:03}").parse()?;
+        let check = char::from(CHECK[usize::try_from(number % 31)?]);
+        IdentityCode::parse(&format!("{date}-{individual:03}{check}")).map_err(anyhow::Error::msg)
+    }
+
     /// The date `days` days from today (before it when negative).
     fn date_in(days: i64) -> Date {
         let today = jiff::Zoned::now().date();
@@ -250,19 +266,24 @@ impl Generator {
         id: FamilyId,
         key: &FamilyKey,
         shape: Shape,
-    ) -> anyhow::Result<(Vec<Message>, Code)> {
+    ) -> anyhow::Result<(Vec<Message>, Code, Probe)> {
         let realistic = shape == Shape::Realistic;
         let mut family = Family { key, aad: id.to_string(), messages: Vec::new() };
         let family_name = *self.pick(FAMILY_NAMES);
         let (guardians, children) =
             if realistic { (self.rng.usize(1..=2), self.rng.usize(1..=4)) } else { (1, 1) };
         let mut members = Vec::new();
+        let mut probe = Probe { family_name: family_name.to_owned(), identity_code: None };
         for number in 0..guardians + children {
             let (role, born) = if number < guardians {
                 (MemberRole::Guardian, self.date(1975, 1998))
             } else {
                 (MemberRole::Child, self.date(2009, 2025))
             };
+            // Guardians have identity codes, children none (as the services take them).
+            let identity_code =
+                (role == MemberRole::Guardian).then(|| self.identity_code(born)).transpose()?;
+            probe.identity_code = probe.identity_code.or_else(|| identity_code.clone());
             members.push(MemberJoined {
                 member_id: MemberId::generate(),
                 role,
@@ -270,7 +291,7 @@ impl Generator {
                     given_names: (*self.pick(GIVEN_NAMES)).to_owned(),
                     family_name: family_name.to_owned(),
                     birth_date: Some(born),
-                    identity_code: None,
+                    identity_code,
                     languages: vec![if self.rng.u8(..10) == 0 { "sv" } else { "fi" }.to_owned()],
                 }),
             });
@@ -472,7 +493,7 @@ impl Generator {
                 )?;
             }
         }
-        Ok((family.messages, person_code))
+        Ok((family.messages, person_code, probe))
     }
 }
 
@@ -512,10 +533,20 @@ impl Publisher {
     }
 }
 
+/// What a search may look a family up by.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub family_name: String,
+    /// The first guardian's.
+    pub identity_code: Option<IdentityCode>,
+}
+
 /// What [`fill`] wrote.
 pub struct Filled {
     /// Each family, and the person id of its contact person.
     pub families: Vec<(FamilyId, Code)>,
+    /// What every 64th family may be searched by: the family, its contact person, the probe.
+    pub probes: Vec<(FamilyId, Code, Probe)>,
     pub events: u64,
     pub seconds: f64,
 }
@@ -530,7 +561,7 @@ pub async fn fill(
     seed: u64,
 ) -> anyhow::Result<Filled> {
     let started = Instant::now();
-    let (catalogue, registrations) = Catalogue::new(families, 40)?;
+    let (catalogue, registrations) = Catalogue::new(families, 40, seed)?;
     let mut publisher = Publisher::new(store, 4096);
     for message in registrations {
         publisher.publish(message).await?;
@@ -545,10 +576,14 @@ pub async fn fill(
         .buffered(256);
     let mut next_report = 1_000_000;
     let mut made = Vec::with_capacity(families);
+    let mut probes = Vec::new();
     while let Some(next) = key_requests.next().await {
         let (family, key) = next?;
         let shape = if made.len() < realistic { Shape::Realistic } else { Shape::Light };
-        let (messages, contact_person) = generator.family(&catalogue, family, &key, shape)?;
+        let (messages, contact_person, probe) = generator.family(&catalogue, family, &key, shape)?;
+        if made.len().is_multiple_of(64) {
+            probes.push((family, contact_person.clone(), probe));
+        }
         made.push((family, contact_person));
         for message in messages {
             publisher.publish(message).await?;
@@ -564,7 +599,12 @@ pub async fn fill(
         }
     }
     publisher.finish().await?;
-    Ok(Filled { families: made, events: publisher.published, seconds: started.elapsed().as_secs_f64() })
+    Ok(Filled {
+        families: made,
+        probes,
+        events: publisher.published,
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }
 
 /// An event store on `nats` whose streams hold what the benchmarks write (4 GiB each); the

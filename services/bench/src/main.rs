@@ -7,6 +7,7 @@ mod data;
 mod echo;
 mod families;
 mod replay;
+mod scale;
 mod stats;
 mod view;
 
@@ -47,6 +48,9 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// GetFamilyView latency at 64 concurrent callers, and write-to-visible latency.
     View(view::ViewArgs),
+    /// The coordination service as the families grow to 1,000,000: views, searches, size,
+    /// memory, a rebuild and a restart.
+    Scale(scale::ScaleArgs),
 }
 
 #[tokio::main]
@@ -71,6 +75,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Families(args) => families::run(args).await?,
         Command::Replay(args) => replay::run(args).await?,
         Command::View(args) => view::run(args).await?,
+        Command::Scale(args) => scale::run(args).await?,
     };
     if let Some(path) = &cli.record {
         let mut words = vec!["luukku-bench".to_owned()];

@@ -70,6 +70,10 @@ impl Indexing {
     }
 }
 
+/// The memory sled keeps pages in (its default is 1 GB): the operating system's page cache
+/// keeps the rest of the files at hand.
+const CACHE_BYTES: u64 = 128 * 1024 * 1024;
+
 fn tree_name(generation: u64) -> String {
     format!("view-{generation}")
 }
@@ -86,7 +90,8 @@ pub struct Projection {
 impl Projection {
     /// Opens (or creates) the projection under `folder` and starts following the streams.
     pub fn open(folder: &Path, store: EventStore, indexing: Indexing) -> Result<Arc<Self>> {
-        let db = sled::Config::new().path(folder).flush_every_ms(Some(200)).open()?;
+        let db =
+            sled::Config::new().path(folder).flush_every_ms(Some(200)).cache_capacity(CACHE_BYTES).open()?;
         let meta = db.open_tree("meta")?;
         let number = |key: &[u8]| -> Result<Option<u64>> {
             meta.get(key)?
