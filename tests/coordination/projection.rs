@@ -221,12 +221,29 @@ async fn a_rebuild_while_writes_continue_ends_equal_to_a_fresh_projection() -> a
     caught_up(&h.projection, &h.store).await?;
 
     let fresh_folder = tempfile::tempdir()?;
-    let indexing = luukku_coordination::Indexing::from_keys(h.keys.clone()).await?;
+    let indexing = luukku_coordination::Indexing::from_keys(h.keys.clone());
     let fresh = luukku_coordination::Projection::open(fresh_folder.path(), h.store.clone(), indexing)?;
     caught_up(&fresh, &h.store).await?;
     assert!(
         h.projection.tree().dump()? == fresh.tree().dump()?,
         "the rebuilt projection differs from a fresh one"
     );
+
+    // A fresh folder copies the access log from the stream: the same report as the live copy,
+    // which followed it as the records came.
+    let query = luukku_eventstore::audit::ReportQuery {
+        family: FamilyId::parse(&families[0])?,
+        members: None,
+        from_ms: None,
+        to_ms: None,
+        after_sequence: 0,
+        page_size: 500,
+    };
+    let sequences = |page: luukku_eventstore::audit::ReportPage| -> Vec<u64> {
+        page.records.iter().map(|(sequence, _)| *sequence).collect()
+    };
+    let live = sequences(h.projection.access_log().report(&query).await?);
+    assert!(!live.is_empty(), "registering the family left a record");
+    assert_eq!(sequences(fresh.access_log().report(&query).await?), live);
     Ok(())
 }

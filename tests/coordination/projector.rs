@@ -15,7 +15,7 @@ async fn main() -> anyhow::Result<()> {
     let kek = luukku_eventstore::Kek::from_base64(&std::env::var("LUUKKU_KEK")?)?;
     let ring = std::sync::Arc::new(luukku_eventstore::KeyRing::new(kek, vec![]));
     let keys = luukku_eventstore::NatsKeyStore::open(&store, ring).await?;
-    let indexing = luukku_coordination::Indexing::from_keys(keys).await?;
+    let indexing = luukku_coordination::Indexing::from_keys(keys);
     let coordination = luukku_coordination::Projection::open(&folder, store, indexing)?;
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {

@@ -113,5 +113,10 @@ async fn keys_read_together_are_the_keys_read_one_by_one() -> anyhow::Result<()>
         luukku_eventstore::CachedKeys::new(keys.clone(), std::num::NonZeroUsize::new(100).expect("100"));
     assert_eq!(cached.get_many(&families).await?, together, "through the cache too");
     assert_eq!(keys.get_many(&[]).await?.len(), 0);
+    // A batch in which no family has a key.
+    let none: Vec<String> = families.iter().skip(1).step_by(2).take(10).cloned().collect();
+    let read = keys.get_many(&none).await?;
+    assert_eq!(read.len(), 10);
+    assert!(read.values().all(Option::is_none));
     Ok(())
 }

@@ -396,18 +396,41 @@ pub struct ReportPage {
     pub next_after: u64,
 }
 
-/// A page of the family's log report: the records of its accesses that `query` selects.
-pub async fn report(store: &EventStore, query: &ReportQuery) -> Result<ReportPage> {
-    let wanted = |record: &AccessRecord| {
+impl ReportQuery {
+    /// Whether the report lists `record` (of the query's family).
+    pub fn selects(&self, record: &AccessRecord) -> bool {
         let access = &record.access;
         let at = access.at.as_millis();
-        query.from_ms.is_none_or(|from| at >= from)
-            && query.to_ms.is_none_or(|to| at <= to)
-            && match (&query.members, access.member) {
+        self.from_ms.is_none_or(|from| at >= from)
+            && self.to_ms.is_none_or(|to| at <= to)
+            && match (&self.members, access.member) {
                 (None, _) | (Some(_), None) => true,
                 (Some(members), Some(member)) => members.contains(&member),
             }
-    };
+    }
+
+    /// The page of `stored`, the family's records after the query's sequence in stream order
+    /// (each `None` when its bytes are not a record): those it selects, up to its page size.
+    pub fn page(&self, stored: impl IntoIterator<Item = (u64, Option<AccessRecord>)>) -> ReportPage {
+        let mut page = ReportPage::default();
+        let size = self.page_size.max(1);
+        for (sequence, record) in stored {
+            if let Some(record) = record.filter(|record| self.selects(record)) {
+                page.records.push((sequence, record));
+                if page.records.len() == size {
+                    // More may follow; the next page says (it may be empty).
+                    page.next_after = sequence;
+                    break;
+                }
+            }
+        }
+        page
+    }
+}
+
+/// A page of the family's log report, read from the stream itself (for operators' tools; the
+/// coordination service answers from its own copy).
+pub async fn report(store: &EventStore, query: &ReportQuery) -> Result<ReportPage> {
     let mut page = ReportPage::default();
     let mut after = query.after_sequence;
     let size = query.page_size.max(1);
@@ -419,7 +442,7 @@ pub async fn report(store: &EventStore, query: &ReportQuery) -> Result<ReportPag
         }
         for stored in read {
             after = stored.sequence;
-            if let Some(record) = stored.record.filter(wanted) {
+            if let Some(record) = stored.record.filter(|record| query.selects(record)) {
                 page.records.push((stored.sequence, record));
                 if page.records.len() == size {
                     // More may follow; the next page says (it may be empty).
@@ -428,5 +451,78 @@ pub async fn report(store: &EventStore, query: &ReportQuery) -> Result<ReportPag
                 }
             }
         }
+    }
+}
+
+/// One message of the access log as followed: its stream sequence, the family its subject
+/// names, and its bytes as stored.
+#[derive(Debug, Clone)]
+pub struct FollowedRecord {
+    pub sequence: u64,
+    pub family: Option<FamilyId>,
+    pub bytes: bytes::Bytes,
+}
+
+type Live = std::pin::Pin<
+    Box<dyn futures::Stream<Item = std::result::Result<jetstream::Message, async_nats::Error>> + Send>,
+>;
+
+impl EventStore {
+    /// The sequence of the access log's last record (0 when it has none).
+    pub async fn audit_last_sequence(&self) -> Result<u64> {
+        let stream = self.jetstream.get_stream(AUDIT_STREAM).await.map_err(Error::nats)?;
+        Ok(stream.cached_info().state.last_sequence)
+    }
+
+    /// Every message of the access log from sequence `from` on, then each new one, for as long
+    /// as the returned stream is polled; after a failure it reads again from the message after
+    /// the last one delivered, so nothing is skipped or delivered twice.
+    pub fn follow_audit(&self, from: u64) -> impl futures::Stream<Item = FollowedRecord> + Send + 'static {
+        let state = (self.clone(), from.max(1), None::<Live>, Duration::ZERO);
+        futures::stream::unfold(state, |(store, mut next, mut live, mut backoff)| async move {
+            loop {
+                let Some(messages) = live.as_mut() else {
+                    match store.audit_from(next).await {
+                        Ok(messages) => live = Some(messages),
+                        Err(error) => {
+                            backoff = (backoff * 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
+                            tracing::warn!(%error, from = next, "following the access log again");
+                            tokio::time::sleep(backoff).await;
+                        }
+                    }
+                    continue;
+                };
+                match messages.next().await {
+                    Some(Ok(message)) => {
+                        let Ok(info) = message.info() else { continue };
+                        let sequence = info.stream_sequence;
+                        next = sequence + 1;
+                        backoff = Duration::ZERO;
+                        let family =
+                            message.subject.split('.').nth(1).and_then(|id| FamilyId::parse(id).ok());
+                        let followed = FollowedRecord { sequence, family, bytes: message.payload.clone() };
+                        return Some((followed, (store, next, live, backoff)));
+                    }
+                    failed => {
+                        live = None;
+                        backoff = (backoff * 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
+                        let error = failed.and_then(Result::err).map(|error| error.to_string());
+                        tracing::warn!(error, from = next, "following the access log again");
+                        tokio::time::sleep(backoff).await;
+                    }
+                }
+            }
+        })
+    }
+
+    async fn audit_from(&self, from: u64) -> Result<Live> {
+        let stream = self.jetstream.get_stream(AUDIT_STREAM).await.map_err(Error::nats)?;
+        let config = OrderedConfig {
+            deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: from },
+            ..Default::default()
+        };
+        let consumer = stream.create_consumer(config).await.map_err(Error::nats)?;
+        let messages = consumer.messages().await.map_err(Error::nats)?;
+        Ok(Box::pin(messages.map(|message| message.map_err(async_nats::Error::from))))
     }
 }

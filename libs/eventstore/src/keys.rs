@@ -27,7 +27,8 @@ pub use wrap::{Kek, KeyRing, KeyWrapper, WrapError};
 pub const KEY_BUCKET: &str = "LUUKKU_FAMILY_KEYS";
 
 /// The one key in the bucket that is no family's: the coordination service's search index
-/// key, one per deployment, wrapped like the family keys and rotated with them.
+/// key, one per deployment, wrapped like the family keys and rotated with them. The families
+/// service makes it (only it may write the bucket); coordination services read it.
 pub const SEARCH_INDEX_KEY: &str = "search-index";
 
 pub trait KeyStore: Send + Sync + 'static {
@@ -93,7 +94,8 @@ impl NatsKeyStore {
 
     /// Up to [`BATCH_GET`] keys in one direct get of the last message of each subject (a
     /// batched get, nats-server 2.11 and newer): the answers come one message each, then an
-    /// end-of-batch status. A subject with no message is left out of the answers.
+    /// end-of-batch status. A subject with no message is left out of the answers; a purged
+    /// one answers with its purge marker.
     async fn get_batch(
         &self,
         families: &[String],
@@ -226,8 +228,13 @@ impl KeyStore for NatsKeyStore {
         for batch in families.chunks(BATCH_GET) {
             self.get_batch(batch, &mut keys).await?;
         }
+        // A family the batches did not answer for has no key, unless the server cut a batch
+        // short: asked alone, it is certain (erased families are few).
         for family in families {
-            keys.entry(family.clone()).or_insert(None);
+            if !keys.contains_key(family) {
+                let key = self.get(family).await?;
+                keys.insert(family.clone(), key);
+            }
         }
         Ok(keys)
     }

@@ -607,14 +607,15 @@ pub async fn fill(
     })
 }
 
-/// An event store on `nats` whose streams hold what the benchmarks write (4 GiB each); the
-/// key bucket provisioned, and its key store.
+/// An event store on `nats` whose streams hold what the benchmarks write (16 GiB each); the
+/// key bucket provisioned with the search index key, and its key store.
 pub async fn bench_store(nats: &luukku_testkit::TestNats) -> anyhow::Result<(EventStore, NatsKeyStore)> {
     let settings =
-        luukku_eventstore::StoreSettings { max_stream_bytes: 4 * 1024 * 1024 * 1024, ..Default::default() };
+        luukku_eventstore::StoreSettings { max_stream_bytes: 16 * 1024 * 1024 * 1024, ..Default::default() };
     let store = nats.store_with(settings).await?;
     NatsKeyStore::provision(&store).await?;
     let keys = NatsKeyStore::open(&store, luukku_testkit::key_ring()).await?;
+    keys.get_or_create(luukku_eventstore::SEARCH_INDEX_KEY).await?;
     Ok((store, keys))
 }
 

@@ -56,8 +56,7 @@ async fn rebuild(
     events: u64,
 ) -> anyhow::Result<f64> {
     let folder = tempfile::tempdir()?;
-    let indexing =
-        luukku_coordination::Indexing::from_keys(luukku_coordination::cached_keys(keys.clone())).await?;
+    let indexing = luukku_coordination::Indexing::from_keys(luukku_coordination::cached_keys(keys.clone()));
     let started = Instant::now();
     let coordination = luukku_coordination::Projection::open(folder.path(), store.clone(), indexing)?;
     data::caught_up(&coordination, ends).await?;

@@ -144,8 +144,7 @@ pub async fn run(args: ScaleArgs) -> anyhow::Result<crate::stats::Row> {
     let ends = data::ends(&store).await?;
     // A rebuild of everything into a fresh folder.
     let fresh = tempfile::tempdir()?;
-    let indexing =
-        luukku_coordination::Indexing::from_keys(luukku_coordination::cached_keys(keys.clone())).await?;
+    let indexing = luukku_coordination::Indexing::from_keys(luukku_coordination::cached_keys(keys.clone()));
     let rebuild = Instant::now();
     let rebuilt = luukku_coordination::Projection::open(fresh.path(), store.clone(), indexing)?;
     data::caught_up(&rebuilt, ends).await?;

@@ -209,41 +209,42 @@ impl<K: KeyStore + Clone> Coordination<K> {
     ) -> Result<Vec<CaseloadEntry>> {
         self.reached(wait).await?;
         let tree = self.projection.tree();
-        let key = self.projection.search_key();
-        let (hashes, words) = match query {
-            Query::Name(name) => {
-                let words = search::tokens(name);
-                (words.iter().map(|word| key.lookup(word)).collect::<Vec<_>>(), words)
-            }
-            Query::IdentityCode(code) => (vec![key.identity_code(code)], Vec::new()),
+        let key = self.projection.search_key().ok_or_else(|| {
+            AppError::Unavailable(
+                "the search index key has not been read yet: the families service makes it at its first start"
+                    .to_owned(),
+            )
+        })?;
+        let words = match query {
+            Query::Name(name) => search::tokens(name),
+            Query::IdentityCode(_) => Vec::new(),
         };
-        let candidates: Vec<FamilyId> = match within {
-            SearchIn::Caseload(None) => return Ok(Vec::new()),
-            SearchIn::Caseload(Some(person)) => {
+        // The hashes a family must hold: a name's are the family's own.
+        let wanted = |family: FamilyId| -> Vec<search::Hash> {
+            match query {
+                Query::Name(_) => words.iter().map(|word| key.lookup(family, word)).collect(),
+                Query::IdentityCode(code) => vec![key.identity_code(code)],
+            }
+        };
+        let candidates: Vec<FamilyId> = match (within, query) {
+            (SearchIn::Caseload(None), _) => return Ok(Vec::new()),
+            (SearchIn::Caseload(Some(person)), _) => {
                 let families =
                     tree.person(person).map_err(internal)?.map(|doc| doc.families).unwrap_or_default();
                 let mut found = Vec::new();
                 for family in families {
-                    if Self::indexed_all(&tree, &hashes, family)? {
+                    if Self::indexed_all(&tree, &wanted(family), family)? {
                         found.push(family);
                     }
                 }
                 found
             }
-            SearchIn::Everywhere => {
-                let Some((first, rest)) = hashes.split_first() else {
-                    return Err(AppError::Internal(
-                        "a search everywhere needs a name or an identity code".into(),
-                    ));
-                };
-                let mut found = Vec::new();
-                // Only identity codes are indexed everywhere (see `search::Entries`).
-                for family in tree.with_code(*first).map_err(internal)? {
-                    if Self::indexed_all(&tree, rest, family)? {
-                        found.push(family);
-                    }
-                }
-                found
+            // Only identity codes are indexed everywhere (see `search::Entries`).
+            (SearchIn::Everywhere, Query::IdentityCode(code)) => {
+                tree.with_code(key.identity_code(code)).map_err(internal)?
+            }
+            (SearchIn::Everywhere, Query::Name(_)) => {
+                return Err(AppError::Internal("names are searched in a caseload only".into()));
             }
         };
         let context = luukku_app::context_now();
@@ -275,7 +276,7 @@ impl<K: KeyStore + Clone> Coordination<K> {
 
     /// A page of the family's log report.
     pub async fn access_log(&self, _caller: &Caller, query: &ReportQuery) -> Result<ReportPage> {
-        Ok(luukku_eventstore::audit::report(self.projection.store(), query).await?)
+        self.projection.access_log().report(query).await
     }
 
     /// The figures published last: as of their cut-off, never of a moment the caller picks.

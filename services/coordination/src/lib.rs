@@ -26,8 +26,6 @@ pub use projection::{Indexing, Projection};
 pub enum StartError {
     #[error(transparent)]
     Projection(#[from] projection::ProjectionError),
-    #[error("the search index key: {0}")]
-    SearchKey(#[from] luukku_eventstore::Error),
 }
 
 /// The coordination service, started.
@@ -70,7 +68,7 @@ pub async fn start_with<K: KeyStore + Clone>(
     guard: Guard,
     watches: WatchLimits,
 ) -> Result<Started, StartError> {
-    let indexing = projection::Indexing::from_keys(keys.clone()).await?;
+    let indexing = projection::Indexing::from_keys(keys.clone());
     let projection = Projection::open(folder, store, indexing)?;
     app::statistics::spawn_daily(&projection);
     let app = Arc::new(Coordination::with_watch_limits(Arc::clone(&projection), keys, watches));

@@ -2,6 +2,7 @@
 //! streams, rebuild into a new generation and swap it in while queries keep reading the old
 //! one.
 
+pub mod access_log;
 mod apply;
 pub mod doc;
 mod runner;
@@ -36,24 +37,48 @@ pub type FamilyKeys = std::collections::HashMap<FamilyId, Option<FamilyKey>>;
 pub type FetchKeys =
     Arc<dyn Fn(Vec<FamilyId>) -> BoxFuture<'static, luukku_eventstore::Result<FamilyKeys>> + Send + Sync>;
 
-/// What the projection indexes names with: the deployment's search key, and the family keys
-/// that open the names.
+/// What the projection indexes names with: the deployment's search key (read in the
+/// background until the families service has made it), and the family keys that open the names.
 #[derive(Clone)]
 pub struct Indexing {
-    pub search: search::SearchKey,
+    search: tokio::sync::watch::Receiver<Option<search::SearchKey>>,
     pub keys: FetchKeys,
 }
 
 impl std::fmt::Debug for Indexing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Indexing").finish_non_exhaustive()
+        f.debug_struct("Indexing")
+            .field("search_key_read", &self.search.borrow().is_some())
+            .finish_non_exhaustive()
     }
 }
 
 impl Indexing {
-    /// The search key from `keys` (made there on first use), and `keys` to open names with.
-    pub async fn from_keys<K: KeyStore + Clone>(keys: K) -> luukku_eventstore::Result<Self> {
-        let search = search::SearchKey::new(&keys.get_or_create(SEARCH_INDEX_KEY).await?);
+    /// Indexing with `keys`: the search key is read from them, again and again until it is
+    /// there (the families service makes it; a coordination service may not write the bucket).
+    pub fn from_keys<K: KeyStore + Clone>(keys: K) -> Self {
+        let (found, search) = tokio::sync::watch::channel(None);
+        let reader = keys.clone();
+        tokio::spawn(async move {
+            let mut backoff = Duration::from_millis(100);
+            let mut told = false;
+            while !found.is_closed() {
+                match reader.get(SEARCH_INDEX_KEY).await {
+                    Ok(Some(key)) => {
+                        found.send_replace(Some(search::SearchKey::new(&key)));
+                        return;
+                    }
+                    Ok(None) if !told => {
+                        tracing::info!("waiting for the families service to make the search index key");
+                        told = true;
+                    }
+                    Ok(None) => {}
+                    Err(error) => tracing::warn!(%error, "the search index key cannot be read; trying again"),
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        });
         let fetch: FetchKeys = Arc::new(move |families: Vec<FamilyId>| {
             let keys = keys.clone();
             Box::pin(async move {
@@ -66,7 +91,26 @@ impl Indexing {
                     .collect())
             })
         });
-        Ok(Self { search, keys: fetch })
+        Self { search, keys: fetch }
+    }
+
+    /// The search key, once it has been read.
+    pub fn search_key(&self) -> Option<search::SearchKey> {
+        self.search.borrow().clone()
+    }
+
+    /// The search key, when it has been read.
+    pub async fn wait_search_key(&self) -> search::SearchKey {
+        let mut search = self.search.clone();
+        loop {
+            if let Some(key) = search.borrow_and_update().clone() {
+                return key;
+            }
+            if search.changed().await.is_err() {
+                // The reader gave up only because no one waits; never here while one does.
+                std::future::pending::<()>().await;
+            }
+        }
     }
 }
 
@@ -82,6 +126,7 @@ pub struct Projection {
     db: sled::Db,
     store: EventStore,
     indexing: Indexing,
+    access_log: Arc<access_log::AccessLog>,
     live: RwLock<(u64, Arc<Runner>)>,
     changes: broadcast::Sender<FamilyId>,
     rebuilding: tokio::sync::Mutex<()>,
@@ -124,10 +169,12 @@ impl Projection {
         let tree = ProjectionTree(db.open_tree(tree_name(generation))?);
         let runner =
             Runner::start(&store, tree, &indexing, changes.clone(), true, "coordination projection")?;
+        let access_log = access_log::AccessLog::start(&db, &store)?;
         Ok(Arc::new(Self {
             db,
             store,
             indexing,
+            access_log,
             live: RwLock::new((generation, Arc::new(runner))),
             changes,
             rebuilding: tokio::sync::Mutex::new(()),
@@ -143,9 +190,14 @@ impl Projection {
         &self.store
     }
 
-    /// The key the search index's hashes are made with.
-    pub fn search_key(&self) -> &search::SearchKey {
-        &self.indexing.search
+    /// The access log's records by family.
+    pub fn access_log(&self) -> &access_log::AccessLog {
+        &self.access_log
+    }
+
+    /// The key the search index's hashes are made with, once it has been read.
+    pub fn search_key(&self) -> Option<search::SearchKey> {
+        self.indexing.search_key()
     }
 
     /// The tree queries read now.

@@ -17,8 +17,22 @@ pub use grpc::FamilyGrpc;
 
 /// The families service with gRPC health (reporting it serving), every call decided by
 /// `guard`; and the process that completes erasures.
+/// Makes the deployment's search index key if there is none, which coordination services wait
+/// for (they may not write the key bucket); tried again until it is made.
+fn spawn_search_key<K: KeyStore>(keys: K) {
+    tokio::spawn(async move {
+        let mut backoff = std::time::Duration::from_millis(100);
+        while let Err(error) = keys.get_or_create(luukku_eventstore::SEARCH_INDEX_KEY).await {
+            tracing::warn!(%error, "the search index key is not made yet; trying again");
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(std::time::Duration::from_secs(10));
+        }
+    });
+}
+
 pub async fn routes<K: KeyStore + Clone>(store: EventStore, keys: K, guard: Guard) -> Routes {
     erasure::spawn(store.clone(), keys.clone());
+    spawn_search_key(keys.clone());
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<FamilyServiceServer<FamilyGrpc<K>>>().await;
     let relations = guard.relations().standing().clone();

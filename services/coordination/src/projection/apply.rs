@@ -295,9 +295,6 @@ fn referrals(
             None => return Ok(()),
         },
     };
-    if renames(recorded).is_some() && !txn.is_erased(family)? {
-        txn.rename(family);
-    }
     let at = recorded.envelope.recorded_at.as_millis();
     with_family(txn, family, |doc| {
         for event in events {

@@ -152,11 +152,15 @@ impl Applier {
                 let applied = self.applied;
                 // Each command's trace ends with the batch that applies its message.
                 let spans = applied_spans(&work, self.live.load(Ordering::Relaxed));
-                let search = self.indexing.search.clone();
+                // The search key is needed once a family's names are to be hashed.
+                let search = match keys.is_empty() {
+                    true => self.indexing.search_key(),
+                    false => Some(self.indexing.wait_search_key().await),
+                };
                 let batch_keys = Arc::clone(&keys);
                 // sled is blocking; keep it off the async workers.
                 let outcome = tokio::task::spawn_blocking(move || {
-                    apply_batch(&tree, applied, work, &search, &batch_keys)
+                    apply_batch(&tree, applied, work, search.as_ref(), &batch_keys)
                 })
                 .await;
                 drop(spans);
@@ -210,35 +214,62 @@ impl Applier {
 type Fetched = Option<(FamilyId, Option<FamilyKey>)>;
 
 /// The messages, each with the key of the family whose members it changes, if it does: read
-/// together, and again until they can be (without them the index would be wrong, and the
-/// projection is stalled anyway while NATS does not answer).
+/// together. While NATS does not answer they are read again (the projection is stalled then
+/// anyway); a key that cannot be used (wrapped under a key-encryption key not given, or
+/// corrupt) is left out, and that family's index entries stay as they were.
 async fn with_keys(fetch: super::FetchKeys, messages: Vec<Followed>) -> Vec<(Followed, Fetched)> {
     let renamed: Vec<Option<FamilyId>> =
         messages.iter().map(|message| message.as_ref().ok().and_then(super::apply::renames)).collect();
     let families: Vec<FamilyId> =
         renamed.iter().flatten().copied().collect::<BTreeSet<_>>().into_iter().collect();
-    let mut keys = HashMap::new();
-    let mut backoff = Duration::from_millis(100);
-    while !families.is_empty() {
-        match fetch(families.clone()).await {
-            Ok(read) => {
-                keys = read;
-                break;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "projection: family keys cannot be read; trying again");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
+    let keys = if families.is_empty() {
+        HashMap::new()
+    } else {
+        match read_keys(&fetch, families.clone()).await {
+            Some(keys) => keys,
+            // One of them cannot be used: each on its own.
+            None => {
+                let mut keys = HashMap::new();
+                for family in families {
+                    match read_keys(&fetch, vec![family]).await {
+                        Some(read) => keys.extend(read),
+                        None => {
+                            metrics::counter!("luukku_projection_unusable_keys_total").increment(1);
+                            tracing::error!(%family, "projection: the family's key cannot be used; its names are not indexed again");
+                        }
+                    }
+                }
+                keys
             }
         }
-    }
+    };
     messages
         .into_iter()
         .zip(renamed)
         .map(|(message, family)| {
-            (message, family.map(|family| (family, keys.get(&family).cloned().flatten())))
+            let key = family.and_then(|family| keys.get(&family).map(|key| (family, key.clone())));
+            (message, key)
         })
         .collect()
+}
+
+/// The families' keys; again while NATS does not answer; `None` on any other failure.
+async fn read_keys(fetch: &super::FetchKeys, families: Vec<FamilyId>) -> Option<super::FamilyKeys> {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match fetch(families.clone()).await {
+            Ok(read) => return Some(read),
+            Err(luukku_eventstore::Error::Unavailable(error)) => {
+                tracing::warn!(%error, "projection: family keys cannot be read; trying again");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+            Err(error) => {
+                tracing::warn!(%error, families = families.len(), "projection: a family key cannot be used");
+                return None;
+            }
+        }
+    }
 }
 
 /// A span for each message written by a traced call, child of that call's span, lasting until
@@ -300,7 +331,7 @@ fn apply_batch(
     tree: &ProjectionTree,
     mut applied: Checkpoints,
     messages: Vec<Followed>,
-    search: &super::search::SearchKey,
+    search: Option<&super::search::SearchKey>,
     keys: &HashMap<FamilyId, Option<FamilyKey>>,
 ) -> Result<Batch> {
     let mut txn = Txn::new(&tree.0);

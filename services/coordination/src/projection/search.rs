@@ -1,5 +1,6 @@
 //! The blind search index: keyed hashes of the first three letters of members' normalised
-//! name tokens (of a shorter token, the whole token), and of identity codes. The projection's files hold no readable name,
+//! name tokens (of a shorter token, the whole token), each keyed with its family too so that
+//! equal names hash apart in different families, and of identity codes. The projection's files hold no readable name,
 //! only these hashes, under a key kept (wrapped under the key-encryption key) in the family-key
 //! bucket, one per deployment. A search looks the hashes up, then opens only the families found
 //! and checks them against the query, so a hash shared by chance finds nothing wrong.
@@ -7,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use hmac::{Hmac, Mac as _};
-use luukku_domain::family::MemberDetails;
+use luukku_domain::family::{FamilyId, MemberDetails};
 use luukku_domain::identity_code::IdentityCode;
 use luukku_domain::sealing::FamilyKey;
 use sha2::Sha256;
@@ -68,7 +69,7 @@ impl SearchKey {
         Self(Hmac::new_from_slice(key.as_bytes()).expect("HMAC takes a key of any length"))
     }
 
-    fn hash(&self, kind: Kind, text: &str) -> Hash {
+    fn hash(&self, kind: Kind, family: Option<FamilyId>, text: &str) -> Hash {
         let mut mac = self.0.clone();
         let label: &[u8] = match kind {
             Kind::Token => b"luukku search: name token\0",
@@ -76,6 +77,9 @@ impl SearchKey {
             Kind::IdentityCode => b"luukku search: identity code\0",
         };
         mac.update(label);
+        if let Some(family) = family {
+            mac.update(&family.as_ulid().to_bytes());
+        }
         mac.update(text.as_bytes());
         let digest = mac.finalize().into_bytes();
         let mut hash = Hash::default();
@@ -84,12 +88,16 @@ impl SearchKey {
         hash
     }
 
-    /// Every entry of a family with these members.
-    pub fn entries<'a>(&self, members: impl IntoIterator<Item = &'a MemberDetails>) -> Entries {
+    /// Every entry of the family, with these members.
+    pub fn entries<'a>(
+        &self,
+        family: FamilyId,
+        members: impl IntoIterator<Item = &'a MemberDetails>,
+    ) -> Entries {
         let mut entries = Entries::default();
         for member in members {
             for token in tokens(&member.full_name()) {
-                entries.names.insert(self.lookup(&token));
+                entries.names.insert(self.lookup(family, &token));
             }
             if let Some(code) = &member.identity_code {
                 entries.codes.insert(self.identity_code(code));
@@ -100,15 +108,16 @@ impl SearchKey {
 
     /// A token's entry, which a query token finds it by: the hash of its first [`PREFIX`]
     /// letters, or of the whole token when it is shorter.
-    pub fn lookup(&self, token: &str) -> Hash {
+    pub fn lookup(&self, family: FamilyId, token: &str) -> Hash {
         match prefix(token) {
-            Some(prefix) => self.hash(Kind::Prefix, prefix),
-            None => self.hash(Kind::Token, token),
+            Some(prefix) => self.hash(Kind::Prefix, Some(family), prefix),
+            None => self.hash(Kind::Token, Some(family), token),
         }
     }
 
+    /// An identity code's entry: the same in every family, since codes are searched everywhere.
     pub fn identity_code(&self, code: &IdentityCode) -> Hash {
-        self.hash(Kind::IdentityCode, code.as_str())
+        self.hash(Kind::IdentityCode, None, code.as_str())
     }
 }
 
@@ -118,24 +127,27 @@ fn prefix(token: &str) -> Option<&str> {
     ends.nth(PREFIX - 1).map(|end| &token[..end])
 }
 
-/// A name's tokens, normalised: composed (NFC), lower case, split at anything but letters and
-/// digits (spaces, hyphens, apostrophes).
+/// A name's tokens, normalised: lower case, composed (NFC), split at anything but letters,
+/// digits and combining marks (at spaces, hyphens, apostrophes).
 pub fn tokens(name: &str) -> Vec<String> {
-    let composed: String = name.nfc().flat_map(char::to_lowercase).collect();
+    let lower: String = name.chars().flat_map(char::to_lowercase).collect();
+    let composed: String = lower.nfc().collect();
     composed
-        .split(|c: char| !c.is_alphanumeric())
+        .split(|c: char| !(c.is_alphanumeric() || unicode_normalization::char::is_combining_mark(c)))
         .filter(|token| !token.is_empty())
         .map(str::to_owned)
         .collect()
 }
 
-/// Whether every query token begins one of the name's tokens; a query token shorter than
-/// [`PREFIX`] letters must be a whole token.
+/// Whether one of the names has a token beginning with each query token; a query token shorter
+/// than [`PREFIX`] letters must be a whole token.
 pub fn matches(query: &[String], names: &[String]) -> bool {
-    let found: Vec<String> = names.iter().flat_map(|name| tokens(name)).collect();
-    query.iter().all(|wanted| {
-        let whole = wanted.chars().count() < PREFIX;
-        found.iter().any(|token| if whole { token == wanted } else { token.starts_with(wanted.as_str()) })
+    names.iter().any(|name| {
+        let found = tokens(name);
+        query.iter().all(|wanted| {
+            let whole = wanted.chars().count() < PREFIX;
+            found.iter().any(|token| if whole { token == wanted } else { token.starts_with(wanted.as_str()) })
+        })
     })
 }
 
@@ -158,6 +170,8 @@ mod tests {
         // "Ä" decomposed (A and a combining diaeresis) composes; hyphens and case split and fold.
         assert_eq!(tokens("Anna-Liisa  A\u{0308}ijälä"), ["anna", "liisa", "äijälä"]);
         assert_eq!(tokens("  "), Vec::<String>::new());
+        // A letter whose lower case has a combining mark stays one token.
+        assert_eq!(tokens("İsmail").len(), 1);
     }
 
     #[test]
@@ -165,16 +179,23 @@ mod tests {
         let key = SearchKey::new(&FamilyKey::generate());
         let mut li = member("Li", "Äijälä");
         li.identity_code = Some(IdentityCode::parse("131052-308T").expect("valid"));
-        let entries = key.entries([&li]);
+        let family = FamilyId::generate();
+        let entries = key.entries(family, [&li]);
         for query in ["äij", "äijä", "äijälä", "li"] {
-            assert!(entries.holds(&[key.lookup(query)]), "{query}");
+            assert!(entries.holds(&[key.lookup(family, query)]), "{query}");
         }
-        assert!(!entries.holds(&[key.lookup("l")]));
-        assert!(!entries.holds(&[key.lookup("li"), key.lookup("jäl")]), "every hash must be there");
+        assert!(!entries.holds(&[key.lookup(family, "l")]));
+        assert!(
+            !entries.holds(&[key.lookup(family, "li"), key.lookup(family, "jäl")]),
+            "every hash must be there"
+        );
+        assert!(!entries.holds(&[key.lookup(FamilyId::generate(), "äij")]), "names hash apart per family");
         assert_eq!(entries.codes.len(), 1);
-        assert!(entries.holds(&[key.identity_code(&IdentityCode::parse("131052-308T").expect("valid"))]));
-        let three = key.entries([&member("Eva", "Oja")]);
-        assert!(three.holds(&[key.lookup("eva"), key.lookup("oja")]), "three letters, whole");
+        let other = key.entries(FamilyId::generate(), [&li]);
+        assert_eq!(entries.codes, other.codes, "codes hash alike everywhere");
+        assert!(entries.names.is_disjoint(&other.names), "equal names hash apart in two families");
+        let three = key.entries(family, [&member("Eva", "Oja")]);
+        assert!(three.holds(&[key.lookup(family, "eva"), key.lookup(family, "oja")]), "three letters, whole");
         // No entry holds the name's letters.
         let flat: Vec<u8> = entries.names.iter().flatten().copied().collect();
         assert!(!flat.windows(3).any(|window| window == "äij".as_bytes() || window == b"Li "));
@@ -184,10 +205,19 @@ mod tests {
     fn another_key_gives_other_hashes() {
         let one = SearchKey::new(&FamilyKey::generate());
         let two = SearchKey::new(&FamilyKey::generate());
-        assert_ne!(one.lookup("virtanen"), two.lookup("virtanen"));
-        assert_eq!(one.lookup("virtanen"), one.lookup("virtanen"));
-        assert_eq!(one.lookup("vir"), one.lookup("virtanen"), "a query token looks up its prefix");
-        assert_ne!(one.hash(Kind::Prefix, "vir"), one.hash(Kind::Token, "vir"), "kinds hash apart");
+        let family = FamilyId::generate();
+        assert_ne!(one.lookup(family, "virtanen"), two.lookup(family, "virtanen"));
+        assert_eq!(one.lookup(family, "virtanen"), one.lookup(family, "virtanen"));
+        assert_eq!(
+            one.lookup(family, "vir"),
+            one.lookup(family, "virtanen"),
+            "a query token looks up its prefix"
+        );
+        assert_ne!(
+            one.hash(Kind::Prefix, Some(family), "vir"),
+            one.hash(Kind::Token, Some(family), "vir"),
+            "kinds hash apart"
+        );
     }
 
     #[test]
@@ -198,6 +228,7 @@ mod tests {
         assert!(matches(&query("eero VIRTANEN"), &names));
         assert!(!matches(&query("irta"), &names), "a prefix, not any part");
         assert!(!matches(&query("eero korhonen"), &names));
+        assert!(!matches(&query("aino eero"), &names), "the words of one member's name");
         assert!(!matches(&query("ai"), &names), "two letters must be a whole token");
     }
 }

@@ -237,9 +237,6 @@ impl ProjectionTree {
         Ok(entries)
     }
 
-    /// Every key and value, for comparing two projections and for checking what the files
-    /// hold: as stored, except that each family's timeline chunks (which depend on how the
-    /// messages fell into batches) are given as one value of every entry in order.
     /// The families with the identity code of `hash` in the search index.
     pub fn with_code(&self, hash: Hash) -> Result<Vec<FamilyId>> {
         self.0
@@ -258,6 +255,9 @@ impl ProjectionTree {
         Ok(self.get(&key::of(key::INDEXED, family.as_ulid()))?.unwrap_or_default())
     }
 
+    /// Every key and value, for comparing two projections and for checking what the files
+    /// hold: as stored, except that each family's timeline chunks (which depend on how the
+    /// messages fell into batches) are given as one value of every entry in order.
     pub fn dump(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut dump = Vec::new();
         for item in self.0.iter() {
@@ -399,23 +399,36 @@ impl<'a> Txn<'a> {
     }
 
     /// Makes the index entries of the families whose members changed in this batch, from
-    /// their documents as the batch leaves them, opened with `keys`; an erased family's, and a
-    /// family's without a key, all go.
+    /// their documents as the batch leaves them, opened with `keys`; an erased family's all go.
+    /// A family whose names cannot be opened now (no key read, or none in the bucket while its
+    /// document lives, or no search key yet) keeps the entries it had, and says so in the log.
     pub fn index_names(
         &mut self,
-        search: &SearchKey,
+        search: Option<&SearchKey>,
         keys: &HashMap<FamilyId, Option<FamilyKey>>,
     ) -> Result<()> {
         for family in std::mem::take(&mut self.renamed) {
-            let members = match (self.families.get(&family), keys.get(&family)) {
-                (Some(Some(doc)), Some(Some(key))) => opened_members(doc, family, key),
-                (Some(Some(_)), None) => {
-                    tracing::error!(%family, "projection: no key was read for a family renamed in the batch");
-                    Vec::new()
+            let new = match self.families.get(&family) {
+                Some(Some(doc)) => {
+                    let opened = match (search, keys.get(&family)) {
+                        (Some(search), Some(Some(key))) => {
+                            opened_members(doc, family, key).map(|members| search.entries(family, &members))
+                        }
+                        (None, _) => Err("the search index key has not been read"),
+                        (_, Some(None)) => Err("the family has no key"),
+                        (_, None) => Err("the family's key could not be read"),
+                    };
+                    match opened {
+                        Ok(entries) => entries,
+                        Err(why) => {
+                            tracing::warn!(%family, why, "projection: a family's names are not indexed again; its entries stay");
+                            continue;
+                        }
+                    }
                 }
-                _ => Vec::new(),
+                // Erased, or never projected.
+                _ => Entries::default(),
             };
-            let new = search.entries(&members);
             let listed = key::of(key::INDEXED, family.as_ulid());
             let old: Entries = self.get(&listed)?.unwrap_or_default();
             for gone in old.codes.difference(&new.codes) {
@@ -481,22 +494,22 @@ impl<'a> Txn<'a> {
     }
 }
 
-/// The members' details of the family's document, opened with its key; none when they do not
-/// open.
-fn opened_members(doc: &FamilyDoc, family: FamilyId, key: &FamilyKey) -> Vec<MemberDetails> {
+/// The members' details of the family's document, opened with its key.
+fn opened_members(
+    doc: &FamilyDoc,
+    family: FamilyId,
+    key: &FamilyKey,
+) -> Result<Vec<MemberDetails>, &'static str> {
     let aad = family.to_string();
     let mut opened = Vec::with_capacity(doc.members.len());
     for member in doc.members.values() {
         let mut details = member.details.clone();
-        match details.open(Some(key), aad.as_bytes()) {
-            Ok(()) => opened.extend(details.plain().cloned()),
-            Err(error) => {
-                tracing::error!(%family, %error, "projected personal data does not open; not indexed");
-                return Vec::new();
-            }
-        }
+        details
+            .open(Some(key), aad.as_bytes())
+            .map_err(|_| "a member's details do not open with the family's key")?;
+        opened.extend(details.plain().cloned());
     }
-    opened
+    Ok(opened)
 }
 
 #[cfg(test)]

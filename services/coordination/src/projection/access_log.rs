@@ -1,0 +1,146 @@
+//! The access log's records by family, followed from the `AUDIT` stream into a sled tree of
+//! their own, so that a family's log report reads sled, not the stream. The records are kept
+//! as stored (their chain hashes stay checkable); the tree is never rebuilt with the
+//! projection's generations, and an erasure leaves the records, as it leaves the stream's.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use luukku_domain::family::FamilyId;
+use luukku_eventstore::EventStore;
+use luukku_eventstore::audit::{AccessRecord, ReportPage, ReportQuery};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::store::{ProjectionError, Result};
+
+const TREE: &str = "access-log";
+/// The stream sequence the tree has reached.
+const CHECKPOINT: &[u8] = b"c";
+/// A record: this kind, the family, its stream sequence.
+const RECORD: u8 = b'r';
+/// How many records one sled batch writes at most.
+const BATCH: usize = 4096;
+/// How long a report waits for the records stored before it to be followed, at most.
+const FRESH: Duration = Duration::from_secs(2);
+
+fn key(family: FamilyId, sequence: u64) -> [u8; 25] {
+    let mut key = [0; 25];
+    key[0] = RECORD;
+    key[1..17].copy_from_slice(&family.as_ulid().to_bytes());
+    key[17..].copy_from_slice(&sequence.to_be_bytes());
+    key
+}
+
+pub struct AccessLog {
+    tree: sled::Tree,
+    store: EventStore,
+    reached: watch::Receiver<u64>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for AccessLog {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl AccessLog {
+    /// Opens the tree in `db` and follows the access log from where it stands.
+    pub fn start(db: &sled::Db, store: &EventStore) -> Result<Arc<Self>> {
+        let tree = db.open_tree(TREE)?;
+        let checkpoint = match tree.get(CHECKPOINT)? {
+            Some(bytes) => u64::from_be_bytes(
+                bytes
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| ProjectionError::Codec("the access log's checkpoint".into()))?,
+            ),
+            None => 0,
+        };
+        let (reached_tx, reached) = watch::channel(checkpoint);
+        let follow = store.follow_audit(checkpoint + 1).ready_chunks(BATCH);
+        let written = tree.clone();
+        let task = tokio::spawn(async move {
+            let mut follow = std::pin::pin!(follow);
+            while let Some(records) = follow.next().await {
+                let tree = written.clone();
+                let stored = tokio::task::spawn_blocking(move || -> Result<u64> {
+                    let mut batch = sled::Batch::default();
+                    let mut last = 0;
+                    for record in records {
+                        if let Some(family) = record.family {
+                            batch.insert(&key(family, record.sequence)[..], record.bytes.as_ref());
+                        }
+                        last = record.sequence;
+                    }
+                    batch.insert(CHECKPOINT, &last.to_be_bytes());
+                    tree.apply_batch(batch)?;
+                    Ok(last)
+                })
+                .await;
+                match stored {
+                    Ok(Ok(last)) => {
+                        reached_tx.send_replace(last);
+                    }
+                    Ok(Err(error)) => {
+                        tracing::error!(%error, "the access log's records were not stored; it stops");
+                        return;
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "the access log's writer failed; it stops");
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Arc::new(Self { tree, store: store.clone(), reached, task }))
+    }
+
+    /// The stream sequence of the last record followed.
+    pub fn reached(&self) -> u64 {
+        *self.reached.borrow()
+    }
+
+    /// A page of the family's log report, with every record stored before the call began.
+    pub async fn report(&self, query: &ReportQuery) -> Result<ReportPage, luukku_app::AppError> {
+        let last = self.store.audit_last_sequence().await.map_err(luukku_app::AppError::from)?;
+        let mut reached = self.reached.clone();
+        if tokio::time::timeout(FRESH, reached.wait_for(|at| *at >= last)).await.is_err() {
+            return Err(luukku_app::AppError::Unavailable(format!(
+                "the access log has not been read up to its end within {} ms: it is at {}, the end at {last}",
+                FRESH.as_millis(),
+                self.reached()
+            )));
+        }
+        let tree = self.tree.clone();
+        let query = query.clone();
+        tokio::task::spawn_blocking(move || {
+            let from = key(query.family, query.after_sequence.saturating_add(1));
+            let to = key(query.family, u64::MAX);
+            let mut failed = None;
+            let stored = tree.range(from..=to).map_while(|entry| {
+                let read = entry.map_err(|error| error.to_string()).and_then(|(key, bytes)| {
+                    let sequence = key
+                        .get(17..)
+                        .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
+                        .map(u64::from_be_bytes)
+                        .ok_or_else(|| "an access log key".to_owned())?;
+                    Ok((sequence, AccessRecord::decode(&bytes).ok()))
+                });
+                read.map_err(|error| failed = Some(error)).ok()
+            });
+            // The page stops reading once it is full.
+            let page = query.page(stored);
+            match failed {
+                Some(error) => {
+                    Err(luukku_app::AppError::Internal(format!("reading the access log: {error}")))
+                }
+                None => Ok(page),
+            }
+        })
+        .await
+        .map_err(|error| luukku_app::AppError::Internal(error.to_string()))?
+    }
+}
