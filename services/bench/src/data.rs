@@ -607,11 +607,11 @@ pub async fn fill(
     })
 }
 
-/// An event store on `nats` whose streams hold what the benchmarks write (16 GiB each); the
+/// An event store on `nats` whose streams hold what the benchmarks write (8 GiB each); the
 /// key bucket provisioned with the search index key, and its key store.
 pub async fn bench_store(nats: &luukku_testkit::TestNats) -> anyhow::Result<(EventStore, NatsKeyStore)> {
     let settings =
-        luukku_eventstore::StoreSettings { max_stream_bytes: 16 * 1024 * 1024 * 1024, ..Default::default() };
+        luukku_eventstore::StoreSettings { max_stream_bytes: 8 * 1024 * 1024 * 1024, ..Default::default() };
     let store = nats.store_with(settings).await?;
     NatsKeyStore::provision(&store).await?;
     let keys = NatsKeyStore::open(&store, luukku_testkit::key_ring()).await?;

@@ -6,6 +6,7 @@ mod commands;
 mod data;
 mod echo;
 mod families;
+mod processes;
 mod replay;
 mod scale;
 mod stats;

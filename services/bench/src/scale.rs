@@ -3,7 +3,8 @@
 //! ones of 10 events after), the service follows them live, and at each step it measures
 //! `GetFamilyView` and `SearchFamilies` (by identity code, everywhere; by name, in the caller's
 //! caseload) at fewer, the projection's size on disk and the process's memory. At the end, a
-//! rebuild of everything into a fresh folder.
+//! rebuild of everything into a fresh folder, and each service started as a process of its
+//! own on the streams as they are.
 
 use std::future::Future;
 use std::path::Path;
@@ -40,6 +41,10 @@ pub struct ScaleArgs {
     /// Concurrent callers of SearchFamilies: searches are far rarer than views.
     #[arg(long, default_value_t = 4)]
     search_callers: usize,
+    /// Leaves out starting each service as a process (which needs the `luukku` binary built
+    /// beside this one).
+    #[arg(long)]
+    no_processes: bool,
 }
 
 /// What one step measured.
@@ -152,6 +157,17 @@ pub async fn run(args: ScaleArgs) -> anyhow::Result<crate::stats::Row> {
     rebuilt.flush().await?;
     let rebuilt_bytes = folder_bytes(fresh.path())?;
     drop(rebuilt);
+    // Its tasks end as they are aborted; then the folder is free for a process.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+
+    println!(
+        "each service as a process of its own, started on the streams as they are (coordination on the rebuilt folder):"
+    );
+    let processes = if args.no_processes {
+        Vec::new()
+    } else {
+        crate::processes::measure(&nats.url(), fresh.path()).await?
+    };
 
     let first = steps.first().ok_or_else(|| anyhow::anyhow!("no step"))?;
     let last = steps.last().ok_or_else(|| anyhow::anyhow!("no step"))?;
@@ -170,6 +186,17 @@ pub async fn run(args: ScaleArgs) -> anyhow::Result<crate::stats::Row> {
         p99(first),
         p99(last)
     );
+    let slowest = processes.iter().max_by_key(|started| started.caught_up);
+    let largest = processes.iter().max_by_key(|started| started.rss_caught_up);
+    if let (Some(slowest), Some(largest)) = (slowest, largest) {
+        println!(
+            "services: the slowest to catch up {} in {:.1} s (target: answering within 5 s); the largest {} at {:.0} MB (target: at most 300 MB)",
+            slowest.service,
+            slowest.caught_up.as_secs_f64(),
+            largest.service,
+            largest.rss_caught_up as f64 / 1e6
+        );
+    }
     println!("ratio={flat:.3}");
     let figures: Vec<String> = steps
         .iter()
@@ -188,9 +215,21 @@ pub async fn run(args: ScaleArgs) -> anyhow::Result<crate::stats::Row> {
     Ok(crate::stats::Row {
         name: "scale",
         figure: format!(
-            "{}; rebuild {:.0} events/s of {events}",
+            "{}; rebuild {:.0} events/s of {events}; services started as processes (answering health, read models caught up, with RSS): {}",
             figures.join("; "),
-            events as f64 / rebuild_seconds
+            events as f64 / rebuild_seconds,
+            processes
+                .iter()
+                .map(|started| format!(
+                    "{} {:.1} s ({:.0} MB), {:.1} s ({:.0} MB)",
+                    started.service,
+                    started.serving.as_secs_f64(),
+                    started.rss_serving as f64 / 1e6,
+                    started.caught_up.as_secs_f64(),
+                    started.rss_caught_up as f64 / 1e6
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         ceiling: format!(
             "GetFamilyView p99 at {} families, {:.2} ms (ratio: p99 at {} over it)",
@@ -296,11 +335,5 @@ fn folder_bytes(folder: &Path) -> anyhow::Result<u64> {
 
 /// This process's resident memory.
 fn rss() -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let kilobytes = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .ok_or_else(|| anyhow::anyhow!("no VmRSS in /proc/self/status"))?;
-    Ok(kilobytes * 1024)
+    crate::processes::rss(std::process::id())
 }

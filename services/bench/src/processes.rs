@@ -1,0 +1,143 @@
+//! Each service as a process of its own (the `luukku` binary beside this one, as `luukku serve`
+//! runs it): how long after its start it answers health, how long until its read models have
+//! caught up with the streams, and its resident memory at both moments.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+/// What one service's start measured.
+pub struct Started {
+    pub service: &'static str,
+    /// Until gRPC health answers `SERVING`.
+    pub serving: Duration,
+    /// Until every read model's lag is 0.
+    pub caught_up: Duration,
+    pub rss_serving: u64,
+    pub rss_caught_up: u64,
+}
+
+/// The write services, each started alone on the streams as they are, and the coordination
+/// service on `projection`, a folder whose projection has reached the streams' ends.
+pub async fn measure(nats_url: &str, projection: &Path) -> anyhow::Result<Vec<Started>> {
+    let luukku = std::env::current_exe()?.with_file_name("luukku");
+    anyhow::ensure!(
+        luukku.exists(),
+        "{} is missing: build it with `cargo build --release -p luukku`",
+        luukku.display()
+    );
+    let folder = tempfile::tempdir()?;
+    let jwks = folder.path().join("jwks.json");
+    std::fs::write(&jwks, luukku_testkit::auth::dev_issuer().jwks())?;
+    let kek = folder.path().join("kek");
+    std::fs::write(&kek, luukku_testkit::kek().to_base64().as_bytes())?;
+    let mut measured = Vec::new();
+    for service in ["families", "contacts", "referrals", "meetings", "coordination"] {
+        let data_dir = (service == "coordination").then(|| projection.to_owned());
+        measured.push(start(&luukku, service, nats_url, &jwks, &kek, data_dir).await?);
+    }
+    Ok(measured)
+}
+
+async fn start(
+    luukku: &Path,
+    service: &'static str,
+    nats_url: &str,
+    jwks: &Path,
+    kek: &Path,
+    data_dir: Option<PathBuf>,
+) -> anyhow::Result<Started> {
+    let (port, metrics) = (free_port()?, free_port()?);
+    let mut command = tokio::process::Command::new(luukku);
+    command
+        .args(["serve", service, "--nats-url", nats_url, "--insecure-plaintext"])
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--metrics-listen", &format!("127.0.0.1:{metrics}")])
+        .args(["--token-issuer", luukku_auth::DEV_ISSUER, "--token-audience", luukku_auth::DEV_AUDIENCE])
+        .arg("--jwks-file")
+        .arg(jwks)
+        .arg("--kek-file")
+        .arg(kek)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    if let Some(folder) = &data_dir {
+        command.arg("--data-dir").arg(folder);
+        command.args(["--admin-listen", &format!("127.0.0.1:{}", free_port()?)]);
+    }
+    let began = Instant::now();
+    let mut child = command.spawn()?;
+    let pid = child.id().ok_or_else(|| anyhow::anyhow!("{service} ended at once"))?;
+    let limit = Duration::from_secs(1800);
+    while !serving(port).await {
+        anyhow::ensure!(child.try_wait()?.is_none(), "luukku serve {service} ended before it answered");
+        anyhow::ensure!(began.elapsed() < limit, "{service} did not answer within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let serving_after = began.elapsed();
+    let rss_serving = rss(pid)?;
+    while !caught_up(metrics).await {
+        anyhow::ensure!(child.try_wait()?.is_none(), "luukku serve {service} ended before it caught up");
+        anyhow::ensure!(began.elapsed() < limit, "{service} did not catch up within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let caught_up_after = began.elapsed();
+    let rss_caught_up = rss(pid)?;
+    child.kill().await?;
+    println!(
+        "  luukku serve {service}: answers health {:.2} s after its start ({:.0} MB), read models caught up after {:.2} s ({:.0} MB)",
+        serving_after.as_secs_f64(),
+        rss_serving as f64 / 1e6,
+        caught_up_after.as_secs_f64(),
+        rss_caught_up as f64 / 1e6
+    );
+    Ok(Started { service, serving: serving_after, caught_up: caught_up_after, rss_serving, rss_caught_up })
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Whether the server on `port` answers health `SERVING`.
+async fn serving(port: u16) -> bool {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    let Ok(endpoint) = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}")) else {
+        return false;
+    };
+    let Ok(channel) = endpoint.connect().await else { return false };
+    let answer = HealthClient::new(channel).check(HealthCheckRequest { service: String::new() }).await;
+    answer.is_ok_and(|answer| answer.into_inner().status == ServingStatus::Serving as i32)
+}
+
+/// Whether every read model the metrics listener on `port` reports has no lag.
+async fn caught_up(port: u16) -> bool {
+    let Ok(text) = scrape(port).await else { return false };
+    let lags: Vec<f64> = text
+        .lines()
+        .filter(|line| line.starts_with("luukku_read_model_lag_messages"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse().ok())
+        .collect();
+    !lags.is_empty() && lags.iter().all(|lag| *lag == 0.0)
+}
+
+async fn scrape(port: u16) -> anyhow::Result<String> {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").await?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).await?;
+    Ok(text)
+}
+
+/// The resident memory of process `pid`.
+pub fn rss(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kilobytes = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .ok_or_else(|| anyhow::anyhow!("no VmRSS for process {pid}"))?;
+    Ok(kilobytes * 1024)
+}
