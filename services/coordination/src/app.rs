@@ -215,6 +215,13 @@ impl<K: KeyStore + Clone> Coordination<K> {
                     .to_owned(),
             )
         })?;
+        if tree.search_check().map_err(internal)?.is_some_and(|check| check != key.check()) {
+            return Err(AppError::Unavailable(
+                "the search index was made with another search key (the entry search-index of the family-key \
+                 bucket was replaced): an operator must rebuild the projection"
+                    .to_owned(),
+            ));
+        }
         let words = match query {
             Query::Name(name) => search::tokens(name),
             Query::IdentityCode(_) => Vec::new(),

@@ -115,6 +115,12 @@ impl SearchKey {
         }
     }
 
+    /// What tells this key from another: stored with the index, so that an index made with
+    /// another key is noticed.
+    pub fn check(&self) -> Hash {
+        self.hash(Kind::Token, None, "the search index key's check")
+    }
+
     /// An identity code's entry: the same in every family, since codes are searched everywhere.
     pub fn identity_code(&self, code: &IdentityCode) -> Hash {
         self.hash(Kind::IdentityCode, None, code.as_str())

@@ -56,6 +56,8 @@ mod key {
     pub const INDEX: u8 = b'h';
     /// A family's entries in the search index.
     pub const INDEXED: u8 = b'n';
+    /// The check of the key the search index was made with.
+    pub const SEARCH_CHECK: &[u8] = b"v";
 
     pub fn of(kind: u8, ulid: ulid::Ulid) -> Vec<u8> {
         let mut key = Vec::with_capacity(17);
@@ -250,6 +252,11 @@ impl ProjectionTree {
             .collect()
     }
 
+    /// The check of the search key the index was made with, once it has entries.
+    pub fn search_check(&self) -> Result<Option<Hash>> {
+        self.get(key::SEARCH_CHECK)
+    }
+
     /// The family's entries in the search index.
     pub fn entries(&self, family: FamilyId) -> Result<Entries> {
         Ok(self.get(&key::of(key::INDEXED, family.as_ulid()))?.unwrap_or_default())
@@ -407,6 +414,17 @@ impl<'a> Txn<'a> {
         search: Option<&SearchKey>,
         keys: &HashMap<FamilyId, Option<FamilyKey>>,
     ) -> Result<()> {
+        if let Some(search) = search
+            && !self.renamed.is_empty()
+        {
+            match self.get::<Hash>(key::SEARCH_CHECK)? {
+                None => self.put(key::SEARCH_CHECK.to_vec(), &search.check())?,
+                Some(check) if check != search.check() => tracing::error!(
+                    "projection: the search index was made with another search key; searches fail until the projection is rebuilt"
+                ),
+                Some(_) => {}
+            }
+        }
         for family in std::mem::take(&mut self.renamed) {
             let new = match self.families.get(&family) {
                 Some(Some(doc)) => {
@@ -519,6 +537,24 @@ mod tests {
     fn entry(at_ms: i64, stream: Stream, sequence: u64) -> (TimelineCursor, TimelineDoc) {
         let doc = TimelineDoc { event_type: "E".into(), text: format!("{sequence}"), actor: "a".into() };
         (TimelineCursor { at_ms, stream, sequence, part: 0 }, doc)
+    }
+
+    #[test]
+    fn the_index_keeps_the_check_of_the_key_it_was_made_with() -> Result<()> {
+        let db = sled::Config::new().temporary(true).open()?;
+        let tree = db.open_tree("t")?;
+        let (first, second) =
+            (SearchKey::new(&FamilyKey::generate()), SearchKey::new(&FamilyKey::generate()));
+        for search in [&first, &second] {
+            let mut txn = Txn::new(&tree);
+            txn.rename(FamilyId::from_ulid(ulid::Ulid::new()));
+            txn.index_names(Some(search), &HashMap::new())?;
+            txn.commit()?;
+        }
+        let read = ProjectionTree(tree.clone());
+        assert_eq!(read.search_check()?, Some(first.check()), "the first key's, kept");
+        assert_ne!(read.search_check()?, Some(second.check()));
+        Ok(())
     }
 
     #[test]
