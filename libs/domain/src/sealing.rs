@@ -177,6 +177,15 @@ pub trait HasPersonal {
     fn open(&mut self, key: Option<&FamilyKey>, family: &[u8]) -> Result<(), SealError> {
         self.personal_fields().into_iter().try_for_each(|field| field.open(key, family))
     }
+
+    /// Drops every sealed value, for a model that never opens them: each becomes
+    /// [`Personal::Erased`], and its ciphertext is freed.
+    fn drop_sealed(&mut self) {
+        for field in self.personal_fields() {
+            // Without a key a sealed value becomes erased; that cannot fail.
+            field.open(None, &[]).ok();
+        }
+    }
 }
 
 #[cfg(test)]
@@ -187,6 +196,25 @@ mod tests {
         let mut field = Personal::Plain(text.to_owned());
         field.seal(key, family).expect("seal");
         field
+    }
+
+    #[test]
+    fn dropping_sealed_values_erases_them_and_keeps_plain_ones() {
+        struct Two {
+            sealed: Personal<String>,
+            plain: Personal<String>,
+        }
+        impl HasPersonal for Two {
+            fn personal_fields(&mut self) -> Vec<&mut dyn PersonalField> {
+                vec![&mut self.sealed, &mut self.plain]
+            }
+        }
+        let key = FamilyKey::generate();
+        let mut two =
+            Two { sealed: sealed("Aino", &key, b"family-1"), plain: Personal::Plain("x".to_owned()) };
+        two.drop_sealed();
+        assert!(two.sealed.is_erased());
+        assert_eq!(two.plain.plain().map(String::as_str), Some("x"));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use luukku_app::{ReadModel, Result};
 use luukku_domain::family::FamilyId;
 use luukku_domain::meetings::{FamilyMeetings, MeetingEvent, MeetingId};
+use luukku_domain::sealing::HasPersonal as _;
 use luukku_domain::{Aggregate, CodecError};
 use luukku_eventstore::{EventStore, Recorded, Stream};
 
@@ -23,9 +24,12 @@ fn apply(state: &mut State, recorded: &Recorded) -> std::result::Result<(), Code
         tracing::error!(subject = recorded.subject, "meeting index: not a family subject");
         return Ok(());
     };
-    for event in &recorded.decode_events::<MeetingEvent>()? {
+    for mut event in recorded.decode_events::<MeetingEvent>()? {
+        // Answers are built from meetings loaded through the repository: the index keeps
+        // no sealed value (they were most of its memory).
+        event.drop_sealed();
         state.meetings.insert(event.meeting_id(), family_id);
-        state.families.entry(family_id).or_default().apply(event);
+        state.families.entry(family_id).or_default().apply(&event);
     }
     Ok(())
 }
