@@ -397,11 +397,13 @@ pub struct ReportPage {
 }
 
 impl ReportQuery {
-    /// Whether the report lists `record` (of the query's family).
+    /// Whether the report lists `record`: one about the query's family (whatever subject it
+    /// was stored under) that the query selects.
     pub fn selects(&self, record: &AccessRecord) -> bool {
         let access = &record.access;
         let at = access.at.as_millis();
-        self.from_ms.is_none_or(|from| at >= from)
+        access.family == Some(self.family)
+            && self.from_ms.is_none_or(|from| at >= from)
             && self.to_ms.is_none_or(|to| at <= to)
             && match (&self.members, access.member) {
                 (None, _) | (Some(_), None) => true,
@@ -494,7 +496,15 @@ impl EventStore {
                 };
                 match messages.next().await {
                     Some(Ok(message)) => {
-                        let Ok(info) = message.info() else { continue };
+                        let Ok(info) = message.info() else {
+                            // Not skipped: read again from the one after the last delivered.
+                            live = None;
+                            tracing::warn!(
+                                from = next,
+                                "an access log message without its position; reading again"
+                            );
+                            continue;
+                        };
                         let sequence = info.stream_sequence;
                         next = sequence + 1;
                         backoff = Duration::ZERO;

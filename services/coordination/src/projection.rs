@@ -25,10 +25,10 @@ pub use store::{ProjectionError, ProjectionTree, Result, TimelineCursor};
 const CURRENT: &[u8] = b"current";
 /// Which layout of the projection the current generation has.
 const FORMAT: &[u8] = b"format";
-/// The layout this release writes: 2 added the families' timelines, 3 the search index. A
-/// generation of another layout is not read: a new one is projected from the start of the
-/// streams.
-const LAYOUT: u64 = 3;
+/// The layout this release writes: 2 added the families' timelines, 3 the search index, 4
+/// keyed its name hashes per family. A generation of another layout is not read: a new one is
+/// projected from the start of the streams.
+const LAYOUT: u64 = 4;
 
 /// The families' keys (`None` for an erased one's), for indexing their members' names.
 pub type FamilyKeys = std::collections::HashMap<FamilyId, Option<FamilyKey>>;
@@ -99,17 +99,12 @@ impl Indexing {
         self.search.borrow().clone()
     }
 
-    /// The search key, when it has been read.
-    pub async fn wait_search_key(&self) -> search::SearchKey {
+    /// The search key, waiting for it up to `limit`.
+    pub async fn search_key_within(&self, limit: Duration) -> Option<search::SearchKey> {
         let mut search = self.search.clone();
-        loop {
-            if let Some(key) = search.borrow_and_update().clone() {
-                return key;
-            }
-            if search.changed().await.is_err() {
-                // The reader gave up only because no one waits; never here while one does.
-                std::future::pending::<()>().await;
-            }
+        match tokio::time::timeout(limit, search.wait_for(Option::is_some)).await {
+            Ok(Ok(key)) => key.clone(),
+            _ => self.search_key(),
         }
     }
 }

@@ -15,8 +15,6 @@ use tonic::service::Routes;
 pub use app::Families;
 pub use grpc::FamilyGrpc;
 
-/// The families service with gRPC health (reporting it serving), every call decided by
-/// `guard`; and the process that completes erasures.
 /// Makes the deployment's search index key if there is none, which coordination services wait
 /// for (they may not write the key bucket); tried again until it is made.
 fn spawn_search_key<K: KeyStore>(keys: K) {
@@ -30,6 +28,8 @@ fn spawn_search_key<K: KeyStore>(keys: K) {
     });
 }
 
+/// The families service with gRPC health (reporting it serving), every call decided by
+/// `guard`; and the process that completes erasures.
 pub async fn routes<K: KeyStore + Clone>(store: EventStore, keys: K, guard: Guard) -> Routes {
     erasure::spawn(store.clone(), keys.clone());
     spawn_search_key(keys.clone());

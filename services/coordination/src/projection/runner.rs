@@ -38,6 +38,10 @@ const BACKLOG_WAIT: Duration = Duration::from_millis(20);
 const KEY_BATCH: usize = 256;
 /// How many such reads run at once.
 const KEY_READS: usize = 4;
+/// How long the applier waits for messages before it indexes again the families it could not.
+const REINDEX_EVERY: Duration = Duration::from_secs(10);
+/// How long the first batch that needs the search key waits for it.
+const KEY_WAIT: Duration = Duration::from_secs(2);
 
 /// Projects the streams into one generation's tree while it lives.
 pub struct Runner {
@@ -101,6 +105,8 @@ impl Runner {
         let applier = Applier {
             tree: tree.clone(),
             indexing: indexing.clone(),
+            pending: true,
+            waited_for_key: false,
             applied: start,
             positions: positions_tx,
             changes,
@@ -123,6 +129,10 @@ impl Runner {
 struct Applier {
     tree: ProjectionTree,
     indexing: Indexing,
+    /// Whether families may be marked to be indexed again.
+    pending: bool,
+    /// Whether a batch has waited for the search key already.
+    waited_for_key: bool,
     applied: Checkpoints,
     positions: watch::Sender<Checkpoints>,
     changes: broadcast::Sender<FamilyId>,
@@ -133,7 +143,23 @@ struct Applier {
 impl Applier {
     async fn run(mut self, mut messages: mpsc::Receiver<(Followed, Fetched)>) {
         let mut batch = Vec::with_capacity(BATCH);
-        while messages.recv_many(&mut batch, BATCH).await > 0 {
+        // Marked before this start, perhaps.
+        self.pending = true;
+        loop {
+            if self.pending && self.indexing.search_key().is_some() {
+                self.reindex_pending().await;
+            }
+            // Idle, it indexes again the families it could not index before.
+            let received =
+                match tokio::time::timeout(REINDEX_EVERY, messages.recv_many(&mut batch, BATCH)).await {
+                    Ok(0) => return,
+                    Ok(received) => received,
+                    Err(_) => {
+                        self.reindex_pending().await;
+                        continue;
+                    }
+                };
+            debug_assert!(received > 0);
             if batch.len() >= BACKLOG {
                 let until = tokio::time::Instant::now() + BACKLOG_WAIT;
                 while batch.len() < BATCH / 2 {
@@ -152,10 +178,15 @@ impl Applier {
                 let applied = self.applied;
                 // Each command's trace ends with the batch that applies its message.
                 let spans = applied_spans(&work, self.live.load(Ordering::Relaxed));
-                // The search key is needed once a family's names are to be hashed.
-                let search = match keys.is_empty() {
-                    true => self.indexing.search_key(),
-                    false => Some(self.indexing.wait_search_key().await),
+                // Without the search key yet, renamed families are marked to be indexed later
+                // (at a start, the first such batch waits a moment for it).
+                let search = match (self.indexing.search_key(), keys.is_empty() || self.waited_for_key) {
+                    (Some(search), _) => Some(search),
+                    (None, true) => None,
+                    (None, false) => {
+                        self.waited_for_key = true;
+                        self.indexing.search_key_within(KEY_WAIT).await
+                    }
                 };
                 let batch_keys = Arc::clone(&keys);
                 // sled is blocking; keep it off the async workers.
@@ -165,8 +196,9 @@ impl Applier {
                 .await;
                 drop(spans);
                 let stop = match outcome {
-                    Ok(Ok(Batch { applied, changed, stop })) => {
+                    Ok(Ok(Batch { applied, changed, stop, marked })) => {
                         self.passed(applied, changed);
+                        self.pending |= marked;
                         stop
                     }
                     Ok(Err(error)) => {
@@ -193,6 +225,45 @@ impl Applier {
                     }
                 }
             }
+        }
+    }
+
+    /// Indexes the families marked as not indexed (their key or the search key could not be
+    /// read when their members changed), a batch at a time.
+    async fn reindex_pending(&mut self) {
+        let Some(search) = self.indexing.search_key() else { return };
+        // What fails now is tried again when the applier is next idle.
+        self.pending = false;
+        let tree = self.tree.clone();
+        let pending = match tokio::task::spawn_blocking(move || tree.pending_index(KEY_BATCH)).await {
+            Ok(Ok(pending)) if !pending.is_empty() => pending,
+            Ok(Ok(_)) => return,
+            Ok(Err(error)) => {
+                tracing::error!(%error, "projection: the families to index again cannot be read");
+                return;
+            }
+            Err(_) => return,
+        };
+        let Some(keys) = read_keys(&self.indexing.keys, pending.clone()).await else {
+            tracing::warn!(
+                families = pending.len(),
+                "projection: families to index again: a key cannot be used"
+            );
+            return;
+        };
+        let tree = self.tree.clone();
+        let indexed = tokio::task::spawn_blocking(move || -> Result<()> {
+            let mut txn = Txn::new(&tree.0);
+            for family in pending {
+                txn.load_family(family)?;
+                txn.rename(family);
+            }
+            txn.index_names(Some(&search), &keys)?;
+            txn.commit().map(|_changed| ())
+        })
+        .await;
+        if !matches!(indexed, Ok(Ok(()))) {
+            tracing::error!("projection: families marked to be indexed again were not");
         }
     }
 
@@ -322,6 +393,8 @@ struct Batch {
     applied: Checkpoints,
     changed: BTreeSet<FamilyId>,
     stop: Option<(Undecodable, Vec<Followed>)>,
+    /// Whether it marked families to be indexed again.
+    marked: bool,
 }
 
 /// Applies the messages not applied yet and the checkpoints they reach, in one sled batch, up
@@ -359,10 +432,10 @@ fn apply_batch(
         }
         applied.set(position.stream, position.sequence);
     }
-    txn.index_names(search, keys)?;
+    let marked = txn.index_names(search, keys)?;
     for (stream, sequence) in applied.iter() {
         txn.checkpoint(stream, sequence);
     }
     let changed = txn.commit()?;
-    Ok(Batch { applied, changed, stop })
+    Ok(Batch { applied, changed, stop, marked })
 }

@@ -58,6 +58,8 @@ mod key {
     pub const INDEXED: u8 = b'n';
     /// The check of the key the search index was made with.
     pub const SEARCH_CHECK: &[u8] = b"v";
+    /// A family whose names are to be indexed again.
+    pub const PENDING: u8 = b'w';
 
     pub fn of(kind: u8, ulid: ulid::Ulid) -> Vec<u8> {
         let mut key = Vec::with_capacity(17);
@@ -252,6 +254,20 @@ impl ProjectionTree {
             .collect()
     }
 
+    /// Up to `limit` families marked to be indexed again.
+    pub fn pending_index(&self, limit: usize) -> Result<Vec<FamilyId>> {
+        self.0
+            .scan_prefix([key::PENDING])
+            .keys()
+            .take(limit)
+            .map(|entry| {
+                key::id(&entry?)
+                    .map(FamilyId::from_ulid)
+                    .ok_or_else(|| ProjectionError::Codec("a pending key".into()))
+            })
+            .collect()
+    }
+
     /// The check of the search key the index was made with, once it has entries.
     pub fn search_check(&self) -> Result<Option<Hash>> {
         self.get(key::SEARCH_CHECK)
@@ -400,6 +416,15 @@ impl<'a> Txn<'a> {
         self.timelines.entry(family).or_default().push((at, doc));
     }
 
+    /// Loads the family's document into the batch as it is stored, if it is.
+    pub fn load_family(&mut self, family: FamilyId) -> Result<()> {
+        if !self.families.contains_key(&family) {
+            let stored = self.get(&key::of(key::FAMILY, family.as_ulid()))?;
+            self.families.insert(family, stored);
+        }
+        Ok(())
+    }
+
     /// Marks the family's members as changed: its index entries are made again.
     pub fn rename(&mut self, family: FamilyId) {
         self.renamed.insert(family);
@@ -408,12 +433,14 @@ impl<'a> Txn<'a> {
     /// Makes the index entries of the families whose members changed in this batch, from
     /// their documents as the batch leaves them, opened with `keys`; an erased family's all go.
     /// A family whose names cannot be opened now (no key read, or none in the bucket while its
-    /// document lives, or no search key yet) keeps the entries it had, and says so in the log.
+    /// document lives, or no search key yet) keeps the entries it had, and is marked to be
+    /// indexed again later; whether any was.
     pub fn index_names(
         &mut self,
         search: Option<&SearchKey>,
         keys: &HashMap<FamilyId, Option<FamilyKey>>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
+        let mut marked = false;
         if let Some(search) = search
             && !self.renamed.is_empty()
         {
@@ -439,7 +466,9 @@ impl<'a> Txn<'a> {
                     match opened {
                         Ok(entries) => entries,
                         Err(why) => {
-                            tracing::warn!(%family, why, "projection: a family's names are not indexed again; its entries stay");
+                            tracing::warn!(%family, why, "projection: a family's names are not indexed now; its entries stay, and it is tried again later");
+                            self.put(key::of(key::PENDING, family.as_ulid()), &())?;
+                            marked = true;
                             continue;
                         }
                     }
@@ -447,6 +476,9 @@ impl<'a> Txn<'a> {
                 // Erased, or never projected.
                 _ => Entries::default(),
             };
+            let pending = key::of(key::PENDING, family.as_ulid());
+            self.overlay.remove(&pending);
+            self.deleted.push(pending);
             let listed = key::of(key::INDEXED, family.as_ulid());
             let old: Entries = self.get(&listed)?.unwrap_or_default();
             for gone in old.codes.difference(&new.codes) {
@@ -462,7 +494,7 @@ impl<'a> Txn<'a> {
                 self.put(listed, &new)?;
             }
         }
-        Ok(())
+        Ok(marked)
     }
 
     pub fn checkpoint(&mut self, stream: Stream, sequence: u64) {
@@ -537,6 +569,48 @@ mod tests {
     fn entry(at_ms: i64, stream: Stream, sequence: u64) -> (TimelineCursor, TimelineDoc) {
         let doc = TimelineDoc { event_type: "E".into(), text: format!("{sequence}"), actor: "a".into() };
         (TimelineCursor { at_ms, stream, sequence, part: 0 }, doc)
+    }
+
+    #[test]
+    fn a_family_not_indexable_now_is_marked_and_indexed_later() -> Result<()> {
+        use luukku_domain::family::{MemberId, MemberRole};
+        use luukku_domain::sealing::{Personal, PersonalField as _};
+        let db = sled::Config::new().temporary(true).open()?;
+        let tree = db.open_tree("t")?;
+        let family = FamilyId::from_ulid(ulid::Ulid::new());
+        let key = FamilyKey::generate();
+        let mut details = Personal::Plain(MemberDetails {
+            given_names: "Aino".into(),
+            family_name: "Salo".into(),
+            birth_date: None,
+            identity_code: None,
+            languages: vec![],
+        });
+        details.seal(&key, family.to_string().as_bytes()).expect("sealed");
+        // The family is projected while the search key is not read yet.
+        let mut txn = Txn::new(&tree);
+        txn.family_mut(family)?.members.insert(
+            MemberId::generate(),
+            super::super::doc::MemberDoc { role: MemberRole::Guardian, details },
+        );
+        txn.rename(family);
+        let keys = HashMap::from([(family, Some(key))]);
+        assert!(txn.index_names(None, &keys)?, "marked");
+        txn.commit()?;
+        let read = ProjectionTree(tree.clone());
+        assert_eq!(read.pending_index(10)?, [family]);
+        assert!(read.entries(family)?.is_empty());
+
+        // Once it is read, the family is indexed and no longer marked.
+        let search = SearchKey::new(&FamilyKey::generate());
+        let mut txn = Txn::new(&tree);
+        txn.load_family(family)?;
+        txn.rename(family);
+        assert!(!txn.index_names(Some(&search), &keys)?);
+        txn.commit()?;
+        assert!(read.pending_index(10)?.is_empty());
+        assert!(read.entries(family)?.holds(&[search.lookup(family, "sal"), search.lookup(family, "aino")]));
+        Ok(())
     }
 
     #[test]
