@@ -216,7 +216,7 @@ impl Harness {
 }
 
 /// Every key and value of every tree of the sled database under `folder` but `meta` and the
-/// access log's copy (compared on its own).
+/// access log's copy (which is no projection: it holds the stream's records as they are).
 pub fn dump(db: &sled::Db) -> anyhow::Result<Vec<(Vec<u8>, Vec<u8>)>> {
     let mut all = Vec::new();
     for name in db.tree_names() {

@@ -435,24 +435,20 @@ impl ReportQuery {
 pub async fn report(store: &EventStore, query: &ReportQuery) -> Result<ReportPage> {
     let mut page = ReportPage::default();
     let mut after = query.after_sequence;
-    let size = query.page_size.max(1);
     loop {
         let chunk = AuditQuery { family: Some(query.family), after_sequence: after, limit: 1000 };
         let read = store.read_audit(&chunk).await?;
-        if read.is_empty() {
+        let Some(last) = read.last().map(|stored| stored.sequence) else {
+            return Ok(page);
+        };
+        let rest = ReportQuery { page_size: query.page_size.max(1) - page.records.len(), ..query.clone() };
+        let mut found = rest.page(read.into_iter().map(|stored| (stored.sequence, stored.record)));
+        page.records.append(&mut found.records);
+        if found.next_after != 0 {
+            page.next_after = found.next_after;
             return Ok(page);
         }
-        for stored in read {
-            after = stored.sequence;
-            if let Some(record) = stored.record.filter(|record| query.selects(record)) {
-                page.records.push((stored.sequence, record));
-                if page.records.len() == size {
-                    // More may follow; the next page says (it may be empty).
-                    page.next_after = stored.sequence;
-                    return Ok(page);
-                }
-            }
-        }
+        after = last;
     }
 }
 

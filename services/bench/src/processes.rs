@@ -70,19 +70,10 @@ async fn start(
     let began = Instant::now();
     let mut child = command.spawn()?;
     let pid = child.id().ok_or_else(|| anyhow::anyhow!("{service} ended at once"))?;
-    let limit = Duration::from_secs(1800);
-    while !serving(port).await {
-        anyhow::ensure!(child.try_wait()?.is_none(), "luukku serve {service} ended before it answered");
-        anyhow::ensure!(began.elapsed() < limit, "{service} did not answer within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until(&mut child, began, &format!("{service} answering health"), || serving(port)).await?;
     let serving_after = began.elapsed();
     let rss_serving = rss(pid)?;
-    while !caught_up(metrics).await {
-        anyhow::ensure!(child.try_wait()?.is_none(), "luukku serve {service} ended before it caught up");
-        anyhow::ensure!(began.elapsed() < limit, "{service} did not catch up within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until(&mut child, began, &format!("{service} catching up"), || caught_up(metrics)).await?;
     let caught_up_after = began.elapsed();
     let rss_caught_up = rss(pid)?;
     child.kill().await?;
@@ -94,6 +85,26 @@ async fn start(
         rss_caught_up as f64 / 1e6
     );
     Ok(Started { service, serving: serving_after, caught_up: caught_up_after, rss_serving, rss_caught_up })
+}
+
+/// Polls `done` until it holds, while `child` runs, for at most half an hour from `began`.
+async fn until<F, Fut>(
+    child: &mut tokio::process::Child,
+    began: Instant,
+    what: &str,
+    done: F,
+) -> anyhow::Result<()>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let limit = Duration::from_secs(1800);
+    while !done().await {
+        anyhow::ensure!(child.try_wait()?.is_none(), "the process ended before {what}");
+        anyhow::ensure!(began.elapsed() < limit, "no {what} within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
 }
 
 fn free_port() -> anyhow::Result<u16> {

@@ -25,7 +25,33 @@ struct Shared {
     watching: AtomicBool,
 }
 
+/// What was so before a read from the bucket: how many forgettings, and whether the watch ran.
+#[derive(Clone, Copy)]
+struct BeforeRead {
+    forgotten: u64,
+    watching: bool,
+}
+
 impl Shared {
+    fn before_read(&self) -> BeforeRead {
+        BeforeRead {
+            forgotten: self.forgotten.load(Ordering::SeqCst),
+            watching: self.watching.load(Ordering::SeqCst),
+        }
+    }
+
+    /// Caches keys read from the bucket, unless the watch was not running or something was
+    /// forgotten since `before` (the key read may be one erased meanwhile).
+    fn keep<'a>(&self, before: BeforeRead, read: impl IntoIterator<Item = (&'a str, &'a FamilyKey)>) {
+        let mut keys = self.keys();
+        // Under the lock: a forgetting after the read leaves them out.
+        if before.watching && self.forgotten.load(Ordering::SeqCst) == before.forgotten {
+            for (family, key) in read {
+                keys.put(family.to_owned(), key.clone());
+            }
+        }
+    }
+
     fn keys(&self) -> std::sync::MutexGuard<'_, LruCache<String, FamilyKey>> {
         self.keys.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -122,16 +148,9 @@ impl KeyStore for CachedKeys {
             return Ok(Some(key.clone()));
         }
         metrics::counter!("luukku_family_key_cache_total", "outcome" => "miss").increment(1);
-        let forgotten = self.shared.forgotten.load(Ordering::SeqCst);
-        let watching = self.shared.watching.load(Ordering::SeqCst);
+        let before = self.shared.before_read();
         let key = self.inner.get(family).await?;
-        if let Some(key) = &key {
-            let mut keys = self.shared.keys();
-            // Under the lock: a forgetting after the read above leaves it out.
-            if watching && self.shared.forgotten.load(Ordering::SeqCst) == forgotten {
-                keys.put(family.to_owned(), key.clone());
-            }
-        }
+        self.shared.keep(before, key.as_ref().map(|key| (family, key)));
         Ok(key)
     }
 
@@ -155,18 +174,13 @@ impl KeyStore for CachedKeys {
         if missing.is_empty() {
             return Ok(keys);
         }
-        let forgotten = self.shared.forgotten.load(Ordering::SeqCst);
-        let watching = self.shared.watching.load(Ordering::SeqCst);
+        let before = self.shared.before_read();
         let read = self.inner.get_many(&missing).await?;
-        let mut cached = self.shared.keys();
-        // Under the lock: a forgetting after the read above leaves them out.
-        let keep = watching && self.shared.forgotten.load(Ordering::SeqCst) == forgotten;
-        for (family, key) in read {
-            if keep && let Some(key) = &key {
-                cached.put(family.clone(), key.clone());
-            }
-            keys.insert(family, key);
-        }
+        self.shared.keep(
+            before,
+            read.iter().filter_map(|(family, key)| key.as_ref().map(|key| (family.as_str(), key))),
+        );
+        keys.extend(read);
         Ok(keys)
     }
 

@@ -23,8 +23,8 @@ use luukku_eventstore::{Checkpoints, EventStore, Followed, Stream, Undecodable};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::Indexing;
 use super::store::{ProjectionError, ProjectionTree, Result, Txn};
+use super::{FamilyKeys, FetchKeys, Indexing};
 
 /// Messages one batch holds at most.
 const BATCH: usize = 16_384;
@@ -105,6 +105,7 @@ impl Runner {
         let applier = Applier {
             tree: tree.clone(),
             indexing: indexing.clone(),
+            // Families may be marked from before this start.
             pending: true,
             waited_for_key: false,
             applied: start,
@@ -143,23 +144,19 @@ struct Applier {
 impl Applier {
     async fn run(mut self, mut messages: mpsc::Receiver<(Followed, Fetched)>) {
         let mut batch = Vec::with_capacity(BATCH);
-        // Marked before this start, perhaps.
-        self.pending = true;
         loop {
             if self.pending && self.indexing.search_key().is_some() {
                 self.reindex_pending().await;
             }
             // Idle, it indexes again the families it could not index before.
-            let received =
-                match tokio::time::timeout(REINDEX_EVERY, messages.recv_many(&mut batch, BATCH)).await {
-                    Ok(0) => return,
-                    Ok(received) => received,
-                    Err(_) => {
-                        self.reindex_pending().await;
-                        continue;
-                    }
-                };
-            debug_assert!(received > 0);
+            match tokio::time::timeout(REINDEX_EVERY, messages.recv_many(&mut batch, BATCH)).await {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(_) => {
+                    self.reindex_pending().await;
+                    continue;
+                }
+            }
             if batch.len() >= BACKLOG {
                 let until = tokio::time::Instant::now() + BACKLOG_WAIT;
                 while batch.len() < BATCH / 2 {
@@ -171,8 +168,7 @@ impl Applier {
                 }
             }
             let (mut work, keys): (Vec<Followed>, Vec<Fetched>) = batch.drain(..).unzip();
-            let keys: Arc<HashMap<FamilyId, Option<FamilyKey>>> =
-                Arc::new(keys.into_iter().flatten().collect());
+            let keys: Arc<FamilyKeys> = Arc::new(keys.into_iter().flatten().collect());
             loop {
                 let tree = self.tree.clone();
                 let applied = self.applied;
@@ -288,7 +284,7 @@ type Fetched = Option<(FamilyId, Option<FamilyKey>)>;
 /// together. While NATS does not answer they are read again (the projection is stalled then
 /// anyway); a key that cannot be used (wrapped under a key-encryption key not given, or
 /// corrupt) is left out, and that family's index entries stay as they were.
-async fn with_keys(fetch: super::FetchKeys, messages: Vec<Followed>) -> Vec<(Followed, Fetched)> {
+async fn with_keys(fetch: FetchKeys, messages: Vec<Followed>) -> Vec<(Followed, Fetched)> {
     let renamed: Vec<Option<FamilyId>> =
         messages.iter().map(|message| message.as_ref().ok().and_then(super::apply::renames)).collect();
     let families: Vec<FamilyId> =
@@ -325,7 +321,7 @@ async fn with_keys(fetch: super::FetchKeys, messages: Vec<Followed>) -> Vec<(Fol
 }
 
 /// The families' keys; again while NATS does not answer; `None` on any other failure.
-async fn read_keys(fetch: &super::FetchKeys, families: Vec<FamilyId>) -> Option<super::FamilyKeys> {
+async fn read_keys(fetch: &FetchKeys, families: Vec<FamilyId>) -> Option<FamilyKeys> {
     let mut backoff = Duration::from_millis(100);
     loop {
         match fetch(families.clone()).await {
@@ -405,7 +401,7 @@ fn apply_batch(
     mut applied: Checkpoints,
     messages: Vec<Followed>,
     search: Option<&super::search::SearchKey>,
-    keys: &HashMap<FamilyId, Option<FamilyKey>>,
+    keys: &FamilyKeys,
 ) -> Result<Batch> {
     let mut txn = Txn::new(&tree.0);
     let mut stop = None;

@@ -1,8 +1,8 @@
 //! The blind search index: keyed hashes of the first three letters of members' normalised
 //! name tokens (of a shorter token, the whole token), each keyed with its family too so that
-//! equal names hash apart in different families, and of identity codes. The projection's files hold no readable name,
-//! only these hashes, under a key kept (wrapped under the key-encryption key) in the family-key
-//! bucket, one per deployment. A search looks the hashes up, then opens only the families found
+//! equal names hash apart in different families, and of identity codes. The projection's
+//! files hold no readable name, only these hashes, under a key kept (wrapped under the
+//! key-encryption key) in the family-key bucket, one per deployment. A search looks the hashes up, then opens only the families found
 //! and checks them against the query, so a hash shared by chance finds nothing wrong.
 
 use std::collections::BTreeSet;
@@ -13,9 +13,6 @@ use luukku_domain::identity_code::IdentityCode;
 use luukku_domain::sealing::FamilyKey;
 use sha2::Sha256;
 use unicode_normalization::UnicodeNormalization as _;
-
-/// The name of the index key in the family-key bucket.
-pub use luukku_eventstore::SEARCH_INDEX_KEY;
 
 /// How many letters of a name token its prefix entry holds: a prefix of this many letters or
 /// more finds the family.
@@ -62,6 +59,8 @@ enum Kind {
     /// A name token's first [`PREFIX`] letters.
     Prefix,
     IdentityCode,
+    /// What tells one key from another.
+    Check,
 }
 
 impl SearchKey {
@@ -75,6 +74,7 @@ impl SearchKey {
             Kind::Token => b"luukku search: name token\0",
             Kind::Prefix => b"luukku search: name prefix\0",
             Kind::IdentityCode => b"luukku search: identity code\0",
+            Kind::Check => b"luukku search: key check\0",
         };
         mac.update(label);
         if let Some(family) = family {
@@ -118,7 +118,7 @@ impl SearchKey {
     /// What tells this key from another: stored with the index, so that an index made with
     /// another key is noticed.
     pub fn check(&self) -> Hash {
-        self.hash(Kind::Token, None, "the search index key's check")
+        self.hash(Kind::Check, None, "")
     }
 
     /// An identity code's entry: the same in every family, since codes are searched everywhere.

@@ -2,7 +2,7 @@
 //! a [`Txn`] that applies a batch of messages and the streams' checkpoints at once; reads go
 //! through a [`ProjectionTree`].
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use luukku_domain::contacts::{ConsultationId, ContactPersonId};
 use luukku_domain::family::{FamilyId, MemberDetails};
@@ -435,11 +435,7 @@ impl<'a> Txn<'a> {
     /// A family whose names cannot be opened now (no key read, or none in the bucket while its
     /// document lives, or no search key yet) keeps the entries it had, and is marked to be
     /// indexed again later; whether any was.
-    pub fn index_names(
-        &mut self,
-        search: Option<&SearchKey>,
-        keys: &HashMap<FamilyId, Option<FamilyKey>>,
-    ) -> Result<bool> {
+    pub fn index_names(&mut self, search: Option<&SearchKey>, keys: &super::FamilyKeys) -> Result<bool> {
         let mut marked = false;
         if let Some(search) = search
             && !self.renamed.is_empty()
@@ -564,6 +560,8 @@ fn opened_members(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
     fn entry(at_ms: i64, stream: Stream, sequence: u64) -> (TimelineCursor, TimelineDoc) {
