@@ -160,12 +160,12 @@ pub async fn run(args: ScaleArgs) -> anyhow::Result<crate::stats::Row> {
     // Its tasks end as they are aborted; then the folder is free for a process.
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
 
-    println!(
-        "each service as a process of its own, started on the streams as they are (coordination on the rebuilt folder):"
-    );
     let processes = if args.no_processes {
         Vec::new()
     } else {
+        println!(
+            "each service as a process of its own, started on the streams as they are (coordination on the rebuilt folder):"
+        );
         crate::processes::measure(&nats.url(), fresh.path()).await?
     };
 
