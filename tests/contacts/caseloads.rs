@@ -344,7 +344,8 @@ async fn reconciling_reports_every_difference_and_repairs_it() -> anyhow::Result
     harness.record_on_person(&ben, &[ContactPersonEvent::CaseloadJoined(family(&stray)?)]).await?;
 
     let keys = luukku_eventstore::NatsKeyStore::open(&harness.store, luukku_testkit::key_ring()).await?;
-    let contacts = luukku_contacts::Contacts::new(harness.store.clone(), keys);
+    let contacts =
+        luukku_contacts::Contacts::new(&luukku_app::Folder::temporary(), harness.store.clone(), keys);
     let operator = luukku_contacts::app::process_caller();
     let report = contacts.reconcile(&operator, false, 0).await?;
     let mut found: Vec<_> =

@@ -6,6 +6,7 @@ mod codec;
 mod erasure;
 mod errors;
 mod links;
+mod models;
 mod requests;
 mod support;
 mod telemetry;

@@ -21,6 +21,7 @@ use luukku_eventstore::glass::Glass;
 
 pub use relations::Relations;
 
+use crate::projected::Folder;
 use crate::{AppError, Caller, Result, context_now, refused};
 
 /// What an allowed caller may see, and why.
@@ -40,6 +41,8 @@ pub struct Granted {
 #[derive(Clone)]
 pub struct Guard {
     store: EventStore,
+    /// The process's read-model folder, where the relations live, and the services' models.
+    folder: Folder,
     relations: Arc<Relations>,
     log: AccessLog,
     /// Operators' break-glass grants, opened on first use.
@@ -82,9 +85,11 @@ fn basis(basis: &Basis) -> (String, Option<String>) {
 }
 
 impl Guard {
-    pub fn new(store: EventStore, relations: Arc<Relations>, log: AccessLog) -> Self {
+    /// The guard of a service whose relations model is `relations`, kept in `folder`.
+    pub fn new(store: EventStore, folder: Folder, relations: Arc<Relations>, log: AccessLog) -> Self {
         Self {
             store,
+            folder,
             relations,
             log,
             glass: Arc::default(),
@@ -116,11 +121,22 @@ impl Guard {
         }
     }
 
-    /// Starts the relationships model and the access log writer on `store`.
+    /// Starts the relationships model (in a temporary folder: written from the streams' start)
+    /// and the access log writer on `store`.
     pub fn start(store: EventStore) -> Self {
-        let relations = Relations::spawn(store.clone());
+        Self::start_in(&Folder::temporary(), store)
+    }
+
+    /// Starts the relationships model in `folder` and the access log writer on `store`.
+    pub fn start_in(folder: &Folder, store: EventStore) -> Self {
+        let relations = Relations::spawn(folder, store.clone());
         let log = AccessLog::start(store.clone());
-        Self::new(store, relations, log)
+        Self::new(store, folder.clone(), relations, log)
+    }
+
+    /// The process's read-model folder: the services keep their models beside the relations.
+    pub fn folder(&self) -> &Folder {
+        &self.folder
     }
 
     pub fn relations(&self) -> &Arc<Relations> {
@@ -138,20 +154,22 @@ impl Guard {
         action: Action,
         target: &Target,
         glass: Option<&BreakGlass>,
-    ) -> Decision {
+    ) -> Result<Decision> {
         let context = context_now();
-        self.relations.read(|state| {
-            let facts = Facts {
-                today: context.today,
-                now_ms: context.now.as_millis(),
-                family: target.family.and_then(|family| state.family(family)),
-                caller_contact_person: state.contact_person_of(&caller.actor.person_id),
-                caller_member: caller.member,
-                break_glass: glass,
-                target: target.clone(),
-            };
-            access::decide(&caller.actor, action, &facts)
-        })
+        let family = match target.family {
+            Some(family) => self.relations.family(family)?,
+            None => None,
+        };
+        let facts = Facts {
+            today: context.today,
+            now_ms: context.now.as_millis(),
+            family: family.as_ref(),
+            caller_contact_person: self.relations.contact_person_of(&caller.actor.person_id)?,
+            caller_member: caller.member,
+            break_glass: glass,
+            target: target.clone(),
+        };
+        Ok(access::decide(&caller.actor, action, &facts))
     }
 
     /// May `caller` take `action` on `target`? Stores the access record either way; `Err` when
@@ -193,7 +211,7 @@ impl Guard {
                 scope,
                 basis,
                 family: target.family,
-                contact_person: self.relations.read(|state| state.contact_person_of(&caller.actor.person_id)),
+                contact_person: self.relations.contact_person_of(&caller.actor.person_id)?,
                 glass,
             }),
             Decision::Deny { rule } => Err(denied(rule, action, &target)),
@@ -214,27 +232,29 @@ impl Guard {
             return Err(standing.stopped_error(&stopped));
         }
         if target.family.is_none() && (target.referral.is_some() || target.meeting.is_some()) {
-            let family_of = |state: &relations::State| {
-                target
-                    .referral
-                    .and_then(|referral| state.family_of_referral(referral))
-                    .or_else(|| target.meeting.and_then(|meeting| state.family_of_meeting(meeting)))
+            let family_of = |target: &Target| -> Result<Option<FamilyId>> {
+                if let Some(family) =
+                    target.referral.map(|id| self.relations.family_of_referral(id)).transpose()?.flatten()
+                {
+                    return Ok(Some(family));
+                }
+                Ok(target.meeting.map(|id| self.relations.family_of_meeting(id)).transpose()?.flatten())
             };
-            let mut family = self.relations.read(family_of);
+            let mut family = family_of(target)?;
             if family.is_none() {
                 // Perhaps sent a moment ago.
                 self.relations.caught_up(&self.store).await?;
-                family = self.relations.read(family_of);
+                family = family_of(target)?;
             }
             target.family = family;
         }
         let glass = self.glass_of(caller, target).await?;
-        let mut decision = self.decide(caller, action, target, glass.as_ref());
+        let mut decision = self.decide(caller, action, target, glass.as_ref())?;
         if !decision.allowed() {
             // The relationship may have been recorded a moment ago: decide again on facts that
             // include everything acknowledged before this call.
             self.relations.caught_up(&self.store).await?;
-            decision = self.decide(caller, action, target, glass.as_ref());
+            decision = self.decide(caller, action, target, glass.as_ref())?;
         }
         Ok((decision, glass))
     }
@@ -261,9 +281,10 @@ impl Guard {
     /// watch, which is decided again at each change. Records nothing.
     pub fn recheck(&self, caller: &Caller, action: Action, granted: &Granted) -> Option<Scope> {
         let target = Target { family: granted.family, ..Target::default() };
+        // Facts that cannot be read end the watch rather than guess.
         match self.decide(caller, action, &target, granted.glass.as_ref()) {
-            Decision::Allow { scope, .. } => Some(scope),
-            Decision::Deny { .. } => None,
+            Ok(Decision::Allow { scope, .. }) => Some(scope),
+            Ok(Decision::Deny { .. }) | Err(_) => None,
         }
     }
 

@@ -1,6 +1,6 @@
 //! What every luukku application layer shares, free of gRPC and protobuf: the verified caller,
 //! the aggregate repository (load, decide, seal, append), the application error that every
-//! refusal and failure becomes, in-memory read models that follow a stream, and the clock.
+//! refusal and failure becomes, checkpointed read models in sled that follow the streams, and the clock.
 //!
 //! A service's application layer has one async function per use case: it takes the caller and
 //! a domain command, loads the aggregates, asks the domain's rules, appends the events, and
@@ -14,7 +14,7 @@ pub mod erasures;
 pub mod error;
 pub mod events;
 pub mod gauges;
-pub mod read_model;
+pub mod projected;
 pub mod repository;
 pub mod standing;
 
@@ -23,7 +23,7 @@ pub use caller::Caller;
 pub use clock::{context_now, finnish_zone};
 pub use error::{AppError, RepositoryError, refused};
 pub use events::{Events, EventsError};
-pub use read_model::ReadModel;
+pub use projected::{Folder, Projected};
 pub use repository::{Entry, Keys, Loaded, Outcome, Reader, Repository, Write, Written};
 pub use standing::{Standing, StandingState};
 

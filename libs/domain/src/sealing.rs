@@ -147,6 +147,33 @@ impl<T: Serialize + DeserializeOwned> PersonalField for Personal<T> {
     }
 }
 
+thread_local! {
+    /// Whether erased values are being encoded as [`Sealed::empty`] on this thread.
+    static ERASED_AS_EMPTY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `encode` with erased values encoded as an empty marker: for read models, which keep
+/// states whose personal values were dropped ([`HasPersonal::drop_sealed`]). Values in the clear
+/// are refused here too. Anywhere else, an erased value is refused, so that an event never
+/// loses a value by mistake.
+pub fn encoding_erased<R>(encode: impl FnOnce() -> R) -> R {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            ERASED_AS_EMPTY.set(self.0);
+        }
+    }
+    let _reset = Reset(ERASED_AS_EMPTY.replace(true));
+    encode()
+}
+
+impl Sealed {
+    /// The marker of an erased value: no real sealed value is empty (each has its 16-byte tag).
+    fn empty() -> Self {
+        Self { nonce: [0; 24], ciphertext: Vec::new() }
+    }
+}
+
 impl<T> Serialize for Personal<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
@@ -154,6 +181,7 @@ impl<T> Serialize for Personal<T> {
             Personal::Plain(_) => {
                 Err(serde::ser::Error::custom("personal data must be sealed before it is encoded"))
             }
+            Personal::Erased if ERASED_AS_EMPTY.get() => Sealed::empty().serialize(serializer),
             Personal::Erased => Err(serde::ser::Error::custom("erased personal data cannot be encoded")),
         }
     }
@@ -161,7 +189,8 @@ impl<T> Serialize for Personal<T> {
 
 impl<'de, T> Deserialize<'de> for Personal<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Sealed::deserialize(deserializer).map(Personal::Sealed)
+        let sealed = Sealed::deserialize(deserializer)?;
+        Ok(if sealed.ciphertext.is_empty() { Personal::Erased } else { Personal::Sealed(sealed) })
     }
 }
 
@@ -196,6 +225,21 @@ mod tests {
         let mut field = Personal::Plain(text.to_owned());
         field.seal(key, family).expect("seal");
         field
+    }
+
+    #[test]
+    fn erased_values_encode_only_for_read_models_and_decode_as_erased() {
+        let erased: Personal<String> = Personal::Erased;
+        assert!(postcard::to_allocvec(&erased).is_err(), "an event never carries an erased value");
+        let bytes = encoding_erased(|| postcard::to_allocvec(&erased)).expect("a read model's record");
+        assert_eq!(postcard::from_bytes::<Personal<String>>(&bytes).expect("decoded"), Personal::Erased);
+        let plain = Personal::Plain("Aino".to_owned());
+        assert!(encoding_erased(|| postcard::to_allocvec(&plain)).is_err(), "never in the clear");
+        assert!(postcard::to_allocvec(&erased).is_err(), "only within encoding_erased");
+        let key = FamilyKey::generate();
+        let real = sealed("Aino", &key, b"family");
+        let bytes = postcard::to_allocvec(&real).expect("sealed");
+        assert_eq!(postcard::from_bytes::<Personal<String>>(&bytes).expect("decoded"), real);
     }
 
     #[test]

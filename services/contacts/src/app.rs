@@ -9,9 +9,8 @@ mod persons;
 use std::sync::Arc;
 use std::time::Duration;
 
-use luukku_app::{Caller, Keys, Loaded, ReadModel, Reader, Repository, Result, Write, refused};
+use luukku_app::{Caller, Folder, Keys, Loaded, Reader, Repository, Result, Write, refused};
 use luukku_domain::RequestId;
-use luukku_domain::contacts::reconcile::{Caseloads, FamilyEnds};
 use luukku_domain::contacts::{
     Assignment, Consultation, ContactLog, ContactPerson, ContactPersonCommand, ContactPersonId,
 };
@@ -33,20 +32,25 @@ pub struct Contacts<K: KeyStore> {
     logs: Repository<ContactLog, K>,
     consultations: Repository<Consultation, K>,
     families: Reader<Family, K>,
-    /// Caseloads and assignments, followed from `CONTACTS`, to reconcile them.
-    caseloads: Arc<ReadModel<Caseloads>>,
-    /// Closed and erased families, followed from `FAMILIES`, to end their assignments.
-    ends: Arc<ReadModel<FamilyEnds>>,
+    /// Caseloads and assignments, followed from `CONTACTS`, and closed and erased families,
+    /// from `FAMILIES`: to reconcile them, and end the assignments of ended families.
+    caseloads: caseloads::CaseloadModel,
     reservation_time: Duration,
 }
 
 impl<K: KeyStore + Clone> Contacts<K> {
-    pub fn new(store: EventStore, keys: K) -> Self {
-        Self::with_reservation_time(store, keys, RESERVATION_TIME)
+    /// The use cases on `store`, with their read model in `folder`.
+    pub fn new(folder: &Folder, store: EventStore, keys: K) -> Self {
+        Self::with_reservation_time(folder, store, keys, RESERVATION_TIME)
     }
 
     /// With places in caseloads held for `reservation_time`.
-    pub fn with_reservation_time(store: EventStore, keys: K, reservation_time: Duration) -> Self {
+    pub fn with_reservation_time(
+        folder: &Folder,
+        store: EventStore,
+        keys: K,
+        reservation_time: Duration,
+    ) -> Self {
         let contacts = Stream::Contacts;
         Self {
             persons: Repository::new(store.clone(), keys.clone(), contacts, Keys::None),
@@ -54,18 +58,7 @@ impl<K: KeyStore + Clone> Contacts<K> {
             logs: Repository::new(store.clone(), keys.clone(), contacts, Keys::FamilyKey),
             consultations: Repository::new(store.clone(), keys.clone(), contacts, Keys::None),
             families: Reader::new(store.clone(), keys, Stream::Families, Keys::FamilyKey),
-            caseloads: ReadModel::spawn(
-                store.clone(),
-                contacts,
-                "contacts.caseloads",
-                caseloads::apply_contacts,
-            ),
-            ends: ReadModel::spawn(
-                store,
-                Stream::Families,
-                "contacts.family_ends",
-                caseloads::apply_families,
-            ),
+            caseloads: caseloads::CaseloadModel::spawn(folder, store),
             reservation_time,
         }
     }
@@ -101,6 +94,6 @@ impl<K: KeyStore> Contacts<K> {
 
     /// The read models this service keeps, for health.
     pub fn standings(&self) -> Vec<Arc<luukku_app::Standing>> {
-        vec![self.caseloads.standing().clone(), self.ends.standing().clone()]
+        vec![self.caseloads.standing().clone()]
     }
 }

@@ -51,7 +51,7 @@ pub async fn start<K: KeyStore + Clone>(
     config: Config,
     guard: Guard,
 ) -> (Routes, Process) {
-    let app = Arc::new(Contacts::with_reservation_time(store, keys, config.reservation_time));
+    let app = Arc::new(Contacts::with_reservation_time(guard.folder(), store, keys, config.reservation_time));
     let process = Process::spawn(Arc::clone(&app), config.tick, config.grace);
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<ContactServiceServer<ContactGrpc<K>>>().await;

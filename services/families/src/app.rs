@@ -219,9 +219,7 @@ impl<K: KeyStore> Families<K> {
             Some(relations) => {
                 // Everything acknowledged before the call counts.
                 relations.caught_up(self.families.store()).await?;
-                relations.read(|state| {
-                    state.family(family_id).is_some_and(|facts| facts.child_protection_referred)
-                })
+                relations.family(family_id)?.is_some_and(|facts| facts.child_protection_referred)
             }
             None => false,
         };

@@ -1,6 +1,6 @@
 //! `luukku dev`: the embedded default.
 
-use luukku_app::{Guard, Relations};
+use luukku_app::{Folder, Guard, Relations};
 use luukku_eventstore::audit::AccessLog;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -113,9 +113,10 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     };
     // One model of the families' relationships serves every service's access policy; each
     // service writes its own access records.
-    let relations = Relations::spawn(of(NatsUser::Coordination)?.0);
+    let models = Folder::open(&args.data_dir.join("models"))?;
+    let relations = Relations::spawn(&models, of(NatsUser::Coordination)?.0);
     let guard = |store: &EventStore| {
-        Guard::new(store.clone(), Arc::clone(&relations), AccessLog::start(store.clone()))
+        Guard::new(store.clone(), models.clone(), Arc::clone(&relations), AccessLog::start(store.clone()))
     };
     // The referral process (deadlines, consent lapses) runs until `_process` is dropped.
     let (referrals_store, referrals_keys) = of(NatsUser::Referrals)?;

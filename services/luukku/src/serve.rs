@@ -84,7 +84,9 @@ pub struct ServeArgs {
     /// Address to listen on; the service's default port on all interfaces when not given.
     #[arg(long, env = "LUUKKU_LISTEN")]
     pub listen: Option<SocketAddr>,
-    /// Folder for the coordination service's projection.
+    /// Folder for the service's checkpointed read models (in `models/`) and the coordination
+    /// service's projection. Without it, a write service keeps its models in a temporary
+    /// folder and reads every stream from its start at each start.
     #[arg(long, env = "LUUKKU_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     #[command(flatten)]
@@ -287,8 +289,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     luukku_app::gauges::spawn_stream_gauges(store.clone());
     luukku_grpc::observe::spawn_failure_reports(store.clone());
-    // Every call is decided by the access policy and recorded in the access log.
-    let guard = luukku_app::Guard::start(store.clone());
+    // Every call is decided by the access policy and recorded in the access log. The policy's
+    // relations and the service's read models are checkpointed in the data folder.
+    let data_dir = args.data_dir.or(file.data_dir);
+    let models = match &data_dir {
+        Some(folder) => luukku_app::Folder::open(&folder.join("models"))?,
+        None => {
+            tracing::warn!(
+                "no --data-dir: the read models are kept in a temporary folder and read every stream from its start"
+            );
+            luukku_app::Folder::temporary()
+        }
+    };
+    let guard = luukku_app::Guard::start_in(&models, store.clone());
     // A service's process (deadlines; caseloads) runs until this is dropped.
     let mut _process: Option<Box<dyn std::any::Any + Send>> = None;
     let mut _projection = None;
@@ -310,7 +323,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             routes
         }
         Service::Coordination => {
-            let folder = args.data_dir.or(file.data_dir).context(
+            let folder = data_dir.context(
                 "the coordination service needs a folder for its projection: --data-dir or LUUKKU_DATA_DIR",
             )?;
             let keys = luukku_coordination::cached_keys(keys);

@@ -6,7 +6,7 @@ mod index;
 use std::sync::Arc;
 
 use luukku_app::{
-    AppError, Caller, Keys, Loaded, Reader, Repository, Result, Write, Written, context_now, refused,
+    AppError, Caller, Folder, Keys, Loaded, Reader, Repository, Result, Write, Written, context_now, refused,
 };
 use luukku_domain::family::{Family, FamilyId};
 use luukku_domain::meetings::{
@@ -46,11 +46,12 @@ impl<K: KeyStore + Clone> Meetings<K> {
         self.index.standing()
     }
 
-    pub fn new(store: EventStore, keys: K) -> Self {
+    /// The use cases on `store`, with the meeting index in `folder`.
+    pub fn new(folder: &Folder, store: EventStore, keys: K) -> Self {
         Self {
             meetings: Repository::new(store.clone(), keys.clone(), Stream::Meetings, Keys::FamilyKey),
             families: Reader::new(store.clone(), keys, Stream::Families, Keys::FamilyKey),
-            index: MeetingIndex::spawn(store),
+            index: MeetingIndex::spawn(folder, store),
         }
     }
 }
@@ -131,7 +132,7 @@ impl<K: KeyStore> Meetings<K> {
             Some(family) => family,
             None => {
                 self.index.caught_up(self.meetings.store()).await?;
-                self.index.family_of(meeting_id).ok_or_else(not_found)?
+                self.index.family_of(meeting_id)?.ok_or_else(not_found)?
             }
         };
         let loaded = self.meetings.load(family_id.into()).await?;
@@ -163,44 +164,41 @@ impl<K: KeyStore> Meetings<K> {
         Ok((meetings, loaded.version))
     }
 
-    /// Meetings `select` finds in every family, as loaded (and opened) now.
+    /// The meetings the index found, each with its family's meetings as loaded (and opened)
+    /// now.
     async fn across_families(
         &self,
-        select: impl Fn(&FamilyMeetings) -> Vec<MeetingId>,
+        found: Vec<(FamilyId, MeetingId)>,
     ) -> Result<Vec<(FamilyId, MeetingId, std::sync::Arc<Loaded<FamilyMeetings>>)>> {
-        self.index.caught_up(self.meetings.store()).await?;
-        let mut found = Vec::new();
-        for (family_id, meetings) in self.index.find(select) {
-            let loaded = self.meetings.load(family_id.into()).await?;
-            for meeting_id in meetings {
-                found.push((family_id, meeting_id, Arc::clone(&loaded)));
-            }
+        let mut loaded: Option<(FamilyId, std::sync::Arc<Loaded<FamilyMeetings>>)> = None;
+        let mut meetings = Vec::with_capacity(found.len());
+        for (family_id, meeting_id) in found {
+            let family = match &loaded {
+                Some((id, family)) if *id == family_id => Arc::clone(family),
+                _ => {
+                    let family = self.meetings.load(family_id.into()).await?;
+                    loaded = Some((family_id, Arc::clone(&family)));
+                    family
+                }
+            };
+            meetings.push((family_id, meeting_id, family));
         }
-        Ok(found)
+        Ok(meetings)
     }
 
     /// Scheduled meetings ahead that `who` takes part in, soonest first.
     pub async fn upcoming(&self, _caller: &Caller, who: &Participant) -> Result<Vec<FamilyMeeting>> {
         let now = context_now().now;
-        let upcoming = |meetings: &FamilyMeetings| -> Vec<MeetingId> {
-            meetings
-                .meetings
-                .iter()
-                .filter(|(_, meeting)| {
-                    matches!(meeting.status, MeetingStatus::Scheduled(slot) if slot.starts_at >= now)
-                        && meeting.participants.contains(who)
-                })
-                .map(|(id, _)| *id)
-                .collect()
-        };
+        self.index.caught_up(self.meetings.store()).await?;
+        let scheduled = self.index.scheduled_for(who)?;
         let mut meetings: Vec<FamilyMeeting> = self
-            .across_families(upcoming)
+            .across_families(scheduled)
             .await?
             .into_iter()
             .filter_map(|(family_id, meeting_id, loaded)| {
                 let meeting = loaded.state.meetings.get(&meeting_id)?;
                 // The fresh state decides: the index may be a moment ahead or behind.
-                let still = matches!(meeting.status, MeetingStatus::Scheduled(_))
+                let still = matches!(meeting.status, MeetingStatus::Scheduled(slot) if slot.starts_at >= now)
                     && meeting.participants.contains(who);
                 still.then(|| FamilyMeeting { family_id, meeting_id, meeting: meeting.clone() })
             })
@@ -214,14 +212,8 @@ impl<K: KeyStore> Meetings<K> {
 
     /// Agreed actions `who` owns that are not done yet, soonest due first.
     pub async fn open_actions(&self, _caller: &Caller, who: &Participant) -> Result<Vec<OpenAction>> {
-        let owned = |meetings: &FamilyMeetings| -> Vec<MeetingId> {
-            meetings
-                .meetings
-                .iter()
-                .filter(|(_, meeting)| meeting.actions.values().any(|a| a.done.is_none() && a.owner == *who))
-                .map(|(id, _)| *id)
-                .collect()
-        };
+        self.index.caught_up(self.meetings.store()).await?;
+        let owned = self.index.with_open_actions_of(who)?;
         let mut actions = Vec::new();
         for (family_id, meeting_id, loaded) in self.across_families(owned).await? {
             let Some(meeting) = loaded.state.meetings.get(&meeting_id) else { continue };

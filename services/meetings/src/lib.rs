@@ -19,7 +19,7 @@ pub use grpc::MeetingGrpc;
 pub async fn routes<K: KeyStore + Clone>(store: EventStore, keys: K, guard: Guard) -> Routes {
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<MeetingServiceServer<MeetingGrpc<K>>>().await;
-    let meetings = Meetings::new(store, keys);
+    let meetings = Meetings::new(guard.folder(), store, keys);
     let standings = vec![guard.relations().standing().clone(), meetings.index_standing().clone()];
     follow_read_models(reporter, vec![MeetingServiceServer::<MeetingGrpc<K>>::NAME], move || {
         standings.clone()

@@ -9,7 +9,7 @@ mod referrals;
 
 use std::sync::Arc;
 
-use luukku_app::{Keys, ReadModel, Reader, Repository};
+use luukku_app::{Folder, Keys, Reader, Repository};
 use luukku_domain::AggregateId;
 use luukku_domain::contacts::Assignment;
 use luukku_domain::family::Family;
@@ -25,9 +25,9 @@ pub struct Referrals<K: KeyStore> {
     catalogue: Repository<CatalogueService, K>,
     families: Reader<Family, K>,
     assignments: Reader<Assignment, K>,
-    model: Arc<ReadModel<model::State>>,
+    model: model::Model,
     /// The consents' terms, for the consent process.
-    consents: Arc<ReadModel<consents::State>>,
+    consents: consents::Consents,
     policy: DeadlinePolicy,
 }
 
@@ -41,12 +41,13 @@ fn referral_family(state: &Referral, events: &[ReferralEvent]) -> Option<Aggrega
 }
 
 impl<K: KeyStore + Clone> Referrals<K> {
-    /// Where the referral index stands, and whether it stopped.
-    pub fn index_standing(&self) -> &Arc<luukku_app::Standing> {
-        self.model.standing()
+    /// Where the referral index and the consent terms stand, and whether they stopped.
+    pub fn standings(&self) -> [Arc<luukku_app::Standing>; 2] {
+        [self.model.standing().clone(), self.consents.standing().clone()]
     }
 
-    pub fn new(store: EventStore, keys: K, policy: DeadlinePolicy) -> Self {
+    /// The use cases on `store`, with their read models in `folder`.
+    pub fn new(folder: &Folder, store: EventStore, keys: K, policy: DeadlinePolicy) -> Self {
         let referrals = Stream::Referrals;
         Self {
             referrals: Repository::new(
@@ -58,8 +59,8 @@ impl<K: KeyStore + Clone> Referrals<K> {
             catalogue: Repository::new(store.clone(), keys.clone(), referrals, Keys::None),
             families: Reader::new(store.clone(), keys.clone(), Stream::Families, Keys::FamilyKey),
             assignments: Reader::new(store.clone(), keys, Stream::Contacts, Keys::FamilyKey),
-            consents: ReadModel::spawn(store.clone(), Stream::Families, "consent terms", consents::apply),
-            model: ReadModel::spawn(store, referrals, "referral index", model::apply),
+            consents: consents::Consents::spawn(folder, store.clone()),
+            model: model::Model::spawn(folder, store),
             policy,
         }
     }

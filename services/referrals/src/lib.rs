@@ -42,11 +42,12 @@ pub async fn start<K: KeyStore + Clone>(
     config: Config,
     guard: Guard,
 ) -> (Routes, Process) {
-    let app = Arc::new(Referrals::new(store, keys, config.policy));
+    let app = Arc::new(Referrals::new(guard.folder(), store, keys, config.policy));
     let process = Process::spawn(Arc::clone(&app), config.tick);
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<ReferralServiceServer<ReferralGrpc<K>>>().await;
-    let standings = vec![guard.relations().standing().clone(), app.index_standing().clone()];
+    let mut standings = vec![guard.relations().standing().clone()];
+    standings.extend(app.standings());
     follow_read_models(reporter, vec![ReferralServiceServer::<ReferralGrpc<K>>::NAME], move || {
         standings.clone()
     });

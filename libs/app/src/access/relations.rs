@@ -1,10 +1,9 @@
-//! Each family's relationships, kept in memory by following the four streams: who its contact
-//! person is, which consents are in force, which referrals and meetings it has. Nothing
-//! personal is opened.
+//! Each family's relationships, kept in the process's read-model folder by following the four
+//! streams: who its contact person is, which consents are in force, which referrals and
+//! meetings it has. Nothing personal is opened. The model is checkpointed
+//! ([`crate::projected`]): a start follows the streams from where it stopped.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock, Weak};
-use std::time::Duration;
+use std::sync::Arc;
 
 use luukku_domain::access::FamilyFacts;
 use luukku_domain::contacts::{
@@ -13,198 +12,174 @@ use luukku_domain::contacts::{
 use luukku_domain::family::{Family, FamilyEvent, FamilyId};
 use luukku_domain::meetings::{FamilyMeetings, MeetingEvent, MeetingId};
 use luukku_domain::referrals::{Referral, ReferralEvent, ReferralId};
-use luukku_domain::{Aggregate, Code, CodecError};
+use luukku_domain::{Aggregate, AggregateId, Code, CodecError};
 use luukku_eventstore::{EventStore, Recorded, Stream};
-use tokio::sync::watch;
 
 use crate::AppError;
+use crate::projected::{Folder, Projected, View, key};
 use crate::standing::Standing;
 
-/// How long a decision waits for the model to reach the streams' ends.
-const CATCH_UP: Duration = Duration::from_secs(5);
+/// The shape of the model's records; a new shape writes the model anew.
+const VERSION: u32 = 1;
 
-#[derive(Default)]
-pub struct State {
-    families: HashMap<FamilyId, FamilyFacts>,
-    /// Contact persons by the person id they sign in with.
-    contact_persons: HashMap<Code, ContactPersonId>,
-    referrals: HashMap<ReferralId, FamilyId>,
-    meetings: HashMap<MeetingId, FamilyId>,
+mod keys {
+    use super::*;
+
+    pub const ERASED: u8 = b'e';
+
+    /// A family's facts.
+    pub fn family(family: FamilyId) -> Vec<u8> {
+        key(b'f', &[&family.as_ulid().to_bytes()])
+    }
+
+    /// That a family is erased.
+    pub fn erased(family: FamilyId) -> Vec<u8> {
+        key(ERASED, &[&family.as_ulid().to_bytes()])
+    }
+
+    /// The contact person who signs in with a person id.
+    pub fn person(person: &Code) -> Vec<u8> {
+        key(b'p', &[person.as_str().as_bytes()])
+    }
+
+    /// The person id a contact person signs in with.
+    pub fn person_of(contact_person: ContactPersonId) -> Vec<u8> {
+        key(b'q', &[&contact_person.as_ulid().to_bytes()])
+    }
+
+    pub fn referral(referral: ReferralId) -> Vec<u8> {
+        key(b'r', &[&referral.as_ulid().to_bytes()])
+    }
+
+    pub fn meeting(meeting: MeetingId) -> Vec<u8> {
+        key(b'm', &[&meeting.as_ulid().to_bytes()])
+    }
 }
 
-impl State {
-    pub fn family(&self, family: FamilyId) -> Option<&FamilyFacts> {
-        self.families.get(&family)
-    }
-
-    pub fn contact_person_of(&self, person: &Code) -> Option<ContactPersonId> {
-        self.contact_persons.get(person).copied()
-    }
-
-    pub fn family_of_referral(&self, referral: ReferralId) -> Option<FamilyId> {
-        self.referrals.get(&referral).copied()
-    }
-
-    pub fn family_of_meeting(&self, meeting: MeetingId) -> Option<FamilyId> {
-        self.meetings.get(&meeting).copied()
-    }
-
-    /// Applies `recorded`; changes nothing when its events do not decode.
-    fn apply(&mut self, recorded: &Recorded) -> Result<(), CodecError> {
-        let (Some(kind), Some(id)) = (recorded.aggregate_type(), recorded.aggregate_id()) else {
-            return Ok(());
-        };
-        let actor = &recorded.envelope.actor;
-        let family = FamilyId::from_ulid(id.as_ulid());
-        match (recorded.position.stream, kind) {
-            (Stream::Families, Family::TYPE) => match recorded.decode_events::<FamilyEvent>() {
-                Ok(events) => {
-                    let facts = self.families.entry(family).or_default();
-                    events.iter().for_each(|event| facts.apply_family(actor, event));
-                    if events.contains(&FamilyEvent::Erased) {
-                        crate::erasures::record(id);
-                    }
-                }
-                Err(error) => return Err(error),
-            },
-            (Stream::Contacts, Assignment::TYPE) => match recorded.decode_events::<AssignmentEvent>() {
-                Ok(events) => {
-                    let facts = self.families.entry(family).or_default();
-                    events.iter().for_each(|event| facts.apply_assignment(event));
-                }
-                Err(error) => return Err(error),
-            },
-            (Stream::Contacts, ContactPerson::TYPE) => match recorded.decode_events::<ContactPersonEvent>() {
-                Ok(events) => {
-                    let contact_person = ContactPersonId::from_ulid(id.as_ulid());
-                    for event in events {
-                        if let ContactPersonEvent::Registered(profile)
-                        | ContactPersonEvent::Updated(profile) = event
-                        {
-                            self.contact_persons.retain(|_, known| *known != contact_person);
-                            self.contact_persons.insert(profile.person_id, contact_person);
-                        }
-                    }
-                }
-                Err(error) => return Err(error),
-            },
-            (Stream::Referrals, Referral::TYPE) => match recorded.decode_events::<ReferralEvent>() {
-                Ok(events) => {
-                    let referral = ReferralId::from_ulid(id.as_ulid());
-                    for event in &events {
-                        if let ReferralEvent::Created(created) = event {
-                            self.referrals.insert(referral, created.family_id);
-                        }
-                        if let Some(family) = self.referrals.get(&referral) {
-                            self.families.entry(*family).or_default().apply_referral(actor, referral, event);
-                        }
-                    }
-                }
-                Err(error) => return Err(error),
-            },
-            (Stream::Meetings, FamilyMeetings::TYPE) => match recorded.decode_events::<MeetingEvent>() {
-                Ok(events) => {
-                    let facts = self.families.entry(family).or_default();
-                    for event in &events {
-                        facts.apply_meeting(event);
-                        self.meetings.insert(event.meeting_id(), family);
-                    }
-                }
-                Err(error) => return Err(error),
-            },
-            _ => {}
+/// Applies `recorded`; changes nothing when its events do not decode.
+fn apply(_: &(), view: &mut View<'_>, recorded: &Recorded) -> Result<(), CodecError> {
+    let (Some(kind), Some(id)) = (recorded.aggregate_type(), recorded.aggregate_id()) else {
+        return Ok(());
+    };
+    let actor = &recorded.envelope.actor;
+    let family = FamilyId::from_ulid(id.as_ulid());
+    match (recorded.position.stream, kind) {
+        (Stream::Families, Family::TYPE) => {
+            let events = recorded.decode_events::<FamilyEvent>()?;
+            view.update(keys::family(family), |facts: &mut FamilyFacts| {
+                events.iter().for_each(|event| facts.apply_family(actor, event));
+            });
+            if events.contains(&FamilyEvent::Erased) {
+                view.put(keys::erased(family), &());
+                crate::erasures::record(id);
+            }
         }
-        Ok(())
+        (Stream::Contacts, Assignment::TYPE) => {
+            let events = recorded.decode_events::<AssignmentEvent>()?;
+            view.update(keys::family(family), |facts: &mut FamilyFacts| {
+                events.iter().for_each(|event| facts.apply_assignment(event));
+            });
+        }
+        (Stream::Contacts, ContactPerson::TYPE) => {
+            let contact_person = ContactPersonId::from_ulid(id.as_ulid());
+            for event in recorded.decode_events::<ContactPersonEvent>()? {
+                if let ContactPersonEvent::Registered(profile) | ContactPersonEvent::Updated(profile) = event
+                {
+                    // The person id they signed in with before no longer names them.
+                    if let Some(before) = view.get::<Code>(&keys::person_of(contact_person))
+                        && view.get::<ContactPersonId>(&keys::person(&before)) == Some(contact_person)
+                    {
+                        view.remove(keys::person(&before));
+                    }
+                    view.put(keys::person(&profile.person_id), &contact_person);
+                    view.put(keys::person_of(contact_person), &profile.person_id);
+                }
+            }
+        }
+        (Stream::Referrals, Referral::TYPE) => {
+            let events = recorded.decode_events::<ReferralEvent>()?;
+            let referral = ReferralId::from_ulid(id.as_ulid());
+            let created = events.iter().find_map(|event| match event {
+                ReferralEvent::Created(created) => Some(created.family_id),
+                _ => None,
+            });
+            if let Some(family) = created {
+                view.put(keys::referral(referral), &family);
+            }
+            if let Some(family) = created.or_else(|| view.get::<FamilyId>(&keys::referral(referral))) {
+                view.update(keys::family(family), |facts: &mut FamilyFacts| {
+                    events.iter().for_each(|event| facts.apply_referral(actor, referral, event));
+                });
+            }
+        }
+        (Stream::Meetings, FamilyMeetings::TYPE) => {
+            let events = recorded.decode_events::<MeetingEvent>()?;
+            view.update(keys::family(family), |facts: &mut FamilyFacts| {
+                events.iter().for_each(|event| facts.apply_meeting(event));
+            });
+            for event in &events {
+                view.put(keys::meeting(event.meeting_id()), &family);
+            }
+        }
+        _ => {}
     }
+    Ok(())
 }
 
 /// The relationships model; one per process, shared by its services.
-pub struct Relations {
-    state: RwLock<State>,
-    applied: [watch::Sender<u64>; 4],
-    standing: Arc<Standing>,
-}
+pub struct Relations(Arc<Projected<()>>);
 
 impl Relations {
-    /// Starts following the four streams from their start in the background. Following stops
-    /// when the model is dropped.
-    pub fn spawn(store: EventStore) -> Arc<Self> {
-        let standing = Standing::start(&store, "access relations");
-        let model = Arc::new(Self {
-            state: RwLock::default(),
-            applied: std::array::from_fn(|_| watch::Sender::new(0)),
-            standing: standing.clone(),
-        });
-        for (index, stream) in Stream::ALL.into_iter().enumerate() {
-            let weak = Arc::downgrade(&model);
-            let store = store.clone();
-            let standing = standing.clone();
-            tokio::spawn(async move { follow(weak, store, standing, stream, index).await });
+    /// Opens the model in `folder` and follows the four streams from its checkpoints in the
+    /// background. Following stops when the model is dropped.
+    pub fn spawn(folder: &Folder, store: EventStore) -> Arc<Self> {
+        let model = Projected::spawn(folder, store, "access relations", VERSION, &Stream::ALL, (), apply);
+        // The erasures the model holds count in this process from its start.
+        for family in model.keys(&[keys::ERASED]) {
+            match family.map(|bytes| <[u8; 16]>::try_from(bytes.as_slice())) {
+                Ok(Ok(bytes)) => {
+                    crate::erasures::record(AggregateId::from_ulid(ulid::Ulid::from_bytes(bytes)))
+                }
+                other => tracing::error!(?other, "access relations: an erasure cannot be read"),
+            }
         }
-        model
+        Arc::new(Self(model))
     }
 
     /// Where the model stands, and whether it stopped.
     pub fn standing(&self) -> &Arc<Standing> {
-        &self.standing
+        self.0.standing()
     }
 
-    /// Reads the model.
-    pub fn read<T>(&self, read: impl FnOnce(&State) -> T) -> T {
-        read(&self.state.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+    /// Messages applied since the process started.
+    pub fn applied_since_start(&self) -> u64 {
+        self.0.applied_since_start()
     }
 
-    /// Waits (at most [`CATCH_UP`]) until the model has applied `stream` up to `sequence`;
+    pub fn family(&self, family: FamilyId) -> Result<Option<FamilyFacts>, AppError> {
+        self.0.get(&keys::family(family))
+    }
+
+    pub fn contact_person_of(&self, person: &Code) -> Result<Option<ContactPersonId>, AppError> {
+        self.0.get(&keys::person(person))
+    }
+
+    pub fn family_of_referral(&self, referral: ReferralId) -> Result<Option<FamilyId>, AppError> {
+        self.0.get(&keys::referral(referral))
+    }
+
+    pub fn family_of_meeting(&self, meeting: MeetingId) -> Result<Option<FamilyId>, AppError> {
+        self.0.get(&keys::meeting(meeting))
+    }
+
+    /// Waits (at most a few seconds) until the model has applied `stream` up to `sequence`;
     /// whether it has.
     pub async fn reached(&self, stream: Stream, sequence: u64) -> bool {
-        let Some(index) = Stream::ALL.iter().position(|known| *known == stream) else {
-            return false;
-        };
-        let mut applied = self.applied[index].subscribe();
-        tokio::select! {
-            biased;
-            reached = tokio::time::timeout(CATCH_UP, applied.wait_for(|applied| *applied >= sequence)) => {
-                matches!(reached, Ok(Ok(_)))
-            }
-            _ = self.standing.until_stopped() => false,
-        }
+        self.0.reached(stream, sequence).await
     }
 
     /// Waits until everything in the four streams now is in the model.
     pub async fn caught_up(&self, store: &EventStore) -> Result<(), AppError> {
-        for (index, stream) in Stream::ALL.into_iter().enumerate() {
-            let last = store.last_sequence(stream).await?;
-            let mut applied = self.applied[index].subscribe();
-            let reached = tokio::select! {
-                biased;
-                reached = tokio::time::timeout(CATCH_UP, applied.wait_for(|applied| *applied >= last)) => reached,
-                stopped = self.standing.until_stopped() => return Err(self.standing.stopped_error(&stopped)),
-            };
-            match reached {
-                Ok(Ok(_)) => {}
-                _ => {
-                    return Err(AppError::Unavailable(format!(
-                        "the relationships model has not reached sequence {last} of {stream} yet; retry shortly"
-                    )));
-                }
-            }
-        }
-        Ok(())
+        self.0.caught_up(store).await
     }
-}
-
-async fn follow(
-    model: Weak<Relations>,
-    store: EventStore,
-    standing: Arc<Standing>,
-    stream: Stream,
-    index: usize,
-) {
-    let apply = |this: &Relations, recorded: &Recorded| {
-        this.state.write().unwrap_or_else(std::sync::PoisonError::into_inner).apply(recorded)
-    };
-    crate::read_model::follow_stream(model, store, stream, standing, apply, |this, sequence| {
-        this.applied[index].send_replace(sequence);
-    })
-    .await;
 }

@@ -11,7 +11,7 @@ use crate::meetings::{ActionId, MeetingEvent, MeetingId, Participant};
 use crate::referrals::{ReferralEvent, ReferralId, StatutoryBasis};
 use crate::{Actor, Code, Sector};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ConsentFact {
     pub given_by: MemberId,
     pub concerns: Option<MemberId>,
@@ -27,7 +27,7 @@ impl ConsentFact {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReferralFact {
     /// The receiving sector (after any redirect).
     pub to_sector: Sector,
@@ -37,14 +37,14 @@ pub struct ReferralFact {
     pub child: Option<MemberId>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MeetingFact {
     pub participants: BTreeSet<Participant>,
     pub owners: BTreeMap<ActionId, Participant>,
 }
 
 /// What luukku knows of one family's relationships: no names, no texts.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FamilyFacts {
     pub registered: bool,
     pub erased: bool,

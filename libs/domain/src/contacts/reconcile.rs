@@ -12,14 +12,14 @@ use crate::Timestamp;
 use crate::family::{FamilyEvent, FamilyId};
 
 /// How a family ended, so that its assignment ends too.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum FamilyEnd {
     Closed,
     Erased,
 }
 
 /// One contact person's caseload and the places they hold.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Places {
     pub caseload: BTreeSet<FamilyId>,
     pub reserved: BTreeMap<FamilyId, Reservation>,
@@ -27,7 +27,7 @@ pub struct Places {
 
 /// What the `CONTACTS` stream says of assignments and caseloads, with personal data left
 /// sealed.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Caseloads {
     /// Each family's contact person, as its assignment names them.
     pub assigned: HashMap<FamilyId, ContactPersonId>,
@@ -99,7 +99,7 @@ impl Caseloads {
 }
 
 /// Families closed or erased, as the `FAMILIES` stream says, and since when.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct FamilyEnds {
     pub ended: HashMap<FamilyId, (FamilyEnd, Timestamp)>,
 }

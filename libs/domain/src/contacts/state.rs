@@ -11,7 +11,7 @@ use crate::family::FamilyId;
 use crate::sealing::Personal;
 
 /// A place held in a caseload while an assignment is recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Reservation {
     pub reservation_id: ReservationId,
     pub until: Timestamp,

@@ -8,7 +8,7 @@ use super::events::*;
 use super::{ActionId, MeetingId};
 use crate::sealing::Personal;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum MeetingStatus {
     Proposed,
     Scheduled(Slot),
@@ -22,7 +22,7 @@ impl MeetingStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Action {
     pub what: Personal<String>,
     pub owner: Owner,
@@ -36,7 +36,7 @@ impl Action {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Meeting {
     pub purpose: Purpose,
     pub description: Personal<String>,
@@ -49,7 +49,7 @@ pub struct Meeting {
     pub actions: BTreeMap<ActionId, Action>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FamilyMeetings {
     pub meetings: BTreeMap<MeetingId, Meeting>,
 }

@@ -5,7 +5,7 @@ use super::events::*;
 use crate::Sector;
 use crate::Timestamp;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum ServiceStatus {
     #[default]
     Absent,
@@ -27,7 +27,7 @@ impl ServiceStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CatalogueService {
     pub info: Option<ServiceInfo>,
     pub status: ServiceStatus,
@@ -49,7 +49,7 @@ impl CatalogueService {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Referral {
     pub created: Option<ReferralCreated>,
     pub state: Option<ReferralState>,

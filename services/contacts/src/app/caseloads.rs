@@ -4,6 +4,9 @@
 //! difference is found from the streams and repaired by making the caseload follow the
 //! assignment as it stands when repaired.
 
+use std::sync::Arc;
+
+use luukku_app::projected::{Folder, Projected, View, key};
 use luukku_app::{AppError, Caller, Result, Write};
 use luukku_domain::contacts::reconcile::{Caseloads, Difference, FamilyEnds, Found, differences};
 use luukku_domain::contacts::{
@@ -11,28 +14,112 @@ use luukku_domain::contacts::{
     ContactPersonEvent, ContactPersonId, EndReason, ReservationId,
 };
 use luukku_domain::family::{Family, FamilyEvent, FamilyId, FamilyStatus};
-use luukku_domain::{Actor, Aggregate, Code, CodecError, RequestId, Role};
-use luukku_eventstore::{KeyStore, Recorded};
+use luukku_domain::{Actor, Aggregate, Code, CodecError, RequestId, Role, Timestamp};
+use luukku_eventstore::{EventStore, KeyStore, Recorded, Stream};
+use serde::{Deserialize, Serialize};
 
 use super::Contacts;
 
-/// Applies one `CONTACTS` message to the caseloads model (personal data stays sealed).
-pub(super) fn apply_contacts(caseloads: &mut Caseloads, recorded: &Recorded) -> Result<(), CodecError> {
+/// The shape of the model's records; a new shape writes the model anew.
+const VERSION: u32 = 1;
+
+/// One family's part of the caseloads model: its assignment, the places in caseloads that name
+/// it, and whether it ended. The differences of a family are found from its part alone.
+#[derive(Default, Serialize, Deserialize)]
+struct FamilyCase {
+    caseloads: Caseloads,
+    ends: FamilyEnds,
+}
+
+impl FamilyCase {
+    /// Whether the family differs now, or will when a place held expires.
+    fn may_differ(&self) -> bool {
+        !differences(&self.caseloads, &self.ends, Timestamp::from_millis(i64::MAX), 0).is_empty()
+    }
+}
+
+fn case_key(family: FamilyId) -> Vec<u8> {
+    key(b'f', &[&family.as_ulid().to_bytes()])
+}
+
+/// The families that differ, or may.
+const DIFFERING: u8 = b'd';
+
+fn differing_key(family: FamilyId) -> Vec<u8> {
+    key(DIFFERING, &[&family.as_ulid().to_bytes()])
+}
+
+/// The families whose assignment names a person.
+fn coordinator_key(person: ContactPersonId, family: Option<FamilyId>) -> Vec<u8> {
+    let family = family.map(|family| family.as_ulid().to_bytes());
+    key(b'p', &[&person.as_ulid().to_bytes(), family.as_ref().map_or(&[][..], |family| &family[..])])
+}
+
+/// Changes one family's part of the model with `change`, and its index entries.
+fn change_case(view: &mut View<'_>, family: FamilyId, change: impl FnOnce(&mut FamilyCase)) {
+    let key = case_key(family);
+    let mut case: FamilyCase = view.get(&key).unwrap_or_default();
+    let entries = |case: &FamilyCase| {
+        let mut entries: Vec<Vec<u8>> = case
+            .caseloads
+            .assigned
+            .get(&family)
+            .map(|person| coordinator_key(*person, Some(family)))
+            .into_iter()
+            .collect();
+        if case.may_differ() {
+            entries.push(differing_key(family));
+        }
+        entries
+    };
+    let before = entries(&case);
+    change(&mut case);
+    case.caseloads.persons.retain(|_, places| !places.caseload.is_empty() || !places.reserved.is_empty());
+    view.reindex(before, entries(&case));
+    view.put(key, &case);
+}
+
+/// Applies one `CONTACTS` or `FAMILIES` message to the caseloads model (personal data stays
+/// sealed).
+fn apply(_: &(), view: &mut View<'_>, recorded: &Recorded) -> Result<(), CodecError> {
     let Some(id) = recorded.aggregate_id() else {
         return Ok(());
     };
     let at = recorded.envelope.recorded_at;
-    match recorded.aggregate_type() {
-        Some(ContactPerson::TYPE) => {
+    match (recorded.position.stream, recorded.aggregate_type()) {
+        (Stream::Contacts, Some(ContactPerson::TYPE)) => {
             let person = ContactPersonId::from_ulid(id.as_ulid());
             for event in recorded.decode_events::<ContactPersonEvent>()? {
-                caseloads.apply_person(person, &event, at);
+                let family = match &event {
+                    ContactPersonEvent::CaseloadJoined(change) | ContactPersonEvent::CaseloadLeft(change) => {
+                        change.family_id
+                    }
+                    ContactPersonEvent::PlaceReserved(reserved) => reserved.family_id,
+                    ContactPersonEvent::ReservationReleased(released) => released.family_id,
+                    ContactPersonEvent::Registered(_)
+                    | ContactPersonEvent::Updated(_)
+                    | ContactPersonEvent::Deactivated(_) => continue,
+                };
+                change_case(view, family, |case| case.caseloads.apply_person(person, &event, at));
             }
         }
-        Some(Assignment::TYPE) => {
+        (Stream::Contacts, Some(Assignment::TYPE)) => {
             let family = FamilyId::from_ulid(id.as_ulid());
-            for event in recorded.decode_events::<AssignmentEvent>()? {
-                caseloads.apply_assignment(family, &event, at);
+            let events = recorded.decode_events::<AssignmentEvent>()?;
+            change_case(view, family, |case| {
+                events.iter().for_each(|event| case.caseloads.apply_assignment(family, event, at));
+            });
+        }
+        (Stream::Families, Some(Family::TYPE)) => {
+            let family = FamilyId::from_ulid(id.as_ulid());
+            let events = recorded.decode_events::<FamilyEvent>()?;
+            let ends = |event: &&FamilyEvent| {
+                matches!(event, FamilyEvent::Closed(_) | FamilyEvent::Erased | FamilyEvent::Reopened(_))
+            };
+            if events.iter().any(|event| ends(&event)) {
+                change_case(view, family, |case| {
+                    events.iter().filter(ends).for_each(|event| case.ends.apply(family, event, at));
+                });
             }
         }
         _ => {}
@@ -40,16 +127,19 @@ pub(super) fn apply_contacts(caseloads: &mut Caseloads, recorded: &Recorded) -> 
     Ok(())
 }
 
-/// Applies one `FAMILIES` message to the model of closed and erased families.
-pub(super) fn apply_families(ends: &mut FamilyEnds, recorded: &Recorded) -> Result<(), CodecError> {
-    let (Some(id), Some(Family::TYPE)) = (recorded.aggregate_id(), recorded.aggregate_type()) else {
-        return Ok(());
-    };
-    let family = FamilyId::from_ulid(id.as_ulid());
-    for event in recorded.decode_events::<FamilyEvent>()? {
-        ends.apply(family, &event, recorded.envelope.recorded_at);
+/// The caseloads model: each family's assignment, the caseload places naming it, and its end,
+/// from `CONTACTS` and `FAMILIES`, checkpointed in the read-model folder.
+pub(super) struct CaseloadModel(Arc<Projected<()>>);
+
+impl CaseloadModel {
+    pub(super) fn spawn(folder: &Folder, store: EventStore) -> Self {
+        let streams = [Stream::Contacts, Stream::Families];
+        Self(Projected::spawn(folder, store, "contacts.caseloads", VERSION, &streams, (), apply))
     }
-    Ok(())
+
+    pub(super) fn standing(&self) -> &Arc<luukku_app::Standing> {
+        self.0.standing()
+    }
 }
 
 /// The service's own process, which keeps caseloads true, acts as itself.
@@ -153,10 +243,8 @@ impl<K: KeyStore> Contacts<K> {
 
     /// How many families' assignments name `person`, as the model has it now.
     pub(super) async fn coordinated_by(&self, person: ContactPersonId) -> Result<usize> {
-        self.caseloads.caught_up(self.persons.store()).await?;
-        Ok(self
-            .caseloads
-            .read(|caseloads| caseloads.assigned.values().filter(|assigned| **assigned == person).count()))
+        self.caseloads.0.caught_up(self.persons.store()).await?;
+        self.caseloads.0.keys(&coordinator_key(person, None)).try_fold(0, |count, key| key.map(|_| count + 1))
     }
 
     async fn repair(&self, caller: &Caller, difference: Difference) -> Result<()> {
@@ -175,12 +263,18 @@ impl<K: KeyStore> Contacts<K> {
     /// have stood for `grace_ms` are repaired on behalf of `caller`.
     pub async fn reconcile(&self, caller: &Caller, repair: bool, grace_ms: i64) -> Result<Reconciled> {
         let store = self.persons.store();
-        self.caseloads.caught_up(store).await?;
-        self.ends.caught_up(store).await?;
+        self.caseloads.0.caught_up(store).await?;
         let now = luukku_app::context_now().now;
-        let found = self
-            .caseloads
-            .read(|caseloads| self.ends.read(|ends| differences(caseloads, ends, now, grace_ms)));
+        let mut found = Vec::new();
+        for family in self.caseloads.0.keys(&[DIFFERING]) {
+            let family = <[u8; 16]>::try_from(family?.as_slice()).map_err(|_| {
+                AppError::Internal("the caseloads model holds an entry of another shape".to_owned())
+            })?;
+            let family = FamilyId::from_ulid(ulid::Ulid::from_bytes(family));
+            if let Some(case) = self.caseloads.0.get::<FamilyCase>(&case_key(family))? {
+                found.extend(differences(&case.caseloads, &case.ends, now, grace_ms));
+            }
+        }
         let mut reconciled = Reconciled { found, repaired: Vec::new() };
         if !repair {
             return Ok(reconciled);

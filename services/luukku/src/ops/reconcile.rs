@@ -62,7 +62,8 @@ fn operator_caller(operator: &str) -> anyhow::Result<Caller> {
 pub async fn run(store: &EventStore, command: ReconcileCommand) -> anyhow::Result<std::process::ExitCode> {
     let ReconcileCommand::Caseloads { repair, grace_secs, operator } = command;
     let caller = operator_caller(&operator)?;
-    let contacts = Contacts::new(store.clone(), NoKeys);
+    // A one-off: the model is written from the streams' start in a temporary folder.
+    let contacts = Contacts::new(&luukku_app::Folder::temporary(), store.clone(), NoKeys);
     let grace_ms = i64::try_from(Duration::from_secs(grace_secs).as_millis()).unwrap_or(i64::MAX);
     let reconciled = contacts.reconcile(&caller, repair, grace_ms).await?;
     if reconciled.found.is_empty() {

@@ -1,70 +1,130 @@
-//! Which meetings exist, whose they are and who takes part: an in-memory model of the
-//! `MEETINGS` stream for the queries that span families (a meeting by its id, upcoming meetings
-//! and open actions of a person or sector). It never opens personal data; answers are built
-//! from the family's meetings loaded through the repository.
+//! Which meetings exist, whose they are, who takes part in scheduled ones and who owns open
+//! actions: a checkpointed model of the `MEETINGS` stream in the read-model folder, for the
+//! queries that span families (a meeting by its id, upcoming meetings and open actions of a
+//! person or sector). It never opens personal data; answers are built from the family's
+//! meetings loaded through the repository.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use luukku_app::{ReadModel, Result};
+use luukku_app::projected::{Folder, Projected, View, key};
+use luukku_app::{AppError, Result};
 use luukku_domain::family::FamilyId;
-use luukku_domain::meetings::{FamilyMeetings, MeetingEvent, MeetingId};
+use luukku_domain::meetings::{FamilyMeetings, MeetingEvent, MeetingId, MeetingStatus, Participant};
 use luukku_domain::sealing::HasPersonal as _;
 use luukku_domain::{Aggregate, CodecError};
 use luukku_eventstore::{EventStore, Recorded, Stream};
 
-#[derive(Default)]
-pub struct State {
-    families: HashMap<FamilyId, FamilyMeetings>,
-    meetings: HashMap<MeetingId, FamilyId>,
+/// The shape of the model's records; a new shape writes the model anew.
+const VERSION: u32 = 1;
+
+/// Kinds of keys.
+const FAMILY: u8 = b'f';
+const MEETING: u8 = b'm';
+const SCHEDULED: u8 = b'u';
+const OPEN_ACTION: u8 = b'a';
+
+fn ulid_bytes(family: FamilyId, meeting: MeetingId) -> [u8; 32] {
+    let mut bytes = [0; 32];
+    bytes[..16].copy_from_slice(&family.as_ulid().to_bytes());
+    bytes[16..].copy_from_slice(&meeting.as_ulid().to_bytes());
+    bytes
 }
 
-fn apply(state: &mut State, recorded: &Recorded) -> std::result::Result<(), CodecError> {
+/// A participant as a key part: its postcard encoding, which no other participant's begins with.
+fn participant(who: &Participant) -> Vec<u8> {
+    postcard::to_allocvec(who).unwrap_or_else(|error| unreachable!("a participant encodes: {error}"))
+}
+
+/// The index entries of one family's meetings: each participant of a scheduled meeting, and
+/// each owner of an action not done.
+fn entries(family: FamilyId, meetings: &FamilyMeetings) -> Vec<Vec<u8>> {
+    let mut entries = Vec::new();
+    for (meeting_id, meeting) in &meetings.meetings {
+        let ids = ulid_bytes(family, *meeting_id);
+        if matches!(meeting.status, MeetingStatus::Scheduled(_)) {
+            for who in &meeting.participants {
+                entries.push(key(SCHEDULED, &[&participant(who), &ids]));
+            }
+        }
+        for action in meeting.actions.values().filter(|action| action.done.is_none()) {
+            entries.push(key(OPEN_ACTION, &[&participant(&action.owner), &ids]));
+        }
+    }
+    entries.sort();
+    entries.dedup();
+    entries
+}
+
+fn apply(_: &(), view: &mut View<'_>, recorded: &Recorded) -> std::result::Result<(), CodecError> {
     let Some(family_id) = recorded.aggregate_id().map(|id| FamilyId::from_ulid(id.as_ulid())) else {
         tracing::error!(subject = recorded.subject, "meeting index: not a family subject");
         return Ok(());
     };
-    for mut event in recorded.decode_events::<MeetingEvent>()? {
-        // Answers are built from meetings loaded through the repository: the index keeps
-        // no sealed value (they were most of its memory).
-        event.drop_sealed();
-        state.meetings.insert(event.meeting_id(), family_id);
-        state.families.entry(family_id).or_default().apply(&event);
+    if recorded.aggregate_type() != Some(FamilyMeetings::TYPE) {
+        return Ok(());
     }
+    let events = recorded.decode_events::<MeetingEvent>()?;
+    let family_key = key(FAMILY, &[&family_id.as_ulid().to_bytes()]);
+    let mut meetings: FamilyMeetings = view.get(&family_key).unwrap_or_default();
+    let before = entries(family_id, &meetings);
+    for mut event in events {
+        // The index keeps no sealed value.
+        event.drop_sealed();
+        view.put(key(MEETING, &[&event.meeting_id().as_ulid().to_bytes()]), &family_id);
+        meetings.apply(&event);
+    }
+    view.reindex(before, entries(family_id, &meetings));
+    view.put(family_key, &meetings);
     Ok(())
 }
 
-pub struct MeetingIndex(Arc<ReadModel<State>>);
+pub struct MeetingIndex(Arc<Projected<()>>);
 
 impl MeetingIndex {
+    /// Opens the index in `folder` and follows the stream from its checkpoint in the background.
+    pub fn spawn(folder: &Folder, store: EventStore) -> Self {
+        Self(Projected::spawn(folder, store, "meeting index", VERSION, &[Stream::Meetings], (), apply))
+    }
+
     pub fn standing(&self) -> &Arc<luukku_app::Standing> {
         self.0.standing()
-    }
-}
-
-impl MeetingIndex {
-    /// Starts following the stream from its start in the background.
-    pub fn spawn(store: EventStore) -> Self {
-        Self(ReadModel::spawn(store, Stream::Meetings, "meeting index", apply))
     }
 
     pub async fn caught_up(&self, store: &EventStore) -> Result<()> {
         self.0.caught_up(store).await
     }
 
-    pub fn family_of(&self, meeting_id: MeetingId) -> Option<FamilyId> {
-        self.0.read(|state| state.meetings.get(&meeting_id).copied())
+    pub fn family_of(&self, meeting_id: MeetingId) -> Result<Option<FamilyId>> {
+        self.0.get(&key(MEETING, &[&meeting_id.as_ulid().to_bytes()]))
     }
 
-    /// The families for which `select` finds something, with what it found.
-    pub fn find<T>(&self, select: impl Fn(&FamilyMeetings) -> Vec<T>) -> Vec<(FamilyId, Vec<T>)> {
-        self.0.read(|state| {
-            state
-                .families
-                .iter()
-                .map(|(family_id, meetings)| (*family_id, select(meetings)))
-                .filter(|(_, found)| !found.is_empty())
-                .collect()
-        })
+    /// The scheduled meetings `who` takes part in, by family.
+    pub fn scheduled_for(&self, who: &Participant) -> Result<Vec<(FamilyId, MeetingId)>> {
+        self.found(SCHEDULED, who)
     }
+
+    /// The meetings with an action `who` owns that is not done, by family.
+    pub fn with_open_actions_of(&self, who: &Participant) -> Result<Vec<(FamilyId, MeetingId)>> {
+        self.found(OPEN_ACTION, who)
+    }
+
+    fn found(&self, kind: u8, who: &Participant) -> Result<Vec<(FamilyId, MeetingId)>> {
+        self.0
+            .keys(&key(kind, &[&participant(who)]))
+            .map(|ids| {
+                let ids = ids?;
+                let (family, meeting) = ids.split_at_checked(16).ok_or_else(bad_entry)?;
+                let family = <[u8; 16]>::try_from(family).map_err(|_| bad_entry())?;
+                let meeting = <[u8; 16]>::try_from(meeting).map_err(|_| bad_entry())?;
+                Ok((
+                    FamilyId::from_ulid(ulid::Ulid::from_bytes(family)),
+                    MeetingId::from_ulid(ulid::Ulid::from_bytes(meeting)),
+                ))
+            })
+            .collect()
+    }
+}
+
+fn bad_entry() -> AppError {
+    AppError::Internal("the meeting index holds an entry of another shape".to_owned())
 }

@@ -45,7 +45,7 @@ impl<K: KeyStore> Referrals<K> {
 
     /// The sector of a service the catalogue knows, as far as the model has come.
     pub fn service_sector(&self, service_id: ServiceId) -> Option<Sector> {
-        self.model.read(|state| state.services.get(&service_id)?.info.as_ref().map(|info| info.sector))
+        self.model.service(service_id).ok().flatten()?.info.map(|info| info.sector)
     }
 
     /// The services that match, by name; retired ones never.
@@ -55,22 +55,20 @@ impl<K: KeyStore> Referrals<K> {
         filter: &ServiceFilter,
     ) -> Result<Vec<(ServiceId, CatalogueService)>> {
         self.model.caught_up(self.catalogue.store()).await?;
-        let mut found: Vec<(ServiceId, CatalogueService)> = self.model.read(|state| {
-            state
-                .services
-                .iter()
-                .filter(|(_, service)| match &service.info {
-                    Some(info) => {
-                        service.status != ServiceStatus::Retired
-                            && (!filter.taking_referrals || service.status == ServiceStatus::Active)
-                            && filter.sector.is_none_or(|sector| info.sector == sector)
-                            && info.serves(filter.age, filter.need, filter.municipality.as_ref())
-                    }
-                    None => false,
-                })
-                .map(|(id, service)| (*id, service.clone()))
-                .collect()
-        });
+        let mut found: Vec<(ServiceId, CatalogueService)> = self
+            .model
+            .services()?
+            .into_iter()
+            .filter(|(_, service)| match &service.info {
+                Some(info) => {
+                    service.status != ServiceStatus::Retired
+                        && (!filter.taking_referrals || service.status == ServiceStatus::Active)
+                        && filter.sector.is_none_or(|sector| info.sector == sector)
+                        && info.serves(filter.age, filter.need, filter.municipality.as_ref())
+                }
+                None => false,
+            })
+            .collect();
         found.sort_by(|(_, a), (_, b)| {
             a.info.as_ref().map(|info| &info.name).cmp(&b.info.as_ref().map(|info| &info.name))
         });

@@ -1,47 +1,39 @@
-//! The terms of every family's consents, kept in memory from the `FAMILIES` stream: their dates
-//! and whether they were revoked, nothing personal. The consent process reads a referral's
-//! consent here instead of loading its family, and a revocation wakes it at once.
+//! The terms of every family's consents, kept from the `FAMILIES` stream in the read-model
+//! folder: their dates and whether they were revoked, nothing personal. The consent process
+//! reads a referral's consent here instead of loading its family, and a revocation wakes it at
+//! once. Checkpointed: a start follows the stream from where it stopped.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use jiff::civil::Date;
+use luukku_app::Result;
+use luukku_app::projected::{Folder, Projected, View, key};
 use luukku_domain::family::{ConsentId, Family, FamilyEvent};
 use luukku_domain::{Aggregate, CodecError};
-use luukku_eventstore::Recorded;
+use luukku_eventstore::{EventStore, Recorded, Stream};
+use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
+/// The shape of the model's records; a new shape writes the model anew.
+const VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
 struct Terms {
     valid_from: Date,
     valid_until: Date,
     revoked: bool,
 }
 
-#[derive(Default)]
-pub struct State {
-    consents: HashMap<ConsentId, Terms>,
-    /// Told of every revocation.
-    pub revoked: Arc<Notify>,
+fn consent_key(consent: ConsentId) -> Vec<u8> {
+    key(b'c', &[&consent.as_ulid().to_bytes()])
 }
 
-impl State {
-    /// Whether the consent counts on `today`, as the family's own state says
-    /// ([`luukku_domain::family::Consent::in_force`]): known, not revoked, and `today` within its
-    /// validity. A consent past its end date stops counting with no event.
-    pub fn in_force(&self, consent: ConsentId, today: Date) -> bool {
-        self.consents
-            .get(&consent)
-            .is_some_and(|terms| !terms.revoked && terms.valid_from <= today && today <= terms.valid_until)
-    }
-
-    /// Whether a consent this model knows no longer counts on `today`. A consent it does not
-    /// know yet (granted after the model last caught up) is not lapsed: it is checked again.
-    pub fn lapsed(&self, consent: ConsentId, today: Date) -> bool {
-        self.consents.contains_key(&consent) && !self.in_force(consent, today)
-    }
-}
-
-pub fn apply(state: &mut State, recorded: &Recorded) -> Result<(), CodecError> {
+/// Applies one message; `revoked` is told of every revocation.
+fn apply(
+    revoked: &Arc<Notify>,
+    view: &mut View<'_>,
+    recorded: &Recorded,
+) -> std::result::Result<(), CodecError> {
     if recorded.aggregate_type() != Some(Family::TYPE) {
         return Ok(());
     }
@@ -53,16 +45,54 @@ pub fn apply(state: &mut State, recorded: &Recorded) -> Result<(), CodecError> {
                     valid_until: granted.valid_until,
                     revoked: false,
                 };
-                state.consents.insert(granted.consent_id, terms);
+                view.put(consent_key(granted.consent_id), &terms);
             }
-            FamilyEvent::ConsentRevoked(revoked) => {
-                if let Some(terms) = state.consents.get_mut(&revoked.consent_id) {
+            FamilyEvent::ConsentRevoked(revocation) => {
+                let key = consent_key(revocation.consent_id);
+                if let Some(mut terms) = view.get::<Terms>(&key) {
                     terms.revoked = true;
-                    state.revoked.notify_one();
+                    view.put(key, &terms);
+                    // Whoever wakes waits for the model to catch up before it reads.
+                    revoked.notify_one();
                 }
             }
             _ => {}
         }
     }
     Ok(())
+}
+
+/// The consents' terms.
+pub struct Consents(Arc<Projected<Arc<Notify>>>);
+
+impl Consents {
+    /// Opens the model in `folder` and follows `FAMILIES` from its checkpoint in the background.
+    pub fn spawn(folder: &Folder, store: EventStore) -> Self {
+        let revoked = Arc::new(Notify::new());
+        Self(Projected::spawn(folder, store, "consent terms", VERSION, &[Stream::Families], revoked, apply))
+    }
+
+    pub fn standing(&self) -> &Arc<luukku_app::Standing> {
+        self.0.standing()
+    }
+
+    pub async fn caught_up(&self, store: &EventStore) -> Result<()> {
+        self.0.caught_up(store).await
+    }
+
+    /// Resolves at the next revocation.
+    pub async fn revoked(&self) {
+        self.0.context().notified().await;
+    }
+
+    /// Whether a consent this model knows no longer counts on `today`, as the family's own
+    /// state says ([`luukku_domain::family::Consent::in_force`]): revoked, or `today` outside its
+    /// validity. A consent it does not know yet (granted after the model last caught up) is not
+    /// lapsed: it is checked again.
+    pub fn lapsed(&self, consent: ConsentId, today: Date) -> Result<bool> {
+        Ok(self
+            .0
+            .get::<Terms>(&consent_key(consent))?
+            .is_some_and(|terms| terms.revoked || today < terms.valid_from || terms.valid_until < today))
+    }
 }

@@ -4,10 +4,8 @@
 //! `FAMILIES`; no family is loaded), and each escalation carries a request id made from the referral
 //! and its deadline (or consent), so a restart, a replay or a second process escalates once.
 
-use std::sync::Arc;
-
 use luukku_app::{Caller, Result, Write};
-use luukku_domain::referrals::{Basis, ReferralCommand, ReferralId, ReferralState};
+use luukku_domain::referrals::{ReferralCommand, ReferralId};
 use luukku_domain::{Actor, Code, RequestId, Role};
 use luukku_eventstore::KeyStore;
 
@@ -47,44 +45,32 @@ impl<K: KeyStore> Referrals<K> {
         self.model.caught_up(store).await?;
         self.consents.caught_up(store).await?;
         let now = luukku_app::context_now();
-        let due = self.model.read(|state| {
-            self.consents.read(|consents| {
-                let mut due = Vec::new();
-                for (id, referral) in &state.referrals {
-                    let Some(created) = referral.created.as_ref() else { continue };
-                    if let Some(deadline) = referral.deadline.filter(|deadline| {
-                        *deadline <= now.now
-                            && referral.state == Some(ReferralState::Requested)
-                            && !referral.overdue
-                    }) {
-                        due.extend(escalation(
-                            *id,
-                            format!("overdue-{id}-{}", deadline.as_millis()),
-                            ReferralCommand::MarkOverdue,
-                        ));
-                    }
-                    let open = referral.state.is_some_and(ReferralState::is_open);
-                    if let Basis::Consent(consent_id) = created.basis
-                        && open
-                        && !referral.consent_lapsed
-                        && consents.lapsed(consent_id, now.today)
-                    {
-                        due.extend(escalation(
-                            *id,
-                            format!("lapse-{id}-{consent_id}"),
-                            ReferralCommand::FlagConsentLapsed { consent_id },
-                        ));
-                    }
-                }
-                due
-            })
-        });
+        let mut due = Vec::new();
+        for id in self.model.due(now.now)? {
+            let Some(deadline) = self.model.referral(id)?.and_then(|referral| referral.deadline) else {
+                continue;
+            };
+            due.extend(escalation(
+                id,
+                format!("overdue-{id}-{}", deadline.as_millis()),
+                ReferralCommand::MarkOverdue,
+            ));
+        }
+        for (id, consent_id) in self.model.on_consent()? {
+            if self.consents.lapsed(consent_id, now.today)? {
+                due.extend(escalation(
+                    id,
+                    format!("lapse-{id}-{consent_id}"),
+                    ReferralCommand::FlagConsentLapsed { consent_id },
+                ));
+            }
+        }
         Ok(due)
     }
 
     /// Waits for the next revocation of a consent.
     pub async fn consent_revoked(&self) {
-        self.consents.read(|consents| Arc::clone(&consents.revoked)).notified().await;
+        self.consents.revoked().await;
     }
 
     /// Records one escalation; says whether it recorded something new.

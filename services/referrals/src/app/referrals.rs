@@ -135,22 +135,18 @@ impl<K: KeyStore> Referrals<K> {
         });
         self.model.caught_up(self.referrals.store()).await?;
         let (family_id, child, service_id) = (referral.family_id, referral.child, referral.service_id);
-        let possible_duplicates = self.model.read(|state| {
-            state
-                .referrals
-                .iter()
-                .filter(|(other, found)| {
-                    **other != referral_id
-                        && found.state.is_some_and(ReferralState::is_open)
-                        && found.service_id == Some(service_id)
-                        && found
-                            .created
-                            .as_ref()
-                            .is_some_and(|c| c.family_id == family_id && c.child == child)
-                })
-                .map(|(other, _)| *other)
-                .collect()
-        });
+        let possible_duplicates = self
+            .model
+            .of_family(family_id)?
+            .into_iter()
+            .filter(|(other, found)| {
+                *other != referral_id
+                    && found.state.is_some_and(ReferralState::is_open)
+                    && found.service_id == Some(service_id)
+                    && found.created.as_ref().is_some_and(|c| c.family_id == family_id && c.child == child)
+            })
+            .map(|(other, _)| other)
+            .collect();
         Ok(Created {
             referral_id,
             written: outcome.written,
@@ -213,31 +209,29 @@ impl<K: KeyStore> Referrals<K> {
         page_size: usize,
     ) -> Result<ReferralPage> {
         self.model.caught_up(self.referrals.store()).await?;
-        let mut matching: Vec<(Timestamp, ReferralId)> = self.model.read(|state| {
-            state
-                .referrals
-                .iter()
-                .filter_map(|(id, referral)| {
-                    let created = referral.created.as_ref()?;
-                    let wanted = filter.sector.is_none_or(|sector| referral.sector == Some(sector))
-                        && filter.contact_person.is_none_or(|person| created.contact_person == Some(person))
-                        && filter.family.is_none_or(|family| created.family_id == family)
-                        && (filter.states.is_empty()
-                            || referral.state.is_some_and(|state| filter.states.contains(&state)))
-                        && (!filter.overdue_only || referral.overdue);
-                    wanted.then_some((created.sent_at, *id))
-                })
-                .collect()
-        });
-        matching.sort();
-        let start = match after {
-            Some(after) => {
-                matching.iter().position(|(_, id)| *id == after).map_or(matching.len(), |at| at + 1)
+        // The list of the filter's most selective part, in the order sent, from after `after`:
+        // a page reads as far as it needs and one more.
+        let mut page = Vec::with_capacity(page_size);
+        let mut more = false;
+        for listed in self.model.listed(filter.family, filter.contact_person, filter.sector, after)? {
+            let (id, referral) = listed?;
+            let Some(created) = referral.created.as_ref() else { continue };
+            let wanted = filter.sector.is_none_or(|sector| referral.sector == Some(sector))
+                && filter.contact_person.is_none_or(|person| created.contact_person == Some(person))
+                && filter.family.is_none_or(|family| created.family_id == family)
+                && (filter.states.is_empty()
+                    || referral.state.is_some_and(|state| filter.states.contains(&state)))
+                && (!filter.overdue_only || referral.overdue);
+            if !wanted {
+                continue;
             }
-            None => 0,
-        };
-        let page: Vec<ReferralId> = matching.iter().skip(start).take(page_size).map(|(_, id)| *id).collect();
-        let next = if start + page.len() < matching.len() { page.last().copied() } else { None };
+            if page.len() == page_size {
+                more = true;
+                break;
+            }
+            page.push(id);
+        }
+        let next = if more { page.last().copied() } else { None };
         let mut referrals = Vec::with_capacity(page.len());
         for referral_id in page {
             let loaded = self.referrals.load(referral_id.into()).await?;

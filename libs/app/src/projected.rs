@@ -1,0 +1,658 @@
+//! Read models kept in sled and checkpointed: a model follows its streams from where it last
+//! stopped, not from their start, so a service answers soon after it starts however long the
+//! streams are, and its models' size is bounded by the disk, not by memory.
+//!
+//! A model is one sled tree in the process's [`Folder`]. It applies the messages of each stream
+//! in chunks: each message reads and writes records through a [`View`] (the chunk's changes over
+//! the tree), and the chunk's changes are written in one sled batch together with the stream's
+//! checkpoint, so a model never holds half a message, nor a message applied twice. A query reads
+//! the tree once the model has reached the stream's end as it was when the call came.
+//!
+//! A model is written anew from the streams' start when its folder is new, when it was written
+//! by another version of the model (its `version` names the shape of its records), or when its
+//! stream was replaced (as by a restore): a checkpoint lies past the stream's end, or the
+//! message at the checkpoint was recorded at another time than the one the checkpoint keeps.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use futures::StreamExt;
+use luukku_domain::CodecError;
+use luukku_eventstore::{EventStore, Recorded, Stream, Undecodable};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::watch;
+
+use crate::error::AppError;
+use crate::standing::{Standing, undecodable_events};
+
+/// How long a query waits for a model to reach its streams' ends.
+const CATCH_UP: Duration = Duration::from_secs(5);
+/// At most this many messages are applied in one sled batch.
+const CHUNK: usize = 512;
+/// How long a model waits before it reads its streams again from its checkpoint, after a write
+/// to its folder failed.
+const RETRY: Duration = Duration::from_secs(1);
+/// sled's page cache for the process's models. The models' records are small (ids, dates and
+/// states with their sealed values dropped); the cache holds the ones used most.
+const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The key of the model's version; records' keys begin with a letter.
+const VERSION_KEY: &[u8] = b"\0version";
+
+fn checkpoint_key(stream: Stream) -> Vec<u8> {
+    [b"\0checkpoint.".as_slice(), stream.name().as_bytes()].concat()
+}
+
+/// A stream's checkpoint: the last sequence applied, and when that message was recorded (when
+/// it was read).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+struct Checkpoint {
+    sequence: u64,
+    recorded_at: Option<i64>,
+}
+
+impl Checkpoint {
+    fn of(recorded: &Recorded) -> Self {
+        Self {
+            sequence: recorded.position.sequence,
+            recorded_at: Some(recorded.envelope.recorded_at.as_millis()),
+        }
+    }
+
+    fn encoded(&self) -> Vec<u8> {
+        postcard::to_allocvec(self).unwrap_or_else(|error| unreachable!("a checkpoint encodes: {error}"))
+    }
+}
+
+/// The folder of a process's checkpointed read models: one sled database, a tree per model.
+#[derive(Clone)]
+pub struct Folder {
+    db: sled::Db,
+}
+
+impl std::fmt::Debug for Folder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Folder").finish_non_exhaustive()
+    }
+}
+
+impl Folder {
+    /// Opens (or makes) the folder at `path`. One process at a time may hold it.
+    pub fn open(path: &Path) -> Result<Self, AppError> {
+        let db =
+            sled::Config::new().path(path).cache_capacity(CACHE_BYTES).open().map_err(|error| {
+                AppError::Unavailable(format!("opening the read models' folder: {error}"))
+            })?;
+        Ok(Self { db })
+    }
+
+    /// A folder that is gone when the process ends: its models are written from the streams'
+    /// start at every start (tests and benchmarks).
+    pub fn temporary() -> Self {
+        let db = sled::Config::new()
+            .temporary(true)
+            .cache_capacity(CACHE_BYTES)
+            .open()
+            .unwrap_or_else(|error| panic!("a temporary sled folder cannot be made: {error}"));
+        Self { db }
+    }
+
+    /// Writes what the models have applied to disk.
+    pub fn flush(&self) -> Result<(), AppError> {
+        self.db.flush().map(drop).map_err(store_error)
+    }
+}
+
+fn store_error(error: sled::Error) -> AppError {
+    AppError::Unavailable(format!("the read models' folder cannot be read: {error}"))
+}
+
+/// A record encoded; its personal values are dropped ([`luukku_domain::sealing::encoding_erased`]).
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, String> {
+    luukku_domain::sealing::encoding_erased(|| postcard::to_allocvec(value))
+        .map_err(|error| format!("a record does not encode: {error}"))
+}
+
+/// A chunk's changes over a model's tree: reads see the changes made before them. The changes
+/// of the message being applied are kept apart until it is applied whole.
+pub struct View<'a> {
+    tree: &'a sled::Tree,
+    changes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    pending: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    failed: Option<String>,
+}
+
+impl<'a> View<'a> {
+    fn new(tree: &'a sled::Tree) -> Self {
+        Self { tree, changes: BTreeMap::new(), pending: BTreeMap::new(), failed: None }
+    }
+
+    /// Keeps the message's changes.
+    fn keep(&mut self) {
+        self.changes.append(&mut self.pending);
+    }
+
+    /// Drops the message's changes.
+    fn drop_pending(&mut self) {
+        self.pending.clear();
+    }
+
+    fn raw(&mut self, key: &[u8]) -> Option<Vec<u8>> {
+        if let Some(change) = self.pending.get(key).or_else(|| self.changes.get(key)) {
+            return change.clone();
+        }
+        match self.tree.get(key) {
+            Ok(found) => found.map(|value| value.to_vec()),
+            Err(error) => {
+                self.failed.get_or_insert_with(|| error.to_string());
+                None
+            }
+        }
+    }
+
+    /// The record at `key`.
+    pub fn get<T: DeserializeOwned>(&mut self, key: &[u8]) -> Option<T> {
+        let bytes = self.raw(key)?;
+        match postcard::from_bytes(&bytes) {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.failed.get_or_insert_with(|| format!("a record does not decode: {error}"));
+                None
+            }
+        }
+    }
+
+    /// Whether there is a record at `key`.
+    pub fn contains(&mut self, key: &[u8]) -> bool {
+        self.raw(key).is_some()
+    }
+
+    pub fn put<T: Serialize>(&mut self, key: Vec<u8>, value: &T) {
+        match encode(value) {
+            Ok(bytes) => {
+                self.pending.insert(key, Some(bytes));
+            }
+            Err(error) => {
+                self.failed.get_or_insert(error);
+            }
+        }
+    }
+
+    pub fn remove(&mut self, key: Vec<u8>) {
+        self.pending.insert(key, None);
+    }
+
+    /// Changes the record at `key` (a default one when there is none) with `change`.
+    pub fn update<T, R>(&mut self, key: Vec<u8>, change: impl FnOnce(&mut T) -> R) -> R
+    where
+        T: Default + Serialize + DeserializeOwned,
+    {
+        let mut value: T = self.get(&key).unwrap_or_default();
+        let result = change(&mut value);
+        self.put(key, &value);
+        result
+    }
+
+    /// Makes the index entries `before` into `after`: removes the ones gone, adds the new ones
+    /// (empty values).
+    pub fn reindex(&mut self, before: Vec<Vec<u8>>, after: Vec<Vec<u8>>) {
+        for gone in before.iter().filter(|key| !after.contains(key)) {
+            self.pending.insert(gone.clone(), None);
+        }
+        for new in after.into_iter().filter(|key| !before.contains(key)) {
+            self.pending.insert(new, Some(Vec::new()));
+        }
+    }
+}
+
+/// How a model applies one message through a view of its tree, with its context `C` (things it
+/// tells as it applies, such as a revocation); an `Err` leaves nothing of the message.
+pub type Apply<C> = fn(&C, &mut View<'_>, &Recorded) -> Result<(), CodecError>;
+
+/// What applying a chunk came to.
+enum Applied {
+    /// Everything, up to this sequence.
+    Through(u64),
+    /// The messages before `at` (up to `through`, if any), then a message that does not decode.
+    StoppedAt { through: Option<u64>, at: usize, error: CodecError },
+}
+
+/// One checkpointed read model.
+pub struct Projected<C> {
+    name: &'static str,
+    tree: sled::Tree,
+    streams: Vec<Stream>,
+    applied: Vec<watch::Sender<u64>>,
+    standing: Arc<Standing>,
+    context: C,
+    apply: Apply<C>,
+    /// One chunk is applied at a time, whatever its stream.
+    writing: Mutex<()>,
+    /// Messages applied since the process started.
+    count: AtomicU64,
+}
+
+impl<C: Send + Sync + 'static> Projected<C> {
+    /// Opens the model `name` (of record shapes `version`) in `folder` and follows `streams`
+    /// from its checkpoints in the background, applying each message with `apply`. Following
+    /// stops when the model is dropped.
+    pub fn spawn(
+        folder: &Folder,
+        store: EventStore,
+        name: &'static str,
+        version: u32,
+        streams: &[Stream],
+        context: C,
+        apply: Apply<C>,
+    ) -> Arc<Self> {
+        let standing = Standing::start(&store, name);
+        let tree = folder.db.open_tree(name.as_bytes());
+        let tree = tree.unwrap_or_else(|error| panic!("the read model {name} cannot be opened: {error}"));
+        let model = Arc::new(Self {
+            name,
+            tree,
+            streams: streams.to_vec(),
+            applied: streams.iter().map(|_| watch::Sender::new(0)).collect(),
+            standing,
+            context,
+            apply,
+            writing: Mutex::new(()),
+            count: AtomicU64::new(0),
+        });
+        let weak = Arc::downgrade(&model);
+        tokio::spawn(async move { start(weak, store, version).await });
+        model
+    }
+
+    /// Where the model stands, and whether it stopped.
+    pub fn standing(&self) -> &Arc<Standing> {
+        &self.standing
+    }
+
+    pub fn context(&self) -> &C {
+        &self.context
+    }
+
+    /// How many messages the model has applied since the process started: after a start on
+    /// its folder, only the ones written since it last stopped.
+    pub fn applied_since_start(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// The record at `key`.
+    pub fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, AppError> {
+        match self.tree.get(key).map_err(store_error)? {
+            Some(bytes) => self.decode(&bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether there is a record at `key`.
+    pub fn contains(&self, key: &[u8]) -> Result<bool, AppError> {
+        self.tree.contains_key(key).map_err(store_error)
+    }
+
+    /// The keys beginning with `prefix`, in order, without their prefix.
+    pub fn keys<'a>(&'a self, prefix: &[u8]) -> impl Iterator<Item = Result<Vec<u8>, AppError>> + use<'a, C> {
+        let skip = prefix.len();
+        self.tree.scan_prefix(prefix).keys().map(move |key| Ok(key.map_err(store_error)?[skip..].to_vec()))
+    }
+
+    /// The keys beginning with `prefix` whose rest comes after `after` (all, without it), in
+    /// order, without their prefix.
+    pub fn keys_after<'a>(
+        &'a self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+    ) -> impl Iterator<Item = Result<Vec<u8>, AppError>> + use<'a, C> {
+        let skip = prefix.len();
+        let within = prefix.to_vec();
+        let start = match after {
+            Some(after) => Bound::Excluded([prefix, after].concat()),
+            None => Bound::Included(prefix.to_vec()),
+        };
+        self.tree
+            .range::<Vec<u8>, _>((start, Bound::Unbounded))
+            .keys()
+            .take_while(move |key| key.as_ref().map_or(true, |key| key.starts_with(&within)))
+            .map(move |key| Ok(key.map_err(store_error)?[skip..].to_vec()))
+    }
+
+    /// The records whose keys begin with `prefix`, in order, with their keys' rest.
+    pub fn records<'a, T: DeserializeOwned>(
+        &'a self,
+        prefix: &[u8],
+    ) -> impl Iterator<Item = Result<(Vec<u8>, T), AppError>> + use<'a, T, C> {
+        let skip = prefix.len();
+        self.tree.scan_prefix(prefix).map(move |found| {
+            let (key, value) = found.map_err(store_error)?;
+            Ok((key[skip..].to_vec(), self.decode(&value)?))
+        })
+    }
+
+    fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, AppError> {
+        postcard::from_bytes(bytes).map_err(|error| {
+            AppError::Internal(format!("the read model {} holds a bad record: {error}", self.name))
+        })
+    }
+
+    /// Waits (at most [`CATCH_UP`]) until the model has applied `stream` up to `sequence`;
+    /// whether it has.
+    pub async fn reached(&self, stream: Stream, sequence: u64) -> bool {
+        let Some(index) = self.streams.iter().position(|known| *known == stream) else {
+            return false;
+        };
+        let mut applied = self.applied[index].subscribe();
+        tokio::select! {
+            biased;
+            reached = tokio::time::timeout(CATCH_UP, applied.wait_for(|applied| *applied >= sequence)) => {
+                matches!(reached, Ok(Ok(_)))
+            }
+            _ = self.standing.until_stopped() => false,
+        }
+    }
+
+    /// Waits until everything in the model's streams now is in the model.
+    pub async fn caught_up(&self, store: &EventStore) -> Result<(), AppError> {
+        for (index, stream) in self.streams.iter().enumerate() {
+            let last = store.last_sequence(*stream).await?;
+            let mut applied = self.applied[index].subscribe();
+            let reached = tokio::select! {
+                biased;
+                reached = tokio::time::timeout(CATCH_UP, applied.wait_for(|applied| *applied >= last)) => reached,
+                stopped = self.standing.until_stopped() => return Err(self.standing.stopped_error(&stopped)),
+            };
+            if !matches!(reached, Ok(Ok(_))) {
+                return Err(AppError::Unavailable(format!(
+                    "the read model {} has not reached sequence {last} of {stream} yet; retry shortly",
+                    self.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn checkpoint(&self, stream: Stream) -> Result<Checkpoint, sled::Error> {
+        Ok(self
+            .tree
+            .get(checkpoint_key(stream))?
+            .and_then(|bytes| postcard::from_bytes(&bytes).ok())
+            .unwrap_or_default())
+    }
+
+    /// Makes the tree the model's `version`, with no stream `replaced`: empties it otherwise.
+    /// Answers the checkpoints' sequences.
+    fn prepare(&self, version: u32, replaced: Option<String>) -> Result<Vec<u64>, sled::Error> {
+        let stored = self.tree.get(VERSION_KEY)?;
+        let fresh =
+            self.streams.iter().map(|stream| self.checkpoint(*stream)).collect::<Result<Vec<_>, _>>()?
+                == vec![Checkpoint::default(); self.streams.len()];
+        let reason = match (stored.as_deref(), replaced) {
+            (None, _) if fresh => None,
+            (_, Some(replaced)) => Some(replaced),
+            (Some(stored), None) if stored == version.to_be_bytes() => None,
+            (Some(stored), None) => {
+                Some(format!("written by version {stored:?} of the model, not {version}"))
+            }
+            (None, None) => Some("no version recorded".to_owned()),
+        };
+        if let Some(reason) = reason {
+            tracing::warn!(model = self.name, %reason, "read model written anew from the streams' start");
+            self.tree.clear()?;
+        }
+        self.tree.insert(VERSION_KEY, &version.to_be_bytes())?;
+        self.streams.iter().map(|stream| Ok(self.checkpoint(*stream)?.sequence)).collect()
+    }
+
+    /// Whether one of the model's streams was replaced since its checkpoint, and how.
+    async fn replaced(&self, store: &EventStore) -> Result<Option<String>, String> {
+        for stream in &self.streams {
+            let checkpoint = self.checkpoint(*stream).map_err(|error| error.to_string())?;
+            let last = store.last_sequence(*stream).await.map_err(|error| error.to_string())?;
+            if checkpoint.sequence > last {
+                let at = checkpoint.sequence;
+                return Ok(Some(format!(
+                    "its checkpoint {at} lies past the end of {stream} ({last}): the stream was replaced"
+                )));
+            }
+            let Some(kept) = checkpoint.recorded_at.filter(|_| checkpoint.sequence > 0) else {
+                continue;
+            };
+            let found =
+                store.recorded_at(*stream, checkpoint.sequence).await.map_err(|error| error.to_string())?;
+            if found.is_some_and(|found| found.as_millis() != kept) {
+                let at = checkpoint.sequence;
+                return Ok(Some(format!(
+                    "message {at} of {stream} is not the one it applied: the stream was replaced"
+                )));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Applies `messages` of `stream` and writes them with the checkpoint they reach, in one
+    /// batch; stops before a message that does not decode.
+    fn apply_chunk(&self, stream: Stream, messages: &[Recorded]) -> Result<Applied, String> {
+        let _writing = self.writing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut view = View::new(&self.tree);
+        let mut through: Option<Checkpoint> = None;
+        let mut stopped = None;
+        for (at, recorded) in messages.iter().enumerate() {
+            match (self.apply)(&self.context, &mut view, recorded) {
+                Ok(()) => {
+                    view.keep();
+                    through = Some(Checkpoint::of(recorded));
+                }
+                Err(error) => {
+                    view.drop_pending();
+                    stopped = Some((at, error));
+                    break;
+                }
+            }
+        }
+        if let Some(failed) = view.failed {
+            return Err(failed);
+        }
+        let mut batch = sled::Batch::default();
+        for (key, change) in view.changes {
+            match change {
+                Some(value) => batch.insert(key, value),
+                None => batch.remove(key),
+            }
+        }
+        if let Some(through) = through {
+            batch.insert(checkpoint_key(stream), through.encoded());
+        }
+        self.tree.apply_batch(batch).map_err(|error| error.to_string())?;
+        let count = messages.len().min(stopped.as_ref().map_or(usize::MAX, |(at, _)| *at));
+        self.count.fetch_add(count as u64, Ordering::Relaxed);
+        let through = through.map(|through| through.sequence);
+        Ok(match stopped {
+            None => Applied::Through(through.unwrap_or_default()),
+            Some((at, error)) => Applied::StoppedAt { through, at, error },
+        })
+    }
+
+    /// Records `sequence` of `stream` as passed, with nothing written (a skipped message).
+    fn pass(&self, stream: Stream, sequence: u64) -> Result<(), sled::Error> {
+        let _writing = self.writing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let checkpoint = Checkpoint { sequence, recorded_at: None };
+        self.tree.insert(checkpoint_key(stream), checkpoint.encoded()).map(drop)
+    }
+
+    fn passed(&self, index: usize, sequence: u64) {
+        self.applied[index].send_replace(sequence);
+        self.standing.passed(self.streams[index], sequence);
+    }
+}
+
+/// Prepares the model's tree, then follows each of its streams from its checkpoint.
+async fn start<C: Send + Sync + 'static>(model: Weak<Projected<C>>, store: EventStore, version: u32) {
+    let mut backoff = Duration::from_millis(100);
+    let checkpoints = loop {
+        let Some(this) = model.upgrade() else {
+            return;
+        };
+        match this.replaced(&store).await {
+            Ok(replaced) => match this.prepare(version, replaced) {
+                Ok(checkpoints) => break checkpoints,
+                Err(error) => {
+                    tracing::error!(model = this.name, %error, "read model: its folder cannot be read")
+                }
+            },
+            Err(error) => {
+                tracing::warn!(model = this.name, %error, "read model: its checkpoints cannot be checked yet")
+            }
+        }
+        drop(this);
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    };
+    let Some(this) = model.upgrade() else {
+        return;
+    };
+    for (index, checkpoint) in checkpoints.into_iter().enumerate() {
+        this.passed(index, checkpoint);
+        tokio::spawn(follow(model.clone(), store.clone(), index));
+    }
+}
+
+/// Follows stream `index` of the model from its checkpoint for as long as the model lives.
+async fn follow<C: Send + Sync + 'static>(model: Weak<Projected<C>>, store: EventStore, index: usize) {
+    'reading: loop {
+        let Some(this) = model.upgrade() else {
+            return;
+        };
+        let stream = this.streams[index];
+        let checkpoint = match this.checkpoint(stream) {
+            Ok(checkpoint) => checkpoint.sequence,
+            Err(error) => {
+                tracing::error!(model = this.name, %error, "read model: its checkpoint cannot be read");
+                drop(this);
+                tokio::time::sleep(RETRY).await;
+                continue;
+            }
+        };
+        drop(this);
+        let mut messages = std::pin::pin!(store.follow(stream, checkpoint + 1).ready_chunks(CHUNK));
+        while let Some(chunk) = messages.next().await {
+            // Messages up to the first that cannot be read, then that one, and so on.
+            let mut rest = chunk.as_slice();
+            while !rest.is_empty() {
+                let readable = rest.iter().take_while(|item| item.is_ok()).count();
+                let recorded: Vec<Recorded> =
+                    rest[..readable].iter().filter_map(|item| item.as_ref().ok()).cloned().collect();
+                let Some(this) = model.upgrade() else {
+                    return;
+                };
+                let applied = {
+                    let this = Arc::clone(&this);
+                    tokio::task::spawn_blocking(move || this.apply_chunk(stream, &recorded)).await
+                };
+                let stopped_at;
+                let undecodable: &Undecodable = match applied {
+                    Ok(Ok(Applied::Through(through))) => {
+                        if readable > 0 {
+                            this.passed(index, through);
+                        }
+                        rest = &rest[readable..];
+                        match rest.first() {
+                            Some(Err(undecodable)) => undecodable,
+                            _ => continue,
+                        }
+                    }
+                    Ok(Ok(Applied::StoppedAt { through, at, error })) => {
+                        if let Some(through) = through {
+                            this.passed(index, through);
+                        }
+                        let Some(Ok(recorded)) = rest.get(at) else {
+                            unreachable!("the message stopped at is a readable one")
+                        };
+                        stopped_at = undecodable_events(recorded, error);
+                        rest = &rest[at..];
+                        &stopped_at
+                    }
+                    Ok(Err(error)) => {
+                        tracing::error!(model = this.name, %error, "read model: a write failed; reading again from its checkpoint");
+                        drop(this);
+                        tokio::time::sleep(RETRY).await;
+                        continue 'reading;
+                    }
+                    Err(panicked) => {
+                        tracing::error!(model = this.name, %panicked, "read model: applying a chunk failed");
+                        drop(this);
+                        tokio::time::sleep(RETRY).await;
+                        continue 'reading;
+                    }
+                };
+                // Stopped until an operator skips the message.
+                let standing = Arc::clone(&this.standing);
+                drop(this);
+                if !standing.stop_at(undecodable, || model.strong_count() > 0).await {
+                    return;
+                }
+                let Some(this) = model.upgrade() else {
+                    return;
+                };
+                let sequence = undecodable.position.sequence;
+                if let Err(error) = this.pass(stream, sequence) {
+                    tracing::error!(model = this.name, %error, "read model: a write failed; reading again from its checkpoint");
+                    drop(this);
+                    tokio::time::sleep(RETRY).await;
+                    continue 'reading;
+                }
+                this.passed(index, sequence);
+                rest = &rest[1..];
+            }
+        }
+    }
+}
+
+/// A key: a one-letter kind, then parts (ids as their 16 big-endian bytes).
+pub fn key(kind: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + parts.iter().map(|part| part.len()).sum::<usize>());
+    key.push(kind);
+    parts.iter().for_each(|part| key.extend_from_slice(part));
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reindex_removes_the_gone_and_adds_the_new() {
+        let folder = Folder::temporary();
+        let tree = folder.db.open_tree("t").expect("a tree");
+        let mut view = View::new(&tree);
+        view.reindex(vec![b"a".to_vec(), b"b".to_vec()], vec![b"b".to_vec(), b"c".to_vec()]);
+        view.keep();
+        assert_eq!(view.changes.get(b"a".as_slice()), Some(&None));
+        assert_eq!(view.changes.get(b"c".as_slice()), Some(&Some(Vec::new())));
+        assert!(!view.changes.contains_key(b"b".as_slice()));
+    }
+
+    #[test]
+    fn a_view_reads_its_own_changes_over_the_tree() {
+        let folder = Folder::temporary();
+        let tree = folder.db.open_tree("t").expect("a tree");
+        tree.insert(b"k", encode(&1u32).expect("encoded")).expect("written");
+        let mut view = View::new(&tree);
+        assert_eq!(view.get::<u32>(b"k"), Some(1));
+        view.update(b"k".to_vec(), |value: &mut u32| *value += 1);
+        assert_eq!(view.get::<u32>(b"k"), Some(2));
+        view.remove(b"k".to_vec());
+        assert!(!view.contains(b"k"));
+        view.drop_pending();
+        assert_eq!(view.get::<u32>(b"k"), Some(1), "a message's changes dropped whole");
+        assert_eq!(
+            tree.get(b"k").expect("read").map(|value| value.to_vec()),
+            Some(encode(&1u32).expect("encoded"))
+        );
+    }
+}

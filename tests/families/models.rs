@@ -1,0 +1,94 @@
+//! Checkpointed read models: a model in its folder follows the streams from where it stopped,
+//! and is written anew when its stream was replaced.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use luukku_app::{Folder, Relations};
+use luukku_domain::family::FamilyId;
+use luukku_eventstore::Stream;
+
+use crate::support::*;
+
+/// Opens the folder at `path`, once the model that held it before has let go of it.
+async fn reopen(path: &Path) -> anyhow::Result<Folder> {
+    for _ in 0..50 {
+        if let Ok(folder) = Folder::open(path) {
+            return Ok(folder);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Ok(Folder::open(path)?)
+}
+
+async fn started(folder: &Folder, harness: &Harness) -> anyhow::Result<Arc<Relations>> {
+    let relations = Relations::spawn(folder, harness.store.clone());
+    relations.caught_up(&harness.store).await?;
+    Ok(relations)
+}
+
+fn registered(relations: &Relations, family: &str) -> anyhow::Result<bool> {
+    let family = FamilyId::parse(family)?;
+    Ok(relations.family(family)?.is_some_and(|facts| facts.registered))
+}
+
+#[tokio::test]
+async fn a_model_starts_from_its_checkpoint_and_reads_only_what_came_since() -> anyhow::Result<()> {
+    let mut harness = Harness::start().await?;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("models");
+    let first = harness.register(virtanen_family()).await?.family_id;
+    let second = harness.register(virtanen_family()).await?.family_id;
+
+    let folder = Folder::open(&path)?;
+    let relations = started(&folder, &harness).await?;
+    assert_eq!(
+        relations.applied_since_start(),
+        harness.messages().await?,
+        "a new folder reads every message"
+    );
+    assert!(registered(&relations, &first)? && registered(&relations, &second)?);
+    folder.flush()?;
+    drop((relations, folder));
+
+    // Written while the model is down.
+    let third = harness.register(virtanen_family()).await?.family_id;
+
+    let folder = reopen(&path).await?;
+    let relations = started(&folder, &harness).await?;
+    assert_eq!(relations.applied_since_start(), 1, "only the message written since it stopped");
+    for family in [&first, &second, &third] {
+        assert!(registered(&relations, family)?, "family {family} is in the model after the restart");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_model_whose_stream_was_replaced_is_written_anew() -> anyhow::Result<()> {
+    let mut harness = Harness::start().await?;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("models");
+    let before = harness.register(virtanen_family()).await?.family_id;
+    let folder = Folder::open(&path)?;
+    let relations = started(&folder, &harness).await?;
+    assert!(registered(&relations, &before)?);
+    folder.flush()?;
+    drop((relations, folder));
+
+    // The stream is replaced (as a restore from another backup would), and has grown past the
+    // model's checkpoint by its start.
+    harness.store.jetstream().delete_stream(Stream::Families.name()).await?;
+    harness.store.provision(&[Stream::Families]).await?;
+    let mut after = Vec::new();
+    for _ in 0..2 {
+        after.push(harness.register(virtanen_family()).await?.family_id);
+    }
+
+    let folder = reopen(&path).await?;
+    let relations = started(&folder, &harness).await?;
+    assert!(!registered(&relations, &before)?, "nothing of the replaced stream is kept");
+    for family in &after {
+        assert!(registered(&relations, family)?, "the new stream is read from its start");
+    }
+    Ok(())
+}
