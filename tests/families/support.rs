@@ -29,11 +29,10 @@ impl Harness {
         let nats = TestNats::start().await?;
         let store = nats.store_with(settings).await?;
         let keys = NatsKeyStore::open(&store, luukku_testkit::key_ring()).await?;
-        let served = serve_routes(
-            luukku_families::routes(store.clone(), keys.clone(), luukku_app::Guard::start(store.clone()))
-                .await,
-        )
-        .await?;
+        let guard = luukku_app::Guard::start(store.clone());
+        // Started: its access relations have checked their folder against the streams.
+        guard.relations().ready().await?;
+        let served = serve_routes(luukku_families::routes(store.clone(), keys.clone(), guard).await).await?;
         let client = FamilyServiceClient::connect(served.url()).await?;
         Ok(Self { client, store, keys, actor: luukku_testkit::actor(), served, _nats: nats })
     }

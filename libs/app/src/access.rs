@@ -231,6 +231,8 @@ impl Guard {
         if let Some(stopped) = standing.stopped() {
             return Err(standing.stopped_error(&stopped));
         }
+        // At a start, the model is read only once its folder has been checked.
+        self.relations.ready().await?;
         if target.family.is_none() && (target.referral.is_some() || target.meeting.is_some()) {
             let family_of = |target: &Target| -> Result<Option<FamilyId>> {
                 if let Some(family) =

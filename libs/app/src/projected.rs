@@ -112,9 +112,14 @@ fn store_error(error: sled::Error) -> AppError {
     AppError::Unavailable(format!("the read models' folder cannot be read: {error}"))
 }
 
-/// A record encoded; its personal values are dropped ([`luukku_domain::sealing::encoding_erased`]).
+/// A record encoded; its personal values are dropped ([`luukku_domain::sealing::erased_as_empty`]).
+/// A record decoded.
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, postcard::Error> {
+    luukku_domain::sealing::erased_as_empty(|| postcard::from_bytes(bytes))
+}
+
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, String> {
-    luukku_domain::sealing::encoding_erased(|| postcard::to_allocvec(value))
+    luukku_domain::sealing::erased_as_empty(|| postcard::to_allocvec(value))
         .map_err(|error| format!("a record does not encode: {error}"))
 }
 
@@ -158,7 +163,7 @@ impl<'a> View<'a> {
     /// The record at `key`.
     pub fn get<T: DeserializeOwned>(&mut self, key: &[u8]) -> Option<T> {
         let bytes = self.raw(key)?;
-        match postcard::from_bytes(&bytes) {
+        match decode(&bytes) {
             Ok(value) => Some(value),
             Err(error) => {
                 self.failed.get_or_insert_with(|| format!("a record does not decode: {error}"));
@@ -235,6 +240,10 @@ pub struct Projected<C> {
     writing: Mutex<()>,
     /// Messages applied since the process started.
     count: AtomicU64,
+    /// Whether its tree has been checked (its version, its streams) and may be read.
+    prepared: watch::Sender<bool>,
+    /// Why its last write failed, while it is retried: it is not read meanwhile.
+    failing: Mutex<Option<String>>,
 }
 
 impl<C: Send + Sync + 'static> Projected<C> {
@@ -250,6 +259,22 @@ impl<C: Send + Sync + 'static> Projected<C> {
         context: C,
         apply: Apply<C>,
     ) -> Arc<Self> {
+        Self::spawn_then(folder, store, name, version, streams, context, apply, |_| {})
+    }
+
+    /// As [`Projected::spawn`], calling `prepared` once the tree is checked and before it is
+    /// read.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn spawn_then(
+        folder: &Folder,
+        store: EventStore,
+        name: &'static str,
+        version: u32,
+        streams: &[Stream],
+        context: C,
+        apply: Apply<C>,
+        prepared: fn(&Self),
+    ) -> Arc<Self> {
         let standing = Standing::start(&store, name);
         let tree = folder.db.open_tree(name.as_bytes());
         let tree = tree.unwrap_or_else(|error| panic!("the read model {name} cannot be opened: {error}"));
@@ -263,9 +288,13 @@ impl<C: Send + Sync + 'static> Projected<C> {
             apply,
             writing: Mutex::new(()),
             count: AtomicU64::new(0),
+            prepared: watch::Sender::new(false),
+            failing: Mutex::new(None),
         });
+        // Its lag shows from the start, until it has read where it stands.
+        streams.iter().for_each(|stream| model.standing.passed(*stream, 0));
         let weak = Arc::downgrade(&model);
-        tokio::spawn(async move { start(weak, store, version).await });
+        tokio::spawn(async move { start(weak, store, version, prepared).await });
         model
     }
 
@@ -284,8 +313,31 @@ impl<C: Send + Sync + 'static> Projected<C> {
         self.count.load(Ordering::Relaxed)
     }
 
+    /// Whether the model may be read: its tree was checked at its start, and no write is
+    /// failing. Facts it cannot vouch for are never used.
+    fn readable(&self) -> Result<(), AppError> {
+        if !*self.prepared.borrow() {
+            return Err(AppError::Unavailable(format!(
+                "the read model {} is starting; retry shortly",
+                self.name
+            )));
+        }
+        match self.failing.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref() {
+            Some(failing) => Err(AppError::Unavailable(format!(
+                "the read model {} cannot be written ({failing}); retry shortly",
+                self.name
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    fn failed(&self, failing: Option<String>) {
+        *self.failing.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = failing;
+    }
+
     /// The record at `key`.
     pub fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, AppError> {
+        self.readable()?;
         match self.tree.get(key).map_err(store_error)? {
             Some(bytes) => self.decode(&bytes).map(Some),
             None => Ok(None),
@@ -294,33 +346,48 @@ impl<C: Send + Sync + 'static> Projected<C> {
 
     /// Whether there is a record at `key`.
     pub fn contains(&self, key: &[u8]) -> Result<bool, AppError> {
+        self.readable()?;
         self.tree.contains_key(key).map_err(store_error)
+    }
+
+    /// The keys beginning with `prefix`, in order, without their prefix, whether the model may
+    /// be read yet or not.
+    pub(crate) fn keys_unchecked(
+        &self,
+        prefix: &[u8],
+    ) -> impl Iterator<Item = Result<Vec<u8>, sled::Error>> + use<C> {
+        let skip = prefix.len();
+        self.tree.scan_prefix(prefix).keys().map(move |key| Ok(key?[skip..].to_vec()))
     }
 
     /// The keys beginning with `prefix`, in order, without their prefix.
     pub fn keys<'a>(&'a self, prefix: &[u8]) -> impl Iterator<Item = Result<Vec<u8>, AppError>> + use<'a, C> {
-        let skip = prefix.len();
-        self.tree.scan_prefix(prefix).keys().map(move |key| Ok(key.map_err(store_error)?[skip..].to_vec()))
+        self.keys_from(prefix, Bound::Unbounded)
     }
 
-    /// The keys beginning with `prefix` whose rest comes after `after` (all, without it), in
+    /// The keys beginning with `prefix` whose rest is within `from` (a bound on the rest), in
     /// order, without their prefix.
-    pub fn keys_after<'a>(
+    pub fn keys_from<'a>(
         &'a self,
         prefix: &[u8],
-        after: Option<&[u8]>,
+        from: Bound<&[u8]>,
     ) -> impl Iterator<Item = Result<Vec<u8>, AppError>> + use<'a, C> {
         let skip = prefix.len();
         let within = prefix.to_vec();
-        let start = match after {
-            Some(after) => Bound::Excluded([prefix, after].concat()),
-            None => Bound::Included(prefix.to_vec()),
+        let start = match from {
+            Bound::Excluded(after) => Bound::Excluded([prefix, after].concat()),
+            Bound::Included(from) => Bound::Included([prefix, from].concat()),
+            Bound::Unbounded => Bound::Included(prefix.to_vec()),
         };
-        self.tree
+        let unreadable = self.readable().err();
+        let readable = unreadable.is_none();
+        let keys = self
+            .tree
             .range::<Vec<u8>, _>((start, Bound::Unbounded))
             .keys()
             .take_while(move |key| key.as_ref().map_or(true, |key| key.starts_with(&within)))
-            .map(move |key| Ok(key.map_err(store_error)?[skip..].to_vec()))
+            .map(move |key| Ok(key.map_err(store_error)?[skip..].to_vec()));
+        unreadable.map(Err).into_iter().chain(keys.take_while(move |_| readable))
     }
 
     /// The records whose keys begin with `prefix`, in order, with their keys' rest.
@@ -329,16 +396,35 @@ impl<C: Send + Sync + 'static> Projected<C> {
         prefix: &[u8],
     ) -> impl Iterator<Item = Result<(Vec<u8>, T), AppError>> + use<'a, T, C> {
         let skip = prefix.len();
-        self.tree.scan_prefix(prefix).map(move |found| {
+        let unreadable = self.readable().err();
+        let readable = unreadable.is_none();
+        let records = self.tree.scan_prefix(prefix).map(move |found| {
             let (key, value) = found.map_err(store_error)?;
             Ok((key[skip..].to_vec(), self.decode(&value)?))
-        })
+        });
+        unreadable.map(Err).into_iter().chain(records.take_while(move |_| readable))
     }
 
     fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, AppError> {
-        postcard::from_bytes(bytes).map_err(|error| {
+        decode(bytes).map_err(|error| {
             AppError::Internal(format!("the read model {} holds a bad record: {error}", self.name))
         })
+    }
+
+    /// Waits (at most [`CATCH_UP`], and never past the call's deadline) until the model may be
+    /// read: its tree was checked at its start. `UNAVAILABLE` otherwise.
+    pub async fn ready(&self) -> Result<(), AppError> {
+        let mut prepared = self.prepared.subscribe();
+        let now = tokio::time::Instant::now();
+        let call = luukku_eventstore::deadline::current();
+        // Answered a moment before the caller gives up.
+        let until = (now + CATCH_UP).min(call.checked_sub(Duration::from_millis(100)).unwrap_or(now));
+        match tokio::time::timeout_at(until, prepared.wait_for(|prepared| *prepared)).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => {
+                Err(AppError::Unavailable(format!("the read model {} is starting; retry shortly", self.name)))
+            }
+        }
     }
 
     /// Waits (at most [`CATCH_UP`]) until the model has applied `stream` up to `sequence`;
@@ -389,9 +475,8 @@ impl<C: Send + Sync + 'static> Projected<C> {
     /// Answers the checkpoints' sequences.
     fn prepare(&self, version: u32, replaced: Option<String>) -> Result<Vec<u64>, sled::Error> {
         let stored = self.tree.get(VERSION_KEY)?;
-        let fresh =
-            self.streams.iter().map(|stream| self.checkpoint(*stream)).collect::<Result<Vec<_>, _>>()?
-                == vec![Checkpoint::default(); self.streams.len()];
+        // Emptied keys go one by one: a tree with anything left and no version is emptied again.
+        let fresh = self.tree.first()?.is_none();
         let reason = match (stored.as_deref(), replaced) {
             (None, _) if fresh => None,
             (_, Some(replaced)) => Some(replaced),
@@ -492,7 +577,12 @@ impl<C: Send + Sync + 'static> Projected<C> {
 }
 
 /// Prepares the model's tree, then follows each of its streams from its checkpoint.
-async fn start<C: Send + Sync + 'static>(model: Weak<Projected<C>>, store: EventStore, version: u32) {
+async fn start<C: Send + Sync + 'static>(
+    model: Weak<Projected<C>>,
+    store: EventStore,
+    version: u32,
+    prepared: fn(&Projected<C>),
+) {
     let mut backoff = Duration::from_millis(100);
     let checkpoints = loop {
         let Some(this) = model.upgrade() else {
@@ -516,8 +606,12 @@ async fn start<C: Send + Sync + 'static>(model: Weak<Projected<C>>, store: Event
     let Some(this) = model.upgrade() else {
         return;
     };
+    prepared(&this);
+    this.prepared.send_replace(true);
     for (index, checkpoint) in checkpoints.into_iter().enumerate() {
         this.passed(index, checkpoint);
+    }
+    for index in 0..this.streams.len() {
         tokio::spawn(follow(model.clone(), store.clone(), index));
     }
 }
@@ -555,6 +649,9 @@ async fn follow<C: Send + Sync + 'static>(model: Weak<Projected<C>>, store: Even
                     tokio::task::spawn_blocking(move || this.apply_chunk(stream, &recorded)).await
                 };
                 let stopped_at;
+                if matches!(applied, Ok(Ok(_))) {
+                    this.failed(None);
+                }
                 let undecodable: &Undecodable = match applied {
                     Ok(Ok(Applied::Through(through))) => {
                         if readable > 0 {
@@ -578,12 +675,14 @@ async fn follow<C: Send + Sync + 'static>(model: Weak<Projected<C>>, store: Even
                         &stopped_at
                     }
                     Ok(Err(error)) => {
+                        this.failed(Some(error.clone()));
                         tracing::error!(model = this.name, %error, "read model: a write failed; reading again from its checkpoint");
                         drop(this);
                         tokio::time::sleep(RETRY).await;
                         continue 'reading;
                     }
                     Err(panicked) => {
+                        this.failed(Some(panicked.to_string()));
                         tracing::error!(model = this.name, %panicked, "read model: applying a chunk failed");
                         drop(this);
                         tokio::time::sleep(RETRY).await;
@@ -600,7 +699,13 @@ async fn follow<C: Send + Sync + 'static>(model: Weak<Projected<C>>, store: Even
                     return;
                 };
                 let sequence = undecodable.position.sequence;
-                if let Err(error) = this.pass(stream, sequence) {
+                let passing = Arc::clone(&this);
+                let passed = tokio::task::spawn_blocking(move || passing.pass(stream, sequence)).await;
+                if let Err(error) = passed
+                    .map_err(|error| error.to_string())
+                    .and_then(|passed| passed.map_err(|error| error.to_string()))
+                {
+                    this.failed(Some(error.clone()));
                     tracing::error!(model = this.name, %error, "read model: a write failed; reading again from its checkpoint");
                     drop(this);
                     tokio::time::sleep(RETRY).await;

@@ -19,6 +19,8 @@ use tokio::sync::watch;
 
 /// How often a read model reports where it stands.
 const REPORT_EVERY: Duration = Duration::from_secs(5);
+/// How often its lag gauges are set while it is behind (otherwise with each report).
+const LAG_EVERY: Duration = Duration::from_secs(1);
 /// How often a stopped read model looks for an operator's skip.
 const SKIP_POLL: Duration = Duration::from_secs(1);
 
@@ -188,11 +190,13 @@ impl Standing {
     }
 
     /// Sets the lag gauges: how many messages of each stream are not read yet, and how old
-    /// the oldest of them is.
-    async fn set_lag(&self, positions: &BTreeMap<Stream, u64>) {
+    /// the oldest of them is. Says whether it is behind.
+    async fn set_lag(&self, positions: &BTreeMap<Stream, u64>) -> bool {
+        let mut lagging = false;
         for (stream, position) in positions {
             let Ok(last) = self.store.last_sequence(*stream).await else { continue };
             let behind = last.saturating_sub(*position);
+            lagging |= behind > 0;
             let seconds = match behind {
                 0 => 0.0,
                 _ => match self.store.recorded_at(*stream, position + 1).await {
@@ -204,13 +208,15 @@ impl Standing {
             metrics::gauge!("luukku_read_model_lag_messages", &labels).set(behind as f64);
             metrics::gauge!("luukku_read_model_lag_seconds", &labels).set(seconds);
         }
+        lagging
+    }
+
+    async fn set_lag_now(&self) -> bool {
+        self.measured.load(Ordering::Relaxed) && self.set_lag(&self.state().positions).await
     }
 
     async fn report_now(&self) {
         let state = self.state();
-        if self.measured.load(Ordering::Relaxed) {
-            self.set_lag(&state.positions).await;
-        }
         let report = ReaderReport {
             name: self.name.clone(),
             process: process(),
@@ -230,11 +236,16 @@ impl Standing {
 }
 
 async fn report(reader: Weak<Standing>) {
+    let mut reported: Option<tokio::time::Instant> = None;
     loop {
         let Some(this) = reader.upgrade() else { return };
-        this.report_now().await;
+        let lagging = this.set_lag_now().await;
+        if reported.is_none_or(|at| at.elapsed() >= REPORT_EVERY) {
+            this.report_now().await;
+            reported = Some(tokio::time::Instant::now());
+        }
         drop(this);
-        tokio::time::sleep(REPORT_EVERY).await;
+        tokio::time::sleep(if lagging { LAG_EVERY } else { REPORT_EVERY }).await;
     }
 }
 

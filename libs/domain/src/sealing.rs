@@ -148,15 +148,16 @@ impl<T: Serialize + DeserializeOwned> PersonalField for Personal<T> {
 }
 
 thread_local! {
-    /// Whether erased values are being encoded as [`Sealed::empty`] on this thread.
+    /// Whether erased values are encoded and decoded as [`Sealed::empty`] on this thread.
     static ERASED_AS_EMPTY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Runs `encode` with erased values encoded as an empty marker: for read models, which keep
-/// states whose personal values were dropped ([`HasPersonal::drop_sealed`]). Values in the clear
-/// are refused here too. Anywhere else, an erased value is refused, so that an event never
-/// loses a value by mistake.
-pub fn encoding_erased<R>(encode: impl FnOnce() -> R) -> R {
+/// Runs `code` (an encoding or decoding) with erased values as an empty marker: for read
+/// models, which keep states whose personal values were dropped ([`HasPersonal::drop_sealed`]).
+/// Values in the clear are refused here too. Anywhere else an erased value is refused, so that
+/// an event never loses a value by mistake, and an empty sealed value stays sealed (and fails
+/// to open as tampered).
+pub fn erased_as_empty<R>(code: impl FnOnce() -> R) -> R {
     struct Reset(bool);
     impl Drop for Reset {
         fn drop(&mut self) {
@@ -164,7 +165,7 @@ pub fn encoding_erased<R>(encode: impl FnOnce() -> R) -> R {
         }
     }
     let _reset = Reset(ERASED_AS_EMPTY.replace(true));
-    encode()
+    code()
 }
 
 impl Sealed {
@@ -190,7 +191,11 @@ impl<T> Serialize for Personal<T> {
 impl<'de, T> Deserialize<'de> for Personal<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let sealed = Sealed::deserialize(deserializer)?;
-        Ok(if sealed.ciphertext.is_empty() { Personal::Erased } else { Personal::Sealed(sealed) })
+        Ok(if ERASED_AS_EMPTY.get() && sealed == Sealed::empty() {
+            Personal::Erased
+        } else {
+            Personal::Sealed(sealed)
+        })
     }
 }
 
@@ -228,14 +233,19 @@ mod tests {
     }
 
     #[test]
-    fn erased_values_encode_only_for_read_models_and_decode_as_erased() {
+    fn erased_values_encode_and_decode_only_for_read_models() {
         let erased: Personal<String> = Personal::Erased;
         assert!(postcard::to_allocvec(&erased).is_err(), "an event never carries an erased value");
-        let bytes = encoding_erased(|| postcard::to_allocvec(&erased)).expect("a read model's record");
-        assert_eq!(postcard::from_bytes::<Personal<String>>(&bytes).expect("decoded"), Personal::Erased);
+        let bytes = erased_as_empty(|| postcard::to_allocvec(&erased)).expect("a read model's record");
+        let decoded = erased_as_empty(|| postcard::from_bytes::<Personal<String>>(&bytes)).expect("decoded");
+        assert_eq!(decoded, Personal::Erased);
+        let outside = postcard::from_bytes::<Personal<String>>(&bytes).expect("decoded");
+        assert!(matches!(outside, Personal::Sealed(_)), "elsewhere the marker stays sealed");
+        let mut opened = outside;
+        assert_eq!(opened.open(Some(&FamilyKey::generate()), b"family"), Err(SealError::Tampered));
         let plain = Personal::Plain("Aino".to_owned());
-        assert!(encoding_erased(|| postcard::to_allocvec(&plain)).is_err(), "never in the clear");
-        assert!(postcard::to_allocvec(&erased).is_err(), "only within encoding_erased");
+        assert!(erased_as_empty(|| postcard::to_allocvec(&plain)).is_err(), "never in the clear");
+        assert!(postcard::to_allocvec(&erased).is_err(), "only within erased_as_empty");
         let key = FamilyKey::generate();
         let real = sealed("Aino", &key, b"family");
         let bytes = postcard::to_allocvec(&real).expect("sealed");

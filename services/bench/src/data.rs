@@ -638,3 +638,18 @@ pub async fn caught_up(
         .await
         .map_err(|at| anyhow::anyhow!("the projection stopped at {at}"))
 }
+
+/// Waits until `relations` has reached the streams' ends as they are now (at most an hour).
+pub async fn relations_caught_up(
+    relations: &luukku_app::Relations,
+    store: &luukku_eventstore::EventStore,
+) -> anyhow::Result<()> {
+    let began = std::time::Instant::now();
+    loop {
+        match relations.caught_up(store).await {
+            Ok(()) => return Ok(()),
+            Err(error) if began.elapsed() > Duration::from_secs(3600) => return Err(error.into()),
+            Err(_) => {}
+        }
+    }
+}

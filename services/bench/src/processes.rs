@@ -1,8 +1,10 @@
 //! Each service as a process of its own (the `luukku` binary beside this one, as `luukku serve`
 //! runs it): how long after its start it answers health, how long until its read models have
-//! caught up with the streams, and its resident memory at both moments.
+//! caught up with the streams, and its resident memory at both moments. Each is started twice:
+//! on a new data folder (its read models are written from the streams' start), then again on
+//! the folder it left (they follow from their checkpoints).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -11,6 +13,8 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 /// What one service's start measured.
 pub struct Started {
     pub service: &'static str,
+    /// Whether it started on the folder a start before it left.
+    pub restart: bool,
     /// Until gRPC health answers `SERVING`.
     pub serving: Duration,
     /// Until every read model's lag is 0.
@@ -35,8 +39,13 @@ pub async fn measure(nats_url: &str, projection: &Path) -> anyhow::Result<Vec<St
     std::fs::write(&kek, luukku_testkit::kek().to_base64().as_bytes())?;
     let mut measured = Vec::new();
     for service in ["families", "contacts", "referrals", "meetings", "coordination"] {
-        let data_dir = (service == "coordination").then(|| projection.to_owned());
-        measured.push(start(&luukku, service, nats_url, &jwks, &kek, data_dir).await?);
+        let data_dir = match service {
+            "coordination" => projection.to_owned(),
+            _ => folder.path().join(service),
+        };
+        for restart in [false, true] {
+            measured.push(start(&luukku, service, restart, nats_url, &jwks, &kek, &data_dir).await?);
+        }
     }
     Ok(measured)
 }
@@ -44,10 +53,11 @@ pub async fn measure(nats_url: &str, projection: &Path) -> anyhow::Result<Vec<St
 async fn start(
     luukku: &Path,
     service: &'static str,
+    restart: bool,
     nats_url: &str,
     jwks: &Path,
     kek: &Path,
-    data_dir: Option<PathBuf>,
+    data_dir: &Path,
 ) -> anyhow::Result<Started> {
     let (port, metrics) = (free_port()?, free_port()?);
     let mut command = tokio::process::Command::new(luukku);
@@ -63,10 +73,8 @@ async fn start(
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true);
-    if let Some(folder) = &data_dir {
-        command.arg("--data-dir").arg(folder);
-        command.args(["--admin-listen", &format!("127.0.0.1:{}", free_port()?)]);
-    }
+    command.arg("--data-dir").arg(data_dir);
+    command.args(["--admin-listen", &format!("127.0.0.1:{}", free_port()?)]);
     let began = Instant::now();
     let mut child = command.spawn()?;
     let pid = child.id().ok_or_else(|| anyhow::anyhow!("{service} ended at once"))?;
@@ -76,15 +84,33 @@ async fn start(
     until(&mut child, began, &format!("{service} catching up"), || caught_up(metrics)).await?;
     let caught_up_after = began.elapsed();
     let rss_caught_up = rss(pid)?;
-    child.kill().await?;
+    // Stopped as an operator stops it, so that it leaves its folder as a restart finds it.
+    stop(&mut child, pid).await?;
+    let how = if restart { "restarted on its folder" } else { "on a new folder" };
     println!(
-        "  luukku serve {service}: answers health {:.2} s after its start ({:.0} MB), read models caught up after {:.2} s ({:.0} MB)",
+        "  luukku serve {service}, {how}: answers health {:.2} s after its start ({:.0} MB), read models caught up after {:.2} s ({:.0} MB)",
         serving_after.as_secs_f64(),
         rss_serving as f64 / 1e6,
         caught_up_after.as_secs_f64(),
         rss_caught_up as f64 / 1e6
     );
-    Ok(Started { service, serving: serving_after, caught_up: caught_up_after, rss_serving, rss_caught_up })
+    Ok(Started {
+        service,
+        restart,
+        serving: serving_after,
+        caught_up: caught_up_after,
+        rss_serving,
+        rss_caught_up,
+    })
+}
+
+/// Stops the process with SIGTERM and waits for it (killing it after 30 s).
+async fn stop(child: &mut tokio::process::Child, pid: u32) -> anyhow::Result<()> {
+    tokio::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().await?;
+    if tokio::time::timeout(Duration::from_secs(30), child.wait()).await.is_err() {
+        child.kill().await?;
+    }
+    Ok(())
 }
 
 /// Polls `done` until it holds, while `child` runs, for at most half an hour from `began`.

@@ -65,6 +65,16 @@ async fn rebuild(
     Ok(rate)
 }
 
+/// Writes the access relations (the model every service keeps, from the four streams) into a
+/// fresh folder: the rate in events per second.
+async fn relations(store: &EventStore, events: u64) -> anyhow::Result<f64> {
+    let folder = tempfile::tempdir()?;
+    let started = Instant::now();
+    let relations = luukku_app::Relations::spawn(&luukku_app::Folder::open(folder.path())?, store.clone());
+    data::relations_caught_up(&relations, store).await?;
+    Ok(events as f64 / started.elapsed().as_secs_f64())
+}
+
 pub async fn run(args: ReplayArgs) -> anyhow::Result<crate::stats::Row> {
     let nats = TestNats::start().await?;
     let (store, keys) = data::bench_store(&nats).await?;
@@ -84,6 +94,11 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<crate::stats::Row> {
     let rate = rebuild(&store, &keys, ends, events).await?;
     println!(
         "projection rebuild (decode, project, timelines, sled batches with checkpoints): {rate:.0} events/s"
+    );
+    let models = relations(&store, events).await?;
+    println!(
+        "access relations rebuild (the checkpointed model every service keeps, from the four streams): {models:.0} events/s, {:.3} of the ceiling",
+        models / ceiling
     );
     println!("ratio={:.3}", rate / ceiling);
     Ok(crate::stats::Row {

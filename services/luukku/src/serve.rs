@@ -373,6 +373,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(projection) = _projection {
         projection.flush().await?;
     }
+    // What the read models applied is on disk, so a restart starts where they stopped.
+    tokio::task::spawn_blocking(move || models.flush()).await??;
     Ok(())
 }
 

@@ -190,7 +190,7 @@ impl<K: KeyStore> Meetings<K> {
     pub async fn upcoming(&self, _caller: &Caller, who: &Participant) -> Result<Vec<FamilyMeeting>> {
         let now = context_now().now;
         self.index.caught_up(self.meetings.store()).await?;
-        let scheduled = self.index.scheduled_for(who)?;
+        let scheduled = self.index.scheduled_for(who, now)?;
         let mut meetings: Vec<FamilyMeeting> = self
             .across_families(scheduled)
             .await?

@@ -133,7 +133,7 @@ impl<K: KeyStore> ReferralService for ReferralGrpc<K> {
         let target = Target {
             member: referral.child,
             statutory: referral.statutory.as_ref().map(|(basis, _)| *basis),
-            to_sector: self.app.service_sector(referral.service_id),
+            to_sector: self.app.service_sector(referral.service_id).await.map_err(status)?,
             ..Target::family(referral.family_id)
         };
         let granted = check(&self.guard, &caller, Action::CreateReferral, target).await?;

@@ -126,6 +126,16 @@ fn apply(_: &(), view: &mut View<'_>, recorded: &Recorded) -> Result<(), CodecEr
     Ok(())
 }
 
+/// Records the erasures the model holds as this process's, before the model is read.
+fn record_erasures(model: &Projected<()>) {
+    for family in model.keys_unchecked(&[keys::ERASED]) {
+        match family.map(|bytes| <[u8; 16]>::try_from(bytes.as_slice())) {
+            Ok(Ok(bytes)) => crate::erasures::record(AggregateId::from_ulid(ulid::Ulid::from_bytes(bytes))),
+            other => tracing::error!(?other, "access relations: an erasure cannot be read"),
+        }
+    }
+}
+
 /// The relationships model; one per process, shared by its services.
 pub struct Relations(Arc<Projected<()>>);
 
@@ -133,16 +143,16 @@ impl Relations {
     /// Opens the model in `folder` and follows the four streams from its checkpoints in the
     /// background. Following stops when the model is dropped.
     pub fn spawn(folder: &Folder, store: EventStore) -> Arc<Self> {
-        let model = Projected::spawn(folder, store, "access relations", VERSION, &Stream::ALL, (), apply);
-        // The erasures the model holds count in this process from its start.
-        for family in model.keys(&[keys::ERASED]) {
-            match family.map(|bytes| <[u8; 16]>::try_from(bytes.as_slice())) {
-                Ok(Ok(bytes)) => {
-                    crate::erasures::record(AggregateId::from_ulid(ulid::Ulid::from_bytes(bytes)))
-                }
-                other => tracing::error!(?other, "access relations: an erasure cannot be read"),
-            }
-        }
+        let model = Projected::spawn_then(
+            folder,
+            store,
+            "access relations",
+            VERSION,
+            &Stream::ALL,
+            (),
+            apply,
+            record_erasures,
+        );
         Arc::new(Self(model))
     }
 
@@ -170,6 +180,11 @@ impl Relations {
 
     pub fn family_of_meeting(&self, meeting: MeetingId) -> Result<Option<FamilyId>, AppError> {
         self.0.get(&keys::meeting(meeting))
+    }
+
+    /// Waits (at most a few seconds) until the model may be read.
+    pub async fn ready(&self) -> Result<(), AppError> {
+        self.0.ready().await
     }
 
     /// Waits (at most a few seconds) until the model has applied `stream` up to `sequence`;

@@ -4,6 +4,7 @@
 //! person or sector). It never opens personal data; answers are built from the family's
 //! meetings loaded through the repository.
 
+use std::ops::Bound;
 use std::sync::Arc;
 
 use luukku_app::projected::{Folder, Projected, View, key};
@@ -11,11 +12,11 @@ use luukku_app::{AppError, Result};
 use luukku_domain::family::FamilyId;
 use luukku_domain::meetings::{FamilyMeetings, MeetingEvent, MeetingId, MeetingStatus, Participant};
 use luukku_domain::sealing::HasPersonal as _;
-use luukku_domain::{Aggregate, CodecError};
+use luukku_domain::{Aggregate, CodecError, Timestamp};
 use luukku_eventstore::{EventStore, Recorded, Stream};
 
 /// The shape of the model's records; a new shape writes the model anew.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 /// Kinds of keys.
 const FAMILY: u8 = b'f';
@@ -30,6 +31,11 @@ fn ulid_bytes(family: FamilyId, meeting: MeetingId) -> [u8; 32] {
     bytes
 }
 
+/// A time as a key part, in order.
+fn time(at: Timestamp) -> [u8; 8] {
+    ((at.as_millis() as u64) ^ (1 << 63)).to_be_bytes()
+}
+
 /// A participant as a key part: its postcard encoding, which no other participant's begins with.
 fn participant(who: &Participant) -> Vec<u8> {
     postcard::to_allocvec(who).unwrap_or_else(|error| unreachable!("a participant encodes: {error}"))
@@ -41,9 +47,9 @@ fn entries(family: FamilyId, meetings: &FamilyMeetings) -> Vec<Vec<u8>> {
     let mut entries = Vec::new();
     for (meeting_id, meeting) in &meetings.meetings {
         let ids = ulid_bytes(family, *meeting_id);
-        if matches!(meeting.status, MeetingStatus::Scheduled(_)) {
+        if let MeetingStatus::Scheduled(slot) = meeting.status {
             for who in &meeting.participants {
-                entries.push(key(SCHEDULED, &[&participant(who), &ids]));
+                entries.push(key(SCHEDULED, &[&participant(who), &time(slot.starts_at), &ids]));
             }
         }
         for action in meeting.actions.values().filter(|action| action.done.is_none()) {
@@ -98,31 +104,29 @@ impl MeetingIndex {
         self.0.get(&key(MEETING, &[&meeting_id.as_ulid().to_bytes()]))
     }
 
-    /// The scheduled meetings `who` takes part in, by family.
-    pub fn scheduled_for(&self, who: &Participant) -> Result<Vec<(FamilyId, MeetingId)>> {
-        self.found(SCHEDULED, who)
+    /// The meetings scheduled to start at `from` or later that `who` takes part in, soonest
+    /// first.
+    pub fn scheduled_for(&self, who: &Participant, from: Timestamp) -> Result<Vec<(FamilyId, MeetingId)>> {
+        let from = time(from);
+        let found = self.0.keys_from(&key(SCHEDULED, &[&participant(who)]), Bound::Included(&from));
+        found.map(|rest| ids(rest?.get(8..).ok_or_else(bad_entry)?)).collect()
     }
 
     /// The meetings with an action `who` owns that is not done, by family.
     pub fn with_open_actions_of(&self, who: &Participant) -> Result<Vec<(FamilyId, MeetingId)>> {
-        self.found(OPEN_ACTION, who)
+        self.0.keys(&key(OPEN_ACTION, &[&participant(who)])).map(|rest| ids(&rest?)).collect()
     }
+}
 
-    fn found(&self, kind: u8, who: &Participant) -> Result<Vec<(FamilyId, MeetingId)>> {
-        self.0
-            .keys(&key(kind, &[&participant(who)]))
-            .map(|ids| {
-                let ids = ids?;
-                let (family, meeting) = ids.split_at_checked(16).ok_or_else(bad_entry)?;
-                let family = <[u8; 16]>::try_from(family).map_err(|_| bad_entry())?;
-                let meeting = <[u8; 16]>::try_from(meeting).map_err(|_| bad_entry())?;
-                Ok((
-                    FamilyId::from_ulid(ulid::Ulid::from_bytes(family)),
-                    MeetingId::from_ulid(ulid::Ulid::from_bytes(meeting)),
-                ))
-            })
-            .collect()
-    }
+/// A family's and a meeting's ids from the end of an index key.
+fn ids(ids: &[u8]) -> Result<(FamilyId, MeetingId)> {
+    let (family, meeting) = ids.split_at_checked(16).ok_or_else(bad_entry)?;
+    let family = <[u8; 16]>::try_from(family).map_err(|_| bad_entry())?;
+    let meeting = <[u8; 16]>::try_from(meeting).map_err(|_| bad_entry())?;
+    Ok((
+        FamilyId::from_ulid(ulid::Ulid::from_bytes(family)),
+        MeetingId::from_ulid(ulid::Ulid::from_bytes(meeting)),
+    ))
 }
 
 fn bad_entry() -> AppError {

@@ -44,8 +44,9 @@ impl<K: KeyStore> Referrals<K> {
     }
 
     /// The sector of a service the catalogue knows, as far as the model has come.
-    pub fn service_sector(&self, service_id: ServiceId) -> Option<Sector> {
-        self.model.service(service_id).ok().flatten()?.info.map(|info| info.sector)
+    pub async fn service_sector(&self, service_id: ServiceId) -> Result<Option<Sector>> {
+        self.model.ready().await?;
+        Ok(self.model.service(service_id)?.and_then(|service| service.info).map(|info| info.sector))
     }
 
     /// The services that match, by name; retired ones never.

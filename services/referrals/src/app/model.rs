@@ -3,6 +3,7 @@
 //! lists (by family, contact person and sector, in the order sent), repeated referrals, and the
 //! deadline and consent process. Checkpointed: a start follows the stream from where it stopped.
 
+use std::ops::Bound;
 use std::sync::Arc;
 
 use luukku_app::projected::{Folder, Projected, View, key};
@@ -133,6 +134,11 @@ impl Model {
         self.0.standing()
     }
 
+    /// Waits (at most a few seconds) until the model may be read.
+    pub async fn ready(&self) -> Result<()> {
+        self.0.ready().await
+    }
+
     pub async fn caught_up(&self, store: &EventStore) -> Result<()> {
         self.0.caught_up(store).await
     }
@@ -175,7 +181,8 @@ impl Model {
             None => None,
         };
         let prefix = list_prefix(family, contact_person, to);
-        let listed = self.0.keys_after(&prefix, start.as_deref()).map(|rest| {
+        let from = start.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+        let listed = self.0.keys_from(&prefix, from).map(|rest| {
             let id = ReferralId::from_ulid(ulid_at(&rest?, 8)?);
             let referral = self.referral(id)?.unwrap_or_default();
             Ok((id, referral))
