@@ -418,7 +418,8 @@ impl<C: Send + Sync + 'static> Projected<C> {
         let now = tokio::time::Instant::now();
         let call = luukku_eventstore::deadline::current();
         // Answered a moment before the caller gives up.
-        let until = (now + CATCH_UP).min(call.checked_sub(Duration::from_millis(100)).unwrap_or(now));
+        let until =
+            (now + CATCH_UP).min(call.checked_sub(luukku_eventstore::deadline::MARGIN).unwrap_or(now));
         match tokio::time::timeout_at(until, prepared.wait_for(|prepared| *prepared)).await {
             Ok(Ok(_)) => Ok(()),
             _ => {

@@ -434,6 +434,9 @@ where
             if let Some(expected) = write.expected_version
                 && expected != current.version
             {
+                if !self.latest(&aggregate, &current, attempt).await? {
+                    continue;
+                }
                 return Err(RepositoryError::Conflict {
                     subject: aggregate.subject(),
                     expected,
@@ -442,6 +445,13 @@ where
             }
             let decided = current.state.decide(command, &context_now());
             if from_cache && !decided.as_ref().is_ok_and(|events| !events.is_empty()) {
+                continue;
+            }
+            // A refusal, or nothing to write, is answered only on the aggregate's latest version:
+            // a load may be answered by a replica that lags behind the stream's leader.
+            if !decided.as_ref().is_ok_and(|events| !events.is_empty())
+                && !self.latest(&aggregate, &current, attempt).await?
+            {
                 continue;
             }
             let events = decided.map_err(|error| RepositoryError::Refused { noun: A::NOUN, id, error })?;
@@ -504,6 +514,25 @@ where
             }
         }
         Err(RepositoryError::Contended { subject: aggregate.subject(), attempts: ATTEMPTS })
+    }
+
+    /// Whether `current` is the aggregate's latest version, as the stream's leader knows it;
+    /// when it is not, waits a moment (longer at each `attempt`) for the replicas to catch up.
+    async fn latest(
+        &self,
+        aggregate: &AggregateRef,
+        current: &Loaded<A>,
+        attempt: usize,
+    ) -> Result<bool, RepositoryError<A::Error>> {
+        let latest = self.store().leader_version(aggregate).await? <= current.version;
+        if !latest {
+            tracing::debug!(
+                subject = aggregate.subject(),
+                "a load behind the stream's leader; loading again"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(2 << attempt.min(6))).await;
+        }
+        Ok(latest)
     }
 
     async fn seal(

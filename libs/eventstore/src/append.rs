@@ -146,10 +146,23 @@ impl EventStore {
         let started = std::time::Instant::now();
         let mut attempt = 0;
         let mut no_responder = crate::deadline::Retry::start();
+        // An acknowledgement is waited for only as long as the call allows: a node that stopped
+        // answering (paused, or its connection not yet found dead) makes it `UNAVAILABLE` before
+        // the caller gives up. The message may still land; its message id makes a retry land once.
+        let until = crate::deadline::current();
         loop {
-            let outcome = match self.send(&subject, headers(), payload.clone()).await {
-                Ok(ack_future) => ack_future.await,
-                Err(error) => Err(error),
+            let sending = async {
+                match self.send(&subject, headers(), payload.clone()).await {
+                    Ok(ack_future) => ack_future.await,
+                    Err(error) => Err(error),
+                }
+            };
+            let answer_by = until.checked_sub(crate::deadline::MARGIN).unwrap_or(until);
+            let Ok(outcome) = tokio::time::timeout_at(answer_by, sending).await else {
+                metrics::counter!("luukku_append_unacknowledged_total", "stream" => stream_name).increment(1);
+                return Err(Error::Unavailable(format!(
+                    "no acknowledgement for {subject} within the call's deadline; retry with the same request id"
+                )));
             };
             match outcome {
                 Ok(ack) => {

@@ -10,6 +10,8 @@ use tokio::time::Instant;
 
 /// How long an operation outside any call keeps asking.
 pub const DEFAULT_BUDGET: Duration = Duration::from_secs(3);
+/// How long before its deadline a call is answered, so that the answer reaches the caller.
+pub const MARGIN: Duration = Duration::from_millis(100);
 /// The first wait before asking again; each later one doubles, up to [`MAX_WAIT`].
 const FIRST_WAIT: Duration = Duration::from_millis(50);
 const MAX_WAIT: Duration = Duration::from_secs(1);

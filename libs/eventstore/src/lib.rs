@@ -30,7 +30,7 @@ pub use keys::{CachedKeys, Kek, KeyRing, KeyStore, KeyWrapper, NatsKeyStore, SEA
 pub use links::MemberLinks;
 pub use load::Loaded;
 pub use read::{ReadOptions, RecordedStream};
-pub use store::{EventStore, NatsAuth, StoreSettings};
+pub use store::{EventStore, NatsAuth, PING_INTERVAL, StoreSettings};
 pub use streams::{AggregateRef, Checkpoints, Position, Stream};
 
 /// Creates, or brings to their settings, everything luukku keeps in NATS: the four streams,

@@ -3,6 +3,9 @@
 use std::pin::Pin;
 
 use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
+
+/// How long one pull request of a follower waits for messages.
+const CONSUMER_EXPIRES: std::time::Duration = std::time::Duration::from_secs(4);
 use futures::StreamExt;
 
 use luukku_domain::CodecError;
@@ -56,6 +59,10 @@ impl EventStore {
             .create_consumer(OrderedConfig {
                 deliver_policy,
                 filter_subject: options.filter_subject.unwrap_or_default(),
+                // Pull requests expire in 4 s, so the server's idle heartbeat comes every 2 s
+                // and a consumer lost with its node (a cluster's leader killed) is noticed and
+                // made again within about 4 s, not the client's default half a minute.
+                max_expires: CONSUMER_EXPIRES,
                 ..Default::default()
             })
             .await

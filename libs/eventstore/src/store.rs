@@ -33,6 +33,9 @@ pub struct StoreSettings {
     pub max_audit_bytes: i64,
 }
 
+/// How often the client pings its server.
+pub const PING_INTERVAL: Duration = Duration::from_secs(2);
+
 /// A mebibyte.
 const MIB: i64 = 1024 * 1024;
 
@@ -133,9 +136,14 @@ impl EventStore {
         if wait {
             options = options.retry_on_initial_connect();
         }
+        // A cluster is given as its nodes' URLs, comma-separated; the client fails over between them.
+        let servers: Vec<&str> = url.split(',').map(str::trim).filter(|server| !server.is_empty()).collect();
         let client = options
             .name("luukku")
-            .connect(url)
+            // A server that stops answering (paused, or cut off) is left for another of the
+            // cluster within a few seconds: two pings unanswered.
+            .ping_interval(PING_INTERVAL)
+            .connect(servers)
             .await
             .map_err(|error| Error::Unavailable(error.to_string()))?;
         Ok(Self::new(client, settings))
@@ -197,6 +205,19 @@ impl EventStore {
     pub async fn last_sequence(&self, stream: Stream) -> Result<u64> {
         let handle = self.stream(stream).await?;
         Ok(handle.cached_info().state.last_sequence)
+    }
+
+    /// The sequence of the aggregate's last message as the stream's leader knows it (0 when it
+    /// has none). Direct gets may be answered by a replica that lags; a write decided on a load
+    /// is checked against this before it is answered without an append.
+    pub async fn leader_version(&self, aggregate: &crate::AggregateRef) -> Result<u64> {
+        use async_nats::jetstream::stream::LastRawMessageErrorKind;
+        let handle = self.jetstream.get_stream_no_info(aggregate.stream.name()).await.map_err(Error::nats)?;
+        match handle.get_last_raw_message_by_subject(&aggregate.subject()).await {
+            Ok(message) => Ok(message.sequence),
+            Err(error) if error.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(0),
+            Err(error) => Err(Error::nats(error)),
+        }
     }
 
     /// When the message at `sequence` of `stream` was recorded: `None` when there is none, or

@@ -69,7 +69,7 @@ pub struct Deadlines<S>(S);
 
 impl<S, B> Service<http::Request<B>> for Deadlines<S>
 where
-    S: Service<http::Request<B>>,
+    S: Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
     S::Future: Send + 'static,
 {
     type Response = S::Response;
@@ -84,7 +84,19 @@ where
         let deadline = tokio::time::Instant::now() + budget(request.headers());
         let method = request.uri().path().rsplit('/').next().unwrap_or_default().to_owned();
         let call = self.0.call(request);
-        Box::pin(METHOD.scope(method, luukku_eventstore::deadline::within(deadline, call)))
+        let work = METHOD.scope(method, luukku_eventstore::deadline::within(deadline, call));
+        Box::pin(async move {
+            // Whatever part of the work waits (a node that stopped answering, say), the caller
+            // has its answer before it gives up. A write cut short may still land: a retry with
+            // the same request id lands once.
+            match tokio::time::timeout_at(deadline, work).await {
+                Ok(answered) => answered,
+                Err(_) => Ok(tonic::Status::unavailable(
+                    "the call could not be completed within its deadline; retry with the same request id",
+                )
+                .into_http()),
+            }
+        })
     }
 }
 

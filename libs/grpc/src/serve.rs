@@ -78,11 +78,11 @@ pub async fn serve(
     let authenticator = options.authenticator;
     builder
         .layer(crate::observe::ObserveLayer)
-        .layer(crate::deadline::DeadlineLayer)
         .layer(tonic::service::InterceptorLayer::new(move |mut request: tonic::Request<()>| {
             request.extensions_mut().insert(Arc::clone(&authenticator));
             Ok(request)
         }))
+        .layer(crate::deadline::DeadlineLayer)
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await

@@ -3,4 +3,4 @@
 pub mod nats_server;
 pub mod telemetry;
 
-pub use nats_server::{NatsServer, NatsServerError, NatsServerOptions};
+pub use nats_server::{ClusterOptions, NatsServer, NatsServerError, NatsServerOptions};

@@ -55,6 +55,17 @@ pub struct NatsServerOptions {
     pub server_name: String,
     /// A configuration file (users and permissions, say); the options above override it.
     pub config: Option<PathBuf>,
+    /// This node's part in a JetStream cluster, if it is one.
+    pub cluster: Option<ClusterOptions>,
+}
+
+/// A node's part in a cluster: the cluster's name, the port its routes listen on, and every
+/// node's route URL (a node skips its own).
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    pub name: String,
+    pub port: u16,
+    pub routes: Vec<String>,
 }
 
 impl NatsServerOptions {
@@ -66,6 +77,7 @@ impl NatsServerOptions {
             host: "127.0.0.1".to_owned(),
             server_name: "luukku".to_owned(),
             config: None,
+            cluster: None,
         }
     }
 }
@@ -102,6 +114,16 @@ impl NatsServer {
 
     pub fn data_dir(&self) -> &Path {
         &self.options.data_dir
+    }
+
+    /// The server's name (a cluster names its stream leaders by it).
+    pub fn name(&self) -> &str {
+        &self.options.server_name
+    }
+
+    /// Whether the process is running (not killed or stopped by this handle).
+    pub fn running(&self) -> bool {
+        self.child.is_some()
     }
 
     /// Stops the process abruptly (SIGKILL), as a crash would.
@@ -234,6 +256,15 @@ async fn spawn(binary: &Path, options: &NatsServerOptions, port: Option<u16>) ->
     let mut command = Command::new(binary);
     if let Some(config) = &options.config {
         command.arg("--config").arg(config);
+    }
+    if let Some(cluster) = &options.cluster {
+        command
+            .arg("--cluster_name")
+            .arg(&cluster.name)
+            .arg("--cluster")
+            .arg(format!("nats://{}:{}", options.host, cluster.port))
+            .arg("--routes")
+            .arg(cluster.routes.join(","));
     }
     command
         .arg("--jetstream")

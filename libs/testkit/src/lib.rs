@@ -2,6 +2,7 @@
 //! temporary folder; both go away on drop.
 
 pub mod auth;
+pub mod cluster;
 pub mod fixtures;
 pub mod given;
 pub mod golden;

@@ -1,0 +1,92 @@
+//! Three nats-servers in one JetStream cluster on loopback, on free ports, each with its store in
+//! a temporary folder: for the tests of leader loss, paused nodes and retries.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use luukku_eventstore::{EventStore, StoreSettings, Stream};
+use luukku_runtime::{ClusterOptions, NatsServer, NatsServerOptions};
+
+/// A 3-node cluster of this test's own. Dropping it kills the servers and removes their folders.
+pub struct TestCluster {
+    pub nodes: Vec<NatsServer>,
+    // Declared after `nodes`, so the processes die before their folders are removed.
+    folder: tempfile::TempDir,
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+impl TestCluster {
+    /// Starts three nodes and waits until JetStream has a meta leader.
+    pub async fn start() -> anyhow::Result<Self> {
+        let folder = tempfile::Builder::new().prefix("luukku-cluster-").tempdir()?;
+        let ports: Vec<(u16, u16)> =
+            (0..3).map(|_| Ok((free_port()?, free_port()?))).collect::<anyhow::Result<_>>()?;
+        let routes: Vec<String> =
+            ports.iter().map(|(_, route)| format!("nats://127.0.0.1:{route}")).collect();
+        let starts = ports.iter().enumerate().map(|(index, (client, route))| {
+            let mut options = NatsServerOptions::new(folder.path().join(format!("node-{}", index + 1)));
+            options.port = Some(*client);
+            options.server_name = format!("luukku-{}", index + 1);
+            options.cluster =
+                Some(ClusterOptions { name: "luukku".to_owned(), port: *route, routes: routes.clone() });
+            NatsServer::start(options)
+        });
+        let nodes = futures::future::try_join_all(starts).await.context("starting a 3-node cluster")?;
+        let cluster = Self { nodes, folder };
+        cluster.until_jetstream(Duration::from_secs(30)).await?;
+        Ok(cluster)
+    }
+
+    /// Every node's client URL, comma-separated, as a service is given a cluster.
+    pub fn urls(&self) -> String {
+        self.nodes.iter().map(NatsServer::client_url).collect::<Vec<_>>().join(",")
+    }
+
+    pub fn folder(&self) -> &std::path::Path {
+        self.folder.path()
+    }
+
+    /// A new client connection to the cluster.
+    pub async fn client(&self) -> anyhow::Result<async_nats::Client> {
+        let urls: Vec<String> = self.nodes.iter().map(NatsServer::client_url).collect();
+        let options = async_nats::ConnectOptions::new().ping_interval(luukku_eventstore::PING_INTERVAL);
+        Ok(options.retry_on_initial_connect().connect(urls).await?)
+    }
+
+    /// An event store with every stream and bucket provisioned at 3 replicas.
+    pub async fn store(&self) -> anyhow::Result<EventStore> {
+        let settings = StoreSettings { replicas: 3, ..StoreSettings::default() };
+        let store = EventStore::new(self.client().await?, settings);
+        luukku_eventstore::provision(&store).await?;
+        Ok(store)
+    }
+
+    /// Waits until JetStream answers (a meta leader is elected), for at most `limit`.
+    pub async fn until_jetstream(&self, limit: Duration) -> anyhow::Result<()> {
+        let client = self.client().await?;
+        let jetstream = async_nats::jetstream::new(client);
+        let began = Instant::now();
+        loop {
+            match jetstream.query_account().await {
+                Ok(_) => return Ok(()),
+                Err(error) if began.elapsed() > limit => {
+                    anyhow::bail!("JetStream did not answer within {limit:?}: {error}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
+    /// The node that leads `stream` now.
+    pub async fn leader_of(&self, store: &EventStore, stream: Stream) -> anyhow::Result<usize> {
+        let info = store.stream(stream).await?.info().await?.clone();
+        let leader = info.cluster.and_then(|cluster| cluster.leader).context("the stream has no leader")?;
+        self.nodes
+            .iter()
+            .position(|node| node.name() == leader)
+            .with_context(|| format!("no node named {leader}"))
+    }
+}
