@@ -21,6 +21,10 @@ pub struct Undecodable {
 /// What following delivers: the next message, or the next message that cannot be read.
 pub type Followed = Result<Recorded, Undecodable>;
 
+/// How long a subscription may deliver nothing before the stream is asked whether it should
+/// have.
+const QUIET: Duration = Duration::from_secs(5);
+
 struct Follower {
     store: EventStore,
     stream: Stream,
@@ -43,7 +47,19 @@ impl Follower {
                 }
                 continue;
             };
-            match live.next().await {
+            let Ok(item) = tokio::time::timeout(QUIET, live.next()).await else {
+                // Quiet: fine if nothing was written; otherwise the subscription is stuck (its
+                // consumer lost with a node, say, and not made again): subscribe anew.
+                match self.store.last_sequence(self.stream).await {
+                    Ok(last) if last >= self.next => {
+                        tracing::warn!(stream = %self.stream, from = self.next, last, "a quiet subscription behind its stream; subscribing again");
+                        self.live = None;
+                    }
+                    _ => {}
+                }
+                continue;
+            };
+            match item {
                 Some(Ok(recorded)) => {
                     self.next = recorded.position.sequence + 1;
                     self.backoff = Duration::ZERO;

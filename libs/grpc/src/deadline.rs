@@ -24,6 +24,9 @@ pub fn current_method() -> Option<String> {
 
 /// The part of a call's time its work may use; the rest is for the answer to travel.
 const WORK_SHARE: f64 = 0.9;
+/// After the work's deadline, how much more (as a part of its budget) a call may take before
+/// it is answered `UNAVAILABLE` whatever it waits on.
+const CUTOFF_SHARE: f64 = 0.05;
 
 /// The duration a `grpc-timeout` header value names: up to eight digits and a unit.
 pub fn parse_timeout(value: &str) -> Option<Duration> {
@@ -81,7 +84,10 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let deadline = tokio::time::Instant::now() + budget(request.headers());
+        let budget = budget(request.headers());
+        let deadline = tokio::time::Instant::now() + budget;
+        // A net under the work's own answers at its deadline, in the answer's share of the time.
+        let cutoff = deadline + budget.mul_f64(CUTOFF_SHARE);
         let method = request.uri().path().rsplit('/').next().unwrap_or_default().to_owned();
         let call = self.0.call(request);
         let work = METHOD.scope(method, luukku_eventstore::deadline::within(deadline, call));
@@ -89,7 +95,7 @@ where
             // Whatever part of the work waits (a node that stopped answering, say), the caller
             // has its answer before it gives up. A write cut short may still land: a retry with
             // the same request id lands once.
-            match tokio::time::timeout_at(deadline, work).await {
+            match tokio::time::timeout_at(cutoff, work).await {
                 Ok(answered) => answered,
                 Err(_) => Ok(tonic::Status::unavailable(
                     "the call could not be completed within its deadline; retry with the same request id",
