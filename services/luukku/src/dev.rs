@@ -30,6 +30,11 @@ pub struct DevArgs {
     /// The nats-server binary; by default $LUUKKU_NATS_SERVER or .tools/nats-server/bin/nats-server.
     #[arg(long)]
     pub nats_server: Option<PathBuf>,
+    /// How many nats-server nodes to run: 1, or 3 for a JetStream cluster on loopback (client
+    /// ports from --nats-port up, routes from --nats-port + 1000 up, streams at 3 replicas) in
+    /// which an operator can kill, pause and restart nodes. Each mode keeps its own store.
+    #[arg(long, env = "LUUKKU_DEV_CLUSTER", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=3))]
+    pub cluster: u16,
     /// Address the gRPC services listen on: a loopback address, as they serve plaintext.
     #[arg(long, env = "LUUKKU_GRPC_HOST", default_value = "127.0.0.1")]
     pub grpc_host: IpAddr,
@@ -57,6 +62,10 @@ pub struct DevArgs {
 }
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.cluster != 2,
+        "--cluster is 1 or 3: a cluster of two has no majority when one node is gone"
+    );
     if !args.grpc_host.is_loopback() {
         anyhow::bail!(
             "luukku dev serves plaintext, so only on a loopback address such as 127.0.0.1, not {}; \
@@ -80,15 +89,19 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let config = nats_dir.join("auth.conf");
     std::fs::write(&config, users.server_authorization()?)
         .with_context(|| format!("writing {}", config.display()))?;
-    let mut options = NatsServerOptions::new(&nats_dir);
-    options.port = Some(args.nats_port);
-    options.binary = args.nats_server;
-    options.config = Some(config);
-    let mut server = NatsServer::start(options).await.with_context(|| {
-        format!("starting nats-server on port {} with data in {}", args.nats_port, nats_dir.display())
-    })?;
-    let url = server.client_url();
-    let admin = EventStore::connect_as(&url, StoreSettings::default(), &users.auth(NatsUser::Admin)?).await?;
+    let mut servers = start_nats(&args, &nats_dir, &config).await?;
+    let url = servers.iter().map(NatsServer::client_url).collect::<Vec<_>>().join(",");
+    let settings = StoreSettings { replicas: usize::from(args.cluster), ..StoreSettings::default() };
+    let admin = EventStore::connect_as(&url, settings, &users.auth(NatsUser::Admin)?).await?;
+    // A cluster answers JetStream requests once its nodes have elected a meta leader.
+    let began = std::time::Instant::now();
+    while let Err(error) = admin.jetstream().query_account().await {
+        anyhow::ensure!(
+            began.elapsed() < std::time::Duration::from_secs(60),
+            "JetStream did not answer: {error}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     luukku_eventstore::provision(&admin).await.context("provisioning the streams and buckets")?;
     drop(admin);
     let kek = crate::keys::dev_kek(&args.data_dir)?;
@@ -179,7 +192,14 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     luukku_app::gauges::spawn_stream_gauges(store.clone());
     luukku_grpc::observe::spawn_failure_reports(store.clone());
     println!("luukku dev is running; Ctrl-C stops it");
-    println!("  nats-server  {}  (data in {})", server.client_url(), nats_dir.display());
+    for server in &servers {
+        println!(
+            "  nats-server  {}  {}  (data in {})",
+            server.name(),
+            server.client_url(),
+            server.data_dir().display()
+        );
+    }
     for (name, address, _) in &services {
         let api = if *name == "admin" {
             "luukku.coordination.v1.CoordinationAdmin".to_owned()
@@ -205,6 +225,53 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     }
     coordination.projection.flush().await.context("writing the projection to disk")?;
     drop(store);
-    server.stop().await?;
+    for server in &mut servers {
+        server.stop().await?;
+    }
     Ok(())
+}
+
+/// Starts the nats-server node, or the three nodes of a cluster, that admit the users of
+/// `config`.
+async fn start_nats(
+    args: &DevArgs,
+    nats_dir: &std::path::Path,
+    config: &std::path::Path,
+) -> anyhow::Result<Vec<NatsServer>> {
+    let single = || {
+        let mut options = NatsServerOptions::new(nats_dir);
+        options.port = Some(args.nats_port);
+        options
+    };
+    let nodes: Vec<NatsServerOptions> = if args.cluster == 1 {
+        vec![single()]
+    } else {
+        let route_port = |node: u16| args.nats_port.saturating_add(1000).saturating_add(node);
+        let routes: Vec<String> =
+            (0..args.cluster).map(|node| format!("nats://127.0.0.1:{}", route_port(node))).collect();
+        (0..args.cluster)
+            .map(|node| {
+                let mut options = NatsServerOptions::new(nats_dir.join(format!("node-{}", node + 1)));
+                options.port = Some(args.nats_port.saturating_add(node));
+                options.server_name = format!("luukku-{}", node + 1);
+                options.cluster = Some(luukku_runtime::ClusterOptions {
+                    name: "luukku-dev".to_owned(),
+                    port: route_port(node),
+                    routes: routes.clone(),
+                });
+                options
+            })
+            .collect()
+    };
+    let starts = nodes.into_iter().map(|mut options| {
+        options.binary = args.nats_server.clone();
+        options.config = Some(config.to_owned());
+        async move {
+            let (port, folder) = (options.port, options.data_dir.clone());
+            NatsServer::start(options).await.with_context(|| {
+                format!("starting nats-server on port {port:?} with data in {}", folder.display())
+            })
+        }
+    });
+    futures::future::try_join_all(starts).await
 }

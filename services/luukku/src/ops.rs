@@ -38,6 +38,9 @@ pub enum OpsCommand {
     /// Each stream's messages, bytes and limit, first and last sequence; where each running
     /// read model stands, and why it stopped.
     Streams,
+    /// One service's gRPC health, for probes: exit code 0 when it answers SERVING. Needs no
+    /// NATS.
+    Health(status::HealthArgs),
     /// One screen: every service's health, every read model's position, lag and stop, the
     /// quarantine, the streams against their limits, and the last server-side failures. Exits
     /// 1 when anything needs an operator.
@@ -106,6 +109,9 @@ pub async fn run(args: OpsArgs) -> anyhow::Result<std::process::ExitCode> {
         print!("{}", users.server_authorization()?);
         return Ok(std::process::ExitCode::SUCCESS);
     }
+    if let OpsCommand::Health(health_args) = &args.command {
+        return Ok(status::probe(health_args).await);
+    }
     if let OpsCommand::Rebuild(rebuild_args) = &args.command {
         return rebuild::rebuild(rebuild_args).await.map(|()| std::process::ExitCode::SUCCESS);
     }
@@ -160,7 +166,9 @@ pub async fn run(args: OpsArgs) -> anyhow::Result<std::process::ExitCode> {
             );
             Ok(std::process::ExitCode::SUCCESS)
         }
-        OpsCommand::Rebuild(_) | OpsCommand::NatsUsers { .. } => Ok(std::process::ExitCode::SUCCESS),
+        OpsCommand::Rebuild(_) | OpsCommand::NatsUsers { .. } | OpsCommand::Health(_) => {
+            Ok(std::process::ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -606,3 +606,66 @@ fn the_dashboard_has_a_panel_for_every_alert() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// A base port whose neighbours a 3-node `luukku dev --cluster 3` takes are free too: the
+/// clients' (base to base + 2) and the routes' (base + 1000 to base + 1002).
+fn free_cluster_base() -> anyhow::Result<u16> {
+    for _ in 0..100 {
+        let base = free_port()?;
+        if base > 60_000 {
+            continue;
+        }
+        let ports = [base, base + 1, base + 2, base + 1000, base + 1001, base + 1002];
+        if ports.iter().all(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok()) {
+            return Ok(base);
+        }
+    }
+    anyhow::bail!("no free ports for a cluster")
+}
+
+/// The process id of the nats-server node whose folder is `node` (its ports file is named
+/// `<server>_<pid>.ports`).
+fn node_pid(node: &std::path::Path) -> anyhow::Result<i32> {
+    for entry in std::fs::read_dir(node.join("ports"))? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name.strip_suffix(".ports").and_then(|stem| stem.rsplit('_').next()) {
+            return Ok(pid.parse()?);
+        }
+    }
+    anyhow::bail!("no ports file in {}", node.display())
+}
+
+#[tokio::test]
+async fn a_local_cluster_keeps_taking_registrations_when_a_node_is_killed() -> anyhow::Result<()> {
+    let folder = tempfile::tempdir()?;
+    let mut ports = Ports::pick(folder.path())?;
+    ports.nats = free_cluster_base()?;
+    let (dev, _) = start_dev_with(folder.path(), &ports, &[], &[("LUUKKU_DEV_CLUSTER", "3")]).await?;
+    let urls = ports.urls();
+    let register = |name: &str| {
+        let guardian = format!("Maria {name}");
+        let mut args = vec!["family", "register", "--municipality", "091", "--guardian", &guardian];
+        args.extend(urls.iter().map(String::as_str));
+        luukku(&args)
+    };
+    let output = register("Virtanen")?;
+    assert!(output.status.success(), "{}", text(&output));
+
+    // An operator kills a node; registrations go on once the others have elected leaders.
+    let pid = node_pid(&folder.path().join("nats").join("node-1"))?;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL)?;
+    let began = Instant::now();
+    loop {
+        let output = register("Korhonen")?;
+        if output.status.success() {
+            break;
+        }
+        anyhow::ensure!(
+            began.elapsed() < Duration::from_secs(30),
+            "no registration after the kill: {}",
+            text(&output)
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    stop(dev).await
+}

@@ -23,7 +23,14 @@ pub struct StatusArgs {
     meetings_url: String,
     #[arg(long, env = "LUUKKU_COORDINATION_URL", default_value = "http://127.0.0.1:50055")]
     coordination_url: String,
-    /// The CA certificate (PEM) of the services' TLS certificates, for https URLs.
+    #[command(flatten)]
+    tls: ServiceTls,
+}
+
+/// How a service's TLS is checked, for https URLs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServiceTls {
+    /// The CA certificate (PEM) of the services' TLS certificates.
     #[arg(long, env = "LUUKKU_CA_CERT")]
     ca_cert: Option<PathBuf>,
     /// A client certificate and key (PEM), for services that require mutual TLS.
@@ -31,12 +38,33 @@ pub struct StatusArgs {
     client_cert: Option<PathBuf>,
     #[arg(long, env = "LUUKKU_CLIENT_KEY", requires = "client_cert")]
     client_key: Option<PathBuf>,
+    /// The name the service's certificate is for, when the URL's host is another (a probe
+    /// asking 127.0.0.1, say).
+    #[arg(long, env = "LUUKKU_TLS_NAME")]
+    tls_name: Option<String>,
+}
+
+/// `luukku ops health URL`: one service's gRPC health, for probes (containers, Kubernetes,
+/// systemd). Needs no NATS.
+#[derive(Debug, clap::Args)]
+pub struct HealthArgs {
+    /// The service, such as https://127.0.0.1:50051 (http:// for one serving plaintext).
+    url: String,
+    #[command(flatten)]
+    tls: ServiceTls,
+}
+
+/// Exit code 0 when the service answers `SERVING`, 1 otherwise; prints what it answered.
+pub async fn probe(args: &HealthArgs) -> std::process::ExitCode {
+    let answer = health(&args.url, &args.tls).await;
+    println!("{} {answer}", args.url);
+    if answer == "SERVING" { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE }
 }
 
 /// How long one health check may take.
 const CHECK: Duration = Duration::from_secs(3);
 
-async fn health(url: &str, args: &StatusArgs) -> String {
+async fn health(url: &str, args: &ServiceTls) -> String {
     let check = async {
         let mut endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())?.connect_timeout(CHECK);
         if url.starts_with("https://") {
@@ -49,6 +77,9 @@ async fn health(url: &str, args: &StatusArgs) -> String {
                 let cert = std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?;
                 let key = std::fs::read(key).with_context(|| format!("reading {}", key.display()))?;
                 tls = tls.identity(tonic::transport::Identity::from_pem(cert, key));
+            }
+            if let Some(name) = &args.tls_name {
+                tls = tls.domain_name(name);
             }
             endpoint = endpoint.tls_config(tls)?;
         }
@@ -104,7 +135,7 @@ pub async fn status(store: &EventStore, args: &StatusArgs) -> anyhow::Result<std
         ("coordination", &args.coordination_url),
     ];
     for (name, url) in services {
-        let status = health(url, args).await;
+        let status = health(url, &args.tls).await;
         healthy &= status == "SERVING";
         println!("  {name:<13} {url:<28} {status}");
     }
