@@ -503,13 +503,11 @@ where
                     }
                     return Ok(Outcome { id, events, written: Written::at(appended.position, false) });
                 }
-                Err(StoreError::Conflict { .. }) if write.expected_version.is_none() || from_cache => {
-                    continue;
-                }
-                Err(StoreError::Conflict { subject, current, .. }) => {
-                    let expected = write.expected_version.unwrap_or_default();
-                    return Err(RepositoryError::Conflict { subject, expected, current });
-                }
+                // Decided again on a fresh load: a newer message may be this request's own (a
+                // retry whose first append landed unacknowledged) and is then answered as it
+                // was; a version the caller expected that is not the latest is refused there,
+                // once the stream's leader confirms the load.
+                Err(StoreError::Conflict { .. }) => continue,
                 Err(error) => return Err(error.into()),
             }
         }

@@ -115,10 +115,12 @@ impl NatsUser {
     }
 }
 
-/// The JetStream API calls that read `stream`: its info, direct gets, and ephemeral consumers.
+/// The JetStream API calls that read `stream`: its info, direct gets (any replica), the leader's
+/// message get (to confirm a load was the latest), and ephemeral consumers.
 fn read_stream(stream: &str) -> Vec<String> {
     [
         format!("$JS.API.STREAM.INFO.{stream}"),
+        format!("$JS.API.STREAM.MSG.GET.{stream}"),
         format!("$JS.API.DIRECT.GET.{stream}"),
         format!("$JS.API.DIRECT.GET.{stream}.>"),
         format!("$JS.API.CONSUMER.CREATE.{stream}"),

@@ -64,6 +64,7 @@ pub struct NatsKeyStore {
     bucket: kv::Store,
     wrapper: Arc<dyn KeyWrapper>,
     client: async_nats::Client,
+    store: EventStore,
 }
 
 /// How many keys one batched read asks for.
@@ -89,7 +90,7 @@ impl NatsKeyStore {
     /// by `wrapper`.
     pub async fn open(store: &EventStore, wrapper: Arc<dyn KeyWrapper>) -> Result<Self> {
         let bucket = store.open_bucket(KEY_BUCKET, "the family key bucket").await?;
-        Ok(Self { bucket, wrapper, client: store.client().clone() })
+        Ok(Self { bucket, wrapper, client: store.client().clone(), store: store.clone() })
     }
 
     /// Up to [`BATCH_GET`] keys in one direct get of the last message of each subject (a
@@ -220,7 +221,16 @@ impl KeyStore for NatsKeyStore {
             self.bucket.get(family).await.map_err(|error| {
                 Error::Unavailable(format!("reading the key of family {family}: {error}"))
             })?;
-        value.map(|bytes| self.decode(family, &bytes)).transpose()
+        if let Some(bytes) = value {
+            return self.decode(family, &bytes).map(Some);
+        }
+        // A direct get may come from a replica that lags behind a key made a moment ago: none is
+        // answered only when the bucket's leader has none either (a purge leaves an empty marker).
+        let subject = format!("$KV.{KEY_BUCKET}.{family}");
+        match self.store.leader_last(&format!("KV_{KEY_BUCKET}"), &subject).await? {
+            Some((_, bytes)) if !bytes.is_empty() => self.decode(family, &bytes).map(Some),
+            _ => Ok(None),
+        }
     }
 
     async fn get_many(&self, families: &[String]) -> Result<HashMap<String, Option<FamilyKey>>> {

@@ -10,6 +10,10 @@ use crate::{AggregateRef, Error, EventStore, Recorded, Result};
 /// Messages asked for per direct-get request.
 const BATCH: usize = 512;
 
+/// How many times a load that found nothing, where the stream's leader has something, is made
+/// again before it is answered as it is.
+const LAGGING_RETRIES: u32 = 6;
+
 /// How long one batch may take to arrive.
 const BATCH_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -31,8 +35,22 @@ impl EventStore {
     /// again with backoff before the load gives up as unavailable.
     pub async fn load_after(&self, aggregate: &AggregateRef, after: u64) -> Result<Loaded> {
         let mut retry = crate::deadline::Retry::start();
+        let mut behind = 0;
         loop {
             match self.load_once(aggregate, after).await {
+                // Nothing at all may be a replica that lags behind an aggregate made a moment
+                // ago: "not found" is answered only when the stream's leader agrees.
+                Ok(loaded) if after == 0 && loaded.version == 0 && behind < LAGGING_RETRIES => {
+                    if self.leader_version(aggregate).await? == 0 {
+                        return Ok(loaded);
+                    }
+                    behind += 1;
+                    tracing::debug!(
+                        subject = aggregate.subject(),
+                        "a load behind the stream's leader; loading again"
+                    );
+                    tokio::time::sleep(Duration::from_millis(5 << behind)).await;
+                }
                 Err(Error::StreamNotFound(stream)) => {
                     tracing::warn!(%stream, "no JetStream responder; asking again");
                     if !retry.pause().await {

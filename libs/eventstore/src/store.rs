@@ -211,12 +211,24 @@ impl EventStore {
     /// has none). Direct gets may be answered by a replica that lags; a write decided on a load
     /// is checked against this before it is answered without an append.
     pub async fn leader_version(&self, aggregate: &crate::AggregateRef) -> Result<u64> {
+        self.leader_last(aggregate.stream.name(), &aggregate.subject())
+            .await
+            .map(|last| last.map_or(0, |(sequence, _)| sequence))
+    }
+
+    /// The last message on `subject` of stream `stream` as the stream's leader has it (its
+    /// sequence and payload), `None` when there is none. Not answering (an election, say) is
+    /// `UNAVAILABLE`.
+    pub async fn leader_last(&self, stream: &str, subject: &str) -> Result<Option<(u64, bytes::Bytes)>> {
         use async_nats::jetstream::stream::LastRawMessageErrorKind;
-        let handle = self.jetstream.get_stream_no_info(aggregate.stream.name()).await.map_err(Error::nats)?;
-        match handle.get_last_raw_message_by_subject(&aggregate.subject()).await {
-            Ok(message) => Ok(message.sequence),
-            Err(error) if error.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(0),
-            Err(error) => Err(Error::nats(error)),
+        let unavailable = |error: &dyn std::fmt::Display| {
+            Error::Unavailable(format!("the leader of {stream} did not answer for {subject}: {error}"))
+        };
+        let handle = self.jetstream.get_stream_no_info(stream).await.map_err(|error| unavailable(&error))?;
+        match handle.get_last_raw_message_by_subject(subject).await {
+            Ok(message) => Ok(Some((message.sequence, message.payload))),
+            Err(error) if error.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
+            Err(error) => Err(unavailable(&error)),
         }
     }
 

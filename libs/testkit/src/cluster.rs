@@ -1,15 +1,19 @@
 //! Three nats-servers in one JetStream cluster on loopback, on free ports, each with its store in
-//! a temporary folder: for the tests of leader loss, paused nodes and retries.
+//! a temporary folder, admitting only luukku's users with their permissions: for the tests of
+//! leader loss, paused nodes and retries.
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use luukku_eventstore::access::{NatsUser, UserKeys};
 use luukku_eventstore::{EventStore, StoreSettings, Stream};
 use luukku_runtime::{ClusterOptions, NatsServer, NatsServerOptions};
 
 /// A 3-node cluster of this test's own. Dropping it kills the servers and removes their folders.
 pub struct TestCluster {
     pub nodes: Vec<NatsServer>,
+    /// The users' keys (`users/<user>.nk` in the cluster's folder).
+    pub users: UserKeys,
     // Declared after `nodes`, so the processes die before their folders are removed.
     folder: tempfile::TempDir,
 }
@@ -22,6 +26,9 @@ impl TestCluster {
     /// Starts three nodes and waits until JetStream has a meta leader.
     pub async fn start() -> anyhow::Result<Self> {
         let folder = tempfile::Builder::new().prefix("luukku-cluster-").tempdir()?;
+        let users = UserKeys::create_or_open(&folder.path().join("users"))?;
+        let config = folder.path().join("auth.conf");
+        std::fs::write(&config, users.server_authorization()?)?;
         let ports: Vec<(u16, u16)> =
             (0..3).map(|_| Ok((free_port()?, free_port()?))).collect::<anyhow::Result<_>>()?;
         let routes: Vec<String> =
@@ -30,12 +37,13 @@ impl TestCluster {
             let mut options = NatsServerOptions::new(folder.path().join(format!("node-{}", index + 1)));
             options.port = Some(*client);
             options.server_name = format!("luukku-{}", index + 1);
+            options.config = Some(config.clone());
             options.cluster =
                 Some(ClusterOptions { name: "luukku".to_owned(), port: *route, routes: routes.clone() });
             NatsServer::start(options)
         });
         let nodes = futures::future::try_join_all(starts).await.context("starting a 3-node cluster")?;
-        let cluster = Self { nodes, folder };
+        let cluster = Self { nodes, users, folder };
         cluster.until_jetstream(Duration::from_secs(30)).await?;
         Ok(cluster)
     }
@@ -49,28 +57,31 @@ impl TestCluster {
         self.folder.path()
     }
 
-    /// A new client connection to the cluster.
-    pub async fn client(&self) -> anyhow::Result<async_nats::Client> {
-        let urls: Vec<String> = self.nodes.iter().map(NatsServer::client_url).collect();
-        let options = async_nats::ConnectOptions::new().ping_interval(luukku_eventstore::PING_INTERVAL);
-        Ok(options.retry_on_initial_connect().connect(urls).await?)
+    /// The NKEY seed file of `user`.
+    pub fn seed_file(&self, user: NatsUser) -> std::path::PathBuf {
+        self.folder.path().join("users").join(format!("{}.nk", user.name()))
     }
 
-    /// An event store with every stream and bucket provisioned at 3 replicas.
-    pub async fn store(&self) -> anyhow::Result<EventStore> {
+    /// An event store signed in as `user`, with streams of 3 replicas.
+    pub async fn store_as(&self, user: NatsUser) -> anyhow::Result<EventStore> {
         let settings = StoreSettings { replicas: 3, ..StoreSettings::default() };
-        let store = EventStore::new(self.client().await?, settings);
+        Ok(EventStore::connect_as(&self.urls(), settings, &self.users.auth(user)?).await?)
+    }
+
+    /// An event store signed in as the admin user, with every stream and bucket provisioned at
+    /// 3 replicas.
+    pub async fn store(&self) -> anyhow::Result<EventStore> {
+        let store = self.store_as(NatsUser::Admin).await?;
         luukku_eventstore::provision(&store).await?;
         Ok(store)
     }
 
     /// Waits until JetStream answers (a meta leader is elected), for at most `limit`.
     pub async fn until_jetstream(&self, limit: Duration) -> anyhow::Result<()> {
-        let client = self.client().await?;
-        let jetstream = async_nats::jetstream::new(client);
+        let admin = self.store_as(NatsUser::Admin).await?;
         let began = Instant::now();
         loop {
-            match jetstream.query_account().await {
+            match admin.jetstream().query_account().await {
                 Ok(_) => return Ok(()),
                 Err(error) if began.elapsed() > limit => {
                     anyhow::bail!("JetStream did not answer within {limit:?}: {error}")

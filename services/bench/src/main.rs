@@ -2,6 +2,7 @@
 //! nats-server of its own (pinned binary, temporary folder).
 
 mod append;
+mod chaos;
 mod commands;
 mod data;
 mod echo;
@@ -52,6 +53,10 @@ enum Command {
     /// The coordination service as the families grow to 1,000,000: views, searches, size,
     /// memory, a rebuild and a restart.
     Scale(scale::ScaleArgs),
+    /// A steady mixed load on a 3-node cluster with every service as a process, while a random
+    /// NATS node or service is killed and restarted every 20 s: acknowledged commands against
+    /// the streams (0 lost, 0 duplicated), the projection against a clean rebuild, errors by code.
+    Chaos(chaos::ChaosArgs),
 }
 
 #[tokio::main]
@@ -77,6 +82,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Replay(args) => replay::run(args).await?,
         Command::View(args) => view::run(args).await?,
         Command::Scale(args) => scale::run(args).await?,
+        Command::Chaos(args) => chaos::run(args).await?,
     };
     if let Some(path) = &cli.record {
         let mut words = vec!["luukku-bench".to_owned()];
