@@ -319,42 +319,14 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<Row> {
     };
 
     // The callers' contact persons, and the service they refer to.
-    let info = referrals::ServiceInfo {
-        provider: "County".to_owned(),
-        sector: "mental_health".to_owned(),
-        name: "Youth clinic".to_owned(),
-        description: "Support for children and families".to_owned(),
-        min_age: 0,
-        max_age: 17,
-        needs: vec!["mental_health".to_owned()],
-        contact: "+358 9 310 00000".to_owned(),
-        ..Default::default()
-    };
-    let register = referrals::RegisterServiceRequest {
-        request_id: request_id(),
-        service_id: String::new(),
-        info: Some(info),
-    };
+    let register = crate::data::youth_clinic();
     let service_id =
         until_acknowledged!(clients, Stream::Referrals, referrals, register_service, register, &supervisor)
             .service_id;
     let mut callers = Vec::new();
     for number in 0..args.callers {
-        let person_id = format!("contact.{number}");
-        let profile = contacts::ContactPersonProfile {
-            person_id: person_id.clone(),
-            name: format!("Contact {number}"),
-            organisation: "0201256-6".to_owned(),
-            sector: "family_social_services".to_owned(),
-            languages: vec!["fi".to_owned()],
-            caseload_limit: 100_000,
-            ..Default::default()
-        };
-        let request = contacts::RegisterContactPersonRequest {
-            request_id: request_id(),
-            contact_person_id: String::new(),
-            profile: Some(profile),
-        };
+        let request = crate::data::contact_person(number, 100_000);
+        let person_id = request.profile.as_ref().map(|profile| profile.person_id.clone()).unwrap_or_default();
         let registered = until_acknowledged!(
             clients,
             Stream::Contacts,

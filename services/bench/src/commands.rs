@@ -306,23 +306,7 @@ pub async fn run(args: CommandsArgs) -> anyhow::Result<Row> {
     );
 
     // The callers: contact persons with room for every family they will take, and a service.
-    let info = referrals::ServiceInfo {
-        provider: "County".to_owned(),
-        sector: "mental_health".to_owned(),
-        name: "Youth clinic".to_owned(),
-        description: "Support for children and families".to_owned(),
-        min_age: 0,
-        max_age: 17,
-        needs: vec!["mental_health".to_owned()],
-        municipalities: vec![],
-        low_threshold: false,
-        contact: "+358 9 310 00000".to_owned(),
-    };
-    let register = referrals::RegisterServiceRequest {
-        request_id: request_id(),
-        service_id: String::new(),
-        info: Some(info),
-    };
+    let register = crate::data::youth_clinic();
     let service_id = clients
         .referrals
         .register_service(luukku_grpc::with_token(register, &supervisor))
@@ -333,21 +317,8 @@ pub async fn run(args: CommandsArgs) -> anyhow::Result<Row> {
     let capacity = u32::try_from((args.trials + 1) * args.families + 1 + ALONE)?;
     let mut callers = Vec::new();
     for number in 0..args.callers {
-        let person_id = format!("contact.{number}");
-        let profile = contacts::ContactPersonProfile {
-            person_id: person_id.clone(),
-            name: format!("Contact {number}"),
-            organisation: "0201256-6".to_owned(),
-            sector: "family_social_services".to_owned(),
-            municipalities: vec![],
-            languages: vec!["fi".to_owned()],
-            caseload_limit: capacity,
-        };
-        let request = contacts::RegisterContactPersonRequest {
-            request_id: request_id(),
-            contact_person_id: String::new(),
-            profile: Some(profile),
-        };
+        let request = crate::data::contact_person(number, capacity);
+        let person_id = request.profile.as_ref().map(|profile| profile.person_id.clone()).unwrap_or_default();
         let contact_person_id = clients
             .contacts
             .register_contact_person(luukku_grpc::with_token(request, &supervisor))

@@ -653,3 +653,48 @@ pub async fn relations_caught_up(
         }
     }
 }
+
+/// The catalogue service the benchmarks' callers refer children to.
+pub fn youth_clinic() -> luukku_proto::referrals::v1::RegisterServiceRequest {
+    use luukku_proto::referrals::v1 as referrals;
+    let info = referrals::ServiceInfo {
+        provider: "County".to_owned(),
+        sector: "mental_health".to_owned(),
+        name: "Youth clinic".to_owned(),
+        description: "Support for children and families".to_owned(),
+        min_age: 0,
+        max_age: 17,
+        needs: vec!["mental_health".to_owned()],
+        municipalities: vec![],
+        low_threshold: false,
+        contact: "+358 9 310 00000".to_owned(),
+    };
+    referrals::RegisterServiceRequest {
+        request_id: luukku_domain::RequestId::generate().to_string(),
+        service_id: String::new(),
+        info: Some(info),
+    }
+}
+
+/// Contact person `number` of the benchmarks (who signs in as `contact.<number>`), with room
+/// for `caseload_limit` families.
+pub fn contact_person(
+    number: usize,
+    caseload_limit: u32,
+) -> luukku_proto::contacts::v1::RegisterContactPersonRequest {
+    use luukku_proto::contacts::v1 as contacts;
+    let profile = contacts::ContactPersonProfile {
+        person_id: format!("contact.{number}"),
+        name: format!("Contact {number}"),
+        organisation: "0201256-6".to_owned(),
+        sector: "family_social_services".to_owned(),
+        municipalities: vec![],
+        languages: vec!["fi".to_owned()],
+        caseload_limit,
+    };
+    contacts::RegisterContactPersonRequest {
+        request_id: luukku_domain::RequestId::generate().to_string(),
+        contact_person_id: String::new(),
+        profile: Some(profile),
+    }
+}
