@@ -335,6 +335,13 @@ impl<C: Send + Sync + 'static> Projected<C> {
         *self.failing.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = failing;
     }
 
+    /// A write to the folder failed: the model is not read until it is retried from its
+    /// checkpoint and succeeds.
+    fn write_failed(&self, error: String) {
+        tracing::error!(model = self.name, %error, "read model: a write failed; reading again from its checkpoint");
+        self.failed(Some(error));
+    }
+
     /// The record at `key`.
     pub fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, AppError> {
         self.readable()?;
@@ -617,6 +624,18 @@ async fn start<C: Send + Sync + 'static>(
     }
 }
 
+/// Runs `work` on the model on a blocking thread (sled's reads and writes block); a panic in it
+/// is an error like a failed write.
+async fn blocking<C: Send + Sync + 'static, T: Send + 'static>(
+    this: &Arc<Projected<C>>,
+    work: impl FnOnce(&Projected<C>) -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    let this = Arc::clone(this);
+    tokio::task::spawn_blocking(move || work(&this))
+        .await
+        .unwrap_or_else(|panicked| Err(panicked.to_string()))
+}
+
 /// Follows stream `index` of the model from its checkpoint for as long as the model lives.
 async fn follow<C: Send + Sync + 'static>(model: Weak<Projected<C>>, store: EventStore, index: usize) {
     'reading: loop {
@@ -645,16 +664,11 @@ async fn follow<C: Send + Sync + 'static>(model: Weak<Projected<C>>, store: Even
                 let Some(this) = model.upgrade() else {
                     return;
                 };
-                let applied = {
-                    let this = Arc::clone(&this);
-                    tokio::task::spawn_blocking(move || this.apply_chunk(stream, &recorded)).await
-                };
+                let applied = blocking(&this, move |this| this.apply_chunk(stream, &recorded)).await;
                 let stopped_at;
-                if matches!(applied, Ok(Ok(_))) {
-                    this.failed(None);
-                }
                 let undecodable: &Undecodable = match applied {
-                    Ok(Ok(Applied::Through(through))) => {
+                    Ok(Applied::Through(through)) => {
+                        this.failed(None);
                         if readable > 0 {
                             this.passed(index, through);
                         }
@@ -664,7 +678,8 @@ async fn follow<C: Send + Sync + 'static>(model: Weak<Projected<C>>, store: Even
                             _ => continue,
                         }
                     }
-                    Ok(Ok(Applied::StoppedAt { through, at, error })) => {
+                    Ok(Applied::StoppedAt { through, at, error }) => {
+                        this.failed(None);
                         if let Some(through) = through {
                             this.passed(index, through);
                         }
@@ -675,16 +690,8 @@ async fn follow<C: Send + Sync + 'static>(model: Weak<Projected<C>>, store: Even
                         rest = &rest[at..];
                         &stopped_at
                     }
-                    Ok(Err(error)) => {
-                        this.failed(Some(error.clone()));
-                        tracing::error!(model = this.name, %error, "read model: a write failed; reading again from its checkpoint");
-                        drop(this);
-                        tokio::time::sleep(RETRY).await;
-                        continue 'reading;
-                    }
-                    Err(panicked) => {
-                        this.failed(Some(panicked.to_string()));
-                        tracing::error!(model = this.name, %panicked, "read model: applying a chunk failed");
+                    Err(error) => {
+                        this.write_failed(error);
                         drop(this);
                         tokio::time::sleep(RETRY).await;
                         continue 'reading;
@@ -700,14 +707,11 @@ async fn follow<C: Send + Sync + 'static>(model: Weak<Projected<C>>, store: Even
                     return;
                 };
                 let sequence = undecodable.position.sequence;
-                let passing = Arc::clone(&this);
-                let passed = tokio::task::spawn_blocking(move || passing.pass(stream, sequence)).await;
-                if let Err(error) = passed
-                    .map_err(|error| error.to_string())
-                    .and_then(|passed| passed.map_err(|error| error.to_string()))
-                {
-                    this.failed(Some(error.clone()));
-                    tracing::error!(model = this.name, %error, "read model: a write failed; reading again from its checkpoint");
+                let passed = blocking(&this, move |this| {
+                    this.pass(stream, sequence).map_err(|error| error.to_string())
+                });
+                if let Err(error) = passed.await {
+                    this.write_failed(error);
                     drop(this);
                     tokio::time::sleep(RETRY).await;
                     continue 'reading;
