@@ -8,6 +8,7 @@ mod errors;
 mod links;
 mod models;
 mod requests;
+mod restore;
 mod support;
 mod telemetry;
 mod tls;

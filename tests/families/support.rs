@@ -16,7 +16,7 @@ pub struct Harness {
     pub keys: NatsKeyStore,
     pub actor: Actor,
     served: Served,
-    _nats: TestNats,
+    pub nats: TestNats,
 }
 
 impl Harness {
@@ -34,7 +34,7 @@ impl Harness {
         guard.relations().ready().await?;
         let served = serve_routes(luukku_families::routes(store.clone(), keys.clone(), guard).await).await?;
         let client = FamilyServiceClient::connect(served.url()).await?;
-        Ok(Self { client, store, keys, actor: luukku_testkit::actor(), served, _nats: nats })
+        Ok(Self { client, store, keys, actor: luukku_testkit::actor(), served, nats })
     }
 
     pub fn url(&self) -> String {

@@ -53,6 +53,11 @@ impl<K: KeyStore> Families<K> {
         }
     }
 
+    /// The key store the families' keys are in.
+    pub fn keys(&self) -> &K {
+        self.families.keys()
+    }
+
     /// Reads each family's relationships from `relations`.
     pub fn with_relations(mut self, relations: Arc<Relations>) -> Self {
         self.relations = Some(relations);
@@ -285,6 +290,31 @@ impl<K: KeyStore> Families<K> {
             tracing::info!(%family_id, "family key erased");
         }
         Ok(written)
+    }
+
+    /// Erases again a family whose erasure a restore from a backup lost: the erasure journal
+    /// holds it, the restored stream does not (`crate::journal`). Records the erasure, then
+    /// deletes the family's key; a retry of the same request deletes a key left behind.
+    pub async fn reapply_erasure(
+        &self,
+        caller: &Caller,
+        write: &Write,
+        family_id: FamilyId,
+    ) -> Result<Written> {
+        let (family_id, events, written) =
+            self.run(caller, write, family_id, &FamilyCommand::ReapplyErasure).await?;
+        if events.contains(&FamilyEvent::Erased) {
+            luukku_app::erasures::record(family_id.into());
+        }
+        self.families.keys().erase(&family_id.to_string()).await?;
+        tracing::info!(%family_id, "family erased again after a restore");
+        Ok(written)
+    }
+
+    /// The family's status; `None` when the stream holds none.
+    pub async fn status(&self, family_id: FamilyId) -> Result<Option<FamilyStatus>> {
+        let loaded = self.families.load(family_id.into()).await?;
+        Ok((loaded.version > 0).then_some(loaded.state.status))
     }
 
     pub async fn get(&self, _caller: &Caller, family_id: FamilyId) -> Result<FamilyRecord> {

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod erasure;
 mod grpc;
+pub mod journal;
 
 use luukku_app::Guard;
 use luukku_eventstore::{EventStore, KeyStore};

@@ -1,6 +1,7 @@
 //! `luukku ops`: tools for operators, straight on the event store.
 
 mod access_log;
+mod erasures;
 mod export;
 mod quarantine;
 mod rebuild;
@@ -51,6 +52,9 @@ pub enum OpsCommand {
     /// Differences between caseloads and assignments; repairing them.
     #[command(subcommand)]
     Reconcile(reconcile::ReconcileCommand),
+    /// The erasure journal, and erasing again after a restore what the backup predates.
+    #[command(subcommand)]
+    Erasures(erasures::ErasuresCommand),
     /// Prints events, from a sequence or live.
     Tail(TailArgs),
     /// Decodes every event of every stream and checks each aggregate starts with its creation
@@ -128,6 +132,10 @@ pub async fn run(args: OpsArgs) -> anyhow::Result<std::process::ExitCode> {
         OpsCommand::RewrapKeys { .. } => (NatsUser::Admin, StoreSettings::default()),
         // Reconciling reads and repairs as the contacts service does.
         OpsCommand::Reconcile(_) => (NatsUser::Contacts, StoreSettings::default()),
+        // Erasing again writes as the families service does.
+        OpsCommand::Erasures(erasures::ErasuresCommand::Restore { .. }) => {
+            (NatsUser::Families, StoreSettings::default())
+        }
         _ => (NatsUser::Ops, StoreSettings::default()),
     };
     let auth = args.nats.auth(user, Some(Path::new(crate::dev::DEFAULT_DATA_DIR)))?;
@@ -143,6 +151,7 @@ pub async fn run(args: OpsArgs) -> anyhow::Result<std::process::ExitCode> {
         OpsCommand::Verify => verify::verify(&store).await,
         OpsCommand::Quarantine(command) => quarantine::run(&store, command).await,
         OpsCommand::Reconcile(command) => reconcile::run(&store, command).await,
+        OpsCommand::Erasures(command) => erasures::run(&store, &args.kek, command).await,
         OpsCommand::AccessLog(log_args) => {
             access_log::access_log(&store, &log_args).await.map(|()| std::process::ExitCode::SUCCESS)
         }

@@ -319,6 +319,17 @@ async fn the_whole_system_from_the_command_line() -> anyhow::Result<()> {
     let reconciled = luukku(&["ops", "reconcile", "caseloads", "--repair", &nats_url, &contacts_user])?;
     assert!(reconciled.status.success(), "{}", text(&reconciled));
     assert!(text(&reconciled).contains("every caseload follows"), "{}", text(&reconciled));
+    // The erasure journal, read as the operators' user; a restore checks it as the families
+    // service's user (the erasures themselves: tests/families/restore.rs).
+    let journal = format!("--file={}/erasures.jsonl", ports.data_dir);
+    let journalled = luukku(&["ops", "erasures", "journal", &journal, &nats_url, &ops_user])?;
+    assert!(journalled.status.success(), "{}", text(&journalled));
+    assert!(text(&journalled).contains("0 erasures added"), "{}", text(&journalled));
+    let families_user = format!("--nats-nkey-file={}/nats-users/families.nk", ports.data_dir);
+    let kek_file = format!("--kek-file={}/keys/kek", ports.data_dir);
+    let checked = luukku(&["ops", "erasures", "restore", &journal, &nats_url, &families_user, &kek_file])?;
+    assert!(checked.status.success(), "{}", text(&checked));
+    assert!(text(&checked).contains("0 to carry out again"), "{}", text(&checked));
 
     // The registrar's log report: every access to the family, with who and on which basis.
     let log = luukku(&["ops", "access-log", "--family", &family_id, "--csv", &nats_url, &ops_user])?;
@@ -342,7 +353,6 @@ async fn the_whole_system_from_the_command_line() -> anyhow::Result<()> {
     let neither = luukku(&["ops", "access-log", &nats_url, &ops_user])?;
     assert!(!neither.status.success(), "a family or --break-glass: {}", text(&neither));
 
-    let kek_file = format!("--kek-file={}/keys/kek", ports.data_dir);
     let exported = luukku(&["ops", "export", "--family", &family_id, &nats_url, &kek_file, &ops_user])?;
     assert!(exported.status.success(), "{}", text(&exported));
     let lines: Vec<&str> = std::str::from_utf8(&exported.stdout)?.lines().collect();

@@ -85,6 +85,10 @@ pub enum FamilyCommand {
     },
     /// Carries out an approved request.
     Erase,
+    /// Erases again, after a restore from a backup, a family whose erasure the erasure
+    /// journal holds but the restored stream does not: its request and approval happened
+    /// before the restore, and are lost with the stream's end.
+    ReapplyErasure,
 }
 
 /// What statutory retention asks of the family's records, as the application finds it.
@@ -336,12 +340,13 @@ impl Aggregate for Family {
             FamilyCommand::Register { municipality, members } => {
                 self.decide_registration(municipality, members, today)
             }
-            FamilyCommand::Erase => match self.status {
+            FamilyCommand::Erase | FamilyCommand::ReapplyErasure => match self.status {
                 FamilyStatus::Absent => Err(FamilyError::NotFound),
                 FamilyStatus::Erased => Err(FamilyError::Erased),
                 // Nobody signs in to an erased family: every link goes with it.
                 FamilyStatus::Active | FamilyStatus::Closed(_) => {
-                    if self.erasure.as_ref().is_none_or(|erasure| erasure.approved_by.is_none()) {
+                    let approved = self.erasure.as_ref().is_some_and(|erasure| erasure.approved_by.is_some());
+                    if !approved && *command == FamilyCommand::Erase {
                         return Err(FamilyError::ErasureNotApproved);
                     }
                     let mut events = self.unlink_all();
@@ -525,6 +530,7 @@ impl Family {
             // Decided in `Aggregate::decide`, whatever the status.
             FamilyCommand::Register { .. }
             | FamilyCommand::Erase
+            | FamilyCommand::ReapplyErasure
             | FamilyCommand::Reopen { .. }
             | FamilyCommand::RequestErasure { .. }
             | FamilyCommand::ApproveErasure { .. } => Ok(Vec::new()),

@@ -299,6 +299,20 @@ fn erasure_forgets_personal_data_and_accepts_nothing_after() {
 }
 
 #[test]
+fn an_erasure_lost_with_a_restore_is_applied_again_without_its_approval() {
+    given::<Family>([]).when(FamilyCommand::ReapplyErasure).then_err(FamilyError::NotFound);
+    // The restored stream ends before the erasure was even requested.
+    let consented =
+        given::<Family>(registered()).when(school_consent(20, guardian(), None, date(2027, 1, 1))).and();
+    let erased = consented.when(FamilyCommand::ReapplyErasure).and();
+    assert_eq!(erased.history().last(), Some(&FamilyEvent::Erased));
+    let family = erased.state();
+    assert_eq!(family.status, FamilyStatus::Erased);
+    assert!(family.members.values().all(|member| member.details.is_erased()));
+    erased.when(FamilyCommand::ReapplyErasure).then_err(FamilyError::Erased);
+}
+
+#[test]
 fn commands_on_an_unknown_family_are_not_found() {
     given::<Family>([])
         .when(FamilyCommand::ChangeMunicipality { municipality: helsinki() })

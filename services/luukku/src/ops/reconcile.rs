@@ -48,7 +48,7 @@ impl KeyStore for NoKeys {
     }
 }
 
-fn operator_caller(operator: &str) -> anyhow::Result<Caller> {
+pub(super) fn operator_caller(operator: &str) -> anyhow::Result<Caller> {
     let code = |value: &str| Code::parse(value).map_err(|error| anyhow::anyhow!("{value:?}: {error}"));
     Ok(Caller::new(Actor {
         person_id: code(operator)?,

@@ -1,0 +1,90 @@
+//! `luukku ops erasures`: the erasure journal, kept apart from the backups, and erasing again
+//! after a restore the families erased since its backup (`luukku_families::journal`).
+
+use std::path::PathBuf;
+
+use luukku_eventstore::audit::AccessLog;
+use luukku_eventstore::{EventStore, NatsKeyStore};
+use luukku_families::Families;
+use luukku_families::journal::{Found, Journal, Planned};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ErasuresCommand {
+    /// Adds every erasure of `FAMILIES` that the journal does not hold yet, one JSON line
+    /// each. Keep the file on storage apart from the backups of NATS.
+    Journal {
+        /// The journal file; made if missing.
+        #[arg(long)]
+        file: PathBuf,
+        /// Keep running, adding each erasure as it is made.
+        #[arg(long)]
+        follow: bool,
+    },
+    /// After a restore, with the services stopped: what the journal holds that the restored
+    /// streams and key bucket do not. With --apply, erases each such family again, records
+    /// it in the family's access log, and deletes every key left of an erased family.
+    Restore {
+        /// The journal file.
+        #[arg(long)]
+        file: PathBuf,
+        /// Carry it out; without it, only shows what would be done.
+        #[arg(long)]
+        apply: bool,
+        /// Who restores, as recorded in the access log; by default the signed-in user.
+        #[arg(long, env = "USER", default_value = "operator")]
+        operator: String,
+    },
+}
+
+fn describe(planned: &Planned) -> String {
+    let entry = &planned.entry;
+    let found = match planned.found {
+        Found::Erased => "erased in the streams",
+        Found::Absent => "not in the streams (registered after the backup)",
+        Found::Standing => "NOT erased in the streams",
+    };
+    let key = if planned.key_left { ", its key is back" } else { "" };
+    format!("{} erased {} by {}: {found}{key}", entry.family, entry.erased_at_utc, entry.erased_by)
+}
+
+pub async fn run(
+    store: &EventStore,
+    kek: &crate::keys::KekArgs,
+    command: ErasuresCommand,
+) -> anyhow::Result<std::process::ExitCode> {
+    match command {
+        ErasuresCommand::Journal { file, follow } => {
+            let mut journal = Journal::open(&file)?;
+            let added = journal
+                .catch_up(store, follow, |entry| {
+                    println!("journalled {} erased {}", entry.family, entry.erased_at_utc);
+                })
+                .await?;
+            println!("{added} erasures added; the journal holds {}", journal.entries().len());
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        ErasuresCommand::Restore { file, apply, operator } => {
+            let journal = Journal::open(&file)?;
+            let keys = NatsKeyStore::open(store, super::kek_ring(kek)?).await?;
+            let families = Families::new(store.clone(), keys);
+            let planned = luukku_families::journal::plan(&families, store, &journal).await?;
+            for planned in &planned {
+                println!("{}", describe(planned));
+            }
+            let undone = planned.iter().filter(|planned| !planned.done()).count();
+            println!("{} erasures in the journal, {undone} to carry out again", planned.len());
+            if undone == 0 {
+                return Ok(std::process::ExitCode::SUCCESS);
+            }
+            if !apply {
+                println!("run again with --apply to carry them out");
+                return Ok(std::process::ExitCode::FAILURE);
+            }
+            let caller = super::reconcile::operator_caller(&operator)?;
+            let access_log = AccessLog::start(store.clone());
+            let done = luukku_families::journal::restore(&families, &access_log, &caller, &planned).await?;
+            println!("carried out {done} erasures again");
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+    }
+}
