@@ -236,3 +236,81 @@ async fn a_paused_leader_rejoins_and_catches_up() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// A write decided on another aggregate reads it as the stream's leader has it: a replica
+/// behind the leader may answer a direct get, so a family closed a moment ago could otherwise
+/// still look open to the meetings service.
+#[tokio::test]
+async fn a_write_decided_on_another_aggregate_asks_that_streams_leader() -> anyhow::Result<()> {
+    use futures::StreamExt as _;
+    use luukku_proto::meetings::v1 as meetings_pb;
+    use luukku_proto::meetings::v1::meeting_service_client::MeetingServiceClient;
+
+    let cluster = TestCluster::start().await?;
+    let families = Families::start(&cluster).await?;
+    let store = cluster.store_as(NatsUser::Meetings).await?;
+    let keys = NatsKeyStore::open(&store, luukku_testkit::key_ring()).await?;
+    let guard = luukku_app::Guard::start(store.clone());
+    guard.relations().ready().await?;
+    let served = serve_routes(luukku_meetings::routes(store.clone(), keys, guard).await).await?;
+    let mut meetings = MeetingServiceClient::connect(served.url()).await?;
+
+    let family_id = families.register(&RequestId::generate().to_string(), Duration::from_secs(10)).await?;
+    let close = pb::CloseFamilyRequest {
+        request_id: RequestId::generate().to_string(),
+        family_id: family_id.clone(),
+        reason: pb::CloseReason::NeedsMet as i32,
+        note: "needs met".to_owned(),
+        ..Default::default()
+    };
+    families.client.clone().close_family(with_identity(close, &luukku_testkit::actor())).await?;
+
+    // Every question put to the FAMILIES leader, as the admin user sees them go by.
+    let admin = cluster.store().await?;
+    let mut asked = admin.client().subscribe("$JS.API.STREAM.MSG.GET.FAMILIES").await?;
+    let now = jiff::Timestamp::now().as_millisecond();
+    let proposal = || meetings_pb::ProposeMeetingRequest {
+        request_id: RequestId::generate().to_string(),
+        family_id: family_id.clone(),
+        purpose: "follow_up".to_owned(),
+        description: "school absences".to_owned(),
+        slots: vec![meetings_pb::Slot { starts_at_ms: now + 48 * 3_600_000, minutes: 60 }],
+        place: "school".to_owned(),
+        participants: vec![meetings_pb::Participant {
+            who: Some(meetings_pb::participant::Who::PersonId("teacher.1".to_owned())),
+        }],
+        ..Default::default()
+    };
+    // The meetings service's relations learn of the family; until then it is not found.
+    let began = Instant::now();
+    let refused = loop {
+        match meetings.propose_meeting(with_identity(proposal(), &luukku_testkit::actor())).await {
+            Err(status)
+                if status.code() == tonic::Code::NotFound && began.elapsed() < Duration::from_secs(20) =>
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => break other,
+        }
+    };
+    let status = refused.err().map(|status| (status.code(), status.message().to_owned()));
+    assert!(
+        matches!(&status, Some((tonic::Code::FailedPrecondition, message)) if message.contains("closed")),
+        "a closed family takes no meeting: {status:?}"
+    );
+    let question = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(message) = asked.next().await {
+            let body = String::from_utf8_lossy(&message.payload).into_owned();
+            if body.contains("last_by_subj") && body.contains(&family_id) {
+                return Some(body);
+            }
+        }
+        None
+    })
+    .await;
+    assert!(
+        matches!(question, Ok(Some(_))),
+        "the family's state was confirmed with the FAMILIES leader: {question:?}"
+    );
+    Ok(())
+}

@@ -108,6 +108,7 @@ async fn a_corrupt_message_stops_the_projection_visibly_until_an_operator_skips_
 #[tokio::test]
 async fn a_message_of_a_newer_release_stops_the_projection_and_is_never_skipped() -> anyhow::Result<()> {
     let h = Harness::start().await?;
+    assert!(health_becomes(&h, PROJECTION, ServingStatus::Serving).await?, "started");
     let newer = a_family();
     let event = RawEvent { event_type: "FamilyRegistered".into(), schema_version: 99, data: vec![1, 2, 3] };
     let appended = h

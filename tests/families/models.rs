@@ -92,3 +92,33 @@ async fn a_model_whose_stream_was_replaced_is_written_anew() -> anyhow::Result<(
     }
     Ok(())
 }
+
+/// A model reports itself starting, and its service `NOT_SERVING`, until it has passed what
+/// the streams held when it started; then it serves, however the streams grow after.
+#[tokio::test]
+async fn a_model_is_starting_until_it_reaches_the_streams_ends_as_they_were_at_its_start()
+-> anyhow::Result<()> {
+    let mut harness = Harness::start().await?;
+    harness.register(virtanen_family()).await?;
+    harness.register(virtanen_family()).await?;
+    let end = harness.store.last_sequence(Stream::Families).await?;
+    assert!(end >= 2);
+
+    let standing = luukku_app::Standing::start(&harness.store, "a test model");
+    standing.starting_until_caught_up(vec![Stream::Families]);
+    assert!(standing.starting());
+    standing.passed(Stream::Families, end - 1);
+    // A write after the start does not hold it back.
+    harness.register(virtanen_family()).await?;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(standing.starting(), "one message short of the end");
+
+    standing.passed(Stream::Families, end);
+    let serving = luukku_testkit::eventually(5, || {
+        let standing = standing.clone();
+        async move { Ok(!standing.starting()) }
+    })
+    .await?;
+    assert!(serving, "caught up with the end as it was at its start");
+    Ok(())
+}

@@ -293,6 +293,7 @@ impl<C: Send + Sync + 'static> Projected<C> {
         });
         // Its lag shows from the start, until it has read where it stands.
         streams.iter().for_each(|stream| model.standing.passed(*stream, 0));
+        model.standing.starting_until_caught_up(streams.to_vec());
         let weak = Arc::downgrade(&model);
         tokio::spawn(async move { start(weak, store, version, prepared).await });
         model

@@ -302,6 +302,33 @@ where
         }
     }
 
+    /// The aggregate at least as new as the stream's leader has it when this is called: for a
+    /// load that decides a write on another aggregate (a family closed a moment ago, a consent
+    /// just revoked). A direct get may be answered by a replica behind the leader; on a
+    /// replicated stream the load is checked against the leader's last message of the
+    /// aggregate, and made again until it holds it.
+    pub async fn load_latest(&self, id: AggregateId) -> Result<Arc<Loaded<A>>, RepositoryError<A::Error>> {
+        if !self.store.replicated(self.stream).await {
+            return self.load(id).await;
+        }
+        let aggregate = self.aggregate(id);
+        for attempt in 0..ATTEMPTS {
+            let loaded = self.load(id).await?;
+            if self.store.leader_version(&aggregate).await? <= loaded.version {
+                return Ok(loaded);
+            }
+            tracing::debug!(
+                subject = aggregate.subject(),
+                "a load behind the stream's leader; loading again"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(2 << attempt.min(6))).await;
+        }
+        Err(RepositoryError::Unavailable(format!(
+            "{}: the replicas did not catch up with the stream's leader",
+            aggregate.subject()
+        )))
+    }
+
     /// The aggregate as it is now.
     pub async fn load(&self, id: AggregateId) -> Result<Arc<Loaded<A>>, RepositoryError<A::Error>> {
         let cached = self.lock_cache().get(&id).cloned();

@@ -42,6 +42,10 @@ pub struct Standing {
     reports: tokio::sync::OnceCell<Readers>,
     /// Whether its lag is measured: not while it rebuilds beside the live read model.
     measured: std::sync::atomic::AtomicBool,
+    /// Whether it is still reaching the streams' ends as they were at its start.
+    starting: std::sync::atomic::AtomicBool,
+    /// Told when it stops, goes on, or has started: what its service's health follows.
+    health: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for Standing {
@@ -74,6 +78,8 @@ impl Standing {
             state: watch::Sender::new(StandingState::default()),
             reports: tokio::sync::OnceCell::new(),
             measured: std::sync::atomic::AtomicBool::new(true),
+            starting: std::sync::atomic::AtomicBool::new(false),
+            health: tokio::sync::Notify::new(),
         });
         // From zero, so that the first quarantined message is an increase an alert sees.
         metrics::counter!("luukku_quarantined_total", "read_model" => name.to_owned()).absolute(0);
@@ -89,6 +95,56 @@ impl Standing {
     /// it shares the live read model's name).
     pub fn measure_lag(&self, measured: bool) {
         self.measured.store(measured, Ordering::Relaxed);
+    }
+
+    /// Marks the reader as starting until it has passed, in each of `streams`, the end the
+    /// stream has now (asked again while the store does not answer). Its service answers
+    /// `NOT_SERVING` meanwhile, so that no caller is routed to it before it holds what was
+    /// written before it started.
+    pub fn starting_until_caught_up(self: &Arc<Self>, streams: Vec<Stream>) {
+        self.starting.store(true, Ordering::Relaxed);
+        let standing = Arc::downgrade(self);
+        let store = self.store.clone();
+        let mut state = self.state.subscribe();
+        tokio::spawn(async move {
+            let mut backoff = Duration::from_millis(100);
+            for stream in streams {
+                let end = loop {
+                    match store.last_sequence(stream).await {
+                        Ok(end) => break end,
+                        Err(error) => {
+                            tracing::warn!(%stream, %error, "read model: the stream's end cannot be asked yet");
+                            tokio::time::sleep(backoff).await;
+                            backoff = (backoff * 2).min(Duration::from_secs(5));
+                        }
+                    }
+                };
+                let reached =
+                    |state: &StandingState| state.positions.get(&stream).copied().unwrap_or(0) >= end;
+                if state.wait_for(reached).await.is_err() {
+                    return;
+                }
+            }
+            if let Some(standing) = standing.upgrade() {
+                standing.starting.store(false, Ordering::Relaxed);
+                standing.health.notify_waiters();
+                tracing::info!(
+                    read_model = standing.name,
+                    "read model caught up with the streams as they were at its start"
+                );
+            }
+        });
+    }
+
+    /// Resolves when the reader stops, goes on after a stop, or has started; enable it before
+    /// looking, so that a change meanwhile is not missed.
+    pub fn health_changed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.health.notified()
+    }
+
+    /// Whether the reader is still reaching the streams' ends as they were at its start.
+    pub fn starting(&self) -> bool {
+        self.starting.load(Ordering::Relaxed)
     }
 
     /// Follows changes of where the reader stands.
@@ -152,6 +208,7 @@ impl Standing {
         self.state.send_modify(|state| {
             state.stops.insert(stream, Stopped { stream, sequence, reason: reason.clone(), newer });
         });
+        self.health.notify_waiters();
         self.report_now().await;
         let found = Quarantined {
             stream,
@@ -180,6 +237,7 @@ impl Standing {
                     self.state.send_modify(|state| {
                         state.stops.remove(&stream);
                     });
+                    self.health.notify_waiters();
                     self.report_now().await;
                     return true;
                 }

@@ -84,7 +84,13 @@ pub struct EventStore {
     pub(crate) client: async_nats::Client,
     pub(crate) jetstream: jetstream::Context,
     pub(crate) settings: StoreSettings,
+    /// Each stream's replica count, and when the server told it.
+    replicas:
+        std::sync::Arc<std::sync::Mutex<std::collections::HashMap<Stream, (std::time::Instant, usize)>>>,
 }
+
+/// How long a stream's replica count, once told, is taken as known.
+const REPLICAS_KNOWN_FOR: Duration = Duration::from_secs(30);
 
 impl EventStore {
     pub fn new(client: async_nats::Client, settings: StoreSettings) -> Self {
@@ -94,7 +100,7 @@ impl EventStore {
             .max_ack_inflight(16_384)
             .backpressure_on_inflight(true)
             .build(client.clone());
-        Self { client, jetstream, settings }
+        Self { client, jetstream, settings, replicas: Default::default() }
     }
 
     /// Connects to `url` with settings suited to a long-running service, without credentials.
@@ -205,6 +211,31 @@ impl EventStore {
     pub async fn last_sequence(&self, stream: Stream) -> Result<u64> {
         let handle = self.stream(stream).await?;
         Ok(handle.cached_info().state.last_sequence)
+    }
+
+    /// Whether `stream` has more than one replica, so that a direct get may be answered by a
+    /// replica behind the stream's leader. Asked of the server at most every 30 s; taken as
+    /// replicated while it cannot be asked.
+    pub async fn replicated(&self, stream: Stream) -> bool {
+        let known = |replicas: &std::sync::Mutex<_>| {
+            let known: &std::collections::HashMap<Stream, (std::time::Instant, usize)> =
+                &replicas.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            known.get(&stream).filter(|(at, _)| at.elapsed() < REPLICAS_KNOWN_FOR).map(|(_, count)| *count)
+        };
+        if let Some(count) = known(&self.replicas) {
+            return count > 1;
+        }
+        match self.stream(stream).await {
+            Ok(handle) => {
+                let count = handle.cached_info().config.num_replicas;
+                self.replicas
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(stream, (std::time::Instant::now(), count));
+                count > 1
+            }
+            Err(_) => true,
+        }
     }
 
     /// The sequence of the aggregate's last message as the stream's leader knows it (0 when it

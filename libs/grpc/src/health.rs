@@ -1,7 +1,9 @@
 //! Health that tells the truth about read models: a service whose read model stopped at a
 //! message it cannot read answers `NOT_SERVING`, and so does the read model's own entry
 //! (`luukku.read_model.<name>`), until an operator skips the message or the service is
-//! upgraded. Why it stopped is in `luukku ops streams` and `luukku ops quarantine list`.
+//! upgraded. Why it stopped is in `luukku ops streams` and `luukku ops quarantine list`. So it
+//! does while a read model starts: until it has reached the streams' ends as they were at its
+//! start, so that a rollout moves on only once the new replica holds what the old one did.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,40 +22,67 @@ pub fn read_model_entry(name: &str) -> String {
 }
 
 /// Keeps the health of `services` true to the read models `standings` gives (asked again each
-/// time, so a swapped-in projection counts): `NOT_SERVING` while any of them is stopped.
-pub fn follow_read_models(
+/// time, so a swapped-in projection counts): `NOT_SERVING` while any of them is stopped or
+/// starting. The first look is taken before this returns, so no probe sees `SERVING` early.
+pub async fn follow_read_models(
     reporter: HealthReporter,
     services: Vec<&'static str>,
     standings: impl Fn() -> Vec<Arc<Standing>> + Send + 'static,
 ) {
+    let mut shown = show(&reporter, &services, &standings(), &BTreeMap::new()).await;
     tokio::spawn(async move {
-        let mut shown: BTreeMap<String, ServingStatus> = BTreeMap::new();
         loop {
-            let mut wanted = BTreeMap::new();
-            let mut all_serving = true;
-            for standing in standings() {
-                let stopped = standing.stopped().is_some();
-                all_serving &= !stopped;
-                metrics::gauge!("luukku_read_model_stopped", "read_model" => standing.name().to_owned())
-                    .set(f64::from(u8::from(stopped)));
-                let status = if stopped { ServingStatus::NotServing } else { ServingStatus::Serving };
-                wanted.insert(read_model_entry(standing.name()), status);
+            let current = standings();
+            // Enabled before looking, so that a change while looking wakes the next look.
+            let mut changes: Vec<_> =
+                current.iter().map(|standing| Box::pin(standing.health_changed())).collect();
+            changes.iter_mut().for_each(|change| {
+                change.as_mut().enable();
+            });
+            shown = show(&reporter, &services, &current, &shown).await;
+            if changes.is_empty() {
+                tokio::time::sleep(POLL).await;
+            } else {
+                let _ = tokio::time::timeout(POLL, futures::future::select_all(changes)).await;
             }
-            let overall = if all_serving { ServingStatus::Serving } else { ServingStatus::NotServing };
-            for service in [""].into_iter().chain(services.iter().copied()) {
-                wanted.insert(service.to_owned(), overall);
-            }
-            for service in &services {
-                metrics::gauge!("luukku_service_serving", "service" => *service)
-                    .set(f64::from(u8::from(all_serving)));
-            }
-            for (entry, status) in &wanted {
-                if shown.get(entry) != Some(status) {
-                    reporter.set_service_status(entry, *status).await;
-                }
-            }
-            shown = wanted;
-            tokio::time::sleep(POLL).await;
         }
     });
+}
+
+/// Sets each entry whose status differs from what `shown` holds; answers what is shown now.
+async fn show(
+    reporter: &HealthReporter,
+    services: &[&'static str],
+    standings: &[Arc<Standing>],
+    shown: &BTreeMap<String, ServingStatus>,
+) -> BTreeMap<String, ServingStatus> {
+    let mut wanted = BTreeMap::new();
+    let mut all_serving = true;
+    for standing in standings {
+        let stopped = standing.stopped().is_some();
+        // Not yet holding what was written before it started: a caller routed here would
+        // find families missing.
+        let starting = standing.starting();
+        all_serving &= !stopped && !starting;
+        metrics::gauge!("luukku_read_model_stopped", "read_model" => standing.name().to_owned())
+            .set(f64::from(u8::from(stopped)));
+        metrics::gauge!("luukku_read_model_starting", "read_model" => standing.name().to_owned())
+            .set(f64::from(u8::from(starting)));
+        let status = if stopped || starting { ServingStatus::NotServing } else { ServingStatus::Serving };
+        wanted.insert(read_model_entry(standing.name()), status);
+    }
+    let overall = if all_serving { ServingStatus::Serving } else { ServingStatus::NotServing };
+    for service in [""].into_iter().chain(services.iter().copied()) {
+        wanted.insert(service.to_owned(), overall);
+    }
+    for service in services {
+        metrics::gauge!("luukku_service_serving", "service" => *service)
+            .set(f64::from(u8::from(all_serving)));
+    }
+    for (entry, status) in &wanted {
+        if shown.get(entry) != Some(status) {
+            reporter.set_service_status(entry, *status).await;
+        }
+    }
+    wanted
 }

@@ -65,9 +65,14 @@ impl<K: KeyStore + Clone> Contacts<K> {
 }
 
 impl<K: KeyStore> Contacts<K> {
-    /// The family, which must exist; with `open`, it must also be neither closed nor erased.
+    /// The family, which must exist; with `open`, it must also be neither closed nor erased,
+    /// as the stream's leader has it (a write is decided on it).
     async fn family(&self, family_id: FamilyId, open: bool) -> Result<Arc<Loaded<Family>>> {
-        let family = self.families.load(family_id.into()).await?;
+        let family = if open {
+            self.families.load_latest(family_id.into()).await?
+        } else {
+            self.families.load(family_id.into()).await?
+        };
         let checked = if open { family.state.check_open() } else { family.state.check_exists() };
         checked.map_err(refused::<Family>(family_id))?;
         Ok(family)

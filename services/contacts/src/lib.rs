@@ -59,7 +59,8 @@ pub async fn start<K: KeyStore + Clone>(
     standings.extend(app.standings());
     follow_read_models(reporter, vec![ContactServiceServer::<ContactGrpc<K>>::NAME], move || {
         standings.clone()
-    });
+    })
+    .await;
     let service = ContactServiceServer::new(ContactGrpc::new(app, guard));
     (Routes::new(health).add_service(service), process)
 }

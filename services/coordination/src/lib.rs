@@ -79,7 +79,8 @@ pub async fn start_with<K: KeyStore + Clone>(
     let followed = Arc::clone(&projection);
     follow_read_models(reporter, vec![CoordinationServiceServer::<CoordinationGrpc<K>>::NAME], move || {
         vec![relations.clone(), followed.standing()]
-    });
+    })
+    .await;
     let watched = Arc::clone(&app);
     let open_watches: Arc<dyn Fn() -> usize + Send + Sync> = Arc::new(move || watched.watches_open());
     let service = CoordinationServiceServer::new(CoordinationGrpc::new(Arc::clone(&app), guard.clone()));

@@ -39,7 +39,8 @@ pub async fn routes<K: KeyStore + Clone>(store: EventStore, keys: K, guard: Guar
     let relations = guard.relations().standing().clone();
     follow_read_models(reporter, vec![FamilyServiceServer::<FamilyGrpc<K>>::NAME], move || {
         vec![relations.clone()]
-    });
+    })
+    .await;
     let service = FamilyServiceServer::new(FamilyGrpc::new(
         Families::new(store, keys).with_relations(guard.relations().clone()),
         guard,

@@ -68,7 +68,7 @@ impl<K: KeyStore> Meetings<K> {
     ) -> Result<(Vec<MeetingEvent>, Written)> {
         let current = self.meetings.load(family_id.into()).await?;
         if current.written_by(&caller.actor, &write.request_id).is_none() {
-            let family = self.families.load(family_id.into()).await?;
+            let family = self.families.load_latest(family_id.into()).await?;
             family.state.check_open().map_err(refused::<Family>(family_id))?;
             check_participants(&family.state, command).map_err(refused::<FamilyMeetings>(family_id))?;
         }

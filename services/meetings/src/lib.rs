@@ -23,7 +23,8 @@ pub async fn routes<K: KeyStore + Clone>(store: EventStore, keys: K, guard: Guar
     let standings = vec![guard.relations().standing().clone(), meetings.index_standing().clone()];
     follow_read_models(reporter, vec![MeetingServiceServer::<MeetingGrpc<K>>::NAME], move || {
         standings.clone()
-    });
+    })
+    .await;
     let service = MeetingServiceServer::new(MeetingGrpc::new(meetings, guard));
     Routes::new(health).add_service(service)
 }

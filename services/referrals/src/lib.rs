@@ -50,7 +50,8 @@ pub async fn start<K: KeyStore + Clone>(
     standings.extend(app.standings());
     follow_read_models(reporter, vec![ReferralServiceServer::<ReferralGrpc<K>>::NAME], move || {
         standings.clone()
-    });
+    })
+    .await;
     let service = ReferralServiceServer::new(ReferralGrpc::new(app, guard));
     let routes = Routes::new(health).add_service(service);
     (routes, process)

@@ -276,7 +276,7 @@ impl<K: KeyStore> Contacts<K> {
             let assignment = self.assignments.load((*family_id).into()).await?;
             let part = part_request_id(&request.write.request_id, *family_id);
             let retried = assignment.written_by(&caller.actor, &part).is_some();
-            let closed = self.families.load((*family_id).into()).await?.state.check_open().is_err();
+            let closed = self.families.load_latest((*family_id).into()).await?.state.check_open().is_err();
             assignments.push((*family_id, assignment, retried, closed));
         }
         let caseload: Vec<CaseloadFamily<'_>> = assignments

@@ -99,6 +99,9 @@ impl Runner {
         }
         let standing = Standing::start(store, name);
         standing.measure_lag(live.load(Ordering::Relaxed));
+        if live.load(Ordering::Relaxed) {
+            standing.starting_until_caught_up(Stream::ALL.to_vec());
+        }
         for (stream, sequence) in start.iter() {
             standing.passed(stream, sequence);
         }

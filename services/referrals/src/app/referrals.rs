@@ -102,7 +102,7 @@ impl<K: KeyStore> Referrals<K> {
         referral_id: ReferralId,
         referral: NewReferral,
     ) -> Result<Created> {
-        let family = self.families.load(referral.family_id.into()).await?;
+        let family = self.families.load_latest(referral.family_id.into()).await?;
         family.state.check_open().map_err(refused::<Family>(referral.family_id))?;
         let service = self.taking(referral.service_id).await?;
         let context = context_now();
@@ -177,7 +177,7 @@ impl<K: KeyStore> Referrals<K> {
                 } else {
                     let sector = self.taking(service_id).await?.sector;
                     if let Some(created) = &current.state.created {
-                        let family = self.families.load(created.family_id.into()).await?;
+                        let family = self.families.load_latest(created.family_id.into()).await?;
                         redirect_basis(&current.state, &family.state, sector, now.today)
                             .map_err(refused::<Referral>(referral_id))?;
                     }
