@@ -56,22 +56,6 @@ async fn history_text(harness: &mut Harness, family_id: &str) -> anyhow::Result<
     Ok(history.entries.iter().flat_map(|e| &e.events).map(|e| e.summary.clone()).collect())
 }
 
-type Client =
-    luukku_proto::families::v1::family_service_client::FamilyServiceClient<tonic::transport::Channel>;
-
-/// A second instance of the families service on the harness's store, and a client of it.
-async fn second_instance(harness: &Harness) -> anyhow::Result<(luukku_testkit::grpc::Served, Client)> {
-    let routes = luukku_families::routes(
-        harness.store.clone(),
-        harness.keys.clone(),
-        luukku_app::Guard::start(harness.store.clone()),
-    )
-    .await;
-    let served = luukku_testkit::grpc::serve_routes(routes).await?;
-    let client = Client::connect(served.url()).await?;
-    Ok((served, client))
-}
-
 #[tokio::test]
 async fn erased_family_reveals_no_personal_data_anywhere() -> anyhow::Result<()> {
     let mut harness = Harness::start().await?;

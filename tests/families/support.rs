@@ -119,3 +119,16 @@ pub fn broken_rule(status: &Status) -> String {
     let failure = status.get_details_precondition_failure().expect("carries PreconditionFailure details");
     failure.violations.first().map(|violation| violation.r#type.clone()).unwrap_or_default()
 }
+
+pub type Client = FamilyServiceClient<Channel>;
+
+/// A second instance of the families service on the harness's store, with its own read models
+/// (written anew from the streams), and a client of it.
+pub async fn second_instance(harness: &Harness) -> anyhow::Result<(Served, Client)> {
+    let guard = luukku_app::Guard::start(harness.store.clone());
+    guard.relations().ready().await?;
+    let routes = luukku_families::routes(harness.store.clone(), harness.keys.clone(), guard).await;
+    let served = serve_routes(routes).await?;
+    let client = Client::connect(served.url()).await?;
+    Ok((served, client))
+}

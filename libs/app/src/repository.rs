@@ -321,7 +321,9 @@ where
                 subject = aggregate.subject(),
                 "a load behind the stream's leader; loading again"
             );
-            tokio::time::sleep(std::time::Duration::from_millis(2 << attempt.min(6))).await;
+            if attempt + 1 < ATTEMPTS {
+                tokio::time::sleep(std::time::Duration::from_millis(2 << attempt.min(6))).await;
+            }
         }
         Err(RepositoryError::Unavailable(format!(
             "{}: the replicas did not catch up with the stream's leader",
@@ -408,6 +410,11 @@ where
 
     pub async fn load(&self, id: AggregateId) -> Result<Arc<Loaded<A>>, RepositoryError<A::Error>> {
         self.reader.load(id).await
+    }
+
+    /// See [`Reader::load_latest`]: for a load another aggregate's write is decided on.
+    pub async fn load_latest(&self, id: AggregateId) -> Result<Arc<Loaded<A>>, RepositoryError<A::Error>> {
+        self.reader.load_latest(id).await
     }
 
     /// Carries out `command` for `caller`.

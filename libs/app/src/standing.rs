@@ -42,8 +42,8 @@ pub struct Standing {
     reports: tokio::sync::OnceCell<Readers>,
     /// Whether its lag is measured: not while it rebuilds beside the live read model.
     measured: std::sync::atomic::AtomicBool,
-    /// Whether it is still reaching the streams' ends as they were at its start.
-    starting: std::sync::atomic::AtomicBool,
+    /// Since when it is reaching the streams' ends as they were at its start, while it is.
+    starting: std::sync::Mutex<Option<std::time::Instant>>,
     /// Told when it stops, goes on, or has started: what its service's health follows.
     health: tokio::sync::Notify,
 }
@@ -78,7 +78,7 @@ impl Standing {
             state: watch::Sender::new(StandingState::default()),
             reports: tokio::sync::OnceCell::new(),
             measured: std::sync::atomic::AtomicBool::new(true),
-            starting: std::sync::atomic::AtomicBool::new(false),
+            starting: std::sync::Mutex::new(None),
             health: tokio::sync::Notify::new(),
         });
         // From zero, so that the first quarantined message is an increase an alert sees.
@@ -102,11 +102,14 @@ impl Standing {
     /// `NOT_SERVING` meanwhile, so that no caller is routed to it before it holds what was
     /// written before it started.
     pub fn starting_until_caught_up(self: &Arc<Self>, streams: Vec<Stream>) {
-        self.starting.store(true, Ordering::Relaxed);
+        *self.starting.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some(std::time::Instant::now());
         let standing = Arc::downgrade(self);
         let store = self.store.clone();
         let mut state = self.state.subscribe();
         tokio::spawn(async move {
+            // Every end first: the streams as they were at the start, not as they grew since.
+            let mut ends = Vec::with_capacity(streams.len());
             let mut backoff = Duration::from_millis(100);
             for stream in streams {
                 let end = loop {
@@ -119,6 +122,9 @@ impl Standing {
                         }
                     }
                 };
+                ends.push((stream, end));
+            }
+            for (stream, end) in ends {
                 let reached =
                     |state: &StandingState| state.positions.get(&stream).copied().unwrap_or(0) >= end;
                 if state.wait_for(reached).await.is_err() {
@@ -126,7 +132,7 @@ impl Standing {
                 }
             }
             if let Some(standing) = standing.upgrade() {
-                standing.starting.store(false, Ordering::Relaxed);
+                *standing.starting.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
                 standing.health.notify_waiters();
                 tracing::info!(
                     read_model = standing.name,
@@ -142,9 +148,15 @@ impl Standing {
         self.health.notified()
     }
 
+    /// How long the reader has been reaching the streams' ends as they were at its start;
+    /// `None` once it has.
+    pub fn starting_for(&self) -> Option<Duration> {
+        self.starting.lock().unwrap_or_else(std::sync::PoisonError::into_inner).map(|since| since.elapsed())
+    }
+
     /// Whether the reader is still reaching the streams' ends as they were at its start.
     pub fn starting(&self) -> bool {
-        self.starting.load(Ordering::Relaxed)
+        self.starting_for().is_some()
     }
 
     /// Follows changes of where the reader stands.

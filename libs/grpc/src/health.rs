@@ -62,12 +62,13 @@ async fn show(
         let stopped = standing.stopped().is_some();
         // Not yet holding what was written before it started: a caller routed here would
         // find families missing.
-        let starting = standing.starting();
+        let starting_for = standing.starting_for();
+        let starting = starting_for.is_some();
         all_serving &= !stopped && !starting;
         metrics::gauge!("luukku_read_model_stopped", "read_model" => standing.name().to_owned())
             .set(f64::from(u8::from(stopped)));
-        metrics::gauge!("luukku_read_model_starting", "read_model" => standing.name().to_owned())
-            .set(f64::from(u8::from(starting)));
+        metrics::gauge!("luukku_read_model_starting_seconds", "read_model" => standing.name().to_owned())
+            .set(starting_for.map_or(0.0, |since| since.as_secs_f64()));
         let status = if stopped || starting { ServingStatus::NotServing } else { ServingStatus::Serving };
         wanted.insert(read_model_entry(standing.name()), status);
     }

@@ -311,10 +311,12 @@ impl<K: KeyStore> Families<K> {
         Ok(written)
     }
 
-    /// The family's status; `None` when the stream holds none.
-    pub async fn status(&self, family_id: FamilyId) -> Result<Option<FamilyStatus>> {
-        let loaded = self.families.load(family_id.into()).await?;
-        Ok((loaded.version > 0).then_some(loaded.state.status))
+    /// The family's status, and when its last message was recorded, as the stream's leader
+    /// has them; `None` when the stream holds none.
+    pub async fn status(&self, family_id: FamilyId) -> Result<Option<(FamilyStatus, Timestamp)>> {
+        let loaded = self.families.reader().load_latest(family_id.into()).await?;
+        let last = loaded.entries.last().map(|entry| entry.recorded.envelope.recorded_at);
+        Ok(last.filter(|_| loaded.version > 0).map(|last| (loaded.state.status, last)))
     }
 
     pub async fn get(&self, _caller: &Caller, family_id: FamilyId) -> Result<FamilyRecord> {

@@ -5,7 +5,7 @@
 //! line holds the family id, when and by whom it was erased, and where the erasure stood.
 
 use std::collections::HashSet;
-use std::io::{BufRead as _, Seek as _, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use futures::StreamExt as _;
@@ -17,6 +17,9 @@ use luukku_eventstore::{EventStore, KeyStore, Stream};
 use serde::{Deserialize, Serialize};
 
 use crate::Families;
+
+/// How often a following journal checks that the stream still holds what it read.
+pub const REPLACED_CHECK: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The RPC an access record of a re-applied erasure names.
 pub const RESTORE_RPC: &str = "luukku ops erasures restore";
@@ -52,48 +55,108 @@ pub enum JournalError {
 
 type Result<T, E = JournalError> = std::result::Result<T, E>;
 
-/// The journal file: its entries, and the file open for appending.
+/// The journal file: its entries, and, for the one process that adds to it, the file locked.
 pub struct Journal {
     path: PathBuf,
     entries: Vec<Entry>,
     families: HashSet<String>,
+    /// Held (and locked) by the process that adds to the journal; `None` when only read.
+    writer: Option<std::fs::File>,
+}
+
+/// How a journal's text ends.
+enum Tail {
+    /// With a whole line.
+    Whole,
+    /// With a whole entry that lacks its newline.
+    Unterminated,
+    /// With a line cut short, from this byte on.
+    Torn(usize),
+}
+
+impl Entry {
+    /// Refuses a line that could not have been journalled: every field is checked, so that no
+    /// line carries what a terminal would act on.
+    fn check(&self) -> std::result::Result<(), String> {
+        self.family.parse::<FamilyId>().map_err(|error| format!("family {:?}: {error}", self.family))?;
+        luukku_domain::Code::parse(&self.erased_by).map_err(|error| format!("erased_by: {error}"))?;
+        RequestId::parse(&self.request_id).map_err(|error| format!("request_id: {error}"))?;
+        if self.erased_at_utc.chars().any(char::is_control) {
+            return Err("erased_at_utc holds a control character".to_owned());
+        }
+        Ok(())
+    }
+}
+
+/// The entries of a journal's `text`, and how it ends.
+fn parse(path: &Path, text: &str) -> Result<(Vec<Entry>, Tail)> {
+    let mut entries = Vec::new();
+    let mut at = 0;
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        let malformed =
+            |reason: String| JournalError::Malformed { path: path.to_owned(), line: index + 1, reason };
+        let parsed = serde_json::from_str::<Entry>(line.trim_end()).map_err(|error| error.to_string());
+        if !line.ends_with('\n') {
+            return Ok(match parsed {
+                Ok(entry) => {
+                    entry.check().map_err(malformed)?;
+                    entries.push(entry);
+                    (entries, Tail::Unterminated)
+                }
+                Err(_) => (entries, Tail::Torn(at)),
+            });
+        }
+        let entry = parsed.map_err(malformed)?;
+        entry.check().map_err(malformed)?;
+        entries.push(entry);
+        at += line.len();
+    }
+    Ok((entries, Tail::Whole))
 }
 
 impl Journal {
-    /// Reads the journal at `path`; a missing file is an empty journal. A last line cut short
-    /// (a stop in the middle of a write) is dropped from the file.
+    fn with(path: &Path, entries: Vec<Entry>, writer: Option<std::fs::File>) -> Self {
+        let families = entries.iter().map(|entry| entry.family.clone()).collect();
+        Self { path: path.to_owned(), entries, families, writer }
+    }
+
+    /// Reads the journal at `path`, to restore from: it must exist. A last line cut short (a
+    /// write in progress) is left out; the file is not changed.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| JournalError::Io { path: path.to_owned(), source })?;
+        let (entries, _) = parse(path, &text)?;
+        Ok(Self::with(path, entries, None))
+    }
+
+    /// Opens the journal at `path` to add to it, making it if missing, and locks it: one
+    /// process adds to a journal at a time. A last line cut short (a stop in the middle of a
+    /// write) is dropped from the file.
     pub fn open(path: &Path) -> Result<Self> {
         let io = |source| JournalError::Io { path: path.to_owned(), source };
-        let mut journal = Self { path: path.to_owned(), entries: Vec::new(), families: HashSet::new() };
-        let file = match std::fs::File::open(path) {
-            Ok(file) => file,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(journal),
-            Err(error) => return Err(io(error)),
-        };
-        let mut reader = std::io::BufReader::new(file);
-        let mut whole = 0u64;
-        let mut line = String::new();
-        for number in 1.. {
-            line.clear();
-            let read = reader.read_line(&mut line).map_err(io)?;
-            if read == 0 {
-                break;
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).read(true).append(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(path).map_err(io)?;
+        file.try_lock()
+            .map_err(|_| io(std::io::Error::other("another process adds to this journal; one at a time")))?;
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut file, &mut text).map_err(io)?;
+        let (entries, tail) = parse(path, &text)?;
+        match tail {
+            Tail::Whole => {}
+            Tail::Unterminated => {
+                file.write_all(b"\n").map_err(io)?;
+                file.sync_data().map_err(io)?;
             }
-            if !line.ends_with('\n') {
-                tracing::warn!(path = %path.display(), line = number, "the erasure journal's last line was cut short; dropping it");
-                let file = std::fs::OpenOptions::new().write(true).open(path).map_err(io)?;
-                file.set_len(whole).map_err(io)?;
+            Tail::Torn(at) => {
+                tracing::warn!(path = %path.display(), bytes = text.len() - at, "the erasure journal's last line was cut short; dropping it");
+                file.set_len(at as u64).map_err(io)?;
                 file.sync_all().map_err(io)?;
-                break;
             }
-            whole += read as u64;
-            let entry: Entry = serde_json::from_str(line.trim_end()).map_err(|error| {
-                JournalError::Malformed { path: path.to_owned(), line: number, reason: error.to_string() }
-            })?;
-            journal.families.insert(entry.family.clone());
-            journal.entries.push(entry);
         }
-        Ok(journal)
+        Ok(Self::with(path, entries, Some(file)))
     }
 
     pub fn entries(&self) -> &[Entry] {
@@ -102,19 +165,18 @@ impl Journal {
 
     /// Adds `entry`, on disk before it returns.
     fn append(&mut self, entry: Entry) -> Result<()> {
-        let io = |source| JournalError::Io { path: self.path.clone(), source };
-        let mut options = std::fs::OpenOptions::new();
-        options.create(true).append(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&self.path).map_err(io)?;
+        let path = self.path.clone();
+        let io = |source| JournalError::Io { path: path.clone(), source };
+        let file = self
+            .writer
+            .as_mut()
+            .ok_or_else(|| io(std::io::Error::other("the journal was opened to read only")))?;
         let mut line = serde_json::to_string(&entry).map_err(|error| JournalError::Malformed {
-            path: self.path.clone(),
+            path: path.clone(),
             line: self.entries.len() + 1,
             reason: error.to_string(),
         })?;
         line.push('\n');
-        file.seek(std::io::SeekFrom::End(0)).map_err(io)?;
         file.write_all(line.as_bytes()).map_err(io)?;
         file.sync_data().map_err(io)?;
         self.families.insert(entry.family.clone());
@@ -134,7 +196,9 @@ impl Journal {
 
     /// Adds every erasure in `FAMILIES` that the journal does not hold yet: to the stream's end
     /// as it is now, or, with `follow`, on as new ones are appended, until the future is
-    /// dropped. Each new entry is handed to `added` once it is on disk.
+    /// dropped. Each new entry is handed to `added` once it is on disk. Following, it notices
+    /// a stream replaced under it (a restore) within [`REPLACED_CHECK`] and reads it again
+    /// from its start.
     pub async fn catch_up(
         &mut self,
         store: &EventStore,
@@ -147,8 +211,38 @@ impl Journal {
             return Ok(0);
         }
         let mut count = 0;
-        let mut messages = std::pin::pin!(store.follow(Stream::Families, from));
-        while let Some(item) = messages.next().await {
+        let mut messages = Box::pin(store.follow(Stream::Families, from));
+        // The last message read, and when it was recorded: a stream replaced under the
+        // follower no longer holds it there.
+        let mut passed: Option<(u64, Timestamp)> = self
+            .entries
+            .last()
+            .filter(|last| last.sequence + 1 == from)
+            .map(|last| (last.sequence, Timestamp::from_millis(last.erased_at)));
+        let mut check = tokio::time::interval(REPLACED_CHECK);
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        check.reset();
+        loop {
+            let item = tokio::select! {
+                item = messages.next() => item,
+                _ = check.tick(), if follow => {
+                    let Some((sequence, recorded_at)) = passed else { continue };
+                    let there = match store.recorded_at(Stream::Families, sequence).await {
+                        Ok(there) => there,
+                        Err(error) => {
+                            tracing::warn!(%error, "the journal cannot check FAMILIES now; checking again later");
+                            continue;
+                        }
+                    };
+                    if there != Some(recorded_at) {
+                        tracing::warn!(sequence, "FAMILIES no longer holds the message the journal read last: the stream was replaced; reading it again from its start");
+                        messages = Box::pin(store.follow(Stream::Families, 1));
+                        passed = None;
+                    }
+                    continue;
+                }
+            };
+            let Some(item) = item else { break };
             let recorded = match item {
                 Ok(recorded) => recorded,
                 Err(undecodable) if matches!(undecodable.error, luukku_eventstore::Error::Newer { .. }) => {
@@ -159,6 +253,7 @@ impl Journal {
                 Err(_) => continue,
             };
             let sequence = recorded.position.sequence;
+            passed = Some((sequence, recorded.envelope.recorded_at));
             let erased = recorded.envelope.events.iter().any(|event| event.event_type == "FamilyErased");
             if let Some(family) = recorded.aggregate_id().filter(|_| erased)
                 && !self.families.contains(&family.to_string())
@@ -198,6 +293,10 @@ pub enum Found {
     Absent,
     /// The family stands in the restored stream: the erasure is to be made again.
     Standing,
+    /// The family stands, but the restored stream holds messages of it recorded after the
+    /// erasure, or the erasure is dated in the future: the line cannot be an erasure lost
+    /// with the restore, and nothing is done for it. An operator looks into it.
+    Suspect,
 }
 
 /// One journal entry against the restored streams and key bucket.
@@ -211,11 +310,18 @@ pub struct Planned {
 }
 
 impl Planned {
-    /// Nothing is left to do for it.
+    /// Nothing is left to do for it (a suspect line is never acted on).
     pub fn done(&self) -> bool {
-        self.found != Found::Standing && !self.key_left
+        match self.found {
+            Found::Standing => false,
+            Found::Suspect => true,
+            Found::Erased | Found::Absent => !self.key_left,
+        }
     }
 }
+
+/// How far in the future an erasure may seem dated (clocks differ) before its line is suspect.
+const CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
 
 /// What a restore finds of each journal entry in the streams and the key bucket.
 pub async fn plan<K: KeyStore>(
@@ -228,6 +334,7 @@ pub async fn plan<K: KeyStore>(
         luukku_eventstore::keys::leftover_keys(store, &ids).await?.into_iter().collect();
     let mut planned = Vec::with_capacity(journal.entries.len());
     for (index, entry) in journal.entries.iter().enumerate() {
+        // Checked when read; a second look costs nothing.
         let family: FamilyId = entry.family.parse().map_err(|error| JournalError::Malformed {
             path: journal.path.clone(),
             line: index + 1,
@@ -235,7 +342,10 @@ pub async fn plan<K: KeyStore>(
         })?;
         let found = match families.status(family).await? {
             None => Found::Absent,
-            Some(FamilyStatus::Erased) => Found::Erased,
+            Some((FamilyStatus::Erased, _)) => Found::Erased,
+            // The backup predates the erasure, so everything of the family in it does too.
+            Some((_, last)) if last.as_millis() >= entry.erased_at => Found::Suspect,
+            Some(_) if entry.erased_at > Timestamp::now().as_millis() + CLOCK_SKEW_MS => Found::Suspect,
             Some(_) => Found::Standing,
         };
         planned.push(Planned { entry: entry.clone(), family, found, key_left: left.contains(&entry.family) });
@@ -303,10 +413,22 @@ mod tests {
         assert_eq!(journal.entries().len(), 1);
         assert_eq!(journal.entries()[0].sequence, 7);
         assert_eq!(std::fs::read_to_string(&path)?, format!("{LINE}\n"), "the cut line is gone");
+        drop(journal);
+
+        // A whole entry that lacks only its newline is kept.
+        std::fs::write(&path, format!("{LINE}\n{LINE}"))?;
+        assert_eq!(Journal::read(&path)?.entries().len(), 2);
+        assert_eq!(Journal::open(&path)?.entries().len(), 2);
+        assert_eq!(std::fs::read_to_string(&path)?, format!("{LINE}\n{LINE}\n"));
 
         std::fs::write(&path, format!("{LINE}\nnot json\n"))?;
         let refused = Journal::open(&path).err().map(|error| error.to_string()).unwrap_or_default();
         assert!(refused.contains("line 2"), "{refused}");
+        // Nothing a terminal would act on gets through.
+        let escaped = LINE.replace("test.contact", "\\u001b[2J");
+        std::fs::write(&path, format!("{escaped}\n"))?;
+        assert!(Journal::read(&path).is_err());
+        assert!(Journal::read(&folder.path().join("missing.jsonl")).is_err(), "a restore needs its journal");
         Ok(())
     }
 }

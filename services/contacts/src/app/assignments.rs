@@ -149,7 +149,7 @@ impl<K: KeyStore> Contacts<K> {
             AssignPlan::Propose
         } else {
             self.family(family_id, true).await?;
-            let receiver = self.persons.load(to.into()).await?;
+            let receiver = self.persons.load_latest(to.into()).await?;
             plan_assignment(&assignment.state, &receiver.state, to).map_err(refused::<ContactPerson>(to))?
         };
         let held = match plan {
@@ -196,7 +196,7 @@ impl<K: KeyStore> Contacts<K> {
             }
             return Ok(written);
         };
-        let receiver = self.persons.load(moves.to.into()).await?;
+        let receiver = self.persons.load_latest(moves.to.into()).await?;
         check_receiver(&caller.actor, moves.to, &receiver.state).map_err(refused::<Assignment>(family_id))?;
         self.family(family_id, true).await?;
         receiver.state.check_active().map_err(refused::<ContactPerson>(moves.to))?;
@@ -242,7 +242,7 @@ impl<K: KeyStore> Contacts<K> {
     ) -> Result<Written> {
         let assignment = self.assignments.load(family_id.into()).await?;
         if let Some(moves) = plan_accept(&assignment.state, handover_id) {
-            let receiver = self.persons.load(moves.to.into()).await?;
+            let receiver = self.persons.load_latest(moves.to.into()).await?;
             check_receiver(&caller.actor, moves.to, &receiver.state)
                 .map_err(refused::<Assignment>(family_id))?;
         }
@@ -267,7 +267,7 @@ impl<K: KeyStore> Contacts<K> {
         let leaving = self.person(request.from).await?;
         let mut receivers = Vec::new();
         for receiver in &request.receivers {
-            let person = self.persons.load((*receiver).into()).await?;
+            let person = self.persons.load_latest((*receiver).into()).await?;
             person.state.check_active().map_err(refused::<ContactPerson>(*receiver))?;
             receivers.push(Receiver::of(*receiver, &person.state));
         }

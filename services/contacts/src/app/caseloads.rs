@@ -213,7 +213,7 @@ impl<K: KeyStore> Contacts<K> {
     /// takes the family out of the caseload of whoever it named (and of `person`, whom the
     /// model named).
     async fn end_for(&self, caller: &Caller, family_id: FamilyId, person: ContactPersonId) -> Result<()> {
-        let family = self.families.load(family_id.into()).await?;
+        let family = self.families.load_latest(family_id.into()).await?;
         let reason = match family.state.status {
             FamilyStatus::Erased => EndReason::FamilyErased,
             FamilyStatus::Closed(_) => EndReason::FamilyClosed,

@@ -20,9 +20,11 @@ pub enum ErasuresCommand {
         #[arg(long)]
         follow: bool,
     },
-    /// After a restore, with the services stopped: what the journal holds that the restored
-    /// streams and key bucket do not. With --apply, erases each such family again, records
-    /// it in the family's access log, and deletes every key left of an erased family.
+    /// After a restore, with the services and the journal stopped: what the journal holds
+    /// that the restored streams and key bucket do not. With --apply, erases each such family
+    /// again, records it in the family's access log, and deletes every key left of an erased
+    /// family. A line the streams contradict (messages of the family after its erasure) is
+    /// shown as suspect and never acted on; exits 1 while any is.
     Restore {
         /// The journal file.
         #[arg(long)]
@@ -42,6 +44,9 @@ fn describe(planned: &Planned) -> String {
         Found::Erased => "erased in the streams",
         Found::Absent => "not in the streams (registered after the backup)",
         Found::Standing => "NOT erased in the streams",
+        Found::Suspect => {
+            "SUSPECT: the streams hold messages of it after this erasure, or it is dated ahead; not acted on"
+        }
     };
     let key = if planned.key_left { ", its key is back" } else { "" };
     format!("{} erased {} by {}: {found}{key}", entry.family, entry.erased_at_utc, entry.erased_by)
@@ -64,7 +69,7 @@ pub async fn run(
             Ok(std::process::ExitCode::SUCCESS)
         }
         ErasuresCommand::Restore { file, apply, operator } => {
-            let journal = Journal::open(&file)?;
+            let journal = Journal::read(&file)?;
             let keys = NatsKeyStore::open(store, super::kek_ring(kek)?).await?;
             let families = Families::new(store.clone(), keys);
             let planned = luukku_families::journal::plan(&families, store, &journal).await?;
@@ -72,9 +77,15 @@ pub async fn run(
                 println!("{}", describe(planned));
             }
             let undone = planned.iter().filter(|planned| !planned.done()).count();
-            println!("{} erasures in the journal, {undone} to carry out again", planned.len());
+            let suspect = planned.iter().filter(|planned| planned.found == Found::Suspect).count();
+            println!(
+                "{} erasures in the journal, {undone} to carry out again, {suspect} suspect",
+                planned.len()
+            );
+            let outcome =
+                if suspect == 0 { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE };
             if undone == 0 {
-                return Ok(std::process::ExitCode::SUCCESS);
+                return Ok(outcome);
             }
             if !apply {
                 println!("run again with --apply to carry them out");
@@ -84,7 +95,7 @@ pub async fn run(
             let access_log = AccessLog::start(store.clone());
             let done = luukku_families::journal::restore(&families, &access_log, &caller, &planned).await?;
             println!("carried out {done} erasures again");
-            Ok(std::process::ExitCode::SUCCESS)
+            Ok(outcome)
         }
     }
 }

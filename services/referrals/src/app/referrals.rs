@@ -89,7 +89,7 @@ fn record(referral_id: ReferralId, loaded: &luukku_app::Loaded<Referral>) -> Ref
 impl<K: KeyStore> Referrals<K> {
     /// The service, which takes referrals now.
     async fn taking(&self, service_id: ServiceId) -> Result<luukku_domain::referrals::ServiceInfo> {
-        let service = self.catalogue.load(service_id.into()).await?;
+        let service = self.catalogue.load_latest(service_id.into()).await?;
         Ok(service.state.check_taking().map_err(refused::<CatalogueService>(service_id))?.clone())
     }
 
