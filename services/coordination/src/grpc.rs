@@ -46,6 +46,19 @@ impl<K> CoordinationGrpc<K> {
     pub fn new(app: Arc<Coordination<K>>, guard: Guard) -> Self {
         Self { app, guard, caseload_pages: Snapshots::new(CASELOAD_ORDERS) }
     }
+
+    /// The contact person the caller is registered as: `NOT_FOUND` when none.
+    async fn own_contact_person(
+        &self,
+        caller: &luukku_app::Caller,
+    ) -> Result<Option<ContactPersonId>, Status> {
+        let relations = self.guard.relations();
+        relations.ready().await.map_err(status)?;
+        let own = relations.contact_person_of(&caller.actor.person_id).map_err(status)?;
+        own.map(Some).ok_or_else(|| {
+            Status::not_found("you are not registered as a contact person; name one in contact_person_id")
+        })
+    }
 }
 
 type Streamed<T> = std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<T, Status>> + Send>>;
@@ -73,8 +86,12 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
     ) -> Result<Response<pb::ListCaseloadResponse>, Status> {
         let caller = caller(&request).await?;
         let mut decoder = Decoder::new();
-        let person =
-            decoder.id("contact_person_id", &request.get_ref().contact_person_id, ContactPersonId::parse);
+        let person = if request.get_ref().contact_person_id.is_empty() {
+            // The caller's own caseload.
+            self.own_contact_person(&caller).await?
+        } else {
+            decoder.id("contact_person_id", &request.get_ref().contact_person_id, ContactPersonId::parse)
+        };
         let wait = decode::wait(&mut decoder, &request, &request.get_ref().min_positions);
         let requested = decoder.page(request.get_ref().page_size, &request.get_ref().page_token);
         let (person, requested) = decoder.finish(|| Some((person?, requested?)))?;

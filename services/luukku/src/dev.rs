@@ -59,6 +59,9 @@ pub struct DevArgs {
     /// Port of every service's metrics, for Prometheus (`GET /metrics`).
     #[arg(long, env = "LUUKKU_METRICS_PORT", default_value_t = 9464)]
     pub metrics_port: u16,
+    /// Port of the web client for contact persons (0 picks a free one).
+    #[arg(long, env = "LUUKKU_WEB_PORT", default_value_t = 8080)]
+    pub web_port: u16,
 }
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
@@ -188,6 +191,25 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         let served = serve(routes, listener, serving.clone(), shutdown(stopped.clone()));
         services.push((name, bound, tokio::spawn(served)));
     }
+    // The web client, a client of the services above like any other (ADR 14).
+    let web_address = SocketAddr::new(args.grpc_host, args.web_port);
+    let web_listener = tokio::net::TcpListener::bind(web_address)
+        .await
+        .with_context(|| format!("binding the web client to {web_address}"))?;
+    let web_bound = web_listener.local_addr()?;
+    let service_url = |name: &str| {
+        services
+            .iter()
+            .find(|(service, ..)| *service == name)
+            .map(|(_, address, _)| format!("http://{address}"))
+            .context("a service's address")
+    };
+    let web = luukku_web::router(luukku_web::WebConfig {
+        families_url: service_url("families")?,
+        coordination_url: service_url("coordination")?,
+        dev_issuer: Some(Arc::new(DevIssuer::open(&args.data_dir)?)),
+    })?;
+    let web_task = tokio::spawn(luukku_web::serve(web_listener, web, shutdown(stopped.clone())));
 
     luukku_app::gauges::spawn_stream_gauges(store.clone());
     luukku_grpc::observe::spawn_failure_reports(store.clone());
@@ -208,6 +230,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         };
         println!("  {name:<12} {address}  {api}");
     }
+    println!("  web          http://{web_bound}  (the web client for contact persons)");
     println!("  metrics      http://{metrics}/metrics  (Prometheus)");
     println!("  tokens       luukku token --as NAME --role ROLE --data-dir {}", args.data_dir.display());
     for stream in Stream::ALL {
@@ -223,6 +246,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             .with_context(|| format!("the {name} service panicked"))?
             .with_context(|| format!("serving {name}"))?;
     }
+    web_task.await.context("the web client panicked")?.context("serving the web client")?;
     coordination.projection.flush().await.context("writing the projection to disk")?;
     drop(store);
     for server in &mut servers {

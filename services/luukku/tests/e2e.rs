@@ -7,6 +7,10 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+/// The web client in a real browser.
+#[path = "e2e/web.rs"]
+mod web;
+
 fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
@@ -18,6 +22,7 @@ struct Ports {
     /// contacts, referrals, meetings, coordination admin.
     others: [u16; 4],
     metrics: u16,
+    web: u16,
     /// The dev data folder, whose development issuer signs the client's tokens.
     data_dir: String,
 }
@@ -30,6 +35,7 @@ impl Ports {
             coordination: free_port()?,
             others: [free_port()?, free_port()?, free_port()?, free_port()?],
             metrics: free_port()?,
+            web: free_port()?,
             data_dir: data_dir.display().to_string(),
         })
     }
@@ -84,6 +90,7 @@ async fn start_dev_with(
         .args(["--coordination-port", &ports.coordination.to_string()])
         .args(["--admin-port", &ports.others[3].to_string()])
         .args(["--metrics-port", &ports.metrics.to_string()])
+        .args(["--web-port", &ports.web.to_string()])
         .args(["--log-format", "json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -1,0 +1,397 @@
+//! The pages, as maud templates: every value is escaped, and no page holds inline script.
+
+use std::collections::BTreeMap;
+
+use luukku_proto::coordination::v1 as coordination;
+use maud::{DOCTYPE, Markup, html};
+
+use crate::i18n::{Lang, iso_date, moment};
+use crate::session::Session;
+
+/// What went wrong with a call, in words, and the fields it names.
+#[derive(Debug, Default, Clone)]
+pub struct Problem {
+    pub message: String,
+    /// Field path to what is wrong with it.
+    pub fields: BTreeMap<String, String>,
+}
+
+/// The page around `body`.
+pub fn layout(lang: Lang, title: &str, session: Option<&Session>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " – luukku" }
+                link rel="stylesheet" href="/static/luukku.css";
+                script src="/static/live.js" defer {}
+            }
+            body {
+                a.skip href="#main" { (lang.t("skip")) }
+                header {
+                    span.brand { "luukku" }
+                    @if let Some(session) = session {
+                        nav aria-label=(lang.t("caseload")) {
+                            ul {
+                                li { a href="/caseload" { (lang.t("caseload")) } }
+                                li { a href="/families/new" { (lang.t("register")) } }
+                            }
+                        }
+                        span { (lang.t("signed_in_as")) " " (session.person) }
+                        form method="post" action="/sign-out" {
+                            input type="hidden" name="csrf" value=(session.csrf);
+                            button type="submit" { (lang.t("sign_out")) }
+                        }
+                    }
+                    nav aria-label=(lang.t("language")) {
+                        ul {
+                            @for other in Lang::ALL {
+                                li {
+                                    @if other == lang {
+                                        span aria-current="true" { (other.name()) }
+                                    } @else {
+                                        a href={ "/lang?to=" (other.code()) } lang=(other.code()) { (other.name()) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                main #main { (body) }
+            }
+        }
+    }
+}
+
+/// A call's refusal, in words.
+pub fn problem(problem: &Problem) -> Markup {
+    html! {
+        div.problem role="alert" {
+            p { (problem.message) }
+            @if !problem.fields.is_empty() {
+                ul {
+                    @for (field, what) in &problem.fields {
+                        li { (field) ": " (what) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The development identities one may sign in as under `luukku dev`.
+pub fn sign_in(lang: Lang, identities: &[(&str, &str)], available: bool) -> Markup {
+    html! {
+        h1 { (lang.t("sign_in")) }
+        @if available {
+            p.notice { (lang.t("dev_note")) }
+            form.stack method="post" action="/sign-in" {
+                fieldset {
+                    legend { (lang.t("dev_identity")) }
+                    @for (index, (id, label)) in identities.iter().enumerate() {
+                        div.choice {
+                            input type="radio" name="identity" id={ "identity-" (id) } value=(id) checked[index == 0];
+                            " "
+                            label for={ "identity-" (id) } { (label) }
+                        }
+                    }
+                }
+                button.primary type="submit" { (lang.t("sign_in")) }
+            }
+        } @else {
+            p.problem { (lang.t("no_sign_in")) }
+        }
+    }
+}
+
+fn attention(count: u32) -> Markup {
+    html! {
+        @if count > 0 { span.attention { (count) } } @else { span.muted { "0" } }
+    }
+}
+
+/// The contact person's families, what needs attention first (the service's order).
+pub fn caseload(lang: Lang, families: Option<&[coordination::CaseloadEntry]>) -> Markup {
+    html! {
+        h1 { (lang.t("caseload")) }
+        @match families {
+            None => p.notice { (lang.t("not_contact_person")) },
+            Some([]) => p { (lang.t("no_families")) },
+            Some(families) => table {
+                thead {
+                    tr {
+                        th scope="col" { (lang.t("family")) }
+                        th scope="col" { (lang.t("overdue_referrals")) }
+                        th scope="col" { (lang.t("lapsed_consents")) }
+                        th scope="col" { (lang.t("actions_past_due")) }
+                        th scope="col" { (lang.t("follow_ups")) }
+                        th scope="col" { (lang.t("meetings_week")) }
+                    }
+                }
+                tbody {
+                    @for family in families {
+                        @let a = family.attention.unwrap_or_default();
+                        tr {
+                            td data-label=(lang.t("family")) {
+                                a href={ "/families/" (family.family_id) } { (family.names.join(", ")) }
+                                " " span.muted { "(" (family.municipality) ")" }
+                                @if a.pending_handover { " " span.attention { (lang.t("handover_pending")) } }
+                            }
+                            td data-label=(lang.t("overdue_referrals")) { (attention(a.overdue_referrals)) }
+                            td data-label=(lang.t("lapsed_consents")) { (attention(a.consents_ending)) }
+                            td data-label=(lang.t("actions_past_due")) { (attention(a.actions_past_due)) }
+                            td data-label=(lang.t("follow_ups")) { (attention(a.follow_ups_due)) }
+                            td data-label=(lang.t("meetings_week")) { (a.meetings_within_week) }
+                        }
+                    }
+                }
+            },
+        }
+    }
+}
+
+fn status_word(lang: Lang, status: &str) -> &'static str {
+    match status {
+        "active" => lang.t("status_active"),
+        "closed" => lang.t("status_closed"),
+        "erased" => lang.t("status_erased"),
+        _ => "",
+    }
+}
+
+fn nothing(lang: Lang) -> Markup {
+    html! { p.muted { (lang.t("nothing")) } }
+}
+
+/// A family's one view: what the live page swaps in on each change.
+pub fn family_view(lang: Lang, view: &coordination::FamilyView) -> Markup {
+    html! {
+        p {
+            (lang.t("status")) ": " (status_word(lang, &view.status)) " · "
+            (lang.t("municipality")) ": " (view.municipality) " · "
+            (lang.t("contact_person")) ": "
+            @match &view.contact_person { Some(person) => (person.name), None => (lang.t("none")) }
+        }
+        @if !view.withheld.is_empty() {
+            p.notice { (lang.t("withheld")) " " (view.withheld.join(", ")) }
+        }
+        section aria-labelledby="members" {
+            h2 #members { (lang.t("members")) }
+            ul {
+                @for member in &view.members {
+                    li {
+                        (member.name) " – "
+                        (if member.role == "child" { lang.t("child") } else { lang.t("guardian") })
+                        @if !member.birth_date.is_empty() { ", " (lang.t("born")) " " (iso_date(&member.birth_date)) }
+                        @if member.age >= 0 { ", " (lang.t("age")) " " (member.age) }
+                    }
+                }
+            }
+        }
+        section aria-labelledby="consents" {
+            h2 #consents { (lang.t("consents")) }
+            @if view.consents.is_empty() { (nothing(lang)) }
+            ul {
+                @for consent in &view.consents {
+                    li {
+                        (lang.t("sectors")) ": " (consent.sectors.join(", ")) " · "
+                        (lang.t("valid_until")) " " (iso_date(&consent.valid_until))
+                        @if consent.ending_soon { " " span.attention { (lang.t("ending_soon")) } }
+                    }
+                }
+            }
+        }
+        section aria-labelledby="referrals" {
+            h2 #referrals { (lang.t("referrals")) }
+            @if view.referrals.is_empty() { (nothing(lang)) }
+            ul {
+                @for referral in &view.referrals {
+                    li {
+                        (referral.service_name) " (" (referral.sector) "): " (referral.state) " · "
+                        (lang.t("waiting_days")) " " (referral.waiting_days)
+                        @if referral.overdue { " " span.attention { (lang.t("overdue")) } }
+                        @if referral.consent_lapsed { " " span.attention { (lang.t("consent_lapsed")) } }
+                    }
+                }
+            }
+        }
+        section aria-labelledby="upcoming" {
+            h2 #upcoming { (lang.t("meetings_upcoming")) }
+            @if view.upcoming_meetings.is_empty() { (nothing(lang)) }
+            ul { @for meeting in &view.upcoming_meetings { li { (moment(lang, meeting.at_ms)) " – " (meeting.purpose) } } }
+            h2 { (lang.t("meetings_past")) }
+            @if view.past_meetings.is_empty() { (nothing(lang)) }
+            ul { @for meeting in &view.past_meetings { li { (moment(lang, meeting.at_ms)) " – " (meeting.purpose) } } }
+        }
+        section aria-labelledby="actions" {
+            h2 #actions { (lang.t("open_actions")) }
+            @if view.open_actions.is_empty() { (nothing(lang)) }
+            ul {
+                @for action in &view.open_actions {
+                    li {
+                        (action.what) " – " (action.owner) ", " (lang.t("due")) " " (iso_date(&action.due))
+                        @if action.overdue { " " span.attention { (lang.t("overdue")) } }
+                    }
+                }
+            }
+        }
+        section aria-labelledby="contacts" {
+            h2 #contacts { (lang.t("contacts")) }
+            @if view.recent_contacts.is_empty() { (nothing(lang)) }
+            ul { @for contact in &view.recent_contacts { li { (moment(lang, contact.occurred_at_ms)) " – " (contact.channel) ": " (contact.summary) } } }
+        }
+        section aria-labelledby="timeline" {
+            h2 #timeline { (lang.t("timeline")) }
+            ul.plain { @for entry in &view.timeline { li { (moment(lang, entry.at_ms)) " – " (entry.text) } } }
+        }
+    }
+}
+
+/// The family's page: its view, which updates live, and the actions on it.
+pub fn family_page(
+    lang: Lang,
+    session: &Session,
+    view: &coordination::FamilyView,
+    notice: Option<&str>,
+    consent_problem: Option<&Problem>,
+) -> Markup {
+    let names: Vec<&str> = view.members.iter().map(|member| member.name.as_str()).collect();
+    html! {
+        h1 { (lang.t("family")) ": " (names.join(", ")) }
+        @if let Some(notice) = notice { p.notice role="status" { (notice) } }
+        div #family-view data-live={ "/families/" (view.family_id) "/events" } data-fragment={ "/families/" (view.family_id) "/fragment" } {
+            (family_view(lang, view))
+        }
+        @if view.status == "active" {
+            section aria-labelledby="grant" {
+                h2 #grant { (lang.t("grant_consent")) }
+                @if let Some(refused) = consent_problem { (problem(refused)) }
+                (consent_form(lang, session, view, consent_problem))
+            }
+        }
+    }
+}
+
+fn field_error(problem: Option<&Problem>, field: &str) -> Option<String> {
+    problem.and_then(|problem| problem.fields.get(field).cloned())
+}
+
+fn consent_form(
+    lang: Lang,
+    session: &Session,
+    view: &coordination::FamilyView,
+    refused: Option<&Problem>,
+) -> Markup {
+    let sectors = ["school", "early_education", "child_health_clinic", "student_welfare", "mental_health"];
+    html! {
+        form.stack method="post" action={ "/families/" (view.family_id) "/consents" } {
+            input type="hidden" name="csrf" value=(session.csrf);
+            div {
+                label for="given_by" { (lang.t("given_by")) }
+                select #given_by name="given_by" {
+                    @for member in view.members.iter().filter(|member| member.role == "guardian") {
+                        option value=(member.member_id) { (member.name) }
+                    }
+                }
+                @if let Some(error) = field_error(refused, "given_by") { p.error { (error) } }
+            }
+            fieldset {
+                legend { (lang.t("sectors")) }
+                @for sector in sectors {
+                    div.choice {
+                        input type="checkbox" name="sectors" id={ "sector-" (sector) } value=(sector);
+                        " " label for={ "sector-" (sector) } { (sector) }
+                    }
+                }
+                @if let Some(error) = field_error(refused, "sectors") { p.error { (error) } }
+            }
+            div {
+                label for="purpose" { (lang.t("purpose")) }
+                input #purpose name="purpose" type="text" aria-describedby=[field_error(refused, "purpose").map(|_| "purpose-error")];
+                @if let Some(error) = field_error(refused, "purpose") { p.error #purpose-error { (error) } }
+            }
+            div {
+                label for="valid_until" { (lang.t("valid_until")) }
+                input #valid_until name="valid_until" type="text" inputmode="numeric" aria-describedby=[field_error(refused, "valid_until").map(|_| "valid_until-error")];
+                @if let Some(error) = field_error(refused, "valid_until") { p.error #valid_until-error { (error) } }
+            }
+            div {
+                label for="signed_form" { (lang.t("signed_form")) }
+                input #signed_form name="signed_form" type="text";
+                @if let Some(error) = field_error(refused, "signed_form") { p.error { (error) } }
+            }
+            button.primary type="submit" { (lang.t("grant_button")) }
+        }
+    }
+}
+
+/// The values a registration form was sent with, to show them again with its errors.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct Registration {
+    #[serde(default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub municipality: String,
+    #[serde(default)]
+    pub guardian_given: String,
+    #[serde(default)]
+    pub guardian_family: String,
+    #[serde(default)]
+    pub child_given: String,
+    #[serde(default)]
+    pub child_family: String,
+    #[serde(default)]
+    pub child_born: String,
+}
+
+fn text_field(id: &str, label: &str, value: &str, error: Option<String>, extra_numeric: bool) -> Markup {
+    let described = error.as_ref().map(|_| format!("{id}-error"));
+    html! {
+        div {
+            label for=(id) { (label) }
+            @if extra_numeric {
+                input #(id) name=(id) type="text" inputmode="numeric" value=(value) aria-invalid=[error.as_ref().map(|_| "true")] aria-describedby=[described.as_deref()];
+            } @else {
+                input #(id) name=(id) type="text" value=(value) aria-invalid=[error.as_ref().map(|_| "true")] aria-describedby=[described.as_deref()];
+            }
+            @if let Some(error) = error { p.error id={ (id) "-error" } { (error) } }
+        }
+    }
+}
+
+/// The registration form; with the values sent and what was wrong with them after a refusal.
+pub fn register(lang: Lang, session: &Session, sent: &Registration, refused: Option<&Problem>) -> Markup {
+    // The service names fields by their path in the request.
+    let error = |paths: &[&str]| paths.iter().find_map(|path| field_error(refused, path));
+    html! {
+        h1 { (lang.t("register")) }
+        @if let Some(refused) = refused { (problem(refused)) }
+        form.stack method="post" action="/families" novalidate {
+            input type="hidden" name="csrf" value=(session.csrf);
+            (text_field("municipality", lang.t("municipality_code"), &sent.municipality, error(&["municipality"]), true))
+            fieldset {
+                legend { (lang.t("guardian_heading")) }
+                (text_field("guardian_given", lang.t("given_names"), &sent.guardian_given, error(&["members[0].details.given_names", "members[0]"]), false))
+                (text_field("guardian_family", lang.t("family_name"), &sent.guardian_family, error(&["members[0].details.family_name"]), false))
+            }
+            fieldset {
+                legend { (lang.t("child_heading")) }
+                (text_field("child_given", lang.t("given_names"), &sent.child_given, error(&["members[1].details.given_names", "members[1]"]), false))
+                (text_field("child_family", lang.t("family_name"), &sent.child_family, error(&["members[1].details.family_name"]), false))
+                (text_field("child_born", lang.t("birth_date"), &sent.child_born, error(&["members[1].details.birth_date"]), true))
+            }
+            button.primary type="submit" { (lang.t("register_button")) }
+        }
+    }
+}
+
+/// A page that says what went wrong, in words.
+pub fn error_page(lang: Lang, message: &str) -> Markup {
+    html! {
+        h1 { "luukku" }
+        p.problem role="alert" { (message) }
+        p { a href="/" { (lang.t("caseload")) } }
+    }
+}

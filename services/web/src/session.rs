@@ -1,0 +1,114 @@
+//! Sessions kept on the server: the browser holds only a random id, in a cookie that is
+//! HttpOnly, Secure and SameSite=Strict. The token the services verify stays here.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::http::HeaderMap;
+use axum::http::header::COOKIE;
+use base64::Engine as _;
+use rand_core::RngCore as _;
+
+use crate::i18n::Lang;
+
+/// The session cookie's name; `__Host-` binds it to this host, over a secure connection.
+pub const COOKIE_NAME: &str = "__Host-luukku";
+/// The language cookie's name (not a secret).
+pub const LANG_COOKIE: &str = "luukku_lang";
+/// The longest a session lives, whatever its token says.
+pub const LIFETIME: Duration = Duration::from_secs(8 * 3600);
+
+/// One signed-in person.
+#[derive(Clone)]
+pub struct Session {
+    /// The bearer token the services verify.
+    pub token: String,
+    /// Who they are, as shown in the header.
+    pub person: String,
+    pub role: String,
+    /// Every form of the session carries it.
+    pub csrf: String,
+    pub lang: Lang,
+    pub expires: Instant,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("role", &self.role).finish_non_exhaustive()
+    }
+}
+
+/// The sessions of this process.
+#[derive(Default)]
+pub struct Sessions {
+    by_id: Mutex<HashMap<String, Session>>,
+}
+
+/// 32 random bytes, URL-safe.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand_core::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The value of cookie `name` in `headers`.
+pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+impl Sessions {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
+        self.by_id.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Starts a session; answers its id.
+    pub fn start(&self, session: Session) -> String {
+        let id = random_token();
+        let mut sessions = self.lock();
+        let now = Instant::now();
+        sessions.retain(|_, session| session.expires > now);
+        sessions.insert(id.clone(), session);
+        id
+    }
+
+    /// The session the request's cookie names, while it lives.
+    pub fn get(&self, headers: &HeaderMap) -> Option<(String, Session)> {
+        let id = cookie(headers, COOKIE_NAME)?;
+        let sessions = self.lock();
+        let session = sessions.get(id).filter(|session| session.expires > Instant::now())?;
+        Some((id.to_owned(), session.clone()))
+    }
+
+    pub fn set_lang(&self, id: &str, lang: Lang) {
+        if let Some(session) = self.lock().get_mut(id) {
+            session.lang = lang;
+        }
+    }
+
+    pub fn end(&self, id: &str) {
+        self.lock().remove(id);
+    }
+}
+
+/// The `Set-Cookie` value that gives the browser session `id`.
+pub fn session_cookie(id: &str) -> String {
+    format!("{COOKIE_NAME}={id}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}", LIFETIME.as_secs())
+}
+
+/// The `Set-Cookie` value that ends the browser's session.
+pub fn ended_cookie() -> String {
+    format!("{COOKIE_NAME}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0")
+}
+
+/// Compares two secrets in time independent of where they differ.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
