@@ -16,7 +16,13 @@ pub struct TestCluster {
     pub users: UserKeys,
     // Declared after `nodes`, so the processes die before their folders are removed.
     folder: tempfile::TempDir,
+    // Held while the cluster lives: see [`ONE_AT_A_TIME`].
+    _turn: tokio::sync::MutexGuard<'static, ()>,
 }
+
+/// One cluster at a time in a test process: the tests time elections and pauses, and several
+/// clusters on two cores slow each other's elections past what they allow.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
@@ -25,6 +31,7 @@ fn free_port() -> anyhow::Result<u16> {
 impl TestCluster {
     /// Starts three nodes and waits until JetStream has a meta leader.
     pub async fn start() -> anyhow::Result<Self> {
+        let turn = ONE_AT_A_TIME.lock().await;
         let folder = tempfile::Builder::new().prefix("luukku-cluster-").tempdir()?;
         let users = UserKeys::create_or_open(&folder.path().join("users"))?;
         let config = folder.path().join("auth.conf");
@@ -43,7 +50,7 @@ impl TestCluster {
             NatsServer::start(options)
         });
         let nodes = futures::future::try_join_all(starts).await.context("starting a 3-node cluster")?;
-        let cluster = Self { nodes, users, folder };
+        let cluster = Self { nodes, users, folder, _turn: turn };
         cluster.until_jetstream(Duration::from_secs(30)).await?;
         Ok(cluster)
     }
