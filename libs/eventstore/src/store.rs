@@ -248,31 +248,18 @@ impl EventStore {
     }
 
     /// The last message on `subject` of stream `stream` as the stream's leader has it (its
-    /// sequence and payload), `None` when there is none. A stream between leaders is asked
-    /// again within the call's deadline; still not answering (a long election, say) is
+    /// sequence and payload), `None` when there is none. Not answering (an election, say) is
     /// `UNAVAILABLE`.
     pub async fn leader_last(&self, stream: &str, subject: &str) -> Result<Option<(u64, bytes::Bytes)>> {
         use async_nats::jetstream::stream::LastRawMessageErrorKind;
         let unavailable = |error: &dyn std::fmt::Display| {
             Error::Unavailable(format!("the leader of {stream} did not answer for {subject}: {error}"))
         };
-        let until = crate::deadline::current()
-            .checked_sub(crate::deadline::MARGIN)
-            .unwrap_or_else(tokio::time::Instant::now);
-        let mut wait = Duration::from_millis(25);
-        loop {
-            let handle =
-                self.jetstream.get_stream_no_info(stream).await.map_err(|error| unavailable(&error))?;
-            match handle.get_last_raw_message_by_subject(subject).await {
-                Ok(message) => return Ok(Some((message.sequence, message.payload))),
-                Err(error) if error.kind() == LastRawMessageErrorKind::NoMessageFound => return Ok(None),
-                Err(error) if tokio::time::Instant::now() + wait < until => {
-                    tracing::debug!(stream, %error, "a stream's leader did not answer; asking again");
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(Duration::from_millis(500));
-                }
-                Err(error) => return Err(unavailable(&error)),
-            }
+        let handle = self.jetstream.get_stream_no_info(stream).await.map_err(|error| unavailable(&error))?;
+        match handle.get_last_raw_message_by_subject(subject).await {
+            Ok(message) => Ok(Some((message.sequence, message.payload))),
+            Err(error) if error.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
+            Err(error) => Err(unavailable(&error)),
         }
     }
 
