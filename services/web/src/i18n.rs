@@ -134,6 +134,12 @@ const TEXTS: &[(&str, &str, &str, &str)] = &[
         "Det undertecknade formulärets beteckning",
         "Signed form reference",
     ),
+    (
+        "signed_form_needed",
+        "Suostumus vaatii allekirjoitetun lomakkeen tunnuksen.",
+        "Samtycket kräver det undertecknade formulärets beteckning.",
+        "A consent needs the reference of its signed form.",
+    ),
     ("grant_button", "Tallenna suostumus", "Spara samtycket", "Save the consent"),
     ("consent_granted", "Suostumus tallennettu.", "Samtycket har sparats.", "The consent is saved."),
     ("fix_fields", "Korjaa merkityt kentät.", "Rätta de markerade fälten.", "Correct the fields marked."),
@@ -214,7 +220,11 @@ pub fn parse_date(text: &str) -> Option<String> {
     }
     let mut parts = text.split('.').map(str::trim);
     let (day, month, year) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() {
+    let digits = |part: &str, most: usize| {
+        !part.is_empty() && part.len() <= most && part.bytes().all(|b| b.is_ascii_digit())
+    };
+    // Day and month in one or two digits, the year in four: `4.12.26` is not taken as year 26.
+    if parts.next().is_some() || !digits(day, 2) || !digits(month, 2) || !digits(year, 4) || year.len() != 4 {
         return None;
     }
     let date = jiff::civil::Date::new(year.parse().ok()?, month.parse().ok()?, day.parse().ok()?).ok()?;
@@ -231,6 +241,8 @@ mod tests {
         assert_eq!(parse_date("4.12.2026").as_deref(), Some("2026-12-04"));
         assert_eq!(parse_date("2015-05-01").as_deref(), Some("2015-05-01"));
         assert_eq!(parse_date("31.2.2020"), None);
+        assert_eq!(parse_date("4.12.26"), None, "a year in four digits");
+        assert_eq!(parse_date("+4.12.2026"), None);
         assert_eq!(parse_date("yesterday"), None);
     }
 

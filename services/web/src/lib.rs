@@ -388,7 +388,7 @@ async fn register(State(app): State<App>, headers: HeaderMap, Form(sent): Form<R
         }),
     };
     let request = families::RegisterFamilyRequest {
-        request_id: RequestId::generate().to_string(),
+        request_id: form_request_id(&sent.request_id),
         family_id: String::new(),
         municipality: sent.municipality.trim().to_owned(),
         members: vec![
@@ -511,6 +511,11 @@ async fn family_events(
     Sse::new(events).keep_alive(KeepAlive::default()).into_response()
 }
 
+/// The request id a form was made with; a new one for a form without (an old page).
+fn form_request_id(sent: &str) -> String {
+    RequestId::parse(sent.trim()).map_or_else(|_| RequestId::generate().to_string(), |id| id.to_string())
+}
+
 /// A consent form as sent.
 struct ConsentForm {
     csrf: String,
@@ -547,8 +552,21 @@ async fn grant_consent(
         return refusal;
     }
     let lang = session.lang;
+    if form.signed_form.trim().is_empty() {
+        // A consent rests on a signed form: said here, next to its field.
+        let mut refusal = Problem { message: lang.t("fix_fields").to_owned(), ..Problem::default() };
+        refusal.fields.insert("signed_form".to_owned(), lang.t("signed_form_needed").to_owned());
+        return match family_view(&app, &session, &family_id, None).await {
+            Ok(view) => {
+                let body = pages::family_page(lang, &session, &view, None, Some(&refusal));
+                (StatusCode::UNPROCESSABLE_ENTITY, page(lang, lang.t("family"), Some(&session), body))
+                    .into_response()
+            }
+            Err(status) => refused(lang, &session, &status),
+        };
+    }
     let request = families::GrantConsentRequest {
-        request_id: RequestId::generate().to_string(),
+        request_id: form_request_id(&field("request_id")),
         family_id: family_id.clone(),
         given_by: form.given_by,
         sectors: form.sectors,

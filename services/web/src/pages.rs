@@ -288,6 +288,8 @@ fn consent_form(
     html! {
         form.stack method="post" action={ "/families/" (view.family_id) "/consents" } {
             input type="hidden" name="csrf" value=(session.csrf);
+            // Made with the form: a form sent twice (a double click, a retry) writes once.
+            input type="hidden" name="request_id" value=(luukku_domain::RequestId::generate().to_string());
             div {
                 label for="given_by" { (lang.t("given_by")) }
                 select #given_by name="given_by" {
@@ -319,8 +321,8 @@ fn consent_form(
             }
             div {
                 label for="signed_form" { (lang.t("signed_form")) }
-                input #signed_form name="signed_form" type="text";
-                @if let Some(error) = field_error(refused, "signed_form") { p.error { (error) } }
+                input #signed_form name="signed_form" type="text" aria-invalid=[field_error(refused, "signed_form").map(|_| "true")] aria-describedby=[field_error(refused, "signed_form").map(|_| "signed_form-error")];
+                @if let Some(error) = field_error(refused, "signed_form") { p.error #signed_form-error { (error) } }
             }
             button.primary type="submit" { (lang.t("grant_button")) }
         }
@@ -332,6 +334,8 @@ fn consent_form(
 pub struct Registration {
     #[serde(default)]
     pub csrf: String,
+    #[serde(default)]
+    pub request_id: String,
     #[serde(default)]
     pub municipality: String,
     #[serde(default)]
@@ -370,6 +374,9 @@ pub fn register(lang: Lang, session: &Session, sent: &Registration, refused: Opt
         @if let Some(refused) = refused { (problem(refused)) }
         form.stack method="post" action="/families" novalidate {
             input type="hidden" name="csrf" value=(session.csrf);
+            // Made with the form: a form sent twice (a double click, a retry) writes once; a
+            // form shown again after a refusal keeps its id, as nothing was written.
+            input type="hidden" name="request_id" value=(if sent.request_id.is_empty() { luukku_domain::RequestId::generate().to_string() } else { sent.request_id.clone() });
             (text_field("municipality", lang.t("municipality_code"), &sent.municipality, error(&["municipality"]), true))
             fieldset {
                 legend { (lang.t("guardian_heading")) }

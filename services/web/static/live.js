@@ -5,12 +5,19 @@
   if (!live || !window.EventSource) {
     return;
   }
-  const source = new EventSource(live.dataset.live);
-  source.addEventListener("change", async function () {
+  let asked = 0;
+  async function refresh() {
+    const mine = ++asked;
     const response = await fetch(live.dataset.fragment, { credentials: "same-origin" });
-    if (response.ok) {
+    // Only the newest answer is shown, whatever order the answers come in.
+    if (response.ok && mine === asked) {
       live.innerHTML = await response.text();
       live.setAttribute("data-updated", String(Date.now()));
     }
-  });
+  }
+  const source = new EventSource(live.dataset.live);
+  // On each change, and on each (re)connection: a change between the page and the stream, or
+  // while the stream was down, is shown too.
+  source.addEventListener("change", refresh);
+  source.addEventListener("open", refresh);
 })();

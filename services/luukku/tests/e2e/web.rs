@@ -39,8 +39,6 @@ async fn chromedriver() -> anyhow::Result<Driver> {
 
 /// A headless Chromium with a new profile, phone-sized.
 async fn browser(driver: &Driver) -> anyhow::Result<Client> {
-    // The WebDriver client speaks plain HTTP here; its TLS stack still wants a provider.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut capabilities = serde_json::Map::new();
     capabilities.insert(
         "goog:chromeOptions".to_owned(),
@@ -54,7 +52,8 @@ async fn browser(driver: &Driver) -> anyhow::Result<Client> {
             ],
         }),
     );
-    Ok(ClientBuilder::rustls()?
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    Ok(ClientBuilder::new(connector)
         .capabilities(capabilities)
         .connect(&format!("http://127.0.0.1:{}", driver.port))
         .await?)
@@ -170,8 +169,12 @@ async fn a_contact_person_signs_in_registers_a_family_and_a_second_window_sees_i
     let before = client.find(Locator::Id("family-view")).await?.text().await?;
     assert!(!before.contains("school"), "{before}");
 
-    // The first window records a consent.
+    // The first window records a consent: without its signed form it is refused, in words,
+    // next to the field.
     client.switch_to_window(first).await?;
+    submit(&client, "form[action$='/consents']").await?;
+    look(&client, "consent-refused", "Suostumus vaatii allekirjoitetun lomakkeen tunnuksen.").await?;
+    assert!(client.find(Locator::Id("signed_form-error")).await.is_ok());
     client.find(Locator::Id("sector-school")).await?.click().await?;
     fill(&client, "purpose", "koulun tuki").await?;
     fill(&client, "valid_until", "31.12.2030").await?;
