@@ -55,6 +55,7 @@ const DEV_IDENTITIES: &[(&str, &str, Role, Option<Sector>, &str)] = &[
         Some(Sector::ChildHealthClinic),
         "Nea Neuvola – terveydenhoitaja, neuvola",
     ),
+    ("privacy", "dev.tietosuoja", Role::DataProtection, None, "Tiina Tietosuoja – tietosuojavastaava"),
 ];
 
 /// Where the services are, and how people sign in.
@@ -98,6 +99,7 @@ pub fn router(config: WebConfig) -> Result<Router, tonic::transport::Error> {
         .route("/families/{family_id}/fragment", get(family_fragment))
         .route("/families/{family_id}/events", get(family_events))
         .route("/families/{family_id}/consents", post(grant_consent))
+        .route("/families/{family_id}/access-log", get(access_log))
         .route(
             "/static/luukku.css",
             get(|| async { asset("text/css", include_str!("../static/luukku.css")) }),
@@ -271,14 +273,19 @@ async fn sign_in(State(app): State<App>, headers: HeaderMap, Form(form): Form<Si
             return (StatusCode::INTERNAL_SERVER_ERROR, page(lang, "500", None, body)).into_response();
         }
     };
-    let id = app.0.sessions.start(Session {
+    let now = std::time::Instant::now();
+    let Some(id) = app.0.sessions.start(Session {
         token,
         person: (*person).to_owned(),
         role: role.to_string(),
         csrf: session::random_token(),
         lang,
-        expires: std::time::Instant::now() + session::LIFETIME,
-    });
+        expires: now + session::LIFETIME,
+        seen: now,
+    }) else {
+        let body = pages::error_page(lang, lang.t("error_unavailable"));
+        return (StatusCode::SERVICE_UNAVAILABLE, page(lang, "503", None, body)).into_response();
+    };
     let mut response = redirect("/caseload");
     if let Ok(cookie) = HeaderValue::from_str(&session::session_cookie(&id)) {
         response.headers_mut().append(SET_COOKIE, cookie);
@@ -593,6 +600,39 @@ async fn grant_consent(
                 }
                 Err(status) => refused(lang, &session, &status),
             }
+        }
+        Err(status) => refused(lang, &session, &status),
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+struct LogQuery {
+    #[serde(default)]
+    page: String,
+}
+
+/// The family's access log (Act 703/2023): who read or changed its data, oldest first.
+async fn access_log(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(family_id): Path<String>,
+    Query(query): Query<LogQuery>,
+) -> Response {
+    let Some((_, session)) = signed_in(&app, &headers) else {
+        return redirect("/sign-in");
+    };
+    let lang = session.lang;
+    let mut client = CoordinationServiceClient::new(app.0.coordination.clone());
+    let request = coordination::GetAccessLogRequest {
+        family_id: family_id.clone(),
+        page_token: query.page,
+        ..Default::default()
+    };
+    match client.get_access_log(with_token(request, &session.token)).await {
+        Ok(response) => {
+            let log = response.into_inner();
+            let body = pages::access_log(lang, &family_id, &log);
+            page(lang, lang.t("access_log"), Some(&session), body)
         }
         Err(status) => refused(lang, &session, &status),
     }

@@ -261,6 +261,7 @@ pub fn family_page(
     html! {
         h1 { (lang.t("family")) ": " (names.join(", ")) }
         @if let Some(notice) = notice { p.notice role="status" { (notice) } }
+        p { a href={ "/families/" (view.family_id) "/access-log" } { (lang.t("access_log")) } }
         div #family-view data-live={ "/families/" (view.family_id) "/events" } data-fragment={ "/families/" (view.family_id) "/fragment" } {
             (family_view(lang, view))
         }
@@ -400,5 +401,43 @@ pub fn error_page(lang: Lang, message: &str) -> Markup {
         h1 { "luukku" }
         p.problem role="alert" { (message) }
         p { a href="/" { (lang.t("caseload")) } }
+    }
+}
+
+/// One page of a family's access log, oldest first, and a link to the next.
+pub fn access_log(lang: Lang, family_id: &str, log: &coordination::GetAccessLogResponse) -> Markup {
+    html! {
+        h1 { (lang.t("access_log")) }
+        p { a href={ "/families/" (family_id) } { (lang.t("back_to_family")) } }
+        @if log.entries.is_empty() { (nothing(lang)) } @else {
+            table {
+                thead {
+                    tr {
+                        th scope="col" { (lang.t("when")) }
+                        th scope="col" { (lang.t("who")) }
+                        th scope="col" { (lang.t("what")) }
+                        th scope="col" { (lang.t("basis")) }
+                        th scope="col" { (lang.t("outcome")) }
+                    }
+                }
+                tbody {
+                    @for entry in &log.entries {
+                        @let actor = entry.actor.clone().unwrap_or_default();
+                        tr {
+                            td data-label=(lang.t("when")) { (moment(lang, entry.at_ms)) }
+                            td data-label=(lang.t("who")) { (actor.person_id) " (" (actor.role) ", " (actor.organisation) ")" }
+                            td data-label=(lang.t("what")) { (entry.rpc.rsplit('/').next().unwrap_or_default()) " – " (entry.kind) }
+                            td data-label=(lang.t("basis")) { (entry.basis) }
+                            td data-label=(lang.t("outcome")) {
+                                @if entry.allowed { (lang.t("allowed")) } @else { span.attention { (lang.t("denied")) " " (entry.rule) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if !log.next_page_token.is_empty() {
+            p { a href={ "/families/" (family_id) "/access-log?page=" (log.next_page_token) } { (lang.t("next_page")) } }
+        }
     }
 }

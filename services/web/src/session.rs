@@ -18,6 +18,10 @@ pub const COOKIE_NAME: &str = "__Host-luukku";
 pub const LANG_COOKIE: &str = "luukku_lang";
 /// The longest a session lives, whatever its token says.
 pub const LIFETIME: Duration = Duration::from_secs(8 * 3600);
+/// A session unused this long ends: child-protection data on a shared device.
+pub const IDLE: Duration = Duration::from_secs(30 * 60);
+/// The most sessions one process keeps; a sign-in beyond them is refused.
+pub const MOST: usize = 10_000;
 
 /// One signed-in person.
 #[derive(Clone)]
@@ -31,6 +35,14 @@ pub struct Session {
     pub csrf: String,
     pub lang: Lang,
     pub expires: Instant,
+    /// When the session was last used.
+    pub seen: Instant,
+}
+
+impl Session {
+    fn live(&self, now: Instant) -> bool {
+        self.expires > now && now.duration_since(self.seen) < IDLE
+    }
 }
 
 impl std::fmt::Debug for Session {
@@ -69,21 +81,26 @@ impl Sessions {
         self.by_id.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Starts a session; answers its id.
-    pub fn start(&self, session: Session) -> String {
+    /// Starts a session; answers its id, or `None` when the process keeps as many as it may.
+    pub fn start(&self, session: Session) -> Option<String> {
         let id = random_token();
         let mut sessions = self.lock();
         let now = Instant::now();
-        sessions.retain(|_, session| session.expires > now);
+        sessions.retain(|_, session| session.live(now));
+        if sessions.len() >= MOST {
+            return None;
+        }
         sessions.insert(id.clone(), session);
-        id
+        Some(id)
     }
 
-    /// The session the request's cookie names, while it lives.
+    /// The session the request's cookie names, while it lives; using it keeps it alive.
     pub fn get(&self, headers: &HeaderMap) -> Option<(String, Session)> {
         let id = cookie(headers, COOKIE_NAME)?;
-        let sessions = self.lock();
-        let session = sessions.get(id).filter(|session| session.expires > Instant::now())?;
+        let mut sessions = self.lock();
+        let now = Instant::now();
+        let session = sessions.get_mut(id).filter(|session| session.live(now))?;
+        session.seen = now;
         Some((id.to_owned(), session.clone()))
     }
 

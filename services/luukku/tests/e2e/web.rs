@@ -201,6 +201,17 @@ async fn a_contact_person_signs_in_registers_a_family_and_a_second_window_sees_i
     client.goto(&format!("{base}/lang?to=en")).await?;
     look(&client, "caseload-en", "My caseload").await?;
 
+    // The data-protection officer reads the family's access log: who did what, on which basis.
+    client.goto(&format!("{base}/lang?to=fi")).await?;
+    submit(&client, "form[action='/sign-out']").await?;
+    look(&client, "signed-out", "Kirjaudu").await?;
+    client.find(Locator::Id("identity-privacy")).await?.click().await?;
+    submit(&client, "form[action='/sign-in']").await?;
+    client.goto(&format!("{base}{family_path}/access-log")).await?;
+    let log = look(&client, "access-log", "Lokitiedot").await?;
+    assert!(log.contains("dev.contact") && log.contains("RegisterFamily"), "{log}");
+    assert!(log.contains("GrantConsent") && log.contains("sallittu"), "{log}");
+
     client.close().await?;
     stop(dev).await
 }
