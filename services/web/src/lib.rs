@@ -165,6 +165,21 @@ fn signed_in(app: &App, headers: &HeaderMap) -> Option<(String, Session)> {
     app.0.sessions.get(headers)
 }
 
+/// A page request's signed-in session; without one, the page leads to sign-in.
+struct SignedIn {
+    id: String,
+    session: Session,
+}
+
+impl axum::extract::FromRequestParts<App> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, app: &App) -> Result<Self, Response> {
+        let (id, session) = signed_in(app, &parts.headers).ok_or_else(|| redirect("/sign-in"))?;
+        Ok(Self { id, session })
+    }
+}
+
 /// The refusal of a form without this session's CSRF token, or sent from another origin.
 fn forged(headers: &HeaderMap, session: &Session, csrf: &str) -> Option<Response> {
     let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
@@ -299,10 +314,12 @@ struct Csrf {
     csrf: String,
 }
 
-async fn sign_out(State(app): State<App>, headers: HeaderMap, Form(form): Form<Csrf>) -> Response {
-    let Some((id, session)) = signed_in(&app, &headers) else {
-        return redirect("/sign-in");
-    };
+async fn sign_out(
+    State(app): State<App>,
+    SignedIn { id, session }: SignedIn,
+    headers: HeaderMap,
+    Form(form): Form<Csrf>,
+) -> Response {
     if let Some(refusal) = forged(&headers, &session, &form.csrf) {
         return refusal;
     }
@@ -338,10 +355,7 @@ async fn set_lang(State(app): State<App>, headers: HeaderMap, Query(choice): Que
     response
 }
 
-async fn caseload(State(app): State<App>, headers: HeaderMap) -> Response {
-    let Some((_, session)) = signed_in(&app, &headers) else {
-        return redirect("/sign-in");
-    };
+async fn caseload(State(app): State<App>, SignedIn { session, .. }: SignedIn) -> Response {
     let lang = session.lang;
     let mut client = CoordinationServiceClient::new(app.0.coordination.clone());
     let request = coordination::ListCaseloadRequest::default();
@@ -353,10 +367,7 @@ async fn caseload(State(app): State<App>, headers: HeaderMap) -> Response {
     page(lang, lang.t("caseload"), Some(&session), pages::caseload(lang, families.as_deref()))
 }
 
-async fn register_page(State(app): State<App>, headers: HeaderMap) -> Response {
-    let Some((_, session)) = signed_in(&app, &headers) else {
-        return redirect("/sign-in");
-    };
+async fn register_page(SignedIn { session, .. }: SignedIn) -> Response {
     let lang = session.lang;
     page(
         lang,
@@ -376,10 +387,12 @@ fn shown(family_id: &str, written: Option<&luukku_proto::common::v1::WriteResult
     redirect(&format!("/families/{family_id}?{after}done={done}"))
 }
 
-async fn register(State(app): State<App>, headers: HeaderMap, Form(sent): Form<Registration>) -> Response {
-    let Some((_, session)) = signed_in(&app, &headers) else {
-        return redirect("/sign-in");
-    };
+async fn register(
+    State(app): State<App>,
+    SignedIn { session, .. }: SignedIn,
+    headers: HeaderMap,
+    Form(sent): Form<Registration>,
+) -> Response {
     if let Some(refusal) = forged(&headers, &session, &sent.csrf) {
         return refusal;
     }
@@ -455,13 +468,10 @@ async fn family_view(
 
 async fn family(
     State(app): State<App>,
-    headers: HeaderMap,
+    SignedIn { session, .. }: SignedIn,
     Path(family_id): Path<String>,
     Query(query): Query<FamilyQuery>,
 ) -> Response {
-    let Some((_, session)) = signed_in(&app, &headers) else {
-        return redirect("/sign-in");
-    };
     let lang = session.lang;
     match family_view(&app, &session, &family_id, query.after.as_deref()).await {
         Ok(view) => {
@@ -535,13 +545,11 @@ struct ConsentForm {
 
 async fn grant_consent(
     State(app): State<App>,
+    SignedIn { session, .. }: SignedIn,
     headers: HeaderMap,
     Path(family_id): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    let Some((_, session)) = signed_in(&app, &headers) else {
-        return redirect("/sign-in");
-    };
     // Repeated checkboxes: `sectors=a&sectors=b`.
     let pairs: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
     let field = |name: &str| {
@@ -614,13 +622,10 @@ struct LogQuery {
 /// The family's access log (Act 703/2023): who read or changed its data, oldest first.
 async fn access_log(
     State(app): State<App>,
-    headers: HeaderMap,
+    SignedIn { session, .. }: SignedIn,
     Path(family_id): Path<String>,
     Query(query): Query<LogQuery>,
 ) -> Response {
-    let Some((_, session)) = signed_in(&app, &headers) else {
-        return redirect("/sign-in");
-    };
     let lang = session.lang;
     let mut client = CoordinationServiceClient::new(app.0.coordination.clone());
     let request = coordination::GetAccessLogRequest {

@@ -11,7 +11,7 @@ use super::*;
 struct Driver {
     _child: tokio::process::Child,
     port: u16,
-    _profile: tempfile::TempDir,
+    profile: tempfile::TempDir,
 }
 
 fn tool(env: &str, fallback: &str) -> String {
@@ -30,7 +30,7 @@ async fn chromedriver() -> anyhow::Result<Driver> {
         .map_err(|error| anyhow::anyhow!("starting {binary} ({error}); scripts/test installs it"))?;
     for _ in 0..100 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            return Ok(Driver { _child: child, port, _profile: tempfile::tempdir()? });
+            return Ok(Driver { _child: child, port, profile: tempfile::tempdir()? });
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -48,7 +48,7 @@ async fn browser(driver: &Driver) -> anyhow::Result<Client> {
                 "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-quic", "--no-first-run", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--window-size=412,915",
-                format!("--user-data-dir={}", driver._profile.path().display()),
+                format!("--user-data-dir={}", driver.profile.path().display()),
             ],
         }),
     );
