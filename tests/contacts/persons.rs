@@ -20,11 +20,29 @@ async fn a_contact_person_is_registered_updated_and_deactivated() -> anyhow::Res
     assert!(again.result.is_some_and(|result| result.replayed));
 
     let id = first.contact_person_id;
-    let get = pb::GetContactPersonRequest { contact_person_id: id.clone() };
+    let get = pb::GetContactPersonRequest { contact_person_id: id.clone(), ..Default::default() };
     let person = harness.contacts.get_contact_person(harness.call(get.clone())).await?.into_inner();
     let person = person.contact_person.expect("person");
     assert!(person.active);
     assert_eq!(person.profile.as_ref().map(|p| p.caseload_limit), Some(30));
+    // A client finds the contact person by the id their tokens carry (a moment after the
+    // registration, once the relationships model has it).
+    let by_person =
+        pb::GetContactPersonRequest { person_id: "anna.contact".to_owned(), ..Default::default() };
+    let mut found = None;
+    for _ in 0..50 {
+        match harness.contacts.get_contact_person(harness.call(by_person.clone())).await {
+            Ok(answer) => {
+                found = answer.into_inner().contact_person;
+                break;
+            }
+            Err(status) if status.code() == Code::NotFound => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(status) => return Err(status.into()),
+        }
+    }
+    assert_eq!(found.map(|person| person.contact_person_id), Some(id.clone()));
 
     let mut changed = profile("someone.else", 45);
     changed.languages.push("sv".to_owned());
@@ -77,9 +95,16 @@ async fn bad_profiles_and_unknown_persons_are_refused() -> anyhow::Result<()> {
         ["profile.caseload_limit"]
     );
 
-    let unknown = pb::GetContactPersonRequest { contact_person_id: "01KAQ8S0V3M7Y9ZQ0W2X4B6C8D".to_owned() };
+    let unknown = pb::GetContactPersonRequest {
+        contact_person_id: "01KAQ8S0V3M7Y9ZQ0W2X4B6C8D".to_owned(),
+        ..Default::default()
+    };
     expect_code(harness.contacts.get_contact_person(harness.call(unknown.clone())).await, Code::NotFound);
     expect_code(harness.contacts.get_contact_person(unknown).await, Code::Unauthenticated);
+    let nobody = pb::GetContactPersonRequest { person_id: "no.such.person".to_owned(), ..Default::default() };
+    expect_code(harness.contacts.get_contact_person(harness.call(nobody)).await, Code::NotFound);
+    let malformed = pb::GetContactPersonRequest { person_id: "has space".to_owned(), ..Default::default() };
+    assert_eq!(bad_fields(harness.contacts.get_contact_person(harness.call(malformed)).await), ["person_id"]);
     assert_eq!(harness.messages("contacts.>").await?, 0);
     Ok(())
 }

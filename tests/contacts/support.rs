@@ -127,7 +127,10 @@ impl Harness {
     }
 
     pub async fn caseload(&mut self, contact_person_id: &str) -> anyhow::Result<Vec<String>> {
-        let request = pb::GetContactPersonRequest { contact_person_id: contact_person_id.to_owned() };
+        let request = pb::GetContactPersonRequest {
+            contact_person_id: contact_person_id.to_owned(),
+            ..Default::default()
+        };
         let person = self.contacts.get_contact_person(self.call(request)).await?.into_inner();
         Ok(person.contact_person.map(|person| person.caseload).unwrap_or_default())
     }

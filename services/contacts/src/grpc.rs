@@ -27,6 +27,18 @@ impl<K: KeyStore> ContactGrpc<K> {
     pub fn new(app: Arc<Contacts<K>>, guard: Guard) -> Self {
         Self { app, guard }
     }
+
+    /// The contact person whose tokens name `person` (their identity provider's id).
+    fn contact_person_of(&self, person: &str) -> Result<luukku_domain::contacts::ContactPersonId, Status> {
+        let code = luukku_domain::Code::try_from(person.to_owned()).map_err(|error| {
+            luukku_grpc::decode::invalid(vec![("person_id".to_owned(), error.to_string())])
+        })?;
+        self.guard
+            .relations()
+            .contact_person_of(&code)
+            .map_err(status)?
+            .ok_or_else(|| Status::not_found("no contact person has this person id"))
+    }
 }
 
 #[tonic::async_trait]
@@ -92,7 +104,11 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
         request: Request<pb::GetContactPersonRequest>,
     ) -> Result<Response<pb::GetContactPersonResponse>, Status> {
         let caller = caller(&request).await?;
-        let person_id = decode::person_id("contact_person_id", &request.get_ref().contact_person_id)?;
+        let asked = request.get_ref();
+        let person_id = match (asked.contact_person_id.is_empty(), asked.person_id.is_empty()) {
+            (true, false) => self.contact_person_of(&asked.person_id)?,
+            _ => decode::person_id("contact_person_id", &asked.contact_person_id)?,
+        };
         check(
             &self.guard,
             &caller,

@@ -1,5 +1,7 @@
 //! `luukku dev`: the embedded default.
 
+mod examples;
+
 use luukku_app::{Folder, Guard, Relations};
 use luukku_eventstore::audit::AccessLog;
 use std::net::{IpAddr, SocketAddr};
@@ -204,10 +206,17 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             .map(|(_, address, _)| format!("http://{address}"))
             .context("a service's address")
     };
+    let dev_issuer = Arc::new(DevIssuer::open(&args.data_dir)?);
+    examples::record(&dev_issuer, &service_url("contacts")?, &service_url("referrals")?)
+        .await
+        .context("recording the development contact persons and service catalogue")?;
     let web = luukku_web::router(luukku_web::WebConfig {
         families_url: service_url("families")?,
+        contacts_url: service_url("contacts")?,
+        referrals_url: service_url("referrals")?,
+        meetings_url: service_url("meetings")?,
         coordination_url: service_url("coordination")?,
-        dev_issuer: Some(Arc::new(DevIssuer::open(&args.data_dir)?)),
+        dev_issuer: Some(dev_issuer),
     })?;
     let web_task = tokio::spawn(luukku_web::serve(web_listener, web, shutdown(stopped.clone())));
 

@@ -1,15 +1,19 @@
 //! luukku's web client for contact persons: pages rendered on the server, over the same gRPC
 //! calls as every other client, with the signed-in person's token (ADR 14).
 
+mod family;
+mod forms;
 mod i18n;
+mod meetings;
 mod pages;
+mod referrals;
 mod session;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, FromRequestParts as _, Path, Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -20,10 +24,14 @@ use luukku_auth::{DevIssuer, Grant};
 use luukku_domain::{RequestId, Role, Sector};
 use luukku_grpc::with_token;
 use luukku_proto::common::v1::Position;
+use luukku_proto::contacts::v1 as contacts;
+use luukku_proto::contacts::v1::contact_service_client::ContactServiceClient;
 use luukku_proto::coordination::v1 as coordination;
 use luukku_proto::coordination::v1::coordination_service_client::CoordinationServiceClient;
 use luukku_proto::families::v1 as families;
 use luukku_proto::families::v1::family_service_client::FamilyServiceClient;
+use luukku_proto::meetings::v1::meeting_service_client::MeetingServiceClient;
+use luukku_proto::referrals::v1::referral_service_client::ReferralServiceClient;
 use maud::Markup;
 use tonic::transport::Channel;
 
@@ -49,6 +57,20 @@ const DEV_IDENTITIES: &[(&str, &str, Role, Option<Sector>, &str)] = &[
         "Kaisa Koordinaattori – yhteyshenkilö, lapsiperheiden sosiaalipalvelut",
     ),
     (
+        "contact2",
+        "dev.contact2",
+        Role::ContactPerson,
+        Some(Sector::FamilySocialServices),
+        "Kalle Kollega – yhteyshenkilö, lapsiperheiden sosiaalipalvelut",
+    ),
+    (
+        "supervisor",
+        "dev.esihenkilo",
+        Role::Supervisor,
+        Some(Sector::FamilySocialServices),
+        "Eeva Esihenkilö – palveluesihenkilö",
+    ),
+    (
         "nurse",
         "dev.nurse",
         Role::SectorProfessional,
@@ -61,6 +83,9 @@ const DEV_IDENTITIES: &[(&str, &str, Role, Option<Sector>, &str)] = &[
 /// Where the services are, and how people sign in.
 pub struct WebConfig {
     pub families_url: String,
+    pub contacts_url: String,
+    pub referrals_url: String,
+    pub meetings_url: String,
     pub coordination_url: String,
     /// Under `luukku dev`: the development issuer that signs the identities offered at sign-in.
     pub dev_issuer: Option<Arc<DevIssuer>>,
@@ -70,11 +95,51 @@ struct Inner {
     sessions: Sessions,
     dev_issuer: Option<Arc<DevIssuer>>,
     families: Channel,
+    contacts: Channel,
+    referrals: Channel,
+    meetings: Channel,
     coordination: Channel,
 }
 
 #[derive(Clone)]
 struct App(Arc<Inner>);
+
+impl App {
+    fn families(&self) -> FamilyServiceClient<Channel> {
+        FamilyServiceClient::new(self.0.families.clone())
+    }
+
+    fn contacts(&self) -> ContactServiceClient<Channel> {
+        ContactServiceClient::new(self.0.contacts.clone())
+    }
+
+    fn referrals(&self) -> ReferralServiceClient<Channel> {
+        ReferralServiceClient::new(self.0.referrals.clone())
+    }
+
+    fn meetings(&self) -> MeetingServiceClient<Channel> {
+        MeetingServiceClient::new(self.0.meetings.clone())
+    }
+
+    fn coordination(&self) -> CoordinationServiceClient<Channel> {
+        CoordinationServiceClient::new(self.0.coordination.clone())
+    }
+
+    /// The contact person `person` is, asked with their own token; `None` when none.
+    async fn contact_person_of(&self, token: &str, person: &str) -> Option<String> {
+        let request =
+            contacts::GetContactPersonRequest { person_id: person.to_owned(), ..Default::default() };
+        match self.contacts().get_contact_person(with_token(request, token)).await {
+            Ok(found) => found.into_inner().contact_person.map(|found| found.contact_person_id),
+            Err(status) => {
+                if status.code() != tonic::Code::NotFound {
+                    tracing::warn!(code = ?status.code(), "looking up the signed-in contact person");
+                }
+                None
+            }
+        }
+    }
+}
 
 /// The web client's routes.
 pub fn router(config: WebConfig) -> Result<Router, tonic::transport::Error> {
@@ -85,8 +150,21 @@ pub fn router(config: WebConfig) -> Result<Router, tonic::transport::Error> {
         sessions: Sessions::default(),
         dev_issuer: config.dev_issuer,
         families: lazy(&config.families_url)?,
+        contacts: lazy(&config.contacts_url)?,
+        referrals: lazy(&config.referrals_url)?,
+        meetings: lazy(&config.meetings_url)?,
         coordination: lazy(&config.coordination_url)?,
     }));
+    // Ended sessions are forgotten each minute, and their live views closed.
+    let swept = Arc::downgrade(&app.0);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            let Some(inner) = swept.upgrade() else { break };
+            inner.sessions.sweep();
+        }
+    });
     Ok(Router::new()
         .route("/", get(home))
         .route("/sign-in", get(sign_in_page).post(sign_in))
@@ -98,8 +176,26 @@ pub fn router(config: WebConfig) -> Result<Router, tonic::transport::Error> {
         .route("/families/{family_id}", get(family))
         .route("/families/{family_id}/fragment", get(family_fragment))
         .route("/families/{family_id}/events", get(family_events))
-        .route("/families/{family_id}/consents", post(grant_consent))
+        .route("/families/{family_id}/consents", post(family::grant_consent))
+        .route("/families/{family_id}/consents/{consent_id}/revoke", post(family::revoke_consent))
+        .route("/families/{family_id}/contacts", post(family::record_contact))
+        .route("/families/{family_id}/referrals", post(family::create_referral))
+        .route("/families/{family_id}/handover", post(family::propose_handover))
+        .route("/families/{family_id}/handover/{handover_id}/{decision}", post(family::decide_handover))
+        .route("/families/{family_id}/meetings", post(meetings::propose))
+        .route("/families/{family_id}/meetings/{meeting_id}", get(meetings::show_page))
+        .route("/families/{family_id}/meetings/{meeting_id}/schedule", post(meetings::schedule))
+        .route("/families/{family_id}/meetings/{meeting_id}/hold", post(meetings::hold))
+        .route(
+            "/families/{family_id}/meetings/{meeting_id}/actions/{action_id}/done",
+            post(meetings::complete_action),
+        )
         .route("/families/{family_id}/access-log", get(access_log))
+        .route("/assign", get(family::assign_page).post(family::assign))
+        .route("/inbox", get(referrals::inbox))
+        .route("/referrals/{referral_id}", get(referrals::show_page))
+        .route("/referrals/{referral_id}/step", post(referrals::step))
+        .route("/audit", get(audit))
         .route(
             "/static/luukku.css",
             get(|| async { asset("text/css", include_str!("../static/luukku.css")) }),
@@ -109,6 +205,8 @@ pub fn router(config: WebConfig) -> Result<Router, tonic::transport::Error> {
             get(|| async { asset("text/javascript", include_str!("../static/live.js")) }),
         )
         .fallback(not_found)
+        // A fault in a page is an error page, never a dropped connection.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .layer(axum::middleware::map_response(secure_headers))
         .with_state(app))
 }
@@ -120,6 +218,13 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+}
+
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a web page failed");
+    let lang = Lang::default();
+    let body = pages::error_page(lang, lang.t("error_other"));
+    (StatusCode::INTERNAL_SERVER_ERROR, page(lang, "500", None, body)).into_response()
 }
 
 async fn secure_headers(mut response: Response) -> Response {
@@ -180,6 +285,35 @@ impl axum::extract::FromRequestParts<App> for SignedIn {
     }
 }
 
+/// A form posted by a signed-in person from this site, with their session's CSRF token;
+/// anything else is refused (or led to sign-in).
+struct Posted {
+    session: Session,
+    form: forms::Fields,
+}
+
+impl axum::extract::FromRequest<App> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(request: axum::extract::Request, app: &App) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let SignedIn { session, .. } = SignedIn::from_request_parts(&mut parts, app).await?;
+        let headers = parts.headers.clone();
+        let form = forms::Fields::from_request(axum::extract::Request::from_parts(parts, body), app).await?;
+        match forged(&headers, &session, &form.get("csrf")) {
+            Some(refusal) => Err(refusal),
+            None => Ok(Self { session, form }),
+        }
+    }
+}
+
+/// The page of something the path names that is not there.
+fn missing(session: &Session) -> Response {
+    let lang = session.lang;
+    let body = pages::error_page(lang, lang.t("error_not_found"));
+    (StatusCode::NOT_FOUND, page(lang, "404", Some(session), body)).into_response()
+}
+
 /// The refusal of a form without this session's CSRF token, or sent from another origin.
 fn forged(headers: &HeaderMap, session: &Session, csrf: &str) -> Option<Response> {
     let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
@@ -237,11 +371,46 @@ fn refused(lang: Lang, session: &Session, status: &tonic::Status) -> Response {
     (code, page(lang, "luukku", Some(session), body)).into_response()
 }
 
+/// The pages of a role's menu: (path, text key); the first is the role's home.
+fn menu(role: &str) -> &'static [(&'static str, &'static str)] {
+    match role {
+        "contact_person" => &[("/caseload", "caseload"), ("/families/new", "register")],
+        "sector_professional" => &[("/inbox", "inbox")],
+        "supervisor" => &[("/assign", "assign")],
+        "data_protection" => &[("/audit", "audit")],
+        _ => &[],
+    }
+}
+
 async fn home(State(app): State<App>, headers: HeaderMap) -> Response {
     match app.0.sessions.get(&headers) {
-        Some(_) => redirect("/caseload"),
+        Some((_, session)) => redirect(menu(&session.role).first().map_or("/caseload", |(path, _)| path)),
         None => redirect("/sign-in"),
     }
+}
+
+#[derive(serde::Deserialize, Default)]
+struct AuditQuery {
+    #[serde(default)]
+    family: String,
+}
+
+/// The data-protection officer's start: a family's access log by the family's id.
+async fn audit(SignedIn { session, .. }: SignedIn, Query(query): Query<AuditQuery>) -> Response {
+    let family = query.family.trim();
+    if !family.is_empty() {
+        let family: String = form_urlencoded::byte_serialize(family.as_bytes()).collect();
+        return redirect(&format!("/families/{family}/access-log"));
+    }
+    let lang = session.lang;
+    let body = maud::html! {
+        h1 { (lang.t("audit")) }
+        form.stack method="get" action="/audit" {
+            (forms::text("family", lang.t("family_id"), "", None, false))
+            button.primary type="submit" { (lang.t("show")) }
+        }
+    };
+    page(lang, lang.t("audit"), Some(&session), body)
 }
 
 async fn sign_in_page(State(app): State<App>, headers: HeaderMap) -> Response {
@@ -288,20 +457,23 @@ async fn sign_in(State(app): State<App>, headers: HeaderMap, Form(form): Form<Si
             return (StatusCode::INTERNAL_SERVER_ERROR, page(lang, "500", None, body)).into_response();
         }
     };
-    let now = std::time::Instant::now();
-    let Some(id) = app.0.sessions.start(Session {
-        token,
-        person: (*person).to_owned(),
-        role: role.to_string(),
-        csrf: session::random_token(),
-        lang,
-        expires: now + session::LIFETIME,
-        seen: now,
-    }) else {
+    let session =
+        Session::new(token, (*person).to_owned(), role.to_string(), sector.map(|s| s.to_string()), lang);
+    start_session(&app, session).await
+}
+
+/// Starts `session` (looking up the contact person they are) and leads to their home page.
+async fn start_session(app: &App, mut session: Session) -> Response {
+    let lang = session.lang;
+    if session.role == Role::ContactPerson.to_string() {
+        session.contact_person_id = app.contact_person_of(&session.token, &session.person).await;
+    }
+    let home = menu(&session.role).first().map_or("/caseload", |(path, _)| *path);
+    let Some(id) = app.0.sessions.start(session) else {
         let body = pages::error_page(lang, lang.t("error_unavailable"));
         return (StatusCode::SERVICE_UNAVAILABLE, page(lang, "503", None, body)).into_response();
     };
-    let mut response = redirect("/caseload");
+    let mut response = redirect(home);
     if let Ok(cookie) = HeaderValue::from_str(&session::session_cookie(&id)) {
         response.headers_mut().append(SET_COOKIE, cookie);
     }
@@ -357,7 +529,7 @@ async fn set_lang(State(app): State<App>, headers: HeaderMap, Query(choice): Que
 
 async fn caseload(State(app): State<App>, SignedIn { session, .. }: SignedIn) -> Response {
     let lang = session.lang;
-    let mut client = CoordinationServiceClient::new(app.0.coordination.clone());
+    let mut client = app.coordination();
     let request = coordination::ListCaseloadRequest::default();
     let families = match client.list_caseload(with_token(request, &session.token)).await {
         Ok(response) => Some(response.into_inner().families),
@@ -458,7 +630,7 @@ async fn family_view(
     family_id: &str,
     after: Option<&str>,
 ) -> Result<coordination::FamilyView, tonic::Status> {
-    let mut client = CoordinationServiceClient::new(app.0.coordination.clone());
+    let mut client = app.coordination();
     let request = coordination::GetFamilyViewRequest {
         family_id: family_id.to_owned(),
         min_positions: min_positions(after),
@@ -472,23 +644,8 @@ async fn family(
     Path(family_id): Path<String>,
     Query(query): Query<FamilyQuery>,
 ) -> Response {
-    let lang = session.lang;
-    match family_view(&app, &session, &family_id, query.after.as_deref()).await {
-        Ok(view) => {
-            let notice = match query.done.as_deref() {
-                Some("registered") => Some(lang.t("registered")),
-                Some("consent") => Some(lang.t("consent_granted")),
-                _ => None,
-            };
-            page(
-                lang,
-                lang.t("family"),
-                Some(&session),
-                pages::family_page(lang, &session, &view, notice, None),
-            )
-        }
-        Err(status) => refused(lang, &session, &status),
-    }
+    let notice = query.done.as_deref().and_then(|done| family::notice(session.lang, done));
+    family::respond(&app, &session, &family_id, query.after.as_deref(), notice, None).await
 }
 
 async fn family_fragment(
@@ -514,14 +671,16 @@ async fn family_events(
     let Some((_, session)) = signed_in(&app, &headers) else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
-    let mut client = CoordinationServiceClient::new(app.0.coordination.clone());
+    let mut client = app.coordination();
     let request = coordination::WatchFamilyRequest { family_id };
     let changes = match client.watch_family(with_token(request, &session.token)).await {
         Ok(response) => response.into_inner(),
         Err(status) => return (StatusCode::NOT_FOUND, status.code().to_string()).into_response(),
     };
-    // The first message is the family as it is: the page has it already.
+    // The first message is the family as it is: the page has it already. The stream ends
+    // with the session.
     let events = changes
+        .take_until(session.ended())
         .skip(1)
         .take_while(|change| futures::future::ready(change.is_ok()))
         .map(|_| Ok::<Event, std::convert::Infallible>(Event::default().event("change").data("changed")));
@@ -531,86 +690,6 @@ async fn family_events(
 /// The request id a form was made with; a new one for a form without (an old page).
 fn form_request_id(sent: &str) -> String {
     RequestId::parse(sent.trim()).map_or_else(|_| RequestId::generate().to_string(), |id| id.to_string())
-}
-
-/// A consent form as sent.
-struct ConsentForm {
-    csrf: String,
-    given_by: String,
-    sectors: Vec<String>,
-    purpose: String,
-    valid_until: String,
-    signed_form: String,
-}
-
-async fn grant_consent(
-    State(app): State<App>,
-    SignedIn { session, .. }: SignedIn,
-    headers: HeaderMap,
-    Path(family_id): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
-    // Repeated checkboxes: `sectors=a&sectors=b`.
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let field = |name: &str| {
-        pairs.iter().find(|(key, _)| key == name).map(|(_, value)| value.clone()).unwrap_or_default()
-    };
-    let form = ConsentForm {
-        csrf: field("csrf"),
-        given_by: field("given_by"),
-        sectors: pairs.iter().filter(|(key, _)| key == "sectors").map(|(_, value)| value.clone()).collect(),
-        purpose: field("purpose"),
-        valid_until: field("valid_until"),
-        signed_form: field("signed_form"),
-    };
-    if let Some(refusal) = forged(&headers, &session, &form.csrf) {
-        return refusal;
-    }
-    let lang = session.lang;
-    if form.signed_form.trim().is_empty() {
-        // A consent rests on a signed form: said here, next to its field.
-        let mut refusal = Problem { message: lang.t("fix_fields").to_owned(), ..Problem::default() };
-        refusal.fields.insert("signed_form".to_owned(), lang.t("signed_form_needed").to_owned());
-        return match family_view(&app, &session, &family_id, None).await {
-            Ok(view) => {
-                let body = pages::family_page(lang, &session, &view, None, Some(&refusal));
-                (StatusCode::UNPROCESSABLE_ENTITY, page(lang, lang.t("family"), Some(&session), body))
-                    .into_response()
-            }
-            Err(status) => refused(lang, &session, &status),
-        };
-    }
-    let request = families::GrantConsentRequest {
-        request_id: form_request_id(&field("request_id")),
-        family_id: family_id.clone(),
-        given_by: form.given_by,
-        sectors: form.sectors,
-        purpose: form.purpose,
-        valid_until: i18n::parse_date(&form.valid_until).unwrap_or(form.valid_until),
-        signed_form: form.signed_form,
-        ..Default::default()
-    };
-    let mut client = FamilyServiceClient::new(app.0.families.clone());
-    match client.grant_consent(with_token(request, &session.token)).await {
-        Ok(response) => {
-            let granted = response.into_inner();
-            shown(&family_id, granted.result.as_ref(), "consent")
-        }
-        Err(status)
-            if matches!(status.code(), tonic::Code::InvalidArgument | tonic::Code::FailedPrecondition) =>
-        {
-            let refusal = problem(lang, &status);
-            match family_view(&app, &session, &family_id, None).await {
-                Ok(view) => {
-                    let body = pages::family_page(lang, &session, &view, None, Some(&refusal));
-                    (StatusCode::UNPROCESSABLE_ENTITY, page(lang, lang.t("family"), Some(&session), body))
-                        .into_response()
-                }
-                Err(status) => refused(lang, &session, &status),
-            }
-        }
-        Err(status) => refused(lang, &session, &status),
-    }
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -627,7 +706,7 @@ async fn access_log(
     Query(query): Query<LogQuery>,
 ) -> Response {
     let lang = session.lang;
-    let mut client = CoordinationServiceClient::new(app.0.coordination.clone());
+    let mut client = app.coordination();
     let request = coordination::GetAccessLogRequest {
         family_id: family_id.clone(),
         page_token: query.page,

@@ -1,20 +1,12 @@
 //! The pages, as maud templates: every value is escaped, and no page holds inline script.
 
-use std::collections::BTreeMap;
-
 use luukku_proto::coordination::v1 as coordination;
 use maud::{DOCTYPE, Markup, html};
 
 use crate::i18n::{Lang, iso_date, moment};
 use crate::session::Session;
 
-/// What went wrong with a call, in words, and the fields it names.
-#[derive(Debug, Default, Clone)]
-pub struct Problem {
-    pub message: String,
-    /// Field path to what is wrong with it.
-    pub fields: BTreeMap<String, String>,
-}
+pub use crate::forms::Problem;
 
 /// The page around `body`.
 pub fn layout(lang: Lang, title: &str, session: Option<&Session>, body: Markup) -> Markup {
@@ -33,10 +25,11 @@ pub fn layout(lang: Lang, title: &str, session: Option<&Session>, body: Markup) 
                 header {
                     span.brand { "luukku" }
                     @if let Some(session) = session {
-                        nav aria-label=(lang.t("caseload")) {
+                        nav aria-label=(lang.t("menu")) {
                             ul {
-                                li { a href="/caseload" { (lang.t("caseload")) } }
-                                li { a href="/families/new" { (lang.t("register")) } }
+                                @for (href, key) in crate::menu(&session.role) {
+                                    li { a href=(href) { (lang.t(key)) } }
+                                }
                             }
                         }
                         span { (lang.t("signed_in_as")) " " (session.person) }
@@ -161,7 +154,26 @@ fn status_word(lang: Lang, status: &str) -> &'static str {
     }
 }
 
-fn nothing(lang: Lang) -> Markup {
+/// Codes of `kind` in words, separated by commas.
+pub fn words(lang: Lang, kind: &str, codes: &[String]) -> String {
+    codes.iter().map(|code| lang.word(kind, code)).collect::<Vec<_>>().join(", ")
+}
+
+/// An action's owner (`person:<id>`, `sector:<code>` or `member:<id>`) in words.
+pub fn owner(lang: Lang, view: &coordination::FamilyView, owner: &str) -> String {
+    match owner.split_once(':') {
+        Some(("sector", code)) => lang.word("sector", code),
+        Some(("member", id)) => view
+            .members
+            .iter()
+            .find(|member| member.member_id == id)
+            .map_or_else(|| id.to_owned(), |member| member.name.clone()),
+        Some((_, person)) => person.to_owned(),
+        None => owner.to_owned(),
+    }
+}
+
+pub fn nothing(lang: Lang) -> Markup {
     html! { p.muted { (lang.t("nothing")) } }
 }
 
@@ -173,6 +185,11 @@ pub fn family_view(lang: Lang, view: &coordination::FamilyView) -> Markup {
             (lang.t("municipality")) ": " (view.municipality) " · "
             (lang.t("contact_person")) ": "
             @match &view.contact_person { Some(person) => (person.name), None => (lang.t("none")) }
+            @if let Some(handover) = &view.pending_handover {
+                " · " span.attention { (lang.t("handover_pending")) ": "
+                    (handover.from.as_ref().map(|p| p.name.as_str()).unwrap_or_default()) " → "
+                    (handover.to.as_ref().map(|p| p.name.as_str()).unwrap_or_default()) }
+            }
         }
         @if !view.withheld.is_empty() {
             p.notice { (lang.t("withheld")) " " (view.withheld.join(", ")) }
@@ -196,7 +213,7 @@ pub fn family_view(lang: Lang, view: &coordination::FamilyView) -> Markup {
             ul {
                 @for consent in &view.consents {
                     li {
-                        (lang.t("sectors")) ": " (consent.sectors.join(", ")) " · "
+                        (lang.t("sectors")) ": " (words(lang, "sector", &consent.sectors)) " · "
                         (lang.t("valid_until")) " " (iso_date(&consent.valid_until))
                         @if consent.ending_soon { " " span.attention { (lang.t("ending_soon")) } }
                     }
@@ -209,7 +226,8 @@ pub fn family_view(lang: Lang, view: &coordination::FamilyView) -> Markup {
             ul {
                 @for referral in &view.referrals {
                     li {
-                        (referral.service_name) " (" (referral.sector) "): " (referral.state) " · "
+                        a href={ "/referrals/" (referral.referral_id) } { (referral.service_name) }
+                        " (" (lang.word("sector", &referral.sector)) "): " (lang.word("state", &referral.state)) " · "
                         (lang.t("waiting_days")) " " (referral.waiting_days)
                         @if referral.overdue { " " span.attention { (lang.t("overdue")) } }
                         @if referral.consent_lapsed { " " span.attention { (lang.t("consent_lapsed")) } }
@@ -220,10 +238,10 @@ pub fn family_view(lang: Lang, view: &coordination::FamilyView) -> Markup {
         section aria-labelledby="upcoming" {
             h2 #upcoming { (lang.t("meetings_upcoming")) }
             @if view.upcoming_meetings.is_empty() { (nothing(lang)) }
-            ul { @for meeting in &view.upcoming_meetings { li { (moment(lang, meeting.at_ms)) " – " (meeting.purpose) } } }
+            ul { @for meeting in &view.upcoming_meetings { li { a href={ "/families/" (view.family_id) "/meetings/" (meeting.meeting_id) } { (moment(lang, meeting.at_ms)) } " – " (lang.word("purpose", &meeting.purpose)) } } }
             h2 { (lang.t("meetings_past")) }
             @if view.past_meetings.is_empty() { (nothing(lang)) }
-            ul { @for meeting in &view.past_meetings { li { (moment(lang, meeting.at_ms)) " – " (meeting.purpose) } } }
+            ul { @for meeting in &view.past_meetings { li { a href={ "/families/" (view.family_id) "/meetings/" (meeting.meeting_id) } { (moment(lang, meeting.at_ms)) } " – " (lang.word("purpose", &meeting.purpose)) } } }
         }
         section aria-labelledby="actions" {
             h2 #actions { (lang.t("open_actions")) }
@@ -231,7 +249,7 @@ pub fn family_view(lang: Lang, view: &coordination::FamilyView) -> Markup {
             ul {
                 @for action in &view.open_actions {
                     li {
-                        (action.what) " – " (action.owner) ", " (lang.t("due")) " " (iso_date(&action.due))
+                        (action.what) " – " (owner(lang, view, &action.owner)) ", " (lang.t("due")) " " (iso_date(&action.due))
                         @if action.overdue { " " span.attention { (lang.t("overdue")) } }
                     }
                 }
@@ -240,92 +258,11 @@ pub fn family_view(lang: Lang, view: &coordination::FamilyView) -> Markup {
         section aria-labelledby="contacts" {
             h2 #contacts { (lang.t("contacts")) }
             @if view.recent_contacts.is_empty() { (nothing(lang)) }
-            ul { @for contact in &view.recent_contacts { li { (moment(lang, contact.occurred_at_ms)) " – " (contact.channel) ": " (contact.summary) } } }
+            ul { @for contact in &view.recent_contacts { li { (moment(lang, contact.occurred_at_ms)) " – " (lang.word("channel", &contact.channel)) ": " (contact.summary) } } }
         }
         section aria-labelledby="timeline" {
             h2 #timeline { (lang.t("timeline")) }
             ul.plain { @for entry in &view.timeline { li { (moment(lang, entry.at_ms)) " – " (entry.text) } } }
-        }
-    }
-}
-
-/// The family's page: its view, which updates live, and the actions on it.
-pub fn family_page(
-    lang: Lang,
-    session: &Session,
-    view: &coordination::FamilyView,
-    notice: Option<&str>,
-    consent_problem: Option<&Problem>,
-) -> Markup {
-    let names: Vec<&str> = view.members.iter().map(|member| member.name.as_str()).collect();
-    html! {
-        h1 { (lang.t("family")) ": " (names.join(", ")) }
-        @if let Some(notice) = notice { p.notice role="status" { (notice) } }
-        p { a href={ "/families/" (view.family_id) "/access-log" } { (lang.t("access_log")) } }
-        div #family-view data-live={ "/families/" (view.family_id) "/events" } data-fragment={ "/families/" (view.family_id) "/fragment" } {
-            (family_view(lang, view))
-        }
-        @if view.status == "active" {
-            section aria-labelledby="grant" {
-                h2 #grant { (lang.t("grant_consent")) }
-                @if let Some(refused) = consent_problem { (problem(refused)) }
-                (consent_form(lang, session, view, consent_problem))
-            }
-        }
-    }
-}
-
-fn field_error(problem: Option<&Problem>, field: &str) -> Option<String> {
-    problem.and_then(|problem| problem.fields.get(field).cloned())
-}
-
-fn consent_form(
-    lang: Lang,
-    session: &Session,
-    view: &coordination::FamilyView,
-    refused: Option<&Problem>,
-) -> Markup {
-    let sectors = ["school", "early_education", "child_health_clinic", "student_welfare", "mental_health"];
-    html! {
-        form.stack method="post" action={ "/families/" (view.family_id) "/consents" } {
-            input type="hidden" name="csrf" value=(session.csrf);
-            // Made with the form: a form sent twice (a double click, a retry) writes once.
-            input type="hidden" name="request_id" value=(luukku_domain::RequestId::generate().to_string());
-            div {
-                label for="given_by" { (lang.t("given_by")) }
-                select #given_by name="given_by" {
-                    @for member in view.members.iter().filter(|member| member.role == "guardian") {
-                        option value=(member.member_id) { (member.name) }
-                    }
-                }
-                @if let Some(error) = field_error(refused, "given_by") { p.error { (error) } }
-            }
-            fieldset {
-                legend { (lang.t("sectors")) }
-                @for sector in sectors {
-                    div.choice {
-                        input type="checkbox" name="sectors" id={ "sector-" (sector) } value=(sector);
-                        " " label for={ "sector-" (sector) } { (sector) }
-                    }
-                }
-                @if let Some(error) = field_error(refused, "sectors") { p.error { (error) } }
-            }
-            div {
-                label for="purpose" { (lang.t("purpose")) }
-                input #purpose name="purpose" type="text" aria-describedby=[field_error(refused, "purpose").map(|_| "purpose-error")];
-                @if let Some(error) = field_error(refused, "purpose") { p.error #purpose-error { (error) } }
-            }
-            div {
-                label for="valid_until" { (lang.t("valid_until")) }
-                input #valid_until name="valid_until" type="text" inputmode="numeric" aria-describedby=[field_error(refused, "valid_until").map(|_| "valid_until-error")];
-                @if let Some(error) = field_error(refused, "valid_until") { p.error #valid_until-error { (error) } }
-            }
-            div {
-                label for="signed_form" { (lang.t("signed_form")) }
-                input #signed_form name="signed_form" type="text" aria-invalid=[field_error(refused, "signed_form").map(|_| "true")] aria-describedby=[field_error(refused, "signed_form").map(|_| "signed_form-error")];
-                @if let Some(error) = field_error(refused, "signed_form") { p.error #signed_form-error { (error) } }
-            }
-            button.primary type="submit" { (lang.t("grant_button")) }
         }
     }
 }
@@ -351,25 +288,12 @@ pub struct Registration {
     pub child_born: String,
 }
 
-fn text_field(id: &str, label: &str, value: &str, error: Option<String>, extra_numeric: bool) -> Markup {
-    let described = error.as_ref().map(|_| format!("{id}-error"));
-    html! {
-        div {
-            label for=(id) { (label) }
-            @if extra_numeric {
-                input #(id) name=(id) type="text" inputmode="numeric" value=(value) aria-invalid=[error.as_ref().map(|_| "true")] aria-describedby=[described.as_deref()];
-            } @else {
-                input #(id) name=(id) type="text" value=(value) aria-invalid=[error.as_ref().map(|_| "true")] aria-describedby=[described.as_deref()];
-            }
-            @if let Some(error) = error { p.error id={ (id) "-error" } { (error) } }
-        }
-    }
-}
-
 /// The registration form; with the values sent and what was wrong with them after a refusal.
 pub fn register(lang: Lang, session: &Session, sent: &Registration, refused: Option<&Problem>) -> Markup {
     // The service names fields by their path in the request.
-    let error = |paths: &[&str]| paths.iter().find_map(|path| field_error(refused, path));
+    let error = |paths: &[&str]| {
+        refused.and_then(|problem| paths.iter().find_map(|path| problem.fields.get(*path).cloned()))
+    };
     html! {
         h1 { (lang.t("register")) }
         @if let Some(refused) = refused { (problem(refused)) }
@@ -378,17 +302,17 @@ pub fn register(lang: Lang, session: &Session, sent: &Registration, refused: Opt
             // Made with the form: a form sent twice (a double click, a retry) writes once; a
             // form shown again after a refusal keeps its id, as nothing was written.
             input type="hidden" name="request_id" value=(if sent.request_id.is_empty() { luukku_domain::RequestId::generate().to_string() } else { sent.request_id.clone() });
-            (text_field("municipality", lang.t("municipality_code"), &sent.municipality, error(&["municipality"]), true))
+            (crate::forms::text("municipality", lang.t("municipality_code"), &sent.municipality, error(&["municipality"]), true))
             fieldset {
                 legend { (lang.t("guardian_heading")) }
-                (text_field("guardian_given", lang.t("given_names"), &sent.guardian_given, error(&["members[0].details.given_names", "members[0]"]), false))
-                (text_field("guardian_family", lang.t("family_name"), &sent.guardian_family, error(&["members[0].details.family_name"]), false))
+                (crate::forms::text("guardian_given", lang.t("given_names"), &sent.guardian_given, error(&["members[0].details.given_names", "members[0]"]), false))
+                (crate::forms::text("guardian_family", lang.t("family_name"), &sent.guardian_family, error(&["members[0].details.family_name"]), false))
             }
             fieldset {
                 legend { (lang.t("child_heading")) }
-                (text_field("child_given", lang.t("given_names"), &sent.child_given, error(&["members[1].details.given_names", "members[1]"]), false))
-                (text_field("child_family", lang.t("family_name"), &sent.child_family, error(&["members[1].details.family_name"]), false))
-                (text_field("child_born", lang.t("birth_date"), &sent.child_born, error(&["members[1].details.birth_date"]), true))
+                (crate::forms::text("child_given", lang.t("given_names"), &sent.child_given, error(&["members[1].details.given_names", "members[1]"]), false))
+                (crate::forms::text("child_family", lang.t("family_name"), &sent.child_family, error(&["members[1].details.family_name"]), false))
+                (crate::forms::text("child_born", lang.t("birth_date"), &sent.child_born, error(&["members[1].details.birth_date"]), true))
             }
             button.primary type="submit" { (lang.t("register_button")) }
         }

@@ -2,13 +2,14 @@
 //! HttpOnly, Secure and SameSite=Strict. The token the services verify stays here.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
 use axum::http::header::COOKIE;
 use base64::Engine as _;
 use rand_core::RngCore as _;
+use tokio::sync::watch;
 
 use crate::i18n::Lang;
 
@@ -31,12 +32,49 @@ pub struct Session {
     /// Who they are, as shown in the header.
     pub person: String,
     pub role: String,
+    /// Their sector's code, if any.
+    pub sector: Option<String>,
+    /// The contact person they are, if any.
+    pub contact_person_id: Option<String>,
     /// Every form of the session carries it.
     pub csrf: String,
     pub lang: Lang,
     pub expires: Instant,
     /// When the session was last used.
     pub seen: Instant,
+    /// Dropped when the session ends: what was opened with it (a live view) ends too.
+    gone: Arc<watch::Sender<()>>,
+}
+
+impl Session {
+    /// A session that starts now, for a person the services verify by `token`.
+    pub fn new(token: String, person: String, role: String, sector: Option<String>, lang: Lang) -> Self {
+        let now = Instant::now();
+        Self {
+            token,
+            person,
+            role,
+            sector,
+            contact_person_id: None,
+            csrf: random_token(),
+            lang,
+            expires: now + LIFETIME,
+            seen: now,
+            gone: Arc::new(watch::channel(()).0),
+        }
+    }
+
+    /// Resolves when the session has ended: signed out, swept as unused, or past its lifetime.
+    pub fn ended(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut gone = self.gone.subscribe();
+        let expires = tokio::time::Instant::from_std(self.expires);
+        async move {
+            tokio::select! {
+                _ = gone.changed() => {}
+                () = tokio::time::sleep_until(expires) => {}
+            }
+        }
+    }
 }
 
 impl Session {
@@ -112,6 +150,12 @@ impl Sessions {
 
     pub fn end(&self, id: &str) {
         self.lock().remove(id);
+    }
+
+    /// Forgets the sessions that have ended.
+    pub fn sweep(&self) {
+        let now = Instant::now();
+        self.lock().retain(|_, session| session.live(now));
     }
 }
 

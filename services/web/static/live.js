@@ -13,11 +13,19 @@
     if (response.ok && mine === asked) {
       live.innerHTML = await response.text();
       live.setAttribute("data-updated", String(Date.now()));
+      // Said to a screen reader, briefly, rather than the whole view read again.
+      const status = document.getElementById("live-status");
+      if (status && opened) {
+        status.textContent = status.dataset.text;
+      }
     }
   }
   const source = new EventSource(live.dataset.live);
   // On each change, and on each (re)connection: a change between the page and the stream, or
   // while the stream was down, is shown too.
+  let opened = false;
   source.addEventListener("change", refresh);
-  source.addEventListener("open", refresh);
+  source.addEventListener("open", () => {
+    refresh().then(() => { opened = true; });
+  });
 })();

@@ -88,7 +88,8 @@ async fn accessibility(client: &Client) -> anyhow::Result<Vec<String>> {
 
 /// Checks the page as a user would: what it says, that it is accessible, and a screenshot.
 async fn look(client: &Client, name: &str, says: &str) -> anyhow::Result<String> {
-    let text = client.find(Locator::Css("body")).await?.text().await?;
+    let body = client.find(Locator::Css("body")).await.map_err(|error| anyhow::anyhow!("{name}: {error}"))?;
+    let text = body.text().await.map_err(|error| anyhow::anyhow!("{name}: {error}"))?;
     assert!(text.contains(says), "{name}: expected {says:?} on the page: {text}");
     assert!(!text.contains("panicked") && !text.contains("stack backtrace"), "{name}: {text}");
     let found = accessibility(client).await?;
@@ -98,7 +99,9 @@ async fn look(client: &Client, name: &str, says: &str) -> anyhow::Result<String>
 }
 
 async fn fill(client: &Client, id: &str, value: &str) -> anyhow::Result<()> {
-    client.find(Locator::Id(id)).await?.send_keys(value).await?;
+    let field =
+        client.find(Locator::Id(id)).await.map_err(|error| anyhow::anyhow!("finding #{id}: {error}"))?;
+    field.send_keys(value).await.map_err(|error| anyhow::anyhow!("filling #{id}: {error}"))?;
     Ok(())
 }
 
@@ -121,8 +124,49 @@ async fn submit(client: &Client, form: &str) -> anyhow::Result<()> {
     anyhow::bail!("the page after {form} did not load")
 }
 
+/// The development catalogue's child health clinic family work (`luukku dev` records it).
+const NEUVOLA: &str = "01KBQDDDZD9M0K7DVYRET16H3V";
+
+/// Opens an action's section of the family page.
+async fn open(client: &Client, summary: &str) -> anyhow::Result<()> {
+    let found = client
+        .find(Locator::Id(summary))
+        .await
+        .map_err(|error| anyhow::anyhow!("finding #{summary}: {error}"))?;
+    found.click().await.map_err(|error| anyhow::anyhow!("opening #{summary}: {error}"))?;
+    Ok(())
+}
+
+/// Signs out, if signed in, and signs in as the development identity `identity`.
+async fn sign_in_as(client: &Client, base: &str, identity: &str) -> anyhow::Result<()> {
+    if client.find(Locator::Css("form[action='/sign-out']")).await.is_ok() {
+        submit(client, "form[action='/sign-out']").await?;
+    }
+    client.goto(&format!("{base}/sign-in")).await?;
+    client.find(Locator::Id(&format!("identity-{identity}"))).await?.click().await?;
+    submit(client, "form[action='/sign-in']").await
+}
+
+/// Waits (10 s at most) until the live family view shows `text`, without a reload.
+async fn live(client: &Client, text: &str) -> anyhow::Result<String> {
+    let mut seen = String::new();
+    for _ in 0..100 {
+        // The view's content is replaced as it changes: an element read a moment ago may be gone.
+        if let Ok(view) = client.find(Locator::Id("family-view")).await
+            && let Ok(now) = view.text().await
+        {
+            seen = now;
+        }
+        if seen.contains(text) {
+            return Ok(seen);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the live view did not show {text:?}: {seen}")
+}
+
 #[tokio::test]
-async fn a_contact_person_signs_in_registers_a_family_and_a_second_window_sees_its_consent_live()
+async fn a_family_is_registered_assigned_referred_and_met_in_the_browser_and_a_second_window_follows_live()
 -> anyhow::Result<()> {
     let folder = tempfile::tempdir()?;
     let ports = Ports::pick(folder.path())?;
@@ -167,33 +211,129 @@ async fn a_contact_person_signs_in_registers_a_family_and_a_second_window_sees_i
     client.switch_to_window(second.clone()).await?;
     client.goto(&format!("{base}{family_path}")).await?;
     let before = client.find(Locator::Id("family-view")).await?.text().await?;
-    assert!(!before.contains("school"), "{before}");
+    assert!(!before.contains("koulu"), "{before}");
 
     // The first window records a consent: without its signed form it is refused, in words,
     // next to the field.
-    client.switch_to_window(first).await?;
+    client.switch_to_window(first.clone()).await?;
+    open(&client, "act-consent").await?;
     submit(&client, "form[action$='/consents']").await?;
     look(&client, "consent-refused", "Suostumus vaatii allekirjoitetun lomakkeen tunnuksen.").await?;
     assert!(client.find(Locator::Id("signed_form-error")).await.is_ok());
-    client.find(Locator::Id("sector-school")).await?.click().await?;
-    fill(&client, "purpose", "koulun tuki").await?;
+    for sector in ["sectors-school", "sectors-child_health_clinic"] {
+        client.find(Locator::Id(sector)).await?.click().await?;
+    }
+    fill(&client, "purpose", "koulun ja neuvolan tuki").await?;
     fill(&client, "valid_until", "31.12.2030").await?;
     fill(&client, "signed_form", "LOMAKE-1").await?;
     submit(&client, "form[action$='/consents']").await?;
     look(&client, "family-consent", "Suostumus tallennettu.").await?;
 
     // The second window shows it without a reload.
-    client.switch_to_window(second).await?;
-    let mut seen = String::new();
-    for _ in 0..100 {
-        seen = client.find(Locator::Id("family-view")).await?.text().await?;
-        if seen.contains("school") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(seen.contains("school") && seen.contains("31.12.2030"), "the second window: {seen}");
-    look(&client, "family-live", "school").await?;
+    client.switch_to_window(second.clone()).await?;
+    let seen = live(&client, "koulu").await?;
+    assert!(seen.contains("31.12.2030"), "the second window: {seen}");
+    look(&client, "family-live", "koulu").await?;
+
+    // A supervisor assigns the family its contact person.
+    client.switch_to_window(first.clone()).await?;
+    sign_in_as(&client, &base, "supervisor").await?;
+    look(&client, "assign", "Nimeä yhteyshenkilö").await?;
+    let family_id = family_path.rsplit('/').next().unwrap_or_default().to_owned();
+    fill(&client, "family_id", &family_id).await?;
+    fill(&client, "person_id", "dev.nobody").await?;
+    submit(&client, "form[action='/assign']").await?;
+    look(&client, "assign-refused", "Tällä käyttäjätunnuksella ei ole yhteyshenkilöä.").await?;
+    fill(&client, "family_id", &family_id).await?;
+    fill(&client, "person_id", "dev.contact").await?;
+    submit(&client, "form[action='/assign']").await?;
+    look(&client, "assigned", "Yhteyshenkilö nimetty.").await?;
+
+    // The contact person logs a contact, and the page shows it at once.
+    sign_in_as(&client, &base, "contact").await?;
+    client.goto(&format!("{base}{family_path}")).await?;
+    let family = look(&client, "family-assigned", "Kaisa Koordinaattori").await?;
+    assert!(!family.contains("Rekisteröijä"), "{family}");
+    open(&client, "act-contact").await?;
+    client.find(Locator::Id("contact_needs-learning")).await?.click().await?;
+    fill(&client, "summary", "Äiti soitti lukemisesta").await?;
+    submit(&client, "form[action$='/contacts']").await?;
+    let logged = look(&client, "contact-logged", "Yhteydenotto kirjattu.").await?;
+    assert!(logged.contains("Äiti soitti lukemisesta"), "{logged}");
+
+    // A referral to the child health clinic's family work, resting on the consent.
+    open(&client, "act-referral").await?;
+    client.find(Locator::Css(&format!("#service_id option[value='{NEUVOLA}']"))).await?.click().await?;
+    client.find(Locator::Id("referral_needs-parenting")).await?.click().await?;
+    fill(&client, "reason", "Vanhemmat toivovat tukea arkeen").await?;
+    submit(&client, "form[action$='/referrals']").await?;
+    let referral = look(&client, "referral", "Lähete lähetetty.").await?;
+    assert!(referral.contains("neuvola") && referral.contains("lähetetty"), "{referral}");
+    let referral_path = client.current_url().await?.path().to_owned();
+    client.switch_to_window(second.clone()).await?;
+    live(&client, "Neuvolan perhetyö").await?;
+    client.switch_to_window(first.clone()).await?;
+
+    // A network meeting: proposed, scheduled, and held with the child's view and an action.
+    client.goto(&format!("{base}{family_path}")).await?;
+    open(&client, "act-meeting").await?;
+    let tomorrow = jiff::Zoned::now().date().tomorrow()?;
+    let day = format!("{}.{}.{}", tomorrow.day(), tomorrow.month(), tomorrow.year());
+    fill(&client, "slot0_date", &day).await?;
+    fill(&client, "slot0_time", "25.00").await?;
+    submit(&client, "form[action$='/meetings']").await?;
+    look(&client, "meeting-refused", "Anna kellonaika muodossa tt.mm.").await?;
+    assert!(client.find(Locator::Id("slot0_time-error")).await.is_ok());
+    fill(&client, "slot0_date", &day).await?;
+    fill(&client, "slot0_time", "10.00").await?;
+    fill(&client, "place", "Perhekeskus").await?;
+    client.find(Locator::Id("participants-person-dev.contact")).await?.click().await?;
+    client.find(Locator::Id("participants-sector-child_health_clinic")).await?.click().await?;
+    submit(&client, "form[action$='/meetings']").await?;
+    look(&client, "meeting-proposed", "Tapaamista ehdotettu.").await?;
+    submit(&client, "form[action$='/schedule']").await?;
+    look(&client, "meeting-scheduled", "Tapaaminen sovittu.").await?;
+    fill(&client, "summary", "Sovittiin perhetyön aloituksesta").await?;
+    client
+        .find(Locator::Css("textarea[name^='child_view-']"))
+        .await?
+        .send_keys("Haluan että äiti jaksaa")
+        .await?;
+    fill(&client, "action0_what", "Perhetyön ensikäynti").await?;
+    fill(&client, "action0_due", "31.12.2030").await?;
+    submit(&client, "form[action$='/hold']").await?;
+    let held = look(&client, "meeting-held", "Tapaaminen kirjattu.").await?;
+    assert!(held.contains("Haluan että äiti jaksaa") && held.contains("Perhetyön ensikäynti"), "{held}");
+    client.switch_to_window(second.clone()).await?;
+    live(&client, "Perhetyön ensikäynti").await?;
+    client.switch_to_window(first.clone()).await?;
+
+    // The child health clinic's nurse finds the referral in the sector's inbox and takes it.
+    sign_in_as(&client, &base, "nurse").await?;
+    let inbox = look(&client, "inbox", "Saapuneet lähetteet").await?;
+    assert!(inbox.contains("vanhemmuus"), "{inbox}");
+    client.goto(&format!("{base}{referral_path}")).await?;
+    look(&client, "referral-nurse", "Merkitse vastaanotetuksi").await?;
+    submit(&client, "form[action$='/step']").await?;
+    look(&client, "referral-received", "vastaanotettu").await?;
+    submit(&client, "form[action$='/step']").await?;
+    let accepted = look(&client, "referral-accepted", "hyväksytty").await?;
+    assert!(accepted.contains("Aloita palvelu"), "{accepted}");
+
+    // The contact person hands the family over; the colleague accepts it.
+    sign_in_as(&client, &base, "contact").await?;
+    client.goto(&format!("{base}{family_path}")).await?;
+    open(&client, "act-handover").await?;
+    fill(&client, "person_id", "dev.contact2").await?;
+    fill(&client, "handover_reason", "Työnjako").await?;
+    submit(&client, "form[action$='/handover']").await?;
+    look(&client, "handover-proposed", "Siirtoa ehdotettu").await?;
+    sign_in_as(&client, &base, "contact2").await?;
+    client.goto(&format!("{base}{family_path}")).await?;
+    look(&client, "handover-offered", "Perhettä ehdotetaan sinulle").await?;
+    submit(&client, "form[action$='/accept']").await?;
+    let accepted = look(&client, "handover-accepted", "Siirto hyväksytty").await?;
+    assert!(accepted.contains("Kalle Kollega"), "{accepted}");
 
     // Swedish and English on request.
     client.goto(&format!("{base}/lang?to=sv")).await?;
@@ -203,11 +343,10 @@ async fn a_contact_person_signs_in_registers_a_family_and_a_second_window_sees_i
 
     // The data-protection officer reads the family's access log: who did what, on which basis.
     client.goto(&format!("{base}/lang?to=fi")).await?;
-    submit(&client, "form[action='/sign-out']").await?;
-    look(&client, "signed-out", "Kirjaudu").await?;
-    client.find(Locator::Id("identity-privacy")).await?.click().await?;
-    submit(&client, "form[action='/sign-in']").await?;
-    client.goto(&format!("{base}{family_path}/access-log")).await?;
+    sign_in_as(&client, &base, "privacy").await?;
+    look(&client, "audit", "Lokitietojen tarkastus").await?;
+    fill(&client, "family", &family_id).await?;
+    submit(&client, "form[action='/audit']").await?;
     let log = look(&client, "access-log", "Lokitiedot").await?;
     assert!(log.contains("dev.contact") && log.contains("RegisterFamily"), "{log}");
     assert!(log.contains("GrantConsent") && log.contains("sallittu"), "{log}");
