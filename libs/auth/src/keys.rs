@@ -96,13 +96,15 @@ fn parse(jwks: &str) -> Result<Vec<Key>, KeysError> {
 }
 
 /// Plain http only to this machine (an identity provider's sidecar, or a test).
-fn is_loopback_http(url: &str) -> bool {
+/// Whether `url` is plain HTTP to this machine (allowed where HTTPS is otherwise required).
+pub fn is_loopback_http(url: &str) -> bool {
     ["http://127.0.0.1:", "http://127.0.0.1/", "http://localhost:", "http://localhost/", "http://[::1]:"]
         .iter()
         .any(|prefix| url.starts_with(prefix))
 }
 
-fn install_tls_provider() {
+/// Installs the process's TLS crypto provider for HTTPS clients (once; later calls do nothing).
+pub fn install_tls_provider() {
     // One provider for every TLS client of the process; a second install is refused, harmlessly.
     let _ = rustls::crypto::ring::default_provider().install_default();
 }

@@ -23,7 +23,7 @@ enum Command {
     Dev(crate::dev::DevArgs),
     /// Run one service alone, for real deployments (configured by flags, environment
     /// variables or a TOML file).
-    Serve(crate::serve::ServeArgs),
+    Serve(Box<crate::serve::ServeArgs>),
     /// Tools for operators: streams, tail, verify, export, rebuild.
     Ops(crate::ops::OpsArgs),
     /// Prints a development token for an identity, signed by the development issuer of a
@@ -126,7 +126,7 @@ impl Cli {
     pub async fn run(self) -> anyhow::Result<std::process::ExitCode> {
         match self.command {
             Command::Dev(args) => crate::dev::run(args).await.map(|()| std::process::ExitCode::SUCCESS),
-            Command::Serve(args) => crate::serve::run(args).await.map(|()| std::process::ExitCode::SUCCESS),
+            Command::Serve(args) => crate::serve::run(*args).await.map(|()| std::process::ExitCode::SUCCESS),
             Command::Ops(args) => crate::ops::run(args).await,
             Command::Token { mut caller, member, ttl } => {
                 caller.as_member = member.or(caller.as_member);

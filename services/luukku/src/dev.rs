@@ -217,6 +217,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         meetings_url: service_url("meetings")?,
         coordination_url: service_url("coordination")?,
         dev_issuer: Some(dev_issuer),
+        oidc: None,
+        services_ca: None,
     })?;
     let web_task = tokio::spawn(luukku_web::serve(web_listener, web, shutdown(stopped.clone())));
 

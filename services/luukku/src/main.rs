@@ -7,6 +7,7 @@ mod keys;
 mod nats;
 mod ops;
 mod serve;
+mod serve_web;
 
 use clap::Parser;
 

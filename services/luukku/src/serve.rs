@@ -23,17 +23,20 @@ pub enum Service {
     Referrals,
     Meetings,
     Coordination,
+    /// The web client for contact persons (ADR 14): it calls the services above.
+    Web,
 }
 
 impl Service {
-    /// The NATS user the service runs as.
-    fn user(self) -> NatsUser {
+    /// The NATS user the service runs as; the web client uses none.
+    fn user(self) -> Option<NatsUser> {
         match self {
-            Service::Families => NatsUser::Families,
-            Service::Contacts => NatsUser::Contacts,
-            Service::Referrals => NatsUser::Referrals,
-            Service::Meetings => NatsUser::Meetings,
-            Service::Coordination => NatsUser::Coordination,
+            Service::Families => Some(NatsUser::Families),
+            Service::Contacts => Some(NatsUser::Contacts),
+            Service::Referrals => Some(NatsUser::Referrals),
+            Service::Meetings => Some(NatsUser::Meetings),
+            Service::Coordination => Some(NatsUser::Coordination),
+            Service::Web => None,
         }
     }
 
@@ -45,28 +48,31 @@ impl Service {
             Service::Referrals => "referrals",
             Service::Meetings => "meetings",
             Service::Coordination => "coordination",
+            Service::Web => "web",
         }
     }
 
     /// Where the service serves its metrics when not told: one port each, so that services
     /// sharing a host do not collide.
-    fn default_metrics_port(self) -> u16 {
+    pub fn default_metrics_port(self) -> u16 {
         match self {
             Service::Families => 9465,
             Service::Contacts => 9466,
             Service::Referrals => 9467,
             Service::Meetings => 9468,
             Service::Coordination => 9469,
+            Service::Web => 9470,
         }
     }
 
-    fn default_port(self) -> u16 {
+    pub fn default_port(self) -> u16 {
         match self {
             Service::Families => 50051,
             Service::Contacts => 50052,
             Service::Referrals => 50053,
             Service::Meetings => 50054,
             Service::Coordination => 50055,
+            Service::Web => 8443,
         }
     }
 }
@@ -134,15 +140,17 @@ pub struct ServeArgs {
     pub reflection: bool,
     #[command(flatten)]
     pub kek: crate::keys::KekArgs,
+    #[command(flatten)]
+    pub web: crate::serve_web::WebArgs,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FileConfig {
+pub struct FileConfig {
     nats_url: Option<String>,
-    listen: Option<SocketAddr>,
+    pub listen: Option<SocketAddr>,
     admin_listen: Option<SocketAddr>,
-    metrics_listen: Option<SocketAddr>,
+    pub metrics_listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
     nats_nkey_file: Option<PathBuf>,
     nats_creds: Option<PathBuf>,
@@ -166,10 +174,18 @@ struct FileConfig {
     kek_file: Option<PathBuf>,
     #[serde(default)]
     previous_kek_files: Vec<PathBuf>,
+    /// `luukku serve web` only: a `[web]` table.
+    #[serde(default)]
+    pub web: crate::serve_web::WebFile,
 }
 
 /// How callers are verified: the issuer's keys, `iss`, `aud` and claim names.
 async fn authenticator(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Authenticator> {
+    Ok(Authenticator::new(verifier(args, file).await?))
+}
+
+/// The verifier of callers' tokens: the issuer's keys, `iss`, `aud` and claim names.
+pub async fn verifier(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Verifier> {
     let source = match (
         args.jwks_file.clone().or(file.jwks_file.clone()),
         args.jwks_url.clone().or(file.jwks_url.clone()),
@@ -198,11 +214,11 @@ async fn authenticator(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Au
     let keys = KeySet::load(&source).await.context("loading the token issuer's keys")?;
     let config =
         AuthConfig { claims: file.claims.clone().unwrap_or_default(), ..AuthConfig::new(issuer, audience) };
-    Ok(Authenticator::new(Verifier::new(config, keys)))
+    Ok(Verifier::new(config, keys))
 }
 
 /// The server's TLS, or none when `--insecure-plaintext` says so.
-fn tls(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Option<Tls>> {
+pub fn tls(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Option<Tls>> {
     let read = |path: &PathBuf| std::fs::read(path).with_context(|| format!("reading {}", path.display()));
     let cert = args.tls_cert.clone().or(file.tls_cert.clone());
     let key = args.tls_key.clone().or(file.tls_key.clone());
@@ -240,6 +256,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
         None => FileConfig::default(),
     };
+    let Some(user) = args.service.user() else {
+        return crate::serve_web::run(&args, &file).await;
+    };
     let authenticator = authenticator(&args, &file).await?;
     let tls = tls(&args, &file)?;
     let nats_url = args.nats_url.clone().or(file.nats_url.clone()).context(
@@ -266,10 +285,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         nats_cert: args.nats.nats_cert.clone().or(file.nats_cert.clone()),
         nats_key: args.nats.nats_key.clone().or(file.nats_key.clone()),
     };
-    let store =
-        EventStore::connect_as(&nats_url, StoreSettings::default(), &nats.auth(args.service.user(), None)?)
-            .await
-            .with_context(|| format!("connecting to {}", redact(&nats_url)))?;
+    let store = EventStore::connect_as(&nats_url, StoreSettings::default(), &nats.auth(user, None)?)
+        .await
+        .with_context(|| format!("connecting to {}", redact(&nats_url)))?;
     store
         .check_provisioned(&Stream::ALL)
         .await
@@ -332,6 +350,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             admin = Some(started.admin);
             started.routes
         }
+        Service::Web => anyhow::bail!("the web client runs no event store service"),
     };
     let (listener, address) = bind(listen).await.with_context(|| format!("binding {listen}"))?;
     let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -11,6 +11,10 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 #[path = "e2e/web.rs"]
 mod web;
 
+/// Production sign-in with an OpenID Connect provider.
+#[path = "e2e/oidc.rs"]
+mod oidc;
+
 fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }

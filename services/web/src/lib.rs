@@ -5,6 +5,7 @@ mod family;
 mod forms;
 mod i18n;
 mod meetings;
+mod oidc;
 mod pages;
 mod referrals;
 mod session;
@@ -36,6 +37,7 @@ use maud::Markup;
 use tonic::transport::Channel;
 
 pub use i18n::Lang;
+pub use oidc::{Oidc, OidcConfig, OidcError};
 use pages::{Problem, Registration};
 use session::{Session, Sessions};
 
@@ -89,11 +91,17 @@ pub struct WebConfig {
     pub coordination_url: String,
     /// Under `luukku dev`: the development issuer that signs the identities offered at sign-in.
     pub dev_issuer: Option<Arc<DevIssuer>>,
+    /// In production: the OpenID Connect provider people sign in with.
+    pub oidc: Option<Arc<Oidc>>,
+    /// The CA (PEM) that signed the services' certificates, for `https://` service URLs; the
+    /// system's roots are trusted too.
+    pub services_ca: Option<Vec<u8>>,
 }
 
 struct Inner {
     sessions: Sessions,
     dev_issuer: Option<Arc<DevIssuer>>,
+    oidc: Option<Arc<Oidc>>,
     families: Channel,
     contacts: Channel,
     referrals: Channel,
@@ -144,11 +152,20 @@ impl App {
 /// The web client's routes.
 pub fn router(config: WebConfig) -> Result<Router, tonic::transport::Error> {
     let lazy = |url: &str| -> Result<Channel, tonic::transport::Error> {
-        Ok(tonic::transport::Endpoint::from_shared(url.to_owned())?.connect_lazy())
+        let mut endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())?;
+        if url.starts_with("https://") {
+            let mut tls = tonic::transport::ClientTlsConfig::new().with_enabled_roots();
+            if let Some(ca) = &config.services_ca {
+                tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(ca));
+            }
+            endpoint = endpoint.tls_config(tls)?;
+        }
+        Ok(endpoint.connect_lazy())
     };
     let app = App(Arc::new(Inner {
         sessions: Sessions::default(),
-        dev_issuer: config.dev_issuer,
+        dev_issuer: config.dev_issuer.clone(),
+        oidc: config.oidc.clone(),
         families: lazy(&config.families_url)?,
         contacts: lazy(&config.contacts_url)?,
         referrals: lazy(&config.referrals_url)?,
@@ -169,6 +186,8 @@ pub fn router(config: WebConfig) -> Result<Router, tonic::transport::Error> {
         .route("/", get(home))
         .route("/sign-in", get(sign_in_page).post(sign_in))
         .route("/sign-out", post(sign_out))
+        .route("/sign-in/oidc", post(oidc_start))
+        .route("/oidc/callback", get(oidc_callback))
         .route("/lang", get(set_lang))
         .route("/caseload", get(caseload))
         .route("/families/new", get(register_page))
@@ -227,9 +246,67 @@ fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, page(lang, "500", None, body)).into_response()
 }
 
+/// Serves `router` over TLS on `listener` until `shutdown` resolves: the certificate chain
+/// and private key are PEM.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    certificate: &[u8],
+    key: &[u8],
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let invalid = |error: &dyn std::fmt::Display| {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, error.to_string())
+    };
+    let chain = CertificateDer::pem_slice_iter(certificate)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| invalid(&error))?;
+    let key = PrivateKeyDer::from_pem_slice(key).map_err(|error| invalid(&error))?;
+    luukku_auth::install_tls_provider();
+    let mut config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|error| invalid(&error))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let service = hyper_util::service::TowerToHyperService::new(router);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "accepting a connection");
+                    continue;
+                }
+            },
+            () = &mut shutdown => return Ok(()),
+        };
+        let (acceptor, service) = (acceptor.clone(), service.clone());
+        tokio::spawn(async move {
+            // A handshake that never finishes holds nothing for long.
+            let Ok(Ok(stream)) = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await
+            else {
+                return;
+            };
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let served = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                .serve_connection_with_upgrades(io, service)
+                .await;
+            if let Err(error) = served {
+                tracing::debug!(%error, "a web connection ended");
+            }
+        });
+    }
+}
+
 async fn secure_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
-    headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    if !headers.contains_key(CONTENT_SECURITY_POLICY) {
+        headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    }
     headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
@@ -416,7 +493,19 @@ async fn audit(SignedIn { session, .. }: SignedIn, Query(query): Query<AuditQuer
 async fn sign_in_page(State(app): State<App>, headers: HeaderMap) -> Response {
     let lang = lang_of(&headers, None);
     let identities: Vec<(&str, &str)> = DEV_IDENTITIES.iter().map(|(id, .., label)| (*id, *label)).collect();
-    page(lang, lang.t("sign_in"), None, pages::sign_in(lang, &identities, app.0.dev_issuer.is_some()))
+    let body = pages::sign_in(lang, &identities, app.0.dev_issuer.is_some(), app.0.oidc.is_some());
+    let mut response = page(lang, lang.t("sign_in"), None, body);
+    // The sign-in form leads on to the provider: a form's redirect must be allowed too.
+    if let Some(oidc) = &app.0.oidc
+        && let Ok(csp) =
+            HeaderValue::from_str(&CSP.replace(
+                "form-action 'self'",
+                &format!("form-action 'self' {}", oidc.authorization_origin()),
+            ))
+    {
+        response.headers_mut().insert(CONTENT_SECURITY_POLICY, csp);
+    }
+    response
 }
 
 #[derive(serde::Deserialize)]
@@ -459,11 +548,99 @@ async fn sign_in(State(app): State<App>, headers: HeaderMap, Form(form): Form<Si
     };
     let session =
         Session::new(token, (*person).to_owned(), role.to_string(), sector.map(|s| s.to_string()), lang);
-    start_session(&app, session).await
+    start_session(&app, session, false).await
 }
 
-/// Starts `session` (looking up the contact person they are) and leads to their home page.
-async fn start_session(app: &App, mut session: Session) -> Response {
+/// The cookie that ties a sign-in at the provider to this browser. SameSite=Lax: the provider
+/// sends the browser back with a cross-site navigation, on which a Strict cookie is not sent.
+const LOGIN_COOKIE: &str = "__Host-luukku-login";
+
+/// A refusal before anyone is signed in.
+fn unsigned(lang: Lang, code: StatusCode, key: &'static str) -> Response {
+    (code, page(lang, code.as_str(), None, pages::error_page(lang, lang.t(key)))).into_response()
+}
+
+/// Sends the browser to the provider to sign in.
+async fn oidc_start(State(app): State<App>, headers: HeaderMap) -> Response {
+    let lang = lang_of(&headers, None);
+    if headers.get("sec-fetch-site").is_some_and(|site| site != "same-origin") {
+        return unsigned(lang, StatusCode::FORBIDDEN, "error_forged");
+    }
+    let Some(oidc) = &app.0.oidc else {
+        return unsigned(lang, StatusCode::NOT_FOUND, "no_sign_in");
+    };
+    let (url, state) = match oidc.start(lang) {
+        Ok(started) => started,
+        Err(error) => {
+            tracing::warn!(%error, "a sign-in could not start");
+            return unsigned(lang, StatusCode::SERVICE_UNAVAILABLE, "error_unavailable");
+        }
+    };
+    let mut response = redirect(&url);
+    let cookie = format!("{LOGIN_COOKIE}={state}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=600");
+    if let Ok(cookie) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(SET_COOKIE, cookie);
+    }
+    response
+}
+
+#[derive(serde::Deserialize, Default)]
+struct Callback {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    error: String,
+}
+
+/// The provider sends the browser back here with a code, which buys the tokens.
+async fn oidc_callback(State(app): State<App>, headers: HeaderMap, Query(back): Query<Callback>) -> Response {
+    let lang = lang_of(&headers, None);
+    let Some(oidc) = &app.0.oidc else {
+        return unsigned(lang, StatusCode::NOT_FOUND, "no_sign_in");
+    };
+    // The state must be the one this browser was sent off with.
+    let ours = session::cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
+    if back.state.is_empty() || !session::same_secret(ours, &back.state) {
+        return unsigned(lang, StatusCode::BAD_REQUEST, "sign_in_failed");
+    }
+    if !back.error.is_empty() || back.code.is_empty() {
+        tracing::info!(error = %back.error, "the provider did not sign the person in");
+        return unsigned(lang, StatusCode::UNAUTHORIZED, "sign_in_failed");
+    }
+    let signed = match oidc.finish(&back.state, &back.code).await {
+        Ok(signed) => signed,
+        Err(error) => {
+            tracing::warn!(%error, "a sign-in was refused");
+            return unsigned(lang, StatusCode::UNAUTHORIZED, "sign_in_failed");
+        }
+    };
+    let identity = &signed.identity;
+    let mut session = Session::new(
+        signed.token.clone(),
+        identity.person.to_string(),
+        identity.role.to_string(),
+        identity.sector.map(|sector| sector.to_string()),
+        signed.lang,
+    );
+    // A session lasts no longer than its token.
+    let now_secs = jiff::Timestamp::now().as_second();
+    let left = u64::try_from(identity.expires_at.saturating_sub(now_secs)).unwrap_or_default();
+    session.expires = session.expires.min(std::time::Instant::now() + Duration::from_secs(left));
+    let mut response = start_session(&app, session, true).await;
+    if let Ok(cookie) =
+        HeaderValue::from_str(&format!("{LOGIN_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=0"))
+    {
+        response.headers_mut().append(SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// Starts `session` (looking up the contact person they are) and leads to their home page:
+/// by a redirect, or `by_page` (after the provider's cross-site redirect, so the next request
+/// is one of this site's and carries the SameSite=Strict session cookie).
+async fn start_session(app: &App, mut session: Session, by_page: bool) -> Response {
     let lang = session.lang;
     if session.role == Role::ContactPerson.to_string() {
         session.contact_person_id = app.contact_person_of(&session.token, &session.person).await;
@@ -473,7 +650,7 @@ async fn start_session(app: &App, mut session: Session) -> Response {
         let body = pages::error_page(lang, lang.t("error_unavailable"));
         return (StatusCode::SERVICE_UNAVAILABLE, page(lang, "503", None, body)).into_response();
     };
-    let mut response = redirect(home);
+    let mut response = if by_page { pages::onward(lang, home).into_response() } else { redirect(home) };
     if let Ok(cookie) = HeaderValue::from_str(&session::session_cookie(&id)) {
         response.headers_mut().append(SET_COOKIE, cookie);
     }

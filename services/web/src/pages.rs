@@ -75,9 +75,14 @@ pub fn problem(problem: &Problem) -> Markup {
 }
 
 /// The development identities one may sign in as under `luukku dev`.
-pub fn sign_in(lang: Lang, identities: &[(&str, &str)], available: bool) -> Markup {
+pub fn sign_in(lang: Lang, identities: &[(&str, &str)], available: bool, provider: bool) -> Markup {
     html! {
         h1 { (lang.t("sign_in")) }
+        @if provider {
+            form.stack method="post" action="/sign-in/oidc" {
+                button.primary type="submit" { (lang.t("sign_in_provider")) }
+            }
+        }
         @if available {
             p.notice { (lang.t("dev_note")) }
             form.stack method="post" action="/sign-in" {
@@ -93,7 +98,7 @@ pub fn sign_in(lang: Lang, identities: &[(&str, &str)], available: bool) -> Mark
                 }
                 button.primary type="submit" { (lang.t("sign_in")) }
             }
-        } @else {
+        } @else if !provider {
             p.problem { (lang.t("no_sign_in")) }
         }
     }
@@ -315,6 +320,23 @@ pub fn register(lang: Lang, session: &Session, sent: &Registration, refused: Opt
                 (crate::forms::text("child_born", lang.t("birth_date"), &sent.child_born, error(&["members[1].details.birth_date"]), true))
             }
             button.primary type="submit" { (lang.t("register_button")) }
+        }
+    }
+}
+
+/// The page after a sign-in at the provider: it goes on to `home` by itself (a navigation of
+/// this site's own), or by its link.
+pub fn onward(lang: Lang, home: &str) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta http-equiv="refresh" content={ "0;url=" (home) };
+                title { (lang.t("signed_in")) " – luukku" }
+                link rel="stylesheet" href="/static/luukku.css";
+            }
+            body { main #main { p { a href=(home) { (lang.t("signed_in")) } } } }
         }
     }
 }

@@ -8,7 +8,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use super::*;
 
 /// A chromedriver of this test's own, on a free port; killed on drop.
-struct Driver {
+pub(super) struct Driver {
     _child: tokio::process::Child,
     port: u16,
     profile: tempfile::TempDir,
@@ -18,7 +18,7 @@ fn tool(env: &str, fallback: &str) -> String {
     std::env::var(env).unwrap_or_else(|_| fallback.to_owned())
 }
 
-async fn chromedriver() -> anyhow::Result<Driver> {
+pub(super) async fn chromedriver() -> anyhow::Result<Driver> {
     let port = free_port()?;
     let binary = tool("LUUKKU_CHROMEDRIVER", "/usr/bin/chromedriver");
     let child = tokio::process::Command::new(&binary)
@@ -38,7 +38,7 @@ async fn chromedriver() -> anyhow::Result<Driver> {
 }
 
 /// A headless Chromium with a new profile, phone-sized.
-async fn browser(driver: &Driver) -> anyhow::Result<Client> {
+pub(super) async fn browser(driver: &Driver) -> anyhow::Result<Client> {
     let mut capabilities = serde_json::Map::new();
     capabilities.insert(
         "goog:chromeOptions".to_owned(),
@@ -87,7 +87,7 @@ async fn accessibility(client: &Client) -> anyhow::Result<Vec<String>> {
 }
 
 /// Checks the page as a user would: what it says, that it is accessible, and a screenshot.
-async fn look(client: &Client, name: &str, says: &str) -> anyhow::Result<String> {
+pub(super) async fn look(client: &Client, name: &str, says: &str) -> anyhow::Result<String> {
     let body = client.find(Locator::Css("body")).await.map_err(|error| anyhow::anyhow!("{name}: {error}"))?;
     let text = body.text().await.map_err(|error| anyhow::anyhow!("{name}: {error}"))?;
     assert!(text.contains(says), "{name}: expected {says:?} on the page: {text}");
@@ -98,7 +98,7 @@ async fn look(client: &Client, name: &str, says: &str) -> anyhow::Result<String>
     Ok(text)
 }
 
-async fn fill(client: &Client, id: &str, value: &str) -> anyhow::Result<()> {
+pub(super) async fn fill(client: &Client, id: &str, value: &str) -> anyhow::Result<()> {
     let field =
         client.find(Locator::Id(id)).await.map_err(|error| anyhow::anyhow!("finding #{id}: {error}"))?;
     field.send_keys(value).await.map_err(|error| anyhow::anyhow!("filling #{id}: {error}"))?;
@@ -106,7 +106,7 @@ async fn fill(client: &Client, id: &str, value: &str) -> anyhow::Result<()> {
 }
 
 /// Sends the form and waits for the page it leads to.
-async fn submit(client: &Client, form: &str) -> anyhow::Result<()> {
+pub(super) async fn submit(client: &Client, form: &str) -> anyhow::Result<()> {
     let old = client.find(Locator::Css("html")).await?;
     client.find(Locator::Css(&format!("{form} button[type=submit]"))).await?.click().await?;
     for _ in 0..100 {

@@ -1,0 +1,289 @@
+//! Sign-in in production: the OpenID Connect authorization code flow with PKCE (RFC 7636),
+//! against the configured provider.
+//!
+//! The provider's access token is what the web client presents to the services, which verify it
+//! as they verify any caller's; the web client verifies it the same way, to know who signed in.
+//! The ID token proves the sign-in was made for this client and this attempt (its nonce).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use luukku_auth::{AuthConfig, Identity, KeySet, KeySource, Verifier};
+use sha2::{Digest as _, Sha256};
+
+use crate::i18n::Lang;
+use crate::session::random_token;
+
+/// How long a sign-in may take at the provider.
+const ATTEMPT_TTL: Duration = Duration::from_secs(600);
+/// The most sign-ins under way at once; one more is refused until some finish or lapse.
+const MOST_ATTEMPTS: usize = 10_000;
+/// The largest answer taken from the provider.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// How the web client signs people in with the provider.
+#[derive(Clone)]
+pub struct OidcConfig {
+    /// The provider's issuer URL; its discovery document is at
+    /// `<issuer>/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub client_id: String,
+    /// A confidential client's secret (sent with HTTP Basic); none for a public client.
+    pub client_secret: Option<String>,
+    /// Where the provider sends the browser back: `<public URL>/oidc/callback`.
+    pub redirect_uri: String,
+    /// Space-separated; `openid` is always asked for.
+    pub scopes: String,
+    /// Verifies the access tokens, as the services do (their issuer, audience and claims).
+    pub access: Arc<Verifier>,
+}
+
+impl std::fmt::Debug for OidcConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcConfig")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("redirect_uri", &self.redirect_uri)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OidcError {
+    #[error("the provider at {url} could not be asked: {reason}")]
+    Provider { url: String, reason: String },
+    #[error("the provider's {what} is not usable: {reason}")]
+    Answer { what: &'static str, reason: String },
+    #[error("the sign-in is unknown, already used or too old")]
+    UnknownAttempt,
+    #[error("too many sign-ins are under way")]
+    Busy,
+    #[error("the ID token is not valid: {0}")]
+    IdToken(String),
+    #[error("the access token is not valid: {0}")]
+    AccessToken(String),
+}
+
+/// One sign-in under way at the provider.
+struct Attempt {
+    verifier: String,
+    nonce: String,
+    lang: Lang,
+    started: Instant,
+}
+
+/// The provider, as discovered, and the sign-ins under way.
+pub struct Oidc {
+    config: OidcConfig,
+    authorization_endpoint: String,
+    token_endpoint: String,
+    id_tokens: Verifier,
+    http: reqwest::Client,
+    attempts: Mutex<HashMap<String, Attempt>>,
+}
+
+/// What a successful sign-in gives.
+pub struct SignedIn {
+    pub token: String,
+    pub identity: Identity,
+    pub lang: Lang,
+}
+
+fn usable_url(url: &str) -> bool {
+    url.starts_with("https://") || luukku_auth::is_loopback_http(url)
+}
+
+#[derive(serde::Deserialize)]
+struct Discovery {
+    issuer: String,
+    authorization_endpoint: String,
+    token_endpoint: String,
+    jwks_uri: String,
+    #[serde(default)]
+    code_challenge_methods_supported: Vec<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+    id_token: String,
+    #[serde(default)]
+    token_type: String,
+}
+
+impl Oidc {
+    /// Reads the provider's discovery document and starts following its keys.
+    pub async fn discover(config: OidcConfig) -> Result<Self, OidcError> {
+        luukku_auth::install_tls_provider();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|error| OidcError::Provider { url: config.issuer.clone(), reason: error.to_string() })?;
+        let url = format!("{}/.well-known/openid-configuration", config.issuer.trim_end_matches('/'));
+        if !usable_url(&url) {
+            return Err(OidcError::Provider {
+                url,
+                reason: "the provider must be reached over https".to_owned(),
+            });
+        }
+        let body = read(http.get(&url).send().await, &url).await?;
+        let found: Discovery = serde_json::from_slice(&body)
+            .map_err(|error| OidcError::Answer { what: "discovery document", reason: error.to_string() })?;
+        // The document must be the issuer's own (OpenID Connect Discovery 1.0, 4.3).
+        if found.issuer != config.issuer {
+            return Err(OidcError::Answer {
+                what: "discovery document",
+                reason: format!("it names the issuer {:?}, not {:?}", found.issuer, config.issuer),
+            });
+        }
+        if !found.code_challenge_methods_supported.is_empty()
+            && !found.code_challenge_methods_supported.iter().any(|method| method == "S256")
+        {
+            return Err(OidcError::Answer {
+                what: "discovery document",
+                reason: "no PKCE with S256".to_owned(),
+            });
+        }
+        for endpoint in [&found.authorization_endpoint, &found.token_endpoint, &found.jwks_uri] {
+            if !usable_url(endpoint) {
+                return Err(OidcError::Answer {
+                    what: "discovery document",
+                    reason: format!("{endpoint} is not https"),
+                });
+            }
+        }
+        let keys =
+            KeySet::load(&KeySource::Url { url: found.jwks_uri.clone(), refresh: Duration::from_secs(300) })
+                .await
+                .map_err(|error| OidcError::Answer { what: "key set", reason: error.to_string() })?;
+        let id_tokens = Verifier::new(AuthConfig::new(config.issuer.clone(), config.client_id.clone()), keys);
+        Ok(Self {
+            config,
+            authorization_endpoint: found.authorization_endpoint,
+            token_endpoint: found.token_endpoint,
+            id_tokens,
+            http,
+            attempts: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The origin of the provider's sign-in page (`https://host[:port]`): the sign-in form
+    /// leads there, so the page's Content-Security-Policy allows it as a form's destination.
+    pub fn authorization_origin(&self) -> &str {
+        let endpoint = self.authorization_endpoint.as_str();
+        let after_scheme = endpoint.find("://").map_or(0, |at| at + 3);
+        let end =
+            endpoint[after_scheme..].find(['/', '?', '#']).map_or(endpoint.len(), |at| after_scheme + at);
+        &endpoint[..end]
+    }
+
+    fn attempts(&self) -> std::sync::MutexGuard<'_, HashMap<String, Attempt>> {
+        self.attempts.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Starts a sign-in: the provider's URL to send the browser to, and the attempt's state,
+    /// which the browser keeps in a cookie until it comes back.
+    pub fn start(&self, lang: Lang) -> Result<(String, String), OidcError> {
+        let (state, nonce, verifier) = (random_token(), random_token(), random_token());
+        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+        {
+            let mut attempts = self.attempts();
+            let now = Instant::now();
+            attempts.retain(|_, attempt| now.duration_since(attempt.started) < ATTEMPT_TTL);
+            if attempts.len() >= MOST_ATTEMPTS {
+                return Err(OidcError::Busy);
+            }
+            attempts.insert(state.clone(), Attempt { verifier, nonce: nonce.clone(), lang, started: now });
+        }
+        let scopes = if self.config.scopes.split(' ').any(|scope| scope == "openid") {
+            self.config.scopes.clone()
+        } else {
+            format!("openid {}", self.config.scopes).trim().to_owned()
+        };
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &self.config.client_id)
+            .append_pair("redirect_uri", &self.config.redirect_uri)
+            .append_pair("scope", &scopes)
+            .append_pair("state", &state)
+            .append_pair("nonce", &nonce)
+            .append_pair("code_challenge", &challenge)
+            .append_pair("code_challenge_method", "S256")
+            .append_pair("ui_locales", lang.code())
+            .finish();
+        let separator = if self.authorization_endpoint.contains('?') { '&' } else { '?' };
+        Ok((format!("{}{separator}{query}", self.authorization_endpoint), state))
+    }
+
+    /// Finishes the sign-in `state` names with the provider's `code`: the tokens, checked.
+    pub async fn finish(&self, state: &str, code: &str) -> Result<SignedIn, OidcError> {
+        // An attempt is used once, whatever the outcome.
+        let attempt = self.attempts().remove(state).ok_or(OidcError::UnknownAttempt)?;
+        if attempt.started.elapsed() >= ATTEMPT_TTL {
+            return Err(OidcError::UnknownAttempt);
+        }
+        let form = form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "authorization_code")
+            .append_pair("code", code)
+            .append_pair("redirect_uri", &self.config.redirect_uri)
+            .append_pair("client_id", &self.config.client_id)
+            .append_pair("code_verifier", &attempt.verifier)
+            .finish();
+        let mut request = self
+            .http
+            .post(&self.token_endpoint)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json")
+            .body(form);
+        if let Some(secret) = &self.config.client_secret {
+            // client_secret_basic: both parts form-encoded first (RFC 6749, 2.3.1).
+            let encode = |text: &str| form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+            let basic = STANDARD.encode(format!("{}:{}", encode(&self.config.client_id), encode(secret)));
+            request = request.header("authorization", format!("Basic {basic}"));
+        }
+        let body = read(request.send().await, &self.token_endpoint).await?;
+        let answer: TokenAnswer = serde_json::from_slice(&body)
+            .map_err(|error| OidcError::Answer { what: "token answer", reason: error.to_string() })?;
+        if !answer.token_type.is_empty() && !answer.token_type.eq_ignore_ascii_case("bearer") {
+            return Err(OidcError::Answer { what: "token answer", reason: "not a bearer token".to_owned() });
+        }
+        let claims = self
+            .id_tokens
+            .verify_claims(&answer.id_token)
+            .map_err(|error| OidcError::IdToken(error.to_string()))?;
+        if claims.get("nonce").and_then(serde_json::Value::as_str) != Some(attempt.nonce.as_str()) {
+            return Err(OidcError::IdToken("its nonce is not this sign-in's".to_owned()));
+        }
+        let identity = self
+            .config
+            .access
+            .verify(&answer.access_token)
+            .map_err(|error| OidcError::AccessToken(error.to_string()))?;
+        // Both tokens must name the same person.
+        let subject = claims.get("sub").and_then(serde_json::Value::as_str).unwrap_or_default();
+        if subject != identity.person.as_str() {
+            return Err(OidcError::AccessToken("it names another person than the ID token".to_owned()));
+        }
+        Ok(SignedIn { token: answer.access_token, identity, lang: attempt.lang })
+    }
+}
+
+async fn read(answer: Result<reqwest::Response, reqwest::Error>, url: &str) -> Result<Vec<u8>, OidcError> {
+    let failed = |reason: String| OidcError::Provider { url: url.to_owned(), reason };
+    let mut response = answer.map_err(|error| failed(error.to_string()))?;
+    if !response.status().is_success() {
+        return Err(failed(format!("it answered {}", response.status())));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|error| failed(error.to_string()))? {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_ANSWER_BYTES {
+            return Err(failed("the answer is too large".to_owned()));
+        }
+    }
+    Ok(body)
+}
