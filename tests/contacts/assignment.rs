@@ -27,6 +27,21 @@ async fn a_handover_completes_only_when_the_new_person_accepts() -> anyhow::Resu
     assert!(assigned.assigned && assigned.handover_id.is_empty());
     assert_eq!(harness.assignment(&family_id).await?.contact_person_id, anna);
     assert_eq!(harness.caseload(&anna).await?, std::slice::from_ref(&family_id));
+    // Which families Anna coordinates is for her and her supervisor, not for another contact
+    // person, nor for Ben looking her up by her user id.
+    let by_id = pb::GetContactPersonRequest { contact_person_id: anna.clone(), ..Default::default() };
+    let seen = harness.contacts.get_contact_person(harness.call(by_id)).await?.into_inner();
+    assert!(
+        seen.contact_person.is_some_and(|person| person.caseload.is_empty() && person.reserved.is_empty())
+    );
+    let by_person =
+        pb::GetContactPersonRequest { person_id: "anna.contact".to_owned(), ..Default::default() };
+    let ben_actor = contact_actor("ben.contact");
+    let seen = harness.contacts.get_contact_person(harness.call_as(&ben_actor, by_person.clone())).await?;
+    assert!(seen.into_inner().contact_person.is_some_and(|person| person.caseload.is_empty()));
+    let anna_actor = contact_actor("anna.contact");
+    let own = harness.contacts.get_contact_person(harness.call_as(&anna_actor, by_person)).await?;
+    assert_eq!(own.into_inner().contact_person.map(|person| person.caseload), Some(vec![family_id.clone()]));
 
     assert_eq!(broken_rule(harness.assign(&family_id, &anna, "").await), "ALREADY_ASSIGNED");
     assert_eq!(broken_rule(harness.assign(&family_id, &ben, "").await), "HANDOVER_NEEDS_REASON");

@@ -47,7 +47,7 @@ impl Harness {
     async fn person_record(&mut self, person: &str) -> anyhow::Result<pb::ContactPerson> {
         let request =
             pb::GetContactPersonRequest { contact_person_id: person.to_owned(), ..Default::default() };
-        let response = self.contacts.get_contact_person(self.call(request)).await?.into_inner();
+        let response = self.contacts.get_contact_person(self.as_supervisor(request)).await?.into_inner();
         response.contact_person.ok_or_else(|| anyhow::anyhow!("no contact person in the answer"))
     }
 

@@ -131,7 +131,7 @@ impl Harness {
             contact_person_id: contact_person_id.to_owned(),
             ..Default::default()
         };
-        let person = self.contacts.get_contact_person(self.call(request)).await?.into_inner();
+        let person = self.contacts.get_contact_person(self.as_supervisor(request)).await?.into_inner();
         Ok(person.contact_person.map(|person| person.caseload).unwrap_or_default())
     }
 

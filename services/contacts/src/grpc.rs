@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use luukku_app::Guard;
 use luukku_app::context_now;
+use luukku_domain::Role;
 use luukku_domain::access::{Action, Target};
 use luukku_eventstore::KeyStore;
 use luukku_grpc::paging::{page, requested};
@@ -29,12 +30,16 @@ impl<K: KeyStore> ContactGrpc<K> {
     }
 
     /// The contact person whose tokens name `person` (their identity provider's id).
-    fn contact_person_of(&self, person: &str) -> Result<luukku_domain::contacts::ContactPersonId, Status> {
+    async fn contact_person_of(
+        &self,
+        person: &str,
+    ) -> Result<luukku_domain::contacts::ContactPersonId, Status> {
         let code = luukku_domain::Code::try_from(person.to_owned()).map_err(|error| {
             luukku_grpc::decode::invalid(vec![("person_id".to_owned(), error.to_string())])
         })?;
-        self.guard
-            .relations()
+        let relations = self.guard.relations();
+        relations.ready().await.map_err(status)?;
+        relations
             .contact_person_of(&code)
             .map_err(status)?
             .ok_or_else(|| Status::not_found("no contact person has this person id"))
@@ -106,7 +111,13 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
         let caller = caller(&request).await?;
         let asked = request.get_ref();
         let person_id = match (asked.contact_person_id.is_empty(), asked.person_id.is_empty()) {
-            (true, false) => self.contact_person_of(&asked.person_id)?,
+            (true, false) => self.contact_person_of(&asked.person_id).await?,
+            (false, false) => {
+                return Err(luukku_grpc::decode::invalid(vec![(
+                    "person_id".to_owned(),
+                    "give contact_person_id or person_id, not both".to_owned(),
+                )]));
+            }
             _ => decode::person_id("contact_person_id", &asked.contact_person_id)?,
         };
         check(
@@ -117,7 +128,18 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
         )
         .await?;
         let person = self.app.get_person(&caller, person_id).await.map_err(status)?;
-        Ok(Response::new(pb::GetContactPersonResponse { contact_person: Some(encode::person(&person)) }))
+        let mut answer = encode::person(&person);
+        // Which families a contact person coordinates is for them, and for those who assign
+        // families (supervisors, operators); anyone else sees who they are, not their caseload.
+        let own = answer
+            .profile
+            .as_ref()
+            .is_some_and(|profile| profile.person_id == caller.actor.person_id.as_str());
+        if !own && !matches!(caller.actor.role, Role::Supervisor | Role::Operator) {
+            answer.caseload.clear();
+            answer.reserved.clear();
+        }
+        Ok(Response::new(pb::GetContactPersonResponse { contact_person: Some(answer) }))
     }
 
     async fn assign_contact_person(

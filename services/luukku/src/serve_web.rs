@@ -78,7 +78,9 @@ pub async fn run(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<()> {
     let public_url = public_url.trim_end_matches('/').to_owned();
     let tls = crate::serve::tls(args, file)?;
     anyhow::ensure!(
-        public_url.starts_with("https://") || public_url.starts_with("http://127.0.0.1"),
+        public_url.starts_with("https://")
+            || public_url == "http://127.0.0.1"
+            || public_url.strip_prefix("http://127.0.0.1:").is_some_and(|port| port.parse::<u16>().is_ok()),
         "--public-url must be https:// (its session cookies are Secure); http://127.0.0.1 is allowed for trying it out"
     );
     let secret_file = web.oidc_client_secret_file.clone().or(saved.oidc_client_secret_file.clone());

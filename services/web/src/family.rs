@@ -45,6 +45,19 @@ pub enum Part {
     Handover,
 }
 
+impl Part {
+    /// The id of its section's heading on the family page.
+    fn anchor(self) -> &'static str {
+        match self {
+            Part::Consent => "act-consent",
+            Part::Contact => "act-contact",
+            Part::Referral => "act-referral",
+            Part::Meeting => "act-meeting",
+            Part::Handover => "act-handover",
+        }
+    }
+}
+
 /// What the page offers beside the view: the catalogue to refer to and the family's meetings.
 #[derive(Default)]
 struct Extras {
@@ -120,12 +133,21 @@ async fn refused_at(
     session: &Session,
     family_id: &str,
     part: Part,
+    form: &crate::forms::Fields,
     status: &tonic::Status,
 ) -> Response {
     use tonic::Code;
     match status.code() {
         Code::InvalidArgument | Code::FailedPrecondition | Code::Aborted | Code::AlreadyExists => {
-            respond(app, session, family_id, None, None, Some((part, problem(session.lang, status)))).await
+            respond(
+                app,
+                session,
+                family_id,
+                None,
+                None,
+                Some((part, problem(session.lang, status).with_sent(form))),
+            )
+            .await
         }
         _ => refused(session.lang, session, status),
     }
@@ -133,6 +155,19 @@ async fn refused_at(
 
 fn members_of<'v>(view: &'v coordination::FamilyView, role: &str) -> Vec<&'v coordination::Member> {
     view.members.iter().filter(|member| member.role == role).collect()
+}
+
+/// The form of `part` as it was sent, when it was refused.
+fn sent(refusal: Option<&(Part, Problem)>, part: Part) -> Option<&Problem> {
+    refusal.filter(|(at, _)| *at == part).map(|(_, problem)| problem)
+}
+
+fn value<'p>(sent: Option<&'p Problem>, name: &str) -> &'p str {
+    sent.map_or("", |problem| problem.value(name))
+}
+
+fn values(sent: Option<&Problem>, name: &str) -> Vec<String> {
+    sent.map(|problem| problem.values(name)).unwrap_or_default()
 }
 
 fn about(refusal: Option<&(Part, Problem)>, part: Part, paths: &[&str]) -> Option<String> {
@@ -161,9 +196,21 @@ fn family_page(
 ) -> Markup {
     let names: Vec<&str> = view.members.iter().map(|member| member.name.as_str()).collect();
     let coordinating = view.status == "active" && coordinates(session, view);
+    // A refusal whose form is not on the page (a handover decision; a family that closed
+    // meanwhile) is said at the top.
+    let drawn = |part: Part| {
+        coordinating
+            && (part != Part::Handover || (view.contact_person.is_some() && view.pending_handover.is_none()))
+    };
+    let unplaced = refusal.filter(|(part, _)| !drawn(*part)).map(|(_, problem)| problem);
     html! {
         h1 { (lang.t("family")) ": " (names.join(", ")) }
         @if let Some(notice) = notice { p.notice role="status" { (notice) } }
+        @if let Some(problem) = unplaced { (pages::problem(problem)) }
+        // A refused form may be far down the page: the top says so and leads there.
+        @if let Some((part, problem)) = refusal.filter(|(part, _)| drawn(*part)) {
+            p.problem { (problem.message) " " a href={ "#" (part.anchor()) } { (lang.t("to_form")) } }
+        }
         p.muted { (lang.t("family_id")) ": " code { (view.family_id) } " · "
             a href={ "/families/" (view.family_id) "/access-log" } { (lang.t("access_log")) } }
         @if let Some(handover) = &view.pending_handover { (handover_decision(lang, session, view, handover)) }
@@ -183,12 +230,12 @@ fn family_page(
                     }
                 }
             }
-            (section("act-contact", lang.t("log_contact"), Part::Contact, refusal, contact_form(lang, session, view, refusal)))
-            (section("act-referral", lang.t("make_referral"), Part::Referral, refusal, referral_form(lang, session, view, &extras.services, refusal)))
-            (section("act-meeting", lang.t("propose_meeting"), Part::Meeting, refusal, crate::meetings::propose_form(lang, session, view, refusal.filter(|(at, _)| *at == Part::Meeting).map(|(_, problem)| problem))))
-            (section("act-consent", lang.t("grant_consent"), Part::Consent, refusal, consent_forms(lang, session, view, refusal)))
+            (section(Part::Contact.anchor(), lang.t("log_contact"), Part::Contact, refusal, contact_form(lang, session, view, refusal)))
+            (section(Part::Referral.anchor(), lang.t("make_referral"), Part::Referral, refusal, referral_form(lang, session, view, &extras.services, refusal)))
+            (section(Part::Meeting.anchor(), lang.t("propose_meeting"), Part::Meeting, refusal, crate::meetings::propose_form(lang, session, view, refusal.filter(|(at, _)| *at == Part::Meeting).map(|(_, problem)| problem))))
+            (section(Part::Consent.anchor(), lang.t("grant_consent"), Part::Consent, refusal, consent_forms(lang, session, view, refusal)))
             @if view.contact_person.is_some() && view.pending_handover.is_none() {
-                (section("act-handover", lang.t("handover"), Part::Handover, refusal, handover_form(lang, session, view)))
+                (section(Part::Handover.anchor(), lang.t("handover"), Part::Handover, refusal, handover_form(lang, session, view, refusal)))
             }
         }
     }
@@ -218,15 +265,16 @@ fn consent_forms(
     refusal: Option<&(Part, Problem)>,
 ) -> Markup {
     let error = |paths: &[&str]| about(refusal, Part::Consent, paths);
+    let was = sent(refusal, Part::Consent);
     let sectors = forms::coded(lang, "sector", forms::SECTORS);
     html! {
         form.stack method="post" action={ "/families/" (view.family_id) "/consents" } novalidate {
             (forms::hidden(session))
-            (forms::select("given_by", lang.t("given_by"), &guardians(view), error(&["given_by"])))
-            (forms::checks("sectors", lang.t("sectors"), &sectors, error(&["sectors"])))
-            (forms::text("purpose", lang.t("purpose"), "", error(&["purpose"]), false))
-            (forms::text("valid_until", lang.t("valid_until"), "", error(&["valid_until"]), true))
-            (forms::text("signed_form", lang.t("signed_form"), "", error(&["signed_form"]), false))
+            (forms::select("given_by", lang.t("given_by"), &guardians(view), value(was, "given_by"), error(&["given_by"])))
+            (forms::checks("sectors", lang.t("sectors"), &sectors, &values(was, "sectors"), error(&["sectors"])))
+            (forms::text("purpose", lang.t("purpose"), value(was, "purpose"), error(&["purpose"]), false))
+            (forms::text("valid_until", lang.t("valid_until"), value(was, "valid_until"), error(&["valid_until"]), false))
+            (forms::text("signed_form", lang.t("signed_form"), value(was, "signed_form"), error(&["signed_form"]), false))
             button.primary type="submit" { (lang.t("grant_button")) }
         }
         @for consent in &view.consents {
@@ -234,7 +282,7 @@ fn consent_forms(
                 (forms::hidden(session))
                 @let id = format!("revoked_by-{}", consent.consent_id);
                 span { (pages::words(lang, "sector", &consent.sectors)) ", " (lang.t("valid_until")) " " (iso_date(&consent.valid_until)) " " }
-                label for=(id) { (lang.t("given_by")) }
+                label for=(id) { (lang.t("revoked_by")) }
                 select #(id) name="revoked_by" {
                     @for (value, name) in guardians(view) { option value=(value) { (name) } }
                 }
@@ -251,6 +299,7 @@ fn contact_form(
     refusal: Option<&(Part, Problem)>,
 ) -> Markup {
     let error = |paths: &[&str]| about(refusal, Part::Contact, paths);
+    let was = sent(refusal, Part::Contact);
     let mut with: Vec<(String, String)> = view
         .members
         .iter()
@@ -262,12 +311,12 @@ fn contact_form(
     html! {
         form.stack method="post" action={ "/families/" (view.family_id) "/contacts" } novalidate {
             (forms::hidden(session))
-            (forms::select("with", lang.t("with_whom"), &with, error(&["member_id", "professional_sector"])))
-            (forms::select("direction", lang.t("direction"), &[("inbound".to_owned(), lang.t("inbound").to_owned()), ("outbound".to_owned(), lang.t("outbound").to_owned())], error(&["direction"])))
-            (forms::select("channel", lang.t("channel"), &forms::coded(lang, "channel", forms::CHANNELS), error(&["channel"])))
-            (forms::checks("contact_needs", lang.t("needs"), &forms::coded(lang, "need", forms::NEEDS), error(&["needs"])))
-            (forms::area("summary", lang.t("summary"), error(&["summary"])))
-            (forms::text("follow_up", lang.t("follow_up_date"), "", error(&["follow_up"]), true))
+            (forms::select("with", lang.t("with_whom"), &with, value(was, "with"), error(&["member_id", "professional_sector"])))
+            (forms::select("direction", lang.t("direction"), &[("inbound".to_owned(), lang.t("inbound").to_owned()), ("outbound".to_owned(), lang.t("outbound").to_owned())], value(was, "direction"), error(&["direction"])))
+            (forms::select("channel", lang.t("channel"), &forms::coded(lang, "channel", forms::CHANNELS), value(was, "channel"), error(&["channel"])))
+            (forms::checks("contact_needs", lang.t("needs"), &forms::coded(lang, "need", forms::NEEDS), &values(was, "contact_needs"), error(&["needs"])))
+            (forms::area("summary", lang.t("summary"), value(was, "summary"), error(&["summary"])))
+            (forms::text("follow_up", lang.t("follow_up_date"), value(was, "follow_up"), error(&["follow_up"]), false))
             button.primary type="submit" { (lang.t("log_button")) }
         }
     }
@@ -281,6 +330,7 @@ fn referral_form(
     refusal: Option<&(Part, Problem)>,
 ) -> Markup {
     let error = |paths: &[&str]| about(refusal, Part::Referral, paths);
+    let was = sent(refusal, Part::Referral);
     let services: Vec<(String, String)> = services
         .iter()
         .map(|service| {
@@ -294,22 +344,29 @@ fn referral_form(
     html! {
         form.stack method="post" action={ "/families/" (view.family_id) "/referrals" } novalidate {
             (forms::hidden(session))
-            (forms::select("service_id", lang.t("service"), &services, error(&["service_id"])))
-            (forms::select("child_member_id", lang.t("concerns"), &concerns, error(&["child_member_id"])))
-            (forms::checks("referral_needs", lang.t("needs"), &forms::coded(lang, "need", forms::NEEDS), error(&["needs"])))
-            (forms::select("urgency", lang.t("urgency"), &forms::coded(lang, "urgency", &["normal", "urgent"]), error(&["urgency"])))
-            (forms::area("reason", lang.t("reason"), error(&["reason"])))
+            (forms::select("service_id", lang.t("service"), &services, value(was, "service_id"), error(&["service_id"])))
+            (forms::select("child_member_id", lang.t("concerns"), &concerns, value(was, "child_member_id"), error(&["child_member_id"])))
+            (forms::checks("referral_needs", lang.t("needs"), &forms::coded(lang, "need", forms::NEEDS), &values(was, "referral_needs"), error(&["needs"])))
+            (forms::select("urgency", lang.t("urgency"), &forms::coded(lang, "urgency", &["normal", "urgent"]), value(was, "urgency"), error(&["urgency"])))
+            (forms::area("reason", lang.t("reason"), value(was, "reason"), error(&["reason"])))
             button.primary type="submit" { (lang.t("refer_button")) }
         }
     }
 }
 
-fn handover_form(lang: Lang, session: &Session, view: &coordination::FamilyView) -> Markup {
+fn handover_form(
+    lang: Lang,
+    session: &Session,
+    view: &coordination::FamilyView,
+    refusal: Option<&(Part, Problem)>,
+) -> Markup {
+    let error = |paths: &[&str]| about(refusal, Part::Handover, paths);
+    let was = sent(refusal, Part::Handover);
     html! {
         form.stack method="post" action={ "/families/" (view.family_id) "/handover" } novalidate {
             (forms::hidden(session))
-            (forms::text("person_id", lang.t("person_id"), "", None, false))
-            (forms::area("handover_reason", lang.t("reason"), None))
+            (forms::text("person_id", lang.t("person_id"), value(was, "person_id"), error(&["person_id", "contact_person_id"]), false))
+            (forms::area("handover_reason", lang.t("reason"), value(was, "handover_reason"), error(&["reason"])))
             button.primary type="submit" { (lang.t("handover_button")) }
         }
     }
@@ -336,7 +393,12 @@ fn handover_decision(
             div.notice role="status" {
                 p { (lang.t("handover_to_you")) " " (name(&handover.from)) }
                 form.inline method="post" action=(action("accept")) { (forms::hidden(session)) button.primary type="submit" { (lang.t("accept")) } }
-                form.inline method="post" action=(action("decline")) { (forms::hidden(session)) button type="submit" { (lang.t("decline")) } }
+                form.inline method="post" action=(action("decline")) {
+                    (forms::hidden(session))
+                    label for="decline-reason" { (lang.t("reason")) }
+                    input #decline-reason name="reason" type="text";
+                    button type="submit" { (lang.t("decline")) }
+                }
             }
         } @else if mine.is_some() && id(&handover.from) == mine {
             div.notice role="status" {
@@ -355,7 +417,7 @@ pub async fn grant_consent(
     let lang = session.lang;
     if form.get("signed_form").is_empty() {
         // A consent rests on a signed form: said here, next to its field.
-        let problem = Problem::field(lang, "signed_form", lang.t("signed_form_needed"));
+        let problem = Problem::field(lang, "signed_form", lang.t("signed_form_needed")).with_sent(&form);
         return respond(&app, &session, &family_id, None, None, Some((Part::Consent, problem))).await;
     }
     let valid_until = form.get("valid_until");
@@ -371,7 +433,7 @@ pub async fn grant_consent(
     };
     match app.families().grant_consent(with_token(request, &session.token)).await {
         Ok(granted) => shown(&family_id, granted.into_inner().result.as_ref(), "consent"),
-        Err(status) => refused_at(&app, &session, &family_id, Part::Consent, &status).await,
+        Err(status) => refused_at(&app, &session, &family_id, Part::Consent, &form, &status).await,
     }
 }
 
@@ -389,7 +451,7 @@ pub async fn revoke_consent(
     };
     match app.families().revoke_consent(with_token(request, &session.token)).await {
         Ok(revoked) => shown(&family_id, revoked.into_inner().result.as_ref(), "revoked"),
-        Err(status) => refused_at(&app, &session, &family_id, Part::Consent, &status).await,
+        Err(status) => refused_at(&app, &session, &family_id, Part::Consent, &form, &status).await,
     }
 }
 
@@ -404,7 +466,7 @@ pub async fn record_contact(
         (true, _) => String::new(),
         (false, Some(date)) => date,
         (false, None) => {
-            let problem = Problem::field(lang, "follow_up", lang.t("date_form"));
+            let problem = Problem::field(lang, "follow_up", lang.t("date_form")).with_sent(&form);
             return respond(&app, &session, &family_id, None, None, Some((Part::Contact, problem))).await;
         }
     };
@@ -432,7 +494,7 @@ pub async fn record_contact(
     };
     match app.contacts().record_contact(with_token(request, &session.token)).await {
         Ok(recorded) => shown(&family_id, recorded.into_inner().result.as_ref(), "contact"),
-        Err(status) => refused_at(&app, &session, &family_id, Part::Contact, &status).await,
+        Err(status) => refused_at(&app, &session, &family_id, Part::Contact, &form, &status).await,
     }
 }
 
@@ -457,7 +519,7 @@ pub async fn create_referral(
             // The referral's own page follows it from here (it reads the referral itself).
             redirect(&format!("/referrals/{}?done=sent", created.referral_id))
         }
-        Err(status) => refused_at(&app, &session, &family_id, Part::Referral, &status).await,
+        Err(status) => refused_at(&app, &session, &family_id, Part::Referral, &form, &status).await,
     }
 }
 
@@ -484,7 +546,7 @@ pub async fn propose_handover(
     let to = match contact_person(&app, &session, &form.get("person_id")).await {
         Ok(to) => to,
         Err(status) if matches!(status.code(), tonic::Code::NotFound | tonic::Code::InvalidArgument) => {
-            let problem = unknown_person(session.lang);
+            let problem = unknown_person(session.lang).with_sent(&form);
             return respond(&app, &session, &family_id, None, None, Some((Part::Handover, problem))).await;
         }
         Err(status) => return refused(session.lang, &session, &status),
@@ -498,7 +560,7 @@ pub async fn propose_handover(
     };
     match app.contacts().assign_contact_person(with_token(request, &session.token)).await {
         Ok(proposed) => shown(&family_id, proposed.into_inner().result.as_ref(), "handover"),
-        Err(status) => refused_at(&app, &session, &family_id, Part::Handover, &status).await,
+        Err(status) => refused_at(&app, &session, &family_id, Part::Handover, &form, &status).await,
     }
 }
 
@@ -524,7 +586,7 @@ pub async fn decide_handover(
     };
     match decided {
         Ok(decided) => shown(&family_id, decided.into_inner().result.as_ref(), &decision),
-        Err(status) => refused_at(&app, &session, &family_id, Part::Handover, &status).await,
+        Err(status) => refused_at(&app, &session, &family_id, Part::Handover, &form, &status).await,
     }
 }
 
@@ -542,9 +604,9 @@ fn assign_form(lang: Lang, session: &Session, notice: Option<&str>, refusal: Opt
         @if let Some(refusal) = refusal { (pages::problem(refusal)) }
         form.stack method="post" action="/assign" novalidate {
             (forms::hidden(session))
-            (forms::text("family_id", lang.t("family_id"), "", error(&["family_id"]), false))
-            (forms::text("person_id", lang.t("person_id"), "", error(&["person_id", "contact_person_id"]), false))
-            (forms::area("reason", lang.t("reason"), error(&["reason"])))
+            (forms::text("family_id", lang.t("family_id"), value(refusal, "family_id"), error(&["family_id"]), false))
+            (forms::text("person_id", lang.t("person_id"), value(refusal, "person_id"), error(&["person_id", "contact_person_id"]), false))
+            (forms::area("reason", lang.t("reason"), value(refusal, "reason"), error(&["reason"])))
             button.primary type="submit" { (lang.t("assign_button")) }
         }
     }
@@ -570,7 +632,7 @@ pub async fn assign(State(app): State<App>, Posted { session, form }: Posted) ->
     let to = match contact_person(&app, &session, &form.get("person_id")).await {
         Ok(to) => to,
         Err(status) if matches!(status.code(), tonic::Code::NotFound | tonic::Code::InvalidArgument) => {
-            return again(unknown_person(lang));
+            return again(unknown_person(lang).with_sent(&form));
         }
         Err(status) => return refused(lang, &session, &status),
     };
@@ -590,7 +652,7 @@ pub async fn assign(State(app): State<App>, Posted { session, form }: Posted) ->
                 tonic::Code::InvalidArgument | tonic::Code::FailedPrecondition | tonic::Code::NotFound
             ) =>
         {
-            again(problem(lang, &status))
+            again(problem(lang, &status).with_sent(&form))
         }
         Err(status) => refused(lang, &session, &status),
     }

@@ -17,6 +17,8 @@ pub struct Problem {
     pub message: String,
     /// Field path to what is wrong with it.
     pub fields: BTreeMap<String, String>,
+    /// The form as it was sent, so it is shown again as the person left it.
+    pub sent: Vec<(String, String)>,
 }
 
 impl Problem {
@@ -25,6 +27,22 @@ impl Problem {
         let mut problem = Problem { message: lang.t("fix_fields").to_owned(), ..Problem::default() };
         problem.fields.insert(field.to_owned(), what.to_owned());
         problem
+    }
+
+    /// With the form as it was sent.
+    pub fn with_sent(mut self, form: &Fields) -> Self {
+        self.sent = form.0.iter().filter(|(name, _)| name != "csrf").cloned().collect();
+        self
+    }
+
+    /// The value sent in field `name`; empty when none.
+    pub fn value(&self, name: &str) -> &str {
+        self.sent.iter().find(|(key, _)| key == name).map_or("", |(_, value)| value.as_str())
+    }
+
+    /// Every value sent in field `name` (check boxes).
+    pub fn values(&self, name: &str) -> Vec<String> {
+        self.sent.iter().filter(|(key, _)| key == name).map(|(_, value)| value.clone()).collect()
     }
 
     /// What it says of the field at `path`, or of anything under it (`slots` covers
@@ -95,7 +113,8 @@ pub fn hidden(session: &Session) -> Markup {
     }
 }
 
-/// A labelled one-line text field, with what a refusal said of it.
+/// A labelled one-line text field, with what a refusal said of it. `numeric` brings a number
+/// pad on phones: for codes only, as its pad has no `.` for dates and times.
 pub fn text(id: &str, label: &str, value: &str, error: Option<String>, numeric: bool) -> Markup {
     let described = error.as_ref().map(|_| format!("{id}-error"));
     html! {
@@ -108,41 +127,54 @@ pub fn text(id: &str, label: &str, value: &str, error: Option<String>, numeric: 
     }
 }
 
-/// A labelled text area, with what a refusal said of it.
-pub fn area(id: &str, label: &str, error: Option<String>) -> Markup {
+/// A labelled text area holding `value`, with what a refusal said of it.
+pub fn area(id: &str, label: &str, value: &str, error: Option<String>) -> Markup {
     let described = error.as_ref().map(|_| format!("{id}-error"));
     html! {
         div {
             label for=(id) { (label) }
-            textarea #(id) name=(id) rows="3" aria-invalid=[error.as_ref().map(|_| "true")] aria-describedby=[described.as_deref()] {}
+            textarea #(id) name=(id) rows="3" aria-invalid=[error.as_ref().map(|_| "true")] aria-describedby=[described.as_deref()] { (value) }
             @if let Some(error) = error { p.error id={ (id) "-error" } { (error) } }
         }
     }
 }
 
-/// A labelled choice of one of `options` (value, words).
-pub fn select(id: &str, label: &str, options: &[(String, String)], error: Option<String>) -> Markup {
+/// A labelled choice of one of `options` (value, words), `chosen` selected.
+pub fn select(
+    id: &str,
+    label: &str,
+    options: &[(String, String)],
+    chosen: &str,
+    error: Option<String>,
+) -> Markup {
     let described = error.as_ref().map(|_| format!("{id}-error"));
     html! {
         div {
             label for=(id) { (label) }
             select #(id) name=(id) aria-invalid=[error.as_ref().map(|_| "true")] aria-describedby=[described.as_deref()] {
-                @for (value, words) in options { option value=(value) { (words) } }
+                @for (value, words) in options { option value=(value) selected[value == chosen] { (words) } }
             }
             @if let Some(error) = error { p.error id={ (id) "-error" } { (error) } }
         }
     }
 }
 
-/// Check boxes named `name`, one per option (value, words), in a fieldset.
-pub fn checks(name: &str, legend: &str, options: &[(String, String)], error: Option<String>) -> Markup {
+/// Check boxes named `name`, one per option (value, words), in a fieldset; those in `checked`
+/// ticked.
+pub fn checks(
+    name: &str,
+    legend: &str,
+    options: &[(String, String)],
+    checked: &[String],
+    error: Option<String>,
+) -> Markup {
     html! {
         fieldset {
             legend { (legend) }
             @for (value, words) in options {
                 @let id = format!("{name}-{value}").replace(':', "-");
                 div.choice {
-                    input type="checkbox" name=(name) id=(id) value=(value);
+                    input type="checkbox" name=(name) id=(id) value=(value) checked[checked.contains(value)];
                     " " label for=(id) { (words) }
                 }
             }

@@ -257,6 +257,8 @@ const TEXTS: &[(&str, &str, &str, &str)] = &[
     ),
     ("log_button", "Kirjaa", "Anteckna", "Log it"),
     ("contact_logged", "Yhteydenotto kirjattu.", "Kontakten har antecknats.", "The contact is logged."),
+    ("to_form", "Siirry lomakkeeseen", "Gå till formuläret", "Go to the form"),
+    ("revoked_by", "Peruuttaja", "Återkallas av", "Revoked by"),
     ("revoke", "Peru suostumus", "Återkalla samtycket", "Revoke"),
     ("consent_revoked", "Suostumus peruttu.", "Samtycket har återkallats.", "The consent is revoked."),
     ("make_referral", "Tee lähete", "Skicka en remiss", "Make a referral"),

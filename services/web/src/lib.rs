@@ -134,17 +134,13 @@ impl App {
     }
 
     /// The contact person `person` is, asked with their own token; `None` when none.
-    async fn contact_person_of(&self, token: &str, person: &str) -> Option<String> {
+    async fn contact_person_of(&self, token: &str, person: &str) -> Result<Option<String>, tonic::Status> {
         let request =
             contacts::GetContactPersonRequest { person_id: person.to_owned(), ..Default::default() };
         match self.contacts().get_contact_person(with_token(request, token)).await {
-            Ok(found) => found.into_inner().contact_person.map(|found| found.contact_person_id),
-            Err(status) => {
-                if status.code() != tonic::Code::NotFound {
-                    tracing::warn!(code = ?status.code(), "looking up the signed-in contact person");
-                }
-                None
-            }
+            Ok(found) => Ok(found.into_inner().contact_person.map(|found| found.contact_person_id)),
+            Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
+            Err(status) => Err(status),
         }
     }
 }
@@ -269,7 +265,7 @@ pub async fn serve_tls(
         .with_no_client_auth()
         .with_single_cert(chain, key)
         .map_err(|error| invalid(&error))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let service = hyper_util::service::TowerToHyperService::new(router);
     tokio::pin!(shutdown);
@@ -292,9 +288,14 @@ pub async fn serve_tls(
                 return;
             };
             let io = hyper_util::rt::TokioIo::new(stream);
-            let served = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
-                .serve_connection_with_upgrades(io, service)
-                .await;
+            let mut builder =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            // A client that sends its headers too slowly is let go.
+            builder
+                .http1()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(15));
+            let served = builder.serve_connection_with_upgrades(io, service).await;
             if let Err(error) = served {
                 tracing::debug!(%error, "a web connection ended");
             }
@@ -310,6 +311,8 @@ async fn secure_headers(mut response: Response) -> Response {
     headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    // Ignored over plain HTTP (`luukku dev`); over HTTPS, the browser keeps to HTTPS.
+    headers.insert("strict-transport-security", HeaderValue::from_static("max-age=31536000"));
     if !headers.contains_key(CACHE_CONTROL) {
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
@@ -430,7 +433,7 @@ fn problem(lang: Lang, status: &tonic::Status) -> Problem {
         Code::Unauthenticated => lang.t("error_session").to_owned(),
         _ => lang.t("error_other").to_owned(),
     };
-    Problem { message, fields }
+    Problem { message, fields, sent: Vec::new() }
 }
 
 /// A page that says what a refusal means.
@@ -438,12 +441,7 @@ fn refused(lang: Lang, session: &Session, status: &tonic::Status) -> Response {
     if status.code() == tonic::Code::Unauthenticated {
         return redirect("/sign-in");
     }
-    let code = match status.code() {
-        tonic::Code::NotFound => StatusCode::NOT_FOUND,
-        tonic::Code::PermissionDenied => StatusCode::FORBIDDEN,
-        tonic::Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::BAD_REQUEST,
-    };
+    let code = status_code(status);
     let body = pages::problem(&problem(lang, status));
     (code, page(lang, "luukku", Some(session), body)).into_response()
 }
@@ -569,13 +567,7 @@ async fn oidc_start(State(app): State<App>, headers: HeaderMap) -> Response {
     let Some(oidc) = &app.0.oidc else {
         return unsigned(lang, StatusCode::NOT_FOUND, "no_sign_in");
     };
-    let (url, state) = match oidc.start(lang) {
-        Ok(started) => started,
-        Err(error) => {
-            tracing::warn!(%error, "a sign-in could not start");
-            return unsigned(lang, StatusCode::SERVICE_UNAVAILABLE, "error_unavailable");
-        }
-    };
+    let (url, state) = oidc.start(lang);
     let mut response = redirect(&url);
     let cookie = format!("{LOGIN_COOKIE}={state}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=600");
     if let Ok(cookie) = HeaderValue::from_str(&cookie) {
@@ -606,7 +598,11 @@ async fn oidc_callback(State(app): State<App>, headers: HeaderMap, Query(back): 
         return unsigned(lang, StatusCode::BAD_REQUEST, "sign_in_failed");
     }
     if !back.error.is_empty() || back.code.is_empty() {
-        tracing::info!(error = %back.error, "the provider did not sign the person in");
+        oidc.forget(&back.state);
+        // The provider's error code only (not its free text): no personal data in the log.
+        let error: String =
+            back.error.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
+        tracing::info!(%error, "the provider did not sign the person in");
         return unsigned(lang, StatusCode::UNAUTHORIZED, "sign_in_failed");
     }
     let signed = match oidc.finish(&back.state, &back.code).await {
@@ -642,8 +638,16 @@ async fn oidc_callback(State(app): State<App>, headers: HeaderMap, Query(back): 
 /// is one of this site's and carries the SameSite=Strict session cookie).
 async fn start_session(app: &App, mut session: Session, by_page: bool) -> Response {
     let lang = session.lang;
+    // Without knowing which contact person they are, their pages would offer them nothing:
+    // the sign-in waits for an answer rather than starting such a session.
     if session.role == Role::ContactPerson.to_string() {
-        session.contact_person_id = app.contact_person_of(&session.token, &session.person).await;
+        match app.contact_person_of(&session.token, &session.person).await {
+            Ok(found) => session.contact_person_id = found,
+            Err(status) => {
+                tracing::warn!(code = ?status.code(), "looking up the signed-in contact person");
+                return unsigned(lang, StatusCode::SERVICE_UNAVAILABLE, "error_unavailable");
+            }
+        }
     }
     let home = menu(&session.role).first().map_or("/caseload", |(path, _)| *path);
     let Some(id) = app.0.sessions.start(session) else {
@@ -830,12 +834,29 @@ async fn family_fragment(
     headers: HeaderMap,
     Path(family_id): Path<String>,
 ) -> Response {
-    let Some((_, session)) = signed_in(&app, &headers) else {
+    let Some((_, session)) = app.0.sessions.peek(&headers) else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
     match family_view(&app, &session, &family_id, None).await {
         Ok(view) => pages::family_view(session.lang, &view).into_response(),
-        Err(status) => pages::problem(&problem(session.lang, &status)).into_response(),
+        // The page keeps what it shows; the script swaps in only a successful answer.
+        Err(status) => {
+            (status_code(&status), pages::problem(&problem(session.lang, &status))).into_response()
+        }
+    }
+}
+
+/// The HTTP status of a service's refusal.
+fn status_code(status: &tonic::Status) -> StatusCode {
+    match status.code() {
+        tonic::Code::NotFound => StatusCode::NOT_FOUND,
+        tonic::Code::PermissionDenied => StatusCode::FORBIDDEN,
+        tonic::Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => StatusCode::SERVICE_UNAVAILABLE,
+        tonic::Code::InvalidArgument | tonic::Code::FailedPrecondition | tonic::Code::Aborted => {
+            StatusCode::BAD_REQUEST
+        }
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -845,22 +866,29 @@ async fn family_events(
     headers: HeaderMap,
     Path(family_id): Path<String>,
 ) -> Response {
-    let Some((_, session)) = signed_in(&app, &headers) else {
+    let Some((_, session)) = app.0.sessions.peek(&headers) else {
         return StatusCode::UNAUTHORIZED.into_response();
+    };
+    // A few open at once per session: each holds a stream to the coordination service.
+    let Some(place) = session.live_view() else {
+        return StatusCode::TOO_MANY_REQUESTS.into_response();
     };
     let mut client = app.coordination();
     let request = coordination::WatchFamilyRequest { family_id };
     let changes = match client.watch_family(with_token(request, &session.token)).await {
         Ok(response) => response.into_inner(),
-        Err(status) => return (StatusCode::NOT_FOUND, status.code().to_string()).into_response(),
+        Err(status) => return status_code(&status).into_response(),
     };
     // The first message is the family as it is: the page has it already. The stream ends
-    // with the session.
+    // with the session, and frees its place when it ends.
     let events = changes
         .take_until(session.ended())
         .skip(1)
         .take_while(|change| futures::future::ready(change.is_ok()))
-        .map(|_| Ok::<Event, std::convert::Infallible>(Event::default().event("change").data("changed")));
+        .map(move |_| {
+            let _held = &place;
+            Ok::<Event, std::convert::Infallible>(Event::default().event("change").data("changed"))
+        });
     Sse::new(events).keep_alive(KeepAlive::default()).into_response()
 }
 

@@ -60,21 +60,22 @@ pub fn propose_form(
     refusal: Option<&Problem>,
 ) -> Markup {
     let error = |paths: &[&str]| refusal.and_then(|problem| problem.about(paths));
+    let was = |name: &str| refusal.map_or("", |problem| problem.value(name)).to_owned();
     html! {
         form.stack method="post" action={ "/families/" (view.family_id) "/meetings" } novalidate {
             (forms::hidden(session))
-            (forms::select("meeting_purpose", lang.t("purpose"), &forms::coded(lang, "purpose", forms::PURPOSES), error(&["purpose"])))
-            (forms::area("description", lang.t("description"), error(&["description"])))
+            (forms::select("meeting_purpose", lang.t("purpose"), &forms::coded(lang, "purpose", forms::PURPOSES), &was("meeting_purpose"), error(&["purpose"])))
+            (forms::area("description", lang.t("description"), &was("description"), error(&["description"])))
             @for slot in 0..2 {
                 fieldset {
                     legend { (lang.t("slots")) " " (slot + 1) }
-                    (forms::text(&format!("slot{slot}_date"), lang.t("slot_date"), "", error(&[&format!("slot{slot}_date"), &format!("slots[{slot}]")]), true))
-                    (forms::text(&format!("slot{slot}_time"), lang.t("slot_time"), "", error(&[&format!("slot{slot}_time")]), true))
-                    (forms::text(&format!("slot{slot}_minutes"), lang.t("slot_minutes"), "60", None, true))
+                    (forms::text(&format!("slot{slot}_date"), lang.t("slot_date"), &was(&format!("slot{slot}_date")), error(&[&format!("slot{slot}_date"), &format!("slots[{slot}]")]), false))
+                    (forms::text(&format!("slot{slot}_time"), lang.t("slot_time"), &was(&format!("slot{slot}_time")), error(&[&format!("slot{slot}_time")]), false))
+                    (forms::text(&format!("slot{slot}_minutes"), lang.t("slot_minutes"), &Some(was(&format!("slot{slot}_minutes"))).filter(|minutes| !minutes.is_empty()).unwrap_or_else(|| "60".to_owned()), error(&[&format!("slot{slot}_minutes")]), true))
                 }
             }
-            (forms::text("place", lang.t("place"), "", error(&["place"]), false))
-            (forms::checks("participants", lang.t("participants"), &people(lang, session, view), error(&["participants"])))
+            (forms::text("place", lang.t("place"), &was("place"), error(&["place"]), false))
+            (forms::checks("participants", lang.t("participants"), &people(lang, session, view), &refusal.map(|problem| problem.values("participants")).unwrap_or_default(), error(&["participants"])))
             button.primary type="submit" { (lang.t("propose_button")) }
         }
     }
@@ -110,7 +111,7 @@ pub async fn propose(
             Err(key) => {
                 let field =
                     if key == "date_form" { format!("slot{slot}_date") } else { format!("slot{slot}_time") };
-                let problem = Problem::field(lang, &field, lang.t(key));
+                let problem = Problem::field(lang, &field, lang.t(key)).with_sent(&form);
                 return crate::family::respond(
                     &app,
                     &session,
@@ -146,7 +147,7 @@ pub async fn propose(
                 tonic::Code::InvalidArgument | tonic::Code::FailedPrecondition | tonic::Code::Aborted
             ) =>
         {
-            let problem = problem(lang, &status);
+            let problem = problem(lang, &status).with_sent(&form);
             crate::family::respond(&app, &session, &family_id, None, None, Some((Part::Meeting, problem)))
                 .await
         }
@@ -192,6 +193,7 @@ fn meeting_page(
     let children: Vec<&coordination::Member> =
         view.members.iter().filter(|member| member.role == "child").collect();
     let error = |paths: &[&str]| refusal.and_then(|problem| problem.about(paths));
+    let was = |name: &str| refusal.map_or("", |problem| problem.value(name)).to_owned();
     html! {
         h1 { (lang.t("meeting")) ": " (lang.word("purpose", &meeting.purpose)) }
         @if let Some(notice) = notice { p.notice role="status" { (notice) } }
@@ -238,16 +240,17 @@ fn meeting_page(
                         }
                     }
                 }
-                (forms::area("summary", lang.t("summary"), error(&["summary"])))
+                (forms::area("summary", lang.t("summary"), &was("summary"), error(&["summary"])))
                 @for child in &children {
-                    (forms::area(&format!("child_view-{}", child.member_id), &format!("{} {}", lang.t("child_view"), child.name), error(&["child_views"])))
+                    @let field = format!("child_view-{}", child.member_id);
+                    (forms::area(&field, &format!("{} {}", lang.t("child_view"), child.name), &was(&field), error(&["child_views"])))
                 }
                 @for row in 0..ACTION_ROWS {
                     fieldset {
                         legend { (lang.t("agreed_actions")) " " (row + 1) }
-                        (forms::text(&format!("action{row}_what"), lang.t("action_what"), "", error(&[&format!("actions[{row}].what")]), false))
-                        (forms::select(&format!("action{row}_owner"), lang.t("action_owner"), &people(lang, session, view), error(&[&format!("actions[{row}].owner")])))
-                        (forms::text(&format!("action{row}_due"), lang.t("action_due"), "", error(&[&format!("action{row}_due"), &format!("actions[{row}].due")]), true))
+                        (forms::text(&format!("action{row}_what"), lang.t("action_what"), &was(&format!("action{row}_what")), error(&[&format!("actions[{row}].what")]), false))
+                        (forms::select(&format!("action{row}_owner"), lang.t("action_owner"), &people(lang, session, view), &was(&format!("action{row}_owner")), error(&[&format!("actions[{row}].owner")])))
+                        (forms::text(&format!("action{row}_due"), lang.t("action_due"), &was(&format!("action{row}_due")), error(&[&format!("action{row}_due"), &format!("actions[{row}].due")]), false))
                     }
                 }
                 button.primary type="submit" { (lang.t("hold_button")) }
@@ -334,6 +337,7 @@ async fn answered<T>(
     family_id: &str,
     meeting_id: &str,
     done: &str,
+    form: &forms::Fields,
     answer: Result<T, tonic::Status>,
 ) -> Response {
     match answer {
@@ -344,7 +348,15 @@ async fn answered<T>(
                 tonic::Code::InvalidArgument | tonic::Code::FailedPrecondition | tonic::Code::Aborted
             ) =>
         {
-            show(app, session, family_id, meeting_id, None, Some(problem(session.lang, &status))).await
+            show(
+                app,
+                session,
+                family_id,
+                meeting_id,
+                None,
+                Some(problem(session.lang, &status).with_sent(form)),
+            )
+            .await
         }
         Err(status) => refused(session.lang, session, &status),
     }
@@ -363,7 +375,7 @@ pub async fn schedule(
         slot: form.get("slot").parse().unwrap_or_default(),
     };
     let answer = app.meetings().schedule_meeting(with_token(request, &session.token)).await;
-    answered(&app, &session, &family_id, &meeting_id, "scheduled", answer).await
+    answered(&app, &session, &family_id, &meeting_id, "scheduled", &form, answer).await
 }
 
 pub async fn hold(
@@ -380,7 +392,8 @@ pub async fn hold(
         }
         let due = form.get(&format!("action{row}_due"));
         let Some(due) = i18n::parse_date(&due) else {
-            let problem = Problem::field(lang, &format!("action{row}_due"), lang.t("date_form"));
+            let problem =
+                Problem::field(lang, &format!("action{row}_due"), lang.t("date_form")).with_sent(&form);
             return show(&app, &session, &family_id, &meeting_id, None, Some(problem)).await;
         };
         actions.push(meetings::NewAction {
@@ -409,7 +422,7 @@ pub async fn hold(
         ..Default::default()
     };
     let answer = app.meetings().hold_meeting(with_token(request, &session.token)).await;
-    answered(&app, &session, &family_id, &meeting_id, "held", answer).await
+    answered(&app, &session, &family_id, &meeting_id, "held", &form, answer).await
 }
 
 pub async fn complete_action(
@@ -426,5 +439,5 @@ pub async fn complete_action(
         note: String::new(),
     };
     let answer = app.meetings().complete_action(with_token(request, &session.token)).await;
-    answered(&app, &session, &family_id, &meeting_id, "action", answer).await
+    answered(&app, &session, &family_id, &meeting_id, "action", &form, answer).await
 }

@@ -59,8 +59,6 @@ pub enum OidcError {
     Answer { what: &'static str, reason: String },
     #[error("the sign-in is unknown, already used or too old")]
     UnknownAttempt,
-    #[error("too many sign-ins are under way")]
-    Busy,
     #[error("the ID token is not valid: {0}")]
     IdToken(String),
     #[error("the access token is not valid: {0}")]
@@ -187,15 +185,19 @@ impl Oidc {
 
     /// Starts a sign-in: the provider's URL to send the browser to, and the attempt's state,
     /// which the browser keeps in a cookie until it comes back.
-    pub fn start(&self, lang: Lang) -> Result<(String, String), OidcError> {
+    pub fn start(&self, lang: Lang) -> (String, String) {
         let (state, nonce, verifier) = (random_token(), random_token(), random_token());
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
         {
             let mut attempts = self.attempts();
             let now = Instant::now();
             attempts.retain(|_, attempt| now.duration_since(attempt.started) < ATTEMPT_TTL);
-            if attempts.len() >= MOST_ATTEMPTS {
-                return Err(OidcError::Busy);
+            // Full: the oldest attempt gives way, so no flood of starts locks people out.
+            if attempts.len() >= MOST_ATTEMPTS
+                && let Some(oldest) =
+                    attempts.iter().min_by_key(|(_, attempt)| attempt.started).map(|(state, _)| state.clone())
+            {
+                attempts.remove(&oldest);
             }
             attempts.insert(state.clone(), Attempt { verifier, nonce: nonce.clone(), lang, started: now });
         }
@@ -216,7 +218,12 @@ impl Oidc {
             .append_pair("ui_locales", lang.code())
             .finish();
         let separator = if self.authorization_endpoint.contains('?') { '&' } else { '?' };
-        Ok((format!("{}{separator}{query}", self.authorization_endpoint), state))
+        (format!("{}{separator}{query}", self.authorization_endpoint), state)
+    }
+
+    /// Forgets the sign-in `state` names (the provider did not sign the person in).
+    pub fn forget(&self, state: &str) {
+        self.attempts().remove(state);
     }
 
     /// Finishes the sign-in `state` names with the provider's `code`: the tokens, checked.
@@ -258,15 +265,24 @@ impl Oidc {
         if claims.get("nonce").and_then(serde_json::Value::as_str) != Some(attempt.nonce.as_str()) {
             return Err(OidcError::IdToken("its nonce is not this sign-in's".to_owned()));
         }
-        let identity = self
-            .config
-            .access
-            .verify(&answer.access_token)
-            .map_err(|error| OidcError::AccessToken(error.to_string()))?;
-        // Both tokens must name the same person.
-        let subject = claims.get("sub").and_then(serde_json::Value::as_str).unwrap_or_default();
-        if subject != identity.person.as_str() {
-            return Err(OidcError::AccessToken("it names another person than the ID token".to_owned()));
+        let access = |error: luukku_auth::AuthError| OidcError::AccessToken(error.to_string());
+        let identity = self.config.access.verify(&answer.access_token).map_err(access)?;
+        // Both tokens must be about the same subject (whichever claim names the person).
+        let subject = |claims: &serde_json::Map<String, serde_json::Value>| {
+            claims.get("sub").and_then(serde_json::Value::as_str).map(str::to_owned)
+        };
+        let access_claims = self.config.access.verify_claims(&answer.access_token).map_err(access)?;
+        if subject(&claims).is_none() || subject(&claims) != subject(&access_claims) {
+            return Err(OidcError::AccessToken("it is about another subject than the ID token".to_owned()));
+        }
+        // With several audiences, the ID token must say it was issued to this client.
+        let audiences = claims.get("aud").and_then(serde_json::Value::as_array).map_or(1, Vec::len);
+        if audiences > 1
+            && claims.get("azp").and_then(serde_json::Value::as_str) != Some(self.config.client_id.as_str())
+        {
+            return Err(OidcError::IdToken(
+                "it has several audiences and is not authorised for this client".to_owned(),
+            ));
         }
         Ok(SignedIn { token: answer.access_token, identity, lang: attempt.lang })
     }

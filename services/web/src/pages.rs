@@ -383,7 +383,7 @@ pub fn access_log(lang: Lang, family_id: &str, log: &coordination::GetAccessLogR
             }
         }
         @if !log.next_page_token.is_empty() {
-            p { a href={ "/families/" (family_id) "/access-log?page=" (log.next_page_token) } { (lang.t("next_page")) } }
+            p { a href={ "/families/" (family_id) "/access-log?page=" (form_urlencoded::byte_serialize(log.next_page_token.as_bytes()).collect::<String>()) } { (lang.t("next_page")) } }
         }
     }
 }

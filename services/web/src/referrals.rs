@@ -125,12 +125,12 @@ fn referral_page(
             @if referral.consent_lapsed { dt { (lang.t("consents")) } dd { span.attention { (lang.t("consent_lapsed")) } } }
         }
         @for (step, key) in steps(session, &referral) {
-            form.stack method="post" action={ "/referrals/" (referral.referral_id) "/step" } {
+            form.stack #{ "step-" (step) } method="post" action={ "/referrals/" (referral.referral_id) "/step" } {
                 (forms::hidden(session))
                 input type="hidden" name="step" value=(step);
                 input type="hidden" name="expected_version" value=(referral.version);
                 @if step == "reject" {
-                    (forms::select("reject_reason", lang.t("reason"), &reasons, None))
+                    (forms::select("reject_reason", lang.t("reason"), &reasons, "", None))
                 }
                 @if matches!(step, "reject" | "complete" | "cancel") {
                     (forms::text(&format!("note-{step}"), lang.t("note"), "", None, false))

@@ -23,6 +23,10 @@ pub const LIFETIME: Duration = Duration::from_secs(8 * 3600);
 pub const IDLE: Duration = Duration::from_secs(30 * 60);
 /// The most sessions one process keeps; a sign-in beyond them is refused.
 pub const MOST: usize = 10_000;
+/// The most sessions of one person; a new one ends their least recently used.
+pub const MOST_PER_PERSON: usize = 8;
+/// The most live views (event streams) one session holds open at once.
+pub const MOST_LIVE: usize = 4;
 
 /// One signed-in person.
 #[derive(Clone)]
@@ -44,6 +48,17 @@ pub struct Session {
     pub seen: Instant,
     /// Dropped when the session ends: what was opened with it (a live view) ends too.
     gone: Arc<watch::Sender<()>>,
+    /// How many live views it holds open.
+    live: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// One live view held open; dropping it frees its place.
+pub struct LiveView(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for LiveView {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl Session {
@@ -61,7 +76,16 @@ impl Session {
             expires: now + LIFETIME,
             seen: now,
             gone: Arc::new(watch::channel(()).0),
+            live: Arc::default(),
         }
+    }
+
+    /// A place for one more live view, unless the session holds [`MOST_LIVE`] already.
+    pub fn live_view(&self) -> Option<LiveView> {
+        use std::sync::atomic::Ordering;
+        let taken = self.live.fetch_add(1, Ordering::SeqCst);
+        let view = LiveView(Arc::clone(&self.live));
+        (taken < MOST_LIVE).then_some(view)
     }
 
     /// Resolves when the session has ended: signed out, swept as unused, or past its lifetime.
@@ -125,6 +149,18 @@ impl Sessions {
         let mut sessions = self.lock();
         let now = Instant::now();
         sessions.retain(|_, session| session.live(now));
+        // One person signing in again and again keeps their newest sessions only.
+        let mut theirs: Vec<(Instant, String)> = sessions
+            .iter()
+            .filter(|(_, held)| held.person == session.person)
+            .map(|(id, held)| (held.seen, id.clone()))
+            .collect();
+        if theirs.len() >= MOST_PER_PERSON {
+            theirs.sort();
+            for (_, oldest) in theirs.iter().take(theirs.len() + 1 - MOST_PER_PERSON) {
+                sessions.remove(oldest);
+            }
+        }
         if sessions.len() >= MOST {
             return None;
         }
@@ -134,11 +170,23 @@ impl Sessions {
 
     /// The session the request's cookie names, while it lives; using it keeps it alive.
     pub fn get(&self, headers: &HeaderMap) -> Option<(String, Session)> {
+        self.find(headers, true)
+    }
+
+    /// The session the request's cookie names, while it lives, without counting as use: what
+    /// a page fetches by itself (its live view) does not keep a session from going idle.
+    pub fn peek(&self, headers: &HeaderMap) -> Option<(String, Session)> {
+        self.find(headers, false)
+    }
+
+    fn find(&self, headers: &HeaderMap, used: bool) -> Option<(String, Session)> {
         let id = cookie(headers, COOKIE_NAME)?;
         let mut sessions = self.lock();
         let now = Instant::now();
         let session = sessions.get_mut(id).filter(|session| session.live(now))?;
-        session.seen = now;
+        if used {
+            session.seen = now;
+        }
         Some((id.to_owned(), session.clone()))
     }
 

@@ -8,7 +8,13 @@
   let asked = 0;
   async function refresh() {
     const mine = ++asked;
-    const response = await fetch(live.dataset.fragment, { credentials: "same-origin" });
+    let response;
+    try {
+      response = await fetch(live.dataset.fragment, { credentials: "same-origin" });
+    } catch (error) {
+      // Offline for a moment: the page keeps what it shows, and the next change fetches again.
+      return;
+    }
     // Only the newest answer is shown, whatever order the answers come in.
     if (response.ok && mine === asked) {
       live.innerHTML = await response.text();
@@ -16,7 +22,9 @@
       // Said to a screen reader, briefly, rather than the whole view read again.
       const status = document.getElementById("live-status");
       if (status && opened) {
-        status.textContent = status.dataset.text;
+        // Emptied first, so the same words are announced again.
+        status.textContent = "";
+        window.setTimeout(() => { status.textContent = status.dataset.text; }, 100);
       }
     }
   }

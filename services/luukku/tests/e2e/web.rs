@@ -244,7 +244,10 @@ async fn a_family_is_registered_assigned_referred_and_met_in_the_browser_and_a_s
     fill(&client, "person_id", "dev.nobody").await?;
     submit(&client, "form[action='/assign']").await?;
     look(&client, "assign-refused", "Tällä käyttäjätunnuksella ei ole yhteyshenkilöä.").await?;
-    fill(&client, "family_id", &family_id).await?;
+    // The form keeps what was typed; only the wrong field needs typing again.
+    let kept = client.find(Locator::Id("family_id")).await?.prop("value").await?;
+    assert_eq!(kept.as_deref(), Some(family_id.as_str()));
+    client.find(Locator::Id("person_id")).await?.clear().await?;
     fill(&client, "person_id", "dev.contact").await?;
     submit(&client, "form[action='/assign']").await?;
     look(&client, "assigned", "Yhteyshenkilö nimetty.").await?;
@@ -273,6 +276,17 @@ async fn a_family_is_registered_assigned_referred_and_met_in_the_browser_and_a_s
     client.switch_to_window(second.clone()).await?;
     live(&client, "Neuvolan perhetyö").await?;
     client.switch_to_window(first.clone()).await?;
+    // A second, urgent one, which the clinic will turn down.
+    client.goto(&format!("{base}{family_path}")).await?;
+    open(&client, "act-referral").await?;
+    client.find(Locator::Css(&format!("#service_id option[value='{NEUVOLA}']"))).await?.click().await?;
+    client.find(Locator::Css("#urgency option[value='urgent']")).await?.click().await?;
+    client.find(Locator::Id("referral_needs-child_development")).await?.click().await?;
+    fill(&client, "reason", "Puheen kehitys huolettaa").await?;
+    submit(&client, "form[action$='/referrals']").await?;
+    let urgent = look(&client, "referral-urgent", "Lähete lähetetty.").await?;
+    assert!(urgent.contains("kiireellinen"), "{urgent}");
+    let urgent_path = client.current_url().await?.path().to_owned();
 
     // A network meeting: proposed, scheduled, and held with the child's view and an action.
     client.goto(&format!("{base}{family_path}")).await?;
@@ -284,7 +298,9 @@ async fn a_family_is_registered_assigned_referred_and_met_in_the_browser_and_a_s
     submit(&client, "form[action$='/meetings']").await?;
     look(&client, "meeting-refused", "Anna kellonaika muodossa tt.mm.").await?;
     assert!(client.find(Locator::Id("slot0_time-error")).await.is_ok());
-    fill(&client, "slot0_date", &day).await?;
+    let kept = client.find(Locator::Id("slot0_date")).await?.prop("value").await?;
+    assert_eq!(kept.as_deref(), Some(day.as_str()), "the date typed is kept");
+    client.find(Locator::Id("slot0_time")).await?.clear().await?;
     fill(&client, "slot0_time", "10.00").await?;
     fill(&client, "place", "Perhekeskus").await?;
     client.find(Locator::Id("participants-person-dev.contact")).await?.click().await?;
@@ -319,6 +335,14 @@ async fn a_family_is_registered_assigned_referred_and_met_in_the_browser_and_a_s
     submit(&client, "form[action$='/step']").await?;
     let accepted = look(&client, "referral-accepted", "hyväksytty").await?;
     assert!(accepted.contains("Aloita palvelu"), "{accepted}");
+    client.goto(&format!("{base}{urgent_path}")).await?;
+    look(&client, "referral-urgent-nurse", "Merkitse vastaanotetuksi").await?;
+    submit(&client, "#step-receive").await?;
+    client.find(Locator::Css("#reject_reason option[value='no_capacity']")).await?.click().await?;
+    fill(&client, "note-reject", "Ohjataan perheneuvolaan").await?;
+    submit(&client, "#step-reject").await?;
+    let rejected = look(&client, "referral-rejected", "hylätty").await?;
+    assert!(!rejected.contains("Hyväksy asiakkaaksi"), "no more steps: {rejected}");
 
     // The contact person hands the family over; the colleague accepts it.
     sign_in_as(&client, &base, "contact").await?;
@@ -334,6 +358,28 @@ async fn a_family_is_registered_assigned_referred_and_met_in_the_browser_and_a_s
     submit(&client, "form[action$='/accept']").await?;
     let accepted = look(&client, "handover-accepted", "Siirto hyväksytty").await?;
     assert!(accepted.contains("Kalle Kollega"), "{accepted}");
+
+    // The new contact person records that the guardian revoked the consent; the second window
+    // sees it go.
+    open(&client, "act-consent").await?;
+    submit(&client, "form[action$='/revoke']").await?;
+    let revoked = look(&client, "consent-revoked", "Suostumus peruttu.").await?;
+    assert!(!revoked.contains("koulu, neuvola"), "{revoked}");
+    client.switch_to_window(second.clone()).await?;
+    let mut gone = String::new();
+    for _ in 0..100 {
+        if let Ok(view) = client.find(Locator::Id("family-view")).await
+            && let Ok(now) = view.text().await
+        {
+            gone = now;
+        }
+        if !gone.contains("koulu, neuvola") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!gone.contains("koulu, neuvola"), "the second window: {gone}");
+    client.switch_to_window(first.clone()).await?;
 
     // Swedish and English on request.
     client.goto(&format!("{base}/lang?to=sv")).await?;
