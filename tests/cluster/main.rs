@@ -94,6 +94,29 @@ struct Written {
     longest_outage: Duration,
 }
 
+/// The leader of each group a registration writes to (its stream, the access log, the key
+/// bucket), or why it is not known, each asked within 2 s.
+async fn leaders(families: &Families) -> BTreeMap<&'static str, String> {
+    let mut found = BTreeMap::new();
+    for name in ["FAMILIES", "AUDIT", "KV_LUUKKU_FAMILY_KEYS"] {
+        let asked = tokio::time::timeout(Duration::from_secs(2), async {
+            let mut stream = families.store.jetstream().get_stream(name).await?;
+            let info = stream.info().await?;
+            anyhow::Ok(
+                info.cluster.clone().and_then(|cluster| cluster.leader).unwrap_or_else(|| "none".to_owned()),
+            )
+        })
+        .await;
+        let leader = match asked {
+            Ok(Ok(leader)) => leader,
+            Ok(Err(error)) => format!("unknown ({error})"),
+            Err(_) => "no answer in 2 s".to_owned(),
+        };
+        found.insert(name, leader);
+    }
+    found
+}
+
 /// Registers families one after another for `how_long`.
 async fn write_for(families: &Families, how_long: Duration) -> Written {
     let mut written = Written::default();
@@ -203,13 +226,21 @@ async fn a_paused_leader_rejoins_and_catches_up() -> anyhow::Result<()> {
     let families = Families::start(&cluster).await?;
     families.register(&RequestId::generate().to_string(), Duration::from_secs(5)).await?;
     let leader = cluster.leader_of(&families.store, Stream::Families).await?;
+    let before = leaders(&families).await;
     cluster.nodes[leader].pause().await?;
     // A paused leader is noticed only by silence: the others elect a new one after their election
     // timeout (4 to 9 s), and a client connected to the paused node leaves it after two unanswered
     // pings (4 to 6 s).
     let written = write_for(&families, Duration::from_secs(20)).await;
+    // Where each group a registration writes to was led, for a failure to say (asked before the
+    // paused node resumes).
+    let during = leaders(&families).await;
     cluster.nodes[leader].resume()?;
-    assert!(!written.acknowledged.is_empty(), "the others went on without it: {written:?}");
+    assert!(
+        !written.acknowledged.is_empty(),
+        "the others went on without it: {written:?}; paused node {}; leaders before {before:?}, after 20 s {during:?}",
+        cluster.nodes[leader].name()
+    );
     assert!(
         written.errors.keys().all(|code| code == "Unavailable")
             && written.longest_outage < Duration::from_secs(16),

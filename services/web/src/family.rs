@@ -598,10 +598,7 @@ pub struct AssignQuery {
 
 fn assign_form(lang: Lang, session: &Session, notice: Option<&str>, refusal: Option<&Problem>) -> Markup {
     let error = |paths: &[&str]| refusal.and_then(|problem| problem.about(paths));
-    html! {
-        h1 { (lang.t("assign")) }
-        @if let Some(notice) = notice { p.notice role="status" { (notice) } }
-        @if let Some(refusal) = refusal { (pages::problem(refusal)) }
+    let form = html! {
         form.stack method="post" action="/assign" novalidate {
             (forms::hidden(session))
             (forms::text("family_id", lang.t("family_id"), value(refusal, "family_id"), error(&["family_id"]), false))
@@ -609,6 +606,12 @@ fn assign_form(lang: Lang, session: &Session, notice: Option<&str>, refusal: Opt
             (forms::area("reason", lang.t("reason"), value(refusal, "reason"), error(&["reason"])))
             button.primary type="submit" { (lang.t("assign_button")) }
         }
+    };
+    html! {
+        h1 { (lang.t("assign")) }
+        @if let Some(notice) = notice { p.notice role="status" { (notice) } }
+        @if let Some(refusal) = refusal { (pages::problem(refusal)) }
+        (form)
     }
 }
 

@@ -1,7 +1,8 @@
 //! Forms as sent (repeated fields included), the form parts every page shares, and what a
 //! refusal names next to its field.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -19,6 +20,8 @@ pub struct Problem {
     pub fields: BTreeMap<String, String>,
     /// The form as it was sent, so it is shown again as the person left it.
     pub sent: Vec<(String, String)>,
+    /// The fields already shown next to their form field (the summary lists the others).
+    pub placed: RefCell<BTreeSet<String>>,
 }
 
 impl Problem {
@@ -46,17 +49,29 @@ impl Problem {
     }
 
     /// What it says of the field at `path`, or of anything under it (`slots` covers
-    /// `slots[0].starts_at_ms`).
+    /// `slots[0].starts_at_ms`); what is found counts as shown at its field.
     pub fn about(&self, paths: &[&str]) -> Option<String> {
-        paths.iter().find_map(|path| {
-            self.fields
-                .iter()
-                .find(|(field, _)| {
-                    field.as_str() == *path
-                        || field.strip_prefix(path).is_some_and(|rest| rest.starts_with(['.', '[']))
-                })
-                .map(|(_, what)| what.clone())
-        })
+        let (field, what) = paths.iter().find_map(|path| {
+            self.fields.iter().find(|(field, _)| {
+                field.as_str() == *path
+                    || field.strip_prefix(path).is_some_and(|rest| rest.starts_with(['.', '[']))
+            })
+        })?;
+        self.placed.borrow_mut().insert(field.clone());
+        Some(what.clone())
+    }
+
+    /// What it says of exactly the field at one of `paths`; counts as shown at its field.
+    pub fn exact(&self, paths: &[&str]) -> Option<String> {
+        let (field, what) = paths.iter().find_map(|path| self.fields.get_key_value(*path))?;
+        self.placed.borrow_mut().insert(field.clone());
+        Some(what.clone())
+    }
+
+    /// What it says of fields not shown next to a form field.
+    pub fn unplaced(&self) -> Vec<(&String, &String)> {
+        let placed = self.placed.borrow();
+        self.fields.iter().filter(|(field, _)| !placed.contains(*field)).collect()
     }
 }
 

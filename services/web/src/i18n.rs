@@ -257,6 +257,14 @@ const TEXTS: &[(&str, &str, &str, &str)] = &[
     ),
     ("log_button", "Kirjaa", "Anteckna", "Log it"),
     ("contact_logged", "Yhteydenotto kirjattu.", "Kontakten har antecknats.", "The contact is logged."),
+    ("required", "Pakollinen tieto.", "Obligatorisk uppgift.", "Required."),
+    (
+        "municipality_form",
+        "Anna kolminumeroinen kuntakoodi, esim. 091.",
+        "Ange en tresiffrig kommunkod, t.ex. 091.",
+        "Give a three-digit municipality code, e.g. 091.",
+    ),
+    ("too_long", "Liian pitkä.", "För lång.", "Too long."),
     ("to_form", "Siirry lomakkeeseen", "Gå till formuläret", "Go to the form"),
     ("revoked_by", "Peruuttaja", "Återkallas av", "Revoked by"),
     ("revoke", "Peru suostumus", "Återkalla samtycket", "Revoke"),
@@ -463,6 +471,23 @@ const CODES: &[(&str, &str, &str, &str)] = &[
     ("reject.family_declined", "perhe kieltäytyi", "familjen avböjde", "the family declined"),
 ];
 
+/// A service's account of what is wrong with a field, in the page's language where the page
+/// knows it; the service's own words otherwise.
+pub fn explain(lang: Lang, description: &str) -> String {
+    let key = if description == "must not be empty" || description == "is required" {
+        "required"
+    } else if description.contains("is not a date") {
+        "date_form"
+    } else if description.contains("municipality code") {
+        "municipality_form"
+    } else if description.starts_with("must be at most") {
+        "too_long"
+    } else {
+        return description.to_owned();
+    };
+    lang.t(key).to_owned()
+}
+
 /// A date as Finns write it: `4.12.2026`.
 pub fn date(date: jiff::civil::Date) -> String {
     format!("{}.{}.{}", date.day(), date.month(), date.year())
@@ -519,6 +544,24 @@ mod tests {
         assert_eq!(parse_date("4.12.26"), None, "a year in four digits");
         assert_eq!(parse_date("+4.12.2026"), None);
         assert_eq!(parse_date("yesterday"), None);
+    }
+
+    #[test]
+    fn the_services_words_are_explained_in_the_pages_language() {
+        assert_eq!(explain(Lang::Fi, "must not be empty"), "Pakollinen tieto.");
+        assert_eq!(
+            explain(Lang::Sv, "\"31.2.2015\" is not a date YYYY-MM-DD"),
+            "Ange datumet som dd.mm.åååå."
+        );
+        assert_eq!(
+            explain(Lang::Fi, "\"\" is not a three-digit municipality code such as \"091\""),
+            "Anna kolminumeroinen kuntakoodi, esim. 091."
+        );
+        assert_eq!(
+            explain(Lang::Fi, "a handover needs a reason"),
+            "a handover needs a reason",
+            "unknown: as said"
+        );
     }
 
     #[test]

@@ -420,7 +420,7 @@ fn problem(lang: Lang, status: &tonic::Status) -> Problem {
         && let Some(bad) = details.bad_request()
     {
         for violation in &bad.field_violations {
-            fields.insert(violation.field.clone(), violation.description.clone());
+            fields.insert(violation.field.clone(), i18n::explain(lang, &violation.description));
         }
     }
     let message = match status.code() {
@@ -433,7 +433,7 @@ fn problem(lang: Lang, status: &tonic::Status) -> Problem {
         Code::Unauthenticated => lang.t("error_session").to_owned(),
         _ => lang.t("error_other").to_owned(),
     };
-    Problem { message, fields, sent: Vec::new() }
+    Problem { message, fields, ..Problem::default() }
 }
 
 /// A page that says what a refusal means.

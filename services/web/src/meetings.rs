@@ -194,10 +194,9 @@ fn meeting_page(
         view.members.iter().filter(|member| member.role == "child").collect();
     let error = |paths: &[&str]| refusal.and_then(|problem| problem.about(paths));
     let was = |name: &str| refusal.map_or("", |problem| problem.value(name)).to_owned();
-    html! {
-        h1 { (lang.t("meeting")) ": " (lang.word("purpose", &meeting.purpose)) }
-        @if let Some(notice) = notice { p.notice role="status" { (notice) } }
-        @if let Some(refusal) = refusal { (pages::problem(refusal)) }
+    // The page's body first: what its forms show next to their fields, the summary above them
+    // does not repeat.
+    let body = html! {
         p { a href={ "/families/" (view.family_id) } { (lang.t("back_to_family")) } }
         dl {
             dt { (lang.t("state")) } dd { (lang.word("meeting", status)) }
@@ -283,6 +282,12 @@ fn meeting_page(
                 }
             }
         }
+    };
+    html! {
+        h1 { (lang.t("meeting")) ": " (lang.word("purpose", &meeting.purpose)) }
+        @if let Some(notice) = notice { p.notice role="status" { (notice) } }
+        @if let Some(refusal) = refusal { (pages::problem(refusal)) }
+        (body)
     }
 }
 

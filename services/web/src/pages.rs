@@ -63,9 +63,11 @@ pub fn problem(problem: &Problem) -> Markup {
     html! {
         div.problem role="alert" {
             p { (problem.message) }
-            @if !problem.fields.is_empty() {
+            // Those shown next to their form fields are not repeated here.
+            @let unplaced = problem.unplaced();
+            @if !unplaced.is_empty() {
                 ul {
-                    @for (field, what) in &problem.fields {
+                    @for (field, what) in unplaced {
                         li { (field) ": " (what) }
                     }
                 }
@@ -296,12 +298,9 @@ pub struct Registration {
 /// The registration form; with the values sent and what was wrong with them after a refusal.
 pub fn register(lang: Lang, session: &Session, sent: &Registration, refused: Option<&Problem>) -> Markup {
     // The service names fields by their path in the request.
-    let error = |paths: &[&str]| {
-        refused.and_then(|problem| paths.iter().find_map(|path| problem.fields.get(*path).cloned()))
-    };
-    html! {
-        h1 { (lang.t("register")) }
-        @if let Some(refused) = refused { (problem(refused)) }
+    let error = |paths: &[&str]| refused.and_then(|problem| problem.exact(paths));
+    // The form first: what it shows next to its fields, the summary does not repeat.
+    let form = html! {
         form.stack method="post" action="/families" novalidate {
             input type="hidden" name="csrf" value=(session.csrf);
             // Made with the form: a form sent twice (a double click, a retry) writes once; a
@@ -317,10 +316,15 @@ pub fn register(lang: Lang, session: &Session, sent: &Registration, refused: Opt
                 legend { (lang.t("child_heading")) }
                 (crate::forms::text("child_given", lang.t("given_names"), &sent.child_given, error(&["members[1].details.given_names", "members[1]"]), false))
                 (crate::forms::text("child_family", lang.t("family_name"), &sent.child_family, error(&["members[1].details.family_name"]), false))
-                (crate::forms::text("child_born", lang.t("birth_date"), &sent.child_born, error(&["members[1].details.birth_date"]), true))
+                (crate::forms::text("child_born", lang.t("birth_date"), &sent.child_born, error(&["members[1].details.birth_date"]), false))
             }
             button.primary type="submit" { (lang.t("register_button")) }
         }
+    };
+    html! {
+        h1 { (lang.t("register")) }
+        @if let Some(refused) = refused { (problem(refused)) }
+        (form)
     }
 }
 
