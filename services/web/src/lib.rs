@@ -926,3 +926,64 @@ async fn access_log(
         Err(status) => refused(lang, &session, &status),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The web client served over its own TLS: a client that trusts the certificate's CA gets
+    /// the sign-in page over HTTP/2 and over HTTP/1.1, with the security headers.
+    #[tokio::test]
+    async fn it_serves_its_pages_over_tls_with_http2_and_http1() -> anyhow::Result<()> {
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new())?;
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = rcgen::CertifiedIssuer::self_signed(ca, rcgen::KeyPair::generate()?)?;
+        let key = rcgen::KeyPair::generate()?;
+        let certificate =
+            rcgen::CertificateParams::new(vec!["localhost".to_owned()])?.signed_by(&key, &ca)?;
+        let router = router(WebConfig {
+            families_url: "http://127.0.0.1:9".to_owned(),
+            contacts_url: "http://127.0.0.1:9".to_owned(),
+            referrals_url: "http://127.0.0.1:9".to_owned(),
+            meetings_url: "http://127.0.0.1:9".to_owned(),
+            coordination_url: "http://127.0.0.1:9".to_owned(),
+            dev_issuer: None,
+            oidc: None,
+            services_ca: None,
+        })?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (chain, private) = (certificate.pem().into_bytes(), key.serialize_pem().into_bytes());
+        let served = tokio::spawn(async move {
+            serve_tls(listener, router, &chain, &private, async move {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        luukku_auth::install_tls_provider();
+        let trusted = reqwest::Certificate::from_pem(ca.pem().as_bytes())?;
+        for http2 in [true, false] {
+            let mut client = reqwest::Client::builder()
+                .add_root_certificate(trusted.clone())
+                .resolve("localhost", std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+            client = if http2 { client.http2_prior_knowledge() } else { client.http1_only() };
+            let answer = client.build()?.get(format!("https://localhost:{port}/sign-in")).send().await?;
+            assert_eq!(answer.status(), reqwest::StatusCode::OK);
+            let version = if http2 { reqwest::Version::HTTP_2 } else { reqwest::Version::HTTP_11 };
+            assert_eq!(answer.version(), version);
+            for header in ["strict-transport-security", "content-security-policy", "x-content-type-options"] {
+                assert!(answer.headers().contains_key(header), "{header}");
+            }
+            assert!(answer.text().await?.contains("Kirjautumista ei ole määritetty."));
+        }
+        // A client that does not trust the certificate gets no page.
+        let untrusting = reqwest::Client::builder()
+            .resolve("localhost", std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+            .build()?;
+        assert!(untrusting.get(format!("https://localhost:{port}/sign-in")).send().await.is_err());
+        let _ = stop.send(());
+        served.await??;
+        Ok(())
+    }
+}
