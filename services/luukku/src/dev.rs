@@ -219,6 +219,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         dev_issuer: Some(dev_issuer),
         oidc: None,
         services_ca: None,
+        services_identity: None,
     })?;
     let web_task = tokio::spawn(luukku_web::serve(web_listener, web, shutdown(stopped.clone())));
 

@@ -103,7 +103,7 @@ pub struct ServeArgs {
     pub admin_listen: Option<SocketAddr>,
     /// Address of the service's metrics listener (Prometheus, `GET /metrics`; no personal
     /// data); the service's own port (9465 families, 9466 contacts, 9467 referrals, 9468
-    /// meetings, 9469 coordination) on all interfaces when not given.
+    /// meetings, 9469 coordination, 9470 web) on all interfaces when not given.
     #[arg(long, env = "LUUKKU_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
     /// The token issuer's keys: a JWKS file.

@@ -43,6 +43,12 @@ pub struct WebArgs {
     /// The CA (PEM) that signed the services' certificates, when not one the system trusts.
     #[arg(long, env = "LUUKKU_SERVICES_CA")]
     pub services_ca: Option<PathBuf>,
+    /// A client certificate (PEM) for services that ask for one (their `--client-ca`).
+    #[arg(long, env = "LUUKKU_SERVICES_CERT", requires = "services_key")]
+    pub services_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, env = "LUUKKU_SERVICES_KEY", requires = "services_cert")]
+    pub services_key: Option<PathBuf>,
 }
 
 /// The same settings in the `--config` file's `[web]` table.
@@ -60,6 +66,8 @@ pub struct WebFile {
     meetings_url: Option<String>,
     coordination_url: Option<String>,
     services_ca: Option<PathBuf>,
+    services_cert: Option<PathBuf>,
+    services_key: Option<PathBuf>,
 }
 
 fn needed(flag: Option<&String>, file: Option<&String>, name: &str) -> anyhow::Result<String> {
@@ -77,6 +85,10 @@ pub async fn run(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<()> {
     let public_url = needed(web.public_url.as_ref(), saved.public_url.as_ref(), "public-url")?;
     let public_url = public_url.trim_end_matches('/').to_owned();
     let tls = crate::serve::tls(args, file)?;
+    anyhow::ensure!(
+        tls.as_ref().is_none_or(|tls| tls.client_ca.is_none()),
+        "`luukku serve web` serves browsers, which bring no client certificates: drop --client-ca"
+    );
     anyhow::ensure!(
         public_url.starts_with("https://")
             || public_url == "http://127.0.0.1"
@@ -114,6 +126,15 @@ pub async fn run(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<()> {
         .or(saved.services_ca.clone())
         .map(|path| std::fs::read(&path).with_context(|| format!("reading --services-ca {}", path.display())))
         .transpose()?;
+    let read = |path: PathBuf| std::fs::read(&path).with_context(|| format!("reading {}", path.display()));
+    let services_identity = match (
+        web.services_cert.clone().or(saved.services_cert.clone()),
+        web.services_key.clone().or(saved.services_key.clone()),
+    ) {
+        (Some(certificate), Some(key)) => Some((read(certificate)?, read(key)?)),
+        (None, None) => None,
+        _ => anyhow::bail!("a client certificate needs both --services-cert and --services-key"),
+    };
     let router = luukku_web::router(luukku_web::WebConfig {
         families_url: needed(web.families_url.as_ref(), saved.families_url.as_ref(), "families-url")?,
         contacts_url: needed(web.contacts_url.as_ref(), saved.contacts_url.as_ref(), "contacts-url")?,
@@ -127,6 +148,7 @@ pub async fn run(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<()> {
         dev_issuer: None,
         oidc: Some(Arc::new(oidc)),
         services_ca,
+        services_identity,
     })?;
     let metrics_listen = args
         .metrics_listen

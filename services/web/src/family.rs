@@ -43,6 +43,8 @@ pub enum Part {
     Referral,
     Meeting,
     Handover,
+    /// Accepting, declining or withdrawing a handover: no form of its own to show it at.
+    Decision,
 }
 
 impl Part {
@@ -53,7 +55,7 @@ impl Part {
             Part::Contact => "act-contact",
             Part::Referral => "act-referral",
             Part::Meeting => "act-meeting",
-            Part::Handover => "act-handover",
+            Part::Handover | Part::Decision => "act-handover",
         }
     }
 }
@@ -199,7 +201,8 @@ fn family_page(
     // A refusal whose form is not on the page (a handover decision; a family that closed
     // meanwhile) is said at the top.
     let drawn = |part: Part| {
-        coordinating
+        part != Part::Decision
+            && coordinating
             && (part != Part::Handover || (view.contact_person.is_some() && view.pending_handover.is_none()))
     };
     let unplaced = refusal.filter(|(part, _)| !drawn(*part)).map(|(_, problem)| problem);
@@ -412,7 +415,7 @@ fn handover_decision(
 pub async fn grant_consent(
     State(app): State<App>,
     Path(family_id): Path<String>,
-    Posted { session, form }: Posted,
+    Posted { session, form, .. }: Posted,
 ) -> Response {
     let lang = session.lang;
     if form.get("signed_form").is_empty() {
@@ -440,7 +443,7 @@ pub async fn grant_consent(
 pub async fn revoke_consent(
     State(app): State<App>,
     Path((family_id, consent_id)): Path<(String, String)>,
-    Posted { session, form }: Posted,
+    Posted { session, form, .. }: Posted,
 ) -> Response {
     let request = families::RevokeConsentRequest {
         request_id: form.request_id(),
@@ -458,7 +461,7 @@ pub async fn revoke_consent(
 pub async fn record_contact(
     State(app): State<App>,
     Path(family_id): Path<String>,
-    Posted { session, form }: Posted,
+    Posted { session, form, .. }: Posted,
 ) -> Response {
     let lang = session.lang;
     let follow_up = form.get("follow_up");
@@ -501,7 +504,7 @@ pub async fn record_contact(
 pub async fn create_referral(
     State(app): State<App>,
     Path(family_id): Path<String>,
-    Posted { session, form }: Posted,
+    Posted { session, form, .. }: Posted,
 ) -> Response {
     let request = referrals::CreateReferralRequest {
         request_id: form.request_id(),
@@ -541,7 +544,7 @@ fn unknown_person(lang: Lang) -> Problem {
 pub async fn propose_handover(
     State(app): State<App>,
     Path(family_id): Path<String>,
-    Posted { session, form }: Posted,
+    Posted { session, form, .. }: Posted,
 ) -> Response {
     let to = match contact_person(&app, &session, &form.get("person_id")).await {
         Ok(to) => to,
@@ -567,7 +570,7 @@ pub async fn propose_handover(
 pub async fn decide_handover(
     State(app): State<App>,
     Path((family_id, handover_id, decision)): Path<(String, String, String)>,
-    Posted { session, form }: Posted,
+    Posted { session, form, .. }: Posted,
 ) -> Response {
     let request = contacts::HandoverDecisionRequest {
         request_id: form.request_id(),
@@ -586,7 +589,7 @@ pub async fn decide_handover(
     };
     match decided {
         Ok(decided) => shown(&family_id, decided.into_inner().result.as_ref(), &decision),
-        Err(status) => refused_at(&app, &session, &family_id, Part::Handover, &form, &status).await,
+        Err(status) => refused_at(&app, &session, &family_id, Part::Decision, &form, &status).await,
     }
 }
 
@@ -626,7 +629,7 @@ pub async fn assign_page(SignedIn { session, .. }: SignedIn, Query(query): Query
     page(lang, lang.t("assign"), Some(&session), assign_form(lang, &session, notice, None))
 }
 
-pub async fn assign(State(app): State<App>, Posted { session, form }: Posted) -> Response {
+pub async fn assign(State(app): State<App>, Posted { session, form, .. }: Posted) -> Response {
     let lang = session.lang;
     let again = |problem: Problem| {
         let body = assign_form(lang, &session, None, Some(&problem));

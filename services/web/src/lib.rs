@@ -46,6 +46,9 @@ use session::{Session, Sessions};
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
                    connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// The most connections the TLS server holds open at once.
+const MOST_CONNECTIONS: usize = 10_000;
+
 /// How long a development token minted at sign-in lives.
 const DEV_TOKEN_TTL: Duration = Duration::from_secs(8 * 3600);
 
@@ -96,6 +99,8 @@ pub struct WebConfig {
     /// The CA (PEM) that signed the services' certificates, for `https://` service URLs; the
     /// system's roots are trusted too.
     pub services_ca: Option<Vec<u8>>,
+    /// A client certificate and key (PEM) for services that ask for one (mutual TLS).
+    pub services_identity: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 struct Inner {
@@ -153,6 +158,9 @@ pub fn router(config: WebConfig) -> Result<Router, tonic::transport::Error> {
             let mut tls = tonic::transport::ClientTlsConfig::new().with_enabled_roots();
             if let Some(ca) = &config.services_ca {
                 tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(ca));
+            }
+            if let Some((certificate, key)) = &config.services_identity {
+                tls = tls.identity(tonic::transport::Identity::from_pem(certificate, key));
             }
             endpoint = endpoint.tls_config(tls)?;
         }
@@ -268,20 +276,28 @@ pub async fn serve_tls(
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let service = hyper_util::service::TowerToHyperService::new(router);
+    let connections = Arc::new(tokio::sync::Semaphore::new(MOST_CONNECTIONS));
     tokio::pin!(shutdown);
     loop {
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
+                    // Out of file descriptors, say: wait a moment rather than spin.
                     tracing::warn!(%error, "accepting a connection");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
                     continue;
                 }
             },
             () = &mut shutdown => return Ok(()),
         };
+        // Connections beyond the most are closed at once.
+        let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
+            continue;
+        };
         let (acceptor, service) = (acceptor.clone(), service.clone());
         tokio::spawn(async move {
+            let _permit = permit;
             // A handshake that never finishes holds nothing for long.
             let Ok(Ok(stream)) = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await
             else {
@@ -295,6 +311,12 @@ pub async fn serve_tls(
                 .http1()
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(Duration::from_secs(15));
+            // An HTTP/2 client that stops answering pings is let go.
+            builder
+                .http2()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .keep_alive_interval(Duration::from_secs(30))
+                .keep_alive_timeout(Duration::from_secs(20));
             let served = builder.serve_connection_with_upgrades(io, service).await;
             if let Err(error) = served {
                 tracing::debug!(%error, "a web connection ended");
@@ -370,6 +392,8 @@ impl axum::extract::FromRequestParts<App> for SignedIn {
 struct Posted {
     session: Session,
     form: forms::Fields,
+    /// The session's id.
+    id: String,
 }
 
 impl axum::extract::FromRequest<App> for Posted {
@@ -377,12 +401,14 @@ impl axum::extract::FromRequest<App> for Posted {
 
     async fn from_request(request: axum::extract::Request, app: &App) -> Result<Self, Response> {
         let (mut parts, body) = request.into_parts();
-        let SignedIn { session, .. } = SignedIn::from_request_parts(&mut parts, app).await?;
+        let SignedIn { id, session } = SignedIn::from_request_parts(&mut parts, app).await?;
         let headers = parts.headers.clone();
+        // HTTP/2 names the host in the request's authority, HTTP/1.1 in its Host header.
+        let host = parts.uri.authority().map(|authority| authority.as_str().to_owned());
         let form = forms::Fields::from_request(axum::extract::Request::from_parts(parts, body), app).await?;
-        match forged(&headers, &session, &form.get("csrf")) {
+        match forged(&headers, host.as_deref(), &session, &form.get("csrf")) {
             Some(refusal) => Err(refusal),
-            None => Ok(Self { session, form }),
+            None => Ok(Self { session, form, id }),
         }
     }
 }
@@ -395,9 +421,9 @@ fn missing(session: &Session) -> Response {
 }
 
 /// The refusal of a form without this session's CSRF token, or sent from another origin.
-fn forged(headers: &HeaderMap, session: &Session, csrf: &str) -> Option<Response> {
+fn forged(headers: &HeaderMap, authority: Option<&str>, session: &Session, csrf: &str) -> Option<Response> {
     let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
-    let host = header("host").unwrap_or_default();
+    let host = header("host").or(authority).unwrap_or_default();
     // A browser says where a request comes from: Sec-Fetch-Site, or else Origin.
     let same_origin = match (header("sec-fetch-site"), header("origin")) {
         (Some(site), _) => site == "same-origin",
@@ -567,9 +593,9 @@ async fn oidc_start(State(app): State<App>, headers: HeaderMap) -> Response {
     let Some(oidc) = &app.0.oidc else {
         return unsigned(lang, StatusCode::NOT_FOUND, "no_sign_in");
     };
-    let (url, state) = oidc.start(lang);
+    let (url, sealed) = oidc.start(lang);
     let mut response = redirect(&url);
-    let cookie = format!("{LOGIN_COOKIE}={state}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=600");
+    let cookie = format!("{LOGIN_COOKIE}={sealed}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=600");
     if let Ok(cookie) = HeaderValue::from_str(&cookie) {
         response.headers_mut().append(SET_COOKIE, cookie);
     }
@@ -586,26 +612,33 @@ struct Callback {
     error: String,
 }
 
-/// The provider sends the browser back here with a code, which buys the tokens.
+/// The provider sends the browser back here with a code, which buys the tokens. Whatever the
+/// outcome, the login cookie is spent.
 async fn oidc_callback(State(app): State<App>, headers: HeaderMap, Query(back): Query<Callback>) -> Response {
-    let lang = lang_of(&headers, None);
+    let mut response = oidc_return(&app, &headers, &back).await;
+    if let Ok(cookie) =
+        HeaderValue::from_str(&format!("{LOGIN_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=0"))
+    {
+        response.headers_mut().append(SET_COOKIE, cookie);
+    }
+    response
+}
+
+async fn oidc_return(app: &App, headers: &HeaderMap, back: &Callback) -> Response {
+    let lang = lang_of(headers, None);
     let Some(oidc) = &app.0.oidc else {
         return unsigned(lang, StatusCode::NOT_FOUND, "no_sign_in");
     };
-    // The state must be the one this browser was sent off with.
-    let ours = session::cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
-    if back.state.is_empty() || !session::same_secret(ours, &back.state) {
-        return unsigned(lang, StatusCode::BAD_REQUEST, "sign_in_failed");
-    }
     if !back.error.is_empty() || back.code.is_empty() {
-        oidc.forget(&back.state);
         // The provider's error code only (not its free text): no personal data in the log.
         let error: String =
             back.error.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
         tracing::info!(%error, "the provider did not sign the person in");
         return unsigned(lang, StatusCode::UNAUTHORIZED, "sign_in_failed");
     }
-    let signed = match oidc.finish(&back.state, &back.code).await {
+    // The attempt this browser was sent off with, whose state must be the one returned.
+    let sealed = session::cookie(headers, LOGIN_COOKIE).unwrap_or_default();
+    let signed = match oidc.finish(sealed, &back.state, &back.code).await {
         Ok(signed) => signed,
         Err(error) => {
             tracing::warn!(%error, "a sign-in was refused");
@@ -624,13 +657,7 @@ async fn oidc_callback(State(app): State<App>, headers: HeaderMap, Query(back): 
     let now_secs = jiff::Timestamp::now().as_second();
     let left = u64::try_from(identity.expires_at.saturating_sub(now_secs)).unwrap_or_default();
     session.expires = session.expires.min(std::time::Instant::now() + Duration::from_secs(left));
-    let mut response = start_session(&app, session, true).await;
-    if let Ok(cookie) =
-        HeaderValue::from_str(&format!("{LOGIN_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=0"))
-    {
-        response.headers_mut().append(SET_COOKIE, cookie);
-    }
-    response
+    start_session(app, session, true).await
 }
 
 /// Starts `session` (looking up the contact person they are) and leads to their home page:
@@ -661,21 +688,7 @@ async fn start_session(app: &App, mut session: Session, by_page: bool) -> Respon
     response
 }
 
-#[derive(serde::Deserialize)]
-struct Csrf {
-    #[serde(default)]
-    csrf: String,
-}
-
-async fn sign_out(
-    State(app): State<App>,
-    SignedIn { id, session }: SignedIn,
-    headers: HeaderMap,
-    Form(form): Form<Csrf>,
-) -> Response {
-    if let Some(refusal) = forged(&headers, &session, &form.csrf) {
-        return refusal;
-    }
+async fn sign_out(State(app): State<App>, Posted { id, .. }: Posted) -> Response {
     app.0.sessions.end(&id);
     let mut response = redirect("/sign-in");
     if let Ok(cookie) = HeaderValue::from_str(&session::ended_cookie()) {
@@ -744,9 +757,10 @@ async fn register(
     State(app): State<App>,
     SignedIn { session, .. }: SignedIn,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     Form(sent): Form<Registration>,
 ) -> Response {
-    if let Some(refusal) = forged(&headers, &session, &sent.csrf) {
+    if let Some(refusal) = forged(&headers, uri.authority().map(|a| a.as_str()), &session, &sent.csrf) {
         return refusal;
     }
     let lang = session.lang;
@@ -950,6 +964,7 @@ mod tests {
             dev_issuer: None,
             oidc: None,
             services_ca: None,
+            services_identity: None,
         })?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();

@@ -97,7 +97,7 @@ fn starts_at(date: &str, time: &str) -> Result<i64, &'static str> {
 pub async fn propose(
     State(app): State<App>,
     Path(family_id): Path<String>,
-    Posted { session, form }: Posted,
+    Posted { session, form, .. }: Posted,
 ) -> Response {
     let lang = session.lang;
     let mut slots = Vec::new();
@@ -370,7 +370,7 @@ async fn answered<T>(
 pub async fn schedule(
     State(app): State<App>,
     Path((family_id, meeting_id)): Path<(String, String)>,
-    Posted { session, form }: Posted,
+    Posted { session, form, .. }: Posted,
 ) -> Response {
     let request = meetings::ScheduleMeetingRequest {
         request_id: form.request_id(),
@@ -386,7 +386,7 @@ pub async fn schedule(
 pub async fn hold(
     State(app): State<App>,
     Path((family_id, meeting_id)): Path<(String, String)>,
-    Posted { session, form }: Posted,
+    Posted { session, form, .. }: Posted,
 ) -> Response {
     let lang = session.lang;
     let mut actions = Vec::new();
@@ -433,7 +433,7 @@ pub async fn hold(
 pub async fn complete_action(
     State(app): State<App>,
     Path((family_id, meeting_id, action_id)): Path<(String, String, String)>,
-    Posted { session, form }: Posted,
+    Posted { session, form, .. }: Posted,
 ) -> Response {
     let request = meetings::CompleteActionRequest {
         request_id: form.request_id(),

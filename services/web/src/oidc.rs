@@ -5,12 +5,13 @@
 //! as they verify any caller's; the web client verifies it the same way, to know who signed in.
 //! The ID token proves the sign-in was made for this client and this attempt (its nonce).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use chacha20poly1305::aead::{Aead as _, AeadCore as _, KeyInit as _, OsRng};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use luukku_auth::{AuthConfig, Identity, KeySet, KeySource, Verifier};
 use sha2::{Digest as _, Sha256};
 
@@ -19,8 +20,6 @@ use crate::session::random_token;
 
 /// How long a sign-in may take at the provider.
 const ATTEMPT_TTL: Duration = Duration::from_secs(600);
-/// The most sign-ins under way at once; one more is refused until some finish or lapse.
-const MOST_ATTEMPTS: usize = 10_000;
 /// The largest answer taken from the provider.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
@@ -57,7 +56,7 @@ pub enum OidcError {
     Provider { url: String, reason: String },
     #[error("the provider's {what} is not usable: {reason}")]
     Answer { what: &'static str, reason: String },
-    #[error("the sign-in is unknown, already used or too old")]
+    #[error("the sign-in is not this browser's, or too old")]
     UnknownAttempt,
     #[error("the ID token is not valid: {0}")]
     IdToken(String),
@@ -65,12 +64,17 @@ pub enum OidcError {
     AccessToken(String),
 }
 
-/// One sign-in under way at the provider.
+/// One sign-in under way at the provider. It is kept by the browser, sealed (encrypted and
+/// authenticated with a key of this process) in the login cookie: the server holds nothing per
+/// sign-in, so no flood of starts can crowd out anyone's.
+#[derive(serde::Serialize, serde::Deserialize)]
 struct Attempt {
+    state: String,
     verifier: String,
     nonce: String,
-    lang: Lang,
-    started: Instant,
+    lang: String,
+    /// Seconds since the Unix epoch.
+    started: i64,
 }
 
 /// The provider, as discovered, and the sign-ins under way.
@@ -80,7 +84,8 @@ pub struct Oidc {
     token_endpoint: String,
     id_tokens: Verifier,
     http: reqwest::Client,
-    attempts: Mutex<HashMap<String, Attempt>>,
+    /// Seals the attempts the browsers keep.
+    sealing: XChaCha20Poly1305,
 }
 
 /// What a successful sign-in gives.
@@ -165,7 +170,7 @@ impl Oidc {
             token_endpoint: found.token_endpoint,
             id_tokens,
             http,
-            attempts: Mutex::new(HashMap::new()),
+            sealing: XChaCha20Poly1305::new(&XChaCha20Poly1305::generate_key(&mut OsRng)),
         })
     }
 
@@ -179,28 +184,38 @@ impl Oidc {
         &endpoint[..end]
     }
 
-    fn attempts(&self) -> std::sync::MutexGuard<'_, HashMap<String, Attempt>> {
-        self.attempts.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn seal(&self, attempt: &Attempt) -> String {
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let plain = serde_json::to_vec(attempt).unwrap_or_default();
+        // Sealing a few hundred bytes in memory does not fail; an empty seal opens to nothing.
+        let sealed = self.sealing.encrypt(&nonce, plain.as_slice()).unwrap_or_default();
+        let mut bytes = nonce.to_vec();
+        bytes.extend_from_slice(&sealed);
+        URL_SAFE_NO_PAD.encode(bytes)
     }
 
-    /// Starts a sign-in: the provider's URL to send the browser to, and the attempt's state,
-    /// which the browser keeps in a cookie until it comes back.
+    fn open(&self, sealed: &str) -> Option<Attempt> {
+        let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+        if bytes.len() <= 24 {
+            return None;
+        }
+        let (nonce, sealed) = bytes.split_at(24);
+        let plain = self.sealing.decrypt(XNonce::from_slice(nonce), sealed).ok()?;
+        serde_json::from_slice(&plain).ok()
+    }
+
+    /// Starts a sign-in: the provider's URL to send the browser to, and the sealed attempt the
+    /// browser keeps in a cookie until it comes back.
     pub fn start(&self, lang: Lang) -> (String, String) {
         let (state, nonce, verifier) = (random_token(), random_token(), random_token());
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-        {
-            let mut attempts = self.attempts();
-            let now = Instant::now();
-            attempts.retain(|_, attempt| now.duration_since(attempt.started) < ATTEMPT_TTL);
-            // Full: the oldest attempt gives way, so no flood of starts locks people out.
-            if attempts.len() >= MOST_ATTEMPTS
-                && let Some(oldest) =
-                    attempts.iter().min_by_key(|(_, attempt)| attempt.started).map(|(state, _)| state.clone())
-            {
-                attempts.remove(&oldest);
-            }
-            attempts.insert(state.clone(), Attempt { verifier, nonce: nonce.clone(), lang, started: now });
-        }
+        let attempt = Attempt {
+            state: state.clone(),
+            verifier,
+            nonce: nonce.clone(),
+            lang: lang.code().to_owned(),
+            started: jiff::Timestamp::now().as_second(),
+        };
         let scopes = if self.config.scopes.split(' ').any(|scope| scope == "openid") {
             self.config.scopes.clone()
         } else {
@@ -218,19 +233,16 @@ impl Oidc {
             .append_pair("ui_locales", lang.code())
             .finish();
         let separator = if self.authorization_endpoint.contains('?') { '&' } else { '?' };
-        (format!("{}{separator}{query}", self.authorization_endpoint), state)
+        (format!("{}{separator}{query}", self.authorization_endpoint), self.seal(&attempt))
     }
 
-    /// Forgets the sign-in `state` names (the provider did not sign the person in).
-    pub fn forget(&self, state: &str) {
-        self.attempts().remove(state);
-    }
-
-    /// Finishes the sign-in `state` names with the provider's `code`: the tokens, checked.
-    pub async fn finish(&self, state: &str, code: &str) -> Result<SignedIn, OidcError> {
-        // An attempt is used once, whatever the outcome.
-        let attempt = self.attempts().remove(state).ok_or(OidcError::UnknownAttempt)?;
-        if attempt.started.elapsed() >= ATTEMPT_TTL {
+    /// Finishes the sign-in the browser's sealed attempt holds, for the `state` and `code` the
+    /// provider sent it back with: the tokens, checked. The provider takes a code once.
+    pub async fn finish(&self, sealed: &str, state: &str, code: &str) -> Result<SignedIn, OidcError> {
+        let attempt = self.open(sealed).ok_or(OidcError::UnknownAttempt)?;
+        let age = jiff::Timestamp::now().as_second().saturating_sub(attempt.started);
+        let ttl = i64::try_from(ATTEMPT_TTL.as_secs()).unwrap_or(i64::MAX);
+        if !crate::session::same_secret(&attempt.state, state) || !(0..ttl).contains(&age) {
             return Err(OidcError::UnknownAttempt);
         }
         let form = form_urlencoded::Serializer::new(String::new())
@@ -275,16 +287,20 @@ impl Oidc {
         if subject(&claims).is_none() || subject(&claims) != subject(&access_claims) {
             return Err(OidcError::AccessToken("it is about another subject than the ID token".to_owned()));
         }
-        // With several audiences, the ID token must say it was issued to this client.
+        // An ID token that names the party it was issued to (required with several audiences)
+        // must name this client.
         let audiences = claims.get("aud").and_then(serde_json::Value::as_array).map_or(1, Vec::len);
-        if audiences > 1
-            && claims.get("azp").and_then(serde_json::Value::as_str) != Some(self.config.client_id.as_str())
-        {
+        let azp = claims.get("azp").and_then(serde_json::Value::as_str);
+        if (audiences > 1 || azp.is_some()) && azp != Some(self.config.client_id.as_str()) {
             return Err(OidcError::IdToken(
                 "it has several audiences and is not authorised for this client".to_owned(),
             ));
         }
-        Ok(SignedIn { token: answer.access_token, identity, lang: attempt.lang })
+        Ok(SignedIn {
+            token: answer.access_token,
+            identity,
+            lang: Lang::parse(&attempt.lang).unwrap_or_default(),
+        })
     }
 }
 

@@ -190,7 +190,7 @@ pub async fn show_page(
 pub async fn step(
     State(app): State<App>,
     Path(referral_id): Path<String>,
-    Posted { session, form }: Posted,
+    Posted { session, form, .. }: Posted,
 ) -> Response {
     let name = form.get("step");
     let note = || referrals::WithNote { note: form.get(&format!("note-{name}")) };

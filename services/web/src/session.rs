@@ -149,6 +149,9 @@ impl Sessions {
         let mut sessions = self.lock();
         let now = Instant::now();
         sessions.retain(|_, session| session.live(now));
+        if sessions.len() >= MOST {
+            return None;
+        }
         // One person signing in again and again keeps their newest sessions only.
         let mut theirs: Vec<(Instant, String)> = sessions
             .iter()
@@ -160,9 +163,6 @@ impl Sessions {
             for (_, oldest) in theirs.iter().take(theirs.len() + 1 - MOST_PER_PERSON) {
                 sessions.remove(oldest);
             }
-        }
-        if sessions.len() >= MOST {
-            return None;
         }
         sessions.insert(id.clone(), session);
         Some(id)
