@@ -55,6 +55,9 @@ async fn a_handover_completes_only_when_the_new_person_accepts() -> anyhow::Resu
         (ben.as_str(), "Anna moves to the north team")
     );
     assert_eq!(broken_rule(harness.assign(&family_id, &ben, "again").await), "HANDOVER_PENDING");
+    // Ben finds the family offered to him; Anna does not see what is offered to him.
+    assert_eq!(offered_to(&mut harness, "ben.contact", "ben.contact", 1).await?, [family_id.clone()]);
+    assert_eq!(offered_to(&mut harness, "anna.contact", "ben.contact", 0).await?, Vec::<String>::new());
 
     // Only Ben (or an operator) accepts.
     let by_anna =
@@ -75,7 +78,33 @@ async fn a_handover_completes_only_when_the_new_person_accepts() -> anyhow::Resu
     assert_eq!(summaries, ["ContactPersonAssigned", "HandoverProposed", "HandoverAccepted"]);
     assert_eq!(harness.caseload(&ben).await?, std::slice::from_ref(&family_id));
     assert!(harness.caseload(&anna).await?.is_empty());
+    // Accepted, it is offered no longer.
+    assert_eq!(offered_to(&mut harness, "ben.contact", "ben.contact", 0).await?, Vec::<String>::new());
     Ok(())
+}
+
+/// The families offered to the contact person `person` signs in as, as `caller` sees them,
+/// once there are `expected` of them (the relationships model follows the streams; 5 s at most).
+async fn offered_to(
+    harness: &mut Harness,
+    caller: &str,
+    person: &str,
+    expected: usize,
+) -> anyhow::Result<Vec<String>> {
+    let request = pb::GetContactPersonRequest { person_id: person.to_owned(), ..Default::default() };
+    let mut offered = Vec::new();
+    for _ in 0..50 {
+        let answer = harness
+            .contacts
+            .get_contact_person(harness.call_as(&contact_actor(caller), request.clone()))
+            .await?;
+        offered = answer.into_inner().contact_person.map(|person| person.offered).unwrap_or_default();
+        if offered.len() == expected {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Ok(offered)
 }
 
 #[tokio::test]

@@ -135,7 +135,10 @@ impl<K: KeyStore> ContactService for ContactGrpc<K> {
             .profile
             .as_ref()
             .is_some_and(|profile| profile.person_id == caller.actor.person_id.as_str());
-        if !own && !matches!(caller.actor.role, Role::Supervisor | Role::Operator) {
+        if own || matches!(caller.actor.role, Role::Supervisor | Role::Operator) {
+            let offered = self.guard.relations().offered_to(person_id).map_err(status)?;
+            answer.offered = offered.iter().map(ToString::to_string).collect();
+        } else {
             answer.caseload.clear();
             answer.reserved.clear();
         }

@@ -265,6 +265,7 @@ const TEXTS: &[(&str, &str, &str, &str)] = &[
         "Give a three-digit municipality code, e.g. 091.",
     ),
     ("too_long", "Liian pitkä.", "För lång.", "Too long."),
+    ("offered", "Sinulle ehdotetut perheet", "Familjer som föreslås för dig", "Families offered to you"),
     ("to_form", "Siirry lomakkeeseen", "Gå till formuläret", "Go to the form"),
     ("revoked_by", "Peruuttaja", "Återkallas av", "Revoked by"),
     ("revoke", "Peru suostumus", "Återkalla samtycket", "Revoke"),

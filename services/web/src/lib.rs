@@ -730,7 +730,34 @@ async fn caseload(State(app): State<App>, SignedIn { session, .. }: SignedIn) ->
         Err(status) if status.code() == tonic::Code::NotFound => None,
         Err(status) => return refused(lang, &session, &status),
     };
-    page(lang, lang.t("caseload"), Some(&session), pages::caseload(lang, families.as_deref()))
+    let offered = offered(&app, &session).await;
+    page(lang, lang.t("caseload"), Some(&session), pages::caseload(lang, families.as_deref(), &offered))
+}
+
+/// The families offered to the signed-in contact person, awaiting their answer: (id, names).
+async fn offered(app: &App, session: &Session) -> Vec<(String, String)> {
+    if session.contact_person_id.is_none() {
+        return Vec::new();
+    }
+    let request =
+        contacts::GetContactPersonRequest { person_id: session.person.clone(), ..Default::default() };
+    let offered = match app.contacts().get_contact_person(with_token(request, &session.token)).await {
+        Ok(found) => found.into_inner().contact_person.map(|person| person.offered).unwrap_or_default(),
+        Err(status) => {
+            tracing::warn!(code = ?status.code(), "listing the families offered");
+            return Vec::new();
+        }
+    };
+    let mut named = Vec::new();
+    for family_id in offered.into_iter().take(20) {
+        // Offered to them, they may read it (and the read is recorded): its names, for the list.
+        let names = match family_view(app, session, &family_id, None).await {
+            Ok(view) => view.members.iter().map(|member| member.name.as_str()).collect::<Vec<_>>().join(", "),
+            Err(_) => family_id.clone(),
+        };
+        named.push((family_id, names));
+    }
+    named
 }
 
 async fn register_page(SignedIn { session, .. }: SignedIn) -> Response {

@@ -113,9 +113,24 @@ fn attention(count: u32) -> Markup {
 }
 
 /// The contact person's families, what needs attention first (the service's order).
-pub fn caseload(lang: Lang, families: Option<&[coordination::CaseloadEntry]>) -> Markup {
+pub fn caseload(
+    lang: Lang,
+    families: Option<&[coordination::CaseloadEntry]>,
+    offered: &[(String, String)],
+) -> Markup {
     html! {
         h1 { (lang.t("caseload")) }
+        // Families handed to them, awaiting their answer: (id, names).
+        @if !offered.is_empty() {
+            section.notice aria-labelledby="offered" {
+                h2 #offered { (lang.t("offered")) }
+                ul {
+                    @for (family_id, names) in offered {
+                        li { a href={ "/families/" (family_id) } { (names) } }
+                    }
+                }
+            }
+        }
         @match families {
             None => p.notice { (lang.t("not_contact_person")) },
             Some([]) => p { (lang.t("no_families")) },

@@ -20,7 +20,7 @@ use crate::projected::{Folder, Projected, View, key};
 use crate::standing::Standing;
 
 /// The shape of the model's records; a new shape writes the model anew.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 mod keys {
     use super::*;
@@ -54,6 +54,17 @@ mod keys {
     pub fn meeting(meeting: MeetingId) -> Vec<u8> {
         key(b'm', &[&meeting.as_ulid().to_bytes()])
     }
+
+    /// The families offered to a contact person: those whose handover to them awaits their
+    /// answer.
+    pub fn offered_to(receiver: ContactPersonId) -> Vec<u8> {
+        key(b'o', &[&receiver.as_ulid().to_bytes()])
+    }
+
+    /// That `family` is offered to `receiver`.
+    pub fn offered(receiver: ContactPersonId, family: FamilyId) -> Vec<u8> {
+        key(b'o', &[&receiver.as_ulid().to_bytes(), &family.as_ulid().to_bytes()])
+    }
 }
 
 /// Applies `recorded`; changes nothing when its events do not decode.
@@ -76,9 +87,22 @@ fn apply(_: &(), view: &mut View<'_>, recorded: &Recorded) -> Result<(), CodecEr
         }
         (Stream::Contacts, Assignment::TYPE) => {
             let events = recorded.decode_events::<AssignmentEvent>()?;
+            let receiver = |view: &mut View<'_>| {
+                view.get::<FamilyFacts>(&keys::family(family)).and_then(|facts| facts.pending_receiver)
+            };
+            let before = receiver(view);
             view.update(keys::family(family), |facts: &mut FamilyFacts| {
                 events.iter().for_each(|event| facts.apply_assignment(event));
             });
+            let after = receiver(view);
+            if before != after {
+                if let Some(before) = before {
+                    view.remove(keys::offered(before, family));
+                }
+                if let Some(after) = after {
+                    view.put(keys::offered(after, family), &());
+                }
+            }
         }
         (Stream::Contacts, ContactPerson::TYPE) => {
             let contact_person = ContactPersonId::from_ulid(id.as_ulid());
@@ -172,6 +196,19 @@ impl Relations {
 
     pub fn contact_person_of(&self, person: &Code) -> Result<Option<ContactPersonId>, AppError> {
         self.0.get(&keys::person(person))
+    }
+
+    /// The families whose handover to `receiver` awaits their answer, oldest family first.
+    pub fn offered_to(&self, receiver: ContactPersonId) -> Result<Vec<FamilyId>, AppError> {
+        self.0
+            .keys(&keys::offered_to(receiver))
+            .filter_map(|rest| match rest {
+                Ok(rest) => <[u8; 16]>::try_from(rest.as_slice())
+                    .ok()
+                    .map(|bytes| Ok(FamilyId::from_ulid(ulid::Ulid::from_bytes(bytes)))),
+                Err(error) => Some(Err(error)),
+            })
+            .collect()
     }
 
     pub fn family_of_referral(&self, referral: ReferralId) -> Result<Option<FamilyId>, AppError> {

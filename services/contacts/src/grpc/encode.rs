@@ -39,6 +39,8 @@ pub fn person(record: &PersonRecord) -> pb::ContactPerson {
                 until_ms: reservation.until.as_millis(),
             })
             .collect(),
+        // Filled in by the call, for those who may see it.
+        offered: Vec::new(),
     }
 }
 

@@ -105,6 +105,21 @@ pub(super) async fn fill(client: &Client, id: &str, value: &str) -> anyhow::Resu
     Ok(())
 }
 
+/// Follows the link and waits for the page it leads to.
+async fn submit_link(client: &Client, link: &str) -> anyhow::Result<()> {
+    let old = client.find(Locator::Css("html")).await?;
+    client.find(Locator::Css(link)).await?.click().await?;
+    for _ in 0..100 {
+        if old.tag_name().await.is_err()
+            && client.execute("return document.readyState", vec![]).await? == "complete"
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    anyhow::bail!("the page after {link} did not load")
+}
+
 /// Sends the form and waits for the page it leads to.
 pub(super) async fn submit(client: &Client, form: &str) -> anyhow::Result<()> {
     let old = client.find(Locator::Css("html")).await?;
@@ -353,7 +368,19 @@ async fn a_family_is_registered_assigned_referred_and_met_in_the_browser_and_a_s
     submit(&client, "form[action$='/handover']").await?;
     look(&client, "handover-proposed", "Siirtoa ehdotettu").await?;
     sign_in_as(&client, &base, "contact2").await?;
-    client.goto(&format!("{base}{family_path}")).await?;
+    // The colleague finds it offered on their caseload (as soon as the relationships model has
+    // the proposal: a moment).
+    for _ in 0..50 {
+        let page = client.find(Locator::Css("body")).await?.text().await?;
+        if page.contains("Sinulle ehdotetut perheet") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        client.goto(&format!("{base}/caseload")).await?;
+    }
+    let offered = look(&client, "caseload-offered", "Sinulle ehdotetut perheet").await?;
+    assert!(offered.contains("Maria Virtanen"), "{offered}");
+    submit_link(&client, &format!("a[href='{family_path}']")).await?;
     look(&client, "handover-offered", "Perhettä ehdotetaan sinulle").await?;
     submit(&client, "form[action$='/accept']").await?;
     let accepted = look(&client, "handover-accepted", "Siirto hyväksytty").await?;
