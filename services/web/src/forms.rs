@@ -104,10 +104,23 @@ impl Fields {
 
     /// The request id the form was made with (see [`request_id`]).
     pub fn request_id(&self) -> String {
-        let sent = self.get("request_id");
-        luukku_domain::RequestId::parse(&sent)
-            .map_or_else(|_| luukku_domain::RequestId::generate().to_string(), |id| id.to_string())
+        request_id(&self.get("request_id"))
     }
+}
+
+/// The request id a form was made with; a new one for a form without (an old page).
+pub fn request_id(sent: &str) -> String {
+    luukku_domain::RequestId::parse(sent.trim())
+        .map_or_else(|_| luukku_domain::RequestId::generate().to_string(), |id| id.to_string())
+}
+
+/// Whether a refusal is the person's to fix on the form they sent (its fields, a rule, a
+/// change made meanwhile): the form is shown again with it.
+pub fn fixable(status: &tonic::Status) -> bool {
+    matches!(
+        status.code(),
+        tonic::Code::InvalidArgument | tonic::Code::FailedPrecondition | tonic::Code::Aborted
+    )
 }
 
 impl<S: Send + Sync> FromRequest<S> for Fields {

@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures::StreamExt as _;
 use luukku_auth::{DevIssuer, Grant};
-use luukku_domain::{RequestId, Role, Sector};
+use luukku_domain::{Role, Sector};
 use luukku_grpc::with_token;
 use luukku_proto::common::v1::Position;
 use luukku_proto::contacts::v1 as contacts;
@@ -802,7 +802,7 @@ async fn register(
         }),
     };
     let request = families::RegisterFamilyRequest {
-        request_id: form_request_id(&sent.request_id),
+        request_id: forms::request_id(&sent.request_id),
         family_id: String::new(),
         municipality: sent.municipality.trim().to_owned(),
         members: vec![
@@ -931,11 +931,6 @@ async fn family_events(
             Ok::<Event, std::convert::Infallible>(Event::default().event("change").data("changed"))
         });
     Sse::new(events).keep_alive(KeepAlive::default()).into_response()
-}
-
-/// The request id a form was made with; a new one for a form without (an old page).
-fn form_request_id(sent: &str) -> String {
-    RequestId::parse(sent.trim()).map_or_else(|_| RequestId::generate().to_string(), |id| id.to_string())
 }
 
 #[derive(serde::Deserialize, Default)]

@@ -141,12 +141,7 @@ pub async fn propose(
             "/families/{family_id}/meetings/{}?done=proposed",
             proposed.into_inner().meeting_id
         )),
-        Err(status)
-            if matches!(
-                status.code(),
-                tonic::Code::InvalidArgument | tonic::Code::FailedPrecondition | tonic::Code::Aborted
-            ) =>
-        {
+        Err(status) if forms::fixable(&status) => {
             let problem = problem(lang, &status).with_sent(&form);
             crate::family::respond(&app, &session, &family_id, None, None, Some((Part::Meeting, problem)))
                 .await
@@ -347,12 +342,7 @@ async fn answered<T>(
 ) -> Response {
     match answer {
         Ok(_) => redirect(&format!("/families/{family_id}/meetings/{meeting_id}?done={done}")),
-        Err(status)
-            if matches!(
-                status.code(),
-                tonic::Code::InvalidArgument | tonic::Code::FailedPrecondition | tonic::Code::Aborted
-            ) =>
-        {
+        Err(status) if forms::fixable(&status) => {
             show(
                 app,
                 session,

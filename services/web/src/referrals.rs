@@ -211,12 +211,7 @@ pub async fn step(
     };
     match app.referrals().update_referral(with_token(request, &session.token)).await {
         Ok(_) => redirect(&format!("/referrals/{referral_id}?done=step")),
-        Err(status)
-            if matches!(
-                status.code(),
-                tonic::Code::InvalidArgument | tonic::Code::FailedPrecondition | tonic::Code::Aborted
-            ) =>
-        {
+        Err(status) if forms::fixable(&status) => {
             show(&app, &session, &referral_id, None, Some(&status)).await
         }
         Err(status) => refused(session.lang, &session, &status),
