@@ -70,11 +70,14 @@ pub struct Entry<E> {
 }
 
 /// An aggregate as loaded: state, version and history.
+///
+/// The history's entries are shared: a load that finds newer messages, or a write, copies the
+/// list of them, never the entries themselves.
 #[derive(Debug, Clone)]
 pub struct Loaded<A: Aggregate> {
     pub state: A,
     pub version: u64,
-    pub entries: Vec<Entry<A::Event>>,
+    pub entries: Vec<Arc<Entry<A::Event>>>,
     /// Whether personal data was opened (false after erasure, or with no personal data).
     opened: bool,
     /// The family's key it was opened with, for keying request fingerprints.
@@ -90,7 +93,10 @@ impl<A: Aggregate> Default for Loaded<A> {
 impl<A: Aggregate> Loaded<A> {
     /// The entry written by `actor`'s request `request_id`, if any.
     pub fn written_by(&self, actor: &Actor, request_id: &RequestId) -> Option<&Entry<A::Event>> {
-        self.entries.iter().find(|entry| entry.recorded.envelope.written_by(actor, request_id))
+        self.entries
+            .iter()
+            .map(Arc::as_ref)
+            .find(|entry| entry.recorded.envelope.written_by(actor, request_id))
     }
 
     /// When the aggregate's first message was recorded.
@@ -213,9 +219,9 @@ pub struct Reader<A: Aggregate, K> {
     cache: Arc<Cache<A>>,
 }
 
-fn decode<A: Aggregate>(messages: &[Recorded]) -> Result<Vec<Entry<A::Event>>, RepositoryError<A::Error>> {
+fn decode<A: Aggregate>(messages: Vec<Recorded>) -> Result<Vec<Entry<A::Event>>, RepositoryError<A::Error>> {
     messages
-        .iter()
+        .into_iter()
         .map(|recorded| {
             let events = recorded.decode_events::<A::Event>().map_err(|error| {
                 tracing::error!(%error, position = %recorded.position, "undecodable event");
@@ -226,7 +232,7 @@ fn decode<A: Aggregate>(messages: &[Recorded]) -> Result<Vec<Entry<A::Event>>, R
                     reason: error.to_string(),
                 })
             })?;
-            Ok(Entry { recorded: recorded.clone(), events })
+            Ok(Entry { recorded, events })
         })
         .collect()
 }
@@ -334,25 +340,35 @@ where
     /// The aggregate as it is now.
     pub async fn load(&self, id: AggregateId) -> Result<Arc<Loaded<A>>, RepositoryError<A::Error>> {
         let cached = self.lock_cache().get(&id).cloned();
-        let mut base = cached.as_deref().cloned().unwrap_or_default();
-        let mut fresh = self.store.load_after(&self.aggregate(id), base.version).await?;
-        let mut entries = decode::<A>(&fresh.messages)?;
-        let new_events: Vec<A::Event> = entries.iter().flat_map(|entry| entry.events.clone()).collect();
-        let family = self.family_of(id, &base.state, &new_events);
+        let version = cached.as_ref().map_or(0, |cached| cached.version);
+        let fresh = self.store.load_after(&self.aggregate(id), version).await?;
+        let mut entries = decode::<A>(fresh.messages)?;
+        let family = match &cached {
+            Some(cached) if entries.is_empty() => self.family_of(id, &cached.state, &[]),
+            _ => {
+                let new_events: Vec<A::Event> =
+                    entries.iter().flat_map(|entry| entry.events.clone()).collect();
+                let state = cached.as_ref().map(|cached| &cached.state);
+                self.family_of(id, state.unwrap_or(&A::default()), &new_events)
+            }
+        };
         let key = self.key_of(family).await?;
-        if cached.is_some() && base.opened != key.is_some() {
+        let base = match cached {
             // The key came or went (erasure): opened data must not outlive it, not even in
             // memory, so everything is read again.
-            base = Loaded::default();
-            fresh = self.store.load(&self.aggregate(id)).await?;
-            entries = decode::<A>(&fresh.messages)?;
-        } else if fresh.messages.is_empty()
-            && let Some(cached) = cached
-        {
-            metrics::counter!("luukku_cache_lookups_total", "aggregate" => A::TYPE, "result" => "hit")
-                .increment(1);
-            return Ok(cached);
-        }
+            Some(cached) if cached.opened != key.is_some() => {
+                entries = decode::<A>(self.store.load(&self.aggregate(id)).await?.messages)?;
+                Loaded::default()
+            }
+            Some(cached) if entries.is_empty() => {
+                metrics::counter!("luukku_cache_lookups_total", "aggregate" => A::TYPE, "result" => "hit")
+                    .increment(1);
+                return Ok(cached);
+            }
+            // Only the list of entries is copied: the entries themselves are shared.
+            Some(cached) => (*cached).clone(),
+            None => Loaded::default(),
+        };
         metrics::counter!("luukku_cache_lookups_total", "aggregate" => A::TYPE, "result" => "miss")
             .increment(1);
         let aad = family.map(|family| family.to_string()).unwrap_or_default();
@@ -370,7 +386,7 @@ where
                 loaded.state.apply(event);
             }
             loaded.version = entry.recorded.position.sequence;
-            loaded.entries.push(entry);
+            loaded.entries.push(Arc::new(entry));
         }
         let loaded = Arc::new(loaded);
         if loaded.version > 0 {
@@ -532,7 +548,7 @@ where
                             envelope: *envelope,
                             traceparent: None,
                         };
-                        after.entries.push(Entry { recorded, events: events.clone() });
+                        after.entries.push(Arc::new(Entry { recorded, events: events.clone() }));
                         self.reader.wrote(id, &current, after);
                     }
                     return Ok(Outcome { id, events, written: Written::at(appended.position, false) });

@@ -86,8 +86,15 @@ struct Measured {
 
 impl Measured {
     fn add(&mut self, name: &'static str, took: std::time::Duration, request: usize, answer: usize) {
-        if let Ok(histogram) = latency_histogram() {
-            record(self.latencies.entry(name).or_insert(histogram), took);
+        // A histogram is made once per command name: each holds about 200 KB of counters.
+        let histogram = match self.latencies.entry(name) {
+            std::collections::btree_map::Entry::Occupied(entry) => Some(entry.into_mut()),
+            std::collections::btree_map::Entry::Vacant(entry) => {
+                latency_histogram().ok().map(|h| entry.insert(h))
+            }
+        };
+        if let Some(histogram) = histogram {
+            record(histogram, took);
         }
         self.request_bytes += request;
         self.answer_bytes += answer;

@@ -32,7 +32,7 @@ pub struct FamilyRecord {
 /// One page of a family's history, and the version the next page starts after (0: no more).
 #[derive(Debug, Clone)]
 pub struct HistoryPage {
-    pub entries: Vec<Entry<FamilyEvent>>,
+    pub entries: Vec<Arc<Entry<FamilyEvent>>>,
     pub next_after_version: u64,
 }
 
@@ -344,10 +344,10 @@ impl<K: KeyStore> Families<K> {
         if loaded.version == 0 {
             return Err(AppError::refused("family", family_id, FamilyError::NotFound));
         }
-        let remaining: Vec<&Entry<FamilyEvent>> =
+        let remaining: Vec<&Arc<Entry<FamilyEvent>>> =
             loaded.entries.iter().filter(|entry| entry.recorded.position.sequence > after_version).collect();
-        let entries: Vec<Entry<FamilyEvent>> =
-            remaining.iter().take(page_size).map(|entry| (*entry).clone()).collect();
+        let entries: Vec<Arc<Entry<FamilyEvent>>> =
+            remaining.iter().take(page_size).map(|entry| Arc::clone(entry)).collect();
         let next_after_version = if remaining.len() > page_size {
             entries.last().map_or(0, |entry| entry.recorded.position.sequence)
         } else {

@@ -3,6 +3,8 @@
 //! is recorded, and a handover moves the family between caseloads when it is accepted; the
 //! domain's rules plan both.
 
+use std::sync::Arc;
+
 use futures::StreamExt;
 use luukku_app::{AppError, Caller, Entry, Result, Write, Written, refused};
 use luukku_domain::RequestId;
@@ -34,7 +36,7 @@ pub struct AssignmentRecord {
     pub family_id: FamilyId,
     pub state: Assignment,
     pub version: u64,
-    pub entries: Vec<Entry<AssignmentEvent>>,
+    pub entries: Vec<Arc<Entry<AssignmentEvent>>>,
 }
 
 /// A caseload transfer as asked.
@@ -82,7 +84,7 @@ fn handover_of(events: &[AssignmentEvent]) -> Option<(HandoverId, ContactPersonI
 }
 
 /// The caseload move of a handover proposed in the aggregate's history, accepted or not.
-fn proposed_move(entries: &[Entry<AssignmentEvent>], handover_id: HandoverId) -> Option<CaseloadMove> {
+fn proposed_move(entries: &[Arc<Entry<AssignmentEvent>>], handover_id: HandoverId) -> Option<CaseloadMove> {
     entries.iter().flat_map(|entry| &entry.events).find_map(|event| match event {
         AssignmentEvent::HandoverProposed(proposed) if proposed.handover_id == handover_id => {
             Some(CaseloadMove { from: proposed.from, to: proposed.to })

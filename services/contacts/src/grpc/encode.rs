@@ -76,7 +76,7 @@ pub fn assignment(record: &AssignmentRecord) -> pb::GetAssignmentResponse {
             reason: pending.reason.plain().cloned().unwrap_or_default(),
         }),
         version: record.version,
-        history: record.entries.iter().map(history_entry).collect(),
+        history: record.entries.iter().map(std::sync::Arc::as_ref).map(history_entry).collect(),
     }
 }
 

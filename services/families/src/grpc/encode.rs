@@ -93,7 +93,7 @@ pub fn family(record: &FamilyRecord, today: Date) -> pb::Family {
 
 pub fn history(page: &HistoryPage) -> pb::ListFamilyHistoryResponse {
     pb::ListFamilyHistoryResponse {
-        entries: page.entries.iter().map(history_entry).collect(),
+        entries: page.entries.iter().map(std::sync::Arc::as_ref).map(history_entry).collect(),
         next_after_version: page.next_after_version,
     }
 }

@@ -1,5 +1,7 @@
 //! Referrals: sending one on a consent or a statutory basis, its steps, and inboxes.
 
+use std::sync::Arc;
+
 use luukku_app::{AppError, Caller, Entry, Result, Write, Written, context_now, finnish_zone, refused};
 use luukku_domain::contacts::ContactPersonId;
 use luukku_domain::family::{Family, FamilyId, MemberId};
@@ -50,7 +52,7 @@ pub struct ReferralRecord {
     pub referral_id: ReferralId,
     pub state: Referral,
     pub version: u64,
-    pub entries: Vec<Entry<ReferralEvent>>,
+    pub entries: Vec<Arc<Entry<ReferralEvent>>>,
     pub wait_ended: Option<Timestamp>,
 }
 

@@ -91,7 +91,7 @@ pub fn get_referral(
     sector: Option<Sector>,
 ) -> pb::GetReferralResponse {
     let mut found = referral(record, now);
-    let mut history: Vec<_> = record.entries.iter().map(history_entry).collect();
+    let mut history: Vec<_> = record.entries.iter().map(std::sync::Arc::as_ref).map(history_entry).collect();
     let mut withheld = Vec::new();
     let privileged =
         matches!(scope, Scope::Whole | Scope::Members(_)) || sector == Some(Sector::ChildProtection);
