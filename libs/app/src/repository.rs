@@ -572,7 +572,9 @@ where
         current: &Loaded<A>,
         attempt: usize,
     ) -> Result<bool, RepositoryError<A::Error>> {
-        let latest = self.store().leader_version(aggregate).await? <= current.version;
+        // A stream of one replica is its own leader: a direct get answers as it does.
+        let latest = !self.store().replicated(aggregate.stream).await
+            || self.store().leader_version(aggregate).await? <= current.version;
         if !latest {
             tracing::debug!(
                 subject = aggregate.subject(),

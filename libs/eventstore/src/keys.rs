@@ -226,8 +226,13 @@ impl KeyStore for NatsKeyStore {
         }
         // A direct get may come from a replica that lags behind a key made a moment ago: none is
         // answered only when the bucket's leader has none either (a purge leaves an empty marker).
+        // A bucket of one replica is its own leader.
+        let bucket = format!("KV_{KEY_BUCKET}");
+        if !self.store.replicated_named(&bucket).await {
+            return Ok(None);
+        }
         let subject = format!("$KV.{KEY_BUCKET}.{family}");
-        match self.store.leader_last(&format!("KV_{KEY_BUCKET}"), &subject).await? {
+        match self.store.leader_last(&bucket, &subject).await? {
             Some((_, bytes)) if !bytes.is_empty() => self.decode(family, &bytes).map(Some),
             _ => Ok(None),
         }

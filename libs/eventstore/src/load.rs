@@ -39,8 +39,14 @@ impl EventStore {
         loop {
             match self.load_once(aggregate, after).await {
                 // Nothing at all may be a replica that lags behind an aggregate made a moment
-                // ago: "not found" is answered only when the stream's leader agrees.
-                Ok(loaded) if after == 0 && loaded.version == 0 && behind < LAGGING_RETRIES => {
+                // ago: on a replicated stream, "not found" is answered only when the stream's
+                // leader agrees. A stream of one replica is its own leader.
+                Ok(loaded)
+                    if after == 0
+                        && loaded.version == 0
+                        && behind < LAGGING_RETRIES
+                        && self.replicated(aggregate.stream).await =>
+                {
                     if self.leader_version(aggregate).await? == 0 {
                         return Ok(loaded);
                     }

@@ -84,9 +84,9 @@ pub struct EventStore {
     pub(crate) client: async_nats::Client,
     pub(crate) jetstream: jetstream::Context,
     pub(crate) settings: StoreSettings,
-    /// Each stream's replica count, and when the server told it.
+    /// Each stream's replica count, by stream name, and when the server told it.
     replicas:
-        std::sync::Arc<std::sync::Mutex<std::collections::HashMap<Stream, (std::time::Instant, usize)>>>,
+        std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, usize)>>>,
 }
 
 /// How long a stream's replica count, once told, is taken as known.
@@ -217,21 +217,25 @@ impl EventStore {
     /// replica behind the stream's leader. Asked of the server at most every 30 s; taken as
     /// replicated while it cannot be asked.
     pub async fn replicated(&self, stream: Stream) -> bool {
-        let known = |replicas: &std::sync::Mutex<_>| {
-            let known: &std::collections::HashMap<Stream, (std::time::Instant, usize)> =
-                &replicas.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            known.get(&stream).filter(|(at, _)| at.elapsed() < REPLICAS_KNOWN_FOR).map(|(_, count)| *count)
+        self.replicated_named(stream.name()).await
+    }
+
+    /// [`EventStore::replicated`] for a stream named `name`, such as a key bucket's `KV_` stream.
+    pub async fn replicated_named(&self, name: &str) -> bool {
+        let known = {
+            let known = self.replicas.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            known.get(name).filter(|(at, _)| at.elapsed() < REPLICAS_KNOWN_FOR).map(|(_, count)| *count)
         };
-        if let Some(count) = known(&self.replicas) {
+        if let Some(count) = known {
             return count > 1;
         }
-        match self.stream(stream).await {
+        match self.jetstream.get_stream(name).await {
             Ok(handle) => {
                 let count = handle.cached_info().config.num_replicas;
                 self.replicas
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .insert(stream, (std::time::Instant::now(), count));
+                    .insert(name.to_owned(), (std::time::Instant::now(), count));
                 count > 1
             }
             Err(_) => true,
