@@ -343,14 +343,10 @@ where
         let version = cached.as_ref().map_or(0, |cached| cached.version);
         let fresh = self.store.load_after(&self.aggregate(id), version).await?;
         let mut entries = decode::<A>(fresh.messages)?;
+        let new_events: Vec<A::Event> = entries.iter().flat_map(|entry| entry.events.clone()).collect();
         let family = match &cached {
-            Some(cached) if entries.is_empty() => self.family_of(id, &cached.state, &[]),
-            _ => {
-                let new_events: Vec<A::Event> =
-                    entries.iter().flat_map(|entry| entry.events.clone()).collect();
-                let state = cached.as_ref().map(|cached| &cached.state);
-                self.family_of(id, state.unwrap_or(&A::default()), &new_events)
-            }
+            Some(cached) => self.family_of(id, &cached.state, &new_events),
+            None => self.family_of(id, &A::default(), &new_events),
         };
         let key = self.key_of(family).await?;
         let base = match cached {
