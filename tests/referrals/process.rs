@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use luukku_domain::referrals::{Allowance, DeadlinePolicy};
+use luukku_domain::referrals::{Allowance, DeadlinePolicy, ReferralCommand};
 use luukku_proto::families::v1 as families;
 use luukku_proto::referrals::v1 as pb;
 
@@ -44,6 +44,62 @@ async fn a_revoked_consent_flags_its_open_referrals_once() -> anyhow::Result<()>
     let listed =
         harness.referrals.list_referrals(harness.as_sector("mental_health", inbox)).await?.into_inner();
     assert!(listed.referrals[0].consent_lapsed, "the receiving sector sees it");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_consent_past_its_last_day_lapses_its_open_referrals_only() -> anyhow::Result<()> {
+    let config = luukku_referrals::Config { tick: Duration::from_secs(3600), ..Default::default() };
+    let mut harness = Harness::start_with(config).await?;
+    // Valid until 2099-12-31.
+    let (family, consent_id) = harness.family(&["mental_health"]).await?;
+    let clinic = harness.service("mental_health", "Youth clinic").await?;
+    let open = harness.refer(&family, &clinic).await?;
+    harness.step(&open.referral_id, pb::update_referral_request::Step::Receive(pb::Empty {})).await?;
+    let cancelled = harness.refer(&family, &clinic).await?;
+    let note = pb::WithNote { note: "not needed".into() };
+    harness.step(&cancelled.referral_id, pb::update_referral_request::Step::Cancel(note)).await?;
+    // Another process's model of the same streams, asked about days to come.
+    let process = luukku_referrals::Referrals::new(
+        &luukku_app::Folder::temporary(),
+        harness.store.clone(),
+        harness.keys.clone(),
+        DeadlinePolicy::default(),
+    );
+    let lapsing_on = |date: jiff::civil::Date| {
+        let process = &process;
+        async move {
+            let now = date.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp().as_millisecond();
+            let context =
+                luukku_domain::Context { now: luukku_domain::Timestamp::from_millis(now), today: date };
+            // Its model is written from the streams' start first.
+            let mut tries = 0;
+            let due = loop {
+                match process.due_escalations_at(context).await {
+                    Ok(due) => break due,
+                    Err(error) if tries == 50 => anyhow::bail!("no escalations: {error}"),
+                    Err(_) => tries += 1,
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            };
+            anyhow::Ok(
+                due.into_iter()
+                    .filter_map(|escalation| match escalation.command {
+                        ReferralCommand::FlagConsentLapsed { consent_id } => {
+                            Some((escalation.referral_id.to_string(), consent_id.to_string()))
+                        }
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        }
+    };
+    assert_eq!(lapsing_on(jiff::civil::date(2099, 12, 31)).await?, [], "its last day still counts");
+    assert_eq!(
+        lapsing_on(jiff::civil::date(2100, 1, 1)).await?,
+        [(open.referral_id.clone(), consent_id)],
+        "the open referral lapses the day after, the cancelled one does not"
+    );
     Ok(())
 }
 

@@ -13,7 +13,7 @@
 //! stream was replaced (as by a restore): a checkpoint lies past the stream's end, or the
 //! message at the checkpoint was recorded at another time than the one the checkpoint keeps.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -102,6 +102,11 @@ impl Folder {
         Self { db }
     }
 
+    /// Removes the tree of a model no longer kept (replaced by another), if it is there.
+    pub fn retire(&self, model: &str) -> Result<(), AppError> {
+        self.db.drop_tree(model).map(drop).map_err(store_error)
+    }
+
     /// Writes what the models have applied to disk.
     pub fn flush(&self) -> Result<(), AppError> {
         self.db.flush().map(drop).map_err(store_error)
@@ -177,6 +182,35 @@ impl<'a> View<'a> {
         self.raw(key).is_some()
     }
 
+    /// The keys beginning with `prefix`, in order, as the chunk's changes so far leave them.
+    /// None when the tree cannot be read: the chunk then fails whole, and nothing of it is
+    /// written.
+    pub fn keys(&mut self, prefix: &[u8]) -> Vec<Vec<u8>> {
+        let mut keys = BTreeSet::new();
+        for key in self.tree.scan_prefix(prefix).keys() {
+            match key {
+                Ok(key) => keys.insert(key.to_vec()),
+                Err(error) => {
+                    self.failed.get_or_insert_with(|| error.to_string());
+                    return Vec::new();
+                }
+            };
+        }
+        // The message's own changes come after the chunk's.
+        for changes in [&self.changes, &self.pending] {
+            for (key, change) in changes.range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded)) {
+                if !key.starts_with(prefix) {
+                    break;
+                }
+                match change {
+                    Some(_) => keys.insert(key.clone()),
+                    None => keys.remove(key),
+                };
+            }
+        }
+        keys.into_iter().collect()
+    }
+
     pub fn put<T: Serialize>(&mut self, key: Vec<u8>, value: &T) {
         match encode(value) {
             Ok(bytes) => {
@@ -203,6 +237,18 @@ impl<'a> View<'a> {
         result
     }
 
+    /// The changes kept, as one sled batch.
+    fn into_batch(self) -> sled::Batch {
+        let mut batch = sled::Batch::default();
+        for (key, change) in self.changes {
+            match change {
+                Some(value) => batch.insert(key, value),
+                None => batch.remove(key),
+            }
+        }
+        batch
+    }
+
     /// Makes the index entries `before` into `after`: removes the ones gone, adds the new ones
     /// (empty values).
     pub fn reindex(&mut self, before: Vec<Vec<u8>>, after: Vec<Vec<u8>>) {
@@ -212,6 +258,44 @@ impl<'a> View<'a> {
         for new in after.into_iter().filter(|key| !before.contains(key)) {
             self.pending.insert(new, Some(Vec::new()));
         }
+    }
+}
+
+/// A tree of its own for trying a model's [`Apply`] (in tests): each message is applied whole
+/// and written, as a model writes a chunk.
+pub struct Scratch {
+    tree: sled::Tree,
+}
+
+impl Scratch {
+    pub fn new() -> Self {
+        let tree = Folder::temporary()
+            .db
+            .open_tree("scratch")
+            .unwrap_or_else(|error| panic!("a temporary sled tree cannot be made: {error}"));
+        Self { tree }
+    }
+
+    /// Applies `recorded` through `apply`; nothing of it is written when it fails.
+    pub fn apply<C>(&self, context: &C, apply: Apply<C>, recorded: &Recorded) -> Result<(), String> {
+        let mut view = View::new(&self.tree);
+        apply(context, &mut view, recorded).map_err(|error| error.to_string())?;
+        view.keep();
+        if let Some(failed) = view.failed.take() {
+            return Err(failed);
+        }
+        self.tree.apply_batch(view.into_batch()).map_err(|error| error.to_string())
+    }
+
+    /// The keys beginning with `prefix`, in order, whole.
+    pub fn keys(&self, prefix: &[u8]) -> Vec<Vec<u8>> {
+        self.tree.scan_prefix(prefix).keys().filter_map(|key| key.ok().map(|key| key.to_vec())).collect()
+    }
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -454,7 +538,16 @@ impl<C: Send + Sync + 'static> Projected<C> {
 
     /// Waits until everything in the model's streams now is in the model.
     pub async fn caught_up(&self, store: &EventStore) -> Result<(), AppError> {
+        self.caught_up_on(store, &self.streams).await
+    }
+
+    /// As [`Projected::caught_up`], for those of the model's streams that `streams` names, in
+    /// the model's order.
+    pub async fn caught_up_on(&self, store: &EventStore, streams: &[Stream]) -> Result<(), AppError> {
         for (index, stream) in self.streams.iter().enumerate() {
+            if !streams.contains(stream) {
+                continue;
+            }
             let last = store.last_sequence(*stream).await?;
             let mut applied = self.applied[index].subscribe();
             let reached = tokio::select! {
@@ -549,16 +642,10 @@ impl<C: Send + Sync + 'static> Projected<C> {
                 }
             }
         }
-        if let Some(failed) = view.failed {
+        if let Some(failed) = view.failed.take() {
             return Err(failed);
         }
-        let mut batch = sled::Batch::default();
-        for (key, change) in view.changes {
-            match change {
-                Some(value) => batch.insert(key, value),
-                None => batch.remove(key),
-            }
-        }
+        let mut batch = view.into_batch();
         if let Some(through) = through {
             batch.insert(checkpoint_key(stream), through.encoded());
         }
@@ -765,5 +852,23 @@ mod tests {
             tree.get(b"k").expect("read").map(|value| value.to_vec()),
             Some(encode(&1u32).expect("encoded"))
         );
+    }
+
+    #[test]
+    fn a_view_lists_keys_as_its_changes_leave_them() {
+        let folder = Folder::temporary();
+        let tree = folder.db.open_tree("t").expect("a tree");
+        for key in [b"pa".as_slice(), b"pb", b"pc", b"q"] {
+            tree.insert(key, Vec::new()).expect("written");
+        }
+        let mut view = View::new(&tree);
+        view.remove(b"pb".to_vec());
+        view.reindex(Vec::new(), vec![b"pd".to_vec()]);
+        view.keep();
+        view.remove(b"pc".to_vec());
+        view.reindex(Vec::new(), vec![b"pb".to_vec(), b"o".to_vec()]);
+        assert_eq!(view.keys(b"p"), [b"pa".to_vec(), b"pb".to_vec(), b"pd".to_vec()]);
+        view.drop_pending();
+        assert_eq!(view.keys(b"p"), [b"pa".to_vec(), b"pc".to_vec(), b"pd".to_vec()]);
     }
 }

@@ -12,7 +12,6 @@ use luukku_grpc::Authenticator;
 struct Issuer {
     issuer: DevIssuer,
     authenticator: Arc<Authenticator>,
-    _folder: tempfile::TempDir,
 }
 
 fn issuer() -> &'static Issuer {
@@ -24,9 +23,12 @@ fn issuer() -> &'static Issuer {
             .unwrap_or_else(|error| panic!("a folder for the test issuer: {error}"));
         let issuer = DevIssuer::create_or_open(folder.path())
             .unwrap_or_else(|error| panic!("the test issuer: {error}"));
+        // The issuer holds its key in memory: the folder goes now, since a static is never
+        // dropped and its folder would outlive every test process.
+        drop(folder);
         let keys = issuer.key_set().unwrap_or_else(|error| panic!("the test issuer's keys: {error}"));
         let verifier = Verifier::new(AuthConfig::new(DEV_ISSUER, DEV_AUDIENCE), keys);
-        Issuer { issuer, authenticator: Arc::new(Authenticator::new(verifier)), _folder: folder }
+        Issuer { issuer, authenticator: Arc::new(Authenticator::new(verifier)) }
     })
 }
 

@@ -21,7 +21,14 @@ pub struct Started {
     pub caught_up: Duration,
     pub rss_serving: u64,
     pub rss_caught_up: u64,
+    /// The data folder's size on disk once it stopped.
+    pub folder_bytes: u64,
+    /// The share of one core it used while idle, after catching up (its background work).
+    pub idle_cpu: f64,
 }
+
+/// How long a caught-up service is watched for its background work.
+const IDLE: Duration = Duration::from_secs(15);
 
 /// The write services, each started alone on the streams as they are, and the coordination
 /// service on `projection`, a folder whose projection has reached the streams' ends.
@@ -84,15 +91,21 @@ async fn start(
     until(&mut child, began, &format!("{service} catching up"), || caught_up(metrics)).await?;
     let caught_up_after = began.elapsed();
     let rss_caught_up = rss(pid)?;
+    let before = cpu_seconds(pid)?;
+    tokio::time::sleep(IDLE).await;
+    let idle_cpu = (cpu_seconds(pid)? - before) / IDLE.as_secs_f64();
     // Stopped as an operator stops it, so that it leaves its folder as a restart finds it.
     stop(&mut child, pid).await?;
+    let folder_bytes = crate::scale::folder_bytes(data_dir)?;
     let how = if restart { "restarted on its folder" } else { "on a new folder" };
     println!(
-        "  luukku serve {service}, {how}: answers health {:.2} s after its start ({:.0} MB), read models caught up after {:.2} s ({:.0} MB)",
+        "  luukku serve {service}, {how}: answers health {:.2} s after its start ({:.0} MB), read models caught up after {:.2} s ({:.0} MB); idle, {:.0} % of a core; its folder {:.0} MB",
         serving_after.as_secs_f64(),
         rss_serving as f64 / 1e6,
         caught_up_after.as_secs_f64(),
-        rss_caught_up as f64 / 1e6
+        rss_caught_up as f64 / 1e6,
+        idle_cpu * 100.0,
+        folder_bytes as f64 / 1e6
     );
     Ok(Started {
         service,
@@ -101,6 +114,8 @@ async fn start(
         caught_up: caught_up_after,
         rss_serving,
         rss_caught_up,
+        folder_bytes,
+        idle_cpu,
     })
 }
 
@@ -166,6 +181,20 @@ async fn scrape(port: u16) -> anyhow::Result<String> {
     let mut text = String::new();
     stream.read_to_string(&mut text).await?;
     Ok(text)
+}
+
+/// The processor time process `pid` has used, all its threads, in seconds.
+fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The fields after the command name (which may hold spaces), from the third on.
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks = |at: usize| fields.get(at).and_then(|field| field.parse::<u64>().ok());
+    // utime and stime, the 14th and 15th fields, in USER_HZ (100 on Linux).
+    match (ticks(11), ticks(12)) {
+        (Some(user), Some(system)) => Ok((user + system) as f64 / 100.0),
+        _ => anyhow::bail!("no processor times for process {pid}"),
+    }
 }
 
 /// The resident memory of process `pid`.

@@ -220,19 +220,21 @@ pub async fn run(args: ScaleArgs) -> anyhow::Result<crate::stats::Row> {
     Ok(crate::stats::Row {
         name: "scale",
         figure: format!(
-            "{}; rebuild {:.0} events/s of {events}; services started as processes (answering health, read models caught up, with RSS): {}",
+            "{}; rebuild {:.0} events/s of {events}; services started as processes (answering health, read models caught up, with RSS; idle processor use; the folder on disk): {}",
             figures.join("; "),
             events as f64 / rebuild_seconds,
             processes
                 .iter()
                 .map(|started| format!(
-                    "{}{} {:.1} s ({:.0} MB), {:.1} s ({:.0} MB)",
+                    "{}{} {:.1} s ({:.0} MB), {:.1} s ({:.0} MB), idle {:.0} %, folder {:.0} MB",
                     started.service,
                     if started.restart { " again" } else { "" },
                     started.serving.as_secs_f64(),
                     started.rss_serving as f64 / 1e6,
                     started.caught_up.as_secs_f64(),
-                    started.rss_caught_up as f64 / 1e6
+                    started.rss_caught_up as f64 / 1e6,
+                    started.idle_cpu * 100.0,
+                    started.folder_bytes as f64 / 1e6
                 ))
                 .collect::<Vec<_>>()
                 .join(", ")
@@ -329,7 +331,7 @@ where
 }
 
 /// The bytes of the files under `folder`.
-fn folder_bytes(folder: &Path) -> anyhow::Result<u64> {
+pub(crate) fn folder_bytes(folder: &Path) -> anyhow::Result<u64> {
     let mut total = 0;
     for entry in std::fs::read_dir(folder)? {
         let entry = entry?;

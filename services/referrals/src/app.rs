@@ -2,7 +2,6 @@
 //! the escalations of the deadline and consent process. Free of gRPC.
 
 mod catalogue;
-mod consents;
 mod escalate;
 mod model;
 mod referrals;
@@ -26,8 +25,6 @@ pub struct Referrals<K: KeyStore> {
     families: Reader<Family, K>,
     assignments: Reader<Assignment, K>,
     model: model::Model,
-    /// The consents' terms, for the consent process.
-    consents: consents::Consents,
     policy: DeadlinePolicy,
 }
 
@@ -41,13 +38,16 @@ fn referral_family(state: &Referral, events: &[ReferralEvent]) -> Option<Aggrega
 }
 
 impl<K: KeyStore + Clone> Referrals<K> {
-    /// Where the referral index and the consent terms stand, and whether they stopped.
-    pub fn standings(&self) -> [Arc<luukku_app::Standing>; 2] {
-        [self.model.standing().clone(), self.consents.standing().clone()]
+    /// Where the referral model stands, and whether it stopped.
+    pub fn standings(&self) -> [Arc<luukku_app::Standing>; 1] {
+        [self.model.standing().clone()]
     }
 
     /// The use cases on `store`, with their read models in `folder`.
     pub fn new(folder: &Folder, store: EventStore, keys: K, policy: DeadlinePolicy) -> Self {
+        if let Err(error) = folder.retire(model::RETIRED) {
+            tracing::warn!(%error, model = model::RETIRED, "a model no longer kept stays in the folder");
+        }
         let referrals = Stream::Referrals;
         Self {
             referrals: Repository::new(
@@ -59,7 +59,6 @@ impl<K: KeyStore + Clone> Referrals<K> {
             catalogue: Repository::new(store.clone(), keys.clone(), referrals, Keys::None),
             families: Reader::new(store.clone(), keys.clone(), Stream::Families, Keys::FamilyKey),
             assignments: Reader::new(store.clone(), keys, Stream::Contacts, Keys::FamilyKey),
-            consents: consents::Consents::spawn(folder, store.clone()),
             model: model::Model::spawn(folder, store),
             policy,
         }

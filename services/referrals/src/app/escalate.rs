@@ -1,12 +1,14 @@
 //! What the deadline and consent process escalates: referrals not received by their deadline,
 //! and open referrals whose consent was revoked or ended. It keeps no state of its own: what is
-//! due is read from the read models of the streams (the referrals, and the consents' terms from
-//! `FAMILIES`; no family is loaded), and each escalation carries a request id made from the referral
-//! and its deadline (or consent), so a restart, a replay or a second process escalates once.
+//! due is read from the referral model's index ranges (requested referrals by deadline, open
+//! referrals on a consent by its last day, with the consents' terms from `FAMILIES`; no family is
+//! loaded, and only what is due is read), and each escalation carries a request id made from the
+//! referral and its deadline (or consent), so a restart, a replay or a second process escalates
+//! once.
 
 use luukku_app::{Caller, Result, Write};
 use luukku_domain::referrals::{ReferralCommand, ReferralId};
-use luukku_domain::{Actor, Code, RequestId, Role};
+use luukku_domain::{Actor, Code, Context, RequestId, Role};
 use luukku_eventstore::KeyStore;
 
 use super::Referrals;
@@ -39,12 +41,15 @@ fn escalation(referral_id: ReferralId, request: String, command: ReferralCommand
 impl<K: KeyStore> Referrals<K> {
     /// Every escalation due now.
     pub async fn due_escalations(&self) -> Result<Vec<Escalation>> {
+        self.due_escalations_at(luukku_app::context_now()).await
+    }
+
+    /// Every escalation due at `now`: what a later day brings, for one.
+    pub async fn due_escalations_at(&self, now: Context) -> Result<Vec<Escalation>> {
         let store = self.referrals.store();
-        // A referral names a consent recorded before it: once the consents have reached the
-        // end of `FAMILIES` as it is now, every referral's consent is among them.
-        self.model.caught_up(store).await?;
-        self.consents.caught_up(store).await?;
-        let now = luukku_app::context_now();
+        // A referral names a consent recorded before it: once the model has reached the end of
+        // `REFERRALS`, then of `FAMILIES`, as they are now, every referral's terms are in it.
+        self.model.caught_up_with_consents(store).await?;
         let mut due = Vec::new();
         for id in self.model.due(now.now)? {
             let Some(deadline) = self.model.referral(id)?.and_then(|referral| referral.deadline) else {
@@ -56,8 +61,8 @@ impl<K: KeyStore> Referrals<K> {
                 ReferralCommand::MarkOverdue,
             ));
         }
-        for (id, consent_id) in self.model.on_consent()? {
-            if self.consents.lapsed(consent_id, now.today)? {
+        for (id, consent_id) in self.model.lapsing(now.today)? {
+            if self.model.lapsed(consent_id, now.today)? {
                 due.extend(escalation(
                     id,
                     format!("lapse-{id}-{consent_id}"),
@@ -70,7 +75,7 @@ impl<K: KeyStore> Referrals<K> {
 
     /// Waits for the next revocation of a consent.
     pub async fn consent_revoked(&self) {
-        self.consents.revoked().await;
+        self.model.revoked().await;
     }
 
     /// Records one escalation; says whether it recorded something new.
