@@ -8,7 +8,7 @@ use crate::support::*;
 
 /// A date `days` from today.
 fn in_days(days: i64) -> String {
-    let today = jiff::Zoned::now().date();
+    let today = luukku_app::context_now().today;
     today.checked_add(jiff::Span::new().days(days)).expect("date in range").to_string()
 }
 

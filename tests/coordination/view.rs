@@ -15,7 +15,7 @@ use tonic::Code;
 use crate::support::*;
 
 fn in_days(days: i64) -> String {
-    jiff::Zoned::now().date().checked_add(jiff::Span::new().days(days)).expect("date").to_string()
+    luukku_app::context_now().today.checked_add(jiff::Span::new().days(days)).expect("date").to_string()
 }
 
 #[tokio::test]

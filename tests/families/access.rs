@@ -80,7 +80,7 @@ async fn a_consent_is_the_members_own_or_rests_on_a_signed_form_and_is_not_backd
     // The contact person records one only on the signed form, and never backdated.
     let unsigned = harness.client.grant_consent(harness.call(grant(&maria, ""))).await;
     assert_eq!(reason(unsigned.expect_err("unsigned")), "CONSENT_NEEDS_SIGNED_FORM");
-    let week_ago = jiff::Zoned::now().date().checked_sub(jiff::Span::new().days(7))?.to_string();
+    let week_ago = luukku_app::context_now().today.checked_sub(jiff::Span::new().days(7))?.to_string();
     let backdated = pb::GrantConsentRequest { valid_from: week_ago, ..grant(&maria, "consent-form-3") };
     let status = harness.client.grant_consent(harness.call(backdated)).await.expect_err("backdated");
     assert_eq!(status.code(), Code::InvalidArgument);

@@ -122,3 +122,50 @@ async fn a_model_is_starting_until_it_reaches_the_streams_ends_as_they_were_at_i
     assert!(serving, "caught up with the end as it was at its start");
     Ok(())
 }
+
+#[tokio::test]
+async fn erasures_are_completed_from_the_checkpoint_without_reading_the_stream_again() -> anyhow::Result<()> {
+    use luukku_eventstore::KeyStore;
+    let mut harness = Harness::start().await?;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("models");
+    for _ in 0..3 {
+        harness.register(virtanen_family()).await?;
+    }
+    let folder = Folder::open(&path)?;
+    let erasures = luukku_families::erasure::spawn(&folder, harness.store.clone(), harness.keys.clone());
+    let read_all = luukku_testkit::eventually(10, || {
+        let (read, all) = (erasures.applied_since_start(), harness.messages());
+        async move { Ok(read == all.await?) }
+    })
+    .await?;
+    assert!(read_all, "a new folder reads every message");
+    let stopped_at = harness.messages().await?;
+    folder.flush()?;
+    drop((erasures, folder));
+
+    // Erased while the process that completes erasures is down, and its key deletion failed:
+    // the key is there again.
+    let family = harness.register(virtanen_family()).await?.family_id;
+    let erase = luukku_proto::families::v1::EraseFamilyRequest {
+        request_id: request_id(),
+        family_id: family.clone(),
+        ..Default::default()
+    };
+    let actor = harness.actor.clone();
+    luukku_testkit::grpc::erase_family(&mut harness.client, &actor, erase).await?;
+    harness.keys.get_or_create(&family).await?;
+    let since = harness.messages().await? - stopped_at;
+
+    let folder = reopen(&path).await?;
+    let erasures = luukku_families::erasure::spawn(&folder, harness.store.clone(), harness.keys.clone());
+    let erased = vec![family.clone()];
+    let finished = luukku_testkit::eventually(10, || {
+        let (store, erased) = (harness.store.clone(), erased.clone());
+        async move { Ok(luukku_eventstore::keys::leftover_keys(&store, &erased).await?.is_empty()) }
+    })
+    .await?;
+    assert!(finished, "the key is gone");
+    assert_eq!(erasures.applied_since_start(), since, "only the messages written since it stopped");
+    Ok(())
+}

@@ -131,7 +131,7 @@ pub fn slot(hours: i64) -> pb::Slot {
 
 /// A date `days` from today.
 pub fn in_days(days: i64) -> String {
-    let today = jiff::Zoned::now().date();
+    let today = luukku_app::context_now().today;
     today.checked_add(jiff::Span::new().days(days)).expect("date in range").to_string()
 }
 

@@ -442,6 +442,14 @@ impl<C: Send + Sync + 'static> Projected<C> {
         self.tree.contains_key(key).map_err(store_error)
     }
 
+    /// Removes the entry at `key` once the work it stands for is done: for a model whose
+    /// entries are a worker's queue. A rewrite of the model from the streams' start brings the
+    /// entry back, so the work must bear being done again.
+    pub fn done(&self, key: &[u8]) -> Result<(), AppError> {
+        let _writing = self.writing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.tree.remove(key).map(drop).map_err(store_error)
+    }
+
     /// The keys beginning with `prefix`, in order, without their prefix, whether the model may
     /// be read yet or not.
     pub(crate) fn keys_unchecked(

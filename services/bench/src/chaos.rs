@@ -168,7 +168,7 @@ async fn family(
         [guardian, child, ..] => (guardian.clone(), child.clone()),
         _ => anyhow::bail!("a registration answered without its members"),
     };
-    let today = jiff::Zoned::now().date();
+    let today = luukku_app::context_now().today;
     let grant = families::GrantConsentRequest {
         signed_form: "consent-form-1".into(),
         request_id: request_id(),

@@ -53,7 +53,7 @@ fn request_id() -> String {
 }
 
 fn in_days(days: i64) -> String {
-    let today = jiff::Zoned::now().date();
+    let today = luukku_app::context_now().today;
     today.checked_add(jiff::Span::new().days(days)).unwrap_or(today).to_string()
 }
 

@@ -248,7 +248,7 @@ impl Generator {
 
     /// The date `days` days from today (before it when negative).
     fn date_in(days: i64) -> Date {
-        let today = jiff::Zoned::now().date();
+        let today = luukku_app::context_now().today;
         today.checked_add(jiff::Span::new().days(days)).unwrap_or(today)
     }
 

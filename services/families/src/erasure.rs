@@ -1,44 +1,111 @@
-//! Erasure completes: a process follows the `FAMILIES` stream and, for every `FamilyErased`,
-//! makes sure the family's key is gone, asking again until it is. An erasure whose key deletion
-//! failed (the service stopped between the event and the deletion) is finished here.
+//! Erasure completes: a checkpointed model of `FAMILIES` keeps, for every `FamilyErased`, an
+//! entry until the family's key is gone, and a worker deletes each key, asking again until it
+//! is gone. An erasure whose key deletion failed (the service stopped between the event and
+//! the deletion) is finished here. A start follows the stream from where the model stopped.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
-use luukku_eventstore::{EventStore, KeyStore, Stream};
+use luukku_app::projected::{Folder, Projected, View, key};
+use luukku_app::{AppError, Standing};
+use luukku_domain::{AggregateId, CodecError};
+use luukku_eventstore::{EventStore, KeyStore, Recorded, Stream};
+use tokio::sync::Notify;
+
+/// The shape of the model's records; a new shape writes the model anew.
+const VERSION: u32 = 1;
+
+/// A family whose key may not be deleted yet.
+const PENDING: u8 = b'p';
 
 /// The longest wait between attempts to delete one key.
 const MAX_WAIT: Duration = Duration::from_secs(30);
 
-/// Follows the stream from its start and deletes the key of every erased family; runs until
-/// the runtime stops.
-pub fn spawn<K: KeyStore + Clone>(store: EventStore, keys: K) {
+/// How often the worker looks without being woken (after a failure, or to end once the model
+/// is dropped).
+const LOOK_EVERY: Duration = Duration::from_secs(5);
+
+fn apply(erased: &Arc<Notify>, view: &mut View<'_>, recorded: &Recorded) -> Result<(), CodecError> {
+    // Read by type: nothing is decoded.
+    let erasure = recorded.envelope.events.iter().any(|event| event.event_type == "FamilyErased");
+    if let Some(family) = recorded.aggregate_id().filter(|_| erasure) {
+        view.put(key(PENDING, &[&family.as_ulid().to_bytes()]), &());
+        // The worker waits for the model to catch up before it reads.
+        erased.notify_one();
+    }
+    Ok(())
+}
+
+/// The erasures to complete: a checkpointed model and its worker, which ends when this is
+/// dropped.
+pub struct Erasures(Arc<Projected<Arc<Notify>>>);
+
+impl Erasures {
+    /// Where the model stands, and whether it stopped.
+    pub fn standing(&self) -> &Arc<Standing> {
+        self.0.standing()
+    }
+
+    /// How many messages the model has read since it started: after a start on its folder,
+    /// only the ones written since it stopped.
+    pub fn applied_since_start(&self) -> u64 {
+        self.0.applied_since_start()
+    }
+}
+
+/// Follows `FAMILIES` from the model's checkpoint in `folder` and deletes the key of every
+/// erased family, for as long as the answer is kept.
+pub fn spawn<K: KeyStore + Clone>(folder: &Folder, store: EventStore, keys: K) -> Erasures {
+    let erased = Arc::new(Notify::new());
+    let streams = [Stream::Families];
+    let model = Projected::spawn(
+        folder,
+        store.clone(),
+        "erasures to complete",
+        VERSION,
+        &streams,
+        Arc::clone(&erased),
+        apply,
+    );
+    let weak = Arc::downgrade(&model);
     tokio::spawn(async move {
-        let mut messages = std::pin::pin!(store.follow(Stream::Families, 1));
-        while let Some(item) = messages.next().await {
-            let recorded = match item {
-                Ok(recorded) => recorded,
-                // A newer release's message may be an erasure this release cannot read: wait
-                // at it (the service's relationships model reports the stop) until upgraded.
-                Err(undecodable) if matches!(undecodable.error, luukku_eventstore::Error::Newer { .. }) => {
-                    tracing::error!(position = %undecodable.position, "erasures wait at a newer release's message: upgrade this service");
-                    std::future::pending::<()>().await;
-                    return;
-                }
-                // Not a luukku envelope: it holds no erasure.
-                Err(_) => continue,
-            };
-            let erased = recorded.envelope.events.iter().any(|event| event.event_type == "FamilyErased");
-            let Some(family) = recorded.aggregate_id().filter(|_| erased) else {
-                continue;
-            };
-            let family = family.to_string();
-            let mut wait = Duration::from_millis(100);
-            while let Err(error) = keys.erase(&family).await {
-                tracing::warn!(%family, %error, "the key of an erased family is not deleted yet; trying again");
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(MAX_WAIT);
+        loop {
+            let Some(model) = weak.upgrade() else { return };
+            if let Err(error) = complete(&model, &store, &keys).await {
+                tracing::warn!(%error, "erasures cannot be completed now; trying again");
             }
+            drop(model);
+            let _ = tokio::time::timeout(LOOK_EVERY, erased.notified()).await;
         }
     });
+    Erasures(model)
+}
+
+/// Deletes the key of every family the model holds as pending, once it has caught up.
+async fn complete<K: KeyStore>(
+    model: &Projected<Arc<Notify>>,
+    store: &EventStore,
+    keys: &K,
+) -> Result<(), AppError> {
+    // Written anew from the stream's start: looked at again once it has caught up.
+    if model.standing().starting() {
+        return Ok(());
+    }
+    model.ready().await?;
+    model.caught_up(store).await?;
+    let pending: Vec<Vec<u8>> = model.keys(&[PENDING]).collect::<Result<_, _>>()?;
+    for rest in pending {
+        let Some(family) = <[u8; 16]>::try_from(rest.as_slice()).ok().map(ulid::Ulid::from_bytes) else {
+            continue;
+        };
+        let family = AggregateId::from_ulid(family).to_string();
+        let mut wait = Duration::from_millis(100);
+        while let Err(error) = keys.erase(&family).await {
+            tracing::warn!(%family, %error, "the key of an erased family is not deleted yet; trying again");
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(MAX_WAIT);
+        }
+        model.done(&key(PENDING, &[&rest]))?;
+    }
+    Ok(())
 }

@@ -30,15 +30,16 @@ fn spawn_search_key<K: KeyStore>(keys: K) {
 }
 
 /// The families service with gRPC health (reporting it serving), every call decided by
-/// `guard`; and the process that completes erasures.
+/// `guard`; and the process that completes erasures, checkpointed in `guard`'s folder.
 pub async fn routes<K: KeyStore + Clone>(store: EventStore, keys: K, guard: Guard) -> Routes {
-    erasure::spawn(store.clone(), keys.clone());
+    let erasures = erasure::spawn(guard.folder(), store.clone(), keys.clone());
     spawn_search_key(keys.clone());
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<FamilyServiceServer<FamilyGrpc<K>>>().await;
     let relations = guard.relations().standing().clone();
+    // Kept for as long as the health task runs: the life of the process.
     follow_read_models(reporter, vec![FamilyServiceServer::<FamilyGrpc<K>>::NAME], move || {
-        vec![relations.clone()]
+        vec![relations.clone(), erasures.standing().clone()]
     })
     .await;
     let service = FamilyServiceServer::new(FamilyGrpc::new(

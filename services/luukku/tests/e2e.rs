@@ -262,7 +262,7 @@ async fn the_whole_system_from_the_command_line() -> anyhow::Result<()> {
     grant.extend(urls.iter().map(String::as_str));
     let output = luukku(&grant)?;
     assert!(output.status.success(), "{}", text(&output));
-    let today = jiff::Zoned::now().date().to_string();
+    let today = luukku_app::context_now().today.to_string();
     let mut log = vec![
         "contact",
         "log",

@@ -306,7 +306,7 @@ async fn a_family_is_registered_assigned_referred_and_met_in_the_browser_and_a_s
     // A network meeting: proposed, scheduled, and held with the child's view and an action.
     client.goto(&format!("{base}{family_path}")).await?;
     open(&client, "act-meeting").await?;
-    let tomorrow = jiff::Zoned::now().date().tomorrow()?;
+    let tomorrow = luukku_app::context_now().today.tomorrow()?;
     let day = format!("{}.{}.{}", tomorrow.day(), tomorrow.month(), tomorrow.year());
     fill(&client, "slot0_date", &day).await?;
     fill(&client, "slot0_time", "25.00").await?;
