@@ -251,6 +251,7 @@ async fn an_erasure_whose_key_deletion_failed_is_finished_by_the_service() -> an
     };
     let actor = harness.actor.clone();
     luukku_testkit::grpc::erase_family(&mut harness.client, &actor, erase).await?;
+    settle_erasures().await;
     // As if the deletion had failed: the key is there again.
     harness.keys.get_or_create(&family.family_id).await?;
     let erased = vec![family.family_id.clone()];
@@ -285,6 +286,7 @@ async fn an_erased_familys_data_is_not_opened_even_when_its_key_is_restored() ->
         ..Default::default()
     };
     luukku_testkit::grpc::erase_family(&mut harness.client, &harness.actor, erase).await?;
+    settle_erasures().await;
     // The key comes back: restored from the backup, or a deletion that failed.
     bucket.put(&family_id, backup).await?;
     assert!(harness.keys.get(&family_id).await?.is_some(), "the key exists again");

@@ -102,8 +102,8 @@ async fn consent_input_is_checked_field_by_field() -> anyhow::Result<()> {
         given_by: registered.member_ids[0].clone(),
         sectors: vec!["school".to_owned(), "police".to_owned()],
         purpose: "support".to_owned(),
-        valid_from: "2027-01-01".to_owned(),
-        valid_until: "2026-12-31".to_owned(),
+        valid_from: in_days(30),
+        valid_until: in_days(29),
         ..Default::default()
     };
     let status = harness.client.grant_consent(harness.call(request.clone())).await.expect_err("refused");

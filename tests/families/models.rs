@@ -154,18 +154,21 @@ async fn erasures_are_completed_from_the_checkpoint_without_reading_the_stream_a
     };
     let actor = harness.actor.clone();
     luukku_testkit::grpc::erase_family(&mut harness.client, &actor, erase).await?;
+    let erased = vec![family.clone()];
+    let gone = || {
+        let (store, erased) = (harness.store.clone(), erased.clone());
+        async move { Ok(luukku_eventstore::keys::leftover_keys(&store, &erased).await?.is_empty()) }
+    };
+    assert!(luukku_testkit::eventually(10, gone).await?, "the erasure deleted the key");
+    settle_erasures().await;
     harness.keys.get_or_create(&family).await?;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!gone().await?, "the key is back, as if its deletion had failed");
     let since = harness.messages().await? - stopped_at;
 
     let folder = reopen(&path).await?;
     let erasures = luukku_families::erasure::spawn(&folder, harness.store.clone(), harness.keys.clone());
-    let erased = vec![family.clone()];
-    let finished = luukku_testkit::eventually(10, || {
-        let (store, erased) = (harness.store.clone(), erased.clone());
-        async move { Ok(luukku_eventstore::keys::leftover_keys(&store, &erased).await?.is_empty()) }
-    })
-    .await?;
-    assert!(finished, "the key is gone");
+    assert!(luukku_testkit::eventually(10, gone).await?, "the key is gone");
     assert_eq!(erasures.applied_since_start(), since, "only the messages written since it stopped");
     Ok(())
 }

@@ -132,3 +132,15 @@ pub async fn second_instance(harness: &Harness) -> anyhow::Result<(Served, Clien
     let client = Client::connect(served.url()).await?;
     Ok((served, client))
 }
+
+/// A date `days` from today in Finland, as the service counts days.
+pub fn in_days(days: i64) -> String {
+    let today = luukku_app::context_now().today;
+    today.checked_add(jiff::Span::new().days(days)).expect("date in range").to_string()
+}
+
+/// Waits until the harness's service has completed an erasure just made (it deletes the key
+/// again a moment after the call did), so that a test may put the key back.
+pub async fn settle_erasures() {
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+}

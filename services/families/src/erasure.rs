@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use luukku_app::Standing;
 use luukku_app::projected::{Folder, Projected, View, key};
-use luukku_app::{AppError, Standing};
 use luukku_domain::{AggregateId, CodecError};
 use luukku_eventstore::{EventStore, KeyStore, Recorded, Stream};
 use tokio::sync::Notify;
@@ -71,9 +71,7 @@ pub fn spawn<K: KeyStore + Clone>(folder: &Folder, store: EventStore, keys: K) -
     tokio::spawn(async move {
         loop {
             let Some(model) = weak.upgrade() else { return };
-            if let Err(error) = complete(&model, &store, &keys).await {
-                tracing::warn!(%error, "erasures cannot be completed now; trying again");
-            }
+            complete(&model, &store, &keys).await;
             drop(model);
             let _ = tokio::time::timeout(LOOK_EVERY, erased.notified()).await;
         }
@@ -81,19 +79,23 @@ pub fn spawn<K: KeyStore + Clone>(folder: &Folder, store: EventStore, keys: K) -
     Erasures(model)
 }
 
-/// Deletes the key of every family the model holds as pending, once it has caught up.
-async fn complete<K: KeyStore>(
-    model: &Projected<Arc<Notify>>,
-    store: &EventStore,
-    keys: &K,
-) -> Result<(), AppError> {
-    // Written anew from the stream's start: looked at again once it has caught up.
-    if model.standing().starting() {
-        return Ok(());
+/// Deletes the key of every family the model holds as pending.
+async fn complete<K: KeyStore>(model: &Projected<Arc<Notify>>, store: &EventStore, keys: &K) {
+    // Its folder is still being checked: looked at again shortly.
+    if model.ready().await.is_err() {
+        return;
     }
-    model.ready().await?;
-    model.caught_up(store).await?;
-    let pending: Vec<Vec<u8>> = model.keys(&[PENDING]).collect::<Result<_, _>>()?;
+    // An erasure's entry is written with its message, so what the model holds is whole: its
+    // catching up only shows the newest sooner. A model stopped at a message it cannot read
+    // still finishes the erasures before it.
+    let _ = model.caught_up(store).await;
+    let pending: Vec<Vec<u8>> = match model.keys(&[PENDING]).collect() {
+        Ok(pending) => pending,
+        Err(error) => {
+            tracing::warn!(%error, "the erasures to complete cannot be read now; trying again");
+            return;
+        }
+    };
     for rest in pending {
         let Some(family) = <[u8; 16]>::try_from(rest.as_slice()).ok().map(ulid::Ulid::from_bytes) else {
             continue;
@@ -105,7 +107,10 @@ async fn complete<K: KeyStore>(
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(MAX_WAIT);
         }
-        model.done(&key(PENDING, &[&rest]))?;
+        if let Err(error) = model.done(&key(PENDING, &[&rest])) {
+            // Deleted again at the next look: deleting a key twice does no harm.
+            tracing::warn!(%family, %error, "an erasure completed is not yet marked done; trying again");
+            return;
+        }
     }
-    Ok(())
 }

@@ -37,9 +37,12 @@ pub async fn routes<K: KeyStore + Clone>(store: EventStore, keys: K, guard: Guar
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<FamilyServiceServer<FamilyGrpc<K>>>().await;
     let relations = guard.relations().standing().clone();
-    // Kept for as long as the health task runs: the life of the process.
+    // No call reads the erasures to complete, so the service's health does not wait for them
+    // (their stop is reported and alerted on like any model's). They are kept for as long as
+    // the health task runs: the life of the process.
     follow_read_models(reporter, vec![FamilyServiceServer::<FamilyGrpc<K>>::NAME], move || {
-        vec![relations.clone(), erasures.standing().clone()]
+        let _kept = &erasures;
+        vec![relations.clone()]
     })
     .await;
     let service = FamilyServiceServer::new(FamilyGrpc::new(

@@ -33,13 +33,20 @@ struct Ports {
 
 impl Ports {
     fn pick(data_dir: &std::path::Path) -> anyhow::Result<Self> {
+        // Each held until all are picked, so that no two are the same.
+        let listeners: Vec<TcpListener> =
+            (0..9).map(|_| TcpListener::bind("127.0.0.1:0")).collect::<Result<_, _>>()?;
+        let ports: Vec<u16> = listeners
+            .iter()
+            .map(|listener| Ok(listener.local_addr()?.port()))
+            .collect::<anyhow::Result<_>>()?;
         Ok(Self {
-            nats: free_port()?,
-            families: free_port()?,
-            coordination: free_port()?,
-            others: [free_port()?, free_port()?, free_port()?, free_port()?],
-            metrics: free_port()?,
-            web: free_port()?,
+            nats: ports[0],
+            families: ports[1],
+            coordination: ports[2],
+            others: [ports[3], ports[4], ports[5], ports[6]],
+            metrics: ports[7],
+            web: ports[8],
             data_dir: data_dir.display().to_string(),
         })
     }
@@ -114,13 +121,19 @@ async fn start_dev_with(
     let ready = tokio::time::timeout(Duration::from_secs(60), async {
         while let Some(line) = lines.next_line().await? {
             if line.contains("luukku dev is running") {
-                return anyhow::Ok(());
+                return anyhow::Ok(true);
             }
         }
-        anyhow::bail!("luukku dev ended before it was running")
+        anyhow::Ok(false)
     })
     .await;
-    ready.map_err(|_| anyhow::anyhow!("luukku dev did not start in 60 s"))??;
+    if !ready.map_err(|_| anyhow::anyhow!("luukku dev did not start in 60 s"))?? {
+        // What it said before it ended, for whoever reads the failure.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let logged = logged.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let last: Vec<&str> = logged.iter().rev().take(5).rev().map(String::as_str).collect();
+        anyhow::bail!("luukku dev ended before it was running; its last log lines:\n{}", last.join("\n"));
+    }
     // Keep reading so the process never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     Ok((child, logged))
