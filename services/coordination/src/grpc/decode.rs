@@ -12,9 +12,11 @@ use crate::app::Wait;
 /// The longest a query waits for the projection to reach the positions it names.
 const MAX_WAIT: Duration = Duration::from_secs(10);
 
-/// The call's deadline from `grpc-timeout`, capped, with a little of it left for the answer.
+/// The call's deadline from `grpc-timeout`, capped, with a little of it left for the answer:
+/// the caller hears where the projection stands, not only that time ran out.
 pub fn wait_limit<T>(request: &Request<T>) -> Duration {
-    luukku_grpc::deadline::budget(request.metadata().as_ref()).min(MAX_WAIT)
+    let budget = luukku_grpc::deadline::budget(request.metadata().as_ref());
+    budget.saturating_sub(luukku_eventstore::deadline::MARGIN).min(MAX_WAIT)
 }
 
 /// The positions a query waits for: the furthest asked per stream.
