@@ -475,7 +475,7 @@ async fn search_answers_from_a_blind_index_that_follows_renames_and_erasures() -
             );
         }
         let family = family.as_ulid().to_bytes();
-        let entry = |key: &[u8]| matches!(key.first(), Some(b'h' | b'n')) && key.ends_with(&family);
+        let entry = |key: &[u8]| matches!(key.first(), Some(b'h' | b'n' | b'm')) && key.ends_with(&family);
         Ok(dump.iter().filter(|(key, _)| entry(key)).count())
     };
     assert!(indexed(&h)? > 0, "the family is in the index");
@@ -503,6 +503,31 @@ async fn search_answers_from_a_blind_index_that_follows_renames_and_erasures() -
     assert!(!entries.holds(&[key.lookup(family, "mar")]), "the old name is gone from the index");
     assert!(entries.holds(&[key.lookup(family, "kor"), key.lookup(family, "lii")]));
     assert_eq!(found(&mut h, "eero", &at).await?, std::slice::from_ref(&salo), "the other members stay");
+
+    // Handed over to Bert, the family is found in his caseload and no longer in Anna's.
+    let bert = h.contact_person("bert.contact", "Bert Laine").await?;
+    let supervisor = luukku_testkit::supervisor();
+    let assign = contacts::AssignContactPersonRequest {
+        request_id: request_id(),
+        family_id: salo.clone(),
+        contact_person_id: bert,
+        reason: "caseload".to_owned(),
+        ..Default::default()
+    };
+    let proposed = h.contacts.assign_contact_person(h.call_as(&supervisor, assign)).await?.into_inner();
+    let accept = contacts::HandoverDecisionRequest {
+        request_id: request_id(),
+        family_id: salo.clone(),
+        handover_id: proposed.handover_id,
+        ..Default::default()
+    };
+    let bert_actor = luukku_testkit::actor_named("bert.contact");
+    let accepted = h.contacts.accept_handover(h.call_as(&bert_actor, accept)).await?.into_inner();
+    at = position(accepted.result);
+    assert!(found(&mut h, "kor", &at).await?.is_empty(), "no longer in Anna's caseload");
+    h.actor = bert_actor;
+    assert_eq!(found(&mut h, "kor lii", &at).await?, std::slice::from_ref(&salo), "in Bert's");
+    assert_eq!(found(&mut h, "eero", &at).await?, std::slice::from_ref(&salo));
 
     // An erased family's entries leave the index.
     let erase = families::EraseFamilyRequest {

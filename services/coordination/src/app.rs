@@ -226,24 +226,27 @@ impl<K: KeyStore + Clone> Coordination<K> {
             Query::Name(name) => search::tokens(name),
             Query::IdentityCode(_) => Vec::new(),
         };
-        // The hashes a family must hold: a name's are the family's own.
-        let wanted = |family: FamilyId| -> Vec<search::Hash> {
-            match query {
-                Query::Name(_) => words.iter().map(|word| key.lookup(family, word)).collect(),
-                Query::IdentityCode(code) => vec![key.identity_code(code)],
-            }
+        let caseload = |person| -> Result<std::collections::BTreeSet<FamilyId>> {
+            Ok(tree.person(person).map_err(internal)?.map(|doc| doc.families).unwrap_or_default())
         };
         let candidates: Vec<FamilyId> = match (within, query) {
             (SearchIn::Caseload(None), _) => return Ok(Vec::new()),
-            (SearchIn::Caseload(Some(person)), _) => {
-                let families =
-                    tree.person(person).map_err(internal)?.map(|doc| doc.families).unwrap_or_default();
-                let mut found = Vec::new();
-                for family in families {
-                    if Self::indexed_all(&tree, &wanted(family), family)? {
-                        found.push(family);
-                    }
-                }
+            // No name: every family of the caseload (a municipality may narrow them below).
+            (SearchIn::Caseload(Some(person)), Query::Name(_)) if words.is_empty() => {
+                caseload(person)?.into_iter().collect()
+            }
+            // The caseload's name hashes are one key range; a name's hashes are its family's own.
+            (SearchIn::Caseload(Some(person)), Query::Name(_)) => tree
+                .caseload_names(person)
+                .map_err(internal)?
+                .into_iter()
+                .filter(|(family, names)| words.iter().all(|word| names.contains(&key.lookup(*family, word))))
+                .map(|(family, _)| family)
+                .collect(),
+            (SearchIn::Caseload(Some(person)), Query::IdentityCode(code)) => {
+                let caseload = caseload(person)?;
+                let mut found = tree.with_code(key.identity_code(code)).map_err(internal)?;
+                found.retain(|family| caseload.contains(family));
                 found
             }
             // Only identity codes are indexed everywhere (see `search::Entries`).
@@ -275,10 +278,6 @@ impl<K: KeyStore + Clone> Coordination<K> {
             }
         }
         Ok(found)
-    }
-
-    fn indexed_all(tree: &ProjectionTree, hashes: &[search::Hash], family: FamilyId) -> Result<bool> {
-        Ok(hashes.is_empty() || tree.entries(family).map_err(internal)?.holds(hashes))
     }
 
     /// A page of the family's log report.

@@ -26,9 +26,10 @@ const CURRENT: &[u8] = b"current";
 /// Which layout of the projection the current generation has.
 const FORMAT: &[u8] = b"format";
 /// The layout this release writes: 2 added the families' timelines, 3 the search index, 4
-/// keyed its name hashes per family. A generation of another layout is not read: a new one is
-/// projected from the start of the streams.
-const LAYOUT: u64 = 4;
+/// keyed its name hashes per family, 5 kept each caseload's name hashes together under its
+/// contact person. A generation of another layout is not read: a new one is projected from the
+/// start of the streams.
+const LAYOUT: u64 = 5;
 
 /// The families' keys (`None` for an erased one's), for indexing their members' names.
 pub type FamilyKeys = std::collections::HashMap<FamilyId, Option<FamilyKey>>;

@@ -183,7 +183,7 @@ fn families(
 }
 
 /// An erased family disappears: its document goes, and its contact person's caseload forgets
-/// it.
+/// it and its name hashes.
 fn erase(txn: &mut Txn<'_>, family: FamilyId) -> Result<()> {
     if let Some(doc) = txn.family(family)?
         && let Some(person) = doc.contact_person
@@ -191,6 +191,7 @@ fn erase(txn: &mut Txn<'_>, family: FamilyId) -> Result<()> {
         txn.update_person(person, |person| {
             person.families.remove(&family);
         })?;
+        txn.move_caseload_names(family, Some(person), None)?;
     }
     txn.erase_family(family)?;
     txn.changed.insert(family);
@@ -238,6 +239,7 @@ fn assignments(txn: &mut Txn<'_>, family: FamilyId, events: Vec<AssignmentEvent>
         }
     })?;
     for (from, to) in moves {
+        txn.move_caseload_names(family, from, to)?;
         if let Some(from) = from {
             txn.update_person(from, |person| {
                 person.families.remove(&family);

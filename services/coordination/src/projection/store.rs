@@ -60,6 +60,9 @@ mod key {
     pub const SEARCH_CHECK: &[u8] = b"v";
     /// A family whose names are to be indexed again.
     pub const PENDING: u8 = b'w';
+    /// A caseload's name hashes: the contact person, then the family, so that a search in a
+    /// caseload reads one key range rather than one record per family.
+    pub const CASELOAD_NAMES: u8 = b'm';
 
     pub fn of(kind: u8, ulid: ulid::Ulid) -> Vec<u8> {
         let mut key = Vec::with_capacity(17);
@@ -96,6 +99,18 @@ mod key {
         key.push(INDEX);
         key.extend_from_slice(&hash);
         key
+    }
+
+    /// The name hashes of `family` in the caseload of `person`.
+    pub fn caseload_names(person: ulid::Ulid, family: ulid::Ulid) -> Vec<u8> {
+        let mut key = of(CASELOAD_NAMES, person);
+        key.extend_from_slice(&family.to_bytes());
+        key
+    }
+
+    /// The family of a caseload's name-hash key.
+    pub fn caseload_family(key: &[u8]) -> Option<ulid::Ulid> {
+        key.get(17..33).and_then(|bytes| <[u8; 16]>::try_from(bytes).ok()).map(ulid::Ulid::from_bytes)
     }
 
     /// The family of an index entry's key.
@@ -254,6 +269,19 @@ impl ProjectionTree {
             .collect()
     }
 
+    /// The name hashes of each family in the caseload of `person` that has any: one key range.
+    pub fn caseload_names(&self, person: ContactPersonId) -> Result<Vec<(FamilyId, BTreeSet<Hash>)>> {
+        self.0
+            .scan_prefix(key::of(key::CASELOAD_NAMES, person.as_ulid()))
+            .map(|entry| {
+                let (key, value) = entry?;
+                let family = key::caseload_family(&key)
+                    .ok_or_else(|| ProjectionError::Codec("a caseload name key".into()))?;
+                Ok((FamilyId::from_ulid(family), decode(&value)?))
+            })
+            .collect()
+    }
+
     /// Up to `limit` families marked to be indexed again.
     pub fn pending_index(&self, limit: usize) -> Result<Vec<FamilyId>> {
         self.0
@@ -346,6 +374,47 @@ impl<'a> Txn<'a> {
 
     fn put<T: Serialize>(&mut self, key: Vec<u8>, value: &T) -> Result<()> {
         self.overlay.insert(key, encode(value)?);
+        Ok(())
+    }
+
+    /// Removes the key, whether it is stored or only written in this batch.
+    fn delete(&mut self, key: Vec<u8>) {
+        self.overlay.remove(&key);
+        self.deleted.push(key);
+    }
+
+    /// Keeps the family's name hashes in the caseload of `person`, or none when `names` is
+    /// empty.
+    fn put_caseload_names(
+        &mut self,
+        person: ContactPersonId,
+        family: FamilyId,
+        names: &BTreeSet<Hash>,
+    ) -> Result<()> {
+        let key = key::caseload_names(person.as_ulid(), family.as_ulid());
+        if names.is_empty() {
+            self.delete(key);
+            Ok(())
+        } else {
+            self.put(key, names)
+        }
+    }
+
+    /// Moves the family's name hashes from one caseload to another, as its contact person
+    /// changes (either may be none).
+    pub fn move_caseload_names(
+        &mut self,
+        family: FamilyId,
+        from: Option<ContactPersonId>,
+        to: Option<ContactPersonId>,
+    ) -> Result<()> {
+        if let Some(from) = from {
+            self.delete(key::caseload_names(from.as_ulid(), family.as_ulid()));
+        }
+        if let Some(to) = to {
+            let entries: Entries = self.get(&key::of(key::INDEXED, family.as_ulid()))?.unwrap_or_default();
+            self.put_caseload_names(to, family, &entries.names)?;
+        }
         Ok(())
     }
 
@@ -472,11 +541,15 @@ impl<'a> Txn<'a> {
                 // Erased, or never projected.
                 _ => Entries::default(),
             };
-            let pending = key::of(key::PENDING, family.as_ulid());
-            self.overlay.remove(&pending);
-            self.deleted.push(pending);
+            self.delete(key::of(key::PENDING, family.as_ulid()));
             let listed = key::of(key::INDEXED, family.as_ulid());
             let old: Entries = self.get(&listed)?.unwrap_or_default();
+            // An erased family's went with its contact person's caseload (see `erase`).
+            if let Some(Some(FamilyDoc { contact_person: Some(person), .. })) = self.families.get(&family)
+                && new.names != old.names
+            {
+                self.put_caseload_names(*person, family, &new.names)?;
+            }
             for gone in old.codes.difference(&new.codes) {
                 self.deleted.push(key::index(*gone, family.as_ulid()));
             }
@@ -484,8 +557,7 @@ impl<'a> Txn<'a> {
                 self.overlay.insert(key::index(*added, family.as_ulid()), Vec::new());
             }
             if new.is_empty() {
-                self.overlay.remove(&listed);
-                self.deleted.push(listed);
+                self.delete(listed);
             } else if new != old {
                 self.put(listed, &new)?;
             }
@@ -608,6 +680,74 @@ mod tests {
         txn.commit()?;
         assert!(read.pending_index(10)?.is_empty());
         assert!(read.entries(family)?.holds(&[search.lookup(family, "sal"), search.lookup(family, "aino")]));
+        Ok(())
+    }
+
+    #[test]
+    fn a_familys_name_hashes_follow_its_contact_person_within_a_batch_and_across() -> Result<()> {
+        use luukku_domain::family::{MemberId, MemberRole};
+        use luukku_domain::sealing::{Personal, PersonalField as _};
+        let db = sled::Config::new().temporary(true).open()?;
+        let tree = db.open_tree("t")?;
+        let read = ProjectionTree(tree.clone());
+        let family = FamilyId::from_ulid(ulid::Ulid::new());
+        let key = FamilyKey::generate();
+        let keys = HashMap::from([(family, Some(key.clone()))]);
+        let search = SearchKey::new(&FamilyKey::generate());
+        let [anna, bert, cay] = [(); 3].map(|()| ContactPersonId::from_ulid(ulid::Ulid::new()));
+        let names_of = |person| -> Result<Vec<(FamilyId, bool)>> {
+            Ok(read
+                .caseload_names(person)?
+                .into_iter()
+                .map(|(found, names)| (found, names.contains(&search.lookup(family, "sal"))))
+                .collect())
+        };
+        let assign = |txn: &mut Txn<'_>, to: Option<ContactPersonId>| -> Result<()> {
+            let doc = txn.family_mut(family)?;
+            let from = std::mem::replace(&mut doc.contact_person, to);
+            txn.move_caseload_names(family, from, to)
+        };
+
+        // Assigned to Anna before its names are indexed, in the same batch.
+        let mut details = Personal::Plain(MemberDetails {
+            given_names: "Aino".into(),
+            family_name: "Salo".into(),
+            birth_date: None,
+            identity_code: None,
+            languages: vec![],
+        });
+        details.seal(&key, family.to_string().as_bytes()).expect("sealed");
+        let mut txn = Txn::new(&tree);
+        txn.family_mut(family)?.members.insert(
+            MemberId::generate(),
+            super::super::doc::MemberDoc { role: MemberRole::Guardian, details },
+        );
+        assign(&mut txn, Some(anna))?;
+        txn.rename(family);
+        txn.index_names(Some(&search), &keys)?;
+        txn.commit()?;
+        assert_eq!(names_of(anna)?, [(family, true)]);
+
+        // To Bert, then to Cay, in one batch: only Cay's caseload holds them.
+        let mut txn = Txn::new(&tree);
+        assign(&mut txn, Some(bert))?;
+        assign(&mut txn, Some(cay))?;
+        txn.commit()?;
+        assert!(names_of(anna)?.is_empty() && names_of(bert)?.is_empty());
+        assert_eq!(names_of(cay)?, [(family, true)]);
+
+        // The assignment ends: no caseload holds them, the family's own entries stay.
+        let mut txn = Txn::new(&tree);
+        assign(&mut txn, None)?;
+        txn.commit()?;
+        assert!(names_of(cay)?.is_empty());
+        assert!(read.entries(family)?.holds(&[search.lookup(family, "sal")]));
+
+        // Assigned again, they come back from the family's entries.
+        let mut txn = Txn::new(&tree);
+        assign(&mut txn, Some(bert))?;
+        txn.commit()?;
+        assert_eq!(names_of(bert)?, [(family, true)]);
         Ok(())
     }
 
