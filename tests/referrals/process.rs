@@ -8,16 +8,31 @@ use luukku_proto::referrals::v1 as pb;
 
 use crate::support::*;
 
-#[tokio::test]
-async fn a_revoked_consent_flags_its_open_referrals_once() -> anyhow::Result<()> {
-    // The process's own round comes once an hour (first at its start): the revocation itself
-    // must wake it.
+/// A referral resting on a consent: a family consenting to mental health services, and a
+/// referral to a youth clinic, received. The process's own round comes once an hour (first at
+/// its start), so that anything sooner is the process reacting.
+struct OnConsent {
+    harness: Harness,
+    family: Family,
+    consent_id: String,
+    clinic: String,
+    referral_id: String,
+}
+
+async fn referral_on_consent() -> anyhow::Result<OnConsent> {
     let config = luukku_referrals::Config { tick: Duration::from_secs(3600), ..Default::default() };
     let mut harness = Harness::start_with(config).await?;
     let (family, consent_id) = harness.family(&["mental_health"]).await?;
     let clinic = harness.service("mental_health", "Youth clinic").await?;
-    let created = harness.refer(&family, &clinic).await?;
-    harness.step(&created.referral_id, pb::update_referral_request::Step::Receive(pb::Empty {})).await?;
+    let referral_id = harness.refer(&family, &clinic).await?.referral_id;
+    harness.step(&referral_id, pb::update_referral_request::Step::Receive(pb::Empty {})).await?;
+    Ok(OnConsent { harness, family, consent_id, clinic, referral_id })
+}
+
+#[tokio::test]
+async fn a_revoked_consent_flags_its_open_referrals_once() -> anyhow::Result<()> {
+    // The revocation itself must wake the process.
+    let OnConsent { mut harness, family, consent_id, referral_id, .. } = referral_on_consent().await?;
     let revoke = families::RevokeConsentRequest {
         request_id: request_id(),
         family_id: family.id.clone(),
@@ -26,7 +41,6 @@ async fn a_revoked_consent_flags_its_open_referrals_once() -> anyhow::Result<()>
         ..Default::default()
     };
     harness.families.revoke_consent(harness.call(revoke)).await?;
-    let referral_id = created.referral_id.clone();
     let flagged = eventually(10, || {
         let mut client = harness.referrals.clone();
         let request = harness.call(pb::GetReferralRequest { referral_id: referral_id.clone() });
@@ -36,7 +50,7 @@ async fn a_revoked_consent_flags_its_open_referrals_once() -> anyhow::Result<()>
     })
     .await?;
     assert!(flagged, "the referral was not flagged");
-    let referral = harness.get(&created.referral_id).await?.referral.expect("referral");
+    let referral = harness.get(&referral_id).await?.referral.expect("referral");
     assert_eq!(referral.state, "received", "nothing already recorded is lost");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(harness.events_of_type("ReferralConsentLapsed").await?, 1);
@@ -49,13 +63,9 @@ async fn a_revoked_consent_flags_its_open_referrals_once() -> anyhow::Result<()>
 
 #[tokio::test]
 async fn a_consent_past_its_last_day_lapses_its_open_referrals_only() -> anyhow::Result<()> {
-    let config = luukku_referrals::Config { tick: Duration::from_secs(3600), ..Default::default() };
-    let mut harness = Harness::start_with(config).await?;
-    // Valid until 2099-12-31.
-    let (family, consent_id) = harness.family(&["mental_health"]).await?;
-    let clinic = harness.service("mental_health", "Youth clinic").await?;
-    let open = harness.refer(&family, &clinic).await?;
-    harness.step(&open.referral_id, pb::update_referral_request::Step::Receive(pb::Empty {})).await?;
+    // The consent is valid until 2099-12-31.
+    let OnConsent { mut harness, family, consent_id, clinic, referral_id: open } =
+        referral_on_consent().await?;
     let cancelled = harness.refer(&family, &clinic).await?;
     let note = pb::WithNote { note: "not needed".into() };
     harness.step(&cancelled.referral_id, pb::update_referral_request::Step::Cancel(note)).await?;
@@ -97,7 +107,7 @@ async fn a_consent_past_its_last_day_lapses_its_open_referrals_only() -> anyhow:
     assert_eq!(lapsing_on(jiff::civil::date(2099, 12, 31)).await?, [], "its last day still counts");
     assert_eq!(
         lapsing_on(jiff::civil::date(2100, 1, 1)).await?,
-        [(open.referral_id.clone(), consent_id)],
+        [(open, consent_id)],
         "the open referral lapses the day after, the cancelled one does not"
     );
     Ok(())

@@ -42,6 +42,8 @@ pub struct Families<K: KeyStore> {
     relations: Option<Arc<Relations>>,
     /// The member link bucket, opened on first use.
     links: tokio::sync::OnceCell<MemberLinks>,
+    /// The process completing erasures, which runs for as long as the service holds it.
+    _erasures: Option<crate::erasure::Erasures>,
 }
 
 impl<K: KeyStore> Families<K> {
@@ -50,7 +52,14 @@ impl<K: KeyStore> Families<K> {
             families: Repository::new(store, keys, Stream::Families, Keys::CreatesFamilyKey),
             relations: None,
             links: tokio::sync::OnceCell::new(),
+            _erasures: None,
         }
+    }
+
+    /// Keeps the process completing erasures running for as long as the service lives.
+    pub fn with_erasures(mut self, erasures: crate::erasure::Erasures) -> Self {
+        self._erasures = Some(erasures);
+        self
     }
 
     /// The key store the families' keys are in.

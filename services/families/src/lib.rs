@@ -38,15 +38,13 @@ pub async fn routes<K: KeyStore + Clone>(store: EventStore, keys: K, guard: Guar
     reporter.set_serving::<FamilyServiceServer<FamilyGrpc<K>>>().await;
     let relations = guard.relations().standing().clone();
     // No call reads the erasures to complete, so the service's health does not wait for them
-    // (their stop is reported and alerted on like any model's). They are kept for as long as
-    // the health task runs: the life of the process.
+    // (their stop is reported and alerted on like any model's).
     follow_read_models(reporter, vec![FamilyServiceServer::<FamilyGrpc<K>>::NAME], move || {
-        let _kept = &erasures;
         vec![relations.clone()]
     })
     .await;
     let service = FamilyServiceServer::new(FamilyGrpc::new(
-        Families::new(store, keys).with_relations(guard.relations().clone()),
+        Families::new(store, keys).with_relations(guard.relations().clone()).with_erasures(erasures),
         guard,
     ));
     Routes::new(health).add_service(service)
