@@ -41,6 +41,9 @@ pub struct ScaleArgs {
     /// Concurrent callers of SearchFamilies: searches are far rarer than views.
     #[arg(long, default_value_t = 4)]
     search_callers: usize,
+    /// Family keys the measured coordination service keeps in memory.
+    #[arg(long, default_value_t = luukku_coordination::CACHED_KEYS)]
+    cached_keys: std::num::NonZeroUsize,
     /// Leaves out starting each service as a process (which needs the `luukku` binary built
     /// beside this one).
     #[arg(long)]
@@ -101,7 +104,7 @@ pub async fn run(args: ScaleArgs) -> anyhow::Result<crate::stats::Row> {
     let started = luukku_coordination::start(
         folder.path(),
         store.clone(),
-        luukku_coordination::cached_keys(keys.clone()),
+        luukku_eventstore::CachedKeys::new(keys.clone(), args.cached_keys),
         guard,
     )
     .await?;

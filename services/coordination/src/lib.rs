@@ -40,11 +40,13 @@ pub struct Started {
     pub open_watches: Arc<dyn Fn() -> usize + Send + Sync>,
 }
 
-/// How many families' keys the service keeps in memory, each until its erasure.
-pub const CACHED_KEYS: std::num::NonZeroUsize = std::num::NonZeroUsize::new(100_000).unwrap();
+/// How many families' keys the service keeps in memory by default, each until its erasure:
+/// every family of a deployment up to this size, so that a view never waits for its key. A
+/// key held costs about 180 bytes.
+pub const CACHED_KEYS: std::num::NonZeroUsize = std::num::NonZeroUsize::new(1_000_000).unwrap();
 
-/// The key store the service opens personal data with: `keys`, each kept in memory until its
-/// family is erased anywhere (see [`CachedKeys`]).
+/// The key store the service opens personal data with: `keys`, up to [`CACHED_KEYS`] of them
+/// kept in memory, each until its family is erased anywhere (see [`CachedKeys`]).
 pub fn cached_keys(keys: NatsKeyStore) -> CachedKeys {
     CachedKeys::new(keys, CACHED_KEYS)
 }

@@ -101,6 +101,11 @@ pub struct ServeArgs {
     /// 127.0.0.1:50056 when not given.
     #[arg(long, env = "LUUKKU_ADMIN_LISTEN")]
     pub admin_listen: Option<SocketAddr>,
+    /// The coordination service: how many families' keys it keeps in memory (about 180 bytes
+    /// each), each until the family is erased; a view of a family whose key is not kept reads
+    /// it from NATS first. Default 1,000,000: set it to the number of families, or above.
+    #[arg(long, env = "LUUKKU_CACHED_KEYS")]
+    pub cached_keys: Option<std::num::NonZeroUsize>,
     /// Address of the service's metrics listener (Prometheus, `GET /metrics`; no personal
     /// data); the service's own port (9465 families, 9466 contacts, 9467 referrals, 9468
     /// meetings, 9469 coordination, 9470 web) on all interfaces when not given.
@@ -150,6 +155,7 @@ pub struct FileConfig {
     nats_url: Option<String>,
     pub listen: Option<SocketAddr>,
     admin_listen: Option<SocketAddr>,
+    cached_keys: Option<std::num::NonZeroUsize>,
     pub metrics_listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
     nats_nkey_file: Option<PathBuf>,
@@ -344,7 +350,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             let folder = data_dir.context(
                 "the coordination service needs a folder for its projection: --data-dir or LUUKKU_DATA_DIR",
             )?;
-            let keys = luukku_coordination::cached_keys(keys);
+            let cached = args.cached_keys.or(file.cached_keys).unwrap_or(luukku_coordination::CACHED_KEYS);
+            let keys = luukku_eventstore::CachedKeys::new(keys, cached);
             let started = luukku_coordination::start(&folder, store.clone(), keys, guard).await?;
             _projection = Some(started.projection);
             admin = Some(started.admin);
@@ -411,7 +418,14 @@ pub fn redact(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{FileConfig, redact};
+
+    #[test]
+    fn a_config_file_sets_the_keys_kept_and_never_none() {
+        let file: FileConfig = toml::from_str("cached_keys = 2000000").expect("read");
+        assert_eq!(file.cached_keys.map(std::num::NonZeroUsize::get), Some(2_000_000));
+        assert!(toml::from_str::<FileConfig>("cached_keys = 0").is_err(), "zero keys is refused");
+    }
 
     #[test]
     fn credentials_in_a_url_are_never_printed() {

@@ -641,14 +641,10 @@ mod tests {
         (TimelineCursor { at_ms, stream, sequence, part: 0 }, doc)
     }
 
-    #[test]
-    fn a_family_not_indexable_now_is_marked_and_indexed_later() -> Result<()> {
+    /// Adds a guardian, Aino Salo, sealed with `key`, to the family in `txn`.
+    fn add_aino_salo(txn: &mut Txn<'_>, family: FamilyId, key: &FamilyKey) -> Result<()> {
         use luukku_domain::family::{MemberId, MemberRole};
-        use luukku_domain::sealing::{Personal, PersonalField as _};
-        let db = sled::Config::new().temporary(true).open()?;
-        let tree = db.open_tree("t")?;
-        let family = FamilyId::from_ulid(ulid::Ulid::new());
-        let key = FamilyKey::generate();
+        use luukku_domain::sealing::Personal;
         let mut details = Personal::Plain(MemberDetails {
             given_names: "Aino".into(),
             family_name: "Salo".into(),
@@ -656,13 +652,21 @@ mod tests {
             identity_code: None,
             languages: vec![],
         });
-        details.seal(&key, family.to_string().as_bytes()).expect("sealed");
+        details.seal(key, family.to_string().as_bytes()).expect("sealed");
+        let member = super::super::doc::MemberDoc { role: MemberRole::Guardian, details };
+        txn.family_mut(family)?.members.insert(MemberId::generate(), member);
+        Ok(())
+    }
+
+    #[test]
+    fn a_family_not_indexable_now_is_marked_and_indexed_later() -> Result<()> {
+        let db = sled::Config::new().temporary(true).open()?;
+        let tree = db.open_tree("t")?;
+        let family = FamilyId::from_ulid(ulid::Ulid::new());
+        let key = FamilyKey::generate();
         // The family is projected while the search key is not read yet.
         let mut txn = Txn::new(&tree);
-        txn.family_mut(family)?.members.insert(
-            MemberId::generate(),
-            super::super::doc::MemberDoc { role: MemberRole::Guardian, details },
-        );
+        add_aino_salo(&mut txn, family, &key)?;
         txn.rename(family);
         let keys = HashMap::from([(family, Some(key))]);
         assert!(txn.index_names(None, &keys)?, "marked");
@@ -685,8 +689,6 @@ mod tests {
 
     #[test]
     fn a_familys_name_hashes_follow_its_contact_person_within_a_batch_and_across() -> Result<()> {
-        use luukku_domain::family::{MemberId, MemberRole};
-        use luukku_domain::sealing::{Personal, PersonalField as _};
         let db = sled::Config::new().temporary(true).open()?;
         let tree = db.open_tree("t")?;
         let read = ProjectionTree(tree.clone());
@@ -709,19 +711,8 @@ mod tests {
         };
 
         // Assigned to Anna before its names are indexed, in the same batch.
-        let mut details = Personal::Plain(MemberDetails {
-            given_names: "Aino".into(),
-            family_name: "Salo".into(),
-            birth_date: None,
-            identity_code: None,
-            languages: vec![],
-        });
-        details.seal(&key, family.to_string().as_bytes()).expect("sealed");
         let mut txn = Txn::new(&tree);
-        txn.family_mut(family)?.members.insert(
-            MemberId::generate(),
-            super::super::doc::MemberDoc { role: MemberRole::Guardian, details },
-        );
+        add_aino_salo(&mut txn, family, &key)?;
         assign(&mut txn, Some(anna))?;
         txn.rename(family);
         txn.index_names(Some(&search), &keys)?;
