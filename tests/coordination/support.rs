@@ -213,6 +213,33 @@ impl Harness {
         }
         response.result.and_then(|r| r.position).ok_or_else(|| anyhow::anyhow!("no position"))
     }
+
+    /// Hands the family over to `person` (registered by this harness): the supervisor proposes,
+    /// the receiver accepts. From then on the harness acts as the receiver.
+    pub async fn hand_over(&mut self, family_id: &str, person: &str) -> anyhow::Result<common::Position> {
+        let propose = contacts::AssignContactPersonRequest {
+            request_id: request_id(),
+            family_id: family_id.to_owned(),
+            expected_version: None,
+            contact_person_id: person.to_owned(),
+            reason: "caseload".to_owned(),
+        };
+        let request = with_identity(propose, &luukku_testkit::supervisor());
+        let proposed = self.contacts.assign_contact_person(request).await?.into_inner();
+        anyhow::ensure!(!proposed.assigned, "assigned at once: the family had no contact person");
+        let code =
+            self.persons.get(person).ok_or_else(|| anyhow::anyhow!("{person} is not registered here"))?;
+        let receiver = luukku_testkit::actor_named(code);
+        let accept = contacts::HandoverDecisionRequest {
+            request_id: request_id(),
+            family_id: family_id.to_owned(),
+            handover_id: proposed.handover_id,
+            ..Default::default()
+        };
+        let accepted = self.contacts.accept_handover(with_identity(accept, &receiver)).await?.into_inner();
+        self.actor = receiver;
+        accepted.result.and_then(|r| r.position).ok_or_else(|| anyhow::anyhow!("no position"))
+    }
 }
 
 /// Every key and value of every tree of the sled database under `folder` but `meta` and the

@@ -506,26 +506,13 @@ async fn search_answers_from_a_blind_index_that_follows_renames_and_erasures() -
 
     // Handed over to Bert, the family is found in his caseload and no longer in Anna's.
     let bert = h.contact_person("bert.contact", "Bert Laine").await?;
-    let supervisor = luukku_testkit::supervisor();
-    let assign = contacts::AssignContactPersonRequest {
-        request_id: request_id(),
-        family_id: salo.clone(),
-        contact_person_id: bert,
-        reason: "caseload".to_owned(),
-        ..Default::default()
-    };
-    let proposed = h.contacts.assign_contact_person(h.call_as(&supervisor, assign)).await?.into_inner();
-    let accept = contacts::HandoverDecisionRequest {
-        request_id: request_id(),
-        family_id: salo.clone(),
-        handover_id: proposed.handover_id,
-        ..Default::default()
-    };
-    let bert_actor = luukku_testkit::actor_named("bert.contact");
-    let accepted = h.contacts.accept_handover(h.call_as(&bert_actor, accept)).await?.into_inner();
-    at = position(accepted.result);
-    assert!(found(&mut h, "kor", &at).await?.is_empty(), "no longer in Anna's caseload");
-    h.actor = bert_actor;
+    let anna_actor = h.actor.clone();
+    at = h.hand_over(&salo, &bert).await?;
+    let in_annas = h.call_as(&anna_actor, search("kor", &at));
+    assert!(
+        h.coordination.search_families(in_annas).await?.into_inner().families.is_empty(),
+        "not Anna's now"
+    );
     assert_eq!(found(&mut h, "kor lii", &at).await?, std::slice::from_ref(&salo), "in Bert's");
     assert_eq!(found(&mut h, "eero", &at).await?, std::slice::from_ref(&salo));
 

@@ -71,16 +71,7 @@ async fn a_caseload_watch_sends_joins_changes_and_leaves_each_once_in_order() ->
     }
 
     // A family leaves: handed over to Bert, who accepts.
-    let proposed =
-        h.contacts.assign_contact_person(h.call_as(&supervisor, assign(&first, &bert))).await?.into_inner();
-    let accept = contacts::HandoverDecisionRequest {
-        request_id: request_id(),
-        family_id: first.clone(),
-        handover_id: proposed.handover_id,
-        ..Default::default()
-    };
-    let bert_actor = luukku_testkit::actor_named("bert.contact");
-    h.contacts.accept_handover(h.call_as(&bert_actor, accept)).await?;
+    h.hand_over(&first, &bert).await?;
     let mut seen = Vec::new();
     loop {
         let change = next(&mut changes).await?;

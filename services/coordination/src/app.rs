@@ -236,13 +236,19 @@ impl<K: KeyStore + Clone> Coordination<K> {
                 caseload(person)?.into_iter().collect()
             }
             // The caseload's name hashes are one key range; a name's hashes are its family's own.
-            (SearchIn::Caseload(Some(person)), Query::Name(_)) => tree
-                .caseload_names(person)
-                .map_err(internal)?
-                .into_iter()
-                .filter(|(family, names)| words.iter().all(|word| names.contains(&key.lookup(*family, word))))
-                .map(|(family, _)| family)
-                .collect(),
+            // Only the caseload's families are answered, whatever the range holds.
+            (SearchIn::Caseload(Some(person)), Query::Name(_)) => {
+                let caseload = caseload(person)?;
+                tree.caseload_names(person)
+                    .map_err(internal)?
+                    .into_iter()
+                    .filter(|(family, names)| {
+                        caseload.contains(family)
+                            && words.iter().all(|word| names.contains(&key.lookup(*family, word)))
+                    })
+                    .map(|(family, _)| family)
+                    .collect()
+            }
             (SearchIn::Caseload(Some(person)), Query::IdentityCode(code)) => {
                 let caseload = caseload(person)?;
                 let mut found = tree.with_code(key.identity_code(code)).map_err(internal)?;

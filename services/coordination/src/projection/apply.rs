@@ -223,8 +223,9 @@ fn assignments(txn: &mut Txn<'_>, family: FamilyId, events: Vec<AssignmentEvent>
                     doc.pending_handover = Some((proposed.handover_id, proposed.from, proposed.to));
                 }
                 AssignmentEvent::HandoverAccepted(_) => {
-                    if let Some((_, from, to)) = doc.pending_handover.take() {
-                        moves.push((Some(from), Some(to)));
+                    // From whoever holds the family now, as the assignment's own state has it.
+                    if let Some((_, _, to)) = doc.pending_handover.take() {
+                        moves.push((doc.contact_person, Some(to)));
                         doc.contact_person = Some(to);
                     }
                 }

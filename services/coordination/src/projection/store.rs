@@ -544,7 +544,8 @@ impl<'a> Txn<'a> {
             self.delete(key::of(key::PENDING, family.as_ulid()));
             let listed = key::of(key::INDEXED, family.as_ulid());
             let old: Entries = self.get(&listed)?.unwrap_or_default();
-            // An erased family's went with its contact person's caseload (see `erase`).
+            // A living family's caseload record follows its names; an erased family's left its
+            // contact person's caseload when it was erased (`apply::erase`).
             if let Some(Some(FamilyDoc { contact_person: Some(person), .. })) = self.families.get(&family)
                 && new.names != old.names
             {
