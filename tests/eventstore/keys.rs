@@ -84,6 +84,17 @@ async fn a_cached_key_is_forgotten_when_another_process_erases_it() -> anyhow::R
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     assert_eq!(cached.get("family-1").await?, None, "and stays gone");
+
+    // A key the caching process makes itself (a family registered there) is forgotten too.
+    let made = cached.get_or_create("family-2").await?;
+    assert_eq!(writer.get("family-2").await?, Some(made.clone()), "stored in the bucket");
+    assert_eq!(cached.get_or_create("family-2").await?, made, "the same key again");
+    writer.erase("family-2").await?;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while cached.get("family-2").await?.is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "the erased key made here is still served");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
     Ok(())
 }
 

@@ -140,3 +140,54 @@ async fn a_stored_fingerprint_is_keyed_with_the_familys_key_and_tells_nothing_on
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_retry_at_an_instance_that_saw_the_family_absent_answers_the_first_registration()
+-> anyhow::Result<()> {
+    use luukku_app::{Caller, Keys, Repository, Write};
+    use luukku_domain::AggregateId;
+    use luukku_domain::family::Family;
+    use luukku_eventstore::Stream;
+
+    // Past the duplicate window, only the aggregate's version tells a retry from a first write.
+    let settings =
+        luukku_eventstore::StoreSettings { duplicate_window: Duration::from_secs(1), ..Default::default() };
+    let harness = crate::support::Harness::start_with(settings).await?;
+    let instance = || {
+        Repository::<Family, _>::new(
+            harness.store.clone(),
+            harness.keys.clone(),
+            Stream::Families,
+            Keys::CreatesFamilyKey,
+        )
+    };
+    let (first, second) = (instance(), instance());
+    let caller = Caller::new(harness.actor.clone());
+    let write = Write::new(luukku_domain::RequestId::parse("reg-late-0001")?);
+    let family = AggregateId::from_ulid(write.new_id(&caller, "family"));
+
+    // The second instance looks first: no family yet, and it keeps what it saw.
+    assert_eq!(second.load(family).await.map_err(|e| anyhow::anyhow!("{e:?}"))?.version, 0);
+    let registered = first
+        .execute(family, &caller, &write, &luukku_testkit::fixtures::registration())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+
+    // The retry reaches the second instance, which decides on the absent family it saw; its
+    // append finds the family there, and the retry is answered as the first registration was.
+    let retried = second
+        .execute(family, &caller, &write, &luukku_testkit::fixtures::registration())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    assert!(retried.written.replayed, "answered as a retry");
+    assert_eq!(retried.written.position, registered.written.position);
+    assert_eq!(retried.events.len(), registered.events.len());
+    assert_eq!(harness.messages().await?, 1, "no second registration");
+    assert_eq!(
+        second.load(family).await.map_err(|e| anyhow::anyhow!("{e:?}"))?.version,
+        registered.written.version,
+        "and it sees the family now"
+    );
+    Ok(())
+}

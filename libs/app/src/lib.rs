@@ -24,7 +24,9 @@ pub use clock::{context_now, finnish_zone};
 pub use error::{AppError, RepositoryError, refused};
 pub use events::{Events, EventsError};
 pub use projected::{Folder, Projected};
-pub use repository::{Entry, Keys, Loaded, Outcome, Reader, Repository, Write, Written};
+pub use repository::{
+    CACHED_KEYS, Entry, Keys, Loaded, Outcome, Reader, Repository, Write, Written, cached_keys,
+};
 pub use standing::{Standing, StandingState};
 
 pub type Result<T, E = AppError> = std::result::Result<T, E>;

@@ -552,11 +552,13 @@ impl<C: Send + Sync + 'static> Projected<C> {
     /// As [`Projected::caught_up`], for those of the model's streams that `streams` names, in
     /// the model's order.
     pub async fn caught_up_on(&self, store: &EventStore, streams: &[Stream]) -> Result<(), AppError> {
-        for (index, stream) in self.streams.iter().enumerate() {
-            if !streams.contains(stream) {
-                continue;
-            }
-            let last = store.last_sequence(*stream).await?;
+        // The streams' ends, asked for together: one round trip's wait, not one per stream.
+        let wanted: Vec<(usize, Stream)> =
+            self.streams.iter().copied().enumerate().filter(|(_, stream)| streams.contains(stream)).collect();
+        let ends =
+            futures::future::try_join_all(wanted.iter().map(|(_, stream)| store.last_sequence(*stream)))
+                .await?;
+        for ((index, stream), last) in wanted.into_iter().zip(ends) {
             let mut applied = self.applied[index].subscribe();
             let reached = tokio::select! {
                 biased;

@@ -5,7 +5,8 @@
 //! Aggregates whose id is a family id (the family itself, its contact person assignment, its
 //! contact log, its meetings) seal personal data with that family's key. Loaded states are
 //! cached and refreshed with the messages appended since; every load also asks the key store for
-//! the key, so a family erased anywhere is unreadable here at once, cached or not.
+//! the key (the services keep keys in memory only until the bucket reports them erased,
+//! [`cached_keys`]), so a family erased anywhere is unreadable here at once, cached or not.
 //!
 //! A command decides on its aggregate's cached state and appends with the cached version as its
 //! expectation: a newer message on its subject makes the append conflict, and the command is
@@ -38,6 +39,18 @@ const ATTEMPTS: usize = 8;
 
 /// How many aggregates' states one reader keeps in memory.
 const CACHED: NonZeroUsize = NonZeroUsize::new(10_000).expect("non-zero");
+
+/// How many families' keys a write service keeps in memory by default, each until the family
+/// is erased anywhere (see [`luukku_eventstore::CachedKeys`]): the families being worked on.
+/// A key held costs about 180 bytes.
+pub const CACHED_KEYS: NonZeroUsize = NonZeroUsize::new(100_000).expect("non-zero");
+
+/// The key store a write service seals and opens personal data with: `keys`, up to
+/// [`CACHED_KEYS`] of them kept in memory until their erasure, so that a command on a family
+/// worked on a moment ago asks nothing of the key bucket.
+pub fn cached_keys(keys: luukku_eventstore::NatsKeyStore) -> luukku_eventstore::CachedKeys {
+    luukku_eventstore::CachedKeys::new(keys, CACHED_KEYS)
+}
 
 /// Which family the aggregate belongs to, from its state and its new events (clear fields).
 pub type FamilyOf<A> = fn(&A, &[<A as Aggregate>::Event]) -> Option<AggregateId>;
@@ -292,6 +305,12 @@ where
         (!family.is_some_and(erasures::is_erased)).then_some(cached)
     }
 
+    /// The aggregate as this process last loaded or wrote it, if that was at `version`: the
+    /// state a command of this process just left it in, without a round trip to the store.
+    pub fn cached_at(&self, id: AggregateId, version: u64) -> Option<Arc<Loaded<A>>> {
+        self.cached(id).filter(|cached| cached.version == version)
+    }
+
     /// Caches `after`, the state a command of this process wrote on top of `before`: only if
     /// the cache still holds `before` itself (or nothing, for a new aggregate), and the family
     /// was not erased meanwhile; otherwise the cached entry goes, and the next load reads anew.
@@ -342,6 +361,13 @@ where
         let cached = self.lock_cache().get(&id).cloned();
         let version = cached.as_ref().map_or(0, |cached| cached.version);
         let fresh = self.store.load_after(&self.aggregate(id), version).await?;
+        if cached.is_none() && fresh.messages.is_empty() && matches!(self.key_source, Keys::CreatesFamilyKey)
+        {
+            // No family yet: nothing to open, and its first write makes its key.
+            let loaded = Arc::new(Loaded::default());
+            self.lock_cache().put(id, Arc::clone(&loaded));
+            return Ok(loaded);
+        }
         let mut entries = decode::<A>(fresh.messages)?;
         let new_events: Vec<A::Event> = entries.iter().flat_map(|entry| entry.events.clone()).collect();
         let family = match &cached {
@@ -384,10 +410,10 @@ where
             loaded.version = entry.recorded.position.sequence;
             loaded.entries.push(Arc::new(entry));
         }
+        // Kept even when nothing was ever written: a command creating the aggregate then
+        // decides on it without asking the store again, and its append expects it new.
         let loaded = Arc::new(loaded);
-        if loaded.version > 0 {
-            self.lock_cache().put(id, Arc::clone(&loaded));
-        }
+        self.lock_cache().put(id, Arc::clone(&loaded));
         Ok(loaded)
     }
 }

@@ -24,7 +24,6 @@ use luukku_proto::referrals::v1::referral_service_client::ReferralServiceClient;
 use luukku_testkit::TestNats;
 use luukku_testkit::grpc::serve_routes;
 use prost::Message as _;
-use tokio::sync::Mutex;
 use tonic::transport::Channel;
 
 use crate::stats::{Row, latency_histogram, millis, record};
@@ -109,13 +108,24 @@ macro_rules! timed {
         let size = request.encoded_len();
         let began = Instant::now();
         let answer = $client.$method(luukku_grpc::with_token(request, $token)).await?.into_inner();
-        $measured.add($name, began.elapsed(), size, answer.encoded_len());
+        let took = began.elapsed();
+        $measured.lock().unwrap_or_else(std::sync::PoisonError::into_inner).add(
+            $name,
+            took,
+            size,
+            answer.encoded_len(),
+        );
         answer
     }};
 }
 
-/// One family's commands, as `caller`.
-async fn family(clients: &mut Clients, caller: &Caller, measured: &mut Measured) -> anyhow::Result<()> {
+/// One family's commands, as `caller`, timed into `measured` (shared by every caller of a trial:
+/// one set of histograms, not one per caller to allocate and merge).
+async fn family(
+    clients: &mut Clients,
+    caller: &Caller,
+    measured: &std::sync::Mutex<Measured>,
+) -> anyhow::Result<()> {
     let token = &caller.token;
     let registration = luukku_testkit::fixtures::registration_request(&request_id(), "Virtanen");
     let registered =
@@ -241,28 +251,15 @@ async fn trial(
     callers: &[Arc<Caller>],
     families: usize,
 ) -> anyhow::Result<(f64, Measured)> {
-    let measured = Arc::new(Mutex::new(Measured::default()));
+    let measured = Arc::new(std::sync::Mutex::new(Measured::default()));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for caller in callers {
         let (mut clients, caller, measured) = (clients.clone(), Arc::clone(caller), Arc::clone(&measured));
         tasks.push(tokio::spawn(async move {
-            let mut own = Measured::default();
             for _ in 0..families {
-                family(&mut clients, &caller, &mut own).await?;
+                family(&mut clients, &caller, &measured).await?;
             }
-            let mut all = measured.lock().await;
-            for (name, histogram) in own.latencies {
-                match all.latencies.get_mut(name) {
-                    Some(existing) => existing.add(&histogram)?,
-                    None => {
-                        all.latencies.insert(name, histogram);
-                    }
-                }
-            }
-            all.request_bytes += own.request_bytes;
-            all.answer_bytes += own.answer_bytes;
-            all.commands += own.commands;
             anyhow::Ok(())
         }));
     }
@@ -270,14 +267,18 @@ async fn trial(
         task.await??;
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let measured =
-        Arc::try_unwrap(measured).map_err(|_| anyhow::anyhow!("a caller still runs"))?.into_inner();
+    let measured = Arc::try_unwrap(measured)
+        .map_err(|_| anyhow::anyhow!("a caller still runs"))?
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     Ok((measured.commands as f64 / elapsed, measured))
 }
 
 pub async fn run(args: CommandsArgs) -> anyhow::Result<Row> {
     let nats = TestNats::start().await?;
     let (store, keys) = data::bench_store(&nats).await?;
+    // As the services keep them when served.
+    let keys = luukku_app::cached_keys(keys);
     crate::append::provision_raw(&store).await?;
     let guard = || luukku_app::Guard::start(store.clone());
     let families_served =
@@ -372,13 +373,23 @@ pub async fn run(args: CommandsArgs) -> anyhow::Result<Row> {
         runs.into_iter().max_by(|a, b| a.0.total_cmp(&b.0)).ok_or_else(|| anyhow::anyhow!("no trial"))?;
 
     // One command at a time: the latency a single caller sees.
-    let mut alone = Measured::default();
+    let alone = std::sync::Mutex::new(Measured::default());
     for _ in 0..ALONE {
-        family(&mut clients, &callers[0], &mut alone).await?;
+        family(&mut clients, &callers[0], &alone).await?;
     }
+    let alone = alone.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut single = latency_histogram()?;
     for histogram in alone.latencies.values() {
         single.add(histogram)?;
+    }
+    println!("one command at a time, by command:");
+    for (name, histogram) in &alone.latencies {
+        println!(
+            "  {name:<20} {:>6} calls, p50 {:.3} ms, p99 {:.3} ms",
+            histogram.len(),
+            millis(histogram.value_at_quantile(0.50)),
+            millis(histogram.value_at_quantile(0.99))
+        );
     }
 
     println!("ceiling 1 (raw JetStream publish, {} subjects): {raw_rate:.0} msg/s", args.callers);

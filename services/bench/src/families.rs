@@ -132,8 +132,9 @@ async fn families_service(
         let verifier = Verifier::new(AuthConfig::new(DEV_ISSUER, DEV_AUDIENCE), keys);
         Arc::new(Authenticator::unverified(verifier, Caller::new(actor.clone())))
     };
-    let routes =
-        luukku_families::routes(store.clone(), keys.clone(), luukku_app::Guard::start(store.clone())).await;
+    // The keys as the service keeps them when served.
+    let keys = luukku_app::cached_keys(keys.clone());
+    let routes = luukku_families::routes(store.clone(), keys, luukku_app::Guard::start(store.clone())).await;
     let served = serve_with(routes, ServeOptions { authenticator, tls: None }).await?;
     let mut channels = Vec::new();
     for _ in 0..4 {

@@ -115,6 +115,11 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         let store = EventStore::connect_as(&url, StoreSettings::default(), &users.auth(user)?).await?;
         let keys =
             NatsKeyStore::open(&store, Arc::clone(&kek)).await.context("opening the family key bucket")?;
+        // Kept in memory until their erasure, as `luukku serve` keeps them.
+        let keys = match user {
+            NatsUser::Coordination => luukku_coordination::cached_keys(keys),
+            _ => luukku_app::cached_keys(keys),
+        };
         stores.insert(user, (store, keys));
     }
     let of = |user: NatsUser| stores.get(&user).cloned().context("a service's store");
@@ -152,7 +157,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let coordination = luukku_coordination::start(
         &projection_dir,
         coordination_store,
-        luukku_coordination::cached_keys(coordination_keys),
+        coordination_keys,
         coordination_guard,
     )
     .await?;

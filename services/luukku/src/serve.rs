@@ -101,9 +101,10 @@ pub struct ServeArgs {
     /// 127.0.0.1:50056 when not given.
     #[arg(long, env = "LUUKKU_ADMIN_LISTEN")]
     pub admin_listen: Option<SocketAddr>,
-    /// The coordination service: how many families' keys it keeps in memory (about 180 bytes
-    /// each), each until the family is erased; a view of a family whose key is not kept reads
-    /// it from NATS first. Default 1,000,000: set it to the number of families, or above.
+    /// How many families' keys the service keeps in memory (about 180 bytes each), each until
+    /// the family is erased; a call on a family whose key is not kept reads it from NATS first.
+    /// Default 1,000,000 for the coordination service (set it to the number of families, or
+    /// above), 100,000 for the others.
     #[arg(long, env = "LUUKKU_CACHED_KEYS")]
     pub cached_keys: Option<std::num::NonZeroUsize>,
     /// Address of the service's metrics listener (Prometheus, `GET /metrics`; no personal
@@ -310,6 +311,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
     };
     let keys = NatsKeyStore::open(&store, kek.ring(None)?).await.context("opening the family key bucket")?;
+    // Keys kept in memory until the bucket reports their erasure: the coordination service
+    // opens every family it is asked for, a write service the families being worked on.
+    let cached = args.cached_keys.or(file.cached_keys).unwrap_or(match args.service {
+        Service::Coordination => luukku_coordination::CACHED_KEYS,
+        _ => luukku_app::CACHED_KEYS,
+    });
+    let keys = luukku_eventstore::CachedKeys::new(keys, cached);
 
     luukku_app::gauges::spawn_stream_gauges(store.clone());
     luukku_grpc::observe::spawn_failure_reports(store.clone());
@@ -350,8 +358,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             let folder = data_dir.context(
                 "the coordination service needs a folder for its projection: --data-dir or LUUKKU_DATA_DIR",
             )?;
-            let cached = args.cached_keys.or(file.cached_keys).unwrap_or(luukku_coordination::CACHED_KEYS);
-            let keys = luukku_eventstore::CachedKeys::new(keys, cached);
             let started = luukku_coordination::start(&folder, store.clone(), keys, guard).await?;
             _projection = Some(started.projection);
             admin = Some(started.admin);

@@ -1,6 +1,5 @@
-//! Family keys kept in memory by a process that opens many families' data (the coordination
-//! service), and forgotten the moment an erasure purges one anywhere: a watch on the bucket
-//! tells every process. While the watch is not running nothing is cached, so a key is never
+//! Family keys kept in memory by the services, and forgotten the moment an erasure purges one
+//! anywhere: a watch on the bucket tells every process. While the watch is not running nothing is cached, so a key is never
 //! used after its erasure was visible to the bucket's watchers.
 
 use std::collections::HashMap;
@@ -139,7 +138,13 @@ async fn watch(bucket: kv::Store, shared: Arc<Shared>) {
 
 impl KeyStore for CachedKeys {
     async fn get_or_create(&self, family: &str) -> Result<FamilyKey> {
-        self.inner.get_or_create(family).await
+        if let Some(key) = self.shared.keys().get(family) {
+            return Ok(key.clone());
+        }
+        let before = self.shared.before_read();
+        let key = self.inner.get_or_create(family).await?;
+        self.shared.keep(before, [(family, &key)]);
+        Ok(key)
     }
 
     async fn get(&self, family: &str) -> Result<Option<FamilyKey>> {

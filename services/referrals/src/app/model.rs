@@ -286,6 +286,21 @@ impl Model {
         self.0.caught_up_on(store, &[Stream::Referrals]).await
     }
 
+    /// Waits (a few seconds at most) until the referrals reach `sequence` of `REFERRALS`: a
+    /// write this process made, and every referral acknowledged before it.
+    pub async fn reached(&self, sequence: u64) -> Result<()> {
+        if self.0.reached(Stream::Referrals, sequence).await {
+            return Ok(());
+        }
+        if let Some(stopped) = self.standing().stopped() {
+            return Err(self.standing().stopped_error(&stopped));
+        }
+        Err(luukku_app::AppError::Unavailable(format!(
+            "the referral index has not reached sequence {sequence} of {} yet; retry shortly",
+            Stream::Referrals
+        )))
+    }
+
     /// Waits (a few seconds at most) until the model reaches the ends of `REFERRALS`, then of
     /// `FAMILIES`, as they are now: every referral's consent terms are then in it.
     pub async fn caught_up_with_consents(&self, store: &EventStore) -> Result<()> {

@@ -104,9 +104,15 @@ impl<K: KeyStore> Referrals<K> {
         referral_id: ReferralId,
         referral: NewReferral,
     ) -> Result<Created> {
-        let family = self.families.load_latest(referral.family_id.into()).await?;
+        // What the referral rests on, loaded together: one round trip's wait, not three.
+        let (family, service, assignment) = tokio::try_join!(
+            async { Ok::<_, AppError>(self.families.load_latest(referral.family_id.into()).await?) },
+            async { Ok::<_, AppError>(self.catalogue.load_latest(referral.service_id.into()).await?) },
+            async { Ok::<_, AppError>(self.assignments.load(referral.family_id.into()).await?) },
+        )?;
         family.state.check_open().map_err(refused::<Family>(referral.family_id))?;
-        let service = self.taking(referral.service_id).await?;
+        let service =
+            service.state.check_taking().map_err(refused::<CatalogueService>(referral.service_id))?.clone();
         let context = context_now();
         let statutory = referral.statutory.as_ref().map(|(basis, note)| (*basis, note.as_str()));
         let basis = referral_basis(&family.state, referral.child, service.sector, statutory, context.today)
@@ -114,7 +120,7 @@ impl<K: KeyStore> Referrals<K> {
             ReferralError::NoConsent { .. } => AppError::refused("family", referral.family_id, error),
             other => AppError::refused("referral", referral_id, other),
         })?;
-        let contact_person = self.assignments.load(referral.family_id.into()).await?.state.current;
+        let contact_person = assignment.state.current;
         let created = ReferralCreated {
             family_id: referral.family_id,
             child: referral.child,
@@ -135,7 +141,11 @@ impl<K: KeyStore> Referrals<K> {
             ReferralEvent::Created(created) => Some(created),
             _ => None,
         });
-        self.model.caught_up(self.referrals.store()).await?;
+        // Every referral acknowledged before this one is in the index once this one is.
+        match outcome.written.position {
+            Some(position) => self.model.reached(position.sequence).await?,
+            None => self.model.caught_up(self.referrals.store()).await?,
+        }
         let (family_id, child, service_id) = (referral.family_id, referral.child, referral.service_id);
         let possible_duplicates = self
             .model
@@ -190,7 +200,11 @@ impl<K: KeyStore> Referrals<K> {
             }
         };
         let outcome = self.referrals.execute(referral_id.into(), caller, write, &command).await?;
-        let state = self.referrals.load(referral_id.into()).await?.state.state;
+        // The state the step left, as this process wrote it; loaded when it is not at hand.
+        let state = match self.referrals.reader().cached_at(referral_id.into(), outcome.written.version) {
+            Some(after) => after.state.state,
+            None => self.referrals.load(referral_id.into()).await?.state.state,
+        };
         Ok((outcome.written, state))
     }
 
