@@ -5,8 +5,8 @@
 //! Aggregates whose id is a family id (the family itself, its contact person assignment, its
 //! contact log, its meetings) seal personal data with that family's key. Loaded states are
 //! cached and refreshed with the messages appended since; every load also asks the key store for
-//! the key (the services keep keys in memory only until the bucket reports them erased,
-//! [`cached_keys`]), so a family erased anywhere is unreadable here at once, cached or not.
+//! the key (the services keep keys in memory only until the bucket's watch reports them erased,
+//! [`cached_keys`]), so a family erased anywhere is unreadable here once that is reported.
 //!
 //! A command decides on its aggregate's cached state and appends with the cached version as its
 //! expectation: a newer message on its subject makes the append conflict, and the command is
@@ -363,10 +363,10 @@ where
         let fresh = self.store.load_after(&self.aggregate(id), version).await?;
         if cached.is_none() && fresh.messages.is_empty() && matches!(self.key_source, Keys::CreatesFamilyKey)
         {
-            // No family yet: nothing to open, and its first write makes its key.
-            let loaded = Arc::new(Loaded::default());
-            self.lock_cache().put(id, Arc::clone(&loaded));
-            return Ok(loaded);
+            // No family yet: nothing to open, and its first write makes its key. Not kept: a
+            // command creating the family decides on a fresh load, so that it never makes a key
+            // for a family registered and erased since this load.
+            return Ok(Arc::new(Loaded::default()));
         }
         let mut entries = decode::<A>(fresh.messages)?;
         let new_events: Vec<A::Event> = entries.iter().flat_map(|entry| entry.events.clone()).collect();
@@ -410,8 +410,9 @@ where
             loaded.version = entry.recorded.position.sequence;
             loaded.entries.push(Arc::new(entry));
         }
-        // Kept even when nothing was ever written: a command creating the aggregate then
-        // decides on it without asking the store again, and its append expects it new.
+        // Kept even when nothing was ever written (but not a family, above): a command creating
+        // the aggregate then decides on it without asking the store again, and its append
+        // expects it new.
         let loaded = Arc::new(loaded);
         self.lock_cache().put(id, Arc::clone(&loaded));
         Ok(loaded)

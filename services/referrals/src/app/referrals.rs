@@ -104,15 +104,18 @@ impl<K: KeyStore> Referrals<K> {
         referral_id: ReferralId,
         referral: NewReferral,
     ) -> Result<Created> {
-        // What the referral rests on, loaded together: one round trip's wait, not three.
-        let (family, service, assignment) = tokio::try_join!(
-            async { Ok::<_, AppError>(self.families.load_latest(referral.family_id.into()).await?) },
-            async { Ok::<_, AppError>(self.catalogue.load_latest(referral.service_id.into()).await?) },
-            async { Ok::<_, AppError>(self.assignments.load(referral.family_id.into()).await?) },
-        )?;
+        // What the referral rests on, loaded together: one round trip's wait, not three. Checked
+        // in order, the family first, whichever load ended first.
+        let (family, service, assignment) = tokio::join!(
+            self.families.load_latest(referral.family_id.into()),
+            self.catalogue.load_latest(referral.service_id.into()),
+            self.assignments.load(referral.family_id.into()),
+        );
+        let family = family?;
         family.state.check_open().map_err(refused::<Family>(referral.family_id))?;
         let service =
-            service.state.check_taking().map_err(refused::<CatalogueService>(referral.service_id))?.clone();
+            service?.state.check_taking().map_err(refused::<CatalogueService>(referral.service_id))?.clone();
+        let assignment = assignment?;
         let context = context_now();
         let statutory = referral.statutory.as_ref().map(|(basis, note)| (*basis, note.as_str()));
         let basis = referral_basis(&family.state, referral.child, service.sector, statutory, context.today)
