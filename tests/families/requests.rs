@@ -142,52 +142,48 @@ async fn a_stored_fingerprint_is_keyed_with_the_familys_key_and_tells_nothing_on
 }
 
 #[tokio::test]
-async fn a_retry_at_an_instance_that_saw_the_family_absent_answers_the_first_registration()
+async fn a_retry_at_an_instance_that_saw_the_family_absent_makes_no_key_for_it_once_erased()
 -> anyhow::Result<()> {
     use luukku_app::{Caller, Keys, Repository, Write};
     use luukku_domain::AggregateId;
-    use luukku_domain::family::Family;
-    use luukku_eventstore::Stream;
+    use luukku_domain::family::{Family, FamilyCommand};
+    use luukku_eventstore::{KeyStore, NatsKeyStore, Stream};
 
-    // Past the duplicate window, only the aggregate's version tells a retry from a first write.
+    // No service runs here, so no read model of this process learns of the erasure: only the
+    // family's own subject tells the second instance. Past the duplicate window, only the
+    // family's version tells a retry from a first registration.
+    let nats = luukku_testkit::TestNats::start().await?;
     let settings =
         luukku_eventstore::StoreSettings { duplicate_window: Duration::from_secs(1), ..Default::default() };
-    let harness = crate::support::Harness::start_with(settings).await?;
+    let store = nats.store_with(settings).await?;
+    let keys = NatsKeyStore::open(&store, luukku_testkit::key_ring()).await?;
     let instance = || {
-        Repository::<Family, _>::new(
-            harness.store.clone(),
-            harness.keys.clone(),
-            Stream::Families,
-            Keys::CreatesFamilyKey,
-        )
+        Repository::<Family, _>::new(store.clone(), keys.clone(), Stream::Families, Keys::CreatesFamilyKey)
     };
     let (first, second) = (instance(), instance());
-    let caller = Caller::new(harness.actor.clone());
+    let caller = Caller::new(luukku_testkit::actor());
     let write = Write::new(luukku_domain::RequestId::parse("reg-late-0001")?);
     let family = AggregateId::from_ulid(write.new_id(&caller, "family"));
+    let failed = |error| anyhow::anyhow!("{error:?}");
 
-    // The second instance looks first: no family yet, and it keeps what it saw.
-    assert_eq!(second.load(family).await.map_err(|e| anyhow::anyhow!("{e:?}"))?.version, 0);
-    let registered = first
-        .execute(family, &caller, &write, &luukku_testkit::fixtures::registration())
-        .await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    // The second instance looks first, and finds no family.
+    assert_eq!(second.load(family).await.map_err(failed)?.version, 0);
+    let registration = luukku_testkit::fixtures::registration();
+    let registered = first.execute(family, &caller, &write, &registration).await.map_err(failed)?;
+    let erase = Write::new(luukku_domain::RequestId::parse("erase-0001")?);
+    // The erasure as a restore reapplies it: the events of an approved erasure, without the
+    // approval's own commands.
+    first.execute(family, &caller, &erase, &FamilyCommand::ReapplyErasure).await.map_err(failed)?;
+    keys.erase(&family.to_string()).await?;
     tokio::time::sleep(Duration::from_millis(2_500)).await;
 
-    // The retry reaches the second instance, which decides on the absent family it saw; its
-    // append finds the family there, and the retry is answered as the first registration was.
-    let retried = second
-        .execute(family, &caller, &write, &luukku_testkit::fixtures::registration())
-        .await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    // The registration's retry reaches the second instance: answered as the first
+    // registration was, with no key made again for the erased family.
+    let retried = second.execute(family, &caller, &write, &registration).await.map_err(failed)?;
     assert!(retried.written.replayed, "answered as a retry");
     assert_eq!(retried.written.position, registered.written.position);
-    assert_eq!(retried.events.len(), registered.events.len());
-    assert_eq!(harness.messages().await?, 1, "no second registration");
-    assert_eq!(
-        second.load(family).await.map_err(|e| anyhow::anyhow!("{e:?}"))?.version,
-        registered.written.version,
-        "and it sees the family now"
-    );
+    assert_eq!(keys.get(&family.to_string()).await?, None, "no key for the erased family");
+    let messages = store.stream(Stream::Families).await?.info().await?.state.messages;
+    assert_eq!(messages, 2, "the registration and the erasure, nothing more");
     Ok(())
 }

@@ -119,6 +119,18 @@ macro_rules! timed {
     }};
 }
 
+/// Each command's calls, p50 and p99.
+fn print_latencies(measured: &Measured) {
+    for (name, histogram) in &measured.latencies {
+        println!(
+            "  {name:<20} {:>6} calls, p50 {:.3} ms, p99 {:.3} ms",
+            histogram.len(),
+            millis(histogram.value_at_quantile(0.50)),
+            millis(histogram.value_at_quantile(0.99))
+        );
+    }
+}
+
 /// One family's commands, as `caller`, timed into `measured` (shared by every caller of a trial:
 /// one set of histograms, not one per caller to allocate and merge).
 async fn family(
@@ -383,14 +395,7 @@ pub async fn run(args: CommandsArgs) -> anyhow::Result<Row> {
         single.add(histogram)?;
     }
     println!("one command at a time, by command:");
-    for (name, histogram) in &alone.latencies {
-        println!(
-            "  {name:<20} {:>6} calls, p50 {:.3} ms, p99 {:.3} ms",
-            histogram.len(),
-            millis(histogram.value_at_quantile(0.50)),
-            millis(histogram.value_at_quantile(0.99))
-        );
-    }
+    print_latencies(&alone);
 
     println!("ceiling 1 (raw JetStream publish, {} subjects): {raw_rate:.0} msg/s", args.callers);
     println!(
@@ -398,14 +403,7 @@ pub async fn run(args: CommandsArgs) -> anyhow::Result<Row> {
         args.callers
     );
     println!("commands ({} callers, the mix): {rate:.0} commands/s", args.callers);
-    for (name, histogram) in &measured.latencies {
-        println!(
-            "  {name:<20} {:>6} calls, p50 {:.3} ms, p99 {:.3} ms",
-            histogram.len(),
-            millis(histogram.value_at_quantile(0.50)),
-            millis(histogram.value_at_quantile(0.99))
-        );
-    }
+    print_latencies(&measured);
     println!(
         "one command at a time (the mix, one caller): p50 {:.3} ms, p99 {:.3} ms (target: p50 at most 0.4 ms)",
         millis(single.value_at_quantile(0.50)),

@@ -1,6 +1,6 @@
 //! Family keys kept in memory by the services, and forgotten the moment an erasure purges one
-//! anywhere: a watch on the bucket tells every process. While the watch is not running nothing is cached, so a key is never
-//! used after its erasure was visible to the bucket's watchers.
+//! anywhere: a watch on the bucket tells every process. While the watch is not running nothing
+//! is cached, so a key is never used after its erasure was visible to the bucket's watchers.
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;

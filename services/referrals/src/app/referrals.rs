@@ -88,11 +88,18 @@ fn record(referral_id: ReferralId, loaded: &luukku_app::Loaded<Referral>) -> Ref
     }
 }
 
+/// The service as loaded, which must take referrals now.
+fn taking(
+    service_id: ServiceId,
+    service: &CatalogueService,
+) -> Result<luukku_domain::referrals::ServiceInfo> {
+    Ok(service.check_taking().map_err(refused::<CatalogueService>(service_id))?.clone())
+}
+
 impl<K: KeyStore> Referrals<K> {
     /// The service, which takes referrals now.
     async fn taking(&self, service_id: ServiceId) -> Result<luukku_domain::referrals::ServiceInfo> {
-        let service = self.catalogue.load_latest(service_id.into()).await?;
-        Ok(service.state.check_taking().map_err(refused::<CatalogueService>(service_id))?.clone())
+        taking(service_id, &self.catalogue.load_latest(service_id.into()).await?.state)
     }
 
     /// Sends a referral of an open family to a service taking referrals, on a statutory basis
@@ -113,8 +120,7 @@ impl<K: KeyStore> Referrals<K> {
         );
         let family = family?;
         family.state.check_open().map_err(refused::<Family>(referral.family_id))?;
-        let service =
-            service?.state.check_taking().map_err(refused::<CatalogueService>(referral.service_id))?.clone();
+        let service = taking(referral.service_id, &service?.state)?;
         let assignment = assignment?;
         let context = context_now();
         let statutory = referral.statutory.as_ref().map(|(basis, note)| (*basis, note.as_str()));
