@@ -54,18 +54,71 @@ async fn an_erased_familys_key_left_behind_is_found() -> anyhow::Result<()> {
     let erased = vec!["family-1".to_owned(), "family-2".to_owned(), "family-3".to_owned()];
     let left = luukku_eventstore::keys::leftover_keys(&store, &erased).await?;
     assert_eq!(left, ["family-1"], "the key whose deletion never happened");
+
+    // No key is made for an erased family again, through the bucket or kept keys.
+    let cached = another_process(&nats).await?;
+    for (store, refused) in [
+        ("the bucket", keys.get_or_create("family-2").await),
+        ("kept keys", cached.get_or_create("family-2").await),
+    ] {
+        assert!(
+            matches!(&refused, Err(luukku_eventstore::Error::KeyErased { family }) if family == "family-2"),
+            "{store}: {refused:?}"
+        );
+    }
+    assert_eq!(
+        luukku_eventstore::keys::leftover_keys(&store, &erased).await?,
+        left,
+        "none made over the marker"
+    );
+    // A family that never had a key still gets one, the same for every caller.
+    let made = cached.get_or_create("family-3").await?;
+    assert_eq!(keys.get_or_create("family-3").await?, made);
     Ok(())
 }
 
 #[tokio::test]
-async fn a_cached_key_is_forgotten_when_another_process_erases_it() -> anyhow::Result<()> {
+async fn a_cached_key_is_forgotten_when_another_process_erases_it_and_never_served_again()
+-> anyhow::Result<()> {
     let nats = TestNats::start().await?;
     let store = nats.store().await?;
     let writer = NatsKeyStore::open(&store, luukku_testkit::key_ring()).await?;
-    // The reader is another process: its own connection, its own cache.
-    let reader_store = nats.store().await?;
+    let cached = another_process(&nats).await?;
+    let key = writer.get_or_create("family-1").await?;
+    assert_eq!(cached.get("family-1").await?, Some(key.clone()));
+    assert_eq!(cached.get("family-1").await?, Some(key.clone()), "from memory now");
+    let stored = luukku_testkit::stored_key(&store, "family-1").await?;
+
+    writer.erase("family-1").await?;
+    served_until_gone(&cached, "family-1").await?;
+    assert_eq!(cached.get("family-1").await?, None, "and stays gone");
+
+    // The same key is back in the bucket (a failed deletion, a restored backup, a replica
+    // behind the purge): the bucket serves it, the process that saw the erasure does not.
+    luukku_testkit::put_back_key(&store, "family-1", stored).await?;
+    assert_eq!(writer.get("family-1").await?, Some(key), "the bucket holds it again");
+    assert_eq!(cached.get("family-1").await?, None);
+    let families = vec!["family-1".to_owned()];
+    assert_eq!(cached.get_many(&families).await?.get("family-1"), Some(&None));
+    assert!(matches!(
+        cached.get_or_create("family-1").await,
+        Err(luukku_eventstore::Error::KeyErased { .. })
+    ));
+
+    // A key the caching process makes itself (a family registered there) is forgotten too.
+    let made = cached.get_or_create("family-2").await?;
+    assert_eq!(writer.get("family-2").await?, Some(made.clone()), "stored in the bucket");
+    assert_eq!(cached.get_or_create("family-2").await?, made, "the same key again");
+    writer.erase("family-2").await?;
+    served_until_gone(&cached, "family-2").await?;
+    Ok(())
+}
+
+/// Another process's kept keys: its own connection, its own cache, its erasure watch running.
+async fn another_process(nats: &TestNats) -> anyhow::Result<luukku_eventstore::CachedKeys> {
+    let store = nats.store().await?;
     let cached = luukku_eventstore::CachedKeys::new(
-        NatsKeyStore::open(&reader_store, luukku_testkit::key_ring()).await?,
+        NatsKeyStore::open(&store, luukku_testkit::key_ring()).await?,
         std::num::NonZeroUsize::new(16).expect("non-zero"),
     );
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
@@ -73,26 +126,14 @@ async fn a_cached_key_is_forgotten_when_another_process_erases_it() -> anyhow::R
         assert!(tokio::time::Instant::now() < deadline, "the erasure watch never started");
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    let key = writer.get_or_create("family-1").await?;
-    assert_eq!(cached.get("family-1").await?, Some(key.clone()));
-    assert_eq!(cached.get("family-1").await?, Some(key), "from memory now");
+    Ok(cached)
+}
 
-    writer.erase("family-1").await?;
+/// Waits until `cached` no longer serves the erased key of `family`: at most 5 s.
+async fn served_until_gone(cached: &luukku_eventstore::CachedKeys, family: &str) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
-    while cached.get("family-1").await?.is_some() {
-        assert!(tokio::time::Instant::now() < deadline, "the erased key is still served");
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
-    assert_eq!(cached.get("family-1").await?, None, "and stays gone");
-
-    // A key the caching process makes itself (a family registered there) is forgotten too.
-    let made = cached.get_or_create("family-2").await?;
-    assert_eq!(writer.get("family-2").await?, Some(made.clone()), "stored in the bucket");
-    assert_eq!(cached.get_or_create("family-2").await?, made, "the same key again");
-    writer.erase("family-2").await?;
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
-    while cached.get("family-2").await?.is_some() {
-        assert!(tokio::time::Instant::now() < deadline, "the erased key made here is still served");
+    while cached.get(family).await?.is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "the erased key of {family} is still served");
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     Ok(())

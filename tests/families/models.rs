@@ -125,7 +125,6 @@ async fn a_model_is_starting_until_it_reaches_the_streams_ends_as_they_were_at_i
 
 #[tokio::test]
 async fn erasures_are_completed_from_the_checkpoint_without_reading_the_stream_again() -> anyhow::Result<()> {
-    use luukku_eventstore::KeyStore;
     let mut harness = Harness::start().await?;
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("models");
@@ -147,6 +146,7 @@ async fn erasures_are_completed_from_the_checkpoint_without_reading_the_stream_a
     // Erased while the process that completes erasures is down, and its key deletion failed:
     // the key is there again.
     let family = harness.register(virtanen_family()).await?.family_id;
+    let stored = luukku_testkit::stored_key(&harness.store, &family).await?;
     let erase = luukku_proto::families::v1::EraseFamilyRequest {
         request_id: request_id(),
         family_id: family.clone(),
@@ -161,7 +161,7 @@ async fn erasures_are_completed_from_the_checkpoint_without_reading_the_stream_a
     };
     assert!(luukku_testkit::eventually(10, gone).await?, "the erasure deleted the key");
     settle_erasures().await;
-    harness.keys.get_or_create(&family).await?;
+    luukku_testkit::put_back_key(&harness.store, &family, stored).await?;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(!gone().await?, "the key is back, as if its deletion had failed");
     let since = harness.messages().await? - stopped_at;

@@ -121,13 +121,7 @@ impl<E: Refusal> From<RepositoryError<E>> for AppError {
             RepositoryError::Conflict { subject, expected, current } => {
                 AppError::Conflict { subject, expected, current }
             }
-            RepositoryError::FamilyErased { family } => AppError::rule(
-                rules::FAMILY_ERASED,
-                format!("family/{family}"),
-                format!(
-                    "family {family} has no key (it was erased, or never registered): nothing personal can be recorded"
-                ),
-            ),
+            RepositoryError::FamilyErased { family } => family_erased(&family.to_string()),
             RepositoryError::RequestIdReused { request_id, original_subject, method } => {
                 request_id_reused(&request_id, &original_subject, method.as_deref())
             }
@@ -161,6 +155,7 @@ impl From<StoreError> for AppError {
                 format!("the request's data takes {bytes} bytes, more than the {max} allowed"),
             )]),
             StoreError::Unavailable(reason) => AppError::Unavailable(reason),
+            StoreError::KeyErased { family } => family_erased(&family),
             StoreError::Full { subject, reason } => {
                 tracing::error!(%subject, %reason, "a stream is full");
                 AppError::Exhausted(format!("the store is full ({reason}); nothing was written"))
@@ -178,6 +173,17 @@ impl From<StoreError> for AppError {
             }
         }
     }
+}
+
+/// The refusal of a write about a family that has no key.
+fn family_erased(family: &str) -> AppError {
+    AppError::rule(
+        rules::FAMILY_ERASED,
+        format!("family/{family}"),
+        format!(
+            "family {family} has no key (it was erased, or never registered): nothing personal can be recorded"
+        ),
+    )
 }
 
 /// A request id used before for another request.

@@ -622,7 +622,11 @@ where
         let family = found.map(|family| family.to_string()).unwrap_or_default();
         let key = match (self.reader.key_source, found) {
             (Keys::CreatesFamilyKey, _) if current.version == 0 => {
-                Some(self.keys().get_or_create(&family).await?)
+                match self.keys().get_or_create(&family).await {
+                    Ok(key) => Some(key),
+                    Err(StoreError::KeyErased { .. }) => None,
+                    Err(error) => return Err(error.into()),
+                }
             }
             // The family itself: the key its cached state was opened with. An erasure lands on
             // its own subject, so an append on a state from before it conflicts.

@@ -37,6 +37,9 @@ pub enum Error {
     /// The server did not answer in time, even after retrying with the same message id.
     #[error("nats-server unavailable: {0}")]
     Unavailable(String),
+    /// The family's key was erased: an erased family is never given a key again.
+    #[error("the key of family {family} was erased; it is not made again")]
+    KeyErased { family: String },
     #[error("nats: {0}")]
     Nats(String),
 }

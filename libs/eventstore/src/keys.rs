@@ -32,7 +32,8 @@ pub const KEY_BUCKET: &str = "LUUKKU_FAMILY_KEYS";
 pub const SEARCH_INDEX_KEY: &str = "search-index";
 
 pub trait KeyStore: Send + Sync + 'static {
-    /// The key of `family`, created when it has none. Concurrent calls get the same key.
+    /// The key of `family`, created when it never had one. Concurrent calls get the same key;
+    /// a family whose key was erased gets [`Error::KeyErased`], never a new key.
     fn get_or_create(&self, family: &str) -> impl Future<Output = Result<FamilyKey>> + Send;
 
     /// The key of `family`, `None` when it never had one or it was erased.
@@ -206,12 +207,14 @@ impl NatsKeyStore {
 impl KeyStore for NatsKeyStore {
     async fn get_or_create(&self, family: &str) -> Result<FamilyKey> {
         let key = FamilyKey::generate();
-        match self.bucket.create(family, self.wrapped(family, &key)?).await {
+        // Written only where the family's subject holds nothing: not over another process's new
+        // key, and not over the marker an erasure leaves (which `kv::Store::create` would take
+        // as room for a new key).
+        match self.bucket.update(family, self.wrapped(family, &key)?, 0).await {
             Ok(_) => Ok(key),
-            Err(error) if error.kind() == kv::CreateErrorKind::AlreadyExists => self
-                .get(family)
-                .await?
-                .ok_or_else(|| Error::Nats(format!("the key of family {family} vanished while created"))),
+            Err(error) if error.kind() == kv::UpdateErrorKind::WrongLastRevision => {
+                self.get(family).await?.ok_or_else(|| Error::KeyErased { family: family.to_owned() })
+            }
             Err(error) => Err(Error::Unavailable(format!("creating the key of family {family}: {error}"))),
         }
     }

@@ -131,6 +131,25 @@ pub fn key_ring() -> std::sync::Arc<dyn luukku_eventstore::KeyWrapper> {
     std::sync::Arc::new(luukku_eventstore::KeyRing::new(kek(), vec![]))
 }
 
+/// A family's key as the key bucket stores it (wrapped), to put back with [`put_back_key`].
+pub async fn stored_key(store: &luukku_eventstore::EventStore, family: &str) -> anyhow::Result<Vec<u8>> {
+    let bucket = store.jetstream().get_key_value(luukku_eventstore::keys::KEY_BUCKET).await?;
+    let stored = bucket.get(family).await?.ok_or_else(|| anyhow::anyhow!("family {family} has no key"))?;
+    Ok(stored.to_vec())
+}
+
+/// Puts `stored` (from [`stored_key`]) back as the family's key, over whatever the bucket holds:
+/// as if an erasure's key deletion had failed. No service writes a key over an erasure's marker.
+pub async fn put_back_key(
+    store: &luukku_eventstore::EventStore,
+    family: &str,
+    stored: Vec<u8>,
+) -> anyhow::Result<()> {
+    let bucket = store.jetstream().get_key_value(luukku_eventstore::keys::KEY_BUCKET).await?;
+    bucket.put(family, stored.into()).await?;
+    Ok(())
+}
+
 /// Polls `check` every 50 ms for up to `seconds`.
 pub async fn eventually<F, Fut>(seconds: u64, mut check: F) -> anyhow::Result<bool>
 where

@@ -1,8 +1,10 @@
 //! Family keys kept in memory by the services, and forgotten the moment an erasure purges one
 //! anywhere: a watch on the bucket tells every process. While the watch is not running nothing
 //! is cached, so a key is never used after its erasure was visible to the bucket's watchers.
+//! A family whose purge the watch reported is not served a key again by this process, even one
+//! read from a bucket replica still behind the purge, or put back later.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -17,11 +19,18 @@ use super::{KeyStore, NatsKeyStore};
 use crate::Result;
 
 struct Shared {
-    keys: Mutex<LruCache<String, FamilyKey>>,
+    kept: Mutex<Kept>,
     /// Counts what was forgotten, so that a key read before a forgetting is not cached after it.
     forgotten: AtomicU64,
     /// Whether the watch runs: without it nothing is cached.
     watching: AtomicBool,
+}
+
+struct Kept {
+    keys: LruCache<String, FamilyKey>,
+    /// The families whose key the watch saw deleted or purged (or this process erased), for the
+    /// process's life: an erasure is for good. A few bytes each, and erasures are rare.
+    erased: HashSet<String>,
 }
 
 /// What was so before a read from the bucket: how many forgettings, and whether the watch ran.
@@ -42,27 +51,38 @@ impl Shared {
     /// Caches keys read from the bucket, unless the watch was not running or something was
     /// forgotten since `before` (the key read may be one erased meanwhile).
     fn keep<'a>(&self, before: BeforeRead, read: impl IntoIterator<Item = (&'a str, &'a FamilyKey)>) {
-        let mut keys = self.keys();
+        let mut kept = self.kept();
         // Under the lock: a forgetting after the read leaves them out.
         if before.watching && self.forgotten.load(Ordering::SeqCst) == before.forgotten {
             for (family, key) in read {
-                keys.put(family.to_owned(), key.clone());
+                if !kept.erased.contains(family) {
+                    kept.keys.put(family.to_owned(), key.clone());
+                }
             }
         }
     }
 
-    fn keys(&self) -> std::sync::MutexGuard<'_, LruCache<String, FamilyKey>> {
-        self.keys.lock().unwrap_or_else(PoisonError::into_inner)
+    /// `key`, read from the bucket for `family`, unless the family's key was erased before now.
+    fn unless_erased(&self, family: &str, key: Option<FamilyKey>) -> Option<FamilyKey> {
+        key.filter(|_| !self.kept().erased.contains(family))
     }
 
+    fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
+        self.kept.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Forgets the key of `family`, erased for good.
     fn forget(&self, family: &str) {
         self.forgotten.fetch_add(1, Ordering::SeqCst);
-        self.keys().pop(family);
+        let mut kept = self.kept();
+        kept.keys.pop(family);
+        kept.erased.insert(family.to_owned());
     }
 
+    /// Forgets every kept key (the watch broke); what is known erased stays so.
     fn forget_all(&self) {
         self.forgotten.fetch_add(1, Ordering::SeqCst);
-        self.keys().clear();
+        self.kept().keys.clear();
     }
 }
 
@@ -76,7 +96,11 @@ pub struct CachedKeys {
 
 impl std::fmt::Debug for CachedKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CachedKeys").field("cached", &self.shared.keys().len()).finish_non_exhaustive()
+        let kept = self.shared.kept();
+        f.debug_struct("CachedKeys")
+            .field("cached", &kept.keys.len())
+            .field("erased", &kept.erased.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -93,7 +117,7 @@ impl CachedKeys {
     /// Keeps up to `capacity` keys of `inner`, and starts watching the bucket for erasures.
     pub fn new(inner: NatsKeyStore, capacity: NonZeroUsize) -> Self {
         let shared = Arc::new(Shared {
-            keys: Mutex::new(LruCache::new(capacity)),
+            kept: Mutex::new(Kept { keys: LruCache::new(capacity), erased: HashSet::new() }),
             forgotten: AtomicU64::new(0),
             watching: AtomicBool::new(false),
         });
@@ -136,25 +160,36 @@ async fn watch(bucket: kv::Store, shared: Arc<Shared>) {
     }
 }
 
+/// Counts `count` reads of kept keys as `outcome` (`hit` or `miss`).
+fn counted(outcome: &'static str, count: usize) {
+    metrics::counter!("luukku_family_key_cache_total", "outcome" => outcome).increment(count as u64);
+}
+
 impl KeyStore for CachedKeys {
     async fn get_or_create(&self, family: &str) -> Result<FamilyKey> {
-        if let Some(key) = self.shared.keys().get(family) {
+        if let Some(key) = self.shared.kept().keys.get(family) {
+            counted("hit", 1);
             return Ok(key.clone());
         }
+        counted("miss", 1);
         let before = self.shared.before_read();
         let key = self.inner.get_or_create(family).await?;
+        let key = self
+            .shared
+            .unless_erased(family, Some(key))
+            .ok_or_else(|| crate::Error::KeyErased { family: family.to_owned() })?;
         self.shared.keep(before, [(family, &key)]);
         Ok(key)
     }
 
     async fn get(&self, family: &str) -> Result<Option<FamilyKey>> {
-        if let Some(key) = self.shared.keys().get(family) {
-            metrics::counter!("luukku_family_key_cache_total", "outcome" => "hit").increment(1);
+        if let Some(key) = self.shared.kept().keys.get(family) {
+            counted("hit", 1);
             return Ok(Some(key.clone()));
         }
-        metrics::counter!("luukku_family_key_cache_total", "outcome" => "miss").increment(1);
+        counted("miss", 1);
         let before = self.shared.before_read();
-        let key = self.inner.get(family).await?;
+        let key = self.shared.unless_erased(family, self.inner.get(family).await?);
         self.shared.keep(before, key.as_ref().map(|key| (family, key)));
         Ok(key)
     }
@@ -163,9 +198,9 @@ impl KeyStore for CachedKeys {
         let mut keys = HashMap::with_capacity(families.len());
         let mut missing = Vec::new();
         {
-            let mut cached = self.shared.keys();
+            let mut kept = self.shared.kept();
             for family in families {
-                match cached.get(family) {
+                match kept.keys.get(family) {
                     Some(key) => {
                         keys.insert(family.clone(), Some(key.clone()));
                     }
@@ -173,14 +208,18 @@ impl KeyStore for CachedKeys {
                 }
             }
         }
-        metrics::counter!("luukku_family_key_cache_total", "outcome" => "hit").increment(keys.len() as u64);
-        metrics::counter!("luukku_family_key_cache_total", "outcome" => "miss")
-            .increment(missing.len() as u64);
+        counted("hit", keys.len());
+        counted("miss", missing.len());
         if missing.is_empty() {
             return Ok(keys);
         }
         let before = self.shared.before_read();
-        let read = self.inner.get_many(&missing).await?;
+        let read: HashMap<String, Option<FamilyKey>> = (self.inner.get_many(&missing).await?.into_iter())
+            .map(|(family, key)| {
+                let key = self.shared.unless_erased(&family, key);
+                (family, key)
+            })
+            .collect();
         self.shared.keep(
             before,
             read.iter().filter_map(|(family, key)| key.as_ref().map(|key| (family.as_str(), key))),
