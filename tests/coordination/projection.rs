@@ -247,3 +247,31 @@ async fn a_rebuild_while_writes_continue_ends_equal_to_a_fresh_projection() -> a
     assert_eq!(sequences(fresh.access_log().report(&query).await?), live);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_service_stopped_in_a_process_that_goes_on_lets_go_of_its_projection() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    let folder = tempfile::tempdir()?;
+    let start = || {
+        luukku_coordination::start(
+            folder.path(),
+            h.store.clone(),
+            luukku_coordination::cached_keys(h.keys.clone()),
+            luukku_app::Guard::start(h.store.clone()),
+        )
+    };
+    let first = start().await?;
+    let served = luukku_testkit::grpc::serve_routes(first.routes).await?;
+    let projection = std::sync::Arc::downgrade(&first.projection);
+    drop((served, first.admin, first.open_watches, first.projection));
+    // Stopped, it follows no stream and holds its folder no longer: another starts on it.
+    let stopped = luukku_testkit::eventually(10, || {
+        let gone = projection.strong_count() == 0;
+        async move { Ok(gone) }
+    })
+    .await?;
+    assert!(stopped, "the stopped service's projection is still held");
+    let again = start().await?;
+    drop(again);
+    Ok(())
+}

@@ -143,13 +143,29 @@ pub async fn run(args: ViewArgs) -> anyhow::Result<crate::stats::Row> {
         sample.last().map_or(0, |view| view.encoded_len())
     );
 
-    // Two trials of each, interleaved, so that none gains from going first; the best of each.
-    let (mut echoes, mut views_guarded, mut views_open) = (Vec::new(), Vec::new(), Vec::new());
+    // The service without policy and log first, then stopped: left running, it would copy the
+    // access records of the measured service into a projection of its own meanwhile, as no
+    // deployment does. Then two trials each of the echo and the measured service, interleaved,
+    // so that neither gains from going first; the best of each.
+    let mut views_open = Vec::new();
+    for trial in 0..2 {
+        views_open.push(views(open_channel.clone(), &args, Arc::clone(&callers), trial).await?);
+    }
+    let open_projection = Arc::downgrade(&open.projection);
+    drop((open_served, open_channel, open.admin, open.open_watches, open.projection));
+    let stopping = Instant::now();
+    while open_projection.strong_count() > 0 {
+        anyhow::ensure!(
+            stopping.elapsed().as_secs() < 10,
+            "the service without policy still follows the streams"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let (mut echoes, mut views_guarded) = (Vec::new(), Vec::new());
     for trial in 0..2 {
         echoes.push(
             echo::measure::<coordination::FamilyView>(&echo, args.callers, args.views, request_bytes).await?,
         );
-        views_open.push(views(open_channel.clone(), &args, Arc::clone(&callers), trial).await?);
         views_guarded.push(views(channel.clone(), &args, Arc::clone(&callers), trial).await?);
     }
     let best = |runs: Vec<(f64, hdrhistogram::Histogram<u64>)>| {
@@ -159,8 +175,6 @@ pub async fn run(args: ViewArgs) -> anyhow::Result<crate::stats::Row> {
     let (open_rate, _) = best(views_open)?;
     let (view_rate, viewed) = best(views_guarded)?;
 
-    // Only the measured service follows the streams from here on.
-    drop((open_served, open_channel, open.projection));
     let visible = write_to_visible(&families_served.url(), channel, &args, &callers, &probe_families).await?;
 
     println!(

@@ -78,9 +78,12 @@ pub async fn start_with<K: KeyStore + Clone>(
     reporter.set_serving::<CoordinationServiceServer<CoordinationGrpc<K>>>().await;
     reporter.set_serving::<CoordinationAdminServer<AdminGrpc<K>>>().await;
     let relations = guard.relations().standing().clone();
-    let followed = Arc::clone(&projection);
+    // Weak: a service dropped in a process that goes on (tests, benchmarks) stops following.
+    let followed = Arc::downgrade(&projection);
     follow_read_models(reporter, vec![CoordinationServiceServer::<CoordinationGrpc<K>>::NAME], move || {
-        vec![relations.clone(), followed.standing()]
+        std::iter::once(relations.clone())
+            .chain(followed.upgrade().map(|projection| projection.standing()))
+            .collect()
     })
     .await;
     let watched = Arc::clone(&app);
