@@ -185,5 +185,17 @@ async fn a_retry_at_an_instance_that_saw_the_family_absent_makes_no_key_for_it_o
     assert_eq!(keys.get(&family.to_string()).await?, None, "no key for the erased family");
     let messages = store.stream(Stream::Families).await?.info().await?.state.messages;
     assert_eq!(messages, 2, "the registration and the erasure, nothing more");
+
+    // A family whose key was erased but whose stream holds none of its events (a stream
+    // restored from a backup older than its registration): its registration is refused, and
+    // no key is made for it.
+    let lost = Write::new(luukku_domain::RequestId::parse("reg-lost-0001")?);
+    let lost_family = AggregateId::from_ulid(lost.new_id(&caller, "family"));
+    keys.erase(&lost_family.to_string()).await?;
+    let refused = second.execute(lost_family, &caller, &lost, &registration).await.err();
+    assert!(matches!(refused, Some(luukku_app::RepositoryError::FamilyErased { .. })), "{refused:?}");
+    assert_eq!(keys.get(&lost_family.to_string()).await?, None, "no key made");
+    let messages = store.stream(Stream::Families).await?.info().await?.state.messages;
+    assert_eq!(messages, 2, "nothing written");
     Ok(())
 }

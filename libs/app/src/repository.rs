@@ -532,7 +532,16 @@ where
                 let written = Written { version: current.version, position: None, replayed: false };
                 return Ok(Outcome { id, events, written });
             }
-            let (sealed, used) = self.seal(id, &current, &events).await?;
+            let sealed = self.seal(id, &current, &events).await;
+            // No key for the family is a refusal too, answered only on the latest version: a
+            // replica behind the leader may not hold a registration since erased, whose retry is
+            // answered as a replay.
+            if matches!(sealed, Err(RepositoryError::FamilyErased { .. }))
+                && !self.latest(&aggregate, &current, attempt).await?
+            {
+                continue;
+            }
+            let (sealed, used) = sealed?;
             let fingerprint = match &used {
                 Some(key) => keyed(write.fingerprint.as_ref(), Some(key)),
                 None => fingerprint,

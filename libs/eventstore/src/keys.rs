@@ -212,8 +212,14 @@ impl KeyStore for NatsKeyStore {
         // as room for a new key).
         match self.bucket.update(family, self.wrapped(family, &key)?, 0).await {
             Ok(_) => Ok(key),
+            // Another process's key, or the erasure's marker: asked of the bucket's leader, since
+            // a replica behind the purge could still answer the old key.
             Err(error) if error.kind() == kv::UpdateErrorKind::WrongLastRevision => {
-                self.get(family).await?.ok_or_else(|| Error::KeyErased { family: family.to_owned() })
+                let subject = format!("$KV.{KEY_BUCKET}.{family}");
+                match self.store.leader_last(&format!("KV_{KEY_BUCKET}"), &subject).await? {
+                    Some((_, bytes)) if !bytes.is_empty() => self.decode(family, &bytes),
+                    _ => Err(Error::KeyErased { family: family.to_owned() }),
+                }
             }
             Err(error) => Err(Error::Unavailable(format!("creating the key of family {family}: {error}"))),
         }

@@ -62,9 +62,14 @@ impl Shared {
         }
     }
 
+    /// Whether the family's key is known to be erased.
+    fn erased(&self, family: &str) -> bool {
+        self.kept().erased.contains(family)
+    }
+
     /// `key`, read from the bucket for `family`, unless the family's key was erased before now.
     fn unless_erased(&self, family: &str, key: Option<FamilyKey>) -> Option<FamilyKey> {
-        key.filter(|_| !self.kept().erased.contains(family))
+        key.filter(|_| !self.erased(family))
     }
 
     fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
@@ -172,6 +177,9 @@ impl KeyStore for CachedKeys {
             return Ok(key.clone());
         }
         counted("miss", 1);
+        if self.shared.erased(family) {
+            return Err(crate::Error::KeyErased { family: family.to_owned() });
+        }
         let before = self.shared.before_read();
         let key = self.inner.get_or_create(family).await?;
         let key = self
@@ -188,6 +196,9 @@ impl KeyStore for CachedKeys {
             return Ok(Some(key.clone()));
         }
         counted("miss", 1);
+        if self.shared.erased(family) {
+            return Ok(None);
+        }
         let before = self.shared.before_read();
         let key = self.shared.unless_erased(family, self.inner.get(family).await?);
         self.shared.keep(before, key.as_ref().map(|key| (family, key)));
