@@ -259,12 +259,18 @@ async fn concurrent_changes_without_expected_version_all_land() -> anyhow::Resul
 async fn health_is_served_and_reflection_when_asked() -> anyhow::Result<()> {
     let harness = Harness::start().await?;
     let channel = tonic::transport::Endpoint::from_shared(harness.url())?.connect().await?;
-    let mut health = HealthClient::new(channel.clone());
-    let status = health
-        .check(HealthCheckRequest { service: "luukku.families.v1.FamilyService".to_owned() })
-        .await?
-        .into_inner();
-    assert_eq!(status.status(), ServingStatus::Serving);
+    let health = HealthClient::new(channel.clone());
+    // Not serving until its read models hold what was written before its start: on a busy
+    // machine that takes a moment, which a readiness probe waits out.
+    let serving = luukku_testkit::eventually(10, || {
+        let mut health = health.clone();
+        async move {
+            let request = HealthCheckRequest { service: "luukku.families.v1.FamilyService".to_owned() };
+            Ok(health.check(request).await?.into_inner().status() == ServingStatus::Serving)
+        }
+    })
+    .await?;
+    assert!(serving, "the families service reports serving");
 
     // Reflection only where the server is told to serve it.
     let request = ServerReflectionRequest {

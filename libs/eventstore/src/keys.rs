@@ -271,19 +271,43 @@ impl KeyStore for NatsKeyStore {
     }
 }
 
+/// What the bucket holds on a family's key subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    Key,
+    /// The marker an erasure's purge leaves (or a deletion's): no key is made over it.
+    ErasureMarker,
+    /// Nothing: never a key, or a bucket restored from a backup older than the key. A key
+    /// could be made for the family (again).
+    Nothing,
+}
+
+/// What the bucket holds for each of `families`, in their order.
+pub async fn key_states(store: &EventStore, families: &[String]) -> Result<Vec<KeyState>> {
+    let bucket = store.open_bucket(KEY_BUCKET, "the family key bucket").await?;
+    let mut states = Vec::with_capacity(families.len());
+    for family in families {
+        let entry = bucket
+            .entry(family)
+            .await
+            .map_err(|error| Error::Unavailable(format!("reading the key of family {family}: {error}")))?;
+        states.push(match entry.map(|entry| entry.operation) {
+            Some(kv::Operation::Put) => KeyState::Key,
+            Some(kv::Operation::Delete | kv::Operation::Purge) => KeyState::ErasureMarker,
+            None => KeyState::Nothing,
+        });
+    }
+    Ok(states)
+}
+
 /// Which of `families` (erased ones) still have a key in the bucket: an erasure whose key
 /// deletion failed and was not retried.
 pub async fn leftover_keys(store: &EventStore, families: &[String]) -> Result<Vec<String>> {
-    let bucket = store.open_bucket(KEY_BUCKET, "the family key bucket").await?;
-    let mut left = Vec::new();
-    for family in families {
-        let value = bucket
-            .get(family)
-            .await
-            .map_err(|error| Error::Unavailable(format!("reading the key of family {family}: {error}")))?;
-        if value.is_some() {
-            left.push(family.clone());
-        }
-    }
-    Ok(left)
+    let states = key_states(store, families).await?;
+    Ok(families
+        .iter()
+        .zip(states)
+        .filter(|(_, state)| *state == KeyState::Key)
+        .map(|(family, _)| family.clone())
+        .collect())
 }

@@ -13,6 +13,7 @@ use luukku_app::{Caller, Write};
 use luukku_domain::family::{FamilyId, FamilyStatus};
 use luukku_domain::{RequestId, Timestamp};
 use luukku_eventstore::audit::{Access, AccessLog};
+use luukku_eventstore::keys::KeyState;
 use luukku_eventstore::{EventStore, KeyStore, Stream};
 use serde::{Deserialize, Serialize};
 
@@ -307,6 +308,9 @@ pub struct Planned {
     pub found: Found,
     /// The family's key is in the restored bucket.
     pub key_left: bool,
+    /// The restored bucket holds neither its key nor its erasure's marker, which refuses a key
+    /// made for it again (a late retry of its registration).
+    pub unmarked: bool,
 }
 
 impl Planned {
@@ -315,7 +319,7 @@ impl Planned {
         match self.found {
             Found::Standing => false,
             Found::Suspect => true,
-            Found::Erased | Found::Absent => !self.key_left,
+            Found::Erased | Found::Absent => !self.key_left && !self.unmarked,
         }
     }
 }
@@ -330,10 +334,9 @@ pub async fn plan<K: KeyStore>(
     journal: &Journal,
 ) -> Result<Vec<Planned>> {
     let ids: Vec<String> = journal.entries.iter().map(|entry| entry.family.clone()).collect();
-    let left: HashSet<String> =
-        luukku_eventstore::keys::leftover_keys(store, &ids).await?.into_iter().collect();
+    let states = luukku_eventstore::keys::key_states(store, &ids).await?;
     let mut planned = Vec::with_capacity(journal.entries.len());
-    for (index, entry) in journal.entries.iter().enumerate() {
+    for (index, (entry, state)) in journal.entries.iter().zip(states).enumerate() {
         // Checked when read; a second look costs nothing.
         let family: FamilyId = entry.family.parse().map_err(|error| JournalError::Malformed {
             path: journal.path.clone(),
@@ -348,14 +351,20 @@ pub async fn plan<K: KeyStore>(
             Some(_) if entry.erased_at > Timestamp::now().as_millis() + CLOCK_SKEW_MS => Found::Suspect,
             Some(_) => Found::Standing,
         };
-        planned.push(Planned { entry: entry.clone(), family, found, key_left: left.contains(&entry.family) });
+        planned.push(Planned {
+            entry: entry.clone(),
+            family,
+            found,
+            key_left: state == KeyState::Key,
+            unmarked: state == KeyState::Nothing,
+        });
     }
     Ok(planned)
 }
 
 /// Carries out what `planned` found undone: each standing family is erased again, and its
-/// erasure recorded in the access log on `caller`; each key left is deleted. Running it again
-/// finds nothing to do.
+/// erasure recorded in the access log on `caller`; each key left is deleted, and each missing
+/// marker written. Running it again finds nothing to do.
 pub async fn restore<K: KeyStore>(
     families: &Families<K>,
     access_log: &AccessLog,

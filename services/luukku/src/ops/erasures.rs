@@ -48,7 +48,11 @@ fn describe(planned: &Planned) -> String {
             "SUSPECT: the streams hold messages of it after this erasure, or it is dated ahead; not acted on"
         }
     };
-    let key = if planned.key_left { ", its key is back" } else { "" };
+    let key = match (planned.key_left, planned.unmarked) {
+        (true, _) => ", its key is back",
+        (false, true) => ", no erasure marker on its key (a key could be made for it again)",
+        (false, false) => "",
+    };
     format!("{} erased {} by {}: {found}{key}", entry.family, entry.erased_at_utc, entry.erased_by)
 }
 
