@@ -144,6 +144,16 @@ impl NatsKeyStore {
         }
     }
 
+    /// The family's key as the bucket's leader holds it: `None` for none or an erasure's marker
+    /// (which is empty).
+    async fn leader_key(&self, family: &str) -> Result<Option<FamilyKey>> {
+        let subject = format!("$KV.{KEY_BUCKET}.{family}");
+        match self.store.leader_last(&format!("KV_{KEY_BUCKET}"), &subject).await? {
+            Some((_, bytes)) if !bytes.is_empty() => self.decode(family, &bytes).map(Some),
+            _ => Ok(None),
+        }
+    }
+
     /// Creates the bucket, or brings it to its settings (admin only).
     pub async fn provision(store: &EventStore) -> Result<()> {
         store
@@ -215,11 +225,7 @@ impl KeyStore for NatsKeyStore {
             // Another process's key, or the erasure's marker: asked of the bucket's leader, since
             // a replica behind the purge could still answer the old key.
             Err(error) if error.kind() == kv::UpdateErrorKind::WrongLastRevision => {
-                let subject = format!("$KV.{KEY_BUCKET}.{family}");
-                match self.store.leader_last(&format!("KV_{KEY_BUCKET}"), &subject).await? {
-                    Some((_, bytes)) if !bytes.is_empty() => self.decode(family, &bytes),
-                    _ => Err(Error::KeyErased { family: family.to_owned() }),
-                }
+                self.leader_key(family).await?.ok_or_else(|| Error::KeyErased { family: family.to_owned() })
             }
             Err(error) => Err(Error::Unavailable(format!("creating the key of family {family}: {error}"))),
         }
@@ -236,15 +242,10 @@ impl KeyStore for NatsKeyStore {
         // A direct get may come from a replica that lags behind a key made a moment ago: none is
         // answered only when the bucket's leader has none either (a purge leaves an empty marker).
         // A bucket of one replica is its own leader.
-        let bucket = format!("KV_{KEY_BUCKET}");
-        if !self.store.replicated_named(&bucket).await {
+        if !self.store.replicated_named(&format!("KV_{KEY_BUCKET}")).await {
             return Ok(None);
         }
-        let subject = format!("$KV.{KEY_BUCKET}.{family}");
-        match self.store.leader_last(&bucket, &subject).await? {
-            Some((_, bytes)) if !bytes.is_empty() => self.decode(family, &bytes).map(Some),
-            _ => Ok(None),
-        }
+        self.leader_key(family).await
     }
 
     async fn get_many(&self, families: &[String]) -> Result<HashMap<String, Option<FamilyKey>>> {

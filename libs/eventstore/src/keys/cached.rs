@@ -182,10 +182,10 @@ impl KeyStore for CachedKeys {
         }
         let before = self.shared.before_read();
         let key = self.inner.get_or_create(family).await?;
-        let key = self
-            .shared
-            .unless_erased(family, Some(key))
-            .ok_or_else(|| crate::Error::KeyErased { family: family.to_owned() })?;
+        // Erased while it was read: a replica behind the purge may have answered.
+        if self.shared.erased(family) {
+            return Err(crate::Error::KeyErased { family: family.to_owned() });
+        }
         self.shared.keep(before, [(family, &key)]);
         Ok(key)
     }
@@ -210,17 +210,20 @@ impl KeyStore for CachedKeys {
         let mut missing = Vec::new();
         {
             let mut kept = self.shared.kept();
+            let Kept { keys: cached, erased } = &mut *kept;
             for family in families {
-                match kept.keys.get(family) {
-                    Some(key) => {
-                        keys.insert(family.clone(), Some(key.clone()));
-                    }
-                    None => missing.push(family.clone()),
+                if let Some(key) = cached.get(family) {
+                    keys.insert(family.clone(), Some(key.clone()));
+                } else if erased.contains(family) {
+                    keys.insert(family.clone(), None);
+                } else {
+                    missing.push(family.clone());
                 }
             }
         }
-        counted("hit", keys.len());
-        counted("miss", missing.len());
+        let hits = keys.values().filter(|key| key.is_some()).count();
+        counted("hit", hits);
+        counted("miss", families.len() - hits);
         if missing.is_empty() {
             return Ok(keys);
         }
