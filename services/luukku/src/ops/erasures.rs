@@ -48,10 +48,11 @@ fn describe(planned: &Planned) -> String {
             "SUSPECT: the streams hold messages of it after this erasure, or it is dated ahead; not acted on"
         }
     };
-    let key = match (planned.key_left, planned.unmarked) {
-        (true, _) => ", its key is back",
-        (false, true) => ", no erasure marker on its key (a key could be made for it again)",
-        (false, false) => "",
+    // A suspect line is never acted on, so its key's state is not a thing to be done.
+    let key = match (planned.found, planned.key_left, planned.unmarked) {
+        (Found::Suspect, ..) | (_, false, false) => "",
+        (_, true, _) => ", its key is back",
+        (_, false, true) => ", no erasure marker on its key (a key could be made for it again)",
     };
     format!("{} erased {} by {}: {found}{key}", entry.family, entry.erased_at_utc, entry.erased_by)
 }
@@ -98,8 +99,46 @@ pub async fn run(
             let caller = super::reconcile::operator_caller(&operator)?;
             let access_log = AccessLog::start(store.clone());
             let done = luukku_families::journal::restore(&families, &access_log, &caller, &planned).await?;
-            println!("carried out {done} erasures again");
+            println!("carried out {done} of them again");
             Ok(outcome)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn planned(found: Found, key_left: bool, unmarked: bool) -> Planned {
+        let family = "01KB0000000000000000000000";
+        Planned {
+            entry: luukku_families::journal::Entry {
+                family: family.to_owned(),
+                erased_at: 1,
+                erased_at_utc: "1970-01-01T00:00:00.001Z".to_owned(),
+                sequence: 7,
+                erased_by: "test.contact".to_owned(),
+                request_id: "r1".to_owned(),
+            },
+            family: family.parse().expect("a family id"),
+            found,
+            key_left,
+            unmarked,
+        }
+    }
+
+    #[test]
+    fn a_line_shows_what_is_to_be_done_and_a_suspect_one_nothing_to_do() {
+        let absent = describe(&planned(Found::Absent, false, true));
+        assert!(absent.contains("registered after the backup"), "{absent}");
+        assert!(absent.contains("no erasure marker"), "{absent}");
+        assert!(describe(&planned(Found::Erased, true, false)).contains("its key is back"));
+        assert!(!describe(&planned(Found::Erased, false, false)).contains("key"));
+        // A suspect line is never acted on: nothing about its key reads as work to do.
+        for (key_left, unmarked) in [(true, false), (false, true)] {
+            let suspect = describe(&planned(Found::Suspect, key_left, unmarked));
+            assert!(suspect.contains("SUSPECT"), "{suspect}");
+            assert!(!suspect.contains("marker") && !suspect.contains("key is back"), "{suspect}");
         }
     }
 }
