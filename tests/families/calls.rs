@@ -255,6 +255,25 @@ async fn concurrent_changes_without_expected_version_all_land() -> anyhow::Resul
     Ok(())
 }
 
+/// A service stopped in a process that goes on (a test's, a benchmark's) lets go of its read
+/// models: its health stops following them, rather than keep them and set their gauges for good.
+#[tokio::test]
+async fn a_service_stopped_in_a_process_that_goes_on_lets_go_of_its_read_models() -> anyhow::Result<()> {
+    let harness = Harness::start().await?;
+    let guard = luukku_app::Guard::start(harness.store.clone());
+    let relations = std::sync::Arc::downgrade(guard.relations().standing());
+    let routes = luukku_families::routes(harness.store.clone(), harness.keys.clone(), guard).await;
+    let served = luukku_testkit::grpc::serve_routes(routes).await?;
+    drop(served);
+    let gone = luukku_testkit::eventually(10, || {
+        let gone = relations.strong_count() == 0;
+        async move { Ok(gone) }
+    })
+    .await?;
+    assert!(gone, "the stopped service's relations model is still held");
+    Ok(())
+}
+
 #[tokio::test]
 async fn health_is_served_and_reflection_when_asked() -> anyhow::Result<()> {
     let harness = Harness::start().await?;

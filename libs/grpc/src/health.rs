@@ -6,7 +6,7 @@
 //! start, so that a rollout moves on only once the new replica holds what the old one did.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use luukku_app::Standing;
@@ -16,6 +16,11 @@ use tonic_health::server::HealthReporter;
 /// How often the read models are looked at.
 const POLL: Duration = Duration::from_millis(500);
 
+/// The read models `standings` names, while every one of them is still held by its service.
+pub fn upgraded(standings: &[Weak<Standing>]) -> Option<Vec<Arc<Standing>>> {
+    standings.iter().map(Weak::upgrade).collect()
+}
+
 /// The health entry of the read model `name`.
 pub fn read_model_entry(name: &str) -> String {
     format!("luukku.read_model.{}", luukku_app::standing::token(name))
@@ -24,15 +29,20 @@ pub fn read_model_entry(name: &str) -> String {
 /// Keeps the health of `services` true to the read models `standings` gives (asked again each
 /// time, so a swapped-in projection counts): `NOT_SERVING` while any of them is stopped or
 /// starting. The first look is taken before this returns, so no probe sees `SERVING` early.
+/// `standings` answers `None` once the service's models are gone (a service stopped in a
+/// process that goes on, such as a test's), and the following ends: it holds them only weakly
+/// (see [`upgraded`]), so that it keeps nothing alive nor sets their gauges after them.
 pub async fn follow_read_models(
     reporter: HealthReporter,
     services: Vec<&'static str>,
-    standings: impl Fn() -> Vec<Arc<Standing>> + Send + 'static,
+    standings: impl Fn() -> Option<Vec<Arc<Standing>>> + Send + 'static,
 ) {
-    let mut shown = show(&reporter, &services, &standings(), &BTreeMap::new()).await;
+    let Some(first) = standings() else { return };
+    let mut shown = show(&reporter, &services, &first, &BTreeMap::new()).await;
+    drop(first);
     tokio::spawn(async move {
         loop {
-            let current = standings();
+            let Some(current) = standings() else { return };
             // Enabled before looking, so that a change while looking wakes the next look.
             let mut changes: Vec<_> =
                 current.iter().map(|standing| Box::pin(standing.health_changed())).collect();
@@ -40,6 +50,7 @@ pub async fn follow_read_models(
                 change.as_mut().enable();
             });
             shown = show(&reporter, &services, &current, &shown).await;
+            // The models are held for one wait at most (`POLL`), then asked for again.
             if changes.is_empty() {
                 tokio::time::sleep(POLL).await;
             } else {

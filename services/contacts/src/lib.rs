@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use luukku_app::Guard;
 use luukku_eventstore::{EventStore, KeyStore};
-use luukku_grpc::health::follow_read_models;
+use luukku_grpc::health::{follow_read_models, upgraded};
 use luukku_proto::contacts::v1::contact_service_server::ContactServiceServer;
 use tonic::server::NamedService as _;
 use tonic::service::Routes;
@@ -55,10 +55,10 @@ pub async fn start<K: KeyStore + Clone>(
     let process = Process::spawn(Arc::clone(&app), config.tick, config.grace);
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<ContactServiceServer<ContactGrpc<K>>>().await;
-    let mut standings = vec![guard.relations().standing().clone()];
-    standings.extend(app.standings());
+    let mut standings = vec![Arc::downgrade(guard.relations().standing())];
+    standings.extend(app.standings().iter().map(Arc::downgrade));
     follow_read_models(reporter, vec![ContactServiceServer::<ContactGrpc<K>>::NAME], move || {
-        standings.clone()
+        upgraded(&standings)
     })
     .await;
     let service = ContactServiceServer::new(ContactGrpc::new(app, guard));

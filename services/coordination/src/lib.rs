@@ -77,13 +77,11 @@ pub async fn start_with<K: KeyStore + Clone>(
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<CoordinationServiceServer<CoordinationGrpc<K>>>().await;
     reporter.set_serving::<CoordinationAdminServer<AdminGrpc<K>>>().await;
-    let relations = guard.relations().standing().clone();
     // Weak: a service dropped in a process that goes on (tests, benchmarks) stops following.
+    let relations = Arc::downgrade(guard.relations().standing());
     let followed = Arc::downgrade(&projection);
     follow_read_models(reporter, vec![CoordinationServiceServer::<CoordinationGrpc<K>>::NAME], move || {
-        std::iter::once(relations.clone())
-            .chain(followed.upgrade().map(|projection| projection.standing()))
-            .collect()
+        Some(vec![relations.upgrade()?, followed.upgrade()?.standing()])
     })
     .await;
     let watched = Arc::clone(&app);

@@ -6,9 +6,11 @@ pub mod erasure;
 mod grpc;
 pub mod journal;
 
+use std::sync::Arc;
+
 use luukku_app::Guard;
 use luukku_eventstore::{EventStore, KeyStore};
-use luukku_grpc::health::follow_read_models;
+use luukku_grpc::health::{follow_read_models, upgraded};
 use luukku_proto::families::v1::family_service_server::FamilyServiceServer;
 use tonic::server::NamedService as _;
 use tonic::service::Routes;
@@ -36,11 +38,11 @@ pub async fn routes<K: KeyStore + Clone>(store: EventStore, keys: K, guard: Guar
     spawn_search_key(keys.clone());
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<FamilyServiceServer<FamilyGrpc<K>>>().await;
-    let relations = guard.relations().standing().clone();
+    let relations = [Arc::downgrade(guard.relations().standing())];
     // No call reads the erasures to complete, so the service's health does not wait for them
     // (their stop is reported and alerted on like any model's).
     follow_read_models(reporter, vec![FamilyServiceServer::<FamilyGrpc<K>>::NAME], move || {
-        vec![relations.clone()]
+        upgraded(&relations)
     })
     .await;
     let service = FamilyServiceServer::new(FamilyGrpc::new(

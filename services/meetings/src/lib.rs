@@ -4,9 +4,11 @@
 pub mod app;
 mod grpc;
 
+use std::sync::Arc;
+
 use luukku_app::Guard;
 use luukku_eventstore::{EventStore, KeyStore};
-use luukku_grpc::health::follow_read_models;
+use luukku_grpc::health::{follow_read_models, upgraded};
 use luukku_proto::meetings::v1::meeting_service_server::MeetingServiceServer;
 use tonic::server::NamedService as _;
 use tonic::service::Routes;
@@ -20,9 +22,9 @@ pub async fn routes<K: KeyStore + Clone>(store: EventStore, keys: K, guard: Guar
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<MeetingServiceServer<MeetingGrpc<K>>>().await;
     let meetings = Meetings::new(guard.folder(), store, keys);
-    let standings = vec![guard.relations().standing().clone(), meetings.index_standing().clone()];
+    let standings = [Arc::downgrade(guard.relations().standing()), Arc::downgrade(meetings.index_standing())];
     follow_read_models(reporter, vec![MeetingServiceServer::<MeetingGrpc<K>>::NAME], move || {
-        standings.clone()
+        upgraded(&standings)
     })
     .await;
     let service = MeetingServiceServer::new(MeetingGrpc::new(meetings, guard));

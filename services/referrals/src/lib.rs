@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use luukku_domain::referrals::DeadlinePolicy;
 use luukku_eventstore::{EventStore, KeyStore};
-use luukku_grpc::health::follow_read_models;
+use luukku_grpc::health::{follow_read_models, upgraded};
 use luukku_proto::referrals::v1::referral_service_server::ReferralServiceServer;
 use tonic::server::NamedService as _;
 use tonic::service::Routes;
@@ -46,10 +46,10 @@ pub async fn start<K: KeyStore + Clone>(
     let process = Process::spawn(Arc::clone(&app), config.tick);
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<ReferralServiceServer<ReferralGrpc<K>>>().await;
-    let mut standings = vec![guard.relations().standing().clone()];
-    standings.extend(app.standings());
+    let mut standings = vec![Arc::downgrade(guard.relations().standing())];
+    standings.extend(app.standings().iter().map(Arc::downgrade));
     follow_read_models(reporter, vec![ReferralServiceServer::<ReferralGrpc<K>>::NAME], move || {
-        standings.clone()
+        upgraded(&standings)
     })
     .await;
     let service = ReferralServiceServer::new(ReferralGrpc::new(app, guard));
