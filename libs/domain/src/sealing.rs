@@ -9,6 +9,17 @@
 
 use std::fmt;
 
+// Each sealed field is opened on its own, and fields are short: Poly1305's AVX2 backend, which
+// the poly1305 crate picks at run time on x86, costs about 1.7 µs more per field than its
+// portable one (docs/performance.md). .cargo/config.toml selects the portable backend; a build
+// whose flags replace that list (RUSTFLAGS, CARGO_ENCODED_RUSTFLAGS, a target's rustflags in a
+// user's Cargo config) would be quietly slower, so it stops here instead.
+#[cfg(all(any(target_arch = "x86", target_arch = "x86_64"), not(poly1305_force_soft)))]
+compile_error!(
+    "build with `--cfg poly1305_force_soft` (as .cargo/config.toml does): add it to RUSTFLAGS \
+     or to the rustflags that replace the configured ones"
+);
+
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use serde::de::DeserializeOwned;

@@ -30,19 +30,25 @@ pub fn read_model_entry(name: &str) -> String {
 /// time, so a swapped-in projection counts): `NOT_SERVING` while any of them is stopped or
 /// starting. The first look is taken before this returns, so no probe sees `SERVING` early.
 /// `standings` answers `None` once the service's models are gone (a service stopped in a
-/// process that goes on, such as a test's), and the following ends: it holds them only weakly
-/// (see [`upgraded`]), so that it keeps nothing alive nor sets their gauges after them.
+/// process that goes on, such as a test's): every entry is then set `NOT_SERVING` and the
+/// following ends. It holds them only weakly (see [`upgraded`]), so that it keeps nothing
+/// alive nor sets their gauges after them: pass weak references to owners that live as long
+/// as the service (never to a standing that a rebuild replaces), so that it cannot end early.
 pub async fn follow_read_models(
     reporter: HealthReporter,
     services: Vec<&'static str>,
     standings: impl Fn() -> Option<Vec<Arc<Standing>>> + Send + 'static,
 ) {
-    let Some(first) = standings() else { return };
+    let Some(first) = standings() else {
+        return gone(&reporter, &services, &BTreeMap::new()).await;
+    };
     let mut shown = show(&reporter, &services, &first, &BTreeMap::new()).await;
     drop(first);
     tokio::spawn(async move {
         loop {
-            let Some(current) = standings() else { return };
+            let Some(current) = standings() else {
+                return gone(&reporter, &services, &shown).await;
+            };
             // Enabled before looking, so that a change while looking wakes the next look.
             let mut changes: Vec<_> =
                 current.iter().map(|standing| Box::pin(standing.health_changed())).collect();
@@ -58,6 +64,15 @@ pub async fn follow_read_models(
             }
         }
     });
+}
+
+/// The models are gone, so is the service: every entry it showed, and the service's own, is
+/// set `NOT_SERVING`.
+async fn gone(reporter: &HealthReporter, services: &[&'static str], shown: &BTreeMap<String, ServingStatus>) {
+    let entries = shown.keys().map(String::as_str).chain([""]).chain(services.iter().copied());
+    for entry in entries.collect::<std::collections::BTreeSet<_>>() {
+        reporter.set_service_status(entry, ServingStatus::NotServing).await;
+    }
 }
 
 /// Sets each entry whose status differs from what `shown` holds; answers what is shown now.

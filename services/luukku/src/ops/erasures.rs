@@ -48,9 +48,10 @@ fn describe(planned: &Planned) -> String {
             "SUSPECT: the streams hold messages of it after this erasure, or it is dated ahead; not acted on"
         }
     };
-    // A suspect line is never acted on, so its key's state is not a thing to be done.
+    // A suspect line is never acted on: its key's state is shown as a fact, not as work to do.
     let key = match (planned.found, planned.key_left, planned.unmarked) {
-        (Found::Suspect, ..) | (_, false, false) => "",
+        (Found::Suspect, true, _) => " (its key is in the bucket)",
+        (Found::Suspect, false, _) | (_, false, false) => "",
         (_, true, _) => ", its key is back",
         (_, false, true) => ", no erasure marker on its key (a key could be made for it again)",
     };
@@ -134,11 +135,13 @@ mod tests {
         assert!(absent.contains("no erasure marker"), "{absent}");
         assert!(describe(&planned(Found::Erased, true, false)).contains("its key is back"));
         assert!(!describe(&planned(Found::Erased, false, false)).contains("key"));
-        // A suspect line is never acted on: nothing about its key reads as work to do.
+        // A suspect line is never acted on: nothing about its key reads as work to do, but
+        // whether its data can still be opened is shown.
         for (key_left, unmarked) in [(true, false), (false, true)] {
             let suspect = describe(&planned(Found::Suspect, key_left, unmarked));
             assert!(suspect.contains("SUSPECT"), "{suspect}");
             assert!(!suspect.contains("marker") && !suspect.contains("key is back"), "{suspect}");
+            assert_eq!(suspect.contains("its key is in the bucket"), key_left, "{suspect}");
         }
     }
 }
