@@ -40,6 +40,11 @@ pub struct CommandsArgs {
     /// Trials of each side, alternating which goes first; the best of each is reported.
     #[arg(long, default_value_t = 3)]
     trials: usize,
+    /// The four services share one read-model folder and one model of the access relations,
+    /// as `luukku dev` runs them in one process; by default each has its own, as `luukku serve`
+    /// runs one service per process (and each event is applied to four relations models).
+    #[arg(long)]
+    one_process: bool,
 }
 
 /// Commands per family in the mix.
@@ -292,7 +297,18 @@ pub async fn run(args: CommandsArgs) -> anyhow::Result<Row> {
     // As the services keep them when served.
     let keys = luukku_app::cached_keys(keys);
     crate::append::provision_raw(&store).await?;
-    let guard = || luukku_app::Guard::start(store.clone());
+    // Each service's guard writes its own access records; with `--one-process` they share
+    // the folder and the relations model.
+    let shared = args.one_process.then(|| luukku_app::Guard::start(store.clone()));
+    let guard = || match &shared {
+        Some(shared) => luukku_app::Guard::new(
+            store.clone(),
+            shared.folder().clone(),
+            Arc::clone(shared.relations()),
+            luukku_eventstore::audit::AccessLog::start(store.clone()),
+        ),
+        None => luukku_app::Guard::start(store.clone()),
+    };
     let families_served =
         serve_routes(luukku_families::routes(store.clone(), keys.clone(), guard()).await).await?;
     let (contacts_routes, _contacts_process) =
@@ -318,10 +334,15 @@ pub async fn run(args: CommandsArgs) -> anyhow::Result<Row> {
         clinic,
     };
     println!(
-        "luukku-bench commands: {} callers x {} families x {PER_FAMILY} commands per trial, {} trials, nats-server {}",
+        "luukku-bench commands: {} callers x {} families x {PER_FAMILY} commands per trial, {} trials, {}, nats-server {}",
         args.callers,
         args.families,
         args.trials,
+        if args.one_process {
+            "one relations model shared by the services"
+        } else {
+            "a relations model per service"
+        },
         nats.url()
     );
 
@@ -412,10 +433,12 @@ pub async fn run(args: CommandsArgs) -> anyhow::Result<Row> {
     let ceiling = raw_rate.min(echo_rate);
     println!("ratio={:.3}", rate / ceiling);
     Ok(Row {
-        name: "commands",
+        // Its own row: the shared model is another deployment's figure.
+        name: if args.one_process { "commands --one-process" } else { "commands" },
         figure: format!(
-            "{rate:.0} commands/s at {} callers (the mix across the four services); one at a time: p50 {:.2} ms, p99 {:.2} ms",
+            "{rate:.0} commands/s at {} callers (the mix across the four services{}); one at a time: p50 {:.2} ms, p99 {:.2} ms",
             args.callers,
+            if args.one_process { ", sharing one relations model" } else { "" },
             millis(single.value_at_quantile(0.50)),
             millis(single.value_at_quantile(0.99))
         ),
