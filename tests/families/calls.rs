@@ -275,6 +275,44 @@ async fn a_service_stopped_in_a_process_that_goes_on_lets_go_of_its_read_models(
 }
 
 #[tokio::test]
+async fn health_of_a_service_whose_read_models_are_gone_is_not_serving() -> anyhow::Result<()> {
+    use tonic_health::pb::health_server::Health;
+    let harness = Harness::start().await?;
+    let standing = luukku_app::Standing::start(&harness.store, "health test model");
+    let entry = luukku_grpc::health::read_model_entry(standing.name());
+    let (reporter, _) = tonic_health::server::health_reporter();
+    let health = tonic_health::server::HealthService::from_health_reporter(reporter.clone());
+    let held = [std::sync::Arc::downgrade(&standing)];
+    let service = "luukku.test.v1.TestService";
+    luukku_grpc::health::follow_read_models(reporter, vec![service], move || {
+        luukku_grpc::health::upgraded(&held)
+    })
+    .await;
+    let statuses = || {
+        let health = &health;
+        let entries = [String::new(), service.to_owned(), entry.clone()];
+        async move {
+            let mut statuses = Vec::new();
+            for entry in entries {
+                let request = tonic::Request::new(HealthCheckRequest { service: entry });
+                statuses.push(health.check(request).await?.into_inner().status());
+            }
+            anyhow::Ok(statuses)
+        }
+    };
+    assert_eq!(statuses().await?, [ServingStatus::Serving; 3], "serving while its model is held");
+
+    drop(standing);
+    let not_serving = luukku_testkit::eventually(10, || {
+        let statuses = statuses();
+        async move { Ok(statuses.await? == [ServingStatus::NotServing; 3]) }
+    })
+    .await?;
+    assert!(not_serving, "the service, its own entry and its model's are NOT_SERVING once the model is gone");
+    Ok(())
+}
+
+#[tokio::test]
 async fn health_is_served_and_reflection_when_asked() -> anyhow::Result<()> {
     let harness = Harness::start().await?;
     let channel = tonic::transport::Endpoint::from_shared(harness.url())?.connect().await?;

@@ -237,6 +237,26 @@ pub trait HasPersonal {
 mod tests {
     use super::*;
 
+    /// The portable-backend flag (`.cargo/config.toml`) is the one `poly1305` 0.8 reads; 0.9
+    /// reads `poly1305_backend="soft"` and would quietly go back to AVX2 on an upgrade.
+    #[test]
+    fn the_portable_backend_flag_is_the_one_the_locked_poly1305_reads() {
+        let lock = include_str!("../../../Cargo.lock");
+        let versions: Vec<&str> = lock
+            .split("[[package]]")
+            .filter(|package| package.contains("\nname = \"poly1305\"\n"))
+            .filter_map(|package| package.lines().find_map(|line| line.strip_prefix("version = ")))
+            .collect();
+        assert!(!versions.is_empty(), "Cargo.lock names poly1305");
+        for version in versions {
+            assert!(
+                version.starts_with("\"0.8."),
+                "poly1305 {version} is locked: change `--cfg poly1305_force_soft` in .cargo/config.toml, \
+                 and the check in sealing.rs, to the flag it reads"
+            );
+        }
+    }
+
     fn sealed(text: &str, key: &FamilyKey, family: &[u8]) -> Personal<String> {
         let mut field = Personal::Plain(text.to_owned());
         field.seal(key, family).expect("seal");

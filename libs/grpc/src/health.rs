@@ -34,6 +34,9 @@ pub fn read_model_entry(name: &str) -> String {
 /// following ends. It holds them only weakly (see [`upgraded`]), so that it keeps nothing
 /// alive nor sets their gauges after them: pass weak references to owners that live as long
 /// as the service (never to a standing that a rebuild replaces), so that it cannot end early.
+/// A model shared with other services in the process (the access relations, as `luukku dev`
+/// runs them) lives as long as the last of them: the following of a service stopped before
+/// the others ends only then.
 pub async fn follow_read_models(
     reporter: HealthReporter,
     services: Vec<&'static str>,
@@ -67,8 +70,12 @@ pub async fn follow_read_models(
 }
 
 /// The models are gone, so is the service: every entry it showed, and the service's own, is
-/// set `NOT_SERVING`.
+/// set `NOT_SERVING`, and its `luukku_service_serving` gauge 0. (The read models' own gauges
+/// stay: a model shared with another service may live on.)
 async fn gone(reporter: &HealthReporter, services: &[&'static str], shown: &BTreeMap<String, ServingStatus>) {
+    for service in services {
+        metrics::gauge!("luukku_service_serving", "service" => *service).set(0.0);
+    }
     let entries = shown.keys().map(String::as_str).chain([""]).chain(services.iter().copied());
     for entry in entries.collect::<std::collections::BTreeSet<_>>() {
         reporter.set_service_status(entry, ServingStatus::NotServing).await;

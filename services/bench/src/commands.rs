@@ -40,9 +40,10 @@ pub struct CommandsArgs {
     /// Trials of each side, alternating which goes first; the best of each is reported.
     #[arg(long, default_value_t = 3)]
     trials: usize,
-    /// The four services share one read-model folder and one model of the access relations,
-    /// as `luukku dev` runs them in one process; by default each has its own, as `luukku serve`
-    /// runs one service per process (and each event is applied to four relations models).
+    /// The four services share one read-model folder (one sled database) and one model of the
+    /// access relations in it, as `luukku dev` runs them in one process; by default each has
+    /// its own of both, as `luukku serve` runs one service per process (so that each event is
+    /// applied to four relations models, in four databases).
     #[arg(long)]
     one_process: bool,
 }
@@ -297,14 +298,18 @@ pub async fn run(args: CommandsArgs) -> anyhow::Result<Row> {
     // As the services keep them when served.
     let keys = luukku_app::cached_keys(keys);
     crate::append::provision_raw(&store).await?;
-    // Each service's guard writes its own access records; with `--one-process` they share
-    // the folder and the relations model.
-    let shared = args.one_process.then(|| luukku_app::Guard::start(store.clone()));
+    // Each service's guard writes its own access records; with `--one-process` they share one
+    // folder and one relations model in it, as `luukku dev` builds them.
+    let shared = args.one_process.then(|| {
+        let folder = luukku_app::Folder::temporary();
+        let relations = luukku_app::Relations::spawn(&folder, store.clone());
+        (folder, relations)
+    });
     let guard = || match &shared {
-        Some(shared) => luukku_app::Guard::new(
+        Some((folder, relations)) => luukku_app::Guard::new(
             store.clone(),
-            shared.folder().clone(),
-            Arc::clone(shared.relations()),
+            folder.clone(),
+            Arc::clone(relations),
             luukku_eventstore::audit::AccessLog::start(store.clone()),
         ),
         None => luukku_app::Guard::start(store.clone()),
@@ -339,7 +344,7 @@ pub async fn run(args: CommandsArgs) -> anyhow::Result<Row> {
         args.families,
         args.trials,
         if args.one_process {
-            "one relations model shared by the services"
+            "one folder and relations model shared by the services"
         } else {
             "a relations model per service"
         },
@@ -438,7 +443,7 @@ pub async fn run(args: CommandsArgs) -> anyhow::Result<Row> {
         figure: format!(
             "{rate:.0} commands/s at {} callers (the mix across the four services{}); one at a time: p50 {:.2} ms, p99 {:.2} ms",
             args.callers,
-            if args.one_process { ", sharing one relations model" } else { "" },
+            if args.one_process { ", sharing one folder and relations model" } else { "" },
             millis(single.value_at_quantile(0.50)),
             millis(single.value_at_quantile(0.99))
         ),

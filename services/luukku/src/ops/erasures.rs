@@ -51,7 +51,8 @@ fn describe(planned: &Planned) -> String {
     // A suspect line is never acted on: its key's state is shown as a fact, not as work to do.
     let key = match (planned.found, planned.key_left, planned.unmarked) {
         (Found::Suspect, true, _) => " (its key is in the bucket)",
-        (Found::Suspect, false, _) | (_, false, false) => "",
+        (Found::Suspect, false, _) => " (its key is not in the bucket)",
+        (_, false, false) => "",
         (_, true, _) => ", its key is back",
         (_, false, true) => ", no erasure marker on its key (a key could be made for it again)",
     };
@@ -142,6 +143,7 @@ mod tests {
             assert!(suspect.contains("SUSPECT"), "{suspect}");
             assert!(!suspect.contains("marker") && !suspect.contains("key is back"), "{suspect}");
             assert_eq!(suspect.contains("its key is in the bucket"), key_left, "{suspect}");
+            assert_eq!(suspect.contains("its key is not in the bucket"), !key_left, "{suspect}");
         }
     }
 }
