@@ -283,18 +283,16 @@ pub enum KeyState {
     Nothing,
 }
 
-/// What the bucket holds for each of `families`, in their order.
+/// What the bucket holds for each of `families`, in their order, as its leader holds it: a
+/// replica behind a purge, or behind a key put back, would misreport the family.
 pub async fn key_states(store: &EventStore, families: &[String]) -> Result<Vec<KeyState>> {
-    let bucket = store.open_bucket(KEY_BUCKET, "the family key bucket").await?;
     let mut states = Vec::with_capacity(families.len());
     for family in families {
-        let entry = bucket
-            .entry(family)
-            .await
-            .map_err(|error| Error::Unavailable(format!("reading the key of family {family}: {error}")))?;
-        states.push(match entry.map(|entry| entry.operation) {
-            Some(kv::Operation::Put) => KeyState::Key,
-            Some(kv::Operation::Delete | kv::Operation::Purge) => KeyState::ErasureMarker,
+        let subject = format!("$KV.{KEY_BUCKET}.{family}");
+        states.push(match store.leader_last(&format!("KV_{KEY_BUCKET}"), &subject).await? {
+            // A key is never empty; a deletion's or a purge's marker is.
+            Some((_, bytes)) if !bytes.is_empty() => KeyState::Key,
+            Some(_) => KeyState::ErasureMarker,
             None => KeyState::Nothing,
         });
     }
