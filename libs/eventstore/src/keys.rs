@@ -147,9 +147,8 @@ impl NatsKeyStore {
     /// The family's key as the bucket's leader holds it: `None` for none or an erasure's marker
     /// (which is empty).
     async fn leader_key(&self, family: &str) -> Result<Option<FamilyKey>> {
-        let subject = format!("$KV.{KEY_BUCKET}.{family}");
-        match self.store.leader_last(&format!("KV_{KEY_BUCKET}"), &subject).await? {
-            Some((_, bytes)) if !bytes.is_empty() => self.decode(family, &bytes).map(Some),
+        match leader_entry(&self.store, family).await? {
+            Some(bytes) if !bytes.is_empty() => self.decode(family, &bytes).map(Some),
             _ => Ok(None),
         }
     }
@@ -283,15 +282,21 @@ pub enum KeyState {
     Nothing,
 }
 
+/// The last entry of `family`'s key subject as the bucket's leader holds it (a replica may be
+/// behind an erasure): a key, or an erasure's empty marker.
+async fn leader_entry(store: &EventStore, family: &str) -> Result<Option<Bytes>> {
+    let subject = format!("$KV.{KEY_BUCKET}.{family}");
+    Ok(store.leader_last(&format!("KV_{KEY_BUCKET}"), &subject).await?.map(|(_, bytes)| bytes))
+}
+
 /// What the bucket holds for each of `families`, in their order, as its leader holds it: a
 /// replica behind a purge, or behind a key put back, would misreport the family.
 pub async fn key_states(store: &EventStore, families: &[String]) -> Result<Vec<KeyState>> {
     let mut states = Vec::with_capacity(families.len());
     for family in families {
-        let subject = format!("$KV.{KEY_BUCKET}.{family}");
-        states.push(match store.leader_last(&format!("KV_{KEY_BUCKET}"), &subject).await? {
+        states.push(match leader_entry(store, family).await? {
             // A key is never empty; a deletion's or a purge's marker is.
-            Some((_, bytes)) if !bytes.is_empty() => KeyState::Key,
+            Some(bytes) if !bytes.is_empty() => KeyState::Key,
             Some(_) => KeyState::ErasureMarker,
             None => KeyState::Nothing,
         });

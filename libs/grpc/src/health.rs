@@ -5,7 +5,7 @@
 //! does while a read model starts: until it has reached the streams' ends as they were at its
 //! start, so that a rollout moves on only once the new replica holds what the old one did.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -77,7 +77,7 @@ async fn gone(reporter: &HealthReporter, services: &[&'static str], shown: &BTre
         metrics::gauge!("luukku_service_serving", "service" => *service).set(0.0);
     }
     let entries = shown.keys().map(String::as_str).chain([""]).chain(services.iter().copied());
-    for entry in entries.collect::<std::collections::BTreeSet<_>>() {
+    for entry in entries.collect::<BTreeSet<_>>() {
         reporter.set_service_status(entry, ServingStatus::NotServing).await;
     }
 }
