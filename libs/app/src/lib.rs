@@ -17,6 +17,7 @@ pub mod gauges;
 pub mod projected;
 pub mod repository;
 pub mod standing;
+pub mod writes;
 
 pub use access::{Granted, Guard, Relations};
 pub use caller::Caller;

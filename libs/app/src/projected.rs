@@ -4,8 +4,9 @@
 //!
 //! A model is one sled tree in the process's [`Folder`]. It applies the messages of each stream
 //! in chunks: each message reads and writes records through a [`View`] (the chunk's changes over
-//! the tree), and the chunk's changes are written in one sled batch together with the stream's
-//! checkpoint, so a model never holds half a message, nor a message applied twice. A query reads
+//! the tree), and the chunk's changes are written in one commit together with the stream's
+//! checkpoint ([`crate::writes`]), so a model never holds half a message after a crash, nor a
+//! message applied twice. A query reads
 //! the tree once the model has reached the stream's end as it was when the call came.
 //!
 //! A model is written anew from the streams' start when its folder is new, when it was written
@@ -29,10 +30,11 @@ use tokio::sync::watch;
 
 use crate::error::AppError;
 use crate::standing::{Standing, undecodable_events};
+use crate::writes::{LoggedTree, Writes};
 
 /// How long a query waits for a model to reach its streams' ends.
 const CATCH_UP: Duration = Duration::from_secs(5);
-/// At most this many messages are applied in one sled batch.
+/// At most this many messages are applied in one commit.
 const CHUNK: usize = 512;
 /// How long a model waits before it reads its streams again from its checkpoint, after a write
 /// to its folder failed.
@@ -104,7 +106,7 @@ impl Folder {
 
     /// Removes the tree of a model no longer kept (replaced by another), if it is there.
     pub fn retire(&self, model: &str) -> Result<(), AppError> {
-        self.db.drop_tree(model).map(drop).map_err(store_error)
+        LoggedTree::drop(&self.db, model).map(drop).map_err(store_error)
     }
 
     /// Writes what the models have applied to disk.
@@ -237,9 +239,9 @@ impl<'a> View<'a> {
         result
     }
 
-    /// The changes kept, as one sled batch.
-    fn into_batch(self) -> sled::Batch {
-        let mut batch = sled::Batch::default();
+    /// The changes kept, to be written together.
+    fn into_batch(self) -> Writes {
+        let mut batch = Writes::default();
         for (key, change) in self.changes {
             match change {
                 Some(value) => batch.insert(key, value),
@@ -264,14 +266,12 @@ impl<'a> View<'a> {
 /// A tree of its own for trying a model's [`Apply`] (in tests): each message is applied whole
 /// and written, as a model writes a chunk.
 pub struct Scratch {
-    tree: sled::Tree,
+    tree: LoggedTree,
 }
 
 impl Scratch {
     pub fn new() -> Self {
-        let tree = Folder::temporary()
-            .db
-            .open_tree("scratch")
+        let tree = LoggedTree::open(&Folder::temporary().db, "scratch")
             .unwrap_or_else(|error| panic!("a temporary sled tree cannot be made: {error}"));
         Self { tree }
     }
@@ -284,7 +284,7 @@ impl Scratch {
         if let Some(failed) = view.failed.take() {
             return Err(failed);
         }
-        self.tree.apply_batch(view.into_batch()).map_err(|error| error.to_string())
+        self.tree.commit(view.into_batch()).map_err(|error| error.to_string())
     }
 
     /// The keys beginning with `prefix`, in order, whole.
@@ -314,7 +314,7 @@ enum Applied {
 /// One checkpointed read model.
 pub struct Projected<C> {
     name: &'static str,
-    tree: sled::Tree,
+    tree: LoggedTree,
     streams: Vec<Stream>,
     applied: Vec<watch::Sender<u64>>,
     standing: Arc<Standing>,
@@ -360,7 +360,7 @@ impl<C: Send + Sync + 'static> Projected<C> {
         prepared: fn(&Self),
     ) -> Arc<Self> {
         let standing = Standing::start(&store, name);
-        let tree = folder.db.open_tree(name.as_bytes());
+        let tree = LoggedTree::open(&folder.db, name.as_bytes());
         let tree = tree.unwrap_or_else(|error| panic!("the read model {name} cannot be opened: {error}"));
         let model = Arc::new(Self {
             name,
@@ -659,7 +659,7 @@ impl<C: Send + Sync + 'static> Projected<C> {
         if let Some(through) = through {
             batch.insert(checkpoint_key(stream), through.encoded());
         }
-        self.tree.apply_batch(batch).map_err(|error| error.to_string())?;
+        self.tree.commit(batch).map_err(|error| error.to_string())?;
         let count = messages.len().min(stopped.as_ref().map_or(usize::MAX, |(at, _)| *at));
         self.count.fetch_add(count as u64, Ordering::Relaxed);
         let through = through.map(|through| through.sequence);

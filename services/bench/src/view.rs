@@ -175,7 +175,15 @@ pub async fn run(args: ViewArgs) -> anyhow::Result<crate::stats::Row> {
     let (open_rate, _) = best(views_open)?;
     let (view_rate, viewed) = best(views_guarded)?;
 
-    let visible = write_to_visible(&families_served.url(), channel, &args, &callers, &probe_families).await?;
+    let visible = write_to_visible(
+        &families_served.url(),
+        channel,
+        &guarded.projection,
+        &args,
+        &callers,
+        &probe_families,
+    )
+    .await?;
 
     println!(
         "ceiling (tonic unary echo answering that view, {view_bytes} bytes, {} callers): {echo_rate:.0} calls/s, p50 {:.3} ms, p99 {:.3} ms",
@@ -200,15 +208,21 @@ pub async fn run(args: ViewArgs) -> anyhow::Result<crate::stats::Row> {
         millis(visible.latencies.value_at_quantile(0.50)),
         millis(visible.latencies.value_at_quantile(0.99))
     );
+    println!(
+        "  of which the projection applying the write: p50 {:.3} ms, p99 {:.3} ms",
+        millis(visible.lags.value_at_quantile(0.50)),
+        millis(visible.lags.value_at_quantile(0.99))
+    );
     println!("ratio={:.3}", view_rate / echo_rate);
     Ok(crate::stats::Row {
         name: "view",
         figure: format!(
-            "{view_rate:.0} views/s at {} callers, p50 {:.2} ms, p99 {:.2} ms; write to visible p99 {:.2} ms at {:.0} writes/s; policy and access log {:.0} % of the rate",
+            "{view_rate:.0} views/s at {} callers, p50 {:.2} ms, p99 {:.2} ms; write to visible p99 {:.2} ms (the projection applying it p99 {:.2} ms) at {:.0} writes/s; policy and access log {:.0} % of the rate",
             args.callers,
             millis(viewed.value_at_quantile(0.50)),
             millis(viewed.value_at_quantile(0.99)),
             millis(visible.latencies.value_at_quantile(0.99)),
+            millis(visible.lags.value_at_quantile(0.99)),
             visible.load_rate,
             100.0 * (1.0 - view_rate / open_rate)
         ),
@@ -253,6 +267,8 @@ async fn views(
 
 struct Visible {
     latencies: hdrhistogram::Histogram<u64>,
+    /// Until the projection had applied the write.
+    lags: hdrhistogram::Histogram<u64>,
     load_rate: f64,
 }
 
@@ -270,6 +286,7 @@ fn change(family_id: &str, municipality: &str) -> families::ChangeMunicipalityRe
 async fn write_to_visible(
     families_url: &str,
     channel: Channel,
+    projection: &luukku_coordination::Projection,
     args: &ViewArgs,
     callers: &Arc<Callers>,
     probes: &Callers,
@@ -305,7 +322,7 @@ async fn write_to_visible(
     }
     let mut writer = FamilyServiceClient::new(families_channel);
     let mut reader = CoordinationServiceClient::new(channel);
-    let mut latencies = latency_histogram()?;
+    let (mut latencies, mut lags) = (latency_histogram()?, latency_histogram()?);
     let started = Instant::now();
     for probe in 0..args.probes {
         let (family_id, token) = &probes.families[probe % probes.families.len()];
@@ -319,6 +336,18 @@ async fn write_to_visible(
         let position: Vec<_> =
             answer.into_inner().result.and_then(|result| result.position).into_iter().collect();
         anyhow::ensure!(!position.is_empty(), "a probe's write appended nothing");
+        // How much of it is the projection reaching the write (the rest is the view call).
+        let mut targets = luukku_eventstore::Checkpoints::default();
+        for at in &position {
+            let stream: luukku_eventstore::Stream =
+                at.stream.parse().map_err(|_| anyhow::anyhow!("a position names no stream"))?;
+            targets.raise(stream, at.sequence);
+        }
+        projection
+            .wait_for(targets, std::time::Duration::from_secs(5))
+            .await
+            .map_err(|at| anyhow::anyhow!("the projection did not reach the write: it is at {at}"))?;
+        record(&mut lags, acknowledged.elapsed());
         let request =
             coordination::GetFamilyViewRequest { family_id: family_id.clone(), min_positions: position };
         let view = reader.get_family_view(luukku_grpc::with_token(request, token)).await?.into_inner();
@@ -333,5 +362,5 @@ async fn write_to_visible(
     for writer in writers {
         writer.await??;
     }
-    Ok(Visible { latencies, load_rate })
+    Ok(Visible { latencies, lags, load_rate })
 }

@@ -153,16 +153,16 @@ impl Projection {
                         new_layout = LAYOUT,
                         "the projection was written in another layout: projecting it anew"
                     );
-                    db.drop_tree(tree_name(old).as_bytes())?;
+                    luukku_app::writes::LoggedTree::drop(&db, tree_name(old))?;
                 }
-                db.drop_tree(tree_name(generation).as_bytes())?;
+                luukku_app::writes::LoggedTree::drop(&db, tree_name(generation))?;
                 meta.insert(CURRENT, &generation.to_be_bytes())?;
                 meta.insert(FORMAT, &LAYOUT.to_be_bytes())?;
                 generation
             }
         };
         let (changes, _) = broadcast::channel(4096);
-        let tree = ProjectionTree(db.open_tree(tree_name(generation))?);
+        let tree = ProjectionTree::open(&db, tree_name(generation))?;
         let runner =
             Runner::start(&store, tree, &indexing, changes.clone(), true, "coordination projection")?;
         let access_log = access_log::AccessLog::start(&db, &store)?;
@@ -250,8 +250,8 @@ impl Projection {
         let (old, _) = self.live();
         let generation = old + 1;
         let name = tree_name(generation);
-        self.db.drop_tree(name.as_bytes())?;
-        let tree = ProjectionTree(self.db.open_tree(&name)?);
+        luukku_app::writes::LoggedTree::drop(&self.db, &name)?;
+        let tree = ProjectionTree::open(&self.db, &name)?;
         let runner = Runner::start(
             &self.store,
             tree,
@@ -274,7 +274,7 @@ impl Projection {
             // A newer release's message is never passed: this rebuild cannot finish.
             if let Some(stopped) = runner.standing.stopped().filter(|stopped| stopped.newer) {
                 drop(runner);
-                self.db.drop_tree(name.as_bytes())?;
+                luukku_app::writes::LoggedTree::drop(&self.db, &name)?;
                 return Err(ProjectionError::Codec(format!(
                     "the rebuild stopped at message {} of {}, written by a newer release: upgrade this service",
                     stopped.sequence, stopped.stream
@@ -292,7 +292,7 @@ impl Projection {
             std::mem::replace(&mut *live, (generation, Arc::new(runner)))
         };
         drop(previous);
-        self.db.drop_tree(tree_name(old).as_bytes())?;
+        luukku_app::writes::LoggedTree::drop(&self.db, tree_name(old))?;
         tracing::info!(generation, "projection rebuilt and swapped in");
         Ok(generation)
     }

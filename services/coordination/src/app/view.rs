@@ -432,22 +432,11 @@ mod tests {
         assert!(plain[1..10].iter().all(|open| !open), "contacts older than the newest 20 stay sealed");
         assert!(plain[10..].iter().all(|open| *open), "the newest 20 are opened");
 
-        let tree = sled::Config::new()
-            .temporary(true)
-            .open()
-            .expect("a temporary sled")
-            .open_tree("view")
-            .expect("a tree");
+        let db = sled::Config::new().temporary(true).open().expect("a temporary sled");
+        let tree = ProjectionTree::open(&db, "view").expect("a tree");
         let context = Context { now: luukku_domain::Timestamp::from_millis(30 * DAY_MS), today };
-        let view = family_view(
-            &ProjectionTree::of(tree),
-            family,
-            &opened,
-            &context,
-            Checkpoints::default(),
-            Vec::new(),
-        )
-        .expect("a view");
+        let view = family_view(&tree, family, &opened, &context, Checkpoints::default(), Vec::new())
+            .expect("a view");
         assert_eq!(view.recent_contacts.len(), RECENT);
         assert!(
             view.recent_contacts.iter().chain(&view.follow_ups_due).all(|contact| contact.summary.is_some())

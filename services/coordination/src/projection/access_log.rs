@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use luukku_app::writes::{LoggedTree, Writes};
 use luukku_domain::family::FamilyId;
 use luukku_eventstore::EventStore;
 use luukku_eventstore::audit::{AccessRecord, ReportPage, ReportQuery};
@@ -20,7 +21,7 @@ const TREE: &str = "access-log";
 const CHECKPOINT: &[u8] = b"c";
 /// A record: this kind, the family, its stream sequence.
 const RECORD: u8 = b'r';
-/// How many records one sled batch writes at most.
+/// How many records one commit writes at most.
 const BATCH: usize = 4096;
 /// How long a report waits for the records stored before it to be followed, at most.
 const FRESH: Duration = Duration::from_secs(2);
@@ -34,7 +35,7 @@ fn key(family: FamilyId, sequence: u64) -> [u8; 25] {
 }
 
 pub struct AccessLog {
-    tree: sled::Tree,
+    tree: LoggedTree,
     store: EventStore,
     reached: watch::Receiver<u64>,
     task: JoinHandle<()>,
@@ -49,7 +50,7 @@ impl Drop for AccessLog {
 impl AccessLog {
     /// Opens the tree in `db` and follows the access log from where it stands.
     pub fn start(db: &sled::Db, store: &EventStore) -> Result<Arc<Self>> {
-        let tree = db.open_tree(TREE)?;
+        let tree = LoggedTree::open(db, TREE)?;
         let checkpoint = match tree.get(CHECKPOINT)? {
             Some(bytes) => u64::from_be_bytes(
                 bytes
@@ -72,7 +73,7 @@ impl AccessLog {
                 while let Some(records) = follow.next().await {
                     let tree = written.clone();
                     let stored = tokio::task::spawn_blocking(move || -> Result<u64> {
-                        let mut batch = sled::Batch::default();
+                        let mut batch = Writes::default();
                         let mut last = 0;
                         for record in records {
                             if let Some(family) = record.family {
@@ -80,8 +81,8 @@ impl AccessLog {
                             }
                             last = record.sequence;
                         }
-                        batch.insert(CHECKPOINT, &last.to_be_bytes());
-                        tree.apply_batch(batch)?;
+                        batch.insert(CHECKPOINT, last.to_be_bytes());
+                        tree.commit(batch)?;
                         Ok(last)
                     })
                     .await;

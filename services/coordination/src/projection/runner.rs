@@ -396,7 +396,7 @@ struct Batch {
     marked: bool,
 }
 
-/// Applies the messages not applied yet and the checkpoints they reach, in one sled batch, up
+/// Applies the messages not applied yet and the checkpoints they reach, in one commit, up
 /// to the first message that cannot be read; indexes the names of the families whose members
 /// changed with their `keys`.
 fn apply_batch(

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use luukku_app::writes::{LoggedTree, Writes};
 use luukku_domain::contacts::{ConsultationId, ContactPersonId};
 use luukku_domain::family::{FamilyId, MemberDetails};
 use luukku_domain::referrals::{ReferralId, ServiceId};
@@ -192,13 +193,13 @@ fn timeline_of(tree: &sled::Tree, family: FamilyId) -> Result<Vec<(TimelineCurso
 
 /// Reads of one generation of the projection.
 #[derive(Clone)]
-pub struct ProjectionTree(pub(super) sled::Tree);
+pub struct ProjectionTree(pub(super) LoggedTree);
 
 impl ProjectionTree {
-    /// Reads `tree`, a generation's tree opened from a projection's folder (for inspecting one
-    /// that is not running).
-    pub fn of(tree: sled::Tree) -> Self {
-        Self(tree)
+    /// Opens the tree `name` of `db`, a projection's folder, finishing a commit a stop
+    /// interrupted (for inspecting one that is not running, and for the projection itself).
+    pub fn open(db: &sled::Db, name: impl AsRef<[u8]>) -> Result<Self> {
+        Ok(Self(LoggedTree::open(db, name)?))
     }
 
     fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {
@@ -335,7 +336,7 @@ impl ProjectionTree {
 
 /// Changes to the tree, read back before they are written, applied at once by `commit`.
 pub struct Txn<'a> {
-    tree: &'a sled::Tree,
+    tree: &'a LoggedTree,
     overlay: BTreeMap<Vec<u8>, Vec<u8>>,
     /// Family documents decoded once per batch and encoded once at commit; `None` removes.
     families: BTreeMap<FamilyId, Option<FamilyDoc>>,
@@ -352,7 +353,7 @@ pub struct Txn<'a> {
 }
 
 impl<'a> Txn<'a> {
-    pub fn new(tree: &'a sled::Tree) -> Self {
+    pub fn new(tree: &'a LoggedTree) -> Self {
         Self {
             tree,
             overlay: BTreeMap::new(),
@@ -570,9 +571,10 @@ impl<'a> Txn<'a> {
         self.overlay.insert(key::checkpoint(stream), sequence.to_be_bytes().to_vec());
     }
 
-    /// Writes everything at once; a crash keeps all of it or none.
+    /// Writes everything; a crash keeps all of it or none. Readers may meanwhile see some of
+    /// it before the rest ([`luukku_app::writes`]).
     pub fn commit(self) -> Result<BTreeSet<FamilyId>> {
-        let mut batch = sled::Batch::default();
+        let mut batch = Writes::default();
         for prefix in &self.removed {
             for key in self.tree.scan_prefix(prefix).keys() {
                 batch.remove(key?);
@@ -590,14 +592,15 @@ impl<'a> Txn<'a> {
                 continue;
             }
             // Merged into one chunk, so that a read stays a few gets. It goes under a number
-            // above every chunk it replaces: a reader scanning meanwhile (a sled scan is no
-            // snapshot) still meets every entry, some twice, and drops the repeats.
+            // above every chunk it replaces, and before they go: a reader meanwhile (a sled
+            // scan is no snapshot, and a commit's writes show one by one) still meets every
+            // entry, some twice, and drops the repeats.
             let mut all: Vec<Stored> = timeline_of(self.tree, *family)?.iter().map(Stored::of).collect();
             all.append(&mut stored);
+            batch.insert(key::timeline_chunk(family.as_ulid(), next), encode(&all)?);
             for number in numbers {
                 batch.remove(key::timeline_chunk(family.as_ulid(), number));
             }
-            batch.insert(key::timeline_chunk(family.as_ulid(), next), encode(&all)?);
         }
         for (family, doc) in &self.families {
             match doc {
@@ -608,7 +611,7 @@ impl<'a> Txn<'a> {
         for (key, value) in self.overlay {
             batch.insert(key, value);
         }
-        self.tree.apply_batch(batch)?;
+        self.tree.commit(batch)?;
         Ok(self.changed)
     }
 }
@@ -662,7 +665,7 @@ mod tests {
     #[test]
     fn a_family_not_indexable_now_is_marked_and_indexed_later() -> Result<()> {
         let db = sled::Config::new().temporary(true).open()?;
-        let tree = db.open_tree("t")?;
+        let tree = LoggedTree::open(&db, "t")?;
         let family = FamilyId::from_ulid(ulid::Ulid::new());
         let key = FamilyKey::generate();
         // The family is projected while the search key is not read yet.
@@ -691,7 +694,7 @@ mod tests {
     #[test]
     fn a_familys_name_hashes_follow_its_contact_person_within_a_batch_and_across() -> Result<()> {
         let db = sled::Config::new().temporary(true).open()?;
-        let tree = db.open_tree("t")?;
+        let tree = LoggedTree::open(&db, "t")?;
         let read = ProjectionTree(tree.clone());
         let family = FamilyId::from_ulid(ulid::Ulid::new());
         let key = FamilyKey::generate();
@@ -746,7 +749,7 @@ mod tests {
     #[test]
     fn the_index_keeps_the_check_of_the_key_it_was_made_with() -> Result<()> {
         let db = sled::Config::new().temporary(true).open()?;
-        let tree = db.open_tree("t")?;
+        let tree = LoggedTree::open(&db, "t")?;
         let (first, second) =
             (SearchKey::new(&FamilyKey::generate()), SearchKey::new(&FamilyKey::generate()));
         for search in [&first, &second] {
@@ -764,7 +767,7 @@ mod tests {
     #[test]
     fn a_timeline_reads_back_newest_first_across_batches_and_merged_chunks() -> Result<()> {
         let db = sled::Config::new().temporary(true).open()?;
-        let tree = db.open_tree("t")?;
+        let tree = LoggedTree::open(&db, "t")?;
         let family = FamilyId::from_ulid(ulid::Ulid::new());
         let mut written = Vec::new();
         // More batches than chunks, with times out of order across streams.

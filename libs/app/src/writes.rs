@@ -1,0 +1,295 @@
+//! Several writes to one sled tree that a crash keeps all of or none of, without holding
+//! every other sled operation of the process while they are made.
+//!
+//! sled makes a batch atomic with one lock shared by every tree of every database in the
+//! process: `apply_batch` waits until no other operation is under way and holds all of them
+//! off until it is done. A read model's small live batch then waits for whatever reads or
+//! writes run at that moment, and stops them meanwhile; on two busy cores that added
+//! milliseconds to the time between a write's acknowledgement and its projection.
+//!
+//! A small [`Writes`] is instead kept first as one record in the database's `redo` tree (a
+//! single insert, atomic), then written key by key, and its record removed. sled recovers its
+//! log as a prefix (it stops at the first write not made whole), so after a crash the record
+//! is there whenever some of its writes may be missing, and [`LoggedTree::open`] makes them
+//! again: each write sets a key to a value or removes it, so making it twice is harmless.
+//! A large one (a model catching up or being rebuilt) takes sled's batch, as the lock's cost
+//! is small beside its own and the record would write everything twice.
+//!
+//! Readers meanwhile may see some of a small commit's writes before the rest, in the order
+//! they were added.
+
+use std::ops::Deref;
+
+/// From this many bytes of keys and values on, a commit takes sled's batch.
+const LARGE: usize = 256 * 1024;
+/// The tree of each database that holds the commits under way, by tree name.
+const REDO_TREE: &str = "redo";
+
+/// Writes to one tree, made in the order they were added: a later write of a key wins.
+#[derive(Default)]
+pub struct Writes {
+    changes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    bytes: usize,
+}
+
+impl Writes {
+    pub fn insert(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
+        let (key, value) = (key.as_ref().to_vec(), value.as_ref().to_vec());
+        self.bytes += key.len() + value.len();
+        self.changes.push((key, Some(value)));
+    }
+
+    pub fn remove(&mut self, key: impl AsRef<[u8]>) {
+        let key = key.as_ref().to_vec();
+        self.bytes += key.len();
+        self.changes.push((key, None));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// The record kept while the writes are made: for each, the key's length and bytes, then
+    /// 0 for a removal or 1, the value's length and bytes. Lengths are 4 bytes, big-endian.
+    fn encode(&self) -> Vec<u8> {
+        let mut record = Vec::with_capacity(self.bytes + 9 * self.changes.len());
+        for (key, value) in &self.changes {
+            record.extend_from_slice(&length(key));
+            record.extend_from_slice(key);
+            match value {
+                None => record.push(0),
+                Some(value) => {
+                    record.push(1);
+                    record.extend_from_slice(&length(value));
+                    record.extend_from_slice(value);
+                }
+            }
+        }
+        record
+    }
+
+    fn decode(mut record: &[u8]) -> Option<Self> {
+        fn take<'a>(record: &mut &'a [u8], count: usize) -> Option<&'a [u8]> {
+            let (taken, rest) = record.split_at_checked(count)?;
+            *record = rest;
+            Some(taken)
+        }
+        fn bytes(record: &mut &[u8]) -> Option<Vec<u8>> {
+            let count = u32::from_be_bytes(take(record, 4)?.try_into().ok()?);
+            Some(take(record, usize::try_from(count).ok()?)?.to_vec())
+        }
+        let mut writes = Self::default();
+        while !record.is_empty() {
+            let key = bytes(&mut record)?;
+            match take(&mut record, 1)? {
+                [0] => writes.remove(key),
+                [1] => {
+                    let value = bytes(&mut record)?;
+                    writes.insert(key, value);
+                }
+                _ => return None,
+            }
+        }
+        Some(writes)
+    }
+
+    /// Makes the writes one by one.
+    fn make(self, tree: &sled::Tree) -> sled::Result<()> {
+        for (key, value) in self.changes {
+            match value {
+                Some(value) => drop(tree.insert(key, value)?),
+                None => drop(tree.remove(key)?),
+            }
+        }
+        Ok(())
+    }
+
+    fn into_batch(self) -> sled::Batch {
+        let mut batch = sled::Batch::default();
+        for (key, value) in self.changes {
+            match value {
+                Some(value) => batch.insert(key, value),
+                None => batch.remove(key),
+            }
+        }
+        batch
+    }
+}
+
+fn length(bytes: &[u8]) -> [u8; 4] {
+    // A sled value is far below 4 GiB.
+    u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes()
+}
+
+/// A tree whose [`Writes`] are committed whole; reads go to the tree itself.
+#[derive(Clone)]
+pub struct LoggedTree {
+    tree: sled::Tree,
+    redo: sled::Tree,
+}
+
+impl Deref for LoggedTree {
+    type Target = sled::Tree;
+    fn deref(&self) -> &sled::Tree {
+        &self.tree
+    }
+}
+
+impl LoggedTree {
+    /// Opens (or makes) the tree `name` of `db`, first finishing a commit a crash interrupted.
+    pub fn open(db: &sled::Db, name: impl AsRef<[u8]>) -> sled::Result<Self> {
+        let name = name.as_ref();
+        let tree = db.open_tree(name)?;
+        let redo = db.open_tree(REDO_TREE)?;
+        if let Some(record) = redo.get(name)? {
+            let writes = Writes::decode(&record).ok_or_else(|| {
+                sled::Error::Unsupported(format!(
+                    "the interrupted writes of tree {} cannot be read",
+                    String::from_utf8_lossy(name)
+                ))
+            })?;
+            tracing::info!(
+                tree = %String::from_utf8_lossy(name),
+                writes = writes.changes.len(),
+                "finishing writes a stop interrupted"
+            );
+            writes.make(&tree)?;
+            redo.remove(name)?;
+        }
+        Ok(Self { tree, redo })
+    }
+
+    /// Drops the tree `name` of `db` and any commit of it left unfinished.
+    pub fn drop(db: &sled::Db, name: impl AsRef<[u8]>) -> sled::Result<bool> {
+        let name = name.as_ref();
+        let dropped = db.drop_tree(name)?;
+        db.open_tree(REDO_TREE)?.remove(name)?;
+        Ok(dropped)
+    }
+
+    /// Makes `writes`: a crash keeps all of them or none (once the tree is opened again).
+    pub fn commit(&self, writes: Writes) -> sled::Result<()> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        if writes.bytes >= LARGE {
+            return self.tree.apply_batch(writes.into_batch());
+        }
+        let name = self.tree.name();
+        self.redo.insert(&name, writes.encode())?;
+        writes.make(&self.tree)?;
+        self.redo.remove(&name)?;
+        Ok(())
+    }
+
+    /// Keeps `writes` as if a stop had interrupted them after their record was stored.
+    #[cfg(test)]
+    fn interrupted(&self, writes: &Writes) -> sled::Result<()> {
+        self.redo.insert(self.tree.name(), writes.encode()).map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temporary() -> sled::Db {
+        sled::Config::new().temporary(true).open().expect("a temporary database")
+    }
+
+    fn some_writes() -> Writes {
+        let mut writes = Writes::default();
+        writes.insert(b"a", b"1");
+        writes.insert(b"b", vec![7; 300]);
+        writes.remove(b"c");
+        writes.insert(b"", b"");
+        writes.insert(b"a", b"2");
+        writes
+    }
+
+    /// What [`some_writes`] leave, over a tree holding `c`.
+    fn made_by_some_writes() -> Vec<(Vec<u8>, Vec<u8>)> {
+        vec![(b"".to_vec(), b"".to_vec()), (b"a".to_vec(), b"2".to_vec()), (b"b".to_vec(), vec![7; 300])]
+    }
+
+    fn contents(tree: &sled::Tree) -> Vec<(Vec<u8>, Vec<u8>)> {
+        tree.iter()
+            .map(|entry| entry.map(|(key, value)| (key.to_vec(), value.to_vec())))
+            .collect::<sled::Result<_>>()
+            .expect("the tree reads")
+    }
+
+    #[test]
+    fn a_commit_makes_every_write_in_order_and_leaves_no_record() {
+        let db = temporary();
+        let tree = LoggedTree::open(&db, "t").expect("opens");
+        tree.insert(b"c", b"old").expect("inserts");
+        tree.commit(some_writes()).expect("commits");
+        assert_eq!(contents(&tree), made_by_some_writes());
+        assert!(db.open_tree(REDO_TREE).expect("opens").is_empty());
+    }
+
+    #[test]
+    fn a_large_commit_is_made_whole_too() {
+        let db = temporary();
+        let tree = LoggedTree::open(&db, "t").expect("opens");
+        let mut writes = Writes::default();
+        for key in 0u32..300 {
+            writes.insert(key.to_be_bytes(), vec![1; 1024]);
+        }
+        assert!(writes.bytes >= LARGE);
+        tree.commit(writes).expect("commits");
+        assert_eq!(tree.len(), 300);
+        assert!(db.open_tree(REDO_TREE).expect("opens").is_empty());
+    }
+
+    #[test]
+    fn writes_a_stop_interrupted_are_finished_when_the_tree_is_opened_again() {
+        let folder = tempfile::tempdir().expect("a folder");
+        {
+            let db = sled::open(folder.path()).expect("opens");
+            let tree = LoggedTree::open(&db, "t").expect("opens");
+            tree.insert(b"c", b"old").expect("inserts");
+            // Its record stored, and only the first of its writes made.
+            let writes = some_writes();
+            tree.interrupted(&writes).expect("stored");
+            tree.insert(b"a", b"1").expect("inserts");
+            db.flush().expect("flushed");
+        }
+        let db = sled::open(folder.path()).expect("opens again");
+        // Another tree's opening leaves it as it is.
+        LoggedTree::open(&db, "other").expect("opens");
+        assert_eq!(db.open_tree(REDO_TREE).expect("opens").len(), 1);
+        let tree = LoggedTree::open(&db, "t").expect("opens");
+        assert_eq!(contents(&tree), made_by_some_writes());
+        assert!(db.open_tree(REDO_TREE).expect("opens").is_empty());
+    }
+
+    #[test]
+    fn an_unreadable_record_stops_the_opening_rather_than_leave_the_writes_half_made() {
+        let db = temporary();
+        db.open_tree(REDO_TREE).expect("opens").insert(b"t", &[0, 0, 0, 9, 1][..]).expect("inserts");
+        let refused = LoggedTree::open(&db, "t").err().expect("refused");
+        assert!(refused.to_string().contains("cannot be read"), "{refused}");
+    }
+
+    #[test]
+    fn dropping_a_tree_drops_its_unfinished_writes() {
+        let db = temporary();
+        let tree = LoggedTree::open(&db, "t").expect("opens");
+        tree.interrupted(&some_writes()).expect("stored");
+        assert!(LoggedTree::drop(&db, "t").expect("drops"));
+        let tree = LoggedTree::open(&db, "t").expect("opens");
+        assert!(tree.is_empty());
+    }
+
+    #[test]
+    fn a_record_decodes_to_the_same_writes() {
+        let writes = some_writes();
+        let decoded = Writes::decode(&writes.encode()).expect("decodes");
+        assert_eq!(decoded.changes, writes.changes);
+        assert_eq!(decoded.bytes, writes.bytes);
+        let encoded = writes.encode();
+        assert!(Writes::decode(&encoded[..encoded.len() - 1]).is_none());
+    }
+}
