@@ -156,15 +156,13 @@ impl Guard {
         glass: Option<&BreakGlass>,
     ) -> Result<Decision> {
         let context = context_now();
-        let family = match target.family {
-            Some(family) => self.relations.family(family)?,
-            None => None,
-        };
+        let (family, caller_contact_person) =
+            self.relations.family_and_contact_person(target.family, &caller.actor.person_id)?;
         let facts = Facts {
             today: context.today,
             now_ms: context.now.as_millis(),
             family: family.as_ref(),
-            caller_contact_person: self.relations.contact_person_of(&caller.actor.person_id)?,
+            caller_contact_person,
             caller_member: caller.member,
             break_glass: glass,
             target: target.clone(),

@@ -106,7 +106,7 @@ impl Folder {
 
     /// Removes the tree of a model no longer kept (replaced by another), if it is there.
     pub fn retire(&self, model: &str) -> Result<(), AppError> {
-        LoggedTree::drop(&self.db, model).map(drop).map_err(store_error)
+        LoggedTree::drop_tree(&self.db, model).map(drop).map_err(store_error)
     }
 
     /// Writes what the models have applied to disk.
@@ -428,6 +428,12 @@ impl<C: Send + Sync + 'static> Projected<C> {
     }
 
     /// The record at `key`.
+    /// Reads with no commit of the model under way: what `read` gets (through `get` and the
+    /// like) is as whole commits left it. For answers that combine several records.
+    pub fn whole<R>(&self, read: impl FnOnce(&Self) -> R) -> R {
+        self.tree.whole(|_| read(self))
+    }
+
     pub fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, AppError> {
         self.readable()?;
         match self.tree.get(key).map_err(store_error)? {
@@ -576,6 +582,8 @@ impl<C: Send + Sync + 'static> Projected<C> {
     }
 
     fn checkpoint(&self, stream: Stream) -> Result<Checkpoint, sled::Error> {
+        // Read again after a failed write: that write is made whole first, or not read past.
+        self.tree.finish()?;
         Ok(self
             .tree
             .get(checkpoint_key(stream))?
@@ -633,7 +641,7 @@ impl<C: Send + Sync + 'static> Projected<C> {
     }
 
     /// Applies `messages` of `stream` and writes them with the checkpoint they reach, in one
-    /// batch; stops before a message that does not decode.
+    /// commit; stops before a message that does not decode.
     fn apply_chunk(&self, stream: Stream, messages: &[Recorded]) -> Result<Applied, String> {
         let _writing = self.writing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut view = View::new(&self.tree);

@@ -16,12 +16,19 @@
 //! is small beside its own and the record would write everything twice.
 //!
 //! Readers meanwhile may see some of a small commit's writes before the rest, in the order
-//! they were added.
+//! they were added, unless they read through [`LoggedTree::whole`]: a reader whose answer
+//! combines several keys (the access policy) reads them that way. A commit that fails midway
+//! (a sled error) leaves its writes half made until [`LoggedTree::finish`] makes them.
 
 use std::ops::Deref;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 
-/// From this many bytes of keys and values on, a commit takes sled's batch.
-const LARGE: usize = 256 * 1024;
+/// From this many bytes of keys and values on, a commit takes sled's batch. Well below the
+/// size from which sled stores a value in a file of its own (a quarter of its 512 KiB
+/// segment), which it does not sync and whose loss its recovery passes over: the record must
+/// stay in the log that recovery reads as a prefix.
+const LARGE: usize = 64 * 1024;
 /// The tree of each database that holds the commits under way, by tree name.
 const REDO_TREE: &str = "redo";
 
@@ -117,7 +124,7 @@ impl Writes {
 }
 
 fn length(bytes: &[u8]) -> [u8; 4] {
-    // A sled value is far below 4 GiB.
+    // A record is below `LARGE`, and so is each of its values.
     u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes()
 }
 
@@ -126,6 +133,10 @@ fn length(bytes: &[u8]) -> [u8; 4] {
 pub struct LoggedTree {
     tree: sled::Tree,
     redo: sled::Tree,
+    /// Whether a commit failed after its record was stored: its writes may be half made.
+    unfinished: Arc<AtomicBool>,
+    /// Held by a commit (one at a time per tree), and by readers that must see commits whole.
+    whole: Arc<RwLock<()>>,
 }
 
 impl Deref for LoggedTree {
@@ -141,34 +152,70 @@ impl LoggedTree {
         let name = name.as_ref();
         let tree = db.open_tree(name)?;
         let redo = db.open_tree(REDO_TREE)?;
-        if let Some(record) = redo.get(name)? {
+        let tree = Self {
+            tree,
+            redo,
+            unfinished: Arc::new(AtomicBool::new(true)),
+            whole: Arc::new(RwLock::new(())),
+        };
+        tree.finish()?;
+        Ok(tree)
+    }
+
+    /// Makes the writes of a commit that a stop or a failure interrupted, if there is one.
+    /// Whoever reads the tree again after a failed commit (to apply its messages again) calls
+    /// this first, so that it never applies them over half of their writes.
+    pub fn finish(&self) -> sled::Result<()> {
+        let _one = self.whole.write().unwrap_or_else(PoisonError::into_inner);
+        self.finish_alone()
+    }
+
+    /// Reads with no commit of this tree under way: what `read` sees of the tree is as every
+    /// commit left it, whole. It holds commits off meanwhile; keep it to a few gets.
+    pub fn whole<R>(&self, read: impl FnOnce(&sled::Tree) -> R) -> R {
+        let _no_commit = self.whole.read().unwrap_or_else(PoisonError::into_inner);
+        read(&self.tree)
+    }
+
+    /// [`LoggedTree::finish`], with the commit lock held.
+    fn finish_alone(&self) -> sled::Result<()> {
+        if !self.unfinished.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let name = self.tree.name();
+        if let Some(record) = self.redo.get(&name)? {
             let writes = Writes::decode(&record).ok_or_else(|| {
                 sled::Error::Unsupported(format!(
                     "the interrupted writes of tree {} cannot be read",
-                    String::from_utf8_lossy(name)
+                    String::from_utf8_lossy(&name)
                 ))
             })?;
             tracing::info!(
-                tree = %String::from_utf8_lossy(name),
+                tree = %String::from_utf8_lossy(&name),
                 writes = writes.changes.len(),
-                "finishing writes a stop interrupted"
+                "finishing writes that were interrupted"
             );
-            writes.make(&tree)?;
-            redo.remove(name)?;
+            writes.make(&self.tree)?;
+            self.redo.remove(&name)?;
         }
-        Ok(Self { tree, redo })
+        self.unfinished.store(false, Ordering::Release);
+        Ok(())
     }
 
-    /// Drops the tree `name` of `db` and any commit of it left unfinished.
-    pub fn drop(db: &sled::Db, name: impl AsRef<[u8]>) -> sled::Result<bool> {
+    /// Drops the tree `name` of `db` and any commit of it left unfinished (that first, so
+    /// that a stop in between leaves no record of a tree that is gone).
+    pub fn drop_tree(db: &sled::Db, name: impl AsRef<[u8]>) -> sled::Result<bool> {
         let name = name.as_ref();
-        let dropped = db.drop_tree(name)?;
         db.open_tree(REDO_TREE)?.remove(name)?;
-        Ok(dropped)
+        db.drop_tree(name)
     }
 
     /// Makes `writes`: a crash keeps all of them or none (once the tree is opened again).
     pub fn commit(&self, writes: Writes) -> sled::Result<()> {
+        // One commit at a time per tree (the record is kept under the tree's name), and none
+        // while a reader reads the tree whole.
+        let _one = self.whole.write().unwrap_or_else(PoisonError::into_inner);
+        self.finish_alone()?;
         if writes.is_empty() {
             return Ok(());
         }
@@ -177,8 +224,11 @@ impl LoggedTree {
         }
         let name = self.tree.name();
         self.redo.insert(&name, writes.encode())?;
+        // From here until the record is gone, a failure leaves the writes to `finish`.
+        self.unfinished.store(true, Ordering::Release);
         writes.make(&self.tree)?;
         self.redo.remove(&name)?;
+        self.unfinished.store(false, Ordering::Release);
         Ok(())
     }
 
@@ -266,6 +316,41 @@ mod tests {
     }
 
     #[test]
+    fn writes_a_failure_interrupted_are_finished_before_the_tree_is_read_again() {
+        let db = temporary();
+        let tree = LoggedTree::open(&db, "t").expect("opens");
+        tree.insert(b"c", b"old").expect("inserts");
+        // As a commit that failed after its record was stored and its first write made.
+        tree.interrupted(&some_writes()).expect("stored");
+        tree.unfinished.store(true, Ordering::Release);
+        tree.insert(b"a", b"1").expect("inserts");
+        tree.finish().expect("finished");
+        assert_eq!(contents(&tree), made_by_some_writes());
+        assert!(db.open_tree(REDO_TREE).expect("opens").is_empty());
+        // The next commit goes on from there.
+        let mut more = Writes::default();
+        more.remove(b"a");
+        tree.commit(more).expect("commits");
+        assert_eq!(tree.get(b"a").expect("reads"), None);
+    }
+
+    #[test]
+    fn a_commit_waits_for_a_reader_that_reads_the_tree_whole() {
+        let db = temporary();
+        let tree = LoggedTree::open(&db, "t").expect("opens");
+        let committer = tree.clone();
+        let seen = tree.whole(|read| {
+            let commit = std::thread::spawn(move || committer.commit(some_writes()));
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let seen = read.get(b"a").expect("reads");
+            (seen, commit)
+        });
+        assert_eq!(seen.0, None, "a commit was made while the reader held the tree");
+        seen.1.join().expect("the commit ran").expect("commits");
+        assert_eq!(contents(&tree), made_by_some_writes());
+    }
+
+    #[test]
     fn an_unreadable_record_stops_the_opening_rather_than_leave_the_writes_half_made() {
         let db = temporary();
         db.open_tree(REDO_TREE).expect("opens").insert(b"t", &[0, 0, 0, 9, 1][..]).expect("inserts");
@@ -278,7 +363,7 @@ mod tests {
         let db = temporary();
         let tree = LoggedTree::open(&db, "t").expect("opens");
         tree.interrupted(&some_writes()).expect("stored");
-        assert!(LoggedTree::drop(&db, "t").expect("drops"));
+        assert!(LoggedTree::drop_tree(&db, "t").expect("drops"));
         let tree = LoggedTree::open(&db, "t").expect("opens");
         assert!(tree.is_empty());
     }

@@ -153,9 +153,9 @@ impl Projection {
                         new_layout = LAYOUT,
                         "the projection was written in another layout: projecting it anew"
                     );
-                    luukku_app::writes::LoggedTree::drop(&db, tree_name(old))?;
+                    luukku_app::writes::LoggedTree::drop_tree(&db, tree_name(old))?;
                 }
-                luukku_app::writes::LoggedTree::drop(&db, tree_name(generation))?;
+                luukku_app::writes::LoggedTree::drop_tree(&db, tree_name(generation))?;
                 meta.insert(CURRENT, &generation.to_be_bytes())?;
                 meta.insert(FORMAT, &LAYOUT.to_be_bytes())?;
                 generation
@@ -250,7 +250,7 @@ impl Projection {
         let (old, _) = self.live();
         let generation = old + 1;
         let name = tree_name(generation);
-        luukku_app::writes::LoggedTree::drop(&self.db, &name)?;
+        luukku_app::writes::LoggedTree::drop_tree(&self.db, &name)?;
         let tree = ProjectionTree::open(&self.db, &name)?;
         let runner = Runner::start(
             &self.store,
@@ -274,7 +274,7 @@ impl Projection {
             // A newer release's message is never passed: this rebuild cannot finish.
             if let Some(stopped) = runner.standing.stopped().filter(|stopped| stopped.newer) {
                 drop(runner);
-                luukku_app::writes::LoggedTree::drop(&self.db, &name)?;
+                luukku_app::writes::LoggedTree::drop_tree(&self.db, &name)?;
                 return Err(ProjectionError::Codec(format!(
                     "the rebuild stopped at message {} of {}, written by a newer release: upgrade this service",
                     stopped.sequence, stopped.stream
@@ -292,7 +292,7 @@ impl Projection {
             std::mem::replace(&mut *live, (generation, Arc::new(runner)))
         };
         drop(previous);
-        luukku_app::writes::LoggedTree::drop(&self.db, tree_name(old))?;
+        luukku_app::writes::LoggedTree::drop_tree(&self.db, tree_name(old))?;
         tracing::info!(generation, "projection rebuilt and swapped in");
         Ok(generation)
     }

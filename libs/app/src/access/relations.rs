@@ -194,6 +194,23 @@ impl Relations {
         self.0.get(&keys::family(family))
     }
 
+    /// The facts of `family` and the contact person `person` is, both as the same commits left
+    /// them: a decision on one read before a commit and the other after could grant what
+    /// neither state grants.
+    pub fn family_and_contact_person(
+        &self,
+        family: Option<FamilyId>,
+        person: &Code,
+    ) -> Result<(Option<FamilyFacts>, Option<ContactPersonId>), AppError> {
+        self.0.whole(|model| {
+            let facts = match family {
+                Some(family) => model.get(&keys::family(family))?,
+                None => None,
+            };
+            Ok((facts, model.get(&keys::person(person))?))
+        })
+    }
+
     pub fn contact_person_of(&self, person: &Code) -> Result<Option<ContactPersonId>, AppError> {
         self.0.get(&keys::person(person))
     }
