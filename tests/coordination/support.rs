@@ -243,12 +243,14 @@ impl Harness {
 }
 
 /// Every key and value of every tree of the sled database under `folder` but `meta`, the
-/// commits under way (`redo`) and the access log's copy (which is no projection: it holds
+/// commits under way (`redo/…`) and the access log's copy (which is no projection: it holds
 /// the stream's records as they are).
 pub fn dump(db: &sled::Db) -> anyhow::Result<Vec<(Vec<u8>, Vec<u8>)>> {
     let mut all = Vec::new();
     for name in db.tree_names() {
-        if [&b"meta"[..], b"__sled__default", b"access-log", b"redo"].contains(&name.as_ref()) {
+        if [&b"meta"[..], b"__sled__default", b"access-log"].contains(&name.as_ref())
+            || name.starts_with(luukku_app::writes::REDO_PREFIX.as_bytes())
+        {
             continue;
         }
         all.extend(luukku_coordination::projection::ProjectionTree::open(db, &name)?.dump()?);

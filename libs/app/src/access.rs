@@ -154,7 +154,7 @@ impl Guard {
         action: Action,
         target: &Target,
         glass: Option<&BreakGlass>,
-    ) -> Result<Decision> {
+    ) -> Result<(Decision, Option<ContactPersonId>)> {
         let context = context_now();
         let (family, caller_contact_person) =
             self.relations.family_and_contact_person(target.family, &caller.actor.person_id)?;
@@ -167,7 +167,7 @@ impl Guard {
             break_glass: glass,
             target: target.clone(),
         };
-        Ok(access::decide(&caller.actor, action, &facts))
+        Ok((access::decide(&caller.actor, action, &facts), caller_contact_person))
     }
 
     /// May `caller` take `action` on `target`? Stores the access record either way; `Err` when
@@ -185,14 +185,15 @@ impl Guard {
             });
         }
         // The facts that cannot be gathered now leave a denial on record, and no answer.
-        let (decision, glass) = match self.gather_and_decide(caller, action, &mut target).await {
-            Ok(decided) => decided,
-            Err(error) => {
-                let unavailable = Decision::Deny { rule: rules::FACTS_UNAVAILABLE };
-                self.record(caller, action, &target, &unavailable).await?;
-                return Err(error);
-            }
-        };
+        let (decision, glass, contact_person) =
+            match self.gather_and_decide(caller, action, &mut target).await {
+                Ok(decided) => decided,
+                Err(error) => {
+                    let unavailable = Decision::Deny { rule: rules::FACTS_UNAVAILABLE };
+                    self.record(caller, action, &target, &unavailable).await?;
+                    return Err(error);
+                }
+            };
         // Counted and logged under the id the access log keeps (a member's subject hashed).
         match &decision {
             Decision::Allow { basis: Basis::BreakGlass(_), .. } if action != Action::BreakGlass => {
@@ -209,7 +210,8 @@ impl Guard {
                 scope,
                 basis,
                 family: target.family,
-                contact_person: self.relations.contact_person_of(&caller.actor.person_id)?,
+                // The caller's contact person the decision rested on.
+                contact_person,
                 glass,
             }),
             Decision::Deny { rule } => Err(denied(rule, action, &target)),
@@ -222,7 +224,7 @@ impl Guard {
         caller: &Caller,
         action: Action,
         target: &mut Target,
-    ) -> Result<(Decision, Option<BreakGlass>)> {
+    ) -> Result<(Decision, Option<BreakGlass>, Option<ContactPersonId>)> {
         // Facts stopped at a message they cannot read may miss a revocation after it: nothing
         // is decided on them until the message is dealt with.
         let standing = self.relations.standing();
@@ -249,14 +251,15 @@ impl Guard {
             target.family = family;
         }
         let glass = self.glass_of(caller, target).await?;
-        let mut decision = self.decide(caller, action, target, glass.as_ref())?;
-        if !decision.allowed() {
+        let mut decided = self.decide(caller, action, target, glass.as_ref())?;
+        if !decided.0.allowed() {
             // The relationship may have been recorded a moment ago: decide again on facts that
             // include everything acknowledged before this call.
             self.relations.caught_up(&self.store).await?;
-            decision = self.decide(caller, action, target, glass.as_ref())?;
+            decided = self.decide(caller, action, target, glass.as_ref())?;
         }
-        Ok((decision, glass))
+        let (decision, contact_person) = decided;
+        Ok((decision, glass, contact_person))
     }
 
     /// Whether a call allowed earlier is still allowed once the facts include `positions` (the
@@ -282,7 +285,7 @@ impl Guard {
     pub fn recheck(&self, caller: &Caller, action: Action, granted: &Granted) -> Option<Scope> {
         let target = Target { family: granted.family, ..Target::default() };
         // Facts that cannot be read end the watch rather than guess.
-        match self.decide(caller, action, &target, granted.glass.as_ref()) {
+        match self.decide(caller, action, &target, granted.glass.as_ref()).map(|(decision, _)| decision) {
             Ok(Decision::Allow { scope, .. }) => Some(scope),
             Ok(Decision::Deny { .. }) | Err(_) => None,
         }

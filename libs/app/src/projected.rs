@@ -427,13 +427,14 @@ impl<C: Send + Sync + 'static> Projected<C> {
         self.failed(Some(error));
     }
 
-    /// The record at `key`.
     /// Reads with no commit of the model under way: what `read` gets (through `get` and the
-    /// like) is as whole commits left it. For answers that combine several records.
-    pub fn whole<R>(&self, read: impl FnOnce(&Self) -> R) -> R {
+    /// like) is as whole commits left it. For answers that combine several records; `read`
+    /// only reads (it may not write, nor call this again).
+    pub(crate) fn whole<R>(&self, read: impl FnOnce(&Self) -> R) -> R {
         self.tree.whole(|_| read(self))
     }
 
+    /// The record at `key`.
     pub fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, AppError> {
         self.readable()?;
         match self.tree.get(key).map_err(store_error)? {
@@ -644,6 +645,8 @@ impl<C: Send + Sync + 'static> Projected<C> {
     /// commit; stops before a message that does not decode.
     fn apply_chunk(&self, stream: Stream, messages: &[Recorded]) -> Result<Applied, String> {
         let _writing = self.writing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // A commit of another stream that failed midway is made whole before this one reads.
+        self.tree.finish().map_err(|error| error.to_string())?;
         let mut view = View::new(&self.tree);
         let mut through: Option<Checkpoint> = None;
         let mut stopped = None;

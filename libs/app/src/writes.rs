@@ -7,8 +7,8 @@
 //! writes run at that moment, and stops them meanwhile; on two busy cores that added
 //! milliseconds to the time between a write's acknowledgement and its projection.
 //!
-//! A small [`Writes`] is instead kept first as one record in the database's `redo` tree (a
-//! single insert, atomic), then written key by key, and its record removed. sled recovers its
+//! A small [`Writes`] is instead kept first as one record in a tree of its own, `redo/<tree>`
+//! (a single insert, atomic), then written key by key, and its record removed. sled recovers its
 //! log as a prefix (it stops at the first write not made whole), so after a crash the record
 //! is there whenever some of its writes may be missing, and [`LoggedTree::open`] makes them
 //! again: each write sets a key to a value or removes it, so making it twice is harmless.
@@ -24,31 +24,39 @@ use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
-/// From this many bytes of keys and values on, a commit takes sled's batch. Well below the
+/// From a record of this many bytes on, a commit takes sled's batch. Well below the
 /// size from which sled stores a value in a file of its own (a quarter of its 512 KiB
 /// segment), which it does not sync and whose loss its recovery passes over: the record must
 /// stay in the log that recovery reads as a prefix.
 const LARGE: usize = 64 * 1024;
-/// The tree of each database that holds the commits under way, by tree name.
-const REDO_TREE: &str = "redo";
+/// Each tree's commit under way is kept, under [`RECORD`], in a tree of its own named this
+/// followed by the tree's name: alone in its tree, the record is alone in the pages sled
+/// writes, which stay below the size sled stores in files of their own.
+pub const REDO_PREFIX: &str = "redo/";
+const RECORD: &[u8] = b"r";
+
+fn redo_name(name: &[u8]) -> Vec<u8> {
+    [REDO_PREFIX.as_bytes(), name].concat()
+}
 
 /// Writes to one tree, made in the order they were added: a later write of a key wins.
 #[derive(Default)]
 pub struct Writes {
     changes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// The length of its record.
     bytes: usize,
 }
 
 impl Writes {
     pub fn insert(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
         let (key, value) = (key.as_ref().to_vec(), value.as_ref().to_vec());
-        self.bytes += key.len() + value.len();
+        self.bytes += 9 + key.len() + value.len();
         self.changes.push((key, Some(value)));
     }
 
     pub fn remove(&mut self, key: impl AsRef<[u8]>) {
         let key = key.as_ref().to_vec();
-        self.bytes += key.len();
+        self.bytes += 5 + key.len();
         self.changes.push((key, None));
     }
 
@@ -59,7 +67,7 @@ impl Writes {
     /// The record kept while the writes are made: for each, the key's length and bytes, then
     /// 0 for a removal or 1, the value's length and bytes. Lengths are 4 bytes, big-endian.
     fn encode(&self) -> Vec<u8> {
-        let mut record = Vec::with_capacity(self.bytes + 9 * self.changes.len());
+        let mut record = Vec::with_capacity(self.bytes);
         for (key, value) in &self.changes {
             record.extend_from_slice(&length(key));
             record.extend_from_slice(key);
@@ -124,7 +132,7 @@ impl Writes {
 }
 
 fn length(bytes: &[u8]) -> [u8; 4] {
-    // A record is below `LARGE`, and so is each of its values.
+    // A record is below `LARGE`, and so is each of its parts.
     u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes()
 }
 
@@ -151,7 +159,7 @@ impl LoggedTree {
     pub fn open(db: &sled::Db, name: impl AsRef<[u8]>) -> sled::Result<Self> {
         let name = name.as_ref();
         let tree = db.open_tree(name)?;
-        let redo = db.open_tree(REDO_TREE)?;
+        let redo = db.open_tree(redo_name(name))?;
         let tree = Self {
             tree,
             redo,
@@ -166,6 +174,9 @@ impl LoggedTree {
     /// Whoever reads the tree again after a failed commit (to apply its messages again) calls
     /// this first, so that it never applies them over half of their writes.
     pub fn finish(&self) -> sled::Result<()> {
+        if !self.unfinished.load(Ordering::Acquire) {
+            return Ok(());
+        }
         let _one = self.whole.write().unwrap_or_else(PoisonError::into_inner);
         self.finish_alone()
     }
@@ -183,7 +194,7 @@ impl LoggedTree {
             return Ok(());
         }
         let name = self.tree.name();
-        if let Some(record) = self.redo.get(&name)? {
+        if let Some(record) = self.redo.get(RECORD)? {
             let writes = Writes::decode(&record).ok_or_else(|| {
                 sled::Error::Unsupported(format!(
                     "the interrupted writes of tree {} cannot be read",
@@ -196,7 +207,7 @@ impl LoggedTree {
                 "finishing writes that were interrupted"
             );
             writes.make(&self.tree)?;
-            self.redo.remove(&name)?;
+            self.redo.remove(RECORD)?;
         }
         self.unfinished.store(false, Ordering::Release);
         Ok(())
@@ -206,7 +217,7 @@ impl LoggedTree {
     /// that a stop in between leaves no record of a tree that is gone).
     pub fn drop_tree(db: &sled::Db, name: impl AsRef<[u8]>) -> sled::Result<bool> {
         let name = name.as_ref();
-        db.open_tree(REDO_TREE)?.remove(name)?;
+        db.drop_tree(redo_name(name))?;
         db.drop_tree(name)
     }
 
@@ -222,12 +233,11 @@ impl LoggedTree {
         if writes.bytes >= LARGE {
             return self.tree.apply_batch(writes.into_batch());
         }
-        let name = self.tree.name();
-        self.redo.insert(&name, writes.encode())?;
+        self.redo.insert(RECORD, writes.encode())?;
         // From here until the record is gone, a failure leaves the writes to `finish`.
         self.unfinished.store(true, Ordering::Release);
         writes.make(&self.tree)?;
-        self.redo.remove(&name)?;
+        self.redo.remove(RECORD)?;
         self.unfinished.store(false, Ordering::Release);
         Ok(())
     }
@@ -235,13 +245,17 @@ impl LoggedTree {
     /// Keeps `writes` as if a stop had interrupted them after their record was stored.
     #[cfg(test)]
     fn interrupted(&self, writes: &Writes) -> sled::Result<()> {
-        self.redo.insert(self.tree.name(), writes.encode()).map(drop)
+        self.redo.insert(RECORD, writes.encode()).map(drop)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn no_record(db: &sled::Db, name: &str) -> bool {
+        db.open_tree(redo_name(name.as_bytes())).expect("opens").is_empty()
+    }
 
     fn temporary() -> sled::Db {
         sled::Config::new().temporary(true).open().expect("a temporary database")
@@ -276,7 +290,7 @@ mod tests {
         tree.insert(b"c", b"old").expect("inserts");
         tree.commit(some_writes()).expect("commits");
         assert_eq!(contents(&tree), made_by_some_writes());
-        assert!(db.open_tree(REDO_TREE).expect("opens").is_empty());
+        assert!(no_record(&db, "t"));
     }
 
     #[test]
@@ -290,7 +304,7 @@ mod tests {
         assert!(writes.bytes >= LARGE);
         tree.commit(writes).expect("commits");
         assert_eq!(tree.len(), 300);
-        assert!(db.open_tree(REDO_TREE).expect("opens").is_empty());
+        assert!(no_record(&db, "t"));
     }
 
     #[test]
@@ -309,10 +323,10 @@ mod tests {
         let db = sled::open(folder.path()).expect("opens again");
         // Another tree's opening leaves it as it is.
         LoggedTree::open(&db, "other").expect("opens");
-        assert_eq!(db.open_tree(REDO_TREE).expect("opens").len(), 1);
+        assert!(!no_record(&db, "t"));
         let tree = LoggedTree::open(&db, "t").expect("opens");
         assert_eq!(contents(&tree), made_by_some_writes());
-        assert!(db.open_tree(REDO_TREE).expect("opens").is_empty());
+        assert!(no_record(&db, "t"));
     }
 
     #[test]
@@ -326,7 +340,7 @@ mod tests {
         tree.insert(b"a", b"1").expect("inserts");
         tree.finish().expect("finished");
         assert_eq!(contents(&tree), made_by_some_writes());
-        assert!(db.open_tree(REDO_TREE).expect("opens").is_empty());
+        assert!(no_record(&db, "t"));
         // The next commit goes on from there.
         let mut more = Writes::default();
         more.remove(b"a");
@@ -353,7 +367,7 @@ mod tests {
     #[test]
     fn an_unreadable_record_stops_the_opening_rather_than_leave_the_writes_half_made() {
         let db = temporary();
-        db.open_tree(REDO_TREE).expect("opens").insert(b"t", &[0, 0, 0, 9, 1][..]).expect("inserts");
+        db.open_tree(redo_name(b"t")).expect("opens").insert(RECORD, &[0, 0, 0, 9, 1][..]).expect("inserts");
         let refused = LoggedTree::open(&db, "t").err().expect("refused");
         assert!(refused.to_string().contains("cannot be read"), "{refused}");
     }
