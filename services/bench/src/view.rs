@@ -23,7 +23,7 @@ use tonic::transport::Channel;
 use crate::stats::{latency_histogram, millis, record};
 use crate::{data, echo};
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct ViewArgs {
     /// Realistic families in the projection.
     #[arg(long, default_value_t = 10_000)]
@@ -143,6 +143,8 @@ pub async fn run(args: ViewArgs) -> anyhow::Result<crate::stats::Row> {
         sample.last().map_or(0, |view| view.encoded_len())
     );
 
+    // One caller asking one view after another, for a view's own latency.
+    let alone = ViewArgs { callers: 1, views: 2000, ..args.clone() };
     // The service without policy and log first, then stopped: left running, it would copy the
     // access records of the measured service into a projection of its own meanwhile, as no
     // deployment does. Then two trials each of the echo and the measured service, interleaved,
@@ -151,6 +153,7 @@ pub async fn run(args: ViewArgs) -> anyhow::Result<crate::stats::Row> {
     for trial in 0..2 {
         views_open.push(views(open_channel.clone(), &args, Arc::clone(&callers), trial).await?);
     }
+    let (_, alone_open) = views(open_channel.clone(), &alone, Arc::clone(&callers), 2).await?;
     let open_projection = Arc::downgrade(&open.projection);
     drop((open_served, open_channel, open.admin, open.open_watches, open.projection));
     let stopping = Instant::now();
@@ -168,6 +171,7 @@ pub async fn run(args: ViewArgs) -> anyhow::Result<crate::stats::Row> {
         );
         views_guarded.push(views(channel.clone(), &args, Arc::clone(&callers), trial).await?);
     }
+    let (_, alone_guarded) = views(channel.clone(), &alone, Arc::clone(&callers), 2).await?;
     let best = |runs: Vec<(f64, hdrhistogram::Histogram<u64>)>| {
         runs.into_iter().max_by(|a, b| a.0.total_cmp(&b.0)).ok_or_else(|| anyhow::anyhow!("no trial"))
     };
@@ -198,6 +202,13 @@ pub async fn run(args: ViewArgs) -> anyhow::Result<crate::stats::Row> {
         millis(viewed.value_at_quantile(0.99))
     );
     println!(
+        "one view at a time: p50 {:.3} ms, p99 {:.3} ms (without policy and access log: p50 {:.3} ms, p99 {:.3} ms)",
+        millis(alone_guarded.value_at_quantile(0.50)),
+        millis(alone_guarded.value_at_quantile(0.99)),
+        millis(alone_open.value_at_quantile(0.50)),
+        millis(alone_open.value_at_quantile(0.99))
+    );
+    println!(
         "policy and access log cost: {:.1} % of the rate ({open_rate:.0} views/s without them; target: at most 15 %)",
         100.0 * (1.0 - view_rate / open_rate)
     );
@@ -217,10 +228,11 @@ pub async fn run(args: ViewArgs) -> anyhow::Result<crate::stats::Row> {
     Ok(crate::stats::Row {
         name: "view",
         figure: format!(
-            "{view_rate:.0} views/s at {} callers, p50 {:.2} ms, p99 {:.2} ms; write to visible p99 {:.2} ms (the projection applying it p99 {:.2} ms) at {:.0} writes/s; policy and access log {:.0} % of the rate",
+            "{view_rate:.0} views/s at {} callers, p50 {:.2} ms, p99 {:.2} ms; one at a time p50 {:.2} ms; write to visible p99 {:.2} ms (the projection applying it p99 {:.2} ms) at {:.0} writes/s; policy and access log {:.0} % of the rate",
             args.callers,
             millis(viewed.value_at_quantile(0.50)),
             millis(viewed.value_at_quantile(0.99)),
+            millis(alone_guarded.value_at_quantile(0.50)),
             millis(visible.latencies.value_at_quantile(0.99)),
             millis(visible.lags.value_at_quantile(0.99)),
             visible.load_rate,
