@@ -49,6 +49,17 @@ async fn many_changes(h: &Harness, families: &[String], count: usize) -> anyhow:
     Ok(())
 }
 
+/// A projection of the streams as they are, in a new folder, caught up.
+async fn fresh_projection(
+    h: &Harness,
+) -> anyhow::Result<(tempfile::TempDir, std::sync::Arc<luukku_coordination::Projection>)> {
+    let folder = tempfile::tempdir()?;
+    let indexing = luukku_coordination::Indexing::from_keys(h.keys.clone());
+    let fresh = luukku_coordination::Projection::open(folder.path(), h.store.clone(), indexing)?;
+    caught_up(&fresh, &h.store).await?;
+    Ok((folder, fresh))
+}
+
 async fn spawn_projector(
     url: &str,
     folder: &std::path::Path,
@@ -220,10 +231,7 @@ async fn a_rebuild_while_writes_continue_ends_equal_to_a_fresh_projection() -> a
     assert!(progress_calls > 0);
     caught_up(&h.projection, &h.store).await?;
 
-    let fresh_folder = tempfile::tempdir()?;
-    let indexing = luukku_coordination::Indexing::from_keys(h.keys.clone());
-    let fresh = luukku_coordination::Projection::open(fresh_folder.path(), h.store.clone(), indexing)?;
-    caught_up(&fresh, &h.store).await?;
+    let (_fresh_folder, fresh) = fresh_projection(&h).await?;
     assert!(
         h.projection.tree().dump()? == fresh.tree().dump()?,
         "the rebuilt projection differs from a fresh one"
@@ -245,6 +253,27 @@ async fn a_rebuild_while_writes_continue_ends_equal_to_a_fresh_projection() -> a
     let live = sequences(h.projection.access_log().report(&query).await?);
     assert!(!live.is_empty(), "registering the family left a record");
     assert_eq!(sequences(fresh.access_log().report(&query).await?), live);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_batch_that_fails_is_tried_again_and_the_projection_goes_on() -> anyhow::Result<()> {
+    let mut h = Harness::start().await?;
+    let family = h.family("Failing").await?.0;
+    caught_up(&h.projection, &h.store).await?;
+    // As when the folder cannot be written for a while.
+    h.projection.fail_next_batches(3);
+    many_changes(&h, std::slice::from_ref(&family), 20).await?;
+    caught_up(&h.projection, &h.store).await?;
+    assert_eq!(h.projection.faults_left(), 0, "the batches failed as asked");
+    // It goes on following, and holds what a fresh projection of the same streams holds.
+    many_changes(&h, std::slice::from_ref(&family), 5).await?;
+    caught_up(&h.projection, &h.store).await?;
+    let (_fresh_folder, fresh) = fresh_projection(&h).await?;
+    assert!(
+        h.projection.tree().dump()? == fresh.tree().dump()?,
+        "the projection that failed differs from a fresh one"
+    );
     Ok(())
 }
 

@@ -210,6 +210,19 @@ impl Projection {
         Arc::clone(&self.live().1.standing)
     }
 
+    /// Tests only: the live projection's next `batches` batches fail, as when its folder
+    /// cannot be written.
+    #[cfg(feature = "faults")]
+    pub fn fail_next_batches(&self, batches: usize) {
+        self.live().1.faults.store(batches, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Tests only: how many of the failures asked for are still to come.
+    #[cfg(feature = "faults")]
+    pub fn faults_left(&self) -> usize {
+        self.live().1.faults.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Where the live projection stands in each stream.
     pub fn positions(&self) -> Checkpoints {
         self.live().1.positions()
@@ -225,7 +238,7 @@ impl Projection {
     pub async fn wait_for(&self, targets: Checkpoints, limit: Duration) -> Result<(), Checkpoints> {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
-            let (_, runner) = self.live();
+            let (generation, runner) = self.live();
             let mut positions = runner.watch_positions();
             let outcome = tokio::select! {
                 biased;
@@ -235,8 +248,9 @@ impl Projection {
             match outcome {
                 Ok(Ok(_)) => return Ok(()),
                 // The runner was swapped out: wait on the new one.
-                Ok(Err(_)) => continue,
-                Err(_) => return Err(runner.positions()),
+                Ok(Err(_)) if self.generation() != generation => continue,
+                // Its applier has ended (it would go on at once, for ever, otherwise).
+                Ok(Err(_)) | Err(_) => return Err(runner.positions()),
             }
         }
     }
@@ -280,7 +294,11 @@ impl Projection {
                     stopped.sequence, stopped.stream
                 )));
             }
-            let _ = tokio::time::timeout(Duration::from_millis(200), positions.changed()).await;
+            if let Ok(Err(_)) = tokio::time::timeout(Duration::from_millis(200), positions.changed()).await {
+                drop(runner);
+                luukku_app::writes::LoggedTree::drop_tree(&self.db, &name)?;
+                return Err(ProjectionError::Ended("the rebuild cannot finish; see the log".to_owned()));
+            }
         }
         let meta = self.db.open_tree("meta")?;
         meta.insert(CURRENT, &generation.to_be_bytes())?;

@@ -6,7 +6,8 @@
 //! A message that cannot be read stops the projection at it: the messages before it are
 //! written, it is recorded in the quarantine, and nothing after it is applied until an
 //! operator skips it (a message of a newer release is never skipped; see
-//! `luukku_app::standing`).
+//! `luukku_app::standing`). A batch that fails (the folder cannot be read or written) is tried
+//! again, after a pause that grows, from what the tree then holds.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -42,6 +43,8 @@ const KEY_READS: usize = 4;
 const REINDEX_EVERY: Duration = Duration::from_secs(10);
 /// How long the first batch that needs the search key waits for it.
 const KEY_WAIT: Duration = Duration::from_secs(2);
+/// The pause before a failed batch is tried again: at first, and at most.
+const RETRY: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(5));
 
 /// Projects the streams into one generation's tree while it lives.
 pub struct Runner {
@@ -51,6 +54,9 @@ pub struct Runner {
     pub live: Arc<AtomicBool>,
     /// Where it stands, and whether it stopped at a message it cannot read.
     pub standing: Arc<Standing>,
+    /// Tests only: how many of the next batches fail.
+    #[cfg(feature = "faults")]
+    pub faults: Arc<std::sync::atomic::AtomicUsize>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -105,6 +111,8 @@ impl Runner {
         for (stream, sequence) in start.iter() {
             standing.passed(stream, sequence);
         }
+        #[cfg(feature = "faults")]
+        let faults = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let applier = Applier {
             tree: tree.clone(),
             indexing: indexing.clone(),
@@ -116,9 +124,19 @@ impl Runner {
             changes,
             live: live.clone(),
             standing: standing.clone(),
+            #[cfg(feature = "faults")]
+            faults: Arc::clone(&faults),
         };
         tasks.push(tokio::spawn(applier.run(messages)));
-        Ok(Self { tree, positions, live, standing, tasks })
+        Ok(Self {
+            tree,
+            positions,
+            live,
+            standing,
+            #[cfg(feature = "faults")]
+            faults,
+            tasks,
+        })
     }
 
     pub fn positions(&self) -> Checkpoints {
@@ -142,11 +160,14 @@ struct Applier {
     changes: broadcast::Sender<FamilyId>,
     live: Arc<AtomicBool>,
     standing: Arc<Standing>,
+    #[cfg(feature = "faults")]
+    faults: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Applier {
     async fn run(mut self, mut messages: mpsc::Receiver<(Followed, Fetched)>) {
         let mut batch = Vec::with_capacity(BATCH);
+        let mut retry = RETRY.0;
         loop {
             if self.pending && self.indexing.search_key().is_some() {
                 self.reindex_pending().await;
@@ -188,28 +209,57 @@ impl Applier {
                     }
                 };
                 let batch_keys = Arc::clone(&keys);
+                let fails = self.injected_fault();
                 // sled is blocking; keep it off the async workers.
                 let outcome = tokio::task::spawn_blocking(move || {
-                    apply_batch(&tree, applied, work, search.as_ref(), &batch_keys)
+                    let batch = match fails {
+                        Some(fault) => Err(fault),
+                        None => apply_batch(&tree, applied, &work, search.as_ref(), &batch_keys),
+                    };
+                    (work, batch)
                 })
                 .await;
                 drop(spans);
-                let stop = match outcome {
-                    Ok(Ok(Batch { applied, changed, stop, marked })) => {
+                let (stop, done) = match outcome {
+                    Ok((done, Ok(Batch { applied, changed, stop, marked }))) => {
                         self.passed(applied, changed);
                         self.pending |= marked;
-                        stop
+                        retry = RETRY.0;
+                        (stop, done)
                     }
-                    Ok(Err(error)) => {
-                        tracing::error!(%error, "projection: a batch failed; stopping this projection");
-                        return;
+                    Ok((failed, Err(error))) => {
+                        metrics::counter!("luukku_projection_failed_batches_total").increment(1);
+                        tracing::error!(
+                            %error,
+                            retry_in_ms = retry.as_millis() as u64,
+                            "projection: a batch failed; it is tried again"
+                        );
+                        work = failed;
+                        // Tried again only on a tree made whole, from the checkpoints it holds.
+                        loop {
+                            tokio::time::sleep(retry).await;
+                            retry = (retry * 2).min(RETRY.1);
+                            if self.read_again().await {
+                                break;
+                            }
+                        }
+                        continue;
                     }
                     Err(error) => {
                         tracing::error!(%error, "projection: the batch task failed");
                         return;
                     }
                 };
-                let Some((undecodable, rest)) = stop else { break };
+                let Some((at, made)) = stop else { break };
+                work = done;
+                let rest = work.split_off(at + 1);
+                let undecodable = match (made, work.pop()) {
+                    (Some(undecodable), _) | (None, Some(Err(undecodable))) => undecodable,
+                    (None, _) => {
+                        tracing::error!("projection: a batch stopped at a message it can read");
+                        return;
+                    }
+                };
                 // Stopped at a message it cannot read: go on past it only once it is skipped.
                 self.standing.stop_at(&undecodable, || true).await;
                 let mut applied = self.applied;
@@ -264,6 +314,38 @@ impl Applier {
         if !matches!(indexed, Ok(Ok(()))) {
             tracing::error!("projection: families marked to be indexed again were not");
         }
+    }
+
+    /// After a failed batch: makes whole what its commit may have left half made, and goes on
+    /// from the checkpoints the tree then holds (that commit may have reached them), so that
+    /// nothing is applied twice. The families it changed, if it did, are not announced.
+    /// Whether it could.
+    async fn read_again(&mut self) -> bool {
+        let tree = self.tree.clone();
+        let stored = tokio::task::spawn_blocking(move || -> Result<Checkpoints> {
+            tree.0.finish()?;
+            tree.checkpoints()
+        })
+        .await;
+        let error = match stored {
+            Ok(Ok(stored)) => {
+                self.passed(stored, BTreeSet::new());
+                return true;
+            }
+            Ok(Err(error)) => error.to_string(),
+            Err(error) => error.to_string(),
+        };
+        tracing::error!(%error, "projection: the tree cannot be read again");
+        false
+    }
+
+    /// Tests only: a failure instead of the next batch, while any are asked for.
+    fn injected_fault(&self) -> Option<ProjectionError> {
+        #[cfg(feature = "faults")]
+        if self.faults.fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| left.checked_sub(1)).is_ok() {
+            return Some(ProjectionError::Codec("a failure a test asked for".to_owned()));
+        }
+        None
     }
 
     fn passed(&mut self, applied: Checkpoints, changed: BTreeSet<FamilyId>) {
@@ -386,12 +468,13 @@ fn write_checkpoints(tree: &ProjectionTree, applied: Checkpoints) -> Result<()> 
     txn.commit().map(|_| ())
 }
 
-/// What one batch did: the checkpoints it reached, the families it changed, and the message
-/// it stopped at, with the messages after it, if any.
+/// What one batch did: the checkpoints it reached, the families it changed, and where the
+/// message it stopped at is in the batch, if it stopped: with why, when the message itself
+/// reads but its events do not.
 struct Batch {
     applied: Checkpoints,
     changed: BTreeSet<FamilyId>,
-    stop: Option<(Undecodable, Vec<Followed>)>,
+    stop: Option<(usize, Option<Undecodable>)>,
     /// Whether it marked families to be indexed again.
     marked: bool,
 }
@@ -402,32 +485,31 @@ struct Batch {
 fn apply_batch(
     tree: &ProjectionTree,
     mut applied: Checkpoints,
-    messages: Vec<Followed>,
+    messages: &[Followed],
     search: Option<&super::search::SearchKey>,
     keys: &FamilyKeys,
 ) -> Result<Batch> {
     let mut txn = Txn::new(&tree.0);
     let mut stop = None;
-    let mut messages = messages.into_iter();
-    while let Some(message) = messages.next() {
-        let position = match &message {
+    for (at, message) in messages.iter().enumerate() {
+        let position = match message {
             Ok(recorded) => recorded.position,
             Err(undecodable) => undecodable.position,
         };
         if position.sequence <= applied.get(position.stream) {
             continue;
         }
-        let undecodable = match message {
-            Ok(recorded) => match super::apply::apply(&mut txn, &recorded) {
-                Ok(()) => None,
-                Err(ProjectionError::Events(error)) => Some(undecodable_of(&recorded, error)),
-                Err(error) => return Err(error),
-            },
-            Err(undecodable) => Some(undecodable),
-        };
-        if let Some(undecodable) = undecodable {
-            stop = Some((undecodable, messages.collect()));
+        let Ok(recorded) = message else {
+            stop = Some((at, None));
             break;
+        };
+        match super::apply::apply(&mut txn, recorded) {
+            Ok(()) => {}
+            Err(ProjectionError::Events(error)) => {
+                stop = Some((at, Some(undecodable_of(recorded, error))));
+                break;
+            }
+            Err(error) => return Err(error),
         }
         applied.set(position.stream, position.sequence);
     }

@@ -27,6 +27,9 @@ pub enum ProjectionError {
     /// A message's events do not decode: the projection stops at it.
     #[error("a message's events do not decode: {0}")]
     Events(#[from] luukku_app::EventsError),
+    /// A projection's applier has ended, which only a fault in it does.
+    #[error("the projection's applier has ended: {0}")]
+    Ended(String),
 }
 
 pub type Result<T, E = ProjectionError> = std::result::Result<T, E>;
