@@ -257,16 +257,31 @@ async fn a_rebuild_while_writes_continue_ends_equal_to_a_fresh_projection() -> a
 }
 
 #[tokio::test]
-async fn a_batch_that_fails_is_tried_again_and_the_projection_goes_on() -> anyhow::Result<()> {
+async fn a_batch_that_fails_is_tried_again_and_the_service_says_not_serving_meanwhile() -> anyhow::Result<()>
+{
+    use tonic_health::pb::health_check_response::ServingStatus;
+    const SERVICE: &str = "luukku.coordination.v1.CoordinationService";
     let mut h = Harness::start().await?;
     let family = h.family("Failing").await?.0;
     caught_up(&h.projection, &h.store).await?;
-    // As when the folder cannot be written for a while.
-    h.projection.fail_next_batches(3);
+    assert_eq!(h.health(SERVICE).await?, ServingStatus::Serving as i32);
+    // As when its folder cannot be written.
+    h.projection.fail_next_batches(usize::MAX);
     many_changes(&h, std::slice::from_ref(&family), 20).await?;
+    let not_serving = luukku_testkit::eventually(10, || async {
+        Ok(h.health(SERVICE).await? == ServingStatus::NotServing as i32)
+    })
+    .await?;
+    assert!(not_serving, "a projection that cannot write says so in its health");
+    // Writable again: it catches up, serves, goes on following, and holds what a fresh
+    // projection of the same streams holds.
+    h.projection.fail_next_batches(0);
     caught_up(&h.projection, &h.store).await?;
-    assert_eq!(h.projection.faults_left(), 0, "the batches failed as asked");
-    // It goes on following, and holds what a fresh projection of the same streams holds.
+    let serving = luukku_testkit::eventually(10, || async {
+        Ok(h.health(SERVICE).await? == ServingStatus::Serving as i32)
+    })
+    .await?;
+    assert!(serving, "serving again once its batches are applied");
     many_changes(&h, std::slice::from_ref(&family), 5).await?;
     caught_up(&h.projection, &h.store).await?;
     let (_fresh_folder, fresh) = fresh_projection(&h).await?;

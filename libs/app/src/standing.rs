@@ -4,7 +4,8 @@
 //! A message that does not decode is never passed silently: the read model records it in the
 //! quarantine, stops at it (its service's health says `NOT_SERVING`), and goes on only when an
 //! operator skips it with a reason. A message of a newer release is never skipped: the read
-//! model waits for its upgrade. Each read model reports where it stands every few seconds, for
+//! model waits for its upgrade. A read model whose write to its folder failed says so too
+//! (`NOT_SERVING`) until it has tried again and succeeded. Each read model reports where it stands every few seconds, for
 //! `luukku ops streams`.
 
 use std::collections::BTreeMap;
@@ -44,6 +45,9 @@ pub struct Standing {
     measured: std::sync::atomic::AtomicBool,
     /// Since when it is reaching the streams' ends as they were at its start, while it is.
     starting: std::sync::Mutex<Option<std::time::Instant>>,
+    /// Whether its last write to its folder failed: it tries again, and its service answers
+    /// `NOT_SERVING` meanwhile.
+    failing: std::sync::atomic::AtomicBool,
     /// Told when it stops, goes on, or has started: what its service's health follows.
     health: tokio::sync::Notify,
 }
@@ -79,6 +83,7 @@ impl Standing {
             reports: tokio::sync::OnceCell::new(),
             measured: std::sync::atomic::AtomicBool::new(true),
             starting: std::sync::Mutex::new(None),
+            failing: std::sync::atomic::AtomicBool::new(false),
             health: tokio::sync::Notify::new(),
         });
         // From zero, so that the first quarantined message is an increase an alert sees.
@@ -157,6 +162,18 @@ impl Standing {
     /// Whether the reader is still reaching the streams' ends as they were at its start.
     pub fn starting(&self) -> bool {
         self.starting_for().is_some()
+    }
+
+    /// Records whether the reader's last write to its folder failed.
+    pub fn set_failing(&self, failing: bool) {
+        if self.failing.swap(failing, std::sync::atomic::Ordering::AcqRel) != failing {
+            self.health.notify_waiters();
+        }
+    }
+
+    /// Whether the reader's last write to its folder failed.
+    pub fn failing(&self) -> bool {
+        self.failing.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Follows changes of where the reader stands.

@@ -97,12 +97,15 @@ async fn show(
         // find families missing.
         let starting_for = standing.starting_for();
         let starting = starting_for.is_some();
-        all_serving &= !stopped && !starting;
+        // Its folder cannot be written: it holds less and less of what was written.
+        let failing = standing.failing();
+        all_serving &= !stopped && !starting && !failing;
         metrics::gauge!("luukku_read_model_stopped", "read_model" => standing.name().to_owned())
             .set(f64::from(u8::from(stopped)));
         metrics::gauge!("luukku_read_model_starting_seconds", "read_model" => standing.name().to_owned())
             .set(starting_for.map_or(0.0, |since| since.as_secs_f64()));
-        let status = if stopped || starting { ServingStatus::NotServing } else { ServingStatus::Serving };
+        let status =
+            if stopped || starting || failing { ServingStatus::NotServing } else { ServingStatus::Serving };
         wanted.insert(read_model_entry(standing.name()), status);
     }
     let overall = if all_serving { ServingStatus::Serving } else { ServingStatus::NotServing };

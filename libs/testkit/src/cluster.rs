@@ -24,8 +24,17 @@ pub struct TestCluster {
 /// clusters on two cores slow each other's elections past what they allow.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+/// `count` free ports, all different: each is held until every one is picked, since a port
+/// let go at once may be handed out again by the next pick (a node was once given the same
+/// port for its clients and its routes).
+pub fn free_ports(count: usize) -> anyhow::Result<Vec<u16>> {
+    let held = (0..count)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    Ok(held
+        .iter()
+        .map(|listener| listener.local_addr().map(|address| address.port()))
+        .collect::<std::io::Result<_>>()?)
 }
 
 impl TestCluster {
@@ -36,8 +45,7 @@ impl TestCluster {
         let users = UserKeys::create_or_open(&folder.path().join("users"))?;
         let config = folder.path().join("auth.conf");
         std::fs::write(&config, users.server_authorization()?)?;
-        let ports: Vec<(u16, u16)> =
-            (0..3).map(|_| Ok((free_port()?, free_port()?))).collect::<anyhow::Result<_>>()?;
+        let ports: Vec<(u16, u16)> = free_ports(6)?.chunks(2).map(|pair| (pair[0], pair[1])).collect();
         let routes: Vec<String> =
             ports.iter().map(|(_, route)| format!("nats://127.0.0.1:{route}")).collect();
         let starts = ports.iter().enumerate().map(|(index, (client, route))| {

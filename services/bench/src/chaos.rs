@@ -26,7 +26,7 @@ use luukku_proto::referrals::v1::referral_service_client::ReferralServiceClient;
 use luukku_testkit::cluster::TestCluster;
 use tonic::transport::Channel;
 
-use crate::processes::{free_port, serving};
+use crate::processes::{free_ports, serving};
 use crate::stats::Row;
 
 #[derive(Debug, clap::Args)]
@@ -276,15 +276,15 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<Row> {
 
     let mut services = Vec::new();
     for name in SERVICES {
-        let port = free_port()?;
+        let [port, metrics, admin] = free_ports()?;
         let data: PathBuf = folder.path().join(name);
         let mut command: Vec<std::ffi::OsString> =
             ["serve", name, "--insecure-plaintext", "--nats-url"].into_iter().map(Into::into).collect();
         command.push(cluster.urls().into());
         for (flag, value) in [
             ("--listen", format!("127.0.0.1:{port}")),
-            ("--metrics-listen", format!("127.0.0.1:{}", free_port()?)),
-            ("--admin-listen", format!("127.0.0.1:{}", free_port()?)),
+            ("--metrics-listen", format!("127.0.0.1:{metrics}")),
+            ("--admin-listen", format!("127.0.0.1:{admin}")),
             ("--token-issuer", luukku_auth::DEV_ISSUER.to_owned()),
             ("--token-audience", luukku_auth::DEV_AUDIENCE.to_owned()),
         ] {

@@ -66,7 +66,7 @@ async fn start(
     kek: &Path,
     data_dir: &Path,
 ) -> anyhow::Result<Started> {
-    let (port, metrics) = (free_port()?, free_port()?);
+    let [port, metrics, admin] = free_ports()?;
     let mut command = tokio::process::Command::new(luukku);
     command
         .args(["serve", service, "--nats-url", nats_url, "--insecure-plaintext"])
@@ -81,7 +81,7 @@ async fn start(
         .stderr(Stdio::null())
         .kill_on_drop(true);
     command.arg("--data-dir").arg(data_dir);
-    command.args(["--admin-listen", &format!("127.0.0.1:{}", free_port()?)]);
+    command.args(["--admin-listen", &format!("127.0.0.1:{admin}")]);
     let began = Instant::now();
     let mut child = command.spawn()?;
     let pid = child.id().ok_or_else(|| anyhow::anyhow!("{service} ended at once"))?;
@@ -148,8 +148,10 @@ where
     Ok(())
 }
 
-pub(crate) fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+/// A service's three listeners' ports, all different.
+pub(crate) fn free_ports() -> anyhow::Result<[u16; 3]> {
+    let ports = luukku_testkit::cluster::free_ports(3)?;
+    Ok([ports[0], ports[1], ports[2]])
 }
 
 /// Whether the server on `port` answers health `SERVING`.

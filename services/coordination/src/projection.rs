@@ -211,16 +211,10 @@ impl Projection {
     }
 
     /// Tests only: the live projection's next `batches` batches fail, as when its folder
-    /// cannot be written.
+    /// cannot be written (0: none).
     #[cfg(feature = "faults")]
     pub fn fail_next_batches(&self, batches: usize) {
         self.live().1.faults.store(batches, std::sync::atomic::Ordering::Release);
-    }
-
-    /// Tests only: how many of the failures asked for are still to come.
-    #[cfg(feature = "faults")]
-    pub fn faults_left(&self) -> usize {
-        self.live().1.faults.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Where the live projection stands in each stream.
@@ -309,6 +303,9 @@ impl Projection {
             let mut live = self.live.write().unwrap_or_else(std::sync::PoisonError::into_inner);
             std::mem::replace(&mut *live, (generation, Arc::new(runner)))
         };
+        // A wait may still hold the old runner: it follows no more, and the wait moves on to
+        // the new one, before the old tree goes.
+        previous.1.stop();
         drop(previous);
         luukku_app::writes::LoggedTree::drop_tree(&self.db, tree_name(old))?;
         tracing::info!(generation, "projection rebuilt and swapped in");

@@ -62,9 +62,7 @@ pub struct Runner {
 
 impl Drop for Runner {
     fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
+        self.stop();
     }
 }
 
@@ -141,6 +139,14 @@ impl Runner {
 
     pub fn positions(&self) -> Checkpoints {
         *self.positions.borrow()
+    }
+
+    /// Stops following, as dropping the last handle does: for a runner swapped out while a
+    /// wait may still hold it.
+    pub fn stop(&self) {
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 
     pub fn watch_positions(&self) -> watch::Receiver<Checkpoints> {
@@ -225,10 +231,12 @@ impl Applier {
                         self.passed(applied, changed);
                         self.pending |= marked;
                         retry = RETRY.0;
+                        self.standing.set_failing(false);
                         (stop, done)
                     }
                     Ok((failed, Err(error))) => {
                         metrics::counter!("luukku_projection_failed_batches_total").increment(1);
+                        self.standing.set_failing(true);
                         tracing::error!(
                             %error,
                             retry_in_ms = retry.as_millis() as u64,
@@ -318,8 +326,9 @@ impl Applier {
 
     /// After a failed batch: makes whole what its commit may have left half made, and goes on
     /// from the checkpoints the tree then holds (that commit may have reached them), so that
-    /// nothing is applied twice. The families it changed, if it did, are not announced.
-    /// Whether it could.
+    /// nothing is applied twice. The families it changed, if it did, are not announced (a
+    /// watch shows them with the family's next change), and any it marked to be indexed again
+    /// are looked for. Whether it could.
     async fn read_again(&mut self) -> bool {
         let tree = self.tree.clone();
         let stored = tokio::task::spawn_blocking(move || -> Result<Checkpoints> {
@@ -329,6 +338,9 @@ impl Applier {
         .await;
         let error = match stored {
             Ok(Ok(stored)) => {
+                if stored != self.applied {
+                    self.pending = true;
+                }
                 self.passed(stored, BTreeSet::new());
                 return true;
             }
