@@ -417,7 +417,6 @@ impl<C: Send + Sync + 'static> Projected<C> {
     }
 
     fn failed(&self, failing: Option<String>) {
-        self.standing.set_failing(failing.is_some());
         *self.failing.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = failing;
     }
 

@@ -4,8 +4,8 @@
 //! A message that does not decode is never passed silently: the read model records it in the
 //! quarantine, stops at it (its service's health says `NOT_SERVING`), and goes on only when an
 //! operator skips it with a reason. A message of a newer release is never skipped: the read
-//! model waits for its upgrade. A read model whose write to its folder failed says so too
-//! (`NOT_SERVING`) until it has tried again and succeeded. Each read model reports where it stands every few seconds, for
+//! model waits for its upgrade. The coordination projection says so too (`NOT_SERVING`) while
+//! a write to its folder fails and it tries again, or once its applier has ended. Each read model reports where it stands every few seconds, for
 //! `luukku ops streams`.
 
 use std::collections::BTreeMap;
@@ -48,7 +48,8 @@ pub struct Standing {
     /// Whether its last write to its folder failed: it tries again, and its service answers
     /// `NOT_SERVING` meanwhile.
     failing: std::sync::atomic::AtomicBool,
-    /// Told when it stops, goes on, or has started: what its service's health follows.
+    /// Told when it stops, goes on, has started, or starts or stops failing: what its
+    /// service's health follows.
     health: tokio::sync::Notify,
 }
 
@@ -147,7 +148,8 @@ impl Standing {
         });
     }
 
-    /// Resolves when the reader stops, goes on after a stop, or has started; enable it before
+    /// Resolves when the reader stops, goes on after a stop, has started, or starts or stops
+    /// failing; enable it before
     /// looking, so that a change meanwhile is not missed.
     pub fn health_changed(&self) -> tokio::sync::futures::Notified<'_> {
         self.health.notified()

@@ -3,7 +3,8 @@
 //! (`luukku.read_model.<name>`), until an operator skips the message or the service is
 //! upgraded. Why it stopped is in `luukku ops streams` and `luukku ops quarantine list`. So it
 //! does while a read model starts: until it has reached the streams' ends as they were at its
-//! start, so that a rollout moves on only once the new replica holds what the old one did.
+//! start, so that a rollout moves on only once the new replica holds what the old one did. And
+//! so it does while the coordination projection cannot write its folder.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Weak};
@@ -27,8 +28,8 @@ pub fn read_model_entry(name: &str) -> String {
 }
 
 /// Keeps the health of `services` true to the read models `standings` gives (asked again each
-/// time, so a swapped-in projection counts): `NOT_SERVING` while any of them is stopped or
-/// starting. The first look is taken before this returns, so no probe sees `SERVING` early.
+/// time, so a swapped-in projection counts): `NOT_SERVING` while any of them is stopped,
+/// starting or failing. The first look is taken before this returns, so no probe sees `SERVING` early.
 /// `standings` answers `None` once the service's models are gone (a service stopped in a
 /// process that goes on, such as a test's): every entry is then set `NOT_SERVING` and the
 /// following ends. It holds them only weakly (see [`upgraded`]), so that it keeps nothing

@@ -170,6 +170,14 @@ struct Applier {
     faults: Arc<std::sync::atomic::AtomicUsize>,
 }
 
+impl Drop for Applier {
+    fn drop(&mut self) {
+        // An applier ends only when its runner stops or on a fault (a panic, a checkpoint that
+        // cannot be written): its service then no longer says it serves.
+        self.standing.set_failing(true);
+    }
+}
+
 impl Applier {
     async fn run(mut self, mut messages: mpsc::Receiver<(Followed, Fetched)>) {
         let mut batch = Vec::with_capacity(BATCH);
@@ -347,6 +355,7 @@ impl Applier {
             Ok(Err(error)) => error.to_string(),
             Err(error) => error.to_string(),
         };
+        metrics::counter!("luukku_projection_failed_batches_total").increment(1);
         tracing::error!(%error, "projection: the tree cannot be read again");
         false
     }
