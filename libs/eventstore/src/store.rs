@@ -35,6 +35,8 @@ pub struct StoreSettings {
 
 /// How often the client pings its server.
 pub const PING_INTERVAL: Duration = Duration::from_secs(2);
+/// How long the client waits for a server it connects to to greet it.
+pub const CONNECTION_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A mebibyte.
 const MIB: i64 = 1024 * 1024;
@@ -149,6 +151,9 @@ impl EventStore {
             // A server that stops answering (paused, or cut off) is left for another of the
             // cluster within a few seconds: two pings unanswered.
             .ping_interval(PING_INTERVAL)
+            // A hung server accepts the connection and never greets it: give up on it after 2 s
+            // (5 s by default), so that a reconnect that picks it moves on to another sooner.
+            .connection_timeout(CONNECTION_TIMEOUT)
             .connect(servers)
             .await
             .map_err(|error| Error::Unavailable(error.to_string()))?;
