@@ -5,8 +5,8 @@
 //! quarantine, stops at it (its service's health says `NOT_SERVING`), and goes on only when an
 //! operator skips it with a reason. A message of a newer release is never skipped: the read
 //! model waits for its upgrade. The coordination projection says so too (`NOT_SERVING`) while
-//! a write to its folder fails and it tries again, or once its applier has ended. Each read model reports where it stands every few seconds, for
-//! `luukku ops streams`.
+//! a write to its folder fails and it tries again, or once its applier has ended. Each read
+//! model reports where it stands every few seconds, for `luukku ops streams`.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,8 +45,8 @@ pub struct Standing {
     measured: std::sync::atomic::AtomicBool,
     /// Since when it is reaching the streams' ends as they were at its start, while it is.
     starting: std::sync::Mutex<Option<std::time::Instant>>,
-    /// Whether its last write to its folder failed: it tries again, and its service answers
-    /// `NOT_SERVING` meanwhile.
+    /// Whether it cannot apply what it reads (its last write to its folder failed and it tries
+    /// again, or it has ended): its service answers `NOT_SERVING` meanwhile.
     failing: std::sync::atomic::AtomicBool,
     /// Told when it stops, goes on, has started, or starts or stops failing: what its
     /// service's health follows.
@@ -149,8 +149,7 @@ impl Standing {
     }
 
     /// Resolves when the reader stops, goes on after a stop, has started, or starts or stops
-    /// failing; enable it before
-    /// looking, so that a change meanwhile is not missed.
+    /// failing; enable it before looking, so that a change meanwhile is not missed.
     pub fn health_changed(&self) -> tokio::sync::futures::Notified<'_> {
         self.health.notified()
     }
@@ -166,14 +165,15 @@ impl Standing {
         self.starting_for().is_some()
     }
 
-    /// Records whether the reader's last write to its folder failed.
+    /// Records whether the reader cannot apply what it reads (see [`Standing::failing`]).
     pub fn set_failing(&self, failing: bool) {
         if self.failing.swap(failing, std::sync::atomic::Ordering::AcqRel) != failing {
             self.health.notify_waiters();
         }
     }
 
-    /// Whether the reader's last write to its folder failed.
+    /// Whether the reader cannot apply what it reads: its last write to its folder failed, or
+    /// it has ended.
     pub fn failing(&self) -> bool {
         self.failing.load(std::sync::atomic::Ordering::Acquire)
     }

@@ -29,7 +29,8 @@ pub fn read_model_entry(name: &str) -> String {
 
 /// Keeps the health of `services` true to the read models `standings` gives (asked again each
 /// time, so a swapped-in projection counts): `NOT_SERVING` while any of them is stopped,
-/// starting or failing. The first look is taken before this returns, so no probe sees `SERVING` early.
+/// starting or failing. The first look is taken before this returns, so no probe sees
+/// `SERVING` early.
 /// `standings` answers `None` once the service's models are gone (a service stopped in a
 /// process that goes on, such as a test's): every entry is then set `NOT_SERVING` and the
 /// following ends. It holds them only weakly (see [`upgraded`]), so that it keeps nothing
