@@ -1,9 +1,10 @@
 //! Need to know across the services: every call, allowed or denied, leaves exactly one record
 //! in the access log, and the family's log report lists them for those who may see it.
 
+use luukku_domain::family::FamilyId;
 use luukku_domain::family::MemberRef;
 use luukku_domain::{Role, Sector};
-use luukku_eventstore::audit::AuditQuery;
+use luukku_eventstore::audit::{Access, AccessLog, AuditQuery};
 use luukku_proto::coordination::v1 as pb;
 use luukku_proto::families::v1 as families;
 use luukku_testkit::auth::member_token;
@@ -142,6 +143,60 @@ async fn the_family_sees_who_read_its_data_and_on_which_basis() -> anyhow::Resul
     let status =
         h.coordination.get_access_log(luukku_grpc::with_token(ask, &token)).await.expect_err("denied");
     assert_eq!(status.code(), Code::NotFound);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_familys_report_lists_its_records_stored_in_blocks() -> anyhow::Result<()> {
+    let mut h = Harness::start().await?;
+    let (family_id, members, _) = h.family("Salo").await?;
+    let family: FamilyId = family_id.parse()?;
+    // Reads of many families at once, this one's twice among them: stored as blocks, which
+    // hold at most one record of each family.
+    let reader = professional("lukija", Sector::School);
+    let read = |family: FamilyId| Access {
+        at: luukku_domain::Timestamp::now(),
+        actor: reader.clone(),
+        rpc: "/luukku.coordination.v1.CoordinationService/GetTimeline".to_owned(),
+        kind: "read".to_owned(),
+        family: Some(family),
+        member: None,
+        parts: vec!["timeline".to_owned()],
+        basis: "statutory".to_owned(),
+        reason: None,
+        allowed: true,
+        rule: None,
+    };
+    let others: Vec<FamilyId> = (0..30).map(|_| FamilyId::generate()).collect();
+    let order =
+        others[..15].iter().chain([&family]).chain(&others[15..]).chain(&others[..5]).chain([&family]);
+    let log = AccessLog::start(h.store.clone());
+    for stored in futures::future::join_all(order.map(|family| log.record(read(*family)))).await {
+        stored?;
+    }
+    let blocks = h.store.read_audit(&AuditQuery { family: Some(family), ..AuditQuery::default() }).await?;
+    assert_eq!(blocks.iter().filter(|stored| stored.block).count(), 2, "both in blocks");
+
+    // Maria, the guardian, reads them in her family's report, one page each.
+    let maria = MemberRef { family_id: family, member_id: members[0].parse()? };
+    let token = member_token(&actor_as("idp.maria", Role::FamilyMember, None), maria);
+    let mut ask =
+        pb::GetAccessLogRequest { family_id: family_id.clone(), page_size: 1, ..Default::default() };
+    // Oldest first: the registration, then the two reads. (Each page is itself a read on
+    // record, so the report never runs out while it is paged through.)
+    let mut listed = Vec::new();
+    for _ in 0..3 {
+        let page =
+            h.coordination.get_access_log(luukku_grpc::with_token(ask.clone(), &token)).await?.into_inner();
+        assert_eq!(page.entries.len(), 1);
+        listed.extend(page.entries);
+        ask.page_token = page.next_page_token;
+    }
+    assert!(listed[0].rpc.ends_with("/RegisterFamily"), "{listed:?}");
+    for entry in &listed[1..] {
+        assert_eq!(entry.actor.as_ref().map(|actor| actor.person_id.as_str()), Some("lukija"));
+        assert!(entry.rpc.ends_with("/GetTimeline") && entry.allowed, "{entry:?}");
+    }
     Ok(())
 }
 

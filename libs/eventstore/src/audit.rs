@@ -1,9 +1,14 @@
-//! The access log: the stream `AUDIT`, one record per access to a family's data, on the
-//! subject `audit.<family id>.<kind>` (`audit.none.<kind>` when no family is concerned).
+//! The access log: the stream `AUDIT`, one record per access to a family's data. A record
+//! stored alone is on the subject `audit.<family id>.<kind>` (`audit.none.<kind>` when no
+//! family is concerned). Records waiting for the writer together are stored in as few
+//! [`Block`]s on `audit.block` as can be: one JetStream message, acknowledgement and delivery
+//! for many calls. A block holds at most one record of each family (so a family's records
+//! keep one stream sequence each) and at most 256 KiB of records.
 //!
 //! Records hold ids and codes only, so they survive erasure. Each writer keeps its own hash
 //! chain: every record carries its chain's id, its place in it and the SHA-256 of the record
-//! before it, so that a changed, inserted or missing record shows in [`verify`].
+//! before it (of its own bytes, also inside a block), so that a changed, inserted or missing
+//! record shows in [`verify`].
 
 use std::time::Duration;
 
@@ -22,9 +27,17 @@ pub const AUDIT_STREAM: &str = "AUDIT";
 pub const AUDIT_ROOT: &str = "audit";
 /// The family token of records that concern no family.
 pub const NO_FAMILY: &str = "none";
+/// The token of blocks: `audit.block`.
+pub const BLOCK: &str = "block";
 
 /// The most records written in one batch.
 const BATCH: usize = 1024;
+/// The most bytes of records in one block, well below nats-server's smallest usual
+/// `max_payload` (1 MiB): a record that would pass it starts the next message. (A search's
+/// records carry its purpose, up to 4,000 characters, once per family found.)
+const BLOCK_BYTES: usize = 256 * 1024;
+/// The block format written and read.
+const BLOCK_VERSION: u16 = 1;
 
 /// What one access was: who, when, what, on which basis, and whether it was allowed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,27 +76,64 @@ pub struct AccessRecord {
 
 impl AccessRecord {
     pub fn encode(&self) -> Result<Vec<u8>> {
-        postcard::to_stdvec(self).map_err(|error| {
-            Error::Codec(luukku_domain::CodecError::Encode {
-                what: "an access record".into(),
-                reason: error.to_string(),
-            })
-        })
+        encode(self, "an access record")
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self> {
-        postcard::from_bytes(bytes).map_err(|error| {
-            Error::Codec(luukku_domain::CodecError::Malformed {
-                what: "an access record".into(),
-                reason: error.to_string(),
-            })
-        })
+        decode(bytes, "an access record")
     }
 
     /// The subject the record is stored on.
     pub fn subject(&self) -> String {
         subject(self.access.family, &self.access.kind)
     }
+}
+
+/// Records stored as one message, each as its own bytes, in the order of their chain; no two
+/// of the same family.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Block {
+    pub version: u16,
+    pub records: Vec<Vec<u8>>,
+}
+
+impl Block {
+    pub fn subject() -> String {
+        format!("{AUDIT_ROOT}.{BLOCK}")
+    }
+
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        encode(self, "a block of access records")
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        decode(bytes, "a block of access records")
+    }
+}
+
+fn encode(value: &impl Serialize, what: &str) -> Result<Vec<u8>> {
+    postcard::to_stdvec(value).map_err(|error| {
+        Error::Codec(luukku_domain::CodecError::Encode { what: what.into(), reason: error.to_string() })
+    })
+}
+
+fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Result<T> {
+    postcard::from_bytes(bytes).map_err(|error| {
+        Error::Codec(luukku_domain::CodecError::Malformed { what: what.into(), reason: error.to_string() })
+    })
+}
+
+/// Each record a message holds, as stored: the message itself when it is on a record's
+/// subject, the block's records when on `audit.block`, or `None` for a block that cannot be
+/// read (malformed, or of a newer format).
+fn records_of(subject: &str, payload: &bytes::Bytes) -> Option<Vec<bytes::Bytes>> {
+    if subject != Block::subject() {
+        return Some(vec![payload.clone()]);
+    }
+    Block::decode(payload)
+        .ok()
+        .filter(|block| block.version == BLOCK_VERSION)
+        .map(|block| block.records.into_iter().map(bytes::Bytes::from).collect())
 }
 
 pub fn subject(family: Option<FamilyId>, kind: &str) -> String {
@@ -203,65 +253,135 @@ fn basis_label(access: &Access) -> &'static str {
     .unwrap_or("other")
 }
 
+/// Records on their way to one message: their bytes, and who waits for each.
+#[derive(Default)]
+struct Message {
+    subject: String,
+    /// The chain's place of the first record, for the message's id.
+    first: u64,
+    records: Vec<Vec<u8>>,
+    bytes: usize,
+    families: Vec<FamilyId>,
+    waiting: Vec<oneshot::Sender<Result<()>>>,
+}
+
+impl Message {
+    /// The message's subject and bytes: the record itself when alone, else a block.
+    fn payload(&mut self) -> Result<(String, Vec<u8>)> {
+        if self.records.len() == 1 {
+            return Ok((std::mem::take(&mut self.subject), self.records.pop().unwrap_or_default()));
+        }
+        let block = Block { version: BLOCK_VERSION, records: std::mem::take(&mut self.records) };
+        Ok((Block::subject(), block.encode()?))
+    }
+}
+
+/// Parts a batch into messages, in chain order: a message takes records until the next one
+/// is of a family it already holds, or would take it past [`BLOCK_BYTES`].
+fn messages(chain: &mut Chain, batch: Vec<Pending>) -> Vec<Message> {
+    let mut messages: Vec<Message> = Vec::new();
+    for pending in batch {
+        chain.seq += 1;
+        let record = AccessRecord {
+            version: 1,
+            chain: chain.id.clone(),
+            seq: chain.seq,
+            prev: chain.prev,
+            access: pending.access,
+        };
+        let bytes = match record.encode() {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                // Never stored: the chain goes on without it.
+                chain.seq -= 1;
+                let _ = pending.done.send(Err(error));
+                continue;
+            }
+        };
+        chain.prev = digest(&bytes);
+        let family = record.access.family;
+        let joins = messages.last().is_some_and(|message| {
+            message.bytes + bytes.len() <= BLOCK_BYTES
+                && family.is_none_or(|family| !message.families.contains(&family))
+        });
+        if !joins {
+            messages.push(Message { subject: record.subject(), first: record.seq, ..Message::default() });
+        }
+        let message = messages.last_mut().expect("a message was just pushed");
+        message.bytes += bytes.len();
+        message.records.push(bytes);
+        message.families.extend(family);
+        message.waiting.push(pending.done);
+    }
+    messages
+}
+
 async fn write(store: EventStore, mut receiver: mpsc::Receiver<Pending>) {
     let mut chain = Chain::new();
     let mut batch = Vec::with_capacity(BATCH);
     while receiver.recv_many(&mut batch, BATCH).await > 0 {
-        let mut acks = Vec::with_capacity(batch.len());
-        for pending in batch.drain(..) {
-            chain.seq += 1;
-            let record = AccessRecord {
-                version: 1,
-                chain: chain.id.clone(),
-                seq: chain.seq,
-                prev: chain.prev,
-                access: pending.access,
-            };
-            let published = match record.encode() {
-                Ok(bytes) => {
-                    chain.prev = digest(&bytes);
+        let mut acks = Vec::new();
+        for mut message in messages(&mut chain, std::mem::take(&mut batch)) {
+            metrics::histogram!("luukku_access_log_records_per_message").record(message.records.len() as f64);
+            let published = match message.payload() {
+                Ok((subject, bytes)) => {
                     let mut headers = async_nats::HeaderMap::new();
-                    headers.insert("Nats-Msg-Id", format!("{}-{}", record.chain, record.seq).as_str());
+                    headers.insert("Nats-Msg-Id", format!("{}-{}", chain.id, message.first).as_str());
                     store
                         .jetstream()
-                        .publish_with_headers(record.subject(), headers, bytes.into())
+                        .publish_with_headers(subject, headers, bytes.into())
                         .await
                         .map_err(|error| Error::Unavailable(format!("the access log: {error}")))
                 }
                 Err(error) => Err(error),
             };
-            acks.push((published, pending.done));
+            acks.push((published, message.waiting));
         }
         let mut broken = false;
-        for (published, done) in acks {
+        for (published, waiting) in acks {
             let stored = match published {
-                Ok(ack) => ack
-                    .await
-                    .map(|_| ())
-                    .map_err(|error| Error::Unavailable(format!("the access log: {error}"))),
-                Err(error) => Err(error),
+                Ok(ack) => ack.await.map(|_| ()).map_err(|error| format!("the access log: {error}")),
+                Err(Error::Unavailable(reason)) => Err(reason),
+                Err(error) => Err(error.to_string()),
             };
             if let Err(error) = &stored {
-                tracing::error!(%error, "an access record was not stored; its call is refused");
+                tracing::error!(%error, records = waiting.len(), "access records were not stored; their calls are refused");
                 broken = true;
             }
-            let _ = done.send(stored);
+            for done in waiting {
+                let _ = done.send(stored.clone().map_err(Error::Unavailable));
+            }
         }
         if broken {
-            // The chain now has a gap where the lost record was; later records start a new one.
+            // The chain now has a gap where the lost records were; later records start a new one.
             chain = Chain::new();
         }
     }
 }
 
-/// One stored record and its stream sequence.
+/// One stored record, and where: its message's stream sequence and its place in the message.
 #[derive(Debug, Clone)]
 pub struct Stored {
     pub sequence: u64,
-    /// `None` when the stored bytes are not a record.
+    /// Whether the message is a block (the record's place in it is `index`).
+    pub block: bool,
+    pub index: usize,
+    /// `None` when the stored bytes are not a record, or the message a block that cannot be
+    /// read (then listed once, with the hash of the whole message).
     pub record: Option<AccessRecord>,
-    /// SHA-256 of the stored bytes.
+    /// SHA-256 of the record's bytes.
     pub hash: [u8; 32],
+}
+
+impl Stored {
+    /// Where the record is, for a report: `AUDIT <sequence>`, and `.<index>` in a block.
+    pub fn place(&self) -> String {
+        if self.block {
+            format!("AUDIT {}.{}", self.sequence, self.index)
+        } else {
+            format!("AUDIT {}", self.sequence)
+        }
+    }
 }
 
 /// Which records to read.
@@ -270,7 +390,8 @@ pub struct AuditQuery {
     pub family: Option<FamilyId>,
     /// After this stream sequence (a page token); 0 from the start.
     pub after_sequence: u64,
-    /// At most this many records (0: all).
+    /// At most this many records (0: all), or a few more to finish the last message read,
+    /// so that the next read may start after its sequence.
     pub limit: usize,
 }
 
@@ -291,12 +412,13 @@ impl EventStore {
             0 => DeliverPolicy::All,
             after => DeliverPolicy::ByStartSequence { start_sequence: after + 1 },
         };
-        let filter_subject = match query.family {
-            Some(family) => format!("{AUDIT_ROOT}.{family}.>"),
-            None => String::new(),
+        // A family's records: those stored alone on its subjects, and any in a block.
+        let filter_subjects = match query.family {
+            Some(family) => vec![format!("{AUDIT_ROOT}.{family}.>"), Block::subject()],
+            None => Vec::new(),
         };
         let mut consumer = stream
-            .create_consumer(OrderedConfig { deliver_policy, filter_subject, ..Default::default() })
+            .create_consumer(OrderedConfig { deliver_policy, filter_subjects, ..Default::default() })
             .await
             .map_err(Error::nats)?;
         let pending = consumer.info().await.map_err(Error::nats)?.num_pending;
@@ -309,8 +431,27 @@ impl EventStore {
             let message = message.map_err(Error::nats)?;
             let info = message.info().map_err(|error| Error::Nats(error.to_string()))?;
             let (sequence, left) = (info.stream_sequence, info.pending);
-            let record = AccessRecord::decode(&message.payload).ok();
-            records.push(Stored { sequence, record, hash: digest(&message.payload) });
+            let block = message.subject.as_str() == Block::subject();
+            match records_of(&message.subject, &message.payload) {
+                Some(held) => {
+                    for (index, bytes) in held.iter().enumerate() {
+                        let record = AccessRecord::decode(bytes).ok();
+                        // A family's read keeps what it cannot read too: it may be the family's.
+                        let concerned = query.family.is_none()
+                            || record.as_ref().is_none_or(|record| record.access.family == query.family);
+                        if concerned {
+                            records.push(Stored { sequence, block, index, record, hash: digest(bytes) });
+                        }
+                    }
+                }
+                None => records.push(Stored {
+                    sequence,
+                    block,
+                    index: 0,
+                    record: None,
+                    hash: digest(&message.payload),
+                }),
+            }
             if left == 0 || (query.limit > 0 && records.len() >= query.limit) {
                 break;
             }
@@ -328,11 +469,30 @@ pub struct AuditReport {
     pub problems: Vec<String>,
 }
 
+/// The block being checked: its sequence, how many records it holds and their families.
+#[derive(Default)]
+struct Checked {
+    sequence: u64,
+    records: usize,
+    families: std::collections::HashSet<FamilyId>,
+}
+
+impl Checked {
+    /// A block of one record was not written by a writer, which stores a lone record alone.
+    fn finish(&self, report: &mut AuditReport) {
+        if self.records == 1 {
+            report.problems.push(format!("AUDIT {}: a block of one record", self.sequence));
+        }
+    }
+}
+
 /// Checks every chain of the access log: each record follows the one before it in its chain,
-/// with no gap, and carries that record's hash.
+/// with no gap, and carries that record's hash; and each block is as writers make them, of
+/// two records or more and at most one of each family.
 pub async fn verify(store: &EventStore) -> Result<AuditReport> {
     let mut report = AuditReport::default();
     let mut chains: std::collections::HashMap<String, (u64, [u8; 32])> = std::collections::HashMap::new();
+    let mut block = Checked::default();
     let mut after = 0;
     loop {
         let page = store
@@ -345,14 +505,31 @@ pub async fn verify(store: &EventStore) -> Result<AuditReport> {
         for stored in page {
             report.records += 1;
             let Some(record) = &stored.record else {
-                report.problems.push(format!("AUDIT {}: not an access record", stored.sequence));
+                report.problems.push(format!(
+                    "{}: not an access record, or a block that cannot be read",
+                    stored.place()
+                ));
                 continue;
             };
+            if stored.block {
+                if stored.sequence != block.sequence {
+                    block.finish(&mut report);
+                    block = Checked { sequence: stored.sequence, ..Checked::default() };
+                }
+                block.records += 1;
+                if let Some(family) = record.access.family
+                    && !block.families.insert(family)
+                {
+                    report
+                        .problems
+                        .push(format!("{}: a second record of family {family} in one block", stored.place()));
+                }
+            }
             let (seq, prev) = chains.get(&record.chain).copied().unwrap_or((0, [0; 32]));
             if record.seq != seq + 1 {
                 report.problems.push(format!(
-                    "AUDIT {}: chain {} record {} follows record {seq}: {}",
-                    stored.sequence,
+                    "{}: chain {} record {} follows record {seq}: {}",
+                    stored.place(),
                     record.chain,
                     record.seq,
                     if record.seq <= seq {
@@ -363,13 +540,16 @@ pub async fn verify(store: &EventStore) -> Result<AuditReport> {
                 ));
             } else if record.prev != prev {
                 report.problems.push(format!(
-                    "AUDIT {}: chain {} record {} does not carry the hash of the record before it: changed or forged",
-                    stored.sequence, record.chain, record.seq
+                    "{}: chain {} record {} does not carry the hash of the record before it: changed or forged",
+                    stored.place(),
+                    record.chain,
+                    record.seq
                 ));
             }
             chains.insert(record.chain.clone(), (record.seq, stored.hash));
         }
     }
+    block.finish(&mut report);
     report.chains = chains.len();
     Ok(report)
 }
@@ -452,13 +632,46 @@ pub async fn report(store: &EventStore, query: &ReportQuery) -> Result<ReportPag
     }
 }
 
-/// One message of the access log as followed: its stream sequence, the family its subject
-/// names, and its bytes as stored.
+/// One message of the access log as followed: its stream sequence and the records it holds.
+#[derive(Debug, Clone)]
+pub struct FollowedMessage {
+    pub sequence: u64,
+    /// Empty for a block that cannot be read.
+    pub records: Vec<FollowedRecord>,
+}
+
+/// One record as followed: the family it concerns and its bytes as stored.
 #[derive(Debug, Clone)]
 pub struct FollowedRecord {
-    pub sequence: u64,
     pub family: Option<FamilyId>,
     pub bytes: bytes::Bytes,
+}
+
+impl FollowedMessage {
+    fn of(message: &jetstream::Message, sequence: u64) -> Self {
+        let Some(held) = records_of(&message.subject, &message.payload) else {
+            // Not stopped at: the stream keeps it, and `luukku ops verify` lists it.
+            metrics::counter!("luukku_access_log_unreadable_blocks_total").increment(1);
+            tracing::error!(
+                sequence,
+                "an access log block that cannot be read is left out of the reports' copy"
+            );
+            return Self { sequence, records: Vec::new() };
+        };
+        let alone = held.len() == 1 && message.subject.as_str() != Block::subject();
+        let records = held
+            .into_iter()
+            .map(|bytes| {
+                let family = if alone {
+                    message.subject.split('.').nth(1).and_then(|id| FamilyId::parse(id).ok())
+                } else {
+                    AccessRecord::decode(&bytes).ok().and_then(|record| record.access.family)
+                };
+                FollowedRecord { family, bytes }
+            })
+            .collect();
+        Self { sequence, records }
+    }
 }
 
 type Live = std::pin::Pin<
@@ -475,7 +688,7 @@ impl EventStore {
     /// Every message of the access log from sequence `from` on, then each new one, for as long
     /// as the returned stream is polled; after a failure it reads again from the message after
     /// the last one delivered, so nothing is skipped or delivered twice.
-    pub fn follow_audit(&self, from: u64) -> impl futures::Stream<Item = FollowedRecord> + Send + 'static {
+    pub fn follow_audit(&self, from: u64) -> impl futures::Stream<Item = FollowedMessage> + Send + 'static {
         let state = (self.clone(), from.max(1), None::<Live>, Duration::ZERO);
         futures::stream::unfold(state, |(store, mut next, mut live, mut backoff)| async move {
             loop {
@@ -504,9 +717,7 @@ impl EventStore {
                         let sequence = info.stream_sequence;
                         next = sequence + 1;
                         backoff = Duration::ZERO;
-                        let family =
-                            message.subject.split('.').nth(1).and_then(|id| FamilyId::parse(id).ok());
-                        let followed = FollowedRecord { sequence, family, bytes: message.payload.clone() };
+                        let followed = FollowedMessage::of(&message, sequence);
                         return Some((followed, (store, next, live, backoff)));
                     }
                     failed => {

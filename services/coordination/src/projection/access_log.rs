@@ -19,10 +19,16 @@ use super::store::{ProjectionError, Result};
 const TREE: &str = "access-log";
 /// The stream sequence the tree has reached.
 const CHECKPOINT: &[u8] = b"c";
+/// The copy's format: [`BLOCKS`] once it was read by a follower that reads blocks.
+const FORMAT: &[u8] = b"f";
+/// A follower from before blocks left their records out (it took `block` for a family that
+/// could not be parsed), so a copy without this mark is read again from the log's start.
+const BLOCKS: &[u8] = &[2];
 /// A record: this kind, the family, its stream sequence.
 const RECORD: u8 = b'r';
-/// How many records one commit writes at most.
-const BATCH: usize = 4096;
+/// How many messages one commit writes at most: a few thousand records as the log is
+/// written under load, 64 × 1,024 at the very most (a writer's batch).
+const BATCH: usize = 64;
 /// How long a report waits for the records stored before it to be followed, at most.
 const FRESH: Duration = Duration::from_secs(2);
 
@@ -51,6 +57,13 @@ impl AccessLog {
     /// Opens the tree in `db` and follows the access log from where it stands.
     pub fn start(db: &sled::Db, store: &EventStore) -> Result<Arc<Self>> {
         let tree = LoggedTree::open(db, TREE)?;
+        if tree.get(FORMAT)?.as_deref() != Some(BLOCKS) {
+            // Keys are the same when read again: records already copied are written as they were.
+            let mut again = Writes::default();
+            again.insert(CHECKPOINT, 0u64.to_be_bytes());
+            again.insert(FORMAT, BLOCKS);
+            tree.commit(again)?;
+        }
         let checkpoint = match tree.get(CHECKPOINT)? {
             Some(bytes) => u64::from_be_bytes(
                 bytes
@@ -70,16 +83,19 @@ impl AccessLog {
                 let from = *reached_tx.borrow() + 1;
                 let follow = store_followed.follow_audit(from).ready_chunks(BATCH);
                 let mut follow = std::pin::pin!(follow);
-                while let Some(records) = follow.next().await {
+                while let Some(messages) = follow.next().await {
                     let tree = written.clone();
                     let stored = tokio::task::spawn_blocking(move || -> Result<u64> {
                         let mut batch = Writes::default();
                         let mut last = 0;
-                        for record in records {
-                            if let Some(family) = record.family {
-                                batch.insert(&key(family, record.sequence)[..], record.bytes.as_ref());
+                        for message in messages {
+                            // A block holds at most one record of each family: one key each.
+                            for record in message.records {
+                                if let Some(family) = record.family {
+                                    batch.insert(&key(family, message.sequence)[..], record.bytes.as_ref());
+                                }
                             }
-                            last = record.sequence;
+                            last = message.sequence;
                         }
                         batch.insert(CHECKPOINT, last.to_be_bytes());
                         tree.commit(batch)?;
