@@ -36,7 +36,9 @@ const BATCH: usize = 1024;
 /// `max_payload` (1 MiB): a record that would pass it starts the next message. (A search's
 /// records carry its purpose, up to 4,000 characters, once per family found.)
 const BLOCK_BYTES: usize = 256 * 1024;
-/// The block format written and read.
+/// The block format written and read. Readers of this release take a block of another
+/// format for one that cannot be read: a new format needs a release that reads it everywhere
+/// first, and a new checkpoint key of the reports' copy, so that it reads the log again.
 const BLOCK_VERSION: u16 = 1;
 
 /// What one access was: who, when, what, on which basis, and whether it was allowed.
@@ -363,7 +365,8 @@ async fn write(store: EventStore, mut receiver: mpsc::Receiver<Pending>) {
 #[derive(Debug, Clone)]
 pub struct Stored {
     pub sequence: u64,
-    /// Whether the message is a block (the record's place in it is `index`).
+    /// Whether the record is one of a block's (its place in it is `index`); not so for a
+    /// block that cannot be read, listed as one message.
     pub block: bool,
     pub index: usize,
     /// `None` when the stored bytes are not a record, or the message a block that cannot be
@@ -390,8 +393,8 @@ pub struct AuditQuery {
     pub family: Option<FamilyId>,
     /// After this stream sequence (a page token); 0 from the start.
     pub after_sequence: u64,
-    /// At most this many records (0: all), or a few more to finish the last message read,
-    /// so that the next read may start after its sequence.
+    /// At most this many records (0: all), or more to finish the last message read (up to a
+    /// block's), so that the next read may start after its sequence.
     pub limit: usize,
 }
 
@@ -433,6 +436,14 @@ impl EventStore {
             let (sequence, left) = (info.stream_sequence, info.pending);
             let block = message.subject.as_str() == Block::subject();
             match records_of(&message.subject, &message.payload) {
+                // Writers never store an empty block: listed, to be found by `verify`.
+                Some(held) if held.is_empty() => records.push(Stored {
+                    sequence,
+                    block: false,
+                    index: 0,
+                    record: None,
+                    hash: digest(&message.payload),
+                }),
                 Some(held) => {
                     for (index, bytes) in held.iter().enumerate() {
                         let record = AccessRecord::decode(bytes).ok();
@@ -446,7 +457,7 @@ impl EventStore {
                 }
                 None => records.push(Stored {
                     sequence,
-                    block,
+                    block: false,
                     index: 0,
                     record: None,
                     hash: digest(&message.payload),
@@ -504,6 +515,13 @@ pub async fn verify(store: &EventStore) -> Result<AuditReport> {
         after = last.sequence;
         for stored in page {
             report.records += 1;
+            if stored.block {
+                if stored.sequence != block.sequence {
+                    block.finish(&mut report);
+                    block = Checked { sequence: stored.sequence, ..Checked::default() };
+                }
+                block.records += 1;
+            }
             let Some(record) = &stored.record else {
                 report.problems.push(format!(
                     "{}: not an access record, or a block that cannot be read",
@@ -511,19 +529,13 @@ pub async fn verify(store: &EventStore) -> Result<AuditReport> {
                 ));
                 continue;
             };
-            if stored.block {
-                if stored.sequence != block.sequence {
-                    block.finish(&mut report);
-                    block = Checked { sequence: stored.sequence, ..Checked::default() };
-                }
-                block.records += 1;
-                if let Some(family) = record.access.family
-                    && !block.families.insert(family)
-                {
-                    report
-                        .problems
-                        .push(format!("{}: a second record of family {family} in one block", stored.place()));
-                }
+            if stored.block
+                && let Some(family) = record.access.family
+                && !block.families.insert(family)
+            {
+                report
+                    .problems
+                    .push(format!("{}: a second record of family {family} in one block", stored.place()));
             }
             let (seq, prev) = chains.get(&record.chain).copied().unwrap_or((0, [0; 32]));
             if record.seq != seq + 1 {
@@ -574,6 +586,9 @@ pub struct ReportQuery {
 pub struct ReportPage {
     pub records: Vec<(u64, AccessRecord)>,
     pub next_after: u64,
+    /// The sequences of messages read for the page that could not be read (a record, or a
+    /// block that may have held the family's): the page may be short of them.
+    pub unreadable: Vec<u64>,
 }
 
 impl ReportQuery {
@@ -597,7 +612,11 @@ impl ReportQuery {
         let mut page = ReportPage::default();
         let size = self.page_size.max(1);
         for (sequence, record) in stored {
-            if let Some(record) = record.filter(|record| self.selects(record)) {
+            let Some(record) = record else {
+                page.unreadable.push(sequence);
+                continue;
+            };
+            if self.selects(&record) {
                 page.records.push((sequence, record));
                 if page.records.len() == size {
                     // More may follow; the next page says (it may be empty).
@@ -624,6 +643,7 @@ pub async fn report(store: &EventStore, query: &ReportQuery) -> Result<ReportPag
         let rest = ReportQuery { page_size: query.page_size.max(1) - page.records.len(), ..query.clone() };
         let mut found = rest.page(read.into_iter().map(|stored| (stored.sequence, stored.record)));
         page.records.append(&mut found.records);
+        page.unreadable.append(&mut found.unreadable);
         if found.next_after != 0 {
             page.next_after = found.next_after;
             return Ok(page);
@@ -651,7 +671,7 @@ impl FollowedMessage {
     fn of(message: &jetstream::Message, sequence: u64) -> Self {
         let Some(held) = records_of(&message.subject, &message.payload) else {
             // Not stopped at: the stream keeps it, and `luukku ops verify` lists it.
-            metrics::counter!("luukku_access_log_unreadable_blocks_total").increment(1);
+            metrics::counter!("luukku_access_log_unreadable_total").increment(1);
             tracing::error!(
                 sequence,
                 "an access log block that cannot be read is left out of the reports' copy"
@@ -665,7 +685,16 @@ impl FollowedMessage {
                 let family = if alone {
                     message.subject.split('.').nth(1).and_then(|id| FamilyId::parse(id).ok())
                 } else {
-                    AccessRecord::decode(&bytes).ok().and_then(|record| record.access.family)
+                    let record = AccessRecord::decode(&bytes).ok();
+                    if record.is_none() {
+                        // Not stopped at either: the stream keeps it, and `verify` lists it.
+                        metrics::counter!("luukku_access_log_unreadable_total").increment(1);
+                        tracing::error!(
+                            sequence,
+                            "an access record in a block cannot be read; it is left out of the reports' copy"
+                        );
+                    }
+                    record.and_then(|record| record.access.family)
                 };
                 FollowedRecord { family, bytes }
             })

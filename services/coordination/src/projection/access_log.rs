@@ -17,18 +17,17 @@ use tokio::task::JoinHandle;
 use super::store::{ProjectionError, Result};
 
 const TREE: &str = "access-log";
-/// The stream sequence the tree has reached.
-const CHECKPOINT: &[u8] = b"c";
-/// The copy's format: [`BLOCKS`] once it was read by a follower that reads blocks.
-const FORMAT: &[u8] = b"f";
-/// A follower from before blocks left their records out (it took `block` for a family that
-/// could not be parsed), so a copy without this mark is read again from the log's start.
-const BLOCKS: &[u8] = &[2];
+/// The stream sequence the tree has reached, as followed by a release that reads blocks. A
+/// follower from before blocks kept its own under `c` and left their records out (it took
+/// `block` for a family it could not parse): without this key, the copy is read again from the
+/// log's start, and records copied already are written again under the same keys. So a
+/// rollback to such a release, and back, costs a second reading, not records.
+const CHECKPOINT: &[u8] = b"C";
 /// A record: this kind, the family, its stream sequence.
 const RECORD: u8 = b'r';
-/// How many messages one commit writes at most: a few thousand records as the log is
-/// written under load, 64 × 1,024 at the very most (a writer's batch).
-const BATCH: usize = 64;
+/// How many messages one commit writes at most: one record each when the log is quiet, tens
+/// each under load; a block holds at most 256 KiB.
+const BATCH: usize = 256;
 /// How long a report waits for the records stored before it to be followed, at most.
 const FRESH: Duration = Duration::from_secs(2);
 
@@ -57,13 +56,6 @@ impl AccessLog {
     /// Opens the tree in `db` and follows the access log from where it stands.
     pub fn start(db: &sled::Db, store: &EventStore) -> Result<Arc<Self>> {
         let tree = LoggedTree::open(db, TREE)?;
-        if tree.get(FORMAT)?.as_deref() != Some(BLOCKS) {
-            // Keys are the same when read again: records already copied are written as they were.
-            let mut again = Writes::default();
-            again.insert(CHECKPOINT, 0u64.to_be_bytes());
-            again.insert(FORMAT, BLOCKS);
-            tree.commit(again)?;
-        }
         let checkpoint = match tree.get(CHECKPOINT)? {
             Some(bytes) => u64::from_be_bytes(
                 bytes

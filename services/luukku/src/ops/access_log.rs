@@ -91,12 +91,14 @@ pub async fn access_log(store: &EventStore, args: &AccessLogArgs) -> anyhow::Res
     let mut query = ReportQuery { family, members: None, from_ms, to_ms, after_sequence: 0, page_size: 1000 };
     header(args.csv);
     let mut count = 0usize;
+    let mut unreadable = Vec::new();
     loop {
-        let page = report(store, &query).await?;
+        let mut page = report(store, &query).await?;
         for (_, record) in &page.records {
             line(record, args.csv);
         }
         count += page.records.len();
+        unreadable.append(&mut page.unreadable);
         if page.next_after == 0 {
             break;
         }
@@ -105,7 +107,20 @@ pub async fn access_log(store: &EventStore, args: &AccessLogArgs) -> anyhow::Res
     if !args.csv {
         eprintln!("{count} accesses");
     }
-    Ok(())
+    incomplete(&unreadable)
+}
+
+/// A report that read messages it could not read is not complete: said, and an error.
+fn incomplete(unreadable: &[u64]) -> anyhow::Result<()> {
+    if unreadable.is_empty() {
+        return Ok(());
+    }
+    let places: Vec<String> = unreadable.iter().map(|sequence| format!("AUDIT {sequence}")).collect();
+    anyhow::bail!(
+        "the report may be incomplete: {} messages could not be read ({}); `luukku ops verify` lists them",
+        places.len(),
+        places.join(", ")
+    )
 }
 
 fn header(csv: bool) {
@@ -131,6 +146,7 @@ async fn break_glass(
     header(csv);
     let mut after = 0;
     let mut count = 0usize;
+    let mut unreadable = Vec::new();
     loop {
         let query = AuditQuery { family: None, after_sequence: after, limit: 10_000 };
         let page = store.read_audit(&query).await?;
@@ -138,6 +154,7 @@ async fn break_glass(
             break;
         };
         after = last.sequence;
+        unreadable.extend(page.iter().filter(|stored| stored.record.is_none()).map(|stored| stored.sequence));
         for record in page.iter().filter_map(|stored| stored.record.as_ref()) {
             let at = record.access.at.as_millis();
             let flagged = record.access.basis == "break_glass";
@@ -150,5 +167,6 @@ async fn break_glass(
     if !csv {
         eprintln!("{count} break-glass grants and uses");
     }
-    Ok(())
+    unreadable.dedup();
+    incomplete(&unreadable)
 }
