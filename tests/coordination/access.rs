@@ -4,7 +4,7 @@
 use luukku_domain::family::FamilyId;
 use luukku_domain::family::MemberRef;
 use luukku_domain::{Role, Sector};
-use luukku_eventstore::audit::{Access, AccessLog, AuditQuery};
+use luukku_eventstore::audit::{AccessLog, AuditQuery};
 use luukku_proto::coordination::v1 as pb;
 use luukku_proto::families::v1 as families;
 use luukku_testkit::auth::member_token;
@@ -154,24 +154,14 @@ async fn a_familys_report_lists_its_records_stored_in_blocks() -> anyhow::Result
     // Reads of many families at once, this one's twice among them: stored as blocks, which
     // hold at most one record of each family.
     let reader = professional("lukija", Sector::School);
-    let read = |family: FamilyId| Access {
-        at: luukku_domain::Timestamp::now(),
-        actor: reader.clone(),
-        rpc: "/luukku.coordination.v1.CoordinationService/GetTimeline".to_owned(),
-        kind: "read".to_owned(),
-        family: Some(family),
-        member: None,
-        parts: vec!["timeline".to_owned()],
-        basis: "statutory".to_owned(),
-        reason: None,
-        allowed: true,
-        rule: None,
-    };
     let others: Vec<FamilyId> = (0..30).map(|_| FamilyId::generate()).collect();
     let order =
         others[..15].iter().chain([&family]).chain(&others[15..]).chain(&others[..5]).chain([&family]);
     let log = AccessLog::start(h.store.clone());
-    for stored in futures::future::join_all(order.map(|family| log.record(read(*family)))).await {
+    for stored in
+        futures::future::join_all(order.map(|family| log.record(statutory_read(reader.clone(), *family))))
+            .await
+    {
         stored?;
     }
     let blocks = h.store.read_audit(&AuditQuery { family: Some(family), ..AuditQuery::default() }).await?;

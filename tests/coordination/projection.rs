@@ -322,25 +322,16 @@ async fn a_service_stopped_in_a_process_that_goes_on_lets_go_of_its_projection()
 
 #[tokio::test]
 async fn a_copy_of_the_access_log_from_before_blocks_is_read_again_from_the_start() -> anyhow::Result<()> {
-    use luukku_eventstore::audit::{Access, AccessLog, ReportQuery};
+    use luukku_eventstore::audit::{AccessLog, ReportQuery};
     let nats = luukku_testkit::TestNats::start().await?;
     let store = nats.store().await?;
     let log = AccessLog::start(store.clone());
-    let read = |family: FamilyId| Access {
-        at: luukku_domain::Timestamp::now(),
-        actor: luukku_testkit::actor(),
-        rpc: "/luukku.coordination.v1.CoordinationService/GetFamilyView".to_owned(),
-        kind: "read".to_owned(),
-        family: Some(family),
-        member: None,
-        parts: vec!["whole".to_owned()],
-        basis: "statutory".to_owned(),
-        reason: None,
-        allowed: true,
-        rule: None,
-    };
     let families: Vec<FamilyId> = (0..10).map(|_| FamilyId::generate()).collect();
-    for stored in futures::future::join_all(families.iter().map(|family| log.record(read(*family)))).await {
+    for stored in futures::future::join_all(
+        families.iter().map(|family| log.record(statutory_read(luukku_testkit::actor(), *family))),
+    )
+    .await
+    {
         stored?;
     }
     let last = store.audit_last_sequence().await?;
@@ -350,16 +341,11 @@ async fn a_copy_of_the_access_log_from_before_blocks_is_read_again_from_the_star
     let db = sled::open(folder.path())?;
     db.open_tree("access-log")?.insert(b"c", &last.to_be_bytes())?;
     let copy = luukku_coordination::projection::access_log::AccessLog::start(&db, &store)?;
-    let query = |family| ReportQuery {
-        family,
-        members: None,
-        from_ms: None,
-        to_ms: None,
-        after_sequence: 0,
-        page_size: 10,
-    };
     for family in &families {
-        let page = copy.report(&query(*family)).await.map_err(|error| anyhow::anyhow!("{error:?}"))?;
+        let page = copy
+            .report(&ReportQuery::whole(*family, 10))
+            .await
+            .map_err(|error| anyhow::anyhow!("{error:?}"))?;
         assert_eq!(page.records.len(), 1, "the record of {family} in the block is in the copy");
     }
     Ok(())

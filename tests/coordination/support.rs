@@ -358,3 +358,23 @@ impl Harness {
         Ok(self.referrals.create_referral(self.call(notification)).await?.into_inner())
     }
 }
+
+/// An allowed, statutory read of `family`'s timeline by `actor`, as its access record says.
+pub fn statutory_read(
+    actor: Actor,
+    family: luukku_domain::family::FamilyId,
+) -> luukku_eventstore::audit::Access {
+    luukku_eventstore::audit::Access {
+        at: luukku_domain::Timestamp::now(),
+        actor,
+        rpc: "/luukku.coordination.v1.CoordinationService/GetTimeline".to_owned(),
+        kind: "read".to_owned(),
+        family: Some(family),
+        member: None,
+        parts: vec!["timeline".to_owned()],
+        basis: "statutory".to_owned(),
+        reason: None,
+        allowed: true,
+        rule: None,
+    }
+}

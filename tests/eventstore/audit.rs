@@ -102,14 +102,7 @@ async fn records_that_arrive_together_share_a_message_and_each_family_reads_its_
         assert!(
             own.iter().all(|stored| stored.record.as_ref().is_some_and(|r| r.access.family == Some(*family)))
         );
-        let mut query = ReportQuery {
-            family: *family,
-            members: None,
-            from_ms: None,
-            to_ms: None,
-            after_sequence: 0,
-            page_size: 1,
-        };
+        let mut query = ReportQuery::whole(*family, 1);
         let first = report(&store, &query).await?;
         assert_eq!((first.records.len(), first.records[0].0), (1, own[0].sequence));
         query.after_sequence = first.next_after;
@@ -134,8 +127,8 @@ async fn records_that_arrive_together_share_a_message_and_each_family_reads_its_
         AccessRecord { access: Access { allowed: false, ..original.access.clone() }, ..original.clone() };
     let forged = AccessRecord { seq: original.seq + 1, prev: [7; 32], ..original };
     let block = Block { version: 1, records: vec![changed.encode()?, forged.encode()?] };
-    let stored = jetstream.publish(Block::subject(), block.encode()?.into()).await?.await?;
-    jetstream.publish(Block::subject(), "not a block".into()).await?.await?;
+    let stored = jetstream.publish(Block::SUBJECT, block.encode()?.into()).await?.await?;
+    jetstream.publish(Block::SUBJECT, "not a block".into()).await?.await?;
     let verified = verify(&store).await?;
     let problems = &verified.problems;
     assert_eq!(problems.len(), 4, "{problems:?}");
@@ -152,15 +145,7 @@ async fn records_that_arrive_together_share_a_message_and_each_family_reads_its_
 
     // A family's report read from the stream lists its records, and names the block it could
     // not read, which may have held more of them.
-    let query = ReportQuery {
-        family: families[0],
-        members: None,
-        from_ms: None,
-        to_ms: None,
-        after_sequence: 0,
-        page_size: 10,
-    };
-    let page = report(&store, &query).await?;
+    let page = report(&store, &ReportQuery::whole(families[0], 10)).await?;
     assert_eq!((page.records.len(), page.unreadable.as_slice()), (2, [stored.sequence + 1].as_slice()));
     Ok(())
 }

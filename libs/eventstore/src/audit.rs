@@ -27,8 +27,6 @@ pub const AUDIT_STREAM: &str = "AUDIT";
 pub const AUDIT_ROOT: &str = "audit";
 /// The family token of records that concern no family.
 pub const NO_FAMILY: &str = "none";
-/// The token of blocks: `audit.block`.
-pub const BLOCK: &str = "block";
 
 /// The most records written in one batch.
 const BATCH: usize = 1024;
@@ -100,9 +98,8 @@ pub struct Block {
 }
 
 impl Block {
-    pub fn subject() -> String {
-        format!("{AUDIT_ROOT}.{BLOCK}")
-    }
+    /// Under [`AUDIT_ROOT`], beside the families' ids and [`NO_FAMILY`].
+    pub const SUBJECT: &str = "audit.block";
 
     pub fn encode(&self) -> Result<Vec<u8>> {
         encode(self, "a block of access records")
@@ -129,7 +126,7 @@ fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Result<T> {
 /// subject, the block's records when on `audit.block`, or `None` for a block that cannot be
 /// read (malformed, or of a newer format).
 fn records_of(subject: &str, payload: &bytes::Bytes) -> Option<Vec<bytes::Bytes>> {
-    if subject != Block::subject() {
+    if subject != Block::SUBJECT {
         return Some(vec![payload.clone()]);
     }
     Block::decode(payload)
@@ -263,7 +260,7 @@ struct Message {
     first: u64,
     records: Vec<Vec<u8>>,
     bytes: usize,
-    families: Vec<FamilyId>,
+    families: std::collections::HashSet<FamilyId>,
     waiting: Vec<oneshot::Sender<Result<()>>>,
 }
 
@@ -274,7 +271,7 @@ impl Message {
             return Ok((std::mem::take(&mut self.subject), self.records.pop().unwrap_or_default()));
         }
         let block = Block { version: BLOCK_VERSION, records: std::mem::take(&mut self.records) };
-        Ok((Block::subject(), block.encode()?))
+        Ok((Block::SUBJECT.to_owned(), block.encode()?))
     }
 }
 
@@ -417,7 +414,7 @@ impl EventStore {
         };
         // A family's records: those stored alone on its subjects, and any in a block.
         let filter_subjects = match query.family {
-            Some(family) => vec![format!("{AUDIT_ROOT}.{family}.>"), Block::subject()],
+            Some(family) => vec![format!("{AUDIT_ROOT}.{family}.>"), Block::SUBJECT.to_owned()],
             None => Vec::new(),
         };
         let mut consumer = stream
@@ -434,16 +431,9 @@ impl EventStore {
             let message = message.map_err(Error::nats)?;
             let info = message.info().map_err(|error| Error::Nats(error.to_string()))?;
             let (sequence, left) = (info.stream_sequence, info.pending);
-            let block = message.subject.as_str() == Block::subject();
-            match records_of(&message.subject, &message.payload) {
-                // Writers never store an empty block: listed, to be found by `verify`.
-                Some(held) if held.is_empty() => records.push(Stored {
-                    sequence,
-                    block: false,
-                    index: 0,
-                    record: None,
-                    hash: digest(&message.payload),
-                }),
+            let block = message.subject.as_str() == Block::SUBJECT;
+            // Writers never store an empty block: listed as unreadable, to be found by `verify`.
+            match records_of(&message.subject, &message.payload).filter(|held| !held.is_empty()) {
                 Some(held) => {
                     for (index, bytes) in held.iter().enumerate() {
                         let record = AccessRecord::decode(bytes).ok();
@@ -592,6 +582,11 @@ pub struct ReportPage {
 }
 
 impl ReportQuery {
+    /// Every record of `family`, from the start, `page_size` at a time.
+    pub fn whole(family: FamilyId, page_size: usize) -> Self {
+        Self { family, members: None, from_ms: None, to_ms: None, after_sequence: 0, page_size }
+    }
+
     /// Whether the report lists `record`: one about the query's family (whatever subject it
     /// was stored under) that the query selects.
     pub fn selects(&self, record: &AccessRecord) -> bool {
@@ -678,7 +673,7 @@ impl FollowedMessage {
             );
             return Self { sequence, records: Vec::new() };
         };
-        let alone = held.len() == 1 && message.subject.as_str() != Block::subject();
+        let alone = message.subject.as_str() != Block::SUBJECT;
         let records = held
             .into_iter()
             .map(|bytes| {

@@ -88,7 +88,7 @@ pub async fn access_log(store: &EventStore, args: &AccessLogArgs) -> anyhow::Res
     let Some(family) = args.family else {
         return break_glass(store, args.csv, from_ms, to_ms).await;
     };
-    let mut query = ReportQuery { family, members: None, from_ms, to_ms, after_sequence: 0, page_size: 1000 };
+    let mut query = ReportQuery { from_ms, to_ms, ..ReportQuery::whole(family, 1000) };
     header(args.csv);
     let mut count = 0usize;
     let mut unreadable = Vec::new();
