@@ -218,6 +218,7 @@ fn family_page(
             a href={ "/families/" (view.family_id) "/access-log" } { (lang.t("access_log")) } }
         @if let Some(handover) = &view.pending_handover { (handover_decision(lang, session, view, handover)) }
         p.visually-hidden #live-status role="status" data-text=(lang.t("updated")) {}
+        p.notice #live-paused hidden { (lang.t("live_paused")) }
         div #family-view data-live={ "/families/" (view.family_id) "/events" } data-fragment={ "/families/" (view.family_id) "/fragment" } {
             (pages::family_view(lang, view))
         }

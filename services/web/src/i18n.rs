@@ -178,6 +178,12 @@ const TEXTS: &[(&str, &str, &str, &str)] = &[
         "The family's details were updated.",
     ),
     (
+        "live_paused",
+        "Sivu ei nyt päivity itsestään. Yritetään uudelleen; kirjaudu tarvittaessa sisään.",
+        "Sidan uppdateras inte av sig själv just nu. Ett nytt försök görs; logga in vid behov.",
+        "This page is not updating by itself now. Trying again; sign in if needed.",
+    ),
+    (
         "sign_in_provider",
         "Kirjaudu organisaation tunnuksilla",
         "Logga in med organisationens inloggning",

@@ -5,7 +5,9 @@
   if (!live || !window.EventSource) {
     return;
   }
+  const paused = document.getElementById("live-paused");
   let asked = 0;
+  let opened = false;
   async function refresh() {
     const mine = ++asked;
     let response;
@@ -28,12 +30,46 @@
       }
     }
   }
-  const source = new EventSource(live.dataset.live);
-  // On each change, and on each (re)connection: a change between the page and the stream, or
-  // while the stream was down, is shown too.
-  let opened = false;
-  source.addEventListener("change", refresh);
-  source.addEventListener("open", () => {
-    refresh().then(() => { opened = true; });
+  function state(now) {
+    live.setAttribute("data-live-state", now);
+    if (paused) {
+      paused.hidden = now !== "waiting";
+    }
+  }
+  // The browser reconnects by itself when a stream ends (the session that opened it ended, the
+  // server restarted). A reconnection refused (signed out, or signed in as someone without need
+  // to know) closes the stream for good: the page tries again itself, 1 s to 8 s apart, so that
+  // it follows again once its window's person is signed in again.
+  const FIRST_WAIT = 1000;
+  const LONGEST_WAIT = 8000;
+  let wait = FIRST_WAIT;
+  let timer = 0;
+  function connect() {
+    timer = 0;
+    const source = new EventSource(live.dataset.live);
+    source.addEventListener("change", refresh);
+    // On each (re)connection: a change between the page and the stream, or while the stream was
+    // down, is shown too.
+    source.addEventListener("open", () => {
+      wait = FIRST_WAIT;
+      state("open");
+      refresh().then(() => { opened = true; });
+    });
+    source.addEventListener("error", () => {
+      if (source.readyState !== EventSource.CLOSED) {
+        return;
+      }
+      state("waiting");
+      timer = window.setTimeout(connect, wait);
+      wait = Math.min(wait * 2, LONGEST_WAIT);
+    });
+  }
+  // A window shown again does not wait out the rest of its pause.
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && timer !== 0) {
+      window.clearTimeout(timer);
+      connect();
+    }
   });
+  connect();
 })();

@@ -162,6 +162,19 @@ async fn sign_in_as(client: &Client, base: &str, identity: &str) -> anyhow::Resu
     submit(client, "form[action='/sign-in']").await
 }
 
+/// Waits (10 s at most) until the live family view's stream is in `state` (`open`, `waiting`).
+async fn live_state(client: &Client, state: &str) -> anyhow::Result<()> {
+    let mut seen = None;
+    for _ in 0..100 {
+        seen = client.find(Locator::Id("family-view")).await?.attr("data-live-state").await?;
+        if seen.as_deref() == Some(state) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the live view's stream stayed {seen:?}, not {state:?}")
+}
+
 /// Waits (10 s at most) until the live family view shows `text`, without a reload.
 async fn live(client: &Client, text: &str) -> anyhow::Result<String> {
     let mut seen = String::new();
@@ -253,6 +266,13 @@ async fn a_family_is_registered_assigned_referred_and_met_in_the_browser_and_a_s
     // A supervisor assigns the family its contact person.
     client.switch_to_window(first.clone()).await?;
     sign_in_as(&client, &base, "supervisor").await?;
+    // Signing out ended the session's live views. The supervisor has no need to know the
+    // family, so the second window's reconnection is refused: it says it is not following.
+    client.switch_to_window(second.clone()).await?;
+    live_state(&client, "waiting").await?;
+    let paused = client.find(Locator::Id("live-paused")).await?;
+    assert!(paused.is_displayed().await?, "the pause is shown");
+    client.switch_to_window(first.clone()).await?;
     look(&client, "assign", "Nimeä yhteyshenkilö").await?;
     let family_id = family_path.rsplit('/').next().unwrap_or_default().to_owned();
     fill(&client, "family_id", &family_id).await?;
@@ -272,6 +292,12 @@ async fn a_family_is_registered_assigned_referred_and_met_in_the_browser_and_a_s
     client.goto(&format!("{base}{family_path}")).await?;
     let family = look(&client, "family-assigned", "Kaisa Koordinaattori").await?;
     assert!(!family.contains("Rekisteröijä"), "{family}");
+    // The second window follows again, now that someone with need to know is signed in.
+    client.switch_to_window(second.clone()).await?;
+    live(&client, "Kaisa Koordinaattori").await?;
+    live_state(&client, "open").await?;
+    assert!(!client.find(Locator::Id("live-paused")).await?.is_displayed().await?, "the pause is gone");
+    client.switch_to_window(first.clone()).await?;
     open(&client, "act-contact").await?;
     client.find(Locator::Id("contact_needs-learning")).await?.click().await?;
     fill(&client, "summary", "Äiti soitti lukemisesta").await?;
