@@ -120,11 +120,33 @@ pub fn serve_metrics(listen: SocketAddr) -> anyhow::Result<()> {
         .map_err(|error| anyhow::anyhow!("serving metrics on {listen}: {error}"))
 }
 
-/// Waits for Ctrl-C (SIGINT) or SIGTERM, whichever comes first.
-pub async fn shutdown_signal() -> std::io::Result<()> {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result,
-        _ = terminate.recv() => Ok(()),
+/// Ctrl-C (SIGINT) and SIGTERM, listened for from the moment this is made. A process makes
+/// it before it starts anything: a signal that comes while it is still starting then stops it
+/// cleanly once it runs, instead of ending it at once and leaving behind what it started (the
+/// nats-server of `luukku dev`).
+pub struct ShutdownSignal {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignal {
+    /// Listens from now on. Needs a Tokio runtime.
+    pub fn listen() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self { interrupt: signal(SignalKind::interrupt())?, terminate: signal(SignalKind::terminate())? })
     }
+
+    /// Waits for either signal, or returns at once if one came already.
+    pub async fn received(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+}
+
+/// Waits for Ctrl-C (SIGINT) or SIGTERM, whichever comes first, listening from this call on.
+pub async fn shutdown_signal() -> std::io::Result<()> {
+    ShutdownSignal::listen()?.received().await;
+    Ok(())
 }

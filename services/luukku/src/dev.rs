@@ -67,6 +67,8 @@ pub struct DevArgs {
 }
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
+    // Before anything starts: Ctrl-C while starting stops the whole system cleanly once it runs.
+    let mut signal = luukku_runtime::telemetry::ShutdownSignal::listen().context("listening for Ctrl-C")?;
     anyhow::ensure!(
         args.cluster != 2,
         "--cluster is 1 or 3: a cluster of two has no majority when one node is gone"
@@ -255,7 +257,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         println!("  stream {:<10} subjects {}.>  last sequence {last}", stream.name(), stream.subject_root());
     }
 
-    luukku_runtime::telemetry::shutdown_signal().await.context("waiting for Ctrl-C")?;
+    signal.received().await;
     println!("stopping");
     stop.send_replace(true);
     for (name, _, task) in services {

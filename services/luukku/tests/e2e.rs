@@ -69,15 +69,12 @@ impl Ports {
 type Logged = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
 
 /// Starts `luukku dev` and waits until it says it is running.
-async fn start_dev(folder: &std::path::Path, ports: &Ports) -> anyhow::Result<tokio::process::Child> {
+async fn start_dev(folder: &std::path::Path, ports: &Ports) -> anyhow::Result<Dev> {
     Ok(start_dev_logged(folder, ports).await?.0)
 }
 
 /// Starts `luukku dev`, logging JSON, and waits until it says it is running.
-async fn start_dev_logged(
-    folder: &std::path::Path,
-    ports: &Ports,
-) -> anyhow::Result<(tokio::process::Child, Logged)> {
+async fn start_dev_logged(folder: &std::path::Path, ports: &Ports) -> anyhow::Result<(Dev, Logged)> {
     start_dev_with(folder, ports, &[], &[]).await
 }
 
@@ -87,8 +84,8 @@ async fn start_dev_with(
     ports: &Ports,
     args: &[&str],
     envs: &[(&str, &str)],
-) -> anyhow::Result<(tokio::process::Child, Logged)> {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_luukku"))
+) -> anyhow::Result<(Dev, Logged)> {
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_luukku"))
         .args(args)
         .envs(envs.iter().copied())
         .args(["dev", "--data-dir"])
@@ -105,8 +102,9 @@ async fn start_dev_with(
         .args(["--log-format", "json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
         .spawn()?;
+    let mut dev = Dev(Some(child));
+    let child = dev.0.as_mut().ok_or_else(|| anyhow::anyhow!("no child"))?;
     let logged = Logged::default();
     let stderr = child.stderr.take().ok_or_else(|| anyhow::anyhow!("no stderr"))?;
     let mut log_lines = BufReader::new(stderr).lines();
@@ -136,7 +134,30 @@ async fn start_dev_with(
     }
     // Keep reading so the process never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Ok((child, logged))
+    Ok((dev, logged))
+}
+
+/// `luukku dev` running as a child process. A test that fails before [`stop`] drops it: it is
+/// then asked to stop as a person would (SIGINT), so that it stops the nats-server it started,
+/// and killed only if it has not ended within 10 s.
+struct Dev(Option<tokio::process::Child>);
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let Some(mut child) = self.0.take() else {
+            return;
+        };
+        if let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGINT);
+        }
+        for _ in 0..200 {
+            if !matches!(child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.start_kill();
+    }
 }
 
 /// The value of the sample of `metric` whose labels include every one of `labels`, in the
@@ -161,10 +182,15 @@ async fn scrape(ports: &Ports) -> anyhow::Result<String> {
     Ok(answer)
 }
 
-async fn stop(mut child: tokio::process::Child) -> anyhow::Result<()> {
+async fn stop(mut dev: Dev) -> anyhow::Result<()> {
+    let mut child = dev.0.take().ok_or_else(|| anyhow::anyhow!("stopped already"))?;
     let pid = i32::try_from(child.id().unwrap_or(0))?;
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGINT)?;
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await??;
+    let Ok(status) = tokio::time::timeout(Duration::from_secs(30), child.wait()).await else {
+        let _ = child.start_kill();
+        anyhow::bail!("luukku dev did not stop within 30 s of SIGINT");
+    };
+    let status = status?;
     anyhow::ensure!(status.success(), "luukku dev stopped with {status}");
     Ok(())
 }
