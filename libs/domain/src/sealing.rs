@@ -105,6 +105,14 @@ impl<T> Personal<T> {
         }
     }
 
+    /// The value, when it is readable, taken out of the field.
+    pub fn into_plain(self) -> Option<T> {
+        match self {
+            Personal::Plain(value) => Some(value),
+            Personal::Sealed(_) | Personal::Erased => None,
+        }
+    }
+
     pub fn is_erased(&self) -> bool {
         matches!(self, Personal::Erased)
     }

@@ -129,18 +129,31 @@ impl<K: KeyStore + Clone> Coordination<K> {
         let tree = self.projection.tree();
         let doc = tree.family(family).map_err(internal)?.ok_or_else(|| Self::not_projected(family))?;
         let history = timeline::read(&tree, family, None, history.max(view::RECENT)).map_err(internal)?;
+        let recent = history.iter().take(view::RECENT).cloned().collect();
+        Ok((self.view_of(&tree, family, doc, recent).await?, history))
+    }
+
+    /// The view of the family's document `doc`, as stored in `tree`, with `recent`, the newest
+    /// entries of its timeline.
+    async fn view_of(
+        &self,
+        tree: &ProjectionTree,
+        family: FamilyId,
+        doc: FamilyDoc,
+        recent: Vec<TimelineItem>,
+    ) -> Result<FamilyView> {
         let context = luukku_app::context_now();
         let opening = view::Opening::View { today: context.today };
         let doc = view::open(doc, family, self.key(family).await?.as_ref(), opening);
-        let recent = history.iter().take(view::RECENT).cloned().collect();
-        let view = view::family_view(&tree, family, &doc, &context, self.projection.positions(), recent)
-            .map_err(internal)?;
-        Ok((view, history))
+        view::family_view(tree, family, doc, &context, self.projection.positions(), recent).map_err(internal)
     }
 
     pub async fn family_view(&self, _caller: &Caller, family: FamilyId, wait: Wait) -> Result<FamilyView> {
         self.reached(wait).await?;
-        Ok(self.view_and_history(family, view::RECENT).await?.0)
+        let tree = self.projection.tree();
+        let doc = tree.family(family).map_err(internal)?.ok_or_else(|| Self::not_projected(family))?;
+        let recent = timeline::read(&tree, family, None, view::RECENT).map_err(internal)?;
+        self.view_of(&tree, family, doc, recent).await
     }
 
     /// A contact person's families, what needs attention first.

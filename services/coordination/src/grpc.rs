@@ -77,7 +77,7 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
         let granted = check(&self.guard, &caller, Action::GetFamilyView, Target::family(family)).await?;
         let view = self.app.family_view(&caller, family, wait).await.map_err(status)?;
         let (view, withheld) = shape::view(view, &granted.scope, caller.actor.sector);
-        Ok(Response::new(encode::family_view(&view, &withheld)))
+        Ok(Response::new(encode::family_view(view, &withheld)))
     }
 
     async fn list_caseload(
@@ -135,7 +135,7 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
         let page = self.app.timeline(&caller, family, wait, after, size).await.map_err(status)?;
         let mut page = page;
         let withheld = shape::timeline(&mut page.entries, &granted.scope);
-        Ok(Response::new(encode::timeline(&page, withheld)))
+        Ok(Response::new(encode::timeline(page, withheld)))
     }
 
     async fn search_families(

@@ -187,7 +187,7 @@ pub fn open(mut doc: FamilyDoc, family: FamilyId, key: Option<&FamilyKey>, openi
 fn shown_contacts(doc: &FamilyDoc, today: Date) -> BTreeSet<ContactId> {
     let mut newest: Vec<(&ContactId, &ContactDoc)> = doc.contacts.iter().collect();
     newest.sort_by_key(|(_, contact)| std::cmp::Reverse(contact.occurred_at));
-    let due = doc.contacts.iter().filter(|(id, found)| contact(**id, found, today).follow_up_due);
+    let due = doc.contacts.iter().filter(|(_, found)| follow_up_due(found, today));
     newest.into_iter().take(RECENT).chain(due).map(|(id, _)| *id).collect()
 }
 
@@ -255,7 +255,7 @@ pub fn caseload_entry(family: FamilyId, doc: &FamilyDoc, context: &Context) -> C
     }
 }
 
-fn referral(tree: &ProjectionTree, id: ReferralId, referral: &ReferralDoc, now: i64) -> Result<ReferralView> {
+fn referral(tree: &ProjectionTree, id: ReferralId, referral: ReferralDoc, now: i64) -> Result<ReferralView> {
     let waiting_ms = referral.wait_ended.unwrap_or(now) - referral.sent_at;
     Ok(ReferralView {
         referral_id: id,
@@ -263,7 +263,7 @@ fn referral(tree: &ProjectionTree, id: ReferralId, referral: &ReferralDoc, now: 
         sector: referral.sector,
         state: referral.state,
         urgency: referral.urgency,
-        reason: referral.reason.plain().cloned(),
+        reason: referral.reason.into_plain(),
         sent_at_ms: referral.sent_at,
         deadline_ms: referral.deadline,
         overdue: referral.overdue && referral.state.is_open(),
@@ -272,37 +272,53 @@ fn referral(tree: &ProjectionTree, id: ReferralId, referral: &ReferralDoc, now: 
     })
 }
 
-fn contact(id: ContactId, contact: &ContactDoc, today: Date) -> ContactView {
+fn follow_up_due(contact: &ContactDoc, today: Date) -> bool {
+    !contact.done && contact.follow_up.is_some_and(|due| due <= today)
+}
+
+fn contact(id: ContactId, contact: ContactDoc, today: Date) -> ContactView {
     ContactView {
         contact_id: id,
         occurred_at_ms: contact.occurred_at,
         channel: contact.channel,
-        needs: contact.needs.clone(),
-        summary: contact.summary.plain().cloned(),
+        follow_up_due: follow_up_due(&contact, today),
+        needs: contact.needs,
+        summary: contact.summary.into_plain(),
         follow_up: contact.follow_up,
-        follow_up_due: !contact.done && contact.follow_up.is_some_and(|due| due <= today),
     }
 }
 
-/// The view of an opened document, its timeline the newest entries first.
+/// The view of an opened document, its timeline the newest entries first. The document's
+/// parts move into the view.
 pub fn family_view(
     tree: &ProjectionTree,
     family: FamilyId,
-    doc: &FamilyDoc,
+    doc: FamilyDoc,
     context: &Context,
     positions: Checkpoints,
     timeline: Vec<TimelineItem>,
 ) -> Result<FamilyView> {
     let now = context.now.as_millis();
     let today = context.today;
-    let members = doc
-        .members
-        .iter()
+    let FamilyDoc {
+        status,
+        municipality,
+        members,
+        contact_person,
+        pending_handover,
+        consents,
+        referrals,
+        meetings,
+        contacts,
+        ..
+    } = doc;
+    let members = members
+        .into_iter()
         .map(|(id, member)| {
-            let details = member.details.plain();
-            let birth_date = details.and_then(|d| d.birth_date);
+            let details = member.details.into_plain();
+            let birth_date = details.as_ref().and_then(|d| d.birth_date);
             MemberView {
-                member_id: *id,
+                member_id: id,
                 role: member.role,
                 name: details.map(|d| d.full_name()),
                 birth_date,
@@ -310,73 +326,69 @@ pub fn family_view(
             }
         })
         .collect();
-    let contact_person = doc.contact_person.map(|id| person(tree, id)).transpose()?;
-    let pending_handover = doc
-        .pending_handover
+    let contact_person = contact_person.map(|id| person(tree, id)).transpose()?;
+    let pending_handover = pending_handover
         .map(|(handover_id, from, to)| -> Result<HandoverView> {
             Ok(HandoverView { handover_id, from: person(tree, from)?, to: person(tree, to)? })
         })
         .transpose()?;
-    let consents = doc
-        .consents
-        .iter()
+    let consents = consents
+        .into_iter()
         .filter(|(_, consent)| in_force(consent, today))
         .map(|(id, consent)| ConsentView {
-            consent_id: *id,
-            sectors: consent.sectors.clone(),
+            consent_id: id,
+            ending_soon: ending_soon(&consent, today),
+            sectors: consent.sectors,
             valid_until: consent.valid_until,
-            ending_soon: ending_soon(consent, today),
         })
         .collect();
-    let mut referrals = doc
-        .referrals
-        .iter()
-        .map(|(id, found)| referral(tree, *id, found, now))
+    let mut referrals = referrals
+        .into_iter()
+        .map(|(id, found)| referral(tree, id, found, now))
         .collect::<Result<Vec<_>>>()?;
     referrals.sort_by_key(|r| (!(r.overdue || r.consent_lapsed), !r.state.is_open(), r.sent_at_ms));
-    let meeting = |(id, m): (&MeetingId, &MeetingDoc)| MeetingView {
-        meeting_id: *id,
-        purpose: m.purpose,
-        status: m.status.clone(),
-        at_ms: m.at.unwrap_or(0),
-    };
     let upcoming = |m: &MeetingDoc| {
         matches!(m.status.as_str(), "proposed" | "scheduled") && m.at.is_some_and(|at| at >= now)
     };
-    let mut upcoming_meetings: Vec<_> =
-        doc.meetings.iter().filter(|(_, m)| upcoming(m)).map(meeting).collect();
+    let mut upcoming_meetings = Vec::new();
+    let mut past_meetings = Vec::new();
+    let mut open_actions: Vec<ActionView> = Vec::new();
+    for (meeting_id, m) in meetings {
+        let (is_upcoming, cancelled) = (upcoming(&m), m.status == "cancelled");
+        let shown =
+            MeetingView { meeting_id, purpose: m.purpose, status: m.status, at_ms: m.at.unwrap_or(0) };
+        if is_upcoming {
+            upcoming_meetings.push(shown);
+        } else if !cancelled {
+            past_meetings.push(shown);
+        }
+        open_actions.extend(m.actions.into_iter().filter(|(_, action)| !action.done).map(|(id, action)| {
+            ActionView {
+                action_id: id,
+                meeting_id,
+                overdue: action.due < today,
+                what: action.what.into_plain(),
+                owner: action.owner,
+                due: action.due,
+            }
+        }));
+    }
     upcoming_meetings.sort_by_key(|m| m.at_ms);
-    let mut past_meetings: Vec<_> =
-        doc.meetings.iter().filter(|(_, m)| !upcoming(m) && m.status != "cancelled").map(meeting).collect();
     past_meetings.sort_by_key(|m| std::cmp::Reverse(m.at_ms));
-    let mut open_actions: Vec<ActionView> = doc
-        .meetings
-        .iter()
-        .flat_map(|(meeting_id, m)| m.actions.iter().map(move |(id, a)| (meeting_id, id, a)))
-        .filter(|(_, _, action)| !action.done)
-        .map(|(meeting_id, id, action)| ActionView {
-            action_id: *id,
-            meeting_id: *meeting_id,
-            what: action.what.plain().cloned(),
-            owner: action.owner.clone(),
-            due: action.due,
-            overdue: action.due < today,
-        })
-        .collect();
     open_actions.sort_by_key(|action| (!action.overdue, action.due));
     let mut recent_contacts: Vec<ContactView> =
-        doc.contacts.iter().map(|(id, found)| contact(*id, found, today)).collect();
+        contacts.into_iter().map(|(id, found)| contact(id, found, today)).collect();
     recent_contacts.sort_by_key(|c| std::cmp::Reverse(c.occurred_at_ms));
     let follow_ups_due = recent_contacts.iter().filter(|c| c.follow_up_due).cloned().collect();
     recent_contacts.truncate(RECENT);
     Ok(FamilyView {
         family_id: family,
-        status: match doc.status {
+        status: match status {
             Status::Active => "active",
             Status::Closed => "closed",
             Status::Unknown => "unknown",
         },
-        municipality: doc.municipality.clone(),
+        municipality,
         members,
         contact_person,
         pending_handover,
@@ -435,8 +447,8 @@ mod tests {
         let db = sled::Config::new().temporary(true).open().expect("a temporary sled");
         let tree = ProjectionTree::open(&db, "view").expect("a tree");
         let context = Context { now: luukku_domain::Timestamp::from_millis(30 * DAY_MS), today };
-        let view = family_view(&tree, family, &opened, &context, Checkpoints::default(), Vec::new())
-            .expect("a view");
+        let view =
+            family_view(&tree, family, opened, &context, Checkpoints::default(), Vec::new()).expect("a view");
         assert_eq!(view.recent_contacts.len(), RECENT);
         assert!(
             view.recent_contacts.iter().chain(&view.follow_ups_due).all(|contact| contact.summary.is_some())

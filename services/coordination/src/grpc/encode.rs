@@ -13,10 +13,10 @@ use crate::app::timeline::TimelineItem;
 use crate::app::view::*;
 use crate::app::{CaseloadChange, CaseloadMessage, FamilyChange, TimelinePage};
 
-fn person(person: &PersonView) -> pb::ContactPerson {
+fn person(person: PersonView) -> pb::ContactPerson {
     pb::ContactPerson {
         contact_person_id: person.id.to_string(),
-        name: person.name.clone(),
+        name: person.name,
         sector: person.sector.map(|sector| sector.as_code().to_owned()).unwrap_or_default(),
     }
 }
@@ -29,35 +29,35 @@ fn owner(participant: &Participant) -> String {
     }
 }
 
-fn meeting(meeting: &MeetingView) -> pb::Meeting {
+fn meeting(meeting: MeetingView) -> pb::Meeting {
     pb::Meeting {
         meeting_id: meeting.meeting_id.to_string(),
         purpose: meeting.purpose.as_code().to_owned(),
-        status: meeting.status.clone(),
+        status: meeting.status,
         at_ms: meeting.at_ms,
     }
 }
 
-fn contact(contact: &ContactView) -> pb::Contact {
+fn contact(contact: ContactView) -> pb::Contact {
     pb::Contact {
         contact_id: contact.contact_id.to_string(),
         occurred_at_ms: contact.occurred_at_ms,
         channel: contact.channel.as_code().to_owned(),
         needs: contact.needs.iter().map(|need| need.as_code().to_owned()).collect(),
-        summary: contact.summary.clone().unwrap_or_default(),
+        summary: contact.summary.unwrap_or_default(),
         follow_up: contact.follow_up.map(|date| date.to_string()).unwrap_or_default(),
         follow_up_due: contact.follow_up_due,
     }
 }
 
-pub fn timeline_entry(item: &TimelineItem) -> pb::TimelineEntry {
+pub fn timeline_entry(item: TimelineItem) -> pb::TimelineEntry {
     pb::TimelineEntry {
         at_ms: item.at_ms,
         stream: item.stream.name().to_owned(),
         sequence: item.sequence,
-        event_type: item.event_type.clone(),
-        text: item.text.clone(),
-        actor: item.actor.clone(),
+        event_type: item.event_type,
+        text: item.text,
+        actor: item.actor,
     }
 }
 
@@ -68,32 +68,32 @@ pub fn positions(checkpoints: &Checkpoints) -> Vec<luukku_proto::common::v1::Pos
         .collect()
 }
 
-/// The view, with the parts the caller's scope withheld named.
-pub fn family_view(view: &FamilyView, withheld: &[&str]) -> pb::FamilyView {
+/// The view, with the parts the caller's scope withheld named; its parts move into the answer.
+pub fn family_view(view: FamilyView, withheld: &[&str]) -> pb::FamilyView {
     pb::FamilyView {
         family_id: view.family_id.to_string(),
         status: view.status.to_owned(),
-        municipality: view.municipality.clone(),
+        municipality: view.municipality,
         members: view
             .members
-            .iter()
+            .into_iter()
             .map(|member| pb::Member {
                 member_id: member.member_id.to_string(),
                 role: member.role.as_code().to_owned(),
-                name: member.name.clone().unwrap_or_default(),
+                name: member.name.unwrap_or_default(),
                 birth_date: member.birth_date.map(|date| date.to_string()).unwrap_or_default(),
                 age: member.age.map_or(-1, i32::from),
             })
             .collect(),
-        contact_person: view.contact_person.as_ref().map(person),
-        pending_handover: view.pending_handover.as_ref().map(|handover| pb::Handover {
+        contact_person: view.contact_person.map(person),
+        pending_handover: view.pending_handover.map(|handover| pb::Handover {
             handover_id: handover.handover_id.to_string(),
-            from: Some(person(&handover.from)),
-            to: Some(person(&handover.to)),
+            from: Some(person(handover.from)),
+            to: Some(person(handover.to)),
         }),
         consents: view
             .consents
-            .iter()
+            .into_iter()
             .map(|consent| pb::Consent {
                 consent_id: consent.consent_id.to_string(),
                 sectors: consent.sectors.iter().map(|sector| sector.as_code().to_owned()).collect(),
@@ -103,14 +103,14 @@ pub fn family_view(view: &FamilyView, withheld: &[&str]) -> pb::FamilyView {
             .collect(),
         referrals: view
             .referrals
-            .iter()
+            .into_iter()
             .map(|referral| pb::Referral {
                 referral_id: referral.referral_id.to_string(),
-                service_name: referral.service_name.clone(),
+                service_name: referral.service_name,
                 sector: referral.sector.as_code().to_owned(),
                 state: referral.state.as_code().to_owned(),
                 urgency: referral.urgency.as_code().to_owned(),
-                reason: referral.reason.clone().unwrap_or_default(),
+                reason: referral.reason.unwrap_or_default(),
                 sent_at_ms: referral.sent_at_ms,
                 deadline_ms: referral.deadline_ms,
                 overdue: referral.overdue,
@@ -118,23 +118,23 @@ pub fn family_view(view: &FamilyView, withheld: &[&str]) -> pb::FamilyView {
                 waiting_days: referral.waiting_days,
             })
             .collect(),
-        upcoming_meetings: view.upcoming_meetings.iter().map(meeting).collect(),
-        past_meetings: view.past_meetings.iter().map(meeting).collect(),
+        upcoming_meetings: view.upcoming_meetings.into_iter().map(meeting).collect(),
+        past_meetings: view.past_meetings.into_iter().map(meeting).collect(),
         open_actions: view
             .open_actions
-            .iter()
+            .into_iter()
             .map(|action| pb::Action {
                 action_id: action.action_id.to_string(),
                 meeting_id: action.meeting_id.to_string(),
-                what: action.what.clone().unwrap_or_default(),
+                what: action.what.unwrap_or_default(),
                 owner: owner(&action.owner),
                 due: action.due.to_string(),
                 overdue: action.overdue,
             })
             .collect(),
-        recent_contacts: view.recent_contacts.iter().map(contact).collect(),
-        follow_ups_due: view.follow_ups_due.iter().map(contact).collect(),
-        timeline: view.timeline.iter().map(timeline_entry).collect(),
+        recent_contacts: view.recent_contacts.into_iter().map(contact).collect(),
+        follow_ups_due: view.follow_ups_due.into_iter().map(contact).collect(),
+        timeline: view.timeline.into_iter().map(timeline_entry).collect(),
         positions: positions(&view.positions),
         withheld: withheld.iter().map(|part| (*part).to_owned()).collect(),
     }
@@ -169,9 +169,9 @@ pub fn caseload_entry(entry: &CaseloadEntry) -> pb::CaseloadEntry {
     }
 }
 
-pub fn timeline(page: &TimelinePage, withheld: bool) -> pb::GetTimelineResponse {
+pub fn timeline(page: TimelinePage, withheld: bool) -> pb::GetTimelineResponse {
     pb::GetTimelineResponse {
-        entries: page.entries.iter().map(timeline_entry).collect(),
+        entries: page.entries.into_iter().map(timeline_entry).collect(),
         next_page_token: page.next.map(|next| next.to_string()).unwrap_or_default(),
         withheld,
     }
@@ -209,8 +209,8 @@ pub fn family_change(change: FamilyChange, scope: &Scope, sector: Option<Sector>
     let entries_withheld = shape::timeline(&mut entries, scope);
     let (view, withheld) = shape::view(view, scope, sector);
     pb::FamilyChange {
-        entries: entries.iter().map(timeline_entry).collect(),
-        view: Some(family_view(&view, &withheld)),
+        entries: entries.into_iter().map(timeline_entry).collect(),
+        view: Some(family_view(view, &withheld)),
         withheld: entries_withheld || !withheld.is_empty(),
     }
 }

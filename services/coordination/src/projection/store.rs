@@ -140,12 +140,12 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     postcard::to_stdvec(value).map_err(|error| ProjectionError::Codec(error.to_string()))
 }
 
-fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+fn decode<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T> {
     postcard::from_bytes(bytes).map_err(|error| ProjectionError::Codec(error.to_string()))
 }
 
-/// A timeline entry as a chunk stores it.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+/// A timeline entry as a chunk stores it ([`StoredRef`] reads it).
+#[derive(Debug, Clone, Serialize)]
 struct Stored {
     at_ms: i64,
     stream: u8,
@@ -159,13 +159,43 @@ impl Stored {
         let stream = key::stream_index(at.stream);
         Self { at_ms: at.at_ms, stream, sequence: at.sequence, part: at.part, doc: doc.clone() }
     }
+}
 
-    fn entry(self) -> Result<(TimelineCursor, TimelineDoc)> {
+/// A timeline entry as a chunk stores it, read in place: only the entries a read returns are
+/// copied out of the chunk.
+#[derive(serde::Deserialize)]
+struct StoredRef<'a> {
+    at_ms: i64,
+    stream: u8,
+    sequence: u64,
+    part: u32,
+    #[serde(borrow)]
+    doc: TimelineDocRef<'a>,
+}
+
+#[derive(serde::Deserialize)]
+struct TimelineDocRef<'a> {
+    event_type: &'a str,
+    text: &'a str,
+    actor: &'a str,
+}
+
+impl<'a> StoredRef<'a> {
+    fn at(&self) -> Result<TimelineCursor> {
         let stream = *Stream::ALL
             .get(usize::from(self.stream))
             .ok_or_else(|| ProjectionError::Codec("a timeline entry's stream".into()))?;
-        let at = TimelineCursor { at_ms: self.at_ms, stream, sequence: self.sequence, part: self.part };
-        Ok((at, self.doc))
+        Ok(TimelineCursor { at_ms: self.at_ms, stream, sequence: self.sequence, part: self.part })
+    }
+}
+
+impl TimelineDocRef<'_> {
+    fn to_owned(&self) -> TimelineDoc {
+        TimelineDoc {
+            event_type: self.event_type.to_owned(),
+            text: self.text.to_owned(),
+            actor: self.actor.to_owned(),
+        }
     }
 }
 
@@ -182,16 +212,34 @@ fn chunk_numbers(tree: &sled::Tree, family: ulid::Ulid) -> Result<Vec<u32>> {
 
 /// Every entry of the family's timeline, newest first.
 fn timeline_of(tree: &sled::Tree, family: FamilyId) -> Result<Vec<(TimelineCursor, TimelineDoc)>> {
+    timeline_before(tree, family, None, usize::MAX)
+}
+
+/// Up to `limit` entries of the family's timeline before `before`, newest first. The chunks
+/// are read in place and sorted by position; only the entries returned are copied out.
+fn timeline_before(
+    tree: &sled::Tree,
+    family: FamilyId,
+    before: Option<TimelineCursor>,
+    limit: usize,
+) -> Result<Vec<(TimelineCursor, TimelineDoc)>> {
+    let chunks = tree
+        .scan_prefix(key::of(key::TIMELINE, family.as_ulid()))
+        .values()
+        .collect::<std::result::Result<Vec<_>, _>>()?;
     let mut entries = Vec::new();
-    for chunk in tree.scan_prefix(key::of(key::TIMELINE, family.as_ulid())).values() {
-        for stored in decode::<Vec<Stored>>(&chunk?)? {
-            entries.push(stored.entry()?);
+    for chunk in &chunks {
+        for stored in decode::<Vec<StoredRef<'_>>>(chunk)? {
+            let at = stored.at()?;
+            if before.is_none_or(|before| at < before) {
+                entries.push((at, stored.doc));
+            }
         }
     }
-    entries.sort_by_key(|entry| std::cmp::Reverse(entry.0));
+    entries.sort_unstable_by_key(|entry| std::cmp::Reverse(entry.0));
     // A scan that met a merge sees some entries in the old chunks and in the merged one.
     entries.dedup_by_key(|entry| entry.0);
-    Ok(entries)
+    Ok(entries.iter().take(limit).map(|(at, doc)| (*at, doc.to_owned())).collect())
 }
 
 /// Reads of one generation of the projection.
@@ -252,12 +300,7 @@ impl ProjectionTree {
         before: Option<TimelineCursor>,
         limit: usize,
     ) -> Result<Vec<(TimelineCursor, TimelineDoc)>> {
-        let mut entries = timeline_of(&self.0, family)?;
-        if let Some(before) = before {
-            entries.retain(|(at, _)| *at < before);
-        }
-        entries.truncate(limit);
-        Ok(entries)
+        timeline_before(&self.0, family, before, limit)
     }
 
     /// The families with the identity code of `hash` in the search index.
