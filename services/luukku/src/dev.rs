@@ -67,8 +67,32 @@ pub struct DevArgs {
 }
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
-    // Before anything starts: Ctrl-C while starting stops the whole system cleanly once it runs.
+    // Listened for before anything starts. Ctrl-C while starting ends the start: what it
+    // started (the nats-servers) is stopped as it is dropped. Once running, the system stops
+    // cleanly.
     let mut signal = luukku_runtime::telemetry::ShutdownSignal::listen().context("listening for Ctrl-C")?;
+    let running = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (stop, stopping) = tokio::sync::oneshot::channel();
+    let system = run_until(args, Arc::clone(&running), stopping);
+    tokio::pin!(system);
+    tokio::select! {
+        result = &mut system => return result,
+        () = signal.received() => {}
+    }
+    if !running.load(std::sync::atomic::Ordering::SeqCst) {
+        println!("stopped while starting");
+        return Ok(());
+    }
+    let _ = stop.send(());
+    system.await
+}
+
+/// Starts the whole system, says so, and runs it until `stopping` resolves.
+async fn run_until(
+    args: DevArgs,
+    running: Arc<std::sync::atomic::AtomicBool>,
+    stopping: tokio::sync::oneshot::Receiver<()>,
+) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.cluster != 2,
         "--cluster is 1 or 3: a cluster of two has no majority when one node is gone"
@@ -232,6 +256,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
 
     luukku_app::gauges::spawn_stream_gauges(store.clone());
     luukku_grpc::observe::spawn_failure_reports(store.clone());
+    running.store(true, std::sync::atomic::Ordering::SeqCst);
     println!("luukku dev is running; Ctrl-C stops it");
     for server in &servers {
         println!(
@@ -257,7 +282,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         println!("  stream {:<10} subjects {}.>  last sequence {last}", stream.name(), stream.subject_root());
     }
 
-    signal.received().await;
+    // A sender dropped means stop too.
+    let _ = stopping.await;
     println!("stopping");
     stop.send_replace(true);
     for (name, _, task) in services {

@@ -254,9 +254,6 @@ pub fn tls(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Option<Tls>> {
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    // Before anything starts: a stop signal while starting stops the service once it runs.
-    let mut signal =
-        luukku_runtime::telemetry::ShutdownSignal::listen().context("listening for stop signals")?;
     let file: FileConfig = match &args.config {
         Some(path) => {
             let text =
@@ -400,7 +397,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             shutdown(stopped.clone()),
         )));
     }
-    signal.received().await;
+    luukku_runtime::telemetry::shutdown_signal().await.context("waiting for a stop signal")?;
     stop.send_replace(true);
     for task in serving_tasks {
         task.await.context("a server task failed")??;

@@ -81,6 +81,8 @@ pub async fn respond(
         Ok(view) => view,
         Err(status) => return refused(lang, session, &status),
     };
+    // Shown now: its live view asks the services again.
+    session.set_live_refused(family_id, false);
     let extras = if view.status == "active" && coordinates(session, &view) {
         extras(app, session, &view).await
     } else {
@@ -218,7 +220,7 @@ fn family_page(
             a href={ "/families/" (view.family_id) "/access-log" } { (lang.t("access_log")) } }
         @if let Some(handover) = &view.pending_handover { (handover_decision(lang, session, view, handover)) }
         p.visually-hidden #live-status role="status" data-text=(lang.t("updated")) {}
-        p.notice #live-paused hidden { (lang.t("live_paused")) }
+        p.notice #live-paused role="status" hidden data-text=(lang.t("live_paused")) {}
         div #family-view data-live={ "/families/" (view.family_id) "/events" } data-fragment={ "/families/" (view.family_id) "/fragment" } {
             (pages::family_view(lang, view))
         }

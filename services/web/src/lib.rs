@@ -914,11 +914,21 @@ async fn family_events(
     let Some(place) = session.live_view() else {
         return StatusCode::TOO_MANY_REQUESTS.into_response();
     };
+    // Refused once this session: refused again here, without asking (and logging) again.
+    if session.live_refused(&family_id) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
     let mut client = app.coordination();
-    let request = coordination::WatchFamilyRequest { family_id };
+    let request = coordination::WatchFamilyRequest { family_id: family_id.clone() };
     let changes = match client.watch_family(with_token(request, &session.token)).await {
         Ok(response) => response.into_inner(),
-        Err(status) => return status_code(&status).into_response(),
+        Err(status) => {
+            // A family the caller has no need to know is not found, as one that does not exist.
+            if matches!(status.code(), tonic::Code::PermissionDenied | tonic::Code::NotFound) {
+                session.set_live_refused(&family_id, true);
+            }
+            return status_code(&status).into_response();
+        }
     };
     // The first message is the family as it is: the page has it already. The stream ends
     // with the session, and frees its place when it ends.

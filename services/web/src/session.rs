@@ -2,7 +2,7 @@
 //! HttpOnly, Secure and SameSite=Strict. The token the services verify stays here.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
@@ -50,6 +50,10 @@ pub struct Session {
     gone: Arc<watch::Sender<()>>,
     /// How many live views it holds open.
     live: Arc<std::sync::atomic::AtomicUsize>,
+    /// The families whose live view the services refused this session: a page asking again
+    /// is refused here, so that its retries leave no denial after denial in the family's
+    /// access log. Showing the family's page again asks the services anew.
+    refused_live: Arc<Mutex<std::collections::HashSet<String>>>,
 }
 
 /// One live view held open; dropping it frees its place.
@@ -77,6 +81,22 @@ impl Session {
             seen: now,
             gone: Arc::new(watch::channel(()).0),
             live: Arc::default(),
+            refused_live: Arc::default(),
+        }
+    }
+
+    /// Whether the services refused this session a live view of `family`.
+    pub fn live_refused(&self, family: &str) -> bool {
+        self.refused_live.lock().unwrap_or_else(PoisonError::into_inner).contains(family)
+    }
+
+    /// Notes that the services refused (`true`) or showed (`false`) this session `family`.
+    pub fn set_live_refused(&self, family: &str, refused: bool) {
+        let mut families = self.refused_live.lock().unwrap_or_else(PoisonError::into_inner);
+        if refused {
+            families.insert(family.to_owned());
+        } else {
+            families.remove(family);
         }
     }
 

@@ -33,13 +33,22 @@
   function state(now) {
     live.setAttribute("data-live-state", now);
     if (paused) {
-      paused.hidden = now !== "waiting";
+      // Its words are written as it is shown, so that a screen reader announces them.
+      const waiting = now === "waiting";
+      if (waiting && paused.hidden) {
+        paused.hidden = false;
+        paused.textContent = paused.dataset.text;
+      } else if (!waiting) {
+        paused.hidden = true;
+        paused.textContent = "";
+      }
     }
   }
   // The browser reconnects by itself when a stream ends (the session that opened it ended, the
   // server restarted). A reconnection refused (signed out, or signed in as someone without need
   // to know) closes the stream for good: the page tries again itself, 1 s to 8 s apart, so that
-  // it follows again once its window's person is signed in again.
+  // it follows again once its window's person is signed in again. A refusal by the services is
+  // remembered for the session by the web server, which refuses again without asking them.
   const FIRST_WAIT = 1000;
   const LONGEST_WAIT = 8000;
   let wait = FIRST_WAIT;
@@ -64,12 +73,14 @@
       wait = Math.min(wait * 2, LONGEST_WAIT);
     });
   }
-  // A window shown again does not wait out the rest of its pause.
-  document.addEventListener("visibilitychange", () => {
+  // A window shown or focused again does not wait out the rest of its pause.
+  function now() {
     if (document.visibilityState === "visible" && timer !== 0) {
       window.clearTimeout(timer);
       connect();
     }
-  });
+  }
+  document.addEventListener("visibilitychange", now);
+  window.addEventListener("focus", now);
   connect();
 })();

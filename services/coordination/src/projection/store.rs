@@ -236,7 +236,7 @@ fn timeline_before(
             }
         }
     }
-    entries.sort_unstable_by_key(|entry| std::cmp::Reverse(entry.0));
+    entries.sort_by_key(|entry| std::cmp::Reverse(entry.0));
     // A scan that met a merge sees some entries in the old chunks and in the merged one.
     entries.dedup_by_key(|entry| entry.0);
     Ok(entries.iter().take(limit).map(|(at, doc)| (*at, doc.to_owned())).collect())
