@@ -27,6 +27,8 @@ pub const MOST: usize = 10_000;
 pub const MOST_PER_PERSON: usize = 8;
 /// The most live views (event streams) one session holds open at once.
 pub const MOST_LIVE: usize = 4;
+/// The most refused live views one session remembers (a few bytes each).
+pub const MOST_REFUSED_LIVE: usize = 256;
 
 /// One signed-in person.
 #[derive(Clone)]
@@ -90,11 +92,14 @@ impl Session {
         self.refused_live.lock().unwrap_or_else(PoisonError::into_inner).contains(family)
     }
 
-    /// Notes that the services refused (`true`) or showed (`false`) this session `family`.
+    /// Notes that the services refused (`true`) or showed (`false`) this session `family`. At
+    /// most [`MOST_REFUSED_LIVE`] are kept; past them, retries ask the services again.
     pub fn set_live_refused(&self, family: &str, refused: bool) {
         let mut families = self.refused_live.lock().unwrap_or_else(PoisonError::into_inner);
         if refused {
-            families.insert(family.to_owned());
+            if families.len() < MOST_REFUSED_LIVE {
+                families.insert(family.to_owned());
+            }
         } else {
             families.remove(family);
         }
@@ -240,4 +245,27 @@ pub fn ended_cookie() -> String {
 /// Compares two secrets in time independent of where they differ.
 pub fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sessions_refused_live_views_are_shared_by_its_copies_cleared_when_shown_and_bounded() {
+        let session =
+            Session::new("token".into(), "dev.contact".into(), "contact_person".into(), None, Lang::Fi);
+        // The sessions' map hands out copies: a refusal noted on one is seen by the next.
+        let copy = session.clone();
+        copy.set_live_refused("family-a", true);
+        assert!(session.live_refused("family-a"));
+        assert!(!session.live_refused("family-b"));
+        session.set_live_refused("family-a", false);
+        assert!(!copy.live_refused("family-a"));
+        for n in 0..MOST_REFUSED_LIVE + 10 {
+            session.set_live_refused(&format!("family-{n}"), true);
+        }
+        assert!(session.live_refused("family-0"));
+        assert!(!session.live_refused(&format!("family-{}", MOST_REFUSED_LIVE + 5)), "past the bound");
+    }
 }
