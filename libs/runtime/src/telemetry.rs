@@ -120,10 +120,10 @@ pub fn serve_metrics(listen: SocketAddr) -> anyhow::Result<()> {
         .map_err(|error| anyhow::anyhow!("serving metrics on {listen}: {error}"))
 }
 
-/// Ctrl-C (SIGINT) and SIGTERM, listened for from the moment this is made. A process makes
-/// it before it starts anything: a signal that comes while it is still starting then stops it
-/// cleanly once it runs, instead of ending it at once and leaving behind what it started (the
-/// nats-server of `luukku dev`).
+/// Ctrl-C (SIGINT) and SIGTERM, listened for from the moment this is made. A process that
+/// starts child processes makes it before it starts anything: a signal that comes while it is
+/// still starting is then its to handle (`luukku dev` ends its start and kills the nats-servers
+/// it started), instead of ending it at once and leaving its children behind.
 pub struct ShutdownSignal {
     interrupt: tokio::signal::unix::Signal,
     terminate: tokio::signal::unix::Signal,

@@ -7,6 +7,7 @@ use luukku_eventstore::audit::AccessLog;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context as _;
 use luukku_auth::{AuthConfig, DEV_AUDIENCE, DEV_ISSUER, DevIssuer, Verifier};
@@ -67,11 +68,11 @@ pub struct DevArgs {
 }
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
-    // Listened for before anything starts. Ctrl-C while starting ends the start: what it
-    // started (the nats-servers) is stopped as it is dropped. Once running, the system stops
+    // Listened for before anything starts. Ctrl-C while starting ends the start: the
+    // nats-servers it started are killed as they are dropped. Once running, the system stops
     // cleanly.
     let mut signal = luukku_runtime::telemetry::ShutdownSignal::listen().context("listening for Ctrl-C")?;
-    let running = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let running = Arc::new(AtomicBool::new(false));
     let (stop, stopping) = tokio::sync::oneshot::channel();
     let system = run_until(args, Arc::clone(&running), stopping);
     tokio::pin!(system);
@@ -79,7 +80,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         result = &mut system => return result,
         () = signal.received() => {}
     }
-    if !running.load(std::sync::atomic::Ordering::SeqCst) {
+    if !running.load(Ordering::SeqCst) {
         println!("stopped while starting");
         return Ok(());
     }
@@ -90,7 +91,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
 /// Starts the whole system, says so, and runs it until `stopping` resolves.
 async fn run_until(
     args: DevArgs,
-    running: Arc<std::sync::atomic::AtomicBool>,
+    running: Arc<AtomicBool>,
     stopping: tokio::sync::oneshot::Receiver<()>,
 ) -> anyhow::Result<()> {
     anyhow::ensure!(
@@ -256,7 +257,7 @@ async fn run_until(
 
     luukku_app::gauges::spawn_stream_gauges(store.clone());
     luukku_grpc::observe::spawn_failure_reports(store.clone());
-    running.store(true, std::sync::atomic::Ordering::SeqCst);
+    running.store(true, Ordering::SeqCst);
     println!("luukku dev is running; Ctrl-C stops it");
     for server in &servers {
         println!(
