@@ -91,8 +91,14 @@ pub async fn run(args: ViewArgs) -> anyhow::Result<crate::stats::Row> {
     );
     let filled = data::fill(&store, &keys, args.families, args.families, 17).await?;
     println!("wrote {} events in {:.1} s", filled.events, filled.seconds);
+    // The writers' service keeps the family keys as it does when served.
     let families_served = serve_routes(
-        luukku_families::routes(store.clone(), keys.clone(), luukku_app::Guard::start(store.clone())).await,
+        luukku_families::routes(
+            store.clone(),
+            luukku_app::cached_keys(keys.clone()),
+            luukku_app::Guard::start(store.clone()),
+        )
+        .await,
     )
     .await?;
     let folder = tempfile::tempdir()?;
