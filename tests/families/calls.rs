@@ -274,6 +274,52 @@ async fn a_service_stopped_in_a_process_that_goes_on_lets_go_of_its_read_models(
     Ok(())
 }
 
+/// A read model that cannot write to its folder is not read, and the health of the service
+/// reading it says `NOT_SERVING` until its writes succeed again; then it holds what was
+/// written meanwhile.
+#[tokio::test]
+async fn a_read_model_that_cannot_write_makes_its_service_not_serving_until_it_can() -> anyhow::Result<()> {
+    const SERVICE: &str = "luukku.families.v1.FamilyService";
+    let mut harness = Harness::start().await?;
+    let guard = luukku_app::Guard::start(harness.store.clone());
+    let relations = std::sync::Arc::clone(guard.relations());
+    let routes = luukku_families::routes(harness.store.clone(), harness.keys.clone(), guard).await;
+    let served = luukku_testkit::grpc::serve_routes(routes).await?;
+    let channel = tonic::transport::Endpoint::from_shared(served.url())?.connect().await?;
+    let mut client = pb::family_service_client::FamilyServiceClient::new(channel.clone());
+    let health = HealthClient::new(channel);
+    let status = || {
+        let mut health = health.clone();
+        async move {
+            let request = HealthCheckRequest { service: SERVICE.to_owned() };
+            anyhow::Ok(health.check(request).await?.into_inner().status())
+        }
+    };
+    let serving =
+        luukku_testkit::eventually(10, || async { Ok(status().await? == ServingStatus::Serving) }).await?;
+    assert!(serving, "serving once its relations model is ready");
+
+    // As when its folder cannot be written: the chunk with the next registration fails, and
+    // so does every try after it.
+    relations.fail_next_chunks(usize::MAX);
+    let registered = harness.register(virtanen_family()).await?.family_id;
+    let not_serving =
+        luukku_testkit::eventually(10, || async { Ok(status().await? == ServingStatus::NotServing) }).await?;
+    assert!(not_serving, "a read model that cannot write makes its service NOT_SERVING");
+    let get = || pb::GetFamilyRequest { family_id: registered.clone() };
+    let refused = client.get_family(harness.call(get())).await;
+    expect_code(refused, tonic::Code::Unavailable);
+
+    // Writable again: it applies what it missed, and serves.
+    relations.fail_next_chunks(0);
+    let serving =
+        luukku_testkit::eventually(10, || async { Ok(status().await? == ServingStatus::Serving) }).await?;
+    assert!(serving, "serving again once its writes succeed");
+    let family = client.get_family(harness.call(get())).await?.into_inner().family;
+    assert_eq!(family.map(|family| family.family_id), Some(registered), "the family written meanwhile");
+    Ok(())
+}
+
 #[tokio::test]
 async fn health_of_a_service_whose_read_models_are_gone_is_not_serving() -> anyhow::Result<()> {
     use tonic_health::pb::health_server::Health;

@@ -328,6 +328,9 @@ pub struct Projected<C> {
     prepared: watch::Sender<bool>,
     /// Why its last write failed, while it is retried: it is not read meanwhile.
     failing: Mutex<Option<String>>,
+    /// Tests only: how many of the next chunks fail as a write to the folder would.
+    #[cfg(feature = "faults")]
+    faults: std::sync::atomic::AtomicUsize,
 }
 
 impl<C: Send + Sync + 'static> Projected<C> {
@@ -374,6 +377,8 @@ impl<C: Send + Sync + 'static> Projected<C> {
             count: AtomicU64::new(0),
             prepared: watch::Sender::new(false),
             failing: Mutex::new(None),
+            #[cfg(feature = "faults")]
+            faults: std::sync::atomic::AtomicUsize::new(0),
         });
         // Its lag shows from the start, until it has read where it stands.
         streams.iter().for_each(|stream| model.standing.passed(*stream, 0));
@@ -416,8 +421,18 @@ impl<C: Send + Sync + 'static> Projected<C> {
         }
     }
 
+    /// Records whether its writes are failing, in its standing too: the health of every
+    /// service reading it says `NOT_SERVING` meanwhile, as the model refuses to be read.
     fn failed(&self, failing: Option<String>) {
+        self.standing.set_failing(failing.is_some());
         *self.failing.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = failing;
+    }
+
+    /// Tests only: the next `chunks` chunks the model applies fail, as when its folder cannot
+    /// be written (0: none).
+    #[cfg(feature = "faults")]
+    pub fn fail_next_chunks(&self, chunks: usize) {
+        self.faults.store(chunks, Ordering::Release);
     }
 
     /// A write to the folder failed: the model is not read until it is retried from its
@@ -645,6 +660,10 @@ impl<C: Send + Sync + 'static> Projected<C> {
     /// commit; stops before a message that does not decode.
     fn apply_chunk(&self, stream: Stream, messages: &[Recorded]) -> Result<Applied, String> {
         let _writing = self.writing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        #[cfg(feature = "faults")]
+        if self.faults.fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| left.checked_sub(1)).is_ok() {
+            return Err("a write failure made for a test".to_owned());
+        }
         // A commit of another stream that failed midway is made whole before this one reads.
         self.tree.finish().map_err(|error| error.to_string())?;
         let mut view = View::new(&self.tree);

@@ -236,6 +236,12 @@ impl Relations {
         self.0.get(&keys::meeting(meeting))
     }
 
+    /// Tests only: the model's next `chunks` chunks fail, as when its folder cannot be written.
+    #[cfg(feature = "faults")]
+    pub fn fail_next_chunks(&self, chunks: usize) {
+        self.0.fail_next_chunks(chunks);
+    }
+
     /// Waits (at most a few seconds) until the model may be read.
     pub async fn ready(&self) -> Result<(), AppError> {
         self.0.ready().await
