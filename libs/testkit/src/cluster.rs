@@ -45,19 +45,33 @@ impl TestCluster {
         let users = UserKeys::create_or_open(&folder.path().join("users"))?;
         let config = folder.path().join("auth.conf");
         std::fs::write(&config, users.server_authorization()?)?;
-        let ports: Vec<(u16, u16)> = free_ports(6)?.chunks(2).map(|pair| (pair[0], pair[1])).collect();
-        let routes: Vec<String> =
-            ports.iter().map(|(_, route)| format!("nats://127.0.0.1:{route}")).collect();
-        let starts = ports.iter().enumerate().map(|(index, (client, route))| {
-            let mut options = NatsServerOptions::new(folder.path().join(format!("node-{}", index + 1)));
-            options.port = Some(*client);
-            options.server_name = format!("luukku-{}", index + 1);
-            options.config = Some(config.clone());
-            options.cluster =
-                Some(ClusterOptions { name: "luukku".to_owned(), port: *route, routes: routes.clone() });
-            NatsServer::start(options)
-        });
-        let nodes = futures::future::try_join_all(starts).await.context("starting a 3-node cluster")?;
+        // The ports are let go before the nodes bind them, and another process may take one
+        // meanwhile: then the nodes that started are stopped, and the cluster is started again
+        // on other ports, in a folder of its own.
+        let mut attempt = 1;
+        let nodes = loop {
+            let ports: Vec<(u16, u16)> = free_ports(6)?.chunks(2).map(|pair| (pair[0], pair[1])).collect();
+            let routes: Vec<String> =
+                ports.iter().map(|(_, route)| format!("nats://127.0.0.1:{route}")).collect();
+            let nodes_folder = folder.path().join(format!("attempt-{attempt}"));
+            let starts = ports.iter().enumerate().map(|(index, (client, route))| {
+                let mut options = NatsServerOptions::new(nodes_folder.join(format!("node-{}", index + 1)));
+                options.port = Some(*client);
+                options.server_name = format!("luukku-{}", index + 1);
+                options.config = Some(config.clone());
+                options.cluster =
+                    Some(ClusterOptions { name: "luukku".to_owned(), port: *route, routes: routes.clone() });
+                NatsServer::start(options)
+            });
+            match futures::future::try_join_all(starts).await {
+                Ok(nodes) => break nodes,
+                Err(error) if attempt < 3 => {
+                    eprintln!("a 3-node cluster did not start ({error}); starting it again on other ports");
+                    attempt += 1;
+                }
+                Err(error) => return Err(error).context("starting a 3-node cluster"),
+            }
+        };
         let cluster = Self { nodes, users, folder, _turn: turn };
         cluster.until_jetstream(Duration::from_secs(30)).await?;
         Ok(cluster)
