@@ -14,7 +14,7 @@
 //! stream was replaced (as by a restore): a checkpoint lies past the stream's end, or the
 //! message at the checkpoint was recorded at another time than the one the checkpoint keeps.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -783,39 +783,44 @@ async fn follow<C: Send + Sync + 'static>(model: Weak<Projected<C>>, store: Even
         drop(this);
         let mut messages = std::pin::pin!(store.follow(stream, checkpoint + 1).ready_chunks(CHUNK));
         while let Some(chunk) = messages.next().await {
-            // Messages up to the first that cannot be read, then that one, and so on.
-            let mut rest = chunk.as_slice();
+            // Messages up to the first that cannot be read, then that one, and so on. The
+            // readable ones move to the thread that applies them, and back.
+            let mut rest: VecDeque<Result<Recorded, Undecodable>> = chunk.into();
             while !rest.is_empty() {
                 let readable = rest.iter().take_while(|item| item.is_ok()).count();
-                let recorded: Vec<Recorded> =
-                    rest[..readable].iter().filter_map(|item| item.as_ref().ok()).cloned().collect();
+                let recorded: Vec<Recorded> = rest.drain(..readable).filter_map(Result::ok).collect();
                 let Some(this) = model.upgrade() else {
                     return;
                 };
-                let applied = blocking(&this, move |this| this.apply_chunk(stream, &recorded)).await;
+                let applied = blocking(&this, move |this| {
+                    this.apply_chunk(stream, &recorded).map(|applied| (applied, recorded))
+                })
+                .await;
                 let stopped_at;
                 let undecodable: &Undecodable = match applied {
-                    Ok(Applied::Through(through)) => {
+                    Ok((Applied::Through(through), _)) => {
                         this.failed(None);
                         if readable > 0 {
                             this.passed(index, through);
                         }
-                        rest = &rest[readable..];
-                        match rest.first() {
+                        match rest.front() {
                             Some(Err(undecodable)) => undecodable,
                             _ => continue,
                         }
                     }
-                    Ok(Applied::StoppedAt { through, at, error }) => {
+                    Ok((Applied::StoppedAt { through, at, error }, mut recorded)) => {
                         this.failed(None);
                         if let Some(through) = through {
                             this.passed(index, through);
                         }
-                        let Some(Ok(recorded)) = rest.get(at) else {
+                        // The message stopped at and those after it go back, to be read again
+                        // once it is dealt with.
+                        let after = recorded.split_off(at);
+                        let Some(stopped) = after.first() else {
                             unreachable!("the message stopped at is a readable one")
                         };
-                        stopped_at = undecodable_events(recorded, error);
-                        rest = &rest[at..];
+                        stopped_at = undecodable_events(stopped, error);
+                        after.into_iter().rev().for_each(|message| rest.push_front(Ok(message)));
                         &stopped_at
                     }
                     Err(error) => {
@@ -845,7 +850,7 @@ async fn follow<C: Send + Sync + 'static>(model: Weak<Projected<C>>, store: Even
                     continue 'reading;
                 }
                 this.passed(index, sequence);
-                rest = &rest[1..];
+                rest.pop_front();
             }
         }
     }

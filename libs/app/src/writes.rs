@@ -13,7 +13,9 @@
 //! is there whenever some of its writes may be missing, and [`LoggedTree::open`] makes them
 //! again: each write sets a key to a value or removes it, so making it twice is harmless.
 //! A large one (a model catching up or being rebuilt) takes sled's batch, as the lock's cost
-//! is small beside its own and the record would write everything twice.
+//! is small beside its own and the record would write everything twice. A single write (a
+//! chunk that moved only a checkpoint) is atomic in sled by itself, and is made without a
+//! record.
 //!
 //! Readers meanwhile may see some of a small commit's writes before the rest, in the order
 //! they were added, unless they read through [`LoggedTree::whole`]: a reader whose answer
@@ -230,6 +232,11 @@ impl LoggedTree {
         if writes.is_empty() {
             return Ok(());
         }
+        // One write is whole by itself (sled makes each insert and removal atomic): no record.
+        // A read model's chunk that changed nothing but its checkpoint is one.
+        if let [_] = writes.changes.as_slice() {
+            return writes.make(&self.tree);
+        }
         if writes.bytes >= LARGE {
             return self.tree.apply_batch(writes.into_batch());
         }
@@ -290,6 +297,29 @@ mod tests {
         tree.insert(b"c", b"old").expect("inserts");
         tree.commit(some_writes()).expect("commits");
         assert_eq!(contents(&tree), made_by_some_writes());
+        assert!(no_record(&db, "t"));
+    }
+
+    #[test]
+    fn a_single_write_is_made_without_a_record_and_more_than_one_with_one() {
+        let db = temporary();
+        let tree = LoggedTree::open(&db, "t").expect("opens");
+        let mut records = db.open_tree(redo_name(b"t")).expect("opens").watch_prefix(RECORD);
+        let mut record_kept = || records.next_timeout(std::time::Duration::ZERO).is_ok();
+        let mut one = Writes::default();
+        one.insert(b"checkpoint", b"7");
+        tree.commit(one).expect("commits");
+        assert_eq!(tree.get(b"checkpoint").expect("reads").as_deref(), Some(&b"7"[..]));
+        assert!(!record_kept(), "one write needs no record");
+        let mut two = Writes::default();
+        two.insert(b"a", b"1");
+        two.insert(b"checkpoint", b"8");
+        tree.commit(two).expect("commits");
+        assert_eq!(
+            contents(&tree),
+            vec![(b"a".to_vec(), b"1".to_vec()), (b"checkpoint".to_vec(), b"8".to_vec())]
+        );
+        assert!(record_kept(), "two writes are made under a record");
         assert!(no_record(&db, "t"));
     }
 
