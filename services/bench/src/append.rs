@@ -47,7 +47,7 @@ pub struct AppendArgs {
 
 pub async fn run(args: AppendArgs) -> anyhow::Result<crate::stats::Row> {
     let nats = TestNats::start().await?;
-    let (store, _) = crate::data::bench_store(&nats).await?;
+    let (store, _) = crate::data::bench_store(&nats, crate::data::Streams::Usual).await?;
     provision_raw(&store).await?;
     let event =
         RawEvent { event_type: "BenchNoted".into(), schema_version: 1, data: vec![7; args.event_bytes] };

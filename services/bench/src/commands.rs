@@ -294,7 +294,7 @@ async fn trial(
 
 pub async fn run(args: CommandsArgs) -> anyhow::Result<Row> {
     let nats = TestNats::start().await?;
-    let (store, keys) = data::bench_store(&nats).await?;
+    let (store, keys) = data::bench_store(&nats, data::Streams::Usual).await?;
     // As the services keep them when served.
     let keys = luukku_app::cached_keys(keys);
     crate::append::provision_raw(&store).await?;

@@ -607,11 +607,36 @@ pub async fn fill(
     })
 }
 
-/// An event store on `nats` whose streams hold what the benchmarks write (8 GiB each); the
-/// key bucket provisioned with the search index key, and its key store.
-pub async fn bench_store(nats: &luukku_testkit::TestNats) -> anyhow::Result<(EventStore, NatsKeyStore)> {
-    let settings =
-        luukku_eventstore::StoreSettings { max_stream_bytes: 8 * 1024 * 1024 * 1024, ..Default::default() };
+/// How much a benchmark's streams may hold, each. nats-server reserves the sum of its streams'
+/// limits out of the space it sees free (three quarters of the disk's free space by default),
+/// and refuses a stream past it: "insufficient storage resources".
+#[derive(Debug, Clone, Copy)]
+pub enum Streams {
+    /// 2 GiB each: the benchmarks of up to a few hundred thousand families' events.
+    Usual,
+    /// 8 GiB each: `scale`, up to 1,000,000 families (13.5 M events).
+    Large,
+}
+
+impl Streams {
+    /// For `families` realistic families (about 45 events each).
+    pub fn for_families(families: usize) -> Self {
+        if families > 50_000 { Streams::Large } else { Streams::Usual }
+    }
+}
+
+/// An event store on `nats` whose streams hold what the benchmark writes; the key bucket
+/// provisioned with the search index key, and its key store.
+pub async fn bench_store(
+    nats: &luukku_testkit::TestNats,
+    streams: Streams,
+) -> anyhow::Result<(EventStore, NatsKeyStore)> {
+    const GIB: i64 = 1024 * 1024 * 1024;
+    let max_stream_bytes = match streams {
+        Streams::Usual => 2 * GIB,
+        Streams::Large => 8 * GIB,
+    };
+    let settings = luukku_eventstore::StoreSettings { max_stream_bytes, ..Default::default() };
     let store = nats.store_with(settings).await?;
     NatsKeyStore::provision(&store).await?;
     let keys = NatsKeyStore::open(&store, luukku_testkit::key_ring()).await?;

@@ -145,7 +145,7 @@ async fn families_service(
 
 pub async fn run(args: FamiliesArgs) -> anyhow::Result<crate::stats::Row> {
     let nats = TestNats::start().await?;
-    let (store, keys) = crate::data::bench_store(&nats).await?;
+    let (store, keys) = crate::data::bench_store(&nats, crate::data::Streams::Usual).await?;
     crate::append::provision_raw(&store).await?;
     let actor = luukku_testkit::actor();
     let token: Arc<str> = luukku_testkit::auth::token(&actor).into();

@@ -77,7 +77,7 @@ async fn relations(store: &EventStore, events: u64) -> anyhow::Result<f64> {
 
 pub async fn run(args: ReplayArgs) -> anyhow::Result<crate::stats::Row> {
     let nats = TestNats::start().await?;
-    let (store, keys) = data::bench_store(&nats).await?;
+    let (store, keys) = data::bench_store(&nats, data::Streams::for_families(args.families)).await?;
     println!("luukku-bench replay: {} realistic families, nats-server {}", args.families, nats.url());
     let filled = data::fill(&store, &keys, args.families, args.families, 16).await?;
     let ends = data::ends(&store).await?;

@@ -79,7 +79,7 @@ impl Callers {
 
 pub async fn run(args: ViewArgs) -> anyhow::Result<crate::stats::Row> {
     let nats = TestNats::start().await?;
-    let (store, keys) = data::bench_store(&nats).await?;
+    let (store, keys) = data::bench_store(&nats, data::Streams::for_families(args.families)).await?;
     println!(
         "luukku-bench view: {} realistic families, {} callers x {} views, {} writers, {} write-then-view probes, nats-server {}",
         args.families,
