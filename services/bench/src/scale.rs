@@ -88,7 +88,7 @@ impl Tokens {
 
 pub async fn run(args: ScaleArgs) -> anyhow::Result<crate::stats::Row> {
     let nats = TestNats::start().await?;
-    let (store, keys) = data::bench_store(&nats).await?;
+    let (store, keys) = data::bench_store(&nats, data::Streams::Large).await?;
     println!(
         "luukku-bench scale: up to {} families ({} realistic, the rest light); views at {} callers, searches at {}, {} calls each; nats-server {}",
         args.families,
@@ -171,7 +171,7 @@ pub async fn run(args: ScaleArgs) -> anyhow::Result<crate::stats::Row> {
         Vec::new()
     } else {
         println!(
-            "each service as a process of its own on the streams as they are, on a new data folder and again on the folder it left (coordination on the rebuilt projection):"
+            "each service as a process of its own on the streams as they are, on a new data folder, then twice on the folder it left (coordination on the rebuilt projection):"
         );
         crate::processes::measure(&nats.url(), fresh.path()).await?
     };
@@ -193,14 +193,20 @@ pub async fn run(args: ScaleArgs) -> anyhow::Result<crate::stats::Row> {
         p99(first),
         p99(last)
     );
-    let restarts = || processes.iter().filter(|started| started.restart);
-    let slowest = restarts().max_by_key(|started| started.caught_up);
+    let slowest = |starts_before: u8| {
+        processes
+            .iter()
+            .filter(|started| started.starts_before == starts_before)
+            .max_by_key(|started| started.serving)
+    };
     let largest = processes.iter().max_by_key(|started| started.rss_caught_up);
-    if let (Some(slowest), Some(largest)) = (slowest, largest) {
+    if let (Some(first), Some(second), Some(largest)) = (slowest(1), slowest(2), largest) {
         println!(
-            "services: restarted on their folders, the slowest to catch up {} in {:.1} s (target: answering within 5 s); the largest {} at {:.0} MB (target: at most 300 MB)",
-            slowest.service,
-            slowest.caught_up.as_secs_f64(),
+            "services restarted on their folders: the slowest to answer {} in {:.1} s the first time, {} in {:.1} s the second (target: answering within 5 s); the largest {} at {:.0} MB (target: at most 300 MB)",
+            first.service,
+            first.serving.as_secs_f64(),
+            second.service,
+            second.serving.as_secs_f64(),
             largest.service,
             largest.rss_caught_up as f64 / 1e6
         );
@@ -231,7 +237,11 @@ pub async fn run(args: ScaleArgs) -> anyhow::Result<crate::stats::Row> {
                 .map(|started| format!(
                     "{}{} {:.1} s ({:.0} MB), {:.1} s ({:.0} MB), idle {:.0} %, folder {:.0} MB",
                     started.service,
-                    if started.restart { " again" } else { "" },
+                    match started.starts_before {
+                        0 => "",
+                        1 => " again",
+                        _ => " a third time",
+                    },
                     started.serving.as_secs_f64(),
                     started.rss_serving as f64 / 1e6,
                     started.caught_up.as_secs_f64(),
