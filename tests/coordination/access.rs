@@ -85,6 +85,42 @@ async fn every_call_allowed_or_denied_leaves_exactly_one_record() -> anyhow::Res
     Ok(())
 }
 
+/// A read whose access record cannot be stored answers nothing but `UNAVAILABLE`, in each
+/// service, and the calls answer again once the log can be written.
+#[tokio::test]
+async fn a_read_whose_access_record_cannot_be_stored_answers_nothing() -> anyhow::Result<()> {
+    let mut h = Harness::start().await?;
+    let (family_id, _, registered) = h.family("Salo").await?;
+    let at = pb::GetFamilyViewRequest { family_id: family_id.clone(), min_positions: vec![registered] };
+    h.coordination.get_family_view(h.call(at.clone())).await?;
+
+    h.store.jetstream().delete_stream(luukku_eventstore::audit::AUDIT_STREAM).await?;
+    let unrecorded = |result: Result<(), tonic::Status>| -> anyhow::Result<()> {
+        let status = result.err().ok_or_else(|| anyhow::anyhow!("answered with no access record"))?;
+        assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+        assert!(status.message().contains("access log cannot be written"), "{}", status.message());
+        Ok(())
+    };
+    unrecorded(h.coordination.get_family_view(h.call(at.clone())).await.map(drop))?;
+    let timeline = pb::GetTimelineRequest { family_id: family_id.clone(), ..Default::default() };
+    unrecorded(h.coordination.get_timeline(h.call(timeline.clone())).await.map(drop))?;
+    let family = families::GetFamilyRequest { family_id: family_id.clone() };
+    unrecorded(h.families.get_family(h.call(family.clone())).await.map(drop))?;
+
+    h.store.provision_audit().await?;
+    let view = h.coordination.get_family_view(h.call(at)).await?.into_inner();
+    assert_eq!(view.family_id, family_id);
+    h.coordination.get_timeline(h.call(timeline)).await?;
+    h.families.get_family(h.call(family)).await?;
+    let recorded: Vec<String> = h.records(&family_id).await?.iter().map(|r| r.access.rpc.clone()).collect();
+    assert_eq!(
+        recorded.iter().map(|rpc| rpc.rsplit('/').next().unwrap_or_default()).collect::<Vec<_>>(),
+        ["GetFamilyView", "GetTimeline", "GetFamily"],
+        "only the records stored after the log came back: the stream was made anew"
+    );
+    Ok(())
+}
+
 #[tokio::test]
 async fn the_family_sees_who_read_its_data_and_on_which_basis() -> anyhow::Result<()> {
     let mut h = Harness::start().await?;
