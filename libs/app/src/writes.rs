@@ -22,9 +22,10 @@
 //! combines several keys (the access policy) reads them that way. A commit that fails midway
 //! (a sled error) leaves its writes half made until [`LoggedTree::finish`] makes them.
 
+use std::collections::HashMap;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError, RwLock, Weak};
 
 /// From a record of this many bytes on, a commit takes sled's batch. Well below the
 /// size from which sled stores a value in a file of its own (a quarter of its 512 KiB
@@ -138,16 +139,29 @@ fn length(bytes: &[u8]) -> [u8; 4] {
     u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes()
 }
 
-/// A tree whose [`Writes`] are committed whole; reads go to the tree itself.
+/// A tree whose [`Writes`] are committed whole; reads go to the tree itself. Every handle of
+/// one tree, however many times it was opened, shares its commit lock and its state.
 #[derive(Clone)]
 pub struct LoggedTree {
     tree: sled::Tree,
     redo: sled::Tree,
-    /// Whether a commit failed after its record was stored: its writes may be half made.
-    unfinished: Arc<AtomicBool>,
-    /// Held by a commit (one at a time per tree), and by readers that must see commits whole.
-    whole: Arc<RwLock<()>>,
+    shared: Arc<Shared>,
 }
+
+/// What the handles of one tree share.
+struct Shared {
+    /// Whether a commit failed after its record was stored: its writes may be half made.
+    unfinished: AtomicBool,
+    /// Held by a commit (one at a time per tree), and by readers that must see commits whole.
+    whole: RwLock<()>,
+}
+
+/// The shared state of each tree opened as a [`LoggedTree`] in the process, by the address of
+/// sled's own tree: the same for every `open_tree` of a name in one database while any handle
+/// holds it (and so not reused by another tree meanwhile). A second opening of a tree gets
+/// the first's lock: with a lock of its own, its commits could interleave with the first's and
+/// overwrite their record.
+static OPEN: LazyLock<Mutex<HashMap<usize, Weak<Shared>>>> = LazyLock::new(Mutex::default);
 
 impl Deref for LoggedTree {
     type Target = sled::Tree;
@@ -162,12 +176,21 @@ impl LoggedTree {
         let name = name.as_ref();
         let tree = db.open_tree(name)?;
         let redo = db.open_tree(redo_name(name))?;
-        let tree = Self {
-            tree,
-            redo,
-            unfinished: Arc::new(AtomicBool::new(true)),
-            whole: Arc::new(RwLock::new(())),
+        let shared = {
+            let mut open = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
+            open.retain(|_, shared| shared.strong_count() > 0);
+            let address = std::ptr::from_ref(&*tree).addr();
+            match open.get(&address).and_then(Weak::upgrade) {
+                Some(shared) => shared,
+                None => {
+                    let shared =
+                        Arc::new(Shared { unfinished: AtomicBool::new(true), whole: RwLock::new(()) });
+                    open.insert(address, Arc::downgrade(&shared));
+                    shared
+                }
+            }
         };
+        let tree = Self { tree, redo, shared };
         tree.finish()?;
         Ok(tree)
     }
@@ -176,23 +199,23 @@ impl LoggedTree {
     /// Whoever reads the tree again after a failed commit (to apply its messages again) calls
     /// this first, so that it never applies them over half of their writes.
     pub fn finish(&self) -> sled::Result<()> {
-        if !self.unfinished.load(Ordering::Acquire) {
+        if !self.shared.unfinished.load(Ordering::Acquire) {
             return Ok(());
         }
-        let _one = self.whole.write().unwrap_or_else(PoisonError::into_inner);
+        let _one = self.shared.whole.write().unwrap_or_else(PoisonError::into_inner);
         self.finish_alone()
     }
 
     /// Reads with no commit of this tree under way: what `read` sees of the tree is as every
     /// commit left it, whole. It holds commits off meanwhile; keep it to a few gets.
     pub fn whole<R>(&self, read: impl FnOnce(&sled::Tree) -> R) -> R {
-        let _no_commit = self.whole.read().unwrap_or_else(PoisonError::into_inner);
+        let _no_commit = self.shared.whole.read().unwrap_or_else(PoisonError::into_inner);
         read(&self.tree)
     }
 
     /// [`LoggedTree::finish`], with the commit lock held.
     fn finish_alone(&self) -> sled::Result<()> {
-        if !self.unfinished.load(Ordering::Acquire) {
+        if !self.shared.unfinished.load(Ordering::Acquire) {
             return Ok(());
         }
         let name = self.tree.name();
@@ -211,7 +234,7 @@ impl LoggedTree {
             writes.make(&self.tree)?;
             self.redo.remove(RECORD)?;
         }
-        self.unfinished.store(false, Ordering::Release);
+        self.shared.unfinished.store(false, Ordering::Release);
         Ok(())
     }
 
@@ -227,7 +250,7 @@ impl LoggedTree {
     pub fn commit(&self, writes: Writes) -> sled::Result<()> {
         // One commit at a time per tree (the record is kept under the tree's name), and none
         // while a reader reads the tree whole.
-        let _one = self.whole.write().unwrap_or_else(PoisonError::into_inner);
+        let _one = self.shared.whole.write().unwrap_or_else(PoisonError::into_inner);
         self.finish_alone()?;
         if writes.is_empty() {
             return Ok(());
@@ -242,10 +265,10 @@ impl LoggedTree {
         }
         self.redo.insert(RECORD, writes.encode())?;
         // From here until the record is gone, a failure leaves the writes to `finish`.
-        self.unfinished.store(true, Ordering::Release);
+        self.shared.unfinished.store(true, Ordering::Release);
         writes.make(&self.tree)?;
         self.redo.remove(RECORD)?;
-        self.unfinished.store(false, Ordering::Release);
+        self.shared.unfinished.store(false, Ordering::Release);
         Ok(())
     }
 
@@ -366,7 +389,7 @@ mod tests {
         tree.insert(b"c", b"old").expect("inserts");
         // As a commit that failed after its record was stored and its first write made.
         tree.interrupted(&some_writes()).expect("stored");
-        tree.unfinished.store(true, Ordering::Release);
+        tree.shared.unfinished.store(true, Ordering::Release);
         tree.insert(b"a", b"1").expect("inserts");
         tree.finish().expect("finished");
         assert_eq!(contents(&tree), made_by_some_writes());
@@ -378,20 +401,53 @@ mod tests {
         assert_eq!(tree.get(b"a").expect("reads"), None);
     }
 
+    /// Whether a commit through `committer` (of a tree without `a`) waited while `reader` read
+    /// its tree whole.
+    fn commit_waited_for_reader(reader: &LoggedTree, committer: LoggedTree) -> bool {
+        let probe = committer.clone();
+        assert_eq!(probe.get(b"a").expect("reads"), None);
+        let (seen, commit) = reader.whole(|_| {
+            let commit = std::thread::spawn(move || committer.commit(some_writes()));
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            (probe.get(b"a").expect("reads"), commit)
+        });
+        commit.join().expect("the commit ran").expect("commits");
+        seen.is_none()
+    }
+
     #[test]
     fn a_commit_waits_for_a_reader_that_reads_the_tree_whole() {
         let db = temporary();
         let tree = LoggedTree::open(&db, "t").expect("opens");
-        let committer = tree.clone();
-        let seen = tree.whole(|read| {
-            let commit = std::thread::spawn(move || committer.commit(some_writes()));
-            std::thread::sleep(std::time::Duration::from_millis(100));
-            let seen = read.get(b"a").expect("reads");
-            (seen, commit)
-        });
-        assert_eq!(seen.0, None, "a commit was made while the reader held the tree");
-        seen.1.join().expect("the commit ran").expect("commits");
+        assert!(
+            commit_waited_for_reader(&tree, tree.clone()),
+            "a commit was made while the reader held the tree"
+        );
         assert_eq!(contents(&tree), made_by_some_writes());
+    }
+
+    #[test]
+    fn a_tree_opened_twice_has_one_commit_lock_and_one_state() {
+        let db = temporary();
+        let first = LoggedTree::open(&db, "t").expect("opens");
+        let second = LoggedTree::open(&db, "t").expect("opens again");
+        assert!(
+            commit_waited_for_reader(&first, second.clone()),
+            "the second opening committed past the first's reader"
+        );
+        assert_eq!(contents(&first), made_by_some_writes());
+        // A commit that failed through one handle is finished through the other.
+        first.interrupted(&some_writes()).expect("stored");
+        first.shared.unfinished.store(true, Ordering::Release);
+        first.remove(b"a").expect("removes");
+        second.finish().expect("finished");
+        assert_eq!(contents(&first), made_by_some_writes());
+        assert!(no_record(&db, "t"));
+        // Another tree, and the same name in another database, have locks of their own.
+        let other = LoggedTree::open(&db, "u").expect("opens");
+        assert!(!commit_waited_for_reader(&first, other), "another tree waited for this one's reader");
+        let elsewhere = LoggedTree::open(&temporary(), "t").expect("opens");
+        assert!(!commit_waited_for_reader(&first, elsewhere), "another database's tree waited");
     }
 
     #[test]
