@@ -6,6 +6,7 @@ mod chaos;
 mod commands;
 mod data;
 mod echo;
+mod engines;
 mod families;
 mod processes;
 mod replay;
@@ -57,6 +58,9 @@ enum Command {
     /// NATS node or service is killed and restarted every 20 s: acknowledged commands against
     /// the streams (0 lost, 0 duplicated), the projection against a clean rebuild, errors by code.
     Chaos(chaos::ChaosArgs),
+    /// The read models' storage engine, sled against redb, on records shaped like the
+    /// projection's at 1,000,000 families: writing, opening, views and memory.
+    Engines(engines::EnginesArgs),
 }
 
 #[tokio::main]
@@ -75,6 +79,13 @@ async fn main() -> anyhow::Result<()> {
     } else {
         None
     };
+    if let Command::Engines(args) = cli.command {
+        anyhow::ensure!(
+            cli.record.is_none(),
+            "engines compares two storage engines, not luukku with a ceiling: it has no row in the table"
+        );
+        return engines::run(args);
+    }
     let row = match cli.command {
         Command::Append(args) => append::run(args).await?,
         Command::Commands(args) => commands::run(args).await?,
@@ -83,6 +94,7 @@ async fn main() -> anyhow::Result<()> {
         Command::View(args) => view::run(args).await?,
         Command::Scale(args) => scale::run(args).await?,
         Command::Chaos(args) => chaos::run(args).await?,
+        Command::Engines(_) => unreachable!("run above"),
     };
     if let Some(path) = &cli.record {
         let mut words = vec!["luukku-bench".to_owned()];

@@ -1,0 +1,336 @@
+//! The storage engine under the read models, at a county's scale and beyond: sled 0.34 (what
+//! they use) against redb (a B-tree in one file, its cache bounded), on the same records,
+//! shaped like the coordination projection's: per family a document of 0.6–2.4 KB, one to four
+//! timeline chunks of 0.2–2 KB, and three search-index keys (random hashes, no value). Written
+//! as a rebuild writes them (the keys of 1,000 families per commit), then opened twice, each
+//! time followed by views (a family's document and its two newest chunks) from several
+//! threads. Each step runs in a process of its own (this binary again), so that its memory is
+//! the engine's: the step's time, and its resident memory at its end.
+//!
+//! Not the projection itself, nor its application: an experiment for the choice of engine,
+//! with nothing else in the process.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::stats::{latency_histogram, millis, record};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct EnginesArgs {
+    /// Families written.
+    #[arg(long, default_value_t = 1_000_000)]
+    families: usize,
+    /// Views each reader reads after an opening.
+    #[arg(long, default_value_t = 5_000)]
+    views: usize,
+    /// Threads reading views at once.
+    #[arg(long, default_value_t = 4)]
+    readers: usize,
+    /// The cache each engine is given, in MiB (the projection gives sled 128).
+    #[arg(long, default_value_t = 128)]
+    cache_mib: u64,
+    /// One step in this process: `<engine>:<write|read>:<folder>` (the benchmark runs itself so).
+    #[arg(long, hide = true)]
+    step: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Engine {
+    Sled,
+    Redb,
+}
+
+impl Engine {
+    const ALL: [Engine; 2] = [Engine::Sled, Engine::Redb];
+
+    fn name(self) -> &'static str {
+        match self {
+            Engine::Sled => "sled",
+            Engine::Redb => "redb",
+        }
+    }
+
+    fn parse(name: &str) -> anyhow::Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|engine| engine.name() == name)
+            .ok_or_else(|| anyhow::anyhow!("no engine {name}"))
+    }
+}
+
+/// The table redb keeps the records in: one, keyed as sled's tree is.
+const TABLE: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("projection");
+
+/// Families per commit, as a rebuild's batch.
+const PER_COMMIT: usize = 1_000;
+
+/// A family's id: in the order written, as ULIDs made at registration are.
+fn id(family: usize) -> [u8; 16] {
+    let mixed = (family as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (((family as u128) << 64) | u128::from(mixed)).to_be_bytes()
+}
+
+fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let mut key = vec![prefix];
+    for part in parts {
+        key.extend_from_slice(part);
+    }
+    key
+}
+
+/// The records of `family`: the same for every engine and run.
+fn records(family: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut random = fastrand::Rng::with_seed(family as u64);
+    let id = id(family);
+    let bytes = |random: &mut fastrand::Rng, low: usize, high: usize| {
+        let mut value = vec![0; random.usize(low..=high)];
+        random.fill(&mut value);
+        value
+    };
+    let mut records = vec![(key(b'f', &[&id]), bytes(&mut random, 600, 2_400))];
+    for chunk in 0..random.u32(1..=4) {
+        records.push((key(b'T', &[&id, &chunk.to_be_bytes()]), bytes(&mut random, 200, 2_000)));
+    }
+    for _ in 0..3 {
+        let hash = bytes(&mut random, 32, 32);
+        records.push((key(b'n', &[&hash, &id]), Vec::new()));
+    }
+    records
+}
+
+/// One family's view: its document and its two newest chunks, the bytes read.
+trait Store: Send + Sync {
+    fn view(&self, family: usize) -> anyhow::Result<usize>;
+}
+
+impl Store for sled::Db {
+    fn view(&self, family: usize) -> anyhow::Result<usize> {
+        let id = id(family);
+        let doc = self.get(key(b'f', &[&id]))?.ok_or_else(|| anyhow::anyhow!("family {family} missing"))?;
+        let mut bytes = doc.len();
+        for chunk in self.scan_prefix(key(b'T', &[&id])).rev().take(2) {
+            bytes += chunk?.1.len();
+        }
+        Ok(bytes)
+    }
+}
+
+impl Store for redb::Database {
+    fn view(&self, family: usize) -> anyhow::Result<usize> {
+        let id = id(family);
+        let read = self.begin_read()?;
+        let table = read.open_table(TABLE)?;
+        let doc = table
+            .get(key(b'f', &[&id]).as_slice())?
+            .ok_or_else(|| anyhow::anyhow!("family {family} missing"))?;
+        let mut bytes = doc.value().len();
+        let start = key(b'T', &[&id]);
+        let end = key(b'T', &[&id, &u32::MAX.to_be_bytes()]);
+        for chunk in table.range(start.as_slice()..end.as_slice())?.rev().take(2) {
+            bytes += chunk?.1.value().len();
+        }
+        Ok(bytes)
+    }
+}
+
+fn open_sled(folder: &Path, cache: u64) -> anyhow::Result<sled::Db> {
+    Ok(sled::Config::new().path(folder).flush_every_ms(Some(200)).cache_capacity(cache).open()?)
+}
+
+fn open_redb(folder: &Path, cache: u64) -> anyhow::Result<redb::Database> {
+    std::fs::create_dir_all(folder)?;
+    Ok(redb::Builder::new().set_cache_size(cache as usize).create(folder.join("projection.redb"))?)
+}
+
+/// Writes every family's records, a commit per [`PER_COMMIT`] families.
+fn write(engine: Engine, folder: &Path, args: &EnginesArgs) -> anyhow::Result<String> {
+    let cache = args.cache_mib * 1024 * 1024;
+    let started = Instant::now();
+    let mut written = 0usize;
+    match engine {
+        Engine::Sled => {
+            let db = open_sled(folder, cache)?;
+            for first in (0..args.families).step_by(PER_COMMIT) {
+                let mut batch = sled::Batch::default();
+                for family in first..(first + PER_COMMIT).min(args.families) {
+                    for (key, value) in records(family) {
+                        batch.insert(key, value);
+                        written += 1;
+                    }
+                }
+                db.apply_batch(batch)?;
+            }
+            db.flush()?;
+        }
+        Engine::Redb => {
+            let db = open_redb(folder, cache)?;
+            for (commit, first) in (0..args.families).step_by(PER_COMMIT).enumerate() {
+                let mut transaction = db.begin_write()?;
+                // Made durable every 50 commits, as sled flushes its log every 200 ms: a crash
+                // loses the commits since, whole.
+                if commit % 50 != 49 {
+                    transaction.set_durability(redb::Durability::Eventual);
+                }
+                {
+                    let mut table = transaction.open_table(TABLE)?;
+                    for family in first..(first + PER_COMMIT).min(args.families) {
+                        for (key, value) in records(family) {
+                            table.insert(key.as_slice(), value.as_slice())?;
+                            written += 1;
+                        }
+                    }
+                }
+                transaction.commit()?;
+            }
+            let mut last = db.begin_write()?;
+            last.set_durability(redb::Durability::Immediate);
+            last.commit()?;
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(format!("records={written} seconds={seconds:.2} rss={}", rss()?))
+}
+
+/// Opens the folder and reads views from `args.readers` threads.
+fn read(engine: Engine, folder: &Path, args: &EnginesArgs) -> anyhow::Result<String> {
+    let cache = args.cache_mib * 1024 * 1024;
+    let started = Instant::now();
+    let store: Box<dyn Store> = match engine {
+        Engine::Sled => Box::new(open_sled(folder, cache)?),
+        Engine::Redb => Box::new(open_redb(folder, cache)?),
+    };
+    let opened = started.elapsed().as_secs_f64();
+    let rss_opened = rss()?;
+    let store: &dyn Store = store.as_ref();
+    let viewing = Instant::now();
+    let histograms = std::thread::scope(|scope| {
+        let readers: Vec<_> = (0..args.readers)
+            .map(|reader| {
+                scope.spawn(move || -> anyhow::Result<hdrhistogram::Histogram<u64>> {
+                    let mut random = fastrand::Rng::with_seed(1_000 + reader as u64);
+                    let mut latencies = latency_histogram()?;
+                    for _ in 0..args.views {
+                        let began = Instant::now();
+                        store.view(random.usize(0..args.families))?;
+                        record(&mut latencies, began.elapsed());
+                    }
+                    Ok(latencies)
+                })
+            })
+            .collect();
+        readers
+            .into_iter()
+            .map(|reader| reader.join().map_err(|_| anyhow::anyhow!("a reader panicked"))?)
+            .collect::<anyhow::Result<Vec<_>>>()
+    })?;
+    let rate = (args.views * args.readers) as f64 / viewing.elapsed().as_secs_f64();
+    let mut latencies = latency_histogram()?;
+    for histogram in &histograms {
+        latencies.add(histogram)?;
+    }
+    Ok(format!(
+        "open={opened:.2} rss_opened={rss_opened} views={rate:.0} p50={:.3} p99={:.3} rss={}",
+        millis(latencies.value_at_quantile(0.50)),
+        millis(latencies.value_at_quantile(0.99)),
+        rss()?
+    ))
+}
+
+fn rss() -> anyhow::Result<u64> {
+    crate::processes::rss(std::process::id())
+}
+
+/// One step, in this process: prints its figures on its last line.
+fn step(spec: &str, args: &EnginesArgs) -> anyhow::Result<()> {
+    let mut parts = spec.splitn(3, ':');
+    let (Some(engine), Some(what), Some(folder)) = (parts.next(), parts.next(), parts.next()) else {
+        anyhow::bail!("a step is <engine>:<write|read>:<folder>, not {spec}");
+    };
+    let engine = Engine::parse(engine)?;
+    let folder = PathBuf::from(folder);
+    let figures = match what {
+        "write" => write(engine, &folder, args)?,
+        "read" => read(engine, &folder, args)?,
+        other => anyhow::bail!("no step {other}"),
+    };
+    println!("{figures}");
+    Ok(())
+}
+
+/// Runs one step in a process of its own: its figures, by name.
+fn run_step(engine: Engine, what: &str, folder: &Path, args: &EnginesArgs) -> anyhow::Result<Figures> {
+    let output = std::process::Command::new(std::env::current_exe()?)
+        .arg("engines")
+        .args(["--families", &args.families.to_string(), "--views", &args.views.to_string()])
+        .args(["--readers", &args.readers.to_string(), "--cache-mib", &args.cache_mib.to_string()])
+        .arg("--step")
+        .arg(format!("{}:{what}:{}", engine.name(), folder.display()))
+        .output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    anyhow::ensure!(
+        output.status.success(),
+        "{} {what} failed: {}{}",
+        engine.name(),
+        stdout,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let line = stdout.lines().last().unwrap_or_default();
+    Ok(Figures(
+        line.split_whitespace()
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+    ))
+}
+
+struct Figures(Vec<(String, String)>);
+
+impl Figures {
+    fn get(&self, name: &str) -> anyhow::Result<f64> {
+        let (_, value) =
+            self.0.iter().find(|(key, _)| key == name).ok_or_else(|| anyhow::anyhow!("no figure {name}"))?;
+        Ok(value.parse()?)
+    }
+
+    fn mib(&self, name: &str) -> anyhow::Result<f64> {
+        Ok(self.get(name)? / (1024.0 * 1024.0))
+    }
+}
+
+pub fn run(args: EnginesArgs) -> anyhow::Result<()> {
+    if let Some(spec) = &args.step {
+        return step(spec, &args);
+    }
+    println!(
+        "luukku-bench engines: {} families of records shaped like the projection's, {} readers x {} views after each opening, a {} MiB cache",
+        args.families, args.readers, args.views, args.cache_mib
+    );
+    for engine in Engine::ALL {
+        let folder = tempfile::tempdir()?;
+        let data = folder.path().join(engine.name());
+        let written = run_step(engine, "write", &data, &args)?;
+        let size = crate::scale::folder_bytes(&data)? as f64 / (1024.0 * 1024.0);
+        println!(
+            "{}: wrote {:.0} records in {:.1} s ({:.0}/s), RSS {:.0} MiB at the end; {size:.0} MiB on disk",
+            engine.name(),
+            written.get("records")?,
+            written.get("seconds")?,
+            written.get("records")? / written.get("seconds")?,
+            written.mib("rss")?
+        );
+        for opening in ["opened", "opened again"] {
+            let read = run_step(engine, "read", &data, &args)?;
+            println!(
+                "{}: {opening} in {:.2} s (RSS {:.0} MiB); {:.0} views/s, p50 {:.3} ms, p99 {:.3} ms; RSS {:.0} MiB after the views",
+                engine.name(),
+                read.get("open")?,
+                read.mib("rss_opened")?,
+                read.get("views")?,
+                read.get("p50")?,
+                read.get("p99")?,
+                read.mib("rss")?
+            );
+        }
+    }
+    Ok(())
+}
