@@ -172,6 +172,8 @@ impl Deref for LoggedTree {
 
 impl LoggedTree {
     /// Opens (or makes) the tree `name` of `db`, first finishing a commit a crash interrupted.
+    /// An opening of a tree that is open already shares its state: it waits for a commit of it
+    /// under way to end, so it must not be made inside [`LoggedTree::whole`] of the same tree.
     pub fn open(db: &sled::Db, name: impl AsRef<[u8]>) -> sled::Result<Self> {
         let name = name.as_ref();
         let tree = db.open_tree(name)?;
@@ -443,11 +445,12 @@ mod tests {
         second.finish().expect("finished");
         assert_eq!(contents(&first), made_by_some_writes());
         assert!(no_record(&db, "t"));
+        assert!(Arc::ptr_eq(&first.shared, &second.shared));
         // Another tree, and the same name in another database, have locks of their own.
         let other = LoggedTree::open(&db, "u").expect("opens");
-        assert!(!commit_waited_for_reader(&first, other), "another tree waited for this one's reader");
+        assert!(!Arc::ptr_eq(&first.shared, &other.shared), "another tree shares this one's lock");
         let elsewhere = LoggedTree::open(&temporary(), "t").expect("opens");
-        assert!(!commit_waited_for_reader(&first, elsewhere), "another database's tree waited");
+        assert!(!Arc::ptr_eq(&first.shared, &elsewhere.shared), "another database's tree shares it");
     }
 
     #[test]
@@ -464,8 +467,12 @@ mod tests {
         let tree = LoggedTree::open(&db, "t").expect("opens");
         tree.interrupted(&some_writes()).expect("stored");
         assert!(LoggedTree::drop_tree(&db, "t").expect("drops"));
-        let tree = LoggedTree::open(&db, "t").expect("opens");
-        assert!(tree.is_empty());
+        let made_anew = LoggedTree::open(&db, "t").expect("opens");
+        assert!(made_anew.is_empty());
+        assert!(
+            !Arc::ptr_eq(&tree.shared, &made_anew.shared),
+            "a tree made anew shares the dropped one's lock"
+        );
     }
 
     #[test]
