@@ -2,9 +2,9 @@
 //! they use) against redb (a B-tree in one file, its cache bounded), on the same records,
 //! shaped like the coordination projection's: per family a document of 0.6–2.4 KB, one to four
 //! timeline chunks of 0.2–2 KB, and three search-index keys (random hashes, no value). Written
-//! as a rebuild writes them (the keys of 1,000 families per commit), then opened twice, each
-//! time followed by views (a family's document and its two newest chunks) from several
-//! threads. Each step runs in a process of its own (this binary again), so that its memory is
+//! as a rebuild writes them (the keys of 1,000 families per commit), then opened twice, and
+//! once more after a process writing to it was stopped unclosed (a crash), each time followed
+//! by views (a family's document and its two newest chunks) from several threads. Each step runs in a process of its own (this binary again), so that its memory is
 //! the engine's: the step's time, and its resident memory at its end.
 //!
 //! Not the projection itself, nor its application: an experiment for the choice of engine,
@@ -29,7 +29,8 @@ pub struct EnginesArgs {
     /// The cache each engine is given, in MiB (the projection gives sled 128).
     #[arg(long, default_value_t = 128)]
     cache_mib: u64,
-    /// One step in this process: `<engine>:<write|read>:<folder>` (the benchmark runs itself so).
+    /// One step in this process: `<engine>:<write|read|crash>:<folder>` (the benchmark runs itself
+    /// so).
     #[arg(long, hide = true)]
     step: Option<String>,
 }
@@ -142,51 +143,83 @@ fn open_redb(folder: &Path, cache: u64) -> anyhow::Result<redb::Database> {
     Ok(redb::Builder::new().set_cache_size(cache as usize).create(folder.join("projection.redb"))?)
 }
 
-/// Writes every family's records, a commit per [`PER_COMMIT`] families.
-fn write(engine: Engine, folder: &Path, args: &EnginesArgs) -> anyhow::Result<String> {
+/// How often a commit is made durable at least, as sled flushes the coordination
+/// projection's log: a crash loses the commits since, whole.
+const DURABLE_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Families the crash step writes again before it stops the process, unclosed.
+const CRASH_FAMILIES: usize = 20_000;
+
+/// Writes the records of `families`, a commit per [`PER_COMMIT`] families: the records written.
+/// sled's log is flushed every 200 ms by its own thread, and at the end when `close`. redb
+/// commits without writing to disk (`Durability::None`) but every 200 ms, when it commits
+/// durably, with the state its quick repair reads after a crash.
+fn write_families(
+    engine: Engine,
+    folder: &Path,
+    args: &EnginesArgs,
+    families: std::ops::Range<usize>,
+    close: bool,
+) -> anyhow::Result<usize> {
     let cache = args.cache_mib * 1024 * 1024;
-    let started = Instant::now();
+    let commits = || {
+        let (start, end) = (families.start, families.end);
+        (start..end).step_by(PER_COMMIT).map(move |first| first..(first + PER_COMMIT).min(end))
+    };
     let mut written = 0usize;
     match engine {
         Engine::Sled => {
             let db = open_sled(folder, cache)?;
-            for first in (0..args.families).step_by(PER_COMMIT) {
+            for commit in commits() {
                 let mut batch = sled::Batch::default();
-                for family in first..(first + PER_COMMIT).min(args.families) {
-                    for (key, value) in records(family) {
-                        batch.insert(key, value);
-                        written += 1;
-                    }
+                for (key, value) in commit.flat_map(records) {
+                    batch.insert(key, value);
+                    written += 1;
                 }
                 db.apply_batch(batch)?;
             }
-            db.flush()?;
+            if close {
+                db.flush()?;
+            } else {
+                std::process::abort();
+            }
         }
         Engine::Redb => {
             let db = open_redb(folder, cache)?;
-            for (commit, first) in (0..args.families).step_by(PER_COMMIT).enumerate() {
+            let mut durable = Instant::now();
+            for commit in commits() {
                 let mut transaction = db.begin_write()?;
-                // Made durable every 50 commits, as sled flushes its log every 200 ms: a crash
-                // loses the commits since, whole.
-                if commit % 50 != 49 {
-                    transaction.set_durability(redb::Durability::Eventual);
+                if durable.elapsed() < DURABLE_EVERY {
+                    transaction.set_durability(redb::Durability::None);
+                } else {
+                    transaction.set_quick_repair(true);
+                    durable = Instant::now();
                 }
                 {
                     let mut table = transaction.open_table(TABLE)?;
-                    for family in first..(first + PER_COMMIT).min(args.families) {
-                        for (key, value) in records(family) {
-                            table.insert(key.as_slice(), value.as_slice())?;
-                            written += 1;
-                        }
+                    for (key, value) in commit.flat_map(records) {
+                        table.insert(key.as_slice(), value.as_slice())?;
+                        written += 1;
                     }
                 }
                 transaction.commit()?;
             }
-            let mut last = db.begin_write()?;
-            last.set_durability(redb::Durability::Immediate);
-            last.commit()?;
+            if close {
+                let mut last = db.begin_write()?;
+                last.set_quick_repair(true);
+                last.commit()?;
+            } else {
+                std::process::abort();
+            }
         }
     }
+    Ok(written)
+}
+
+/// Writes every family's records into a new folder, and closes it.
+fn write(engine: Engine, folder: &Path, args: &EnginesArgs) -> anyhow::Result<String> {
+    let started = Instant::now();
+    let written = write_families(engine, folder, args, 0..args.families, true)?;
     let seconds = started.elapsed().as_secs_f64();
     Ok(format!("records={written} seconds={seconds:.2} rss={}", rss()?))
 }
@@ -244,12 +277,16 @@ fn rss() -> anyhow::Result<u64> {
 fn step(spec: &str, args: &EnginesArgs) -> anyhow::Result<()> {
     let mut parts = spec.splitn(3, ':');
     let (Some(engine), Some(what), Some(folder)) = (parts.next(), parts.next(), parts.next()) else {
-        anyhow::bail!("a step is <engine>:<write|read>:<folder>, not {spec}");
+        anyhow::bail!("a step is <engine>:<write|read|crash>:<folder>, not {spec}");
     };
     let engine = Engine::parse(engine)?;
     let folder = PathBuf::from(folder);
     let figures = match what {
         "write" => write(engine, &folder, args)?,
+        "crash" => {
+            write_families(engine, &folder, args, 0..CRASH_FAMILIES.min(args.families), false)?;
+            anyhow::bail!("the crash step ended without stopping the process")
+        }
         "read" => read(engine, &folder, args)?,
         other => anyhow::bail!("no step {other}"),
     };
@@ -257,15 +294,38 @@ fn step(spec: &str, args: &EnginesArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs one step in a process of its own: its figures, by name.
-fn run_step(engine: Engine, what: &str, folder: &Path, args: &EnginesArgs) -> anyhow::Result<Figures> {
-    let output = std::process::Command::new(std::env::current_exe()?)
+/// Writes [`CRASH_FAMILIES`] families again in a process of its own, which stops unclosed
+/// (aborted) right after its last commit.
+fn crash(engine: Engine, folder: &Path, args: &EnginesArgs) -> anyhow::Result<()> {
+    let output = step_command(engine, "crash", folder, args)?.output()?;
+    anyhow::ensure!(
+        !output.status.success(),
+        "{} crash ended as if closed: {}",
+        engine.name(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(())
+}
+
+fn step_command(
+    engine: Engine,
+    what: &str,
+    folder: &Path,
+    args: &EnginesArgs,
+) -> anyhow::Result<std::process::Command> {
+    let mut command = std::process::Command::new(std::env::current_exe()?);
+    command
         .arg("engines")
         .args(["--families", &args.families.to_string(), "--views", &args.views.to_string()])
         .args(["--readers", &args.readers.to_string(), "--cache-mib", &args.cache_mib.to_string()])
         .arg("--step")
-        .arg(format!("{}:{what}:{}", engine.name(), folder.display()))
-        .output()?;
+        .arg(format!("{}:{what}:{}", engine.name(), folder.display()));
+    Ok(command)
+}
+
+/// Runs one step in a process of its own: its figures, by name.
+fn run_step(engine: Engine, what: &str, folder: &Path, args: &EnginesArgs) -> anyhow::Result<Figures> {
+    let output = step_command(engine, what, folder, args)?.output()?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     anyhow::ensure!(
         output.status.success(),
@@ -318,7 +378,10 @@ pub fn run(args: EnginesArgs) -> anyhow::Result<()> {
             written.get("records")? / written.get("seconds")?,
             written.mib("rss")?
         );
-        for opening in ["opened", "opened again"] {
+        for opening in ["opened", "opened again", "opened after a crash"] {
+            if opening == "opened after a crash" {
+                crash(engine, &data, &args)?;
+            }
             let read = run_step(engine, "read", &data, &args)?;
             println!(
                 "{}: {opening} in {:.2} s (RSS {:.0} MiB); {:.0} views/s, p50 {:.3} ms, p99 {:.3} ms; RSS {:.0} MiB after the views",
