@@ -4,8 +4,9 @@
 //! timeline chunks of 0.2–2 KB, and three search-index keys (random hashes, no value). Written
 //! as a rebuild writes them (the keys of 1,000 families per commit), then opened twice, and
 //! once more after a process writing to it was stopped unclosed (a crash), each time followed
-//! by views (a family's document and its two newest chunks) from several threads. Each step runs in a process of its own (this binary again), so that its memory is
-//! the engine's: the step's time, and its resident memory at its end.
+//! by views (a family's document and its two newest chunks) from several threads. Each step
+//! runs in a process of its own (this binary again), so that its memory is the engine's: the
+//! step's time, and its resident memory at its end.
 //!
 //! Not the projection itself, nor its application: an experiment for the choice of engine,
 //! with nothing else in the process.
@@ -33,6 +34,12 @@ pub struct EnginesArgs {
     /// so).
     #[arg(long, hide = true)]
     step: Option<String>,
+}
+
+impl EnginesArgs {
+    fn cache_bytes(&self) -> u64 {
+        self.cache_mib * 1024 * 1024
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,7 +168,7 @@ fn write_families(
     families: std::ops::Range<usize>,
     close: bool,
 ) -> anyhow::Result<usize> {
-    let cache = args.cache_mib * 1024 * 1024;
+    let cache = args.cache_bytes();
     let commits = || {
         let (start, end) = (families.start, families.end);
         (start..end).step_by(PER_COMMIT).map(move |first| first..(first + PER_COMMIT).min(end))
@@ -221,19 +228,19 @@ fn write(engine: Engine, folder: &Path, args: &EnginesArgs) -> anyhow::Result<St
     let started = Instant::now();
     let written = write_families(engine, folder, args, 0..args.families, true)?;
     let seconds = started.elapsed().as_secs_f64();
-    Ok(format!("records={written} seconds={seconds:.2} rss={}", rss()?))
+    Ok(format!("records={written} seconds={seconds:.2} rss={}", crate::scale::rss()?))
 }
 
 /// Opens the folder and reads views from `args.readers` threads.
 fn read(engine: Engine, folder: &Path, args: &EnginesArgs) -> anyhow::Result<String> {
-    let cache = args.cache_mib * 1024 * 1024;
+    let cache = args.cache_bytes();
     let started = Instant::now();
     let store: Box<dyn Store> = match engine {
         Engine::Sled => Box::new(open_sled(folder, cache)?),
         Engine::Redb => Box::new(open_redb(folder, cache)?),
     };
     let opened = started.elapsed().as_secs_f64();
-    let rss_opened = rss()?;
+    let rss_opened = crate::scale::rss()?;
     let store: &dyn Store = store.as_ref();
     let viewing = Instant::now();
     let histograms = std::thread::scope(|scope| {
@@ -265,12 +272,8 @@ fn read(engine: Engine, folder: &Path, args: &EnginesArgs) -> anyhow::Result<Str
         "open={opened:.2} rss_opened={rss_opened} views={rate:.0} p50={:.3} p99={:.3} rss={}",
         millis(latencies.value_at_quantile(0.50)),
         millis(latencies.value_at_quantile(0.99)),
-        rss()?
+        crate::scale::rss()?
     ))
-}
-
-fn rss() -> anyhow::Result<u64> {
-    crate::processes::rss(std::process::id())
 }
 
 /// One step, in this process: prints its figures on its last line.
@@ -378,8 +381,10 @@ pub fn run(args: EnginesArgs) -> anyhow::Result<()> {
             written.get("records")? / written.get("seconds")?,
             written.mib("rss")?
         );
-        for opening in ["opened", "opened again", "opened after a crash"] {
-            if opening == "opened after a crash" {
+        for (opening, after_a_crash) in
+            [("opened", false), ("opened again", false), ("opened after a crash", true)]
+        {
+            if after_a_crash {
                 crash(engine, &data, &args)?;
             }
             let read = run_step(engine, "read", &data, &args)?;

@@ -79,13 +79,6 @@ async fn main() -> anyhow::Result<()> {
     } else {
         None
     };
-    if let Command::Engines(args) = cli.command {
-        anyhow::ensure!(
-            cli.record.is_none(),
-            "engines compares two storage engines, not luukku with a ceiling: it has no row in the table"
-        );
-        return engines::run(args);
-    }
     let row = match cli.command {
         Command::Append(args) => append::run(args).await?,
         Command::Commands(args) => commands::run(args).await?,
@@ -94,7 +87,13 @@ async fn main() -> anyhow::Result<()> {
         Command::View(args) => view::run(args).await?,
         Command::Scale(args) => scale::run(args).await?,
         Command::Chaos(args) => chaos::run(args).await?,
-        Command::Engines(_) => unreachable!("run above"),
+        Command::Engines(args) => {
+            anyhow::ensure!(
+                cli.record.is_none(),
+                "engines compares two storage engines, not luukku with a ceiling: it has no row in the table"
+            );
+            return engines::run(args);
+        }
     };
     if let Some(path) = &cli.record {
         let mut words = vec!["luukku-bench".to_owned()];

@@ -355,6 +355,6 @@ pub(crate) fn folder_bytes(folder: &Path) -> anyhow::Result<u64> {
 }
 
 /// This process's resident memory.
-fn rss() -> anyhow::Result<u64> {
+pub(crate) fn rss() -> anyhow::Result<u64> {
     crate::processes::rss(std::process::id())
 }
