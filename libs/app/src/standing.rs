@@ -333,9 +333,18 @@ async fn report(reader: Weak<Standing>) {
             this.report_now().await;
             reported = Some(tokio::time::Instant::now());
         }
+        let unsettled = this.state().positions.is_empty() || this.starting();
         drop(this);
-        tokio::time::sleep(if lagging { LAG_EVERY } else { REPORT_EVERY }).await;
+        tokio::time::sleep(next_turn(lagging, unsettled)).await;
     }
+}
+
+/// When the report task looks again: soon while the reader is behind, or while it has not
+/// read where it stands yet or is still starting (its lag is unknown until then, and a gauge
+/// first set a whole report later would say nothing of the start); otherwise with the next
+/// report.
+fn next_turn(lagging: bool, unsettled: bool) -> Duration {
+    if lagging || unsettled { LAG_EVERY } else { REPORT_EVERY }
 }
 
 /// A message that decoded as an envelope but whose events do not: of a newer release (an
