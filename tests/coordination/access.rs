@@ -123,6 +123,67 @@ async fn a_read_whose_access_record_cannot_be_stored_answers_nothing() -> anyhow
     Ok(())
 }
 
+/// A family's report after the access log's stream was deleted and made anew, and had passed
+/// where the projection's copy of it stood before any report asked: it lists the new stream's
+/// records, oldest first, and none of the old one's (or answers `UNAVAILABLE` while the copy
+/// is read again), never a mix of the two.
+#[tokio::test]
+async fn a_report_after_the_access_log_was_made_anew_lists_only_the_new_streams_records() -> anyhow::Result<()>
+{
+    let mut h = Harness::start().await?;
+    let (family_id, members, _) = h.family("Salo").await?;
+    let family: FamilyId = family_id.parse()?;
+    let maria = MemberRef { family_id: family, member_id: members[0].parse()? };
+    let token = member_token(&actor_as("idp.maria", Role::FamilyMember, None), maria);
+    let ask = pb::GetAccessLogRequest { family_id: family_id.clone(), page_size: 1000, ..Default::default() };
+    let before =
+        h.coordination.get_access_log(luukku_grpc::with_token(ask.clone(), &token)).await?.into_inner();
+    assert!(before.entries.iter().any(|entry| entry.rpc.ends_with("/RegisterFamily")), "{before:?}");
+
+    let copied_to = h.store.audit_last_sequence().await?;
+    h.store.jetstream().delete_stream(luukku_eventstore::audit::AUDIT_STREAM).await?;
+    h.store.provision_audit().await?;
+    let reader = professional("lukija", Sector::School);
+    let log = AccessLog::start(h.store.clone());
+    let reads = copied_to + 3;
+    for _ in 0..reads {
+        log.record(statutory_read(reader.clone(), family)).await?;
+    }
+    assert!(h.store.audit_last_sequence().await? > copied_to, "the new stream passed the old copy");
+
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    let report = loop {
+        match h.coordination.get_access_log(luukku_grpc::with_token(ask.clone(), &token)).await {
+            Ok(report) => break report.into_inner(),
+            Err(status) => {
+                assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+                assert!(tokio::time::Instant::now() < deadline, "still refused: {status:?}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    };
+    assert!(
+        !report.entries.iter().any(|entry| entry.rpc.ends_with("/RegisterFamily")),
+        "the old stream's records are not listed: {report:?}"
+    );
+    let by_reader = report
+        .entries
+        .iter()
+        .filter(|entry| entry.actor.as_ref().is_some_and(|actor| actor.person_id == "lukija"))
+        .count();
+    assert_eq!(by_reader, usize::try_from(reads)?, "every read stored in the new stream is listed");
+    let listed: Vec<(&str, i64)> =
+        report.entries.iter().map(|entry| (entry.rpc.as_str(), entry.at_ms)).collect();
+    let stored = h.records(&family_id).await?;
+    let held: Vec<(&str, i64)> = stored
+        .iter()
+        .take(listed.len())
+        .map(|record| (record.access.rpc.as_str(), record.access.at.as_millis()))
+        .collect();
+    assert_eq!(listed, held, "as the new stream holds them, oldest first");
+    Ok(())
+}
+
 #[tokio::test]
 async fn the_family_sees_who_read_its_data_and_on_which_basis() -> anyhow::Result<()> {
     let mut h = Harness::start().await?;

@@ -60,6 +60,28 @@ async fn fresh_projection(
     Ok((folder, fresh))
 }
 
+/// Runs a projector on `folder` until it prints a line `until` holds for, then stops it
+/// cleanly (SIGTERM flushes).
+async fn project_until(
+    url: &str,
+    folder: &std::path::Path,
+    until: impl Fn(&str) -> bool,
+) -> anyhow::Result<()> {
+    let (mut child, mut lines) = spawn_projector(url, folder).await?;
+    loop {
+        let line = lines.next_line().await?.ok_or_else(|| anyhow::anyhow!("the projector ended"))?;
+        if until(&line) {
+            break;
+        }
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id().unwrap_or(0))?),
+        nix::sys::signal::Signal::SIGTERM,
+    )?;
+    child.wait().await?;
+    Ok(())
+}
+
 async fn spawn_projector(
     url: &str,
     folder: &std::path::Path,
@@ -76,8 +98,12 @@ async fn spawn_projector(
 }
 
 /// The positions a projector line gives, in the order of `Stream::ALL`.
+/// The positions a projector's line gives; none for a line of another kind.
 fn positions_of(line: &str) -> Vec<u64> {
-    line.split_whitespace().skip(1).map(|v| v.parse().unwrap_or(0)).collect()
+    match line.strip_prefix("positions ") {
+        Some(positions) => positions.split_whitespace().map(|v| v.parse().unwrap_or(0)).collect(),
+        None => Vec::new(),
+    }
 }
 
 /// Copies every message of `stream` `times` over, each copy to an aggregate of its own: the
@@ -162,26 +188,73 @@ async fn a_projection_killed_mid_stream_resumes_to_the_same_bytes_as_a_rebuild()
     child.kill().await?;
     child.wait().await?;
 
-    let (mut child, mut lines) = spawn_projector(&h.nats.url(), crashed.path()).await?;
-    loop {
-        let line = lines.next_line().await?.ok_or_else(|| anyhow::anyhow!("the projector ended"))?;
-        if positions_of(&line) == last {
-            break;
-        }
-    }
-    // Stop it cleanly (SIGTERM flushes), then compare with the live projection, which ran
-    // from the start without a crash.
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(i32::try_from(child.id().unwrap_or(0))?),
-        nix::sys::signal::Signal::SIGTERM,
-    )?;
-    child.wait().await?;
+    // Resumed, and stopped cleanly once at the end, then compared with the live projection,
+    // which ran from the start without a crash.
+    project_until(&h.nats.url(), crashed.path(), |line| positions_of(line) == last).await?;
     caught_up(&h.projection, &h.store).await?;
     h.projection.flush().await?;
     let resumed = dump_folder(crashed.path())?;
     let clean = h.projection.tree().dump()?;
     assert_eq!(resumed.len(), clean.len());
     assert!(resumed == clean, "the resumed projection differs from the clean one");
+    Ok(())
+}
+
+/// A projection started on its folder after the access log's stream was deleted and made
+/// anew while it was stopped, the new stream already past where its copy stood: the family's
+/// report lists the new stream's records, and none of the old one's.
+#[tokio::test]
+async fn a_projection_restarted_after_the_access_log_was_made_anew_copies_the_new_stream()
+-> anyhow::Result<()> {
+    use luukku_eventstore::audit::{AccessLog, AuditQuery, ReportQuery};
+    let mut h = Harness::start().await?;
+    let (family_id, _, _) = h.family("Salo").await?;
+    let family = FamilyId::parse(&family_id)?;
+    let copied_to = h.store.audit_last_sequence().await?;
+    assert!(copied_to > 0, "registering the family left a record");
+
+    // The copy reaches the log's end, and the projection is stopped.
+    let folder = tempfile::tempdir()?;
+    project_until(&h.nats.url(), folder.path(), |line| {
+        line.strip_prefix("access-log ").and_then(|at| at.parse::<u64>().ok()) >= Some(copied_to)
+    })
+    .await?;
+
+    h.store.jetstream().delete_stream(luukku_eventstore::audit::AUDIT_STREAM).await?;
+    h.store.provision_audit().await?;
+    let log = AccessLog::start(h.store.clone());
+    for _ in 0..copied_to + 3 {
+        log.record(statutory_read(luukku_testkit::actor(), family)).await?;
+    }
+    let stored: Vec<(u64, String)> = h
+        .store
+        .read_audit(&AuditQuery { family: Some(family), ..AuditQuery::default() })
+        .await?
+        .into_iter()
+        .filter_map(|stored| Some((stored.sequence, stored.record?.access.rpc)))
+        .collect();
+    assert!(
+        stored.last().map(|(sequence, _)| *sequence) > Some(copied_to),
+        "the new stream passed the old copy"
+    );
+
+    let indexing = luukku_coordination::Indexing::from_keys(h.keys.clone());
+    let restarted = luukku_coordination::Projection::open(folder.path(), h.store.clone(), indexing)?;
+    let query = ReportQuery::whole(family, 500);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let report = loop {
+        match restarted.access_log().report(&query).await {
+            Ok(report) => break report,
+            Err(error) => {
+                assert!(matches!(error, luukku_app::AppError::Unavailable(_)), "{error}");
+                assert!(tokio::time::Instant::now() < deadline, "still refused: {error}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let listed: Vec<(u64, String)> =
+        report.records.iter().map(|(sequence, record)| (*sequence, record.access.rpc.clone())).collect();
+    assert_eq!(listed, stored, "the new stream's records, and none of the old one's");
     Ok(())
 }
 

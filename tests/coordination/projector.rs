@@ -1,5 +1,6 @@
-//! A projection process for the crash test: follows the streams into sled under a folder and
-//! prints its positions every 20 ms until killed (or, on SIGTERM, flushes and exits). The
+//! A projection process for the crash and restart tests: follows the streams into sled under a
+//! folder and prints its positions, and on a line of its own how far its copy of the access log
+//! reaches, every 20 ms until killed (or, on SIGTERM, flushes and exits). The
 //! key-encryption key of the family keys comes in `LUUKKU_KEK`.
 
 use std::path::PathBuf;
@@ -24,6 +25,7 @@ async fn main() -> anyhow::Result<()> {
                 let positions: Vec<String> =
                     coordination.positions().iter().map(|(_, sequence)| sequence.to_string()).collect();
                 println!("positions {}", positions.join(" "));
+                println!("access-log {}", coordination.access_log().reached());
             }
             _ = terminate.recv() => {
                 coordination.flush().await?;

@@ -698,6 +698,17 @@ impl FollowedMessage {
     }
 }
 
+/// The access log stream there is, and how far it reaches. A stream deleted and made anew has
+/// another `created` time, and its sequences start again from 1: a copy of the old one's
+/// records says nothing of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditEnd {
+    /// When the stream was made, in nanoseconds since the epoch.
+    pub created: i128,
+    /// Its last sequence (0 when it has no message).
+    pub last_sequence: u64,
+}
+
 type Live = std::pin::Pin<
     Box<dyn futures::Stream<Item = std::result::Result<jetstream::Message, async_nats::Error>> + Send>,
 >;
@@ -705,8 +716,14 @@ type Live = std::pin::Pin<
 impl EventStore {
     /// The sequence of the access log's last record (0 when it has none).
     pub async fn audit_last_sequence(&self) -> Result<u64> {
+        Ok(self.audit_end().await?.last_sequence)
+    }
+
+    /// Which access log stream there is, and its last sequence, in one question.
+    pub async fn audit_end(&self) -> Result<AuditEnd> {
         let stream = self.jetstream.get_stream(AUDIT_STREAM).await.map_err(Error::nats)?;
-        Ok(stream.cached_info().state.last_sequence)
+        let info = stream.cached_info();
+        Ok(AuditEnd { created: info.created.unix_timestamp_nanos(), last_sequence: info.state.last_sequence })
     }
 
     /// Every message of the access log from sequence `from` on, then each new one, for as long
