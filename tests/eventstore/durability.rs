@@ -71,3 +71,62 @@ async fn a_publish_that_times_out_is_sent_again_and_written_once() -> anyhow::Re
     assert_eq!(loaded.version, appended.position.sequence);
     Ok(())
 }
+
+/// A follower at its stream's end when the server restarts goes on with what is appended
+/// after, and delivers nothing it was not asked for: the client makes a lost ordered consumer
+/// anew from the stream's start when it had delivered nothing yet.
+#[tokio::test]
+async fn a_follower_at_the_end_goes_on_after_a_restart_without_reading_the_stream_again() -> anyhow::Result<()>
+{
+    use futures::StreamExt;
+    let mut nats = TestNats::start().await?;
+    let store = nats.store().await?;
+    let aggregate = new_aggregate();
+    let mut version = 0;
+    for text in ["one", "two", "three"] {
+        let expected = if version == 0 { Expected::New } else { Expected::Version(version) };
+        version = append_note(&store, &aggregate, expected, text).await?.position.sequence;
+    }
+    let (delivered, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let follow = store.follow(luukku_eventstore::Stream::Families, version + 1);
+    tokio::spawn(async move {
+        let mut follow = std::pin::pin!(follow);
+        while let Some(item) = follow.next().await {
+            if delivered.send(item.map(|recorded| recorded.position.sequence).ok()).is_err() {
+                return;
+            }
+        }
+    });
+    // Its consumer exists before the restart, and is made again after it.
+    let consumers = |store: luukku_eventstore::EventStore| async move {
+        let stream = store.stream(luukku_eventstore::Stream::Families).await?;
+        anyhow::Ok(stream.cached_info().state.consumer_count)
+    };
+    wait_until(|| consumers(store.clone()), |count| *count > 0).await?;
+    nats.server.kill().await?;
+    nats.server.restart().await?;
+    let store = nats.store().await?;
+    wait_until(|| consumers(store.clone()), |count| *count > 0).await?;
+
+    let next = append_note(&store, &aggregate, Expected::Version(version), "four").await?;
+    let first = tokio::time::timeout(Duration::from_secs(30), received.recv()).await?;
+    assert_eq!(first, Some(Some(next.position.sequence)), "only what was appended after its start");
+    Ok(())
+}
+
+/// Asks `ask` until `done` holds for its answer, for up to 30 s.
+async fn wait_until<T, F: std::future::Future<Output = anyhow::Result<T>>>(
+    ask: impl Fn() -> F,
+    done: impl Fn(&T) -> bool,
+) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(answer) = ask().await
+            && done(&answer)
+        {
+            return Ok(());
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "not within 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -16,6 +16,7 @@ pub mod glass;
 pub mod keys;
 pub mod links;
 mod load;
+pub mod ordered;
 pub mod quarantine;
 mod read;
 mod store;

@@ -67,7 +67,7 @@ impl EventStore {
             })
             .await
             .map_err(Error::nats)?;
-        let messages = consumer.messages().await.map_err(Error::nats)?;
+        let messages = crate::ordered::messages(consumer).await.map_err(Error::nats)?;
         Ok(Box::pin(messages.map(move |message| {
             let message = message.map_err(|error| Error::Unavailable(error.to_string()))?;
             let sequence = message.info().map_err(Error::nats)?.stream_sequence;

@@ -51,7 +51,7 @@ pub async fn tail(store: &EventStore, args: TailArgs) -> anyhow::Result<()> {
         .await?
         .create_consumer(OrderedConfig { deliver_policy, filter_subject: filter, ..Default::default() })
         .await?;
-    let mut messages = consumer.messages().await?;
+    let mut messages = luukku_eventstore::ordered::messages(consumer).await?;
     while let Some(message) = messages.next().await {
         let message = message?;
         let sequence = message.info().map_err(|error| anyhow::anyhow!("{error}"))?.stream_sequence;
