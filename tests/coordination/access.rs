@@ -139,6 +139,13 @@ async fn a_report_after_the_access_log_was_made_anew_lists_only_the_new_streams_
     let before =
         h.coordination.get_access_log(luukku_grpc::with_token(ask.clone(), &token)).await?.into_inner();
     assert!(before.entries.iter().any(|entry| entry.rpc.ends_with("/RegisterFamily")), "{before:?}");
+    let first_page = pb::GetAccessLogRequest { page_size: 1, ..ask.clone() };
+    let first = h
+        .coordination
+        .get_access_log(luukku_grpc::with_token(first_page.clone(), &token))
+        .await?
+        .into_inner();
+    assert!(!first.next_page_token.is_empty(), "more than one record");
 
     let copied_to = h.store.audit_last_sequence().await?;
     h.store.jetstream().delete_stream(luukku_eventstore::audit::AUDIT_STREAM).await?;
@@ -181,6 +188,26 @@ async fn a_report_after_the_access_log_was_made_anew_lists_only_the_new_streams_
         .map(|record| (record.access.rpc.as_str(), record.access.at.as_millis()))
         .collect();
     assert_eq!(listed, held, "as the new stream holds them, oldest first");
+
+    // A report paged through from the old stream does not go on into the new one.
+    let next = pb::GetAccessLogRequest { page_token: first.next_page_token, ..first_page.clone() };
+    let status =
+        h.coordination.get_access_log(luukku_grpc::with_token(next, &token)).await.expect_err("refused");
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert_eq!(
+        status.get_details_error_info().map(|info| info.reason).as_deref(),
+        Some("ACCESS_LOG_MADE_ANEW")
+    );
+    // One begun on the new stream goes on.
+    let first = h
+        .coordination
+        .get_access_log(luukku_grpc::with_token(first_page.clone(), &token))
+        .await?
+        .into_inner();
+    let next = pb::GetAccessLogRequest { page_token: first.next_page_token, ..first_page };
+    let second = h.coordination.get_access_log(luukku_grpc::with_token(next, &token)).await?.into_inner();
+    assert_eq!(second.entries.len(), 1);
+    assert_eq!(second.entries[0].at_ms, held[1].1, "the new stream's second record");
     Ok(())
 }
 

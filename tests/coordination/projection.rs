@@ -200,18 +200,39 @@ async fn a_projection_killed_mid_stream_resumes_to_the_same_bytes_as_a_rebuild()
     Ok(())
 }
 
-/// A projection started on its folder after the access log's stream was deleted and made
-/// anew while it was stopped, the new stream already past where its copy stood: the family's
-/// report lists the new stream's records, and none of the old one's.
+/// How the access log's copy stood when its projection started again.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum CopyLeft {
+    /// The stream was deleted and made anew while the projection was stopped, and grew past
+    /// where the copy stood.
+    OfAReplacedStream,
+    /// The same, and the copy was written by a release that did not keep which stream it
+    /// copied.
+    OfAReplacedStreamUnmarked,
+    /// The stream is the same; the projection stopped part way through clearing the copy
+    /// (one record left, not as the stream holds it).
+    HalfCleared,
+}
+
+/// A projection started on its folder after its copy of the access log was left as `left`:
+/// the family's report lists the stream's records as it holds them, and no other.
 #[tokio::test]
-async fn a_projection_restarted_after_the_access_log_was_made_anew_copies_the_new_stream()
--> anyhow::Result<()> {
+async fn a_restarted_projection_copies_the_access_log_there_is() -> anyhow::Result<()> {
+    for left in [CopyLeft::OfAReplacedStream, CopyLeft::OfAReplacedStreamUnmarked, CopyLeft::HalfCleared] {
+        restarted_with_copy(left).await.map_err(|error| error.context(format!("{left:?}")))?;
+    }
+    Ok(())
+}
+
+async fn restarted_with_copy(left: CopyLeft) -> anyhow::Result<()> {
     use luukku_eventstore::audit::{AccessLog, AuditQuery, ReportQuery};
     let mut h = Harness::start().await?;
     let (family_id, _, _) = h.family("Salo").await?;
     let family = FamilyId::parse(&family_id)?;
+    let log = AccessLog::start(h.store.clone());
+    // The log's last record is the family's.
+    log.record(statutory_read(luukku_testkit::actor(), family)).await?;
     let copied_to = h.store.audit_last_sequence().await?;
-    assert!(copied_to > 0, "registering the family left a record");
 
     // The copy reaches the log's end, and the projection is stopped.
     let folder = tempfile::tempdir()?;
@@ -220,11 +241,29 @@ async fn a_projection_restarted_after_the_access_log_was_made_anew_copies_the_ne
     })
     .await?;
 
-    h.store.jetstream().delete_stream(luukku_eventstore::audit::AUDIT_STREAM).await?;
-    h.store.provision_audit().await?;
-    let log = AccessLog::start(h.store.clone());
-    for _ in 0..copied_to + 3 {
-        log.record(statutory_read(luukku_testkit::actor(), family)).await?;
+    if left != CopyLeft::HalfCleared {
+        h.store.jetstream().delete_stream(luukku_eventstore::audit::AUDIT_STREAM).await?;
+        h.store.provision_audit().await?;
+        let log = AccessLog::start(h.store.clone());
+        for _ in 0..copied_to + 3 {
+            log.record(statutory_read(luukku_testkit::actor(), family)).await?;
+        }
+    }
+    {
+        // Left in the folder as the case says (the copy's keys: `S` the stream it copied, empty
+        // while a clear is under way; `r`, the family, the sequence: a record).
+        let db = sled::open(folder.path())?;
+        let tree = db.open_tree("access-log")?;
+        match left {
+            CopyLeft::OfAReplacedStream => {}
+            CopyLeft::OfAReplacedStreamUnmarked => drop(tree.remove(b"S")?),
+            CopyLeft::HalfCleared => {
+                tree.insert(b"S", b"")?;
+                let key = [&[b'r'][..], &family.as_ulid().to_bytes(), &copied_to.to_be_bytes()].concat();
+                tree.insert(key, b"not as the stream holds it".as_slice())?;
+            }
+        }
+        db.flush()?;
     }
     let stored: Vec<(u64, String)> = h
         .store
@@ -233,18 +272,20 @@ async fn a_projection_restarted_after_the_access_log_was_made_anew_copies_the_ne
         .into_iter()
         .filter_map(|stored| Some((stored.sequence, stored.record?.access.rpc)))
         .collect();
-    assert!(
-        stored.last().map(|(sequence, _)| *sequence) > Some(copied_to),
-        "the new stream passed the old copy"
-    );
+    if left != CopyLeft::HalfCleared {
+        assert!(
+            stored.last().map(|(sequence, _)| *sequence) > Some(copied_to),
+            "the new stream passed the old copy"
+        );
+    }
 
     let indexing = luukku_coordination::Indexing::from_keys(h.keys.clone());
     let restarted = luukku_coordination::Projection::open(folder.path(), h.store.clone(), indexing)?;
     let query = ReportQuery::whole(family, 500);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let report = loop {
-        match restarted.access_log().report(&query).await {
-            Ok(report) => break report,
+        match restarted.access_log().report(&query, None).await {
+            Ok((report, _)) => break report,
             Err(error) => {
                 assert!(matches!(error, luukku_app::AppError::Unavailable(_)), "{error}");
                 assert!(tokio::time::Instant::now() < deadline, "still refused: {error}");
@@ -254,7 +295,8 @@ async fn a_projection_restarted_after_the_access_log_was_made_anew_copies_the_ne
     };
     let listed: Vec<(u64, String)> =
         report.records.iter().map(|(sequence, record)| (*sequence, record.access.rpc.clone())).collect();
-    assert_eq!(listed, stored, "the new stream's records, and none of the old one's");
+    assert_eq!(listed, stored, "the stream's records as it holds them, and no other");
+    assert!(report.unreadable.is_empty(), "nothing unreadable left: {:?}", report.unreadable);
     Ok(())
 }
 
@@ -323,9 +365,9 @@ async fn a_rebuild_while_writes_continue_ends_equal_to_a_fresh_projection() -> a
     let sequences = |page: luukku_eventstore::audit::ReportPage| -> Vec<u64> {
         page.records.iter().map(|(sequence, _)| *sequence).collect()
     };
-    let live = sequences(h.projection.access_log().report(&query).await?);
+    let live = sequences(h.projection.access_log().report(&query, None).await?.0);
     assert!(!live.is_empty(), "registering the family left a record");
-    assert_eq!(sequences(fresh.access_log().report(&query).await?), live);
+    assert_eq!(sequences(fresh.access_log().report(&query, None).await?.0), live);
     Ok(())
 }
 
@@ -415,8 +457,8 @@ async fn a_copy_of_the_access_log_from_before_blocks_is_read_again_from_the_star
     db.open_tree("access-log")?.insert(b"c", &last.to_be_bytes())?;
     let copy = luukku_coordination::projection::access_log::AccessLog::start(&db, &store)?;
     for family in &families {
-        let page = copy
-            .report(&ReportQuery::whole(*family, 10))
+        let (page, _) = copy
+            .report(&ReportQuery::whole(*family, 10), None)
             .await
             .map_err(|error| anyhow::anyhow!("{error:?}"))?;
         assert_eq!(page.records.len(), 1, "the record of {family} in the block is in the copy");

@@ -426,7 +426,7 @@ impl EventStore {
         if pending == 0 {
             return Ok(records);
         }
-        let mut messages = consumer.messages().await.map_err(Error::nats)?;
+        let mut messages = crate::ordered::messages(consumer).await.map_err(Error::nats)?;
         while let Some(message) = messages.next().await {
             let message = message.map_err(Error::nats)?;
             let info = message.info().map_err(|error| Error::Nats(error.to_string()))?;
@@ -663,8 +663,8 @@ pub struct FollowedRecord {
 }
 
 impl FollowedMessage {
-    fn of(message: &jetstream::Message, sequence: u64) -> Self {
-        let Some(held) = records_of(&message.subject, &message.payload) else {
+    fn of(subject: &str, payload: &bytes::Bytes, sequence: u64) -> Self {
+        let Some(held) = records_of(subject, payload) else {
             // Not stopped at: the stream keeps it, and `luukku ops verify` lists it.
             metrics::counter!("luukku_access_log_unreadable_total").increment(1);
             tracing::error!(
@@ -673,12 +673,12 @@ impl FollowedMessage {
             );
             return Self { sequence, records: Vec::new() };
         };
-        let alone = message.subject.as_str() != Block::SUBJECT;
+        let alone = subject != Block::SUBJECT;
         let records = held
             .into_iter()
             .map(|bytes| {
                 let family = if alone {
-                    message.subject.split('.').nth(1).and_then(|id| FamilyId::parse(id).ok())
+                    subject.split('.').nth(1).and_then(|id| FamilyId::parse(id).ok())
                 } else {
                     let record = AccessRecord::decode(&bytes).ok();
                     if record.is_none() {
@@ -721,9 +721,34 @@ impl EventStore {
 
     /// Which access log stream there is, and its last sequence, in one question.
     pub async fn audit_end(&self) -> Result<AuditEnd> {
-        let stream = self.jetstream.get_stream(AUDIT_STREAM).await.map_err(Error::nats)?;
+        let stream = self.audit_stream().await?;
         let info = stream.cached_info();
         Ok(AuditEnd { created: info.created.unix_timestamp_nanos(), last_sequence: info.state.last_sequence })
+    }
+
+    /// The access log's message at `sequence`, as followed; `None` when the stream does not
+    /// hold it.
+    pub async fn audit_message(&self, sequence: u64) -> Result<Option<FollowedMessage>> {
+        match self.audit_stream().await?.direct_get(sequence).await {
+            Ok(message) => Ok(Some(FollowedMessage::of(&message.subject, &message.payload, sequence))),
+            Err(error) if error.kind() == jetstream::stream::DirectGetErrorKind::NotFound => Ok(None),
+            Err(error) => Err(Error::Unavailable(format!("reading the access log: {error}"))),
+        }
+    }
+
+    /// The access log's stream: missing (not provisioned, or deleted) or not answering is
+    /// [`Error::Unavailable`], as every call waits until it can be written again.
+    async fn audit_stream(&self) -> Result<jetstream::stream::Stream> {
+        use jetstream::context::GetStreamErrorKind;
+        self.jetstream.get_stream(AUDIT_STREAM).await.map_err(|error| match error.kind() {
+            GetStreamErrorKind::JetStream(inner)
+                if inner.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND =>
+            {
+                Error::Unavailable(format!("the access log's stream {AUDIT_STREAM} does not exist"))
+            }
+            GetStreamErrorKind::Request => Error::Unavailable(format!("the access log's stream: {error}")),
+            _ => Error::nats(error),
+        })
     }
 
     /// Every message of the access log from sequence `from` on, then each new one, for as long
@@ -758,7 +783,7 @@ impl EventStore {
                         let sequence = info.stream_sequence;
                         next = sequence + 1;
                         backoff = Duration::ZERO;
-                        let followed = FollowedMessage::of(&message, sequence);
+                        let followed = FollowedMessage::of(&message.subject, &message.payload, sequence);
                         return Some((followed, (store, next, live, backoff)));
                     }
                     failed => {
@@ -780,7 +805,7 @@ impl EventStore {
             ..Default::default()
         };
         let consumer = stream.create_consumer(config).await.map_err(Error::nats)?;
-        let messages = consumer.messages().await.map_err(Error::nats)?;
+        let messages = crate::ordered::messages(consumer).await.map_err(Error::nats)?;
         Ok(Box::pin(messages.map(|message| message.map_err(async_nats::Error::from))))
     }
 }

@@ -299,9 +299,15 @@ impl<K: KeyStore + Clone> Coordination<K> {
         Ok(found)
     }
 
-    /// A page of the family's log report.
-    pub async fn access_log(&self, _caller: &Caller, query: &ReportQuery) -> Result<ReportPage> {
-        self.projection.access_log().report(query).await
+    /// A page of the family's log report, and the access log stream it comes from (see
+    /// [`crate::projection::access_log::AccessLog::report`]).
+    pub async fn access_log(
+        &self,
+        _caller: &Caller,
+        query: &ReportQuery,
+        continues: Option<i128>,
+    ) -> Result<(ReportPage, i128)> {
+        self.projection.access_log().report(query, continues).await
     }
 
     /// The figures published last: as of their cut-off, never of a moment the caller picks.

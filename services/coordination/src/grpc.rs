@@ -249,14 +249,11 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
         let from = decoder.optional_moment("from", &message.from, false);
         let to = decoder.optional_moment("to", &message.to, true);
         let after = if message.page_token.is_empty() {
-            Some(0)
+            Some((0, None))
         } else {
-            decoder.field(
-                "page_token",
-                message.page_token.parse::<u64>().map_err(|_| "not a page token of this call"),
-            )
+            decoder.field("page_token", encode::access_log_token(&message.page_token))
         };
-        let (family, member, from_ms, to_ms, after_sequence) =
+        let (family, member, from_ms, to_ms, (after_sequence, continues)) =
             decoder.finish(|| Some((family?, member?, from?, to?, after?)))?;
         let target = Target { member, ..Target::family(family) };
         let granted = check(&self.guard, &caller, Action::GetAccessLog, target).await?;
@@ -277,8 +274,8 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
             after_sequence,
             page_size: page_size(message.page_size, PAGE.0, PAGE.1),
         };
-        let page = self.app.access_log(&caller, &query).await.map_err(status)?;
-        Ok(Response::new(encode::access_log(&page)))
+        let (page, stream) = self.app.access_log(&caller, &query, continues).await.map_err(status)?;
+        Ok(Response::new(encode::access_log(&page, stream)))
     }
 
     type WatchCaseloadStream = Streamed<pb::CaseloadChange>;

@@ -215,8 +215,8 @@ pub fn family_change(change: FamilyChange, scope: &Scope, sector: Option<Sector>
     }
 }
 
-/// A page of a family's log report.
-pub fn access_log(page: &ReportPage) -> pb::GetAccessLogResponse {
+/// A page of a family's log report, from the access log stream made at `stream`.
+pub fn access_log(page: &ReportPage, stream: i128) -> pb::GetAccessLogResponse {
     pb::GetAccessLogResponse {
         entries: page
             .records
@@ -239,7 +239,19 @@ pub fn access_log(page: &ReportPage) -> pb::GetAccessLogResponse {
             .collect(),
         next_page_token: match page.next_after {
             0 => String::new(),
-            after => after.to_string(),
+            after => format!("{after}.{stream}"),
         },
+    }
+}
+
+/// The sequence a log report's page token goes on after, and the stream it was given for:
+/// `<sequence>.<created>`, or a sequence alone as an earlier release gave it.
+pub fn access_log_token(token: &str) -> Result<(u64, Option<i128>), &'static str> {
+    let wrong = "not a page token of this call";
+    match token.split_once('.') {
+        None => Ok((token.parse().map_err(|_| wrong)?, None)),
+        Some((after, stream)) => {
+            Ok((after.parse().map_err(|_| wrong)?, Some(stream.parse().map_err(|_| wrong)?)))
+        }
     }
 }

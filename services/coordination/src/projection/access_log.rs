@@ -5,8 +5,10 @@
 //!
 //! The tree keeps which stream it copied (the stream's `created` time). A stream deleted and
 //! made anew, or one that ends before the copy (restored from an older backup), is noticed at
-//! the start and within a second while running: the copy is cleared and read again from the
-//! start. Meanwhile reports answer `UNAVAILABLE`; none lists records of two streams.
+//! the start and within a second while running; asked again a second later, the copy is then
+//! cleared and read again from the start. Meanwhile reports answer `UNAVAILABLE`; none lists
+//! records of two streams. A tree copied by a release that did not keep `created` is kept when
+//! the stream's message at its checkpoint is the one it copied.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,6 +16,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use luukku_app::writes::{LoggedTree, Writes};
 use luukku_domain::family::FamilyId;
+use luukku_domain::{RefusalKind, Rule};
 use luukku_eventstore::EventStore;
 use luukku_eventstore::audit::{AccessRecord, AuditEnd, ReportPage, ReportQuery};
 use tokio::sync::watch;
@@ -44,6 +47,9 @@ const FRESH: Duration = Duration::from_secs(2);
 /// How often the follower asks which stream there is: a stream deleted and made anew under it
 /// is read on from where it stood, with no error.
 const CONFIRM_EVERY: Duration = Duration::from_secs(1);
+
+/// A report's next page asked for after the stream it began on was made anew.
+const MADE_ANEW: Rule = Rule::new("ACCESS_LOG_MADE_ANEW", RefusalKind::RuleBroken);
 
 fn key(family: FamilyId, sequence: u64) -> [u8; 25] {
     let mut key = [0; 25];
@@ -155,10 +161,26 @@ impl AccessLog {
         self.copied.borrow().sequence
     }
 
-    /// A page of the family's log report, with every record stored before the call began.
-    pub async fn report(&self, query: &ReportQuery) -> Result<ReportPage, luukku_app::AppError> {
+    /// A page of the family's log report, with every record stored before the call began, and
+    /// the `created` time of the stream it comes from. A page that goes on from one of
+    /// stream `continues` is refused once the stream there is another.
+    pub async fn report(
+        &self,
+        query: &ReportQuery,
+        continues: Option<i128>,
+    ) -> Result<(ReportPage, i128), luukku_app::AppError> {
         use luukku_app::AppError;
         let end = self.store.audit_end().await.map_err(AppError::from)?;
+        if continues.is_some_and(|created| created != end.created) {
+            return Err(AppError::Refused {
+                rule: MADE_ANEW,
+                subject: format!("family/{}", query.family),
+                message: "the access log was made anew since the report's first page: ask for it again \
+                          from the first page"
+                    .to_owned(),
+                violations: Vec::new(),
+            });
+        }
         let ready = |copied: &Copied| copied.of == Some(end.created) && copied.sequence >= end.last_sequence;
         let mut copied = self.copied.clone();
         // Not reached within the time, or the copy's writer is gone: the copy may be short, or
@@ -212,13 +234,16 @@ impl AccessLog {
         })
         .await
         .map_err(|error| AppError::Internal(error.to_string()))??;
-        // A clear begun while the page was read may have taken records from under it.
-        if self.copied.borrow().clears != read.clears {
+        // A clear begun while the page was read may have taken records from under it; and
+        // a stream made anew since the call began may have been copied past the old one's end
+        // before the follower noticed.
+        let cleared = self.copied.borrow().clears != read.clears;
+        if cleared || self.store.audit_end().await.map_err(AppError::from)?.created != end.created {
             return Err(AppError::Unavailable(
                 "the access log's stream was made anew while the report was read: ask again".into(),
             ));
         }
-        Ok(page)
+        Ok((page, end.created))
     }
 }
 
@@ -254,7 +279,8 @@ async fn follow_stream(
     let mut follow = std::pin::pin!(follow);
     let mut confirmed = Instant::now();
     loop {
-        let next = tokio::time::timeout(CONFIRM_EVERY, follow.next()).await;
+        let wait = CONFIRM_EVERY.saturating_sub(confirmed.elapsed());
+        let next = tokio::time::timeout(wait, follow.next()).await;
         // A stream made anew is read on from where the old one stood, with no error: asked at
         // least every second, and before what was received since is stored. Records of a new
         // stream stored before it is noticed are cleared with the rest, and reports do not
@@ -311,18 +337,26 @@ async fn follow_stream(
 /// copy does (restored from an older backup). The copy is then read again from the start.
 /// Returns the stream's `created`.
 async fn confirm(tree: &LoggedTree, store: &EventStore, copied: &watch::Sender<Copied>) -> Result<i128> {
-    let end: AuditEnd = store.audit_end().await?;
+    let mut end: AuditEnd = store.audit_end().await?;
     let known = source(tree)?;
     let at = copied.borrow().sequence;
-    let replaced = match known {
-        Source::Unknown => false,
-        Source::Clearing => true,
-        Source::Of(created) => created != end.created,
-    } || at > end.last_sequence;
+    let mut replaced = differs(tree, store, known, at, &end).await?;
+    if replaced && known != Source::Clearing {
+        // Asked again before a whole copy is cleared: a clear costs a reading of the whole log.
+        tokio::time::sleep(CONFIRM_EVERY).await;
+        end = store.audit_end().await?;
+        replaced = differs(tree, store, known, at, &end).await?;
+    }
     if replaced {
+        let copied_from = match known {
+            Source::Of(created) => Some(created),
+            Source::Unknown | Source::Clearing => None,
+        };
         tracing::warn!(
             copied_to = at,
+            copied_from,
             stream_end = end.last_sequence,
+            stream_created = end.created,
             "the access log's stream is not the one its copy was read from: the copy is cleared and read again"
         );
         copied.send_modify(|copied| {
@@ -343,4 +377,41 @@ async fn confirm(tree: &LoggedTree, store: &EventStore, copied: &watch::Sender<C
     }
     copied.send_modify(|copied| copied.of = Some(end.created));
     Ok(end.created)
+}
+
+/// Whether a copy that reached `at`, of the stream `known` says, is not a copy of the stream
+/// that ends at `end`.
+async fn differs(
+    tree: &LoggedTree,
+    store: &EventStore,
+    known: Source,
+    at: u64,
+    end: &AuditEnd,
+) -> Result<bool> {
+    Ok(match known {
+        Source::Clearing => true,
+        _ if at > end.last_sequence => true,
+        Source::Of(created) => created != end.created,
+        Source::Unknown if at == 0 => false,
+        // Copied by a release that did not keep the stream's `created`: the stream's message
+        // at the checkpoint is the one copied, or the stream is another.
+        Source::Unknown => !holds(tree, store, at).await?,
+    })
+}
+
+/// Whether the tree holds the records of the stream's message at `sequence`, as stored. Not
+/// when the stream does not hold the message, or it has no family's record to compare.
+async fn holds(tree: &LoggedTree, store: &EventStore, sequence: u64) -> Result<bool> {
+    let Some(message) = store.audit_message(sequence).await? else {
+        return Ok(false);
+    };
+    let mut compared = false;
+    for record in &message.records {
+        let Some(family) = record.family else { continue };
+        if tree.get(key(family, sequence))?.as_deref() != Some(record.bytes.as_ref()) {
+            return Ok(false);
+        }
+        compared = true;
+    }
+    Ok(compared)
 }
