@@ -209,16 +209,28 @@ enum CopyLeft {
     /// The same, and the copy was written by a release that did not keep which stream it
     /// copied.
     OfAReplacedStreamUnmarked,
+    /// The stream was replaced by one that has the copied stream's `created` (as a restore
+    /// from a backup keeps it), and grew past where the copy stood.
+    OfARestoredStream,
     /// The stream is the same; the projection stopped part way through clearing the copy
     /// (one record left, not as the stream holds it).
     HalfCleared,
+    /// The stream is the same, and the copy was written by a release that did not keep which
+    /// stream it copied: the copy is kept, not read again.
+    UnmarkedOfTheSameStream,
 }
 
 /// A projection started on its folder after its copy of the access log was left as `left`:
 /// the family's report lists the stream's records as it holds them, and no other.
 #[tokio::test]
 async fn a_restarted_projection_copies_the_access_log_there_is() -> anyhow::Result<()> {
-    for left in [CopyLeft::OfAReplacedStream, CopyLeft::OfAReplacedStreamUnmarked, CopyLeft::HalfCleared] {
+    for left in [
+        CopyLeft::OfAReplacedStream,
+        CopyLeft::OfAReplacedStreamUnmarked,
+        CopyLeft::OfARestoredStream,
+        CopyLeft::HalfCleared,
+        CopyLeft::UnmarkedOfTheSameStream,
+    ] {
         restarted_with_copy(left).await.map_err(|error| error.context(format!("{left:?}")))?;
     }
     Ok(())
@@ -241,7 +253,8 @@ async fn restarted_with_copy(left: CopyLeft) -> anyhow::Result<()> {
     })
     .await?;
 
-    if left != CopyLeft::HalfCleared {
+    let replaced = !matches!(left, CopyLeft::HalfCleared | CopyLeft::UnmarkedOfTheSameStream);
+    if replaced {
         h.store.jetstream().delete_stream(luukku_eventstore::audit::AUDIT_STREAM).await?;
         h.store.provision_audit().await?;
         let log = AccessLog::start(h.store.clone());
@@ -249,18 +262,29 @@ async fn restarted_with_copy(left: CopyLeft) -> anyhow::Result<()> {
             log.record(statutory_read(luukku_testkit::actor(), family)).await?;
         }
     }
+    // Another family's record that the stream does not hold: gone once the copy is cleared.
+    let other = FamilyId::generate();
     {
         // Left in the folder as the case says (the copy's keys: `S` the stream it copied, empty
         // while a clear is under way; `r`, the family, the sequence: a record).
         let db = sled::open(folder.path())?;
         let tree = db.open_tree("access-log")?;
+        let record = |family: FamilyId, sequence: u64| {
+            [&[b'r'][..], &family.as_ulid().to_bytes(), &sequence.to_be_bytes()].concat()
+        };
+        tree.insert(record(other, 1), b"not as the stream holds it".as_slice())?;
         match left {
             CopyLeft::OfAReplacedStream => {}
-            CopyLeft::OfAReplacedStreamUnmarked => drop(tree.remove(b"S")?),
+            CopyLeft::OfAReplacedStreamUnmarked | CopyLeft::UnmarkedOfTheSameStream => {
+                drop(tree.remove(b"S")?);
+            }
+            CopyLeft::OfARestoredStream => {
+                let created = h.store.audit_end().await?.created;
+                tree.insert(b"S", &created.to_be_bytes())?;
+            }
             CopyLeft::HalfCleared => {
                 tree.insert(b"S", b"")?;
-                let key = [&[b'r'][..], &family.as_ulid().to_bytes(), &copied_to.to_be_bytes()].concat();
-                tree.insert(key, b"not as the stream holds it".as_slice())?;
+                tree.insert(record(family, copied_to), b"not as the stream holds it".as_slice())?;
             }
         }
         db.flush()?;
@@ -272,7 +296,7 @@ async fn restarted_with_copy(left: CopyLeft) -> anyhow::Result<()> {
         .into_iter()
         .filter_map(|stored| Some((stored.sequence, stored.record?.access.rpc)))
         .collect();
-    if left != CopyLeft::HalfCleared {
+    if replaced {
         assert!(
             stored.last().map(|(sequence, _)| *sequence) > Some(copied_to),
             "the new stream passed the old copy"
@@ -297,6 +321,9 @@ async fn restarted_with_copy(left: CopyLeft) -> anyhow::Result<()> {
         report.records.iter().map(|(sequence, record)| (*sequence, record.access.rpc.clone())).collect();
     assert_eq!(listed, stored, "the stream's records as it holds them, and no other");
     assert!(report.unreadable.is_empty(), "nothing unreadable left: {:?}", report.unreadable);
+    let (others, _) = restarted.access_log().report(&ReportQuery::whole(other, 500), None).await?;
+    let kept = left == CopyLeft::UnmarkedOfTheSameStream;
+    assert_eq!(others.unreadable, if kept { vec![1] } else { vec![] }, "the copy kept: {kept}");
     Ok(())
 }
 

@@ -663,17 +663,38 @@ pub struct FollowedRecord {
 }
 
 impl FollowedMessage {
+    /// The message as followed; what cannot be read is counted and logged: it is left out of
+    /// the reports' copy (the stream keeps it, and `luukku ops verify` lists it).
     fn of(subject: &str, payload: &bytes::Bytes, sequence: u64) -> Self {
+        let (message, unreadable) = Self::read(subject, payload, sequence);
+        match unreadable {
+            Unreadable::None => {}
+            Unreadable::Block => {
+                metrics::counter!("luukku_access_log_unreadable_total").increment(1);
+                tracing::error!(
+                    sequence,
+                    "an access log block that cannot be read is left out of the reports' copy"
+                );
+            }
+            Unreadable::Records(count) => {
+                metrics::counter!("luukku_access_log_unreadable_total").increment(count);
+                tracing::error!(
+                    sequence,
+                    count,
+                    "access records in a block cannot be read; they are left out of the reports' copy"
+                );
+            }
+        }
+        message
+    }
+
+    /// The message, and what of it cannot be read.
+    fn read(subject: &str, payload: &bytes::Bytes, sequence: u64) -> (Self, Unreadable) {
         let Some(held) = records_of(subject, payload) else {
-            // Not stopped at: the stream keeps it, and `luukku ops verify` lists it.
-            metrics::counter!("luukku_access_log_unreadable_total").increment(1);
-            tracing::error!(
-                sequence,
-                "an access log block that cannot be read is left out of the reports' copy"
-            );
-            return Self { sequence, records: Vec::new() };
+            return (Self { sequence, records: Vec::new() }, Unreadable::Block);
         };
         let alone = subject != Block::SUBJECT;
+        let mut unreadable = 0;
         let records = held
             .into_iter()
             .map(|bytes| {
@@ -681,21 +702,24 @@ impl FollowedMessage {
                     subject.split('.').nth(1).and_then(|id| FamilyId::parse(id).ok())
                 } else {
                     let record = AccessRecord::decode(&bytes).ok();
-                    if record.is_none() {
-                        // Not stopped at either: the stream keeps it, and `verify` lists it.
-                        metrics::counter!("luukku_access_log_unreadable_total").increment(1);
-                        tracing::error!(
-                            sequence,
-                            "an access record in a block cannot be read; it is left out of the reports' copy"
-                        );
-                    }
+                    unreadable += u64::from(record.is_none());
                     record.and_then(|record| record.access.family)
                 };
                 FollowedRecord { family, bytes }
             })
             .collect();
-        Self { sequence, records }
+        let unreadable = if unreadable == 0 { Unreadable::None } else { Unreadable::Records(unreadable) };
+        (Self { sequence, records }, unreadable)
     }
+}
+
+/// What of a followed message cannot be read.
+enum Unreadable {
+    None,
+    /// The block as a whole.
+    Block,
+    /// This many of a block's records.
+    Records(u64),
 }
 
 /// The access log stream there is, and how far it reaches. A stream deleted and made anew has
@@ -726,11 +750,11 @@ impl EventStore {
         Ok(AuditEnd { created: info.created.unix_timestamp_nanos(), last_sequence: info.state.last_sequence })
     }
 
-    /// The access log's message at `sequence`, as followed; `None` when the stream does not
-    /// hold it.
+    /// The access log's message at `sequence`, as followed (what cannot be read is left out,
+    /// not counted); `None` when the stream does not hold it.
     pub async fn audit_message(&self, sequence: u64) -> Result<Option<FollowedMessage>> {
         match self.audit_stream().await?.direct_get(sequence).await {
-            Ok(message) => Ok(Some(FollowedMessage::of(&message.subject, &message.payload, sequence))),
+            Ok(message) => Ok(Some(FollowedMessage::read(&message.subject, &message.payload, sequence).0)),
             Err(error) if error.kind() == jetstream::stream::DirectGetErrorKind::NotFound => Ok(None),
             Err(error) => Err(Error::Unavailable(format!("reading the access log: {error}"))),
         }
@@ -746,7 +770,10 @@ impl EventStore {
             {
                 Error::Unavailable(format!("the access log's stream {AUDIT_STREAM} does not exist"))
             }
-            GetStreamErrorKind::Request => Error::Unavailable(format!("the access log's stream: {error}")),
+            // Not answered, or not now (no leader, a cluster unavailable): asked again later.
+            GetStreamErrorKind::Request | GetStreamErrorKind::JetStream(_) => {
+                Error::Unavailable(format!("the access log's stream: {error}"))
+            }
             _ => Error::nats(error),
         })
     }

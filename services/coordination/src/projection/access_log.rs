@@ -4,11 +4,13 @@
 //! projection's generations, and an erasure leaves the records, as it leaves the stream's.
 //!
 //! The tree keeps which stream it copied (the stream's `created` time). A stream deleted and
-//! made anew, or one that ends before the copy (restored from an older backup), is noticed at
-//! the start and within a second while running; asked again a second later, the copy is then
-//! cleared and read again from the start. Meanwhile reports answer `UNAVAILABLE`; none lists
-//! records of two streams. A tree copied by a release that did not keep `created` is kept when
-//! the stream's message at its checkpoint is the one it copied.
+//! made anew, or restored from a backup (which keeps the original's `created`, and so is told
+//! by ending before the copy, or by its message at the copy's checkpoint not being the one
+//! copied), is noticed at the start and within a second while running. The copy is then
+//! cleared and read again from the start; meanwhile reports answer `UNAVAILABLE`. A tree copied
+//! by a release that did not keep `created` is kept when the stream's message at its
+//! checkpoint is the one it copied. Left: a restored stream that grows past the copy's end and
+//! is copied on from there within the second between two looks, which then looks right.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -286,11 +288,19 @@ async fn follow_stream(
         // stream stored before it is noticed are cleared with the rest, and reports do not
         // read them meanwhile (they ask which stream there is themselves).
         if confirmed.elapsed() >= CONFIRM_EVERY {
-            match store.audit_end().await {
-                Ok(end) if end.created == stream && end.last_sequence >= copied.borrow().sequence => {
-                    confirmed = Instant::now();
+            let at = copied.borrow().sequence;
+            let same = match store.audit_end().await {
+                Ok(end) if end.created == stream && end.last_sequence >= at => {
+                    // A restored stream keeps the original's `created`: its message at the
+                    // checkpoint tells.
+                    holds(tree, store, at).await.map(|held| held != Some(false))
                 }
-                Ok(_) => return,
+                Ok(_) => Ok(false),
+                Err(error) => Err(error.into()),
+            };
+            match same {
+                Ok(true) => confirmed = Instant::now(),
+                Ok(false) => return,
                 Err(error) => {
                     tracing::warn!(%error, "the access log's stream cannot be asked for; following again");
                     return;
@@ -333,21 +343,23 @@ async fn follow_stream(
 }
 
 /// Asks which stream there is, and clears the copy when it is not the one its records came
-/// from: a stream deleted and made anew (its `created` differs), or one that ends before the
-/// copy does (restored from an older backup). The copy is then read again from the start.
-/// Returns the stream's `created`.
+/// from: a stream deleted and made anew (its `created` differs), one that ends before the
+/// copy does, or one whose message at the copy's checkpoint is not the one copied (restored
+/// from a backup, which keeps the original's `created`). The copy is then read again from the
+/// start. Returns the stream's `created`.
 async fn confirm(tree: &LoggedTree, store: &EventStore, copied: &watch::Sender<Copied>) -> Result<i128> {
     let mut end: AuditEnd = store.audit_end().await?;
     let known = source(tree)?;
     let at = copied.borrow().sequence;
     let mut replaced = differs(tree, store, known, at, &end).await?;
-    if replaced && known != Source::Clearing {
-        // Asked again before a whole copy is cleared: a clear costs a reading of the whole log.
+    if replaced == Some(Differs::Created) {
+        // Asked again before a whole copy is cleared on an answer of `created` alone: a clear
+        // costs a reading of the whole log.
         tokio::time::sleep(CONFIRM_EVERY).await;
         end = store.audit_end().await?;
         replaced = differs(tree, store, known, at, &end).await?;
     }
-    if replaced {
+    if let Some(how) = replaced {
         let copied_from = match known {
             Source::Of(created) => Some(created),
             Source::Unknown | Source::Clearing => None,
@@ -357,6 +369,7 @@ async fn confirm(tree: &LoggedTree, store: &EventStore, copied: &watch::Sender<C
             copied_from,
             stream_end = end.last_sequence,
             stream_created = end.created,
+            ?how,
             "the access log's stream is not the one its copy was read from: the copy is cleared and read again"
         );
         copied.send_modify(|copied| {
@@ -366,7 +379,7 @@ async fn confirm(tree: &LoggedTree, store: &EventStore, copied: &watch::Sender<C
         blocking(tree, begin_clear).await?;
         while blocking(tree, clear_some).await? {}
     }
-    if known != Source::Of(end.created) || replaced {
+    if known != Source::Of(end.created) || replaced.is_some() {
         let created = end.created;
         blocking(tree, move |tree| {
             let mut mark = Writes::default();
@@ -379,39 +392,63 @@ async fn confirm(tree: &LoggedTree, store: &EventStore, copied: &watch::Sender<C
     Ok(end.created)
 }
 
-/// Whether a copy that reached `at`, of the stream `known` says, is not a copy of the stream
-/// that ends at `end`.
+/// How a copy is found not to be of the stream there is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Differs {
+    /// A clear was begun and not finished.
+    Clearing,
+    /// The stream ends before the copy: a stream's end never moves back.
+    Shorter,
+    /// The stream was made at another time.
+    Created,
+    /// The stream's message at the copy's checkpoint is not the one copied.
+    Message,
+}
+
+/// How a copy that reached `at`, of the stream `known` says, is not a copy of the stream that
+/// ends at `end`; `None` when it is (or nothing tells).
 async fn differs(
     tree: &LoggedTree,
     store: &EventStore,
     known: Source,
     at: u64,
     end: &AuditEnd,
-) -> Result<bool> {
+) -> Result<Option<Differs>> {
     Ok(match known {
-        Source::Clearing => true,
-        _ if at > end.last_sequence => true,
-        Source::Of(created) => created != end.created,
-        Source::Unknown if at == 0 => false,
-        // Copied by a release that did not keep the stream's `created`: the stream's message
-        // at the checkpoint is the one copied, or the stream is another.
-        Source::Unknown => !holds(tree, store, at).await?,
+        Source::Clearing => Some(Differs::Clearing),
+        _ if at > end.last_sequence => Some(Differs::Shorter),
+        Source::Of(created) if created != end.created => Some(Differs::Created),
+        _ if at == 0 => None,
+        // Also a copy by a release that did not keep the stream's `created`.
+        Source::Of(_) | Source::Unknown => {
+            (holds(tree, store, at).await? == Some(false)).then_some(Differs::Message)
+        }
     })
 }
 
-/// Whether the tree holds the records of the stream's message at `sequence`, as stored. Not
-/// when the stream does not hold the message, or it has no family's record to compare.
-async fn holds(tree: &LoggedTree, store: &EventStore, sequence: u64) -> Result<bool> {
-    let Some(message) = store.audit_message(sequence).await? else {
-        return Ok(false);
-    };
-    let mut compared = false;
-    for record in &message.records {
-        let Some(family) = record.family else { continue };
-        if tree.get(key(family, sequence))?.as_deref() != Some(record.bytes.as_ref()) {
-            return Ok(false);
+/// How many messages back from the checkpoint [`holds`] looks for one with a family's record.
+const LOOK_BACK: u64 = 16;
+
+/// Whether the tree holds the records of the stream's messages up to `at` as stored: compared
+/// at the last of them (at most [`LOOK_BACK`] back) with a family's record. `None` when none
+/// of those has one, and so nothing tells.
+async fn holds(tree: &LoggedTree, store: &EventStore, at: u64) -> Result<Option<bool>> {
+    for sequence in (at.saturating_sub(LOOK_BACK - 1).max(1)..=at).rev() {
+        // Copied, so held by the same stream: a message gone from it is another stream.
+        let Some(message) = store.audit_message(sequence).await? else {
+            return Ok(Some(false));
+        };
+        let mut compared = false;
+        for record in &message.records {
+            let Some(family) = record.family else { continue };
+            if tree.get(key(family, sequence))?.as_deref() != Some(record.bytes.as_ref()) {
+                return Ok(Some(false));
+            }
+            compared = true;
         }
-        compared = true;
+        if compared {
+            return Ok(Some(true));
+        }
     }
-    Ok(compared)
+    Ok(None)
 }
