@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use luukku_domain::{RequestId, Sector};
-use luukku_eventstore::RawEvent;
+use luukku_eventstore::{Envelope, RawEvent};
 use luukku_proto::contacts::v1 as contacts;
 use luukku_proto::contacts::v1::contact_service_client::ContactServiceClient;
 use luukku_proto::families::v1 as families;
@@ -294,18 +294,27 @@ async fn trial(
 
 pub async fn run(args: CommandsArgs) -> anyhow::Result<Row> {
     let nats = TestNats::start().await?;
-    let (store, keys) = data::bench_store(&nats, data::Streams::Usual).await?;
-    // As the services keep them when served.
-    let keys = luukku_app::cached_keys(keys);
+    // The benchmark's own connection: the ceilings, the floor and the warm-up's setup.
+    let (store, _) = data::bench_store(&nats, data::Streams::Usual).await?;
     crate::append::provision_raw(&store).await?;
     // Each service's guard writes its own access records; with `--one-process` they share one
-    // folder and one relations model in it, as `luukku dev` builds them.
-    let shared = args.one_process.then(|| {
+    // folder and one relations model in it (following on a connection of its own), as `luukku
+    // dev` builds them.
+    let shared = if args.one_process {
         let folder = luukku_app::Folder::temporary();
-        let relations = luukku_app::Relations::spawn(&folder, store.clone());
-        (folder, relations)
-    });
-    let guard = || match &shared {
+        let relations =
+            luukku_app::Relations::spawn(&folder, nats.store_with(store.settings().clone()).await?);
+        Some((folder, relations))
+    } else {
+        None
+    };
+    // Each service has a NATS connection of its own (its commands, its access records and its
+    // models' deliveries), as `luukku serve` and `luukku dev` connect them.
+    let service_store = || async {
+        let (store, keys) = data::service_store(&nats, &store).await?;
+        anyhow::Ok((store, luukku_app::cached_keys(keys)))
+    };
+    let guard = |store: &luukku_eventstore::EventStore| match &shared {
         Some((folder, relations)) => luukku_app::Guard::new(
             store.clone(),
             folder.clone(),
@@ -314,17 +323,34 @@ pub async fn run(args: CommandsArgs) -> anyhow::Result<Row> {
         ),
         None => luukku_app::Guard::start(store.clone()),
     };
+    let (families_store, families_keys) = service_store().await?;
+    let families_guard = guard(&families_store);
     let families_served =
-        serve_routes(luukku_families::routes(store.clone(), keys.clone(), guard()).await).await?;
-    let (contacts_routes, _contacts_process) =
-        luukku_contacts::start(store.clone(), keys.clone(), luukku_contacts::Config::default(), guard())
-            .await;
+        serve_routes(luukku_families::routes(families_store, families_keys, families_guard).await).await?;
+    let (contacts_store, contacts_keys) = service_store().await?;
+    let contacts_guard = guard(&contacts_store);
+    let (contacts_routes, _contacts_process) = luukku_contacts::start(
+        contacts_store,
+        contacts_keys,
+        luukku_contacts::Config::default(),
+        contacts_guard,
+    )
+    .await;
     let contacts_served = serve_routes(contacts_routes).await?;
-    let (referrals_routes, _referrals_process) =
-        luukku_referrals::start(store.clone(), keys.clone(), luukku_referrals::Config::default(), guard())
-            .await;
+    let (referrals_store, referrals_keys) = service_store().await?;
+    let referrals_guard = guard(&referrals_store);
+    let (referrals_routes, _referrals_process) = luukku_referrals::start(
+        referrals_store,
+        referrals_keys,
+        luukku_referrals::Config::default(),
+        referrals_guard,
+    )
+    .await;
     let referrals_served = serve_routes(referrals_routes).await?;
-    let meetings_served = serve_routes(luukku_meetings::routes(store.clone(), keys, guard()).await).await?;
+    let (meetings_store, meetings_keys) = service_store().await?;
+    let meetings_guard = guard(&meetings_store);
+    let meetings_served =
+        serve_routes(luukku_meetings::routes(meetings_store, meetings_keys, meetings_guard).await).await?;
     let connect = |url: String| async move { tonic::transport::Endpoint::from_shared(url)?.connect().await };
     let supervisor: Arc<str> = luukku_testkit::auth::token(&luukku_testkit::supervisor()).into();
     let clinic: Arc<str> =
@@ -383,7 +409,26 @@ pub async fn run(args: CommandsArgs) -> anyhow::Result<Row> {
     // About the size of a sealed command's event data.
     let event = RawEvent { event_type: "BenchNoted".into(), schema_version: 1, data: vec![7; 300] };
 
-    let (mut raws, mut echoes, mut runs) = (Vec::new(), Vec::new(), Vec::new());
+    // The floor: an echo of the same sizes that stores an access record and an event, in turn,
+    // before it answers. Measured in each trial beside the ceilings, and one call at a time.
+    let envelope = Envelope {
+        recorded_at: luukku_domain::Timestamp::now(),
+        request_id: RequestId::generate(),
+        actor: luukku_testkit::actor(),
+        events: vec![event.clone()],
+        fingerprint: None,
+    };
+    let stored = echo::Stored::new(
+        store.jetstream().clone(),
+        format!("{}.floor", crate::append::RAW),
+        vec![echo::access_record()?, envelope.encode()?],
+    );
+    let floor = echo::serve_storing(
+        echo::Payload { bytes: bytes::Bytes::from(vec![b'x'; answer_bytes]) },
+        Some(stored),
+    )
+    .await?;
+    let (mut raws, mut echoes, mut floors, mut runs) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for number in 0..args.trials {
         // Enough calls per caller that connecting does not count.
         let calls = (args.families * PER_FAMILY).max(200);
@@ -391,24 +436,31 @@ pub async fn run(args: CommandsArgs) -> anyhow::Result<Row> {
         if number % 2 == 0 {
             raws.push(raw.await?);
             echoes.push(echo::measure::<echo::Payload>(&echo, args.callers, calls, request_bytes).await?.0);
+            floors.push(echo::measure::<echo::Payload>(&floor, args.callers, calls, request_bytes).await?.0);
             runs.push(trial(&clients, &callers, args.families).await?);
         } else {
             runs.push(trial(&clients, &callers, args.families).await?);
+            floors.push(echo::measure::<echo::Payload>(&floor, args.callers, calls, request_bytes).await?.0);
             echoes.push(echo::measure::<echo::Payload>(&echo, args.callers, calls, request_bytes).await?.0);
             raws.push(raw.await?);
         }
         let rate = runs.last().map(|(rate, _)| *rate).unwrap_or_default();
         println!(
-            "trial {}: raw publish {:.0} msg/s, echo {:.0} calls/s, commands {rate:.0}/s",
+            "trial {}: raw publish {:.0} msg/s, echo {:.0} calls/s, floor {:.0} calls/s, commands {rate:.0}/s",
             number + 1,
             raws.last().copied().unwrap_or_default(),
-            echoes.last().copied().unwrap_or_default()
+            echoes.last().copied().unwrap_or_default(),
+            floors.last().copied().unwrap_or_default()
         );
     }
     let best = |values: &[f64]| values.iter().copied().fold(0.0, f64::max);
     let (raw_rate, echo_rate) = (best(&raws), best(&echoes));
     let (rate, measured) =
         runs.into_iter().max_by(|a, b| a.0.total_cmp(&b.0)).ok_or_else(|| anyhow::anyhow!("no trial"))?;
+
+    let floor_rate = best(&floors);
+    let floor_alone = echo::measure::<echo::Payload>(&floor, 1, 500, request_bytes).await?.1;
+    let echo_alone = echo::measure::<echo::Payload>(&echo, 1, 500, request_bytes).await?.1;
 
     // One command at a time: the latency a single caller sees.
     let alone = std::sync::Mutex::new(Measured::default());
@@ -428,7 +480,17 @@ pub async fn run(args: CommandsArgs) -> anyhow::Result<Row> {
         "ceiling 2 (tonic unary echo, {} callers, {request_bytes}-byte requests, {answer_bytes}-byte answers): {echo_rate:.0} calls/s",
         args.callers
     );
-    println!("commands ({} callers, the mix): {rate:.0} commands/s", args.callers);
+    println!(
+        "floor (the echo storing an access record and an event in JetStream, in turn, before it answers: the least a command does): {floor_rate:.0} calls/s, {:.3} of the lower ceiling; one at a time p50 {:.3} ms (the echo alone {:.3} ms)",
+        floor_rate / raw_rate.min(echo_rate),
+        millis(floor_alone.value_at_quantile(0.50)),
+        millis(echo_alone.value_at_quantile(0.50)),
+    );
+    println!(
+        "commands ({} callers, the mix): {rate:.0} commands/s, {:.3} of the floor",
+        args.callers,
+        rate / floor_rate
+    );
     print_latencies(&measured);
     println!(
         "one command at a time (the mix, one caller): p50 {:.3} ms, p99 {:.3} ms (target: p50 at most 0.4 ms)",
@@ -441,11 +503,13 @@ pub async fn run(args: CommandsArgs) -> anyhow::Result<Row> {
         // Its own row: the shared model is another deployment's figure.
         name: if args.one_process { "commands --one-process" } else { "commands" },
         figure: format!(
-            "{rate:.0} commands/s at {} callers (the mix across the four services{}); one at a time: p50 {:.2} ms, p99 {:.2} ms",
+            "{rate:.0} commands/s at {} callers (the mix across the four services{}); one at a time: p50 {:.2} ms, p99 {:.2} ms; floor (the echo storing two messages in turn) {floor_rate:.0} calls/s ({:.2} of the ceiling), one at a time p50 {:.2} ms",
             args.callers,
             if args.one_process { ", sharing one folder and relations model" } else { "" },
             millis(single.value_at_quantile(0.50)),
-            millis(single.value_at_quantile(0.99))
+            millis(single.value_at_quantile(0.99)),
+            floor_rate / raw_rate.min(echo_rate),
+            millis(floor_alone.value_at_quantile(0.50)),
         ),
         ceiling: format!(
             "the lower of raw JetStream publish ({raw_rate:.0} msg/s) and a tonic echo ({echo_rate:.0} calls/s)"

@@ -644,6 +644,18 @@ pub async fn bench_store(
     Ok((store, keys))
 }
 
+/// A connection of its own to `nats` for one service, with `store`'s settings, and the family
+/// key store on it: each served process connects by itself, and its commands, access records
+/// and models' deliveries share that connection only.
+pub async fn service_store(
+    nats: &luukku_testkit::TestNats,
+    store: &EventStore,
+) -> anyhow::Result<(EventStore, NatsKeyStore)> {
+    let store = nats.store_with(store.settings().clone()).await?;
+    let keys = NatsKeyStore::open(&store, luukku_testkit::key_ring()).await?;
+    Ok((store, keys))
+}
+
 /// The last sequence of each stream: where a reader has read everything written so far.
 pub async fn ends(store: &EventStore) -> anyhow::Result<luukku_eventstore::Checkpoints> {
     let mut ends = luukku_eventstore::Checkpoints::default();

@@ -2,6 +2,10 @@
 //! the same reply to every call: a message of the very type and size the measured call
 //! answers, so that encoding and decoding cost the same. Measured in the same run as what it
 //! is the ceiling of.
+//!
+//! Also a floor: the same echo storing messages in JetStream before it answers, one after
+//! another, each waited for: the least a call does that must store its access record (and,
+//! for a command, its event) before it answers. No design that keeps those rules does less.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -24,24 +28,60 @@ pub struct Payload {
     pub bytes: Bytes,
 }
 
-/// Answers every call with `reply`.
+/// Answers every call with `reply`, once `stored` is stored.
 #[derive(Clone)]
 struct EchoServer<R> {
     reply: R,
+    stored: Option<Arc<Stored>>,
+}
+
+/// What the floor stores before each answer: each payload as one JetStream message, in turn.
+pub struct Stored {
+    jetstream: async_nats::jetstream::Context,
+    subject: String,
+    payloads: Vec<Bytes>,
+}
+
+impl Stored {
+    /// Each of `payloads` on `subject` (of a stream that exists), one after another.
+    pub fn new(jetstream: async_nats::jetstream::Context, subject: String, payloads: Vec<Bytes>) -> Self {
+        Self { jetstream, subject, payloads }
+    }
+
+    async fn store(&self) -> Result<(), tonic::Status> {
+        let unavailable = |error: &dyn std::fmt::Display| tonic::Status::unavailable(error.to_string());
+        for payload in &self.payloads {
+            let ack = self
+                .jetstream
+                .publish(self.subject.clone(), payload.clone())
+                .await
+                .map_err(|error| unavailable(&error))?;
+            ack.await.map_err(|error| unavailable(&error))?;
+        }
+        Ok(())
+    }
 }
 
 impl<R> NamedService for EchoServer<R> {
     const NAME: &'static str = "luukku.bench.Echo";
 }
 
-struct Answer<R>(R);
+struct Answer<R>(R, Option<Arc<Stored>>);
 
-impl<R: prost::Message + Clone + Default + 'static> tonic::server::UnaryService<Payload> for Answer<R> {
+impl<R: prost::Message + Clone + Default + Send + 'static> tonic::server::UnaryService<Payload>
+    for Answer<R>
+{
     type Response = R;
-    type Future = std::future::Ready<Result<tonic::Response<R>, tonic::Status>>;
+    type Future = BoxFuture<tonic::Response<R>, tonic::Status>;
 
     fn call(&mut self, _request: tonic::Request<Payload>) -> Self::Future {
-        std::future::ready(Ok(tonic::Response::new(self.0.clone())))
+        let (reply, stored) = (self.0.clone(), self.1.clone());
+        Box::pin(async move {
+            if let Some(stored) = stored {
+                stored.store().await?;
+            }
+            Ok(tonic::Response::new(reply))
+        })
     }
 }
 
@@ -57,10 +97,10 @@ impl<R: prost::Message + Clone + Default + Send + Sync + 'static>
     }
 
     fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
-        let reply = self.reply.clone();
+        let (reply, stored) = (self.reply.clone(), self.stored.clone());
         Box::pin(async move {
             let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::default());
-            Ok(grpc.unary(Answer(reply), request).await)
+            Ok(grpc.unary(Answer(reply, stored), request).await)
         })
     }
 }
@@ -83,12 +123,23 @@ impl Drop for Echo {
 pub async fn serve<R: prost::Message + Clone + Default + Send + Sync + 'static>(
     reply: R,
 ) -> anyhow::Result<Echo> {
+    serve_storing(reply, None).await
+}
+
+/// Serves an echo answering `reply` once it has stored `stored` (the floor), on 127.0.0.1 on
+/// a free port.
+pub async fn serve_storing<R: prost::Message + Clone + Default + Send + Sync + 'static>(
+    reply: R,
+    stored: Option<Stored>,
+) -> anyhow::Result<Echo> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = EchoServer { reply };
+    let server = EchoServer { reply, stored: stored.map(Arc::new) };
     tokio::spawn(async move {
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        // As the services serve: without Nagle's delay, which holds a large answer's last
+        // segment back until the caller acknowledges the one before (about 40 ms).
+        let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         let _ = tonic::transport::Server::builder()
             .add_service(server)
             .serve_with_incoming_shutdown(incoming, async {
@@ -139,4 +190,31 @@ pub async fn measure<R: prost::Message + Default + 'static>(
     let histogram =
         Arc::try_unwrap(latencies).map_err(|_| anyhow::anyhow!("a caller still runs"))?.into_inner();
     Ok((rate, histogram))
+}
+
+/// An access record as a call's writer stores it alone (a contact person's write on a family),
+/// for the floor's first message.
+pub fn access_record() -> anyhow::Result<Bytes> {
+    use luukku_eventstore::audit::{Access, AccessRecord};
+    let family = luukku_domain::family::FamilyId::from_ulid(luukku_domain::AggregateId::generate().as_ulid());
+    let record = AccessRecord {
+        version: 1,
+        chain: luukku_domain::AggregateId::generate().to_string(),
+        seq: 1,
+        prev: [7; 32],
+        access: Access {
+            at: luukku_domain::Timestamp::now(),
+            actor: luukku_testkit::actor(),
+            rpc: "/luukku.contacts.v1.ContactService/RecordContact".to_owned(),
+            kind: "write".to_owned(),
+            family: Some(family),
+            member: None,
+            parts: vec!["whole".to_owned()],
+            basis: "contact_person".to_owned(),
+            reason: None,
+            allowed: true,
+            rule: None,
+        },
+    };
+    Ok(Bytes::from(record.encode()?))
 }

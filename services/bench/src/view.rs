@@ -91,32 +91,36 @@ pub async fn run(args: ViewArgs) -> anyhow::Result<crate::stats::Row> {
     );
     let filled = data::fill(&store, &keys, args.families, args.families, 17).await?;
     println!("wrote {} events in {:.1} s", filled.events, filled.seconds);
-    // The writers' service keeps the family keys as it does when served.
+    // Each service on a connection of its own, as when served. The writers' service keeps the
+    // family keys as it does when served.
+    let (families_store, families_keys) = data::service_store(&nats, &store).await?;
     let families_served = serve_routes(
         luukku_families::routes(
-            store.clone(),
-            luukku_app::cached_keys(keys.clone()),
-            luukku_app::Guard::start(store.clone()),
+            families_store.clone(),
+            luukku_app::cached_keys(families_keys),
+            luukku_app::Guard::start(families_store),
         )
         .await,
     )
     .await?;
     let folder = tempfile::tempdir()?;
+    let (guarded_store, guarded_keys) = data::service_store(&nats, &store).await?;
     let guarded = luukku_coordination::start(
         folder.path(),
-        store.clone(),
-        luukku_coordination::cached_keys(keys.clone()),
-        luukku_app::Guard::start(store.clone()),
+        guarded_store.clone(),
+        luukku_coordination::cached_keys(guarded_keys),
+        luukku_app::Guard::start(guarded_store),
     )
     .await?;
     let guarded_served = serve_routes(guarded.routes).await?;
     // The same service with no access policy and no access log, for what they cost.
     let open_folder = tempfile::tempdir()?;
+    let (open_store, open_keys) = data::service_store(&nats, &store).await?;
     let open = luukku_coordination::start(
         open_folder.path(),
-        store.clone(),
-        luukku_coordination::cached_keys(keys),
-        luukku_app::Guard::unguarded(store.clone()),
+        open_store.clone(),
+        luukku_coordination::cached_keys(open_keys),
+        luukku_app::Guard::unguarded(open_store),
     )
     .await?;
     let open_served = serve_routes(open.routes).await?;
@@ -141,7 +145,15 @@ pub async fn run(args: ViewArgs) -> anyhow::Result<crate::stats::Row> {
     let reply = sample.get(sample.len() / 2).cloned().ok_or_else(|| anyhow::anyhow!("no view"))?;
     let view_bytes = reply.encoded_len();
     let request_bytes = callers.view(0).get_ref().encoded_len();
-    let echo = echo::serve(reply).await?;
+    let echo = echo::serve(reply.clone()).await?;
+    // The floor: the same echo storing an access record in JetStream before it answers.
+    crate::append::provision_raw(&store).await?;
+    let stored = echo::Stored::new(
+        store.jetstream().clone(),
+        format!("{}.floor", crate::append::RAW),
+        vec![echo::access_record()?],
+    );
+    let floor = echo::serve_storing(reply, Some(stored)).await?;
     println!(
         "a view is {view_bytes} bytes (the median of {} families, {} to {}); a request {request_bytes} bytes",
         sample.len(),
@@ -170,18 +182,27 @@ pub async fn run(args: ViewArgs) -> anyhow::Result<crate::stats::Row> {
         );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    let (mut echoes, mut views_guarded) = (Vec::new(), Vec::new());
+    let (mut echoes, mut floors, mut views_guarded) = (Vec::new(), Vec::new(), Vec::new());
     for trial in 0..2 {
         echoes.push(
             echo::measure::<coordination::FamilyView>(&echo, args.callers, args.views, request_bytes).await?,
         );
+        floors.push(
+            echo::measure::<coordination::FamilyView>(&floor, args.callers, args.views, request_bytes)
+                .await?,
+        );
         views_guarded.push(views(channel.clone(), &args, Arc::clone(&callers), trial).await?);
     }
     let (_, alone_guarded) = views(channel.clone(), &alone, Arc::clone(&callers), 2).await?;
+    let (_, echo_alone) =
+        echo::measure::<coordination::FamilyView>(&echo, 1, alone.views, request_bytes).await?;
+    let (_, floor_alone) =
+        echo::measure::<coordination::FamilyView>(&floor, 1, alone.views, request_bytes).await?;
     let best = |runs: Vec<(f64, hdrhistogram::Histogram<u64>)>| {
         runs.into_iter().max_by(|a, b| a.0.total_cmp(&b.0)).ok_or_else(|| anyhow::anyhow!("no trial"))
     };
     let (echo_rate, echoed) = best(echoes)?;
+    let (floor_rate, _) = best(floors)?;
     let (open_rate, _) = best(views_open)?;
     let (view_rate, viewed) = best(views_guarded)?;
 
@@ -202,8 +223,15 @@ pub async fn run(args: ViewArgs) -> anyhow::Result<crate::stats::Row> {
         millis(echoed.value_at_quantile(0.99))
     );
     println!(
-        "GetFamilyView ({} callers, policy and access log): {view_rate:.0} views/s, p50 {:.3} ms, p99 {:.3} ms",
+        "floor (the echo storing an access record in JetStream before it answers: the least a view does): {floor_rate:.0} calls/s, {:.3} of the echo; one at a time p50 {:.3} ms (the echo alone {:.3} ms)",
+        floor_rate / echo_rate,
+        millis(floor_alone.value_at_quantile(0.50)),
+        millis(echo_alone.value_at_quantile(0.50))
+    );
+    println!(
+        "GetFamilyView ({} callers, policy and access log): {view_rate:.0} views/s, {:.3} of the floor, p50 {:.3} ms, p99 {:.3} ms",
         args.callers,
+        view_rate / floor_rate,
         millis(viewed.value_at_quantile(0.50)),
         millis(viewed.value_at_quantile(0.99))
     );
@@ -234,7 +262,7 @@ pub async fn run(args: ViewArgs) -> anyhow::Result<crate::stats::Row> {
     Ok(crate::stats::Row {
         name: "view",
         figure: format!(
-            "{view_rate:.0} views/s at {} callers, p50 {:.2} ms, p99 {:.2} ms; one at a time p50 {:.2} ms; write to visible p99 {:.2} ms (the projection applying it p99 {:.2} ms) at {:.0} writes/s; policy and access log {:.0} % of the rate",
+            "{view_rate:.0} views/s at {} callers, p50 {:.2} ms, p99 {:.2} ms; one at a time p50 {:.2} ms; write to visible p99 {:.2} ms (the projection applying it p99 {:.2} ms) at {:.0} writes/s; policy and access log {:.0} % of the rate; floor (the echo storing an access record) {floor_rate:.0} calls/s ({:.2} of the echo), one at a time p50 {:.2} ms",
             args.callers,
             millis(viewed.value_at_quantile(0.50)),
             millis(viewed.value_at_quantile(0.99)),
@@ -242,7 +270,9 @@ pub async fn run(args: ViewArgs) -> anyhow::Result<crate::stats::Row> {
             millis(visible.latencies.value_at_quantile(0.99)),
             millis(visible.lags.value_at_quantile(0.99)),
             visible.load_rate,
-            100.0 * (1.0 - view_rate / open_rate)
+            100.0 * (1.0 - view_rate / open_rate),
+            floor_rate / echo_rate,
+            millis(floor_alone.value_at_quantile(0.50)),
         ),
         ceiling: format!("tonic echo of a {view_bytes}-byte view, {echo_rate:.0} calls/s"),
         ratio: view_rate / echo_rate,
