@@ -22,6 +22,9 @@ pub async fn provision_raw(store: &EventStore) -> anyhow::Result<()> {
     config.name = RAW.to_uppercase();
     config.description = Some("luukku-bench: raw ceiling".to_owned());
     config.subjects = vec![format!("{RAW}.>")];
+    // The ceilings and the floor write a few hundred megabytes at most: no larger reservation
+    // of the server's storage, whatever the event streams are given.
+    config.max_bytes = 2 * 1024 * 1024 * 1024;
     store.jetstream().create_or_update_stream(config).await?;
     Ok(())
 }

@@ -4,8 +4,10 @@
 //! is the ceiling of.
 //!
 //! Also a floor: the same echo storing messages in JetStream before it answers, one after
-//! another, each waited for: the least a call does that must store its access record (and,
-//! for a command, its event) before it answers. No design that keeps those rules does less.
+//! another, each waited for, as a call that must store its access record (and, for a
+//! command, its event) before it answers stores them when it is alone: one message each, with
+//! the headers luukku sends. Under load luukku stores the records of calls waiting together
+//! in one message, so there the floor is a reference of one message per call, not a bound.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -35,25 +37,42 @@ struct EchoServer<R> {
     stored: Option<Arc<Stored>>,
 }
 
-/// What the floor stores before each answer: each payload as one JetStream message, in turn.
+/// What the floor stores before each answer: each message in turn, each on a subject of its
+/// own under `root` (a stream that exists) with a message id of its own, as luukku stores an
+/// access record or an event.
 pub struct Stored {
     jetstream: async_nats::jetstream::Context,
-    subject: String,
-    payloads: Vec<Bytes>,
+    root: String,
+    messages: Vec<Floored>,
+}
+
+/// One message the floor stores per call.
+pub struct Floored {
+    pub payload: Bytes,
+    /// Sent with the message, besides its id.
+    pub headers: async_nats::HeaderMap,
+    /// Whether it is appended as a new aggregate's first event is: expecting no message on its
+    /// subject yet.
+    pub expect_new: bool,
 }
 
 impl Stored {
-    /// Each of `payloads` on `subject` (of a stream that exists), one after another.
-    pub fn new(jetstream: async_nats::jetstream::Context, subject: String, payloads: Vec<Bytes>) -> Self {
-        Self { jetstream, subject, payloads }
+    pub fn new(jetstream: async_nats::jetstream::Context, root: String, messages: Vec<Floored>) -> Self {
+        Self { jetstream, root, messages }
     }
 
     async fn store(&self) -> Result<(), tonic::Status> {
         let unavailable = |error: &dyn std::fmt::Display| tonic::Status::unavailable(error.to_string());
-        for payload in &self.payloads {
+        for message in &self.messages {
+            let mut headers = message.headers.clone();
+            headers.insert("Nats-Msg-Id", luukku_domain::RequestId::generate().as_str());
+            if message.expect_new {
+                headers.insert("Nats-Expected-Last-Subject-Sequence", "0");
+            }
+            let subject = format!("{}.{}", self.root, luukku_domain::AggregateId::generate());
             let ack = self
                 .jetstream
-                .publish(self.subject.clone(), payload.clone())
+                .publish_with_headers(subject, headers, message.payload.clone())
                 .await
                 .map_err(|error| unavailable(&error))?;
             ack.await.map_err(|error| unavailable(&error))?;
@@ -137,8 +156,9 @@ pub async fn serve_storing<R: prost::Message + Clone + Default + Send + Sync + '
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = EchoServer { reply, stored: stored.map(Arc::new) };
     tokio::spawn(async move {
-        // As the services serve: without Nagle's delay, which holds a large answer's last
-        // segment back until the caller acknowledges the one before (about 40 ms).
+        // As the services serve: with Nagle's algorithm a small write (an answer's trailers)
+        // waits for the caller to acknowledge the data before it, which the caller may delay
+        // by up to 40 ms; a view-sized answer one call at a time took about that long.
         let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         let _ = tonic::transport::Server::builder()
             .add_service(server)
@@ -192,9 +212,9 @@ pub async fn measure<R: prost::Message + Default + 'static>(
     Ok((rate, histogram))
 }
 
-/// An access record as a call's writer stores it alone (a contact person's write on a family),
-/// for the floor's first message.
-pub fn access_record() -> anyhow::Result<Bytes> {
+/// The access record a call's writer stores alone: `rpc`, of `kind` (`read`, `write`), by a
+/// contact person on a family, for the floor.
+pub fn access_record(rpc: &str, kind: &str) -> anyhow::Result<Floored> {
     use luukku_eventstore::audit::{Access, AccessRecord};
     let family = luukku_domain::family::FamilyId::from_ulid(luukku_domain::AggregateId::generate().as_ulid());
     let record = AccessRecord {
@@ -205,8 +225,8 @@ pub fn access_record() -> anyhow::Result<Bytes> {
         access: Access {
             at: luukku_domain::Timestamp::now(),
             actor: luukku_testkit::actor(),
-            rpc: "/luukku.contacts.v1.ContactService/RecordContact".to_owned(),
-            kind: "write".to_owned(),
+            rpc: rpc.to_owned(),
+            kind: kind.to_owned(),
             family: Some(family),
             member: None,
             parts: vec!["whole".to_owned()],
@@ -216,5 +236,9 @@ pub fn access_record() -> anyhow::Result<Bytes> {
             rule: None,
         },
     };
-    Ok(Bytes::from(record.encode()?))
+    Ok(Floored {
+        payload: Bytes::from(record.encode()?),
+        headers: async_nats::HeaderMap::new(),
+        expect_new: false,
+    })
 }
