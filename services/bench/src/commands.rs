@@ -62,6 +62,9 @@ fn in_days(days: i64) -> String {
     today.checked_add(jiff::Span::new().days(days)).unwrap_or(today).to_string()
 }
 
+/// How long the machine is left idle before each of the floor's lone calls.
+const QUIET: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// The four services' clients, with tokens minted once, as clients keep them.
 #[derive(Clone)]
 struct Clients {
@@ -465,6 +468,8 @@ pub async fn run(args: CommandsArgs) -> anyhow::Result<Row> {
     let (floor_rate, floored) =
         floors.into_iter().max_by(|a, b| a.0.total_cmp(&b.0)).ok_or_else(|| anyhow::anyhow!("no trial"))?;
     let floor_alone = echo::measure::<echo::Payload>(&floor, 1, 500, request_bytes).await?.1;
+    // The same, each call after 5 ms with none: what a lone user's call finds.
+    let floor_quiet = echo::measure_after_quiet::<echo::Payload>(&floor, 200, QUIET, request_bytes).await?;
     let echo_alone = echo::measure::<echo::Payload>(&echo, 1, 500, request_bytes).await?.1;
 
     // One command at a time: the latency a single caller sees.
@@ -486,11 +491,13 @@ pub async fn run(args: CommandsArgs) -> anyhow::Result<Row> {
         args.callers
     );
     println!(
-        "floor (the echo storing an access record and an event in JetStream, in turn, before it answers, one message each: what a lone command stores): {floor_rate:.0} calls/s, {:.3} of the lower ceiling, p50 {:.3} ms, p99 {:.3} ms; one at a time p50 {:.3} ms (the echo alone {:.3} ms)",
+        "floor (the echo storing an access record and an event in JetStream, in turn, before it answers, one message each: what a lone command stores): {floor_rate:.0} calls/s, {:.3} of the lower ceiling, p50 {:.3} ms, p99 {:.3} ms; one at a time p50 {:.3} ms, each after {} ms quiet p50 {:.3} ms (the echo alone {:.3} ms)",
         floor_rate / ceiling,
         millis(floored.value_at_quantile(0.50)),
         millis(floored.value_at_quantile(0.99)),
         millis(floor_alone.value_at_quantile(0.50)),
+        QUIET.as_millis(),
+        millis(floor_quiet.value_at_quantile(0.50)),
         millis(echo_alone.value_at_quantile(0.50)),
     );
     println!(
@@ -509,13 +516,15 @@ pub async fn run(args: CommandsArgs) -> anyhow::Result<Row> {
         // Its own row: the shared model is another deployment's figure.
         name: if args.one_process { "commands --one-process" } else { "commands" },
         figure: format!(
-            "{rate:.0} commands/s at {} callers (the mix across the four services{}); one at a time: p50 {:.2} ms, p99 {:.2} ms; floor (the echo storing two messages in turn) {floor_rate:.0} calls/s ({:.2} of the ceiling), one at a time p50 {:.2} ms",
+            "{rate:.0} commands/s at {} callers (the mix across the four services{}); one at a time: p50 {:.2} ms, p99 {:.2} ms; floor (the echo storing two messages in turn) {floor_rate:.0} calls/s ({:.2} of the ceiling), one at a time p50 {:.2} ms, each after {} ms quiet {:.2} ms",
             args.callers,
             if args.one_process { ", sharing one folder and relations model" } else { "" },
             millis(single.value_at_quantile(0.50)),
             millis(single.value_at_quantile(0.99)),
             floor_rate / ceiling,
             millis(floor_alone.value_at_quantile(0.50)),
+            QUIET.as_millis(),
+            millis(floor_quiet.value_at_quantile(0.50)),
         ),
         ceiling: format!(
             "the lower of raw JetStream publish ({raw_rate:.0} msg/s) and a tonic echo ({echo_rate:.0} calls/s)"

@@ -190,14 +190,7 @@ pub async fn measure<R: prost::Message + Default + 'static>(
         tasks.push(tokio::spawn(async move {
             for _ in 0..calls {
                 let began = Instant::now();
-                client.ready().await.map_err(|error| anyhow::anyhow!("echo not ready: {error}"))?;
-                client
-                    .unary::<Payload, R, _>(
-                        tonic::Request::new(Payload { bytes: request.clone() }),
-                        http::uri::PathAndQuery::from_static(PATH),
-                        tonic_prost::ProstCodec::default(),
-                    )
-                    .await?;
+                call::<R>(&mut client, request.clone()).await?;
                 record(&mut *latencies.lock().await, began.elapsed());
             }
             anyhow::Ok(())
@@ -210,6 +203,43 @@ pub async fn measure<R: prost::Message + Default + 'static>(
     let histogram =
         Arc::try_unwrap(latencies).map_err(|_| anyhow::anyhow!("a caller still runs"))?.into_inner();
     Ok((rate, histogram))
+}
+
+/// One echo call, its answer decoded as an `R`.
+async fn call<R: prost::Message + Default + 'static>(
+    client: &mut tonic::client::Grpc<tonic::transport::Channel>,
+    request: Bytes,
+) -> anyhow::Result<()> {
+    client.ready().await.map_err(|error| anyhow::anyhow!("echo not ready: {error}"))?;
+    client
+        .unary::<Payload, R, _>(
+            tonic::Request::new(Payload { bytes: request }),
+            http::uri::PathAndQuery::from_static(PATH),
+            tonic_prost::ProstCodec::default(),
+        )
+        .await?;
+    Ok(())
+}
+
+/// One caller making `calls` calls over one channel, each after `quiet` without any: the
+/// latencies of a call that finds the machine idle, as a lone user's does.
+pub async fn measure_after_quiet<R: prost::Message + Default + 'static>(
+    echo: &Echo,
+    calls: usize,
+    quiet: std::time::Duration,
+    request_bytes: usize,
+) -> anyhow::Result<hdrhistogram::Histogram<u64>> {
+    let channel = tonic::transport::Endpoint::from_shared(echo.url.clone())?.connect().await?;
+    let mut client = tonic::client::Grpc::new(channel);
+    let request = Bytes::from(vec![b'x'; request_bytes]);
+    let mut latencies = latency_histogram()?;
+    for _ in 0..calls {
+        tokio::time::sleep(quiet).await;
+        let began = Instant::now();
+        call::<R>(&mut client, request.clone()).await?;
+        record(&mut latencies, began.elapsed());
+    }
+    Ok(latencies)
 }
 
 /// The access record a call's writer stores alone: `rpc`, of `kind` (`read`, `write`), by a
