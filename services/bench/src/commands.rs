@@ -62,7 +62,7 @@ fn in_days(days: i64) -> String {
     today.checked_add(jiff::Span::new().days(days)).unwrap_or(today).to_string()
 }
 
-/// How long the machine is left idle before each of the floor's lone calls.
+/// How long the benchmark sends nothing before each of the floor's lone calls.
 const QUIET: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// The four services' clients, with tokens minted once, as clients keep them.
@@ -468,7 +468,8 @@ pub async fn run(args: CommandsArgs) -> anyhow::Result<Row> {
     let (floor_rate, floored) =
         floors.into_iter().max_by(|a, b| a.0.total_cmp(&b.0)).ok_or_else(|| anyhow::anyhow!("no trial"))?;
     let floor_alone = echo::measure::<echo::Payload>(&floor, 1, 500, request_bytes).await?.1;
-    // The same, each call after 5 ms with none: what a lone user's call finds.
+    // The same, each call after 5 ms in which the benchmark sends nothing (a user leaves
+    // seconds between calls).
     let floor_quiet = echo::measure_after_quiet::<echo::Payload>(&floor, 200, QUIET, request_bytes).await?;
     let echo_alone = echo::measure::<echo::Payload>(&echo, 1, 500, request_bytes).await?.1;
 
@@ -516,7 +517,7 @@ pub async fn run(args: CommandsArgs) -> anyhow::Result<Row> {
         // Its own row: the shared model is another deployment's figure.
         name: if args.one_process { "commands --one-process" } else { "commands" },
         figure: format!(
-            "{rate:.0} commands/s at {} callers (the mix across the four services{}); one at a time: p50 {:.2} ms, p99 {:.2} ms; floor (the echo storing two messages in turn) {floor_rate:.0} calls/s ({:.2} of the ceiling), one at a time p50 {:.2} ms, each after {} ms quiet {:.2} ms",
+            "{rate:.0} commands/s at {} callers (the mix across the four services{}); one at a time: p50 {:.2} ms, p99 {:.2} ms; floor (the echo storing two messages in turn) {floor_rate:.0} calls/s ({:.2} of the ceiling), one at a time p50 {:.2} ms, each after {} ms quiet p50 {:.2} ms",
             args.callers,
             if args.one_process { ", sharing one folder and relations model" } else { "" },
             millis(single.value_at_quantile(0.50)),

@@ -222,7 +222,8 @@ async fn call<R: prost::Message + Default + 'static>(
 }
 
 /// One caller making `calls` calls over one channel, each after `quiet` without any: the
-/// latencies of a call that finds the machine idle, as a lone user's does.
+/// latencies of a call that comes after a pause in which the benchmark sends nothing. The
+/// caller shares the echo's process, so its own wake-up is timed too.
 pub async fn measure_after_quiet<R: prost::Message + Default + 'static>(
     echo: &Echo,
     calls: usize,
