@@ -24,6 +24,9 @@ const REPORT_EVERY: Duration = Duration::from_secs(5);
 const LAG_EVERY: Duration = Duration::from_secs(1);
 /// How often a stopped read model looks for an operator's skip.
 const SKIP_POLL: Duration = Duration::from_secs(1);
+/// How long a stop waits for its message to be recorded in the quarantine before it is told;
+/// longer, and it is told at once and recorded after.
+const FIRST_RECORD: Duration = Duration::from_secs(2);
 
 /// Where a read model stands.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -236,23 +239,34 @@ impl Standing {
         };
         tracing::error!(reader = %self.name, %stream, sequence, %reason, "read model stopped at a message it cannot read");
         metrics::counter!("luukku_quarantined_total", "read_model" => self.name.clone()).increment(1);
-        self.state.send_modify(|state| {
-            state.stops.insert(stream, Stopped { stream, sequence, reason: reason.clone(), newer });
-        });
-        self.health.notify_waiters();
-        self.report_now().await;
         let found = Quarantined {
             stream,
             sequence,
             subject: undecodable.subject.clone(),
-            reason,
+            reason: reason.clone(),
             newer,
             found_by: self.name.clone(),
             found_at_ms: Timestamp::now().as_millis(),
             skip: None,
         };
+        // Recorded before the stop is told (health, answers), so that an operator who sees it
+        // finds the message in the quarantine to skip; tried again below if NATS did not answer.
         let mut quarantine: Option<Quarantine> = None;
         let mut recorded = false;
+        let first = async {
+            let bucket = Quarantine::open(&self.store).await.ok()?;
+            let recorded = bucket.record(&found).await.is_ok();
+            Some((bucket, recorded))
+        };
+        if let Ok(Some((bucket, stored))) = tokio::time::timeout(FIRST_RECORD, first).await {
+            quarantine = Some(bucket);
+            recorded = stored;
+        }
+        self.state.send_modify(|state| {
+            state.stops.insert(stream, Stopped { stream, sequence, reason, newer });
+        });
+        self.health.notify_waiters();
+        self.report_now().await;
         while alive() {
             if quarantine.is_none() {
                 quarantine = Quarantine::open(&self.store).await.ok();
