@@ -255,8 +255,8 @@ impl Standing {
         let mut recorded = false;
         let first = async {
             let bucket = Quarantine::open(&self.store).await.ok()?;
-            let recorded = bucket.record(&found).await.is_ok();
-            Some((bucket, recorded))
+            let stored = bucket.record(&found).await.is_ok();
+            Some((bucket, stored))
         };
         if let Ok(Some((bucket, stored))) = tokio::time::timeout(FIRST_RECORD, first).await {
             quarantine = Some(bucket);

@@ -426,14 +426,11 @@ pub async fn run(args: CommandsArgs) -> anyhow::Result<Row> {
         echo::Floored { payload: envelope.encode()?, headers: envelope.headers(), expect_new: true };
     let stored = echo::Stored::new(
         store.jetstream().clone(),
-        format!("{}.floor", crate::append::RAW),
         vec![echo::access_record("/luukku.contacts.v1.ContactService/RecordContact", "write")?, appended],
     );
-    let floor = echo::serve_storing(
-        echo::Payload { bytes: bytes::Bytes::from(vec![b'x'; answer_bytes]) },
-        Some(stored),
-    )
-    .await?;
+    let floor =
+        echo::serve_storing(echo::Payload { bytes: bytes::Bytes::from(vec![b'x'; answer_bytes]) }, stored)
+            .await?;
     let (mut raws, mut echoes, mut floors, mut runs) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for number in 0..args.trials {
         // Enough calls per caller that connecting does not count.
@@ -461,12 +458,10 @@ pub async fn run(args: CommandsArgs) -> anyhow::Result<Row> {
     }
     let best = |values: &[f64]| values.iter().copied().fold(0.0, f64::max);
     let (raw_rate, echo_rate) = (best(&raws), best(&echoes));
-    let (rate, measured) =
-        runs.into_iter().max_by(|a, b| a.0.total_cmp(&b.0)).ok_or_else(|| anyhow::anyhow!("no trial"))?;
+    let (rate, measured) = crate::stats::best(runs)?;
 
     let ceiling = raw_rate.min(echo_rate);
-    let (floor_rate, floored) =
-        floors.into_iter().max_by(|a, b| a.0.total_cmp(&b.0)).ok_or_else(|| anyhow::anyhow!("no trial"))?;
+    let (floor_rate, floored) = crate::stats::best(floors)?;
     let floor_alone = echo::measure::<echo::Payload>(&floor, 1, 500, request_bytes).await?.1;
     // The same, each call after 5 ms in which the benchmark sends nothing (a user leaves
     // seconds between calls).

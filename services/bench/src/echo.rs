@@ -38,11 +38,10 @@ struct EchoServer<R> {
 }
 
 /// What the floor stores before each answer: each message in turn, each on a subject of its
-/// own under `root` (a stream that exists) with a message id of its own, as luukku stores an
-/// access record or an event.
+/// own in the raw stream ([`crate::append::provision_raw`]) with a message id of its own, as
+/// luukku stores an access record or an event.
 pub struct Stored {
     jetstream: async_nats::jetstream::Context,
-    root: String,
     messages: Vec<Floored>,
 }
 
@@ -57,8 +56,8 @@ pub struct Floored {
 }
 
 impl Stored {
-    pub fn new(jetstream: async_nats::jetstream::Context, root: String, messages: Vec<Floored>) -> Self {
-        Self { jetstream, root, messages }
+    pub fn new(jetstream: async_nats::jetstream::Context, messages: Vec<Floored>) -> Self {
+        Self { jetstream, messages }
     }
 
     async fn store(&self) -> Result<(), tonic::Status> {
@@ -69,7 +68,7 @@ impl Stored {
             if message.expect_new {
                 headers.insert("Nats-Expected-Last-Subject-Sequence", "0");
             }
-            let subject = format!("{}.{}", self.root, luukku_domain::AggregateId::generate());
+            let subject = format!("{}.floor.{}", crate::append::RAW, luukku_domain::AggregateId::generate());
             let ack = self
                 .jetstream
                 .publish_with_headers(subject, headers, message.payload.clone())
@@ -142,12 +141,19 @@ impl Drop for Echo {
 pub async fn serve<R: prost::Message + Clone + Default + Send + Sync + 'static>(
     reply: R,
 ) -> anyhow::Result<Echo> {
-    serve_storing(reply, None).await
+    serve_with(reply, None).await
 }
 
 /// Serves an echo answering `reply` once it has stored `stored` (the floor), on 127.0.0.1 on
 /// a free port.
 pub async fn serve_storing<R: prost::Message + Clone + Default + Send + Sync + 'static>(
+    reply: R,
+    stored: Stored,
+) -> anyhow::Result<Echo> {
+    serve_with(reply, Some(stored)).await
+}
+
+async fn serve_with<R: prost::Message + Clone + Default + Send + Sync + 'static>(
     reply: R,
     stored: Option<Stored>,
 ) -> anyhow::Result<Echo> {

@@ -16,6 +16,11 @@ pub fn millis(micros: u64) -> f64 {
     micros as f64 / 1000.0
 }
 
+/// The trial with the highest rate, with what else it measured.
+pub fn best<T>(trials: Vec<(f64, T)>) -> anyhow::Result<(f64, T)> {
+    trials.into_iter().max_by(|a, b| a.0.total_cmp(&b.0)).ok_or_else(|| anyhow::anyhow!("no trial"))
+}
+
 /// The median of a few trial rates.
 pub fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);

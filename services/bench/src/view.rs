@@ -20,7 +20,7 @@ use prost::Message as _;
 use tokio::sync::Mutex;
 use tonic::transport::Channel;
 
-use crate::stats::{latency_histogram, millis, record};
+use crate::stats::{best, latency_histogram, millis, record};
 use crate::{data, echo};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -151,10 +151,9 @@ pub async fn run(args: ViewArgs) -> anyhow::Result<crate::stats::Row> {
     crate::append::provision_raw(&store).await?;
     let stored = echo::Stored::new(
         store.jetstream().clone(),
-        format!("{}.floor", crate::append::RAW),
         vec![echo::access_record("/luukku.coordination.v1.CoordinationService/GetFamilyView", "read")?],
     );
-    let floor = echo::serve_storing(reply, Some(stored)).await?;
+    let floor = echo::serve_storing(reply, stored).await?;
     println!(
         "a view is {view_bytes} bytes (the median of {} families, {} to {}); a request {request_bytes} bytes",
         sample.len(),
@@ -207,9 +206,6 @@ pub async fn run(args: ViewArgs) -> anyhow::Result<crate::stats::Row> {
         echo::measure::<coordination::FamilyView>(&echo, 1, alone.views, request_bytes).await?;
     let (_, floor_alone) =
         echo::measure::<coordination::FamilyView>(&floor, 1, alone.views, request_bytes).await?;
-    let best = |runs: Vec<(f64, hdrhistogram::Histogram<u64>)>| {
-        runs.into_iter().max_by(|a, b| a.0.total_cmp(&b.0)).ok_or_else(|| anyhow::anyhow!("no trial"))
-    };
     let (echo_rate, echoed) = best(echoes)?;
     let (floor_rate, floored) = best(floors)?;
     let (open_rate, _) = best(views_open)?;
