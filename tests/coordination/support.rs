@@ -37,7 +37,8 @@ pub struct Harness {
     /// The person id each registered contact person signs in with.
     persons: std::collections::HashMap<String, String>,
     _folder: tempfile::TempDir,
-    _process: (luukku_referrals::Process, luukku_contacts::Process),
+    /// The referral and caseload processes, which append on timers of their own.
+    processes: Option<(luukku_referrals::Process, luukku_contacts::Process)>,
     _served: Vec<Served>,
     pub nats: TestNats,
 }
@@ -114,10 +115,17 @@ impl Harness {
             actor: luukku_testkit::actor(),
             persons: std::collections::HashMap::new(),
             _folder: folder,
-            _process: (process, caseloads),
+            processes: Some((process, caseloads)),
             _served: served,
             nats,
         })
+    }
+
+    /// Stops the referral and caseload processes. Their escalations and repairs append on
+    /// timers of their own, so a test that measures where the streams end and waits for a
+    /// projection to reach exactly there stops them before it writes anything.
+    pub fn stop_processes(&mut self) {
+        self.processes = None;
     }
 
     pub fn call<T>(&self, message: T) -> tonic::Request<T> {
