@@ -121,6 +121,11 @@ impl NatsServer {
         &self.options.server_name
     }
 
+    /// The process id, while the process runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(Child::id)
+    }
+
     /// Whether the process is running (not killed or stopped by this handle).
     pub fn running(&self) -> bool {
         self.child.is_some()

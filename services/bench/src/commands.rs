@@ -26,7 +26,8 @@ use luukku_testkit::grpc::serve_routes;
 use prost::Message as _;
 use tonic::transport::Channel;
 
-use crate::stats::{Row, latency_histogram, millis, record};
+use crate::processes::processor_time;
+use crate::stats::{Row, Spent, latency_histogram, millis, record};
 use crate::{data, echo};
 
 #[derive(Debug, clap::Args)]
@@ -60,6 +61,15 @@ fn request_id() -> String {
 fn in_days(days: i64) -> String {
     let today = luukku_app::context_now().today;
     today.checked_add(jiff::Span::new().days(days)).unwrap_or(today).to_string()
+}
+
+/// The sides of a trial, in the order of the first; the next reverses it.
+#[derive(Debug, Clone, Copy)]
+enum Side {
+    Raw,
+    Echo,
+    Floor,
+    Commands,
 }
 
 /// How long the benchmark sends nothing before each of the floor's lone calls.
@@ -432,20 +442,45 @@ pub async fn run(args: CommandsArgs) -> anyhow::Result<Row> {
         echo::serve_storing(echo::Payload { bytes: bytes::Bytes::from(vec![b'x'; answer_bytes]) }, stored)
             .await?;
     let (mut raws, mut echoes, mut floors, mut runs) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // The processor time of each side, over every trial: raw, echo, floor, commands.
+    let nats_pid = nats.server.pid().ok_or_else(|| anyhow::anyhow!("nats-server is not running"))?;
+    let mut spent = [Spent::default(); 4];
     for number in 0..args.trials {
         // Enough calls per caller that connecting does not count.
         let calls = (args.families * PER_FAMILY).max(200);
-        let raw = crate::append::raw_trial(&store, args.callers, calls, &event);
-        if number % 2 == 0 {
-            raws.push(raw.await?);
-            echoes.push(echo::measure::<echo::Payload>(&echo, args.callers, calls, request_bytes).await?.0);
-            floors.push(echo::measure::<echo::Payload>(&floor, args.callers, calls, request_bytes).await?);
-            runs.push(trial(&clients, &callers, args.families).await?);
-        } else {
-            runs.push(trial(&clients, &callers, args.families).await?);
-            floors.push(echo::measure::<echo::Payload>(&floor, args.callers, calls, request_bytes).await?);
-            echoes.push(echo::measure::<echo::Payload>(&echo, args.callers, calls, request_bytes).await?.0);
-            raws.push(raw.await?);
+        let mut sides = [Side::Raw, Side::Echo, Side::Floor, Side::Commands];
+        if number % 2 == 1 {
+            sides.reverse();
+        }
+        for side in sides {
+            let (used, count) = match side {
+                Side::Raw => {
+                    let raw = crate::append::raw_trial(&store, args.callers, calls, &event);
+                    let (rate, used) = processor_time(nats_pid, raw).await?;
+                    raws.push(rate);
+                    (used, args.callers * calls)
+                }
+                Side::Echo => {
+                    let echoed = echo::measure::<echo::Payload>(&echo, args.callers, calls, request_bytes);
+                    let ((rate, _), used) = processor_time(nats_pid, echoed).await?;
+                    echoes.push(rate);
+                    (used, args.callers * calls)
+                }
+                Side::Floor => {
+                    let floored = echo::measure::<echo::Payload>(&floor, args.callers, calls, request_bytes);
+                    let (run, used) = processor_time(nats_pid, floored).await?;
+                    floors.push(run);
+                    (used, args.callers * calls)
+                }
+                Side::Commands => {
+                    let ((rate, measured), used) =
+                        processor_time(nats_pid, trial(&clients, &callers, args.families)).await?;
+                    let count = measured.commands;
+                    runs.push((rate, measured));
+                    (used, count)
+                }
+            };
+            spent[side as usize].add(used, count);
         }
         let rate = runs.last().map(|(rate, _)| *rate).unwrap_or_default();
         println!(
@@ -502,6 +537,10 @@ pub async fn run(args: CommandsArgs) -> anyhow::Result<Row> {
         rate / floor_rate
     );
     print_latencies(&measured);
+    let [raw_spent, echo_spent, floor_spent, commands_spent] = spent;
+    println!(
+        "processor time per call, over all trials (this process: the callers and what serves them; and nats-server): raw publish {raw_spent}, echo {echo_spent}, floor {floor_spent}, commands {commands_spent}"
+    );
     println!(
         "one command at a time (the mix, one caller): p50 {:.3} ms, p99 {:.3} ms (target: p50 at most 0.4 ms)",
         millis(single.value_at_quantile(0.50)),
@@ -512,7 +551,7 @@ pub async fn run(args: CommandsArgs) -> anyhow::Result<Row> {
         // Its own row: the shared model is another deployment's figure.
         name: if args.one_process { "commands --one-process" } else { "commands" },
         figure: format!(
-            "{rate:.0} commands/s at {} callers (the mix across the four services{}); one at a time: p50 {:.2} ms, p99 {:.2} ms; floor (the echo storing two messages in turn) {floor_rate:.0} calls/s ({:.2} of the ceiling), one at a time p50 {:.2} ms, each after {} ms quiet p50 {:.2} ms",
+            "{rate:.0} commands/s at {} callers (the mix across the four services{}); one at a time: p50 {:.2} ms, p99 {:.2} ms; floor (the echo storing two messages in turn) {floor_rate:.0} calls/s ({:.2} of the ceiling), one at a time p50 {:.2} ms, each after {} ms quiet p50 {:.2} ms; processor time per command {:.0} µs (the floor's {:.0})",
             args.callers,
             if args.one_process { ", sharing one folder and relations model" } else { "" },
             millis(single.value_at_quantile(0.50)),
@@ -521,6 +560,8 @@ pub async fn run(args: CommandsArgs) -> anyhow::Result<Row> {
             millis(floor_alone.value_at_quantile(0.50)),
             QUIET.as_millis(),
             millis(floor_quiet.value_at_quantile(0.50)),
+            commands_spent.per_call().iter().sum::<f64>(),
+            floor_spent.per_call().iter().sum::<f64>(),
         ),
         ceiling: format!(
             "the lower of raw JetStream publish ({raw_rate:.0} msg/s) and a tonic echo ({echo_rate:.0} calls/s)"

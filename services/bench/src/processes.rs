@@ -192,6 +192,18 @@ async fn scrape(port: u16) -> anyhow::Result<String> {
     Ok(text)
 }
 
+/// The processor time, in seconds, that this process (the benchmark, with whatever it serves
+/// in-process) and process `other` (nats-server) use while `work` runs.
+pub(crate) async fn processor_time<T>(
+    other: u32,
+    work: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<(T, [f64; 2])> {
+    let own = std::process::id();
+    let before = [cpu_seconds(own)?, cpu_seconds(other)?];
+    let done = work.await?;
+    Ok((done, [cpu_seconds(own)? - before[0], cpu_seconds(other)? - before[1]]))
+}
+
 /// The processor time process `pid` has used, all its threads, in seconds.
 fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;

@@ -27,6 +27,35 @@ pub fn median(mut values: Vec<f64>) -> f64 {
     values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
+/// Processor time spent on one side of a benchmark, over all its trials: by the benchmark's
+/// process (the callers, and whatever serves them in-process) and by nats-server.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Spent {
+    seconds: [f64; 2],
+    calls: usize,
+}
+
+impl Spent {
+    pub fn add(&mut self, seconds: [f64; 2], calls: usize) {
+        self.seconds[0] += seconds[0];
+        self.seconds[1] += seconds[1];
+        self.calls += calls;
+    }
+
+    /// Microseconds per call, the process's and nats-server's.
+    pub fn per_call(&self) -> [f64; 2] {
+        let calls = self.calls.max(1) as f64;
+        [self.seconds[0] * 1e6 / calls, self.seconds[1] * 1e6 / calls]
+    }
+}
+
+impl std::fmt::Display for Spent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let [process, nats] = self.per_call();
+        write!(f, "{:.0} µs ({process:.0} + nats-server {nats:.0})", process + nats)
+    }
+}
+
 /// One benchmark's line in the table of figures.
 pub struct Row {
     /// The benchmark, e.g. `view`.

@@ -20,7 +20,8 @@ use prost::Message as _;
 use tokio::sync::Mutex;
 use tonic::transport::Channel;
 
-use crate::stats::{best, latency_histogram, millis, record};
+use crate::processes::processor_time;
+use crate::stats::{Spent, best, latency_histogram, millis, record};
 use crate::{data, echo};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -167,9 +168,17 @@ pub async fn run(args: ViewArgs) -> anyhow::Result<crate::stats::Row> {
     // access records of the measured service into a projection of its own meanwhile, as no
     // deployment does. Then two trials each of the echo, the floor and the measured service,
     // the second in the reverse order, so that none gains from going first; the best of each.
+    // The processor time of each side, over its trials: without policy and log, echo, floor,
+    // with policy and log.
+    let nats_pid = nats.server.pid().ok_or_else(|| anyhow::anyhow!("nats-server is not running"))?;
+    let mut spent = [Spent::default(); 4];
+    let calls = args.callers * args.views;
     let mut views_open = Vec::new();
     for trial in 0..2 {
-        views_open.push(views(open_channel.clone(), &args, Arc::clone(&callers), trial).await?);
+        let (run, used) =
+            processor_time(nats_pid, views(open_channel.clone(), &args, Arc::clone(&callers), trial)).await?;
+        views_open.push(run);
+        spent[0].add(used, calls);
     }
     let (_, alone_open) = views(open_channel.clone(), &alone, Arc::clone(&callers), 2).await?;
     let open_projection = Arc::downgrade(&open.projection);
@@ -183,22 +192,30 @@ pub async fn run(args: ViewArgs) -> anyhow::Result<crate::stats::Row> {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     let (mut echoes, mut floors, mut views_guarded) = (Vec::new(), Vec::new(), Vec::new());
+    let [open_spent, echo_spent, floor_spent, guarded_spent] = &mut spent;
     for trial in 0..2 {
+        let guarded_trial = async |spent: &mut Spent| {
+            let viewed = views(channel.clone(), &args, Arc::clone(&callers), trial);
+            let (run, used) = processor_time(nats_pid, viewed).await?;
+            spent.add(used, calls);
+            anyhow::Ok(run)
+        };
         if trial == 1 {
-            views_guarded.push(views(channel.clone(), &args, Arc::clone(&callers), trial).await?);
+            views_guarded.push(guarded_trial(guarded_spent).await?);
         }
-        let mut ceilings = [(&echo, &mut echoes), (&floor, &mut floors)];
+        let mut ceilings = [(&echo, &mut echoes, &mut *echo_spent), (&floor, &mut floors, &mut *floor_spent)];
         if trial == 1 {
             ceilings.reverse();
         }
-        for (server, runs) in ceilings {
-            runs.push(
-                echo::measure::<coordination::FamilyView>(server, args.callers, args.views, request_bytes)
-                    .await?,
-            );
+        for (server, runs, spent) in ceilings {
+            let measured =
+                echo::measure::<coordination::FamilyView>(server, args.callers, args.views, request_bytes);
+            let (run, used) = processor_time(nats_pid, measured).await?;
+            runs.push(run);
+            spent.add(used, calls);
         }
         if trial == 0 {
-            views_guarded.push(views(channel.clone(), &args, Arc::clone(&callers), trial).await?);
+            views_guarded.push(guarded_trial(guarded_spent).await?);
         }
     }
     let (_, alone_guarded) = views(channel.clone(), &alone, Arc::clone(&callers), 2).await?;
@@ -265,11 +282,14 @@ pub async fn run(args: ViewArgs) -> anyhow::Result<crate::stats::Row> {
         millis(visible.lags.value_at_quantile(0.50)),
         millis(visible.lags.value_at_quantile(0.99))
     );
+    println!(
+        "processor time per call, over both trials (this process: the callers and what serves them; and nats-server): echo {echo_spent}, floor {floor_spent}, views {guarded_spent} (without policy and access log {open_spent})"
+    );
     println!("ratio={:.3}", view_rate / echo_rate);
     Ok(crate::stats::Row {
         name: "view",
         figure: format!(
-            "{view_rate:.0} views/s at {} callers, p50 {:.2} ms, p99 {:.2} ms; one at a time p50 {:.2} ms; write to visible p99 {:.2} ms (the projection applying it p99 {:.2} ms) at {:.0} writes/s; policy and access log {:.0} % of the rate; floor (the echo storing an access record) {floor_rate:.0} calls/s ({:.2} of the echo), one at a time p50 {:.2} ms",
+            "{view_rate:.0} views/s at {} callers, p50 {:.2} ms, p99 {:.2} ms; one at a time p50 {:.2} ms; write to visible p99 {:.2} ms (the projection applying it p99 {:.2} ms) at {:.0} writes/s; policy and access log {:.0} % of the rate; floor (the echo storing an access record) {floor_rate:.0} calls/s ({:.2} of the echo), one at a time p50 {:.2} ms; processor time per view {:.0} µs (the floor's {:.0})",
             args.callers,
             millis(viewed.value_at_quantile(0.50)),
             millis(viewed.value_at_quantile(0.99)),
@@ -280,6 +300,8 @@ pub async fn run(args: ViewArgs) -> anyhow::Result<crate::stats::Row> {
             100.0 * (1.0 - view_rate / open_rate),
             floor_rate / echo_rate,
             millis(floor_alone.value_at_quantile(0.50)),
+            guarded_spent.per_call().iter().sum::<f64>(),
+            floor_spent.per_call().iter().sum::<f64>(),
         ),
         ceiling: format!("tonic echo of a {view_bytes}-byte view, {echo_rate:.0} calls/s"),
         ratio: view_rate / echo_rate,
