@@ -83,31 +83,37 @@ impl Projector {
     }
 
     /// Reads lines until one that `until` holds for, an error from `until`, or
-    /// [`PROJECTOR_PATIENCE`], which fails naming the last line read.
+    /// [`PROJECTOR_PATIENCE`], which fails naming the last positions read.
     async fn wait_for(&mut self, mut until: impl FnMut(&str) -> anyhow::Result<bool>) -> anyhow::Result<()> {
         let deadline = tokio::time::Instant::now() + PROJECTOR_PATIENCE;
-        let mut last = String::new();
+        let mut positions = String::new();
         loop {
             let line = tokio::time::timeout_at(deadline, self.lines.next_line())
                 .await
                 .map_err(|_| {
-                    anyhow::anyhow!("the projector did not get there in {PROJECTOR_PATIENCE:?}: {last}")
+                    anyhow::anyhow!("the projector did not get there in {PROJECTOR_PATIENCE:?}: {positions}")
                 })??
                 .ok_or_else(|| anyhow::anyhow!("the projector ended"))?;
             if until(&line)? {
                 return Ok(());
             }
-            last = line;
+            if line.starts_with("positions ") {
+                positions = line;
+            }
         }
     }
 
-    /// Stops it as an operator would: SIGTERM, on which it flushes.
+    /// Stops it as an operator would: SIGTERM, on which it flushes and exits with success.
     async fn stop(mut self) -> anyhow::Result<()> {
+        let pid = self.child.id().ok_or_else(|| anyhow::anyhow!("the projector has already ended"))?;
         nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(i32::try_from(self.child.id().unwrap_or(0))?),
+            nix::unistd::Pid::from_raw(i32::try_from(pid)?),
             nix::sys::signal::Signal::SIGTERM,
         )?;
-        self.child.wait().await?;
+        let status = tokio::time::timeout(PROJECTOR_PATIENCE, self.child.wait())
+            .await
+            .map_err(|_| anyhow::anyhow!("the projector did not stop in {PROJECTOR_PATIENCE:?}"))??;
+        anyhow::ensure!(status.success(), "the projector stopped with {status}");
         Ok(())
     }
 

@@ -123,7 +123,8 @@ impl Harness {
 
     /// Stops the referral and caseload processes. Their escalations and repairs append on
     /// timers of their own, so a test that measures where the streams end and waits for a
-    /// projection to reach exactly there stops them before it writes anything.
+    /// projection to reach exactly there stops them before it writes anything: a process
+    /// stopped while it writes may still land that write.
     pub fn stop_processes(&mut self) {
         self.processes = None;
     }

@@ -539,7 +539,7 @@ pub async fn run(args: CommandsArgs) -> anyhow::Result<Row> {
     print_latencies(&measured);
     let [raw_spent, echo_spent, floor_spent, commands_spent] = spent;
     println!(
-        "processor time per call, over all trials (this process: the callers and what serves them; and nats-server): raw publish {raw_spent}, echo {echo_spent}, floor {floor_spent}, commands {commands_spent}"
+        "processor time per call, the mean over all trials, from the first call until both processes are idle again (this process: the callers and what serves them; and nats-server), and the processors busy while the calls ran: raw publish {raw_spent}, echo {echo_spent}, floor {floor_spent}, commands {commands_spent}"
     );
     println!(
         "one command at a time (the mix, one caller): p50 {:.3} ms, p99 {:.3} ms (target: p50 at most 0.4 ms)",

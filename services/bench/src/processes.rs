@@ -192,16 +192,58 @@ async fn scrape(port: u16) -> anyhow::Result<String> {
     Ok(text)
 }
 
-/// The processor time, in seconds, that this process (the benchmark, with whatever it serves
-/// in-process) and process `other` (nats-server) use while `work` runs.
+/// What one side of a benchmark used: processor seconds of this process (the benchmark, with
+/// whatever it serves in-process) and of nats-server, and how long its calls ran.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Used {
+    /// From its first call until both processes were idle again after its last: what its
+    /// calls left behind (read models applying their events) is its own.
+    pub seconds: [f64; 2],
+    /// While its calls ran, for how busy the processors were.
+    pub while_calling: f64,
+    pub wall: f64,
+}
+
+/// Runs `work` between two waits for this process and process `other` (nats-server) to be
+/// idle, and measures what it used. The first wait leaves out what ran before.
 pub(crate) async fn processor_time<T>(
     other: u32,
     work: impl std::future::Future<Output = anyhow::Result<T>>,
-) -> anyhow::Result<(T, [f64; 2])> {
+) -> anyhow::Result<(T, Used)> {
     let own = std::process::id();
-    let before = [cpu_seconds(own)?, cpu_seconds(other)?];
+    let both = || anyhow::Ok([cpu_seconds(own)?, cpu_seconds(other)?]);
+    settle(&both).await?;
+    let before = both()?;
+    let started = Instant::now();
     let done = work.await?;
-    Ok((done, [cpu_seconds(own)? - before[0], cpu_seconds(other)? - before[1]]))
+    let wall = started.elapsed().as_secs_f64();
+    let called = both()?;
+    settle(&both).await?;
+    let after = both()?;
+    Ok((
+        done,
+        Used {
+            seconds: [after[0] - before[0], after[1] - before[1]],
+            while_calling: called[0] - before[0] + called[1] - before[1],
+            wall,
+        },
+    ))
+}
+
+/// Waits until `both` processes used at most one clock tick (10 ms) together in 200 ms, for at
+/// most 5 s.
+async fn settle(both: &impl Fn() -> anyhow::Result<[f64; 2]>) -> anyhow::Result<()> {
+    let began = Instant::now();
+    let mut last = both()?;
+    while began.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = both()?;
+        if now[0] - last[0] + now[1] - last[1] <= 0.011 {
+            break;
+        }
+        last = now;
+    }
+    Ok(())
 }
 
 /// The processor time process `pid` has used, all its threads, in seconds.

@@ -32,13 +32,17 @@ pub fn median(mut values: Vec<f64>) -> f64 {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Spent {
     seconds: [f64; 2],
+    while_calling: f64,
+    wall: f64,
     calls: usize,
 }
 
 impl Spent {
-    pub fn add(&mut self, seconds: [f64; 2], calls: usize) {
-        self.seconds[0] += seconds[0];
-        self.seconds[1] += seconds[1];
+    pub fn add(&mut self, used: crate::processes::Used, calls: usize) {
+        self.seconds[0] += used.seconds[0];
+        self.seconds[1] += used.seconds[1];
+        self.while_calling += used.while_calling;
+        self.wall += used.wall;
         self.calls += calls;
     }
 
@@ -47,12 +51,22 @@ impl Spent {
         let calls = self.calls.max(1) as f64;
         [self.seconds[0] * 1e6 / calls, self.seconds[1] * 1e6 / calls]
     }
+
+    /// How many processors the two processes kept busy while the calls ran.
+    pub fn busy(&self) -> f64 {
+        self.while_calling / self.wall.max(f64::MIN_POSITIVE)
+    }
 }
 
 impl std::fmt::Display for Spent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let [process, nats] = self.per_call();
-        write!(f, "{:.0} µs ({process:.0} + nats-server {nats:.0})", process + nats)
+        write!(
+            f,
+            "{:.0} µs ({process:.0} + nats-server {nats:.0}; {:.2} processors busy)",
+            process + nats,
+            self.busy()
+        )
     }
 }
 

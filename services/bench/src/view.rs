@@ -283,7 +283,7 @@ pub async fn run(args: ViewArgs) -> anyhow::Result<crate::stats::Row> {
         millis(visible.lags.value_at_quantile(0.99))
     );
     println!(
-        "processor time per call, over both trials (this process: the callers and what serves them; and nats-server): echo {echo_spent}, floor {floor_spent}, views {guarded_spent} (without policy and access log {open_spent})"
+        "processor time per call, the mean over both trials, from the first call until both processes are idle again (this process: the callers and what serves them; and nats-server), and the processors busy while the calls ran: echo {echo_spent}, floor {floor_spent}, views {guarded_spent} (without policy and access log {open_spent})"
     );
     println!("ratio={:.3}", view_rate / echo_rate);
     Ok(crate::stats::Row {
