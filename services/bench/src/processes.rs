@@ -199,8 +199,10 @@ pub(crate) struct Used {
     /// From its first call until both processes were idle again after its last: what its
     /// calls left behind (read models applying their events) is its own.
     pub seconds: [f64; 2],
-    /// While its calls ran, for how busy the processors were.
+    /// The same, both processes together, while its calls ran: over `wall`, how many
+    /// processors they kept busy.
     pub while_calling: f64,
+    /// How long its calls ran, in seconds.
     pub wall: f64,
 }
 
