@@ -188,9 +188,10 @@ async fn copies(h: &Harness, stream: Stream, times: usize) -> anyhow::Result<()>
 #[tokio::test]
 async fn a_projection_killed_mid_stream_resumes_to_the_same_bytes_as_a_rebuild() -> anyhow::Result<()> {
     let mut h = Harness::start().await?;
-    // The streams must stand still once measured below. The copies of a held place and of a
-    // notification would otherwise be released and escalated on the processes' timers, which
-    // a slow run reaches while the projector is on its way to the ends measured.
+    // The streams must stand still once measured below. The caseload process would otherwise
+    // deal with the 600 copied held places on its timer (and the referral process may escalate
+    // the copied notification), which a slow run reaches while the projector is on its way to
+    // the ends measured.
     h.stop_processes();
     let mut families = Vec::new();
     let mut members = Vec::new();
@@ -233,7 +234,8 @@ async fn a_projection_killed_mid_stream_resumes_to_the_same_bytes_as_a_rebuild()
     // Kill it with SIGKILL once it has begun every stream, part of the way through.
     projector
         .wait_for(|line| {
-            let begun = positions_of(line).len() == last.len() && positions_of(line).iter().all(|at| *at > 0);
+            let at = positions_of(line);
+            let begun = at.len() == last.len() && at.iter().all(|at| *at > 0);
             anyhow::ensure!(
                 !(begun && at_the_end(line, &last)?),
                 "the projector finished before it could be killed; make the streams longer"
