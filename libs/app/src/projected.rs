@@ -14,7 +14,7 @@
 //! stream was replaced (as by a restore): a checkpoint lies past the stream's end, or the
 //! message at the checkpoint was recorded at another time than the one the checkpoint keeps.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -132,16 +132,29 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, String> {
 
 /// A chunk's changes over a model's tree: reads see the changes made before them. The changes
 /// of the message being applied are kept apart until it is applied whole.
+///
+/// What the tree held at each key read is kept for the chunk (the tree is not written while a
+/// chunk is applied): a key is read from sled once, and a record left as the tree holds it is
+/// not written again. Most messages leave most of what a model reads as it was (a referral's
+/// steps leave the family's access facts alone), and each write is a sled insert and part of
+/// the commit's redo record.
 pub struct View<'a> {
     tree: &'a sled::Tree,
     changes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     pending: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    stored: HashMap<Vec<u8>, Option<Vec<u8>>>,
     failed: Option<String>,
 }
 
 impl<'a> View<'a> {
     fn new(tree: &'a sled::Tree) -> Self {
-        Self { tree, changes: BTreeMap::new(), pending: BTreeMap::new(), failed: None }
+        Self {
+            tree,
+            changes: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            stored: HashMap::new(),
+            failed: None,
+        }
     }
 
     /// Keeps the message's changes.
@@ -158,8 +171,15 @@ impl<'a> View<'a> {
         if let Some(change) = self.pending.get(key).or_else(|| self.changes.get(key)) {
             return change.clone();
         }
+        if let Some(stored) = self.stored.get(key) {
+            return stored.clone();
+        }
         match self.tree.get(key) {
-            Ok(found) => found.map(|value| value.to_vec()),
+            Ok(found) => {
+                let found = found.map(|value| value.to_vec());
+                self.stored.insert(key.to_vec(), found.clone());
+                found
+            }
             Err(error) => {
                 self.failed.get_or_insert_with(|| error.to_string());
                 None
@@ -228,6 +248,14 @@ impl<'a> View<'a> {
         self.pending.insert(key, None);
     }
 
+    /// Makes the record at `key` `value`, reading it first: nothing is written when it is
+    /// `value` already. For records most messages find as they would make them (an id's
+    /// family, named again by each of its messages).
+    pub fn ensure<T: Serialize>(&mut self, key: Vec<u8>, value: &T) {
+        self.raw(&key);
+        self.put(key, value);
+    }
+
     /// Changes the record at `key` (a default one when there is none) with `change`.
     pub fn update<T, R>(&mut self, key: Vec<u8>, change: impl FnOnce(&mut T) -> R) -> R
     where
@@ -239,10 +267,14 @@ impl<'a> View<'a> {
         result
     }
 
-    /// The changes kept, to be written together.
+    /// The changes kept, to be written together: those that leave a record as the tree holds
+    /// it are left out.
     fn into_batch(self) -> Writes {
         let mut batch = Writes::default();
         for (key, change) in self.changes {
+            if self.stored.get(&key) == Some(&change) {
+                continue;
+            }
             match change {
                 Some(value) => batch.insert(key, value),
                 None => batch.remove(key),
@@ -897,6 +929,31 @@ mod tests {
             tree.get(b"k").expect("read").map(|value| value.to_vec()),
             Some(encode(&1u32).expect("encoded"))
         );
+    }
+
+    #[test]
+    fn a_view_writes_only_the_records_it_changed() {
+        let folder = Folder::temporary();
+        let tree = folder.db.open_tree("t").expect("a tree");
+        tree.insert(b"same", encode(&1u32).expect("encoded")).expect("written");
+        tree.insert(b"back", encode(&5u32).expect("encoded")).expect("written");
+        tree.insert(b"id", encode(&9u32).expect("encoded")).expect("written");
+        let mut view = View::new(&tree);
+        view.update(b"same".to_vec(), |_: &mut u32| ());
+        view.keep();
+        // Changed by one message and changed back by the next.
+        view.update(b"back".to_vec(), |value: &mut u32| *value += 1);
+        view.keep();
+        view.update(b"back".to_vec(), |value: &mut u32| *value -= 1);
+        view.keep();
+        view.ensure(b"id".to_vec(), &9u32);
+        view.ensure(b"new".to_vec(), &3u32);
+        view.update(b"more".to_vec(), |value: &mut u32| *value += 2);
+        view.put(b"written".to_vec(), &1u32);
+        view.remove(b"absent".to_vec());
+        view.keep();
+        let written: Vec<Vec<u8>> = view.into_batch().changes.into_iter().map(|(key, _)| key).collect();
+        assert_eq!(written, [b"absent".to_vec(), b"more".to_vec(), b"new".to_vec(), b"written".to_vec()]);
     }
 
     #[test]

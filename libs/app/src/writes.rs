@@ -45,7 +45,7 @@ fn redo_name(name: &[u8]) -> Vec<u8> {
 /// Writes to one tree, made in the order they were added: a later write of a key wins.
 #[derive(Default)]
 pub struct Writes {
-    changes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    pub(crate) changes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     /// The length of its record.
     bytes: usize,
 }

@@ -142,7 +142,7 @@ fn apply(_: &(), view: &mut View<'_>, recorded: &Recorded) -> Result<(), CodecEr
                 events.iter().for_each(|event| facts.apply_meeting(event));
             });
             for event in &events {
-                view.put(keys::meeting(event.meeting_id()), &family);
+                view.ensure(keys::meeting(event.meeting_id()), &family);
             }
         }
         _ => {}

@@ -76,7 +76,7 @@ fn apply(_: &(), view: &mut View<'_>, recorded: &Recorded) -> std::result::Resul
     for mut event in events {
         // The index keeps no sealed value.
         event.drop_sealed();
-        view.put(key(MEETING, &[&event.meeting_id().as_ulid().to_bytes()]), &family_id);
+        view.ensure(key(MEETING, &[&event.meeting_id().as_ulid().to_bytes()]), &family_id);
         meetings.apply(&event);
     }
     view.reindex(before, entries(family_id, &meetings));
