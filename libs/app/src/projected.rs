@@ -938,6 +938,7 @@ mod tests {
         tree.insert(b"same", encode(&1u32).expect("encoded")).expect("written");
         tree.insert(b"back", encode(&5u32).expect("encoded")).expect("written");
         tree.insert(b"id", encode(&9u32).expect("encoded")).expect("written");
+        tree.insert(b"changed", encode(&2u32).expect("encoded")).expect("written");
         let mut view = View::new(&tree);
         view.update(b"same".to_vec(), |_: &mut u32| ());
         view.keep();
@@ -949,11 +950,13 @@ mod tests {
         view.ensure(b"id".to_vec(), &9u32);
         view.ensure(b"new".to_vec(), &3u32);
         view.update(b"more".to_vec(), |value: &mut u32| *value += 2);
+        view.update(b"changed".to_vec(), |value: &mut u32| *value += 1);
         view.put(b"written".to_vec(), &1u32);
         view.remove(b"absent".to_vec());
         view.keep();
         let written: Vec<Vec<u8>> = view.into_batch().changes.into_iter().map(|(key, _)| key).collect();
-        assert_eq!(written, [b"absent".to_vec(), b"more".to_vec(), b"new".to_vec(), b"written".to_vec()]);
+        let expected = [b"absent".as_slice(), b"changed", b"more", b"new", b"written"].map(<[u8]>::to_vec);
+        assert_eq!(written, expected);
     }
 
     #[test]
