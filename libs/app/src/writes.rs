@@ -45,7 +45,7 @@ fn redo_name(name: &[u8]) -> Vec<u8> {
 /// Writes to one tree, made in the order they were added: a later write of a key wins.
 #[derive(Default)]
 pub struct Writes {
-    pub(crate) changes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    changes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     /// The length of its record.
     bytes: usize,
 }
@@ -65,6 +65,12 @@ impl Writes {
 
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
+    }
+
+    /// The keys written or removed, in order (tests).
+    #[cfg(test)]
+    pub(crate) fn keys(&self) -> Vec<&[u8]> {
+        self.changes.iter().map(|(key, _)| key.as_slice()).collect()
     }
 
     /// The record kept while the writes are made: for each, the key's length and bytes, then
