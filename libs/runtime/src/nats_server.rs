@@ -34,6 +34,20 @@ pub enum NatsServerError {
     StartTimeout(Duration, String),
     #[error("nats-server exited during start-up ({status}); its log: {log}")]
     Exited { status: String, log: String },
+    #[error(
+        "a nats-server (pid {server}) already runs on the store in {}, for process {owner}, which still runs: \
+         stop that process first",
+        data_dir.display()
+    )]
+    InUse { data_dir: PathBuf, server: u32, owner: u32 },
+    #[error(
+        "a nats-server (pid {server}) already runs on the store in {}, and no process is recorded as running \
+         it: stop it (kill {server}) if nothing uses it",
+        data_dir.display()
+    )]
+    Unowned { data_dir: PathBuf, server: u32 },
+    #[error("the nats-server (pid {0}) left running on this store did not stop")]
+    LeftRunning(u32),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -100,7 +114,9 @@ impl NatsServer {
         };
         check_version(&binary).await?;
         std::fs::create_dir_all(&options.data_dir)?;
+        left::stop_left_running(&options.data_dir).await?;
         let (child, port) = spawn(&binary, &options, options.port).await?;
+        left::record_owner(&options.data_dir)?;
         Ok(Self { child: Some(child), options, binary, port })
     }
 
@@ -348,4 +364,153 @@ fn all_threads_stopped(pid: u32) -> bool {
             .and_then(|stat| stat.rsplit_once(") ").map(|(_, rest)| rest.starts_with('T')))
             .unwrap_or(false)
     })
+}
+
+/// A server that an earlier start left running on the same store: the process that started it
+/// ended without stopping it (killed, or hung up with its terminal). Each start records which
+/// process runs the folder's server (its id and start time, which together name one process
+/// even after ids are reused); a later start stops a server on the folder's store whose
+/// recorded process has ended, and refuses to start beside one whose process still runs.
+#[cfg(target_os = "linux")]
+mod left {
+    use std::path::{Path, PathBuf};
+    use std::time::{Duration, Instant};
+
+    use super::{NatsServerError, Result};
+
+    /// Names the process that runs the folder's nats-server.
+    const OWNER_FILE: &str = "owner";
+
+    /// One process: its id and when it started, in clock ticks after boot.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    struct Process {
+        pid: u32,
+        started: u64,
+    }
+
+    impl Process {
+        /// The process `pid`, while it runs (a zombie has ended).
+        fn running(pid: u32) -> Option<Self> {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // The fields after the command name, which is in parentheses and may hold spaces:
+            // the state (field 3) first, the start time (field 22) 19 after it.
+            let (_, fields) = stat.rsplit_once(") ")?;
+            let mut fields = fields.split_whitespace();
+            let state = fields.next()?;
+            let started = fields.nth(18)?.parse().ok()?;
+            (state != "Z" && state != "X").then_some(Self { pid, started })
+        }
+
+        fn still_runs(self) -> bool {
+            Self::running(self.pid) == Some(self)
+        }
+    }
+
+    /// Records this process as the one running the folder's server.
+    pub fn record_owner(data_dir: &Path) -> std::io::Result<()> {
+        let me = Process::running(std::process::id())
+            .ok_or_else(|| std::io::Error::other("this process is not in /proc"))?;
+        std::fs::write(data_dir.join(OWNER_FILE), format!("{} {}\n", me.pid, me.started))
+    }
+
+    fn owner(data_dir: &Path) -> Option<Process> {
+        let text = std::fs::read_to_string(data_dir.join(OWNER_FILE)).ok()?;
+        let mut numbers = text.split_whitespace();
+        Some(Process { pid: numbers.next()?.parse().ok()?, started: numbers.next()?.parse().ok()? })
+    }
+
+    /// The running nats-servers whose store is the folder's.
+    fn servers_on(data_dir: &Path) -> Vec<Process> {
+        let Ok(store) = data_dir.join("jetstream").canonicalize() else {
+            return Vec::new();
+        };
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| store_of(*pid).is_some_and(|found| found == store))
+            .filter_map(Process::running)
+            .collect()
+    }
+
+    /// The store a nats-server process was started on (`--store_dir`), resolved from its
+    /// working folder.
+    fn store_of(pid: u32) -> Option<PathBuf> {
+        let command = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let mut args = command.split(|byte| *byte == 0).map(String::from_utf8_lossy);
+        let program = args.next()?;
+        if Path::new(program.as_ref()).file_name().is_none_or(|name| name != "nats-server") {
+            return None;
+        }
+        let store = args.skip_while(|arg| arg != "--store_dir").nth(1)?;
+        let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok()?;
+        cwd.join(store.as_ref()).canonicalize().ok()
+    }
+
+    /// Stops the servers on the folder's store that an ended process left running; refuses
+    /// when one is run by a process that still runs, or by none recorded.
+    pub async fn stop_left_running(data_dir: &Path) -> Result<()> {
+        let servers = servers_on(data_dir);
+        if servers.is_empty() {
+            return Ok(());
+        }
+        let owner = owner(data_dir);
+        for server in servers {
+            match owner {
+                None => {
+                    return Err(NatsServerError::Unowned {
+                        data_dir: data_dir.to_owned(),
+                        server: server.pid,
+                    });
+                }
+                Some(owner) if owner.pid != std::process::id() && owner.still_runs() => {
+                    return Err(NatsServerError::InUse {
+                        data_dir: data_dir.to_owned(),
+                        server: server.pid,
+                        owner: owner.pid,
+                    });
+                }
+                Some(_) => {}
+            }
+            tracing::warn!(
+                pid = server.pid,
+                folder = %data_dir.display(),
+                "stopping the nats-server that an earlier start left running on this store"
+            );
+            let pid = nix::unistd::Pid::from_raw(i32::try_from(server.pid).map_err(std::io::Error::other)?);
+            // Asked to stop cleanly first (it flushes JetStream), then killed.
+            for (signal, within) in [
+                (nix::sys::signal::SIGTERM, Duration::from_secs(10)),
+                (nix::sys::signal::SIGKILL, Duration::from_secs(5)),
+            ] {
+                let _ = nix::sys::signal::kill(pid, signal);
+                let deadline = Instant::now() + within;
+                while server.still_runs() && Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                if !server.still_runs() {
+                    break;
+                }
+            }
+            if server.still_runs() {
+                return Err(NatsServerError::LeftRunning(server.pid));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Elsewhere nothing is recorded or stopped.
+#[cfg(not(target_os = "linux"))]
+mod left {
+    use std::path::Path;
+
+    pub fn record_owner(_data_dir: &Path) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    pub async fn stop_left_running(_data_dir: &Path) -> super::Result<()> {
+        Ok(())
+    }
 }

@@ -127,20 +127,40 @@ pub fn serve_metrics(listen: SocketAddr) -> anyhow::Result<()> {
 pub struct ShutdownSignal {
     interrupt: tokio::signal::unix::Signal,
     terminate: tokio::signal::unix::Signal,
+    hangup: Option<tokio::signal::unix::Signal>,
 }
 
 impl ShutdownSignal {
     /// Listens from now on. Needs a Tokio runtime.
     pub fn listen() -> std::io::Result<Self> {
         use tokio::signal::unix::{SignalKind, signal};
-        Ok(Self { interrupt: signal(SignalKind::interrupt())?, terminate: signal(SignalKind::terminate())? })
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+            hangup: None,
+        })
     }
 
-    /// Waits for either signal, or returns at once if one came already.
+    /// [`listen`](Self::listen), and a hang-up (SIGHUP) too: what a process run in a terminal
+    /// gets when the terminal closes, which would otherwise end it at once.
+    pub fn listen_in_terminal() -> std::io::Result<Self> {
+        let mut listening = Self::listen()?;
+        listening.hangup = Some(tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?);
+        Ok(listening)
+    }
+
+    /// Waits for a signal listened for, or returns at once if one came already.
     pub async fn received(&mut self) {
+        let hangup = async {
+            match &mut self.hangup {
+                Some(hangup) => hangup.recv().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = self.interrupt.recv() => {}
             _ = self.terminate.recv() => {}
+            _ = hangup => {}
         }
     }
 }

@@ -70,8 +70,9 @@ pub struct DevArgs {
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     // Listened for before anything starts. Ctrl-C while starting ends the start: the
     // nats-servers it started are killed as they are dropped. Once running, the system stops
-    // cleanly.
-    let mut signal = luukku_runtime::telemetry::ShutdownSignal::listen().context("listening for Ctrl-C")?;
+    // cleanly, also when its terminal closes (a hang-up).
+    let mut signal =
+        luukku_runtime::telemetry::ShutdownSignal::listen_in_terminal().context("listening for Ctrl-C")?;
     let running = Arc::new(AtomicBool::new(false));
     let (stop, stopping) = tokio::sync::oneshot::channel();
     let system = run_until(args, Arc::clone(&running), stopping);
@@ -81,7 +82,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         () = signal.received() => {}
     }
     if !running.load(Ordering::SeqCst) {
-        println!("stopped while starting");
+        say("stopped while starting");
         return Ok(());
     }
     let _ = stop.send(());
@@ -285,7 +286,7 @@ async fn run_until(
 
     // A sender dropped means stop too.
     let _ = stopping.await;
-    println!("stopping");
+    say("stopping");
     stop.send_replace(true);
     for (name, _, task) in services {
         task.await
@@ -299,6 +300,13 @@ async fn run_until(
         server.stop().await?;
     }
     Ok(())
+}
+
+/// Writes a line on standard output, if it is still there: after a hang-up the terminal is
+/// gone, and stopping goes on without it.
+fn say(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
 /// Starts the nats-server node, or the three nodes of a cluster, that admit the users of
@@ -337,9 +345,9 @@ async fn start_nats(
         options.binary = args.nats_server.clone();
         options.config = Some(config.to_owned());
         async move {
-            let (port, folder) = (options.port, options.data_dir.clone());
+            let (port, folder) = (options.port.unwrap_or_default(), options.data_dir.clone());
             NatsServer::start(options).await.with_context(|| {
-                format!("starting nats-server on port {port:?} with data in {}", folder.display())
+                format!("starting nats-server on port {port} with data in {}", folder.display())
             })
         }
     });

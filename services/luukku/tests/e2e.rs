@@ -578,6 +578,90 @@ mod collector {
     }
 }
 
+/// The nats-server running on the dev folder's store, from the ports file it writes once
+/// listening (`nats-server_<pid>.ports`).
+fn dev_nats_pid(folder: &std::path::Path) -> anyhow::Result<i32> {
+    for entry in std::fs::read_dir(folder.join("nats/ports"))? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name.strip_suffix(".ports").and_then(|stem| stem.rsplit('_').next()) {
+            return Ok(pid.parse()?);
+        }
+    }
+    anyhow::bail!("no ports file in {}", folder.join("nats/ports").display())
+}
+
+/// Whether the process runs (a zombie has ended).
+fn runs(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| stat.rsplit_once(") ").map(|(_, rest)| !rest.starts_with(['Z', 'X'])))
+        .unwrap_or(false)
+}
+
+async fn ended_within(pid: i32, limit: Duration) -> bool {
+    let started = Instant::now();
+    while runs(pid) && started.elapsed() < limit {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    !runs(pid)
+}
+
+#[tokio::test]
+async fn a_dev_system_stops_its_nats_server_when_hung_up_and_cleans_up_after_a_kill() -> anyhow::Result<()> {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let folder = tempfile::tempdir()?;
+    let ports = Ports::pick(folder.path())?;
+    let mut first = start_dev(folder.path(), &ports).await?;
+    let server = dev_nats_pid(folder.path())?;
+    let urls = ports.urls();
+    let mut register = vec!["family", "register", "--municipality", "091", "--guardian", "Maria Virtanen"];
+    register.extend(urls.iter().map(String::as_str));
+    let output = luukku(&register)?;
+    assert!(output.status.success(), "{}", text(&output));
+    let family_id = String::from_utf8(output.stdout)?.lines().next().unwrap_or_default().to_owned();
+
+    // A second start on the same folder, while the first runs, leaves the first's server alone.
+    let elsewhere = Ports::pick(folder.path())?;
+    let second = start_dev(folder.path(), &elsewhere).await.err().map(|error| error.to_string());
+    let first_pid = first.0.as_ref().and_then(tokio::process::Child::id).unwrap_or_default();
+    assert!(
+        second.as_deref().is_some_and(|error| error.contains(&format!(
+            "a nats-server (pid {server}) already runs on the store in {}, for process {first_pid}, which still runs",
+            folder.path().join("nats").display()
+        ))),
+        "{second:?}"
+    );
+    assert!(runs(server), "the first start's nats-server still runs");
+    assert!(show(&family_id, &ports)?.contains("Maria Virtanen"));
+
+    // A terminal closing hangs up `luukku dev`: it stops, and stops its nats-server.
+    let mut child = first.0.take().ok_or_else(|| anyhow::anyhow!("no child"))?;
+    kill(Pid::from_raw(i32::try_from(first_pid)?), Signal::SIGHUP)?;
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await??;
+    assert!(status.success(), "luukku dev stopped with {status} after a hang-up");
+    assert!(!runs(server), "its nats-server stopped with it");
+
+    // Killed, it leaves its nats-server running; the next start stops that one and runs.
+    let mut killed = start_dev(folder.path(), &ports).await?;
+    let left = dev_nats_pid(folder.path())?;
+    let mut child = killed.0.take().ok_or_else(|| anyhow::anyhow!("no child"))?;
+    child.start_kill()?;
+    child.wait().await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(runs(left), "a killed luukku dev cannot stop its nats-server");
+    let (dev, logged) = start_dev_logged(folder.path(), &ports).await?;
+    assert!(ended_within(left, Duration::from_secs(5)).await, "the server left running was stopped");
+    assert!(runs(dev_nats_pid(folder.path())?), "a new nats-server runs");
+    let said =
+        logged.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().any(|line| {
+            line.contains("left running on this store") && line.contains(&format!("\"pid\":{left}"))
+        });
+    assert!(said, "the start says which server it stopped");
+    assert!(show(&family_id, &ports)?.contains("Maria Virtanen"), "the data is kept");
+    stop(dev).await
+}
+
 #[tokio::test]
 async fn a_commands_trace_runs_from_its_call_through_the_append_to_the_projection() -> anyhow::Result<()> {
     let (collector, address) = collector::start().await?;
