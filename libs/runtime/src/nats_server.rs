@@ -35,19 +35,21 @@ pub enum NatsServerError {
     #[error("nats-server exited during start-up ({status}); its log: {log}")]
     Exited { status: String, log: String },
     #[error(
-        "a nats-server (pid {server}) already runs on the store in {}, for process {owner}, which still runs: \
-         stop that process first",
+        "another process{} runs the nats-server of {}: stop it first, or use another data folder",
+        runner.map(|pid| format!(" (pid {pid})")).unwrap_or_default(),
         data_dir.display()
     )]
-    InUse { data_dir: PathBuf, server: u32, owner: u32 },
+    InUse { data_dir: PathBuf, runner: Option<u32> },
     #[error(
-        "a nats-server (pid {server}) already runs on the store in {}, and no process is recorded as running \
-         it: stop it (kill {server}) if nothing uses it",
+        "a nats-server (pid {server}) that this folder's starts did not record runs on the store in {}: \
+         stop it (kill {server}) if nothing uses it",
         data_dir.display()
     )]
     Unowned { data_dir: PathBuf, server: u32 },
-    #[error("the nats-server (pid {0}) left running on this store did not stop")]
-    LeftRunning(u32),
+    #[error(
+        "the nats-server (pid {pid}) left running on this store did not stop ({reason}): stop it (kill -9 {pid})"
+    )]
+    LeftRunning { pid: u32, reason: String },
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -103,6 +105,8 @@ pub struct NatsServer {
     options: NatsServerOptions,
     binary: PathBuf,
     port: u16,
+    /// The folder's lock, held while this handle runs its server (see [`left`]).
+    _held: left::Held,
 }
 
 impl NatsServer {
@@ -114,10 +118,9 @@ impl NatsServer {
         };
         check_version(&binary).await?;
         std::fs::create_dir_all(&options.data_dir)?;
-        left::stop_left_running(&options.data_dir).await?;
+        let held = left::take(&options.data_dir).await?;
         let (child, port) = spawn(&binary, &options, options.port).await?;
-        left::record_owner(&options.data_dir)?;
-        Ok(Self { child: Some(child), options, binary, port })
+        Ok(Self { child: Some(child), options, binary, port, _held: held })
     }
 
     pub fn port(&self) -> u16 {
@@ -307,6 +310,11 @@ async fn spawn(binary: &Path, options: &NatsServerOptions, port: Option<u16>) ->
         .kill_on_drop(true);
     let mut child =
         command.spawn().map_err(|source| NatsServerError::Spawn { path: binary.to_owned(), source })?;
+    // Recorded before anything else, so that a later start knows it if this process ends now.
+    if let Err(error) = left::record(&options.data_dir, child.id()) {
+        let _ = child.kill().await;
+        return Err(error.into());
+    }
     let read_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
     let limit = Duration::from_secs(20);
     let started = Instant::now();
@@ -367,19 +375,33 @@ fn all_threads_stopped(pid: u32) -> bool {
 }
 
 /// A server that an earlier start left running on the same store: the process that started it
-/// ended without stopping it (killed, or hung up with its terminal). Each start records which
-/// process runs the folder's server (its id and start time, which together name one process
-/// even after ids are reused); a later start stops a server on the folder's store whose
-/// recorded process has ended, and refuses to start beside one whose process still runs.
+/// ended without stopping it (killed, or hung up with its terminal).
+///
+/// A start takes an exclusive lock on the folder's `lock` file and holds it while its server
+/// runs; the lock goes with the process however it ends, and the server does not inherit it.
+/// When it spawns a server it records that exact process in `server` (its id and start time,
+/// which together name one process even after ids are reused). A later start that gets the
+/// lock stops the recorded server if it still runs on the folder's store, and refuses to start
+/// beside any other server on that store; one that does not get the lock refuses too.
 #[cfg(target_os = "linux")]
 mod left {
+    use std::ffi::OsStr;
+    use std::fs::{File, OpenOptions, TryLockError};
+    use std::os::unix::ffi::OsStrExt as _;
+    use std::os::unix::fs::MetadataExt as _;
     use std::path::{Path, PathBuf};
     use std::time::{Duration, Instant};
 
     use super::{NatsServerError, Result};
 
-    /// Names the process that runs the folder's nats-server.
-    const OWNER_FILE: &str = "owner";
+    const LOCK_FILE: &str = "lock";
+    const SERVER_FILE: &str = "server";
+
+    /// The folder's lock, released when dropped or when the process ends.
+    #[derive(Debug)]
+    pub struct Held {
+        _lock: File,
+    }
 
     /// One process: its id and when it started, in clock ticks after boot.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -406,22 +428,65 @@ mod left {
         }
     }
 
-    /// Records this process as the one running the folder's server.
-    pub fn record_owner(data_dir: &Path) -> std::io::Result<()> {
-        let me = Process::running(std::process::id())
-            .ok_or_else(|| std::io::Error::other("this process is not in /proc"))?;
-        std::fs::write(data_dir.join(OWNER_FILE), format!("{} {}\n", me.pid, me.started))
+    /// The process that holds the lock: the id the holder wrote into it.
+    fn holder(file: &mut File) -> Option<u32> {
+        use std::io::Read as _;
+        let mut text = String::new();
+        file.read_to_string(&mut text).ok()?;
+        text.trim().parse().ok()
     }
 
-    fn owner(data_dir: &Path) -> Option<Process> {
-        let text = std::fs::read_to_string(data_dir.join(OWNER_FILE)).ok()?;
+    /// Takes the folder's lock, and stops the server a process that held it left running.
+    pub async fn take(data_dir: &Path) -> Result<Held> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(data_dir.join(LOCK_FILE))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                return Err(NatsServerError::InUse {
+                    data_dir: data_dir.to_owned(),
+                    runner: holder(&mut file),
+                });
+            }
+            Err(TryLockError::Error(error)) => return Err(error.into()),
+        }
+        file.set_len(0)?;
+        std::io::Write::write_all(&mut file, format!("{}\n", std::process::id()).as_bytes())?;
+        let recorded = recorded(data_dir);
+        for server in servers_on(data_dir) {
+            if recorded != Some(server) {
+                return Err(NatsServerError::Unowned { data_dir: data_dir.to_owned(), server: server.pid });
+            }
+            stop(server, data_dir).await?;
+        }
+        Ok(Held { _lock: file })
+    }
+
+    /// Records the server just spawned as the folder's (written whole, then renamed).
+    pub fn record(data_dir: &Path, pid: Option<u32>) -> std::io::Result<()> {
+        // One that has ended already is not worth recording.
+        let Some(server) = pid.and_then(Process::running) else {
+            return Ok(());
+        };
+        let written = data_dir.join(format!("{SERVER_FILE}.new"));
+        std::fs::write(&written, format!("{} {}\n", server.pid, server.started))?;
+        std::fs::rename(written, data_dir.join(SERVER_FILE))
+    }
+
+    fn recorded(data_dir: &Path) -> Option<Process> {
+        let text = std::fs::read_to_string(data_dir.join(SERVER_FILE)).ok()?;
         let mut numbers = text.split_whitespace();
         Some(Process { pid: numbers.next()?.parse().ok()?, started: numbers.next()?.parse().ok()? })
     }
 
-    /// The running nats-servers whose store is the folder's.
+    /// The running processes started on the folder's store (`--store_dir`), of those whose
+    /// command line this process may read.
     fn servers_on(data_dir: &Path) -> Vec<Process> {
-        let Ok(store) = data_dir.join("jetstream").canonicalize() else {
+        let Ok(store) = std::fs::metadata(data_dir.join("jetstream")) else {
             return Vec::new();
         };
         let Ok(entries) = std::fs::read_dir("/proc") else {
@@ -429,88 +494,83 @@ mod left {
         };
         entries
             .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-            .filter(|pid| store_of(*pid).is_some_and(|found| found == store))
+            .filter(|pid| store_of(*pid).is_some_and(|found| found == (store.dev(), store.ino())))
             .filter_map(Process::running)
             .collect()
     }
 
-    /// The store a nats-server process was started on (`--store_dir`), resolved from its
-    /// working folder.
-    fn store_of(pid: u32) -> Option<PathBuf> {
+    /// The device and inode of the store a process was started on, found through its own
+    /// working folder or root, so that relative paths, links and a deleted working folder do
+    /// not mislead.
+    fn store_of(pid: u32) -> Option<(u64, u64)> {
         let command = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-        let mut args = command.split(|byte| *byte == 0).map(String::from_utf8_lossy);
-        let program = args.next()?;
-        if Path::new(program.as_ref()).file_name().is_none_or(|name| name != "nats-server") {
-            return None;
+        let mut args = command.split(|byte| *byte == 0);
+        let mut store = None;
+        while let Some(arg) = args.next() {
+            if matches!(arg, b"--store_dir" | b"-store_dir" | b"-sd" | b"--sd") {
+                store = args.next();
+            } else if let Some(value) = arg.strip_prefix(b"--store_dir=") {
+                store = Some(value);
+            }
         }
-        let store = args.skip_while(|arg| arg != "--store_dir").nth(1)?;
-        let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok()?;
-        cwd.join(store.as_ref()).canonicalize().ok()
+        let store = Path::new(OsStr::from_bytes(store?));
+        let inside = match store.strip_prefix("/") {
+            Ok(absolute) => PathBuf::from(format!("/proc/{pid}/root")).join(absolute),
+            Err(_) => PathBuf::from(format!("/proc/{pid}/cwd")).join(store),
+        };
+        let found = std::fs::metadata(inside).ok()?;
+        Some((found.dev(), found.ino()))
     }
 
-    /// Stops the servers on the folder's store that an ended process left running; refuses
-    /// when one is run by a process that still runs, or by none recorded.
-    pub async fn stop_left_running(data_dir: &Path) -> Result<()> {
-        let servers = servers_on(data_dir);
-        if servers.is_empty() {
+    /// Stops `server` (SIGTERM, then SIGKILL), signalling it only while it is still that
+    /// process.
+    async fn stop(server: Process, data_dir: &Path) -> Result<()> {
+        tracing::warn!(
+            pid = server.pid,
+            folder = %data_dir.display(),
+            "stopping the nats-server that an earlier start left running on this store"
+        );
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(server.pid).map_err(std::io::Error::other)?);
+        let mut refused = None;
+        // Asked to stop cleanly first (it flushes JetStream), then killed.
+        for (signal, within) in [
+            (nix::sys::signal::SIGTERM, Duration::from_secs(10)),
+            (nix::sys::signal::SIGKILL, Duration::from_secs(5)),
+        ] {
+            if !server.still_runs() {
+                return Ok(());
+            }
+            if let Err(error) = nix::sys::signal::kill(pid, signal) {
+                refused = Some(error.to_string());
+            }
+            let deadline = Instant::now() + within;
+            while server.still_runs() && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        if !server.still_runs() {
             return Ok(());
         }
-        let owner = owner(data_dir);
-        for server in servers {
-            match owner {
-                None => {
-                    return Err(NatsServerError::Unowned {
-                        data_dir: data_dir.to_owned(),
-                        server: server.pid,
-                    });
-                }
-                Some(owner) if owner.pid != std::process::id() && owner.still_runs() => {
-                    return Err(NatsServerError::InUse {
-                        data_dir: data_dir.to_owned(),
-                        server: server.pid,
-                        owner: owner.pid,
-                    });
-                }
-                Some(_) => {}
-            }
-            tracing::warn!(
-                pid = server.pid,
-                folder = %data_dir.display(),
-                "stopping the nats-server that an earlier start left running on this store"
-            );
-            let pid = nix::unistd::Pid::from_raw(i32::try_from(server.pid).map_err(std::io::Error::other)?);
-            // Asked to stop cleanly first (it flushes JetStream), then killed.
-            for (signal, within) in [
-                (nix::sys::signal::SIGTERM, Duration::from_secs(10)),
-                (nix::sys::signal::SIGKILL, Duration::from_secs(5)),
-            ] {
-                let _ = nix::sys::signal::kill(pid, signal);
-                let deadline = Instant::now() + within;
-                while server.still_runs() && Instant::now() < deadline {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                if !server.still_runs() {
-                    break;
-                }
-            }
-            if server.still_runs() {
-                return Err(NatsServerError::LeftRunning(server.pid));
-            }
-        }
-        Ok(())
+        Err(NatsServerError::LeftRunning {
+            pid: server.pid,
+            reason: refused.unwrap_or_else(|| "it outlived SIGKILL".to_owned()),
+        })
     }
 }
 
-/// Elsewhere nothing is recorded or stopped.
+/// Elsewhere nothing is locked, recorded or stopped.
 #[cfg(not(target_os = "linux"))]
 mod left {
     use std::path::Path;
 
-    pub fn record_owner(_data_dir: &Path) -> std::io::Result<()> {
-        Ok(())
+    #[derive(Debug)]
+    pub struct Held;
+
+    pub async fn take(_data_dir: &Path) -> super::Result<Held> {
+        Ok(Held)
     }
 
-    pub async fn stop_left_running(_data_dir: &Path) -> super::Result<()> {
+    pub fn record(_data_dir: &Path, _pid: Option<u32>) -> std::io::Result<()> {
         Ok(())
     }
 }

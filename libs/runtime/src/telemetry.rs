@@ -142,10 +142,13 @@ impl ShutdownSignal {
     }
 
     /// [`listen`](Self::listen), and a hang-up (SIGHUP) too: what a process run in a terminal
-    /// gets when the terminal closes, which would otherwise end it at once.
+    /// gets when the terminal closes, which would otherwise end it at once. A process started
+    /// to outlive its terminal (`nohup`, which ignores SIGHUP) keeps ignoring it.
     pub fn listen_in_terminal() -> std::io::Result<Self> {
         let mut listening = Self::listen()?;
-        listening.hangup = Some(tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?);
+        if !hangup_ignored() {
+            listening.hangup = Some(tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?);
+        }
         Ok(listening)
     }
 
@@ -163,6 +166,18 @@ impl ShutdownSignal {
             _ = hangup => {}
         }
     }
+}
+
+/// Whether this process ignores SIGHUP, as `nohup` leaves it: bit 0 (signal 1) of the
+/// ignored signals' mask in `/proc/self/status`. Elsewhere than Linux, taken as not ignored.
+fn hangup_ignored() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let mask = status.lines().find_map(|line| line.strip_prefix("SigIgn:"))?;
+            u64::from_str_radix(mask.trim(), 16).ok()
+        })
+        .is_some_and(|mask| mask & 1 != 0)
 }
 
 /// Waits for Ctrl-C (SIGINT) or SIGTERM, whichever comes first, listening from this call on.

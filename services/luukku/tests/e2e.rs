@@ -85,7 +85,18 @@ async fn start_dev_with(
     args: &[&str],
     envs: &[(&str, &str)],
 ) -> anyhow::Result<(Dev, Logged)> {
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_luukku"))
+    start_dev_by(tokio::process::Command::new(env!("CARGO_BIN_EXE_luukku")), folder, ports, args, envs).await
+}
+
+/// Starts `luukku dev` by `command` (the binary, or a program that runs it).
+async fn start_dev_by(
+    mut command: tokio::process::Command,
+    folder: &std::path::Path,
+    ports: &Ports,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> anyhow::Result<(Dev, Logged)> {
+    let child = command
         .args(args)
         .envs(envs.iter().copied())
         .args(["dev", "--data-dir"])
@@ -109,7 +120,7 @@ async fn start_dev_with(
     let stderr = child.stderr.take().ok_or_else(|| anyhow::anyhow!("no stderr"))?;
     let mut log_lines = BufReader::new(stderr).lines();
     let keep = logged.clone();
-    tokio::spawn(async move {
+    let reading = tokio::spawn(async move {
         while let Ok(Some(line)) = log_lines.next_line().await {
             keep.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(line);
         }
@@ -126,8 +137,12 @@ async fn start_dev_with(
     })
     .await;
     if !ready.map_err(|_| anyhow::anyhow!("luukku dev did not start in 60 s"))?? {
-        // What it said before it ended, for whoever reads the failure.
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // What it said before it ended, for whoever reads the failure: all of it, once it has
+        // ended and its log has been read to the end.
+        if let Some(child) = dev.0.as_mut() {
+            let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), reading).await;
         let logged = logged.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let last: Vec<&str> = logged.iter().rev().take(5).rev().map(String::as_str).collect();
         anyhow::bail!("luukku dev ended before it was running; its last log lines:\n{}", last.join("\n"));
@@ -580,6 +595,7 @@ mod collector {
 
 /// The nats-server running on the dev folder's store, from the ports file it writes once
 /// listening (`nats-server_<pid>.ports`).
+#[cfg(target_os = "linux")]
 fn dev_nats_pid(folder: &std::path::Path) -> anyhow::Result<i32> {
     for entry in std::fs::read_dir(folder.join("nats/ports"))? {
         let name = entry?.file_name().to_string_lossy().into_owned();
@@ -591,6 +607,7 @@ fn dev_nats_pid(folder: &std::path::Path) -> anyhow::Result<i32> {
 }
 
 /// Whether the process runs (a zombie has ended).
+#[cfg(target_os = "linux")]
 fn runs(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
@@ -598,6 +615,7 @@ fn runs(pid: i32) -> bool {
         .unwrap_or(false)
 }
 
+#[cfg(target_os = "linux")]
 async fn ended_within(pid: i32, limit: Duration) -> bool {
     let started = Instant::now();
     while runs(pid) && started.elapsed() < limit {
@@ -606,6 +624,21 @@ async fn ended_within(pid: i32, limit: Duration) -> bool {
     !runs(pid)
 }
 
+/// A process this test left behind on purpose, killed when the test ends if it still runs.
+#[cfg(target_os = "linux")]
+struct Orphan(i32);
+
+#[cfg(target_os = "linux")]
+impl Drop for Orphan {
+    fn drop(&mut self) {
+        if runs(self.0) {
+            let _ =
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.0), nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
 #[tokio::test]
 async fn a_dev_system_stops_its_nats_server_when_hung_up_and_cleans_up_after_a_kill() -> anyhow::Result<()> {
     use nix::sys::signal::{Signal, kill};
@@ -627,7 +660,7 @@ async fn a_dev_system_stops_its_nats_server_when_hung_up_and_cleans_up_after_a_k
     let first_pid = first.0.as_ref().and_then(tokio::process::Child::id).unwrap_or_default();
     assert!(
         second.as_deref().is_some_and(|error| error.contains(&format!(
-            "a nats-server (pid {server}) already runs on the store in {}, for process {first_pid}, which still runs",
+            "another process (pid {first_pid}) runs the nats-server of {}",
             folder.path().join("nats").display()
         ))),
         "{second:?}"
@@ -636,28 +669,36 @@ async fn a_dev_system_stops_its_nats_server_when_hung_up_and_cleans_up_after_a_k
     assert!(show(&family_id, &ports)?.contains("Maria Virtanen"));
 
     // A terminal closing hangs up `luukku dev`: it stops, and stops its nats-server.
-    let mut child = first.0.take().ok_or_else(|| anyhow::anyhow!("no child"))?;
     kill(Pid::from_raw(i32::try_from(first_pid)?), Signal::SIGHUP)?;
+    let child = first.0.as_mut().ok_or_else(|| anyhow::anyhow!("no child"))?;
     let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await??;
     assert!(status.success(), "luukku dev stopped with {status} after a hang-up");
     assert!(!runs(server), "its nats-server stopped with it");
 
     // Killed, it leaves its nats-server running; the next start stops that one and runs.
     let mut killed = start_dev(folder.path(), &ports).await?;
-    let left = dev_nats_pid(folder.path())?;
-    let mut child = killed.0.take().ok_or_else(|| anyhow::anyhow!("no child"))?;
+    let left = Orphan(dev_nats_pid(folder.path())?);
+    let child = killed.0.as_mut().ok_or_else(|| anyhow::anyhow!("no child"))?;
     child.start_kill()?;
     child.wait().await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(runs(left), "a killed luukku dev cannot stop its nats-server");
-    let (dev, logged) = start_dev_logged(folder.path(), &ports).await?;
-    assert!(ended_within(left, Duration::from_secs(5)).await, "the server left running was stopped");
-    assert!(runs(dev_nats_pid(folder.path())?), "a new nats-server runs");
-    let said =
-        logged.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().any(|line| {
-            line.contains("left running on this store") && line.contains(&format!("\"pid\":{left}"))
-        });
+    assert!(runs(left.0), "a killed luukku dev cannot stop its nats-server");
+    // Started by `nohup`, to outlive its terminal, it ignores a hang-up.
+    let mut nohup = tokio::process::Command::new("nohup");
+    nohup.arg(env!("CARGO_BIN_EXE_luukku"));
+    let (mut dev, logged) = start_dev_by(nohup, folder.path(), &ports, &[], &[]).await?;
+    assert!(ended_within(left.0, Duration::from_secs(5)).await, "the server left running was stopped");
+    let said = logged.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().any(|line| {
+        line.contains("left running on this store") && line.contains(&format!("\"pid\":{}", left.0))
+    });
     assert!(said, "the start says which server it stopped");
+    let running = dev_nats_pid(folder.path())?;
+    let pid = dev.0.as_ref().and_then(tokio::process::Child::id).unwrap_or_default();
+    kill(Pid::from_raw(i32::try_from(pid)?), Signal::SIGHUP)?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let child = dev.0.as_mut().ok_or_else(|| anyhow::anyhow!("no child"))?;
+    assert!(child.try_wait()?.is_none(), "luukku dev under nohup still runs after a hang-up");
+    assert!(runs(running), "and so does its nats-server");
     assert!(show(&family_id, &ports)?.contains("Maria Virtanen"), "the data is kept");
     stop(dev).await
 }
