@@ -35,21 +35,27 @@ pub enum NatsServerError {
     #[error("nats-server exited during start-up ({status}); its log: {log}")]
     Exited { status: String, log: String },
     #[error(
-        "another process{} runs the nats-server of {}: stop it first, or use another data folder",
-        runner.map(|pid| format!(" (pid {pid})")).unwrap_or_default(),
+        "{}: another start runs this folder's nats-server; stop it first, or use another data folder",
+        match holder {
+            Some(pid) => format!("process {pid} holds {}", lock.display()),
+            None => format!("{} is held", lock.display()),
+        }
+    )]
+    InUse { lock: PathBuf, holder: Option<u32> },
+    #[error("cannot lock {}: {source}", lock.display())]
+    Lock { lock: PathBuf, source: std::io::Error },
+    #[error(
+        "a process (pid {process}) that no start of this folder recorded runs on its store in {}: \
+         stop it (kill {process}) if nothing uses it",
         data_dir.display()
     )]
-    InUse { data_dir: PathBuf, runner: Option<u32> },
+    Unowned { data_dir: PathBuf, process: u32 },
     #[error(
-        "a nats-server (pid {server}) that this folder's starts did not record runs on the store in {}: \
-         stop it (kill {server}) if nothing uses it",
+        "the nats-server (pid {pid}) left running on the store in {} did not stop ({reason}): \
+         stop it (kill -9 {pid})",
         data_dir.display()
     )]
-    Unowned { data_dir: PathBuf, server: u32 },
-    #[error(
-        "the nats-server (pid {pid}) left running on this store did not stop ({reason}): stop it (kill -9 {pid})"
-    )]
-    LeftRunning { pid: u32, reason: String },
+    LeftRunning { data_dir: PathBuf, pid: u32, reason: String },
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -220,9 +226,18 @@ impl NatsServer {
 }
 
 impl Drop for NatsServer {
+    /// Kills the server, and waits up to a second for it to end before the folder's lock goes,
+    /// so that a start right after does not find it still running.
     fn drop(&mut self) {
-        if let Some(child) = self.child.as_mut() {
-            let _ = child.start_kill();
+        if let Some(child) = self.child.as_mut()
+            && child.start_kill().is_ok()
+        {
+            for _ in 0..50 {
+                if !matches!(child.try_wait(), Ok(None)) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
     }
 }
@@ -377,55 +392,25 @@ fn all_threads_stopped(pid: u32) -> bool {
 /// A server that an earlier start left running on the same store: the process that started it
 /// ended without stopping it (killed, or hung up with its terminal).
 ///
-/// A start takes an exclusive lock on the folder's `lock` file and holds it while its server
-/// runs; the lock goes with the process however it ends, and the server does not inherit it.
-/// When it spawns a server it records that exact process in `server` (its id and start time,
-/// which together name one process even after ids are reused). A later start that gets the
-/// lock stops the recorded server if it still runs on the folder's store, and refuses to start
-/// beside any other server on that store; one that does not get the lock refuses too.
-#[cfg(target_os = "linux")]
+/// A start takes an exclusive lock on the folder's `lock` file and holds it while its handle
+/// lives; the lock goes with the process however it ends, and the server does not inherit it
+/// (files are opened close-on-exec). A start that does not get the lock refuses. On Linux, a
+/// start also records the exact server it spawns in `server` (its id and start time, which
+/// together name one process even after ids are reused); one that gets the lock stops the
+/// recorded server if it still runs on the folder's store, and refuses to start beside any
+/// other process started on that store.
 mod left {
-    use std::ffi::OsStr;
     use std::fs::{File, OpenOptions, TryLockError};
-    use std::os::unix::ffi::OsStrExt as _;
-    use std::os::unix::fs::MetadataExt as _;
-    use std::path::{Path, PathBuf};
-    use std::time::{Duration, Instant};
+    use std::path::Path;
 
     use super::{NatsServerError, Result};
 
     const LOCK_FILE: &str = "lock";
-    const SERVER_FILE: &str = "server";
 
     /// The folder's lock, released when dropped or when the process ends.
     #[derive(Debug)]
     pub struct Held {
         _lock: File,
-    }
-
-    /// One process: its id and when it started, in clock ticks after boot.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    struct Process {
-        pid: u32,
-        started: u64,
-    }
-
-    impl Process {
-        /// The process `pid`, while it runs (a zombie has ended).
-        fn running(pid: u32) -> Option<Self> {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            // The fields after the command name, which is in parentheses and may hold spaces:
-            // the state (field 3) first, the start time (field 22) 19 after it.
-            let (_, fields) = stat.rsplit_once(") ")?;
-            let mut fields = fields.split_whitespace();
-            let state = fields.next()?;
-            let started = fields.nth(18)?.parse().ok()?;
-            (state != "Z" && state != "X").then_some(Self { pid, started })
-        }
-
-        fn still_runs(self) -> bool {
-            Self::running(self.pid) == Some(self)
-        }
     }
 
     /// The process that holds the lock: the id the holder wrote into it.
@@ -438,139 +423,186 @@ mod left {
 
     /// Takes the folder's lock, and stops the server a process that held it left running.
     pub async fn take(data_dir: &Path) -> Result<Held> {
+        let lock = data_dir.join(LOCK_FILE);
+        let failed = |source| NatsServerError::Lock { lock: lock.clone(), source };
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
-            .open(data_dir.join(LOCK_FILE))?;
+            .open(&lock)
+            .map_err(failed)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
-                return Err(NatsServerError::InUse {
-                    data_dir: data_dir.to_owned(),
-                    runner: holder(&mut file),
-                });
+                return Err(NatsServerError::InUse { holder: holder(&mut file), lock });
             }
-            Err(TryLockError::Error(error)) => return Err(error.into()),
+            Err(TryLockError::Error(error)) => return Err(failed(error)),
         }
-        file.set_len(0)?;
-        std::io::Write::write_all(&mut file, format!("{}\n", std::process::id()).as_bytes())?;
-        let recorded = recorded(data_dir);
-        for server in servers_on(data_dir) {
-            if recorded != Some(server) {
-                return Err(NatsServerError::Unowned { data_dir: data_dir.to_owned(), server: server.pid });
-            }
-            stop(server, data_dir).await?;
-        }
+        file.set_len(0).map_err(failed)?;
+        std::io::Write::write_all(&mut file, format!("{}\n", std::process::id()).as_bytes())
+            .map_err(failed)?;
+        #[cfg(target_os = "linux")]
+        linux::stop_left_running(data_dir).await?;
         Ok(Held { _lock: file })
     }
 
-    /// Records the server just spawned as the folder's (written whole, then renamed).
+    /// Records the server just spawned as the folder's.
     pub fn record(data_dir: &Path, pid: Option<u32>) -> std::io::Result<()> {
-        // One that has ended already is not worth recording.
-        let Some(server) = pid.and_then(Process::running) else {
-            return Ok(());
-        };
-        let written = data_dir.join(format!("{SERVER_FILE}.new"));
-        std::fs::write(&written, format!("{} {}\n", server.pid, server.started))?;
-        std::fs::rename(written, data_dir.join(SERVER_FILE))
+        #[cfg(target_os = "linux")]
+        return linux::record(data_dir, pid);
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = (data_dir, pid);
+            Ok(())
+        }
     }
 
-    fn recorded(data_dir: &Path) -> Option<Process> {
-        let text = std::fs::read_to_string(data_dir.join(SERVER_FILE)).ok()?;
-        let mut numbers = text.split_whitespace();
-        Some(Process { pid: numbers.next()?.parse().ok()?, started: numbers.next()?.parse().ok()? })
-    }
+    #[cfg(target_os = "linux")]
+    mod linux {
+        use std::ffi::OsStr;
+        use std::os::unix::ffi::OsStrExt as _;
+        use std::os::unix::fs::MetadataExt as _;
+        use std::path::{Path, PathBuf};
+        use std::time::{Duration, Instant};
 
-    /// The running processes started on the folder's store (`--store_dir`), of those whose
-    /// command line this process may read.
-    fn servers_on(data_dir: &Path) -> Vec<Process> {
-        let Ok(store) = std::fs::metadata(data_dir.join("jetstream")) else {
-            return Vec::new();
-        };
-        let Ok(entries) = std::fs::read_dir("/proc") else {
-            return Vec::new();
-        };
-        entries
-            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-            .filter(|pid| store_of(*pid).is_some_and(|found| found == (store.dev(), store.ino())))
-            .filter_map(Process::running)
-            .collect()
-    }
+        use super::super::{NatsServerError, Result};
 
-    /// The device and inode of the store a process was started on, found through its own
-    /// working folder or root, so that relative paths, links and a deleted working folder do
-    /// not mislead.
-    fn store_of(pid: u32) -> Option<(u64, u64)> {
-        let command = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-        let mut args = command.split(|byte| *byte == 0);
-        let mut store = None;
-        while let Some(arg) = args.next() {
-            if matches!(arg, b"--store_dir" | b"-store_dir" | b"-sd" | b"--sd") {
-                store = args.next();
-            } else if let Some(value) = arg.strip_prefix(b"--store_dir=") {
-                store = Some(value);
+        const SERVER_FILE: &str = "server";
+
+        /// One process: its id and when it started, in clock ticks after boot.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        struct Process {
+            pid: u32,
+            started: u64,
+        }
+
+        impl Process {
+            /// The process `pid`, while it runs (a zombie has ended).
+            fn running(pid: u32) -> Option<Self> {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+                // The fields after the command name, which is in parentheses and may hold
+                // spaces: the state (field 3) first, the start time (field 22) 19 after it.
+                let (_, fields) = stat.rsplit_once(") ")?;
+                let mut fields = fields.split_whitespace();
+                let state = fields.next()?;
+                let started = fields.nth(18)?.parse().ok()?;
+                (state != "Z" && state != "X").then_some(Self { pid, started })
+            }
+
+            fn still_runs(self) -> bool {
+                Self::running(self.pid) == Some(self)
             }
         }
-        let store = Path::new(OsStr::from_bytes(store?));
-        let inside = match store.strip_prefix("/") {
-            Ok(absolute) => PathBuf::from(format!("/proc/{pid}/root")).join(absolute),
-            Err(_) => PathBuf::from(format!("/proc/{pid}/cwd")).join(store),
-        };
-        let found = std::fs::metadata(inside).ok()?;
-        Some((found.dev(), found.ino()))
-    }
 
-    /// Stops `server` (SIGTERM, then SIGKILL), signalling it only while it is still that
-    /// process.
-    async fn stop(server: Process, data_dir: &Path) -> Result<()> {
-        tracing::warn!(
-            pid = server.pid,
-            folder = %data_dir.display(),
-            "stopping the nats-server that an earlier start left running on this store"
-        );
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(server.pid).map_err(std::io::Error::other)?);
-        let mut refused = None;
-        // Asked to stop cleanly first (it flushes JetStream), then killed.
-        for (signal, within) in [
-            (nix::sys::signal::SIGTERM, Duration::from_secs(10)),
-            (nix::sys::signal::SIGKILL, Duration::from_secs(5)),
-        ] {
+        /// Records the server just spawned as the folder's (written whole, then renamed).
+        pub fn record(data_dir: &Path, pid: Option<u32>) -> std::io::Result<()> {
+            // One that has ended already is not worth recording.
+            let Some(server) = pid.and_then(Process::running) else {
+                return Ok(());
+            };
+            let written = data_dir.join(format!("{SERVER_FILE}.new"));
+            std::fs::write(&written, format!("{} {}\n", server.pid, server.started))?;
+            std::fs::rename(written, data_dir.join(SERVER_FILE))
+        }
+
+        fn recorded(data_dir: &Path) -> Option<Process> {
+            let text = std::fs::read_to_string(data_dir.join(SERVER_FILE)).ok()?;
+            let mut numbers = text.split_whitespace();
+            Some(Process { pid: numbers.next()?.parse().ok()?, started: numbers.next()?.parse().ok()? })
+        }
+
+        /// Stops the recorded server if it still runs on the folder's store; refuses, before
+        /// stopping anything, when any other process was started on that store.
+        pub async fn stop_left_running(data_dir: &Path) -> Result<()> {
+            let found = started_on(data_dir);
+            let recorded = recorded(data_dir);
+            if let Some(other) = found.iter().find(|process| Some(**process) != recorded) {
+                return Err(NatsServerError::Unowned { data_dir: data_dir.to_owned(), process: other.pid });
+            }
+            for server in found {
+                stop(server, data_dir).await?;
+            }
+            Ok(())
+        }
+
+        /// The running processes started on the folder's store (`--store_dir`), of those whose
+        /// working folder and root this process may look into (its own user's).
+        fn started_on(data_dir: &Path) -> Vec<Process> {
+            let Ok(store) = std::fs::metadata(data_dir.join("jetstream")) else {
+                return Vec::new();
+            };
+            let Ok(entries) = std::fs::read_dir("/proc") else {
+                return Vec::new();
+            };
+            entries
+                .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+                .filter(|pid| store_of(*pid).is_some_and(|found| found == (store.dev(), store.ino())))
+                .filter_map(Process::running)
+                .collect()
+        }
+
+        /// The device and inode of the store a process was started on, found through its own
+        /// working folder or root, so that relative paths, links and a deleted working folder
+        /// do not mislead.
+        fn store_of(pid: u32) -> Option<(u64, u64)> {
+            const NAMES: [&[u8]; 4] = [b"--store_dir", b"-store_dir", b"--sd", b"-sd"];
+            let command = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let mut args = command.split(|byte| *byte == 0);
+            let mut store = None;
+            while let Some(arg) = args.next() {
+                if NAMES.contains(&arg) {
+                    store = args.next();
+                } else if let Some(value) = NAMES
+                    .iter()
+                    .find_map(|name| arg.strip_prefix(*name).and_then(|rest| rest.strip_prefix(b"=")))
+                {
+                    store = Some(value);
+                }
+            }
+            let store = Path::new(OsStr::from_bytes(store?));
+            let inside = match store.strip_prefix("/") {
+                Ok(absolute) => PathBuf::from(format!("/proc/{pid}/root")).join(absolute),
+                Err(_) => PathBuf::from(format!("/proc/{pid}/cwd")).join(store),
+            };
+            let found = std::fs::metadata(inside).ok()?;
+            Some((found.dev(), found.ino()))
+        }
+
+        /// Stops `server` (SIGTERM, then SIGKILL), signalling it only while it is still that
+        /// process.
+        async fn stop(server: Process, data_dir: &Path) -> Result<()> {
+            tracing::warn!(
+                pid = server.pid,
+                folder = %data_dir.display(),
+                "stopping the nats-server that an earlier start left running on this store"
+            );
+            let pid = nix::unistd::Pid::from_raw(i32::try_from(server.pid).map_err(std::io::Error::other)?);
+            let mut refused = None;
+            // Asked to stop cleanly first (it flushes JetStream), then killed.
+            for (signal, within) in [
+                (nix::sys::signal::SIGTERM, Duration::from_secs(10)),
+                (nix::sys::signal::SIGKILL, Duration::from_secs(5)),
+            ] {
+                if !server.still_runs() {
+                    return Ok(());
+                }
+                if let Err(error) = nix::sys::signal::kill(pid, signal) {
+                    refused = Some(error.to_string());
+                }
+                let deadline = Instant::now() + within;
+                while server.still_runs() && Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
             if !server.still_runs() {
                 return Ok(());
             }
-            if let Err(error) = nix::sys::signal::kill(pid, signal) {
-                refused = Some(error.to_string());
-            }
-            let deadline = Instant::now() + within;
-            while server.still_runs() && Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+            Err(NatsServerError::LeftRunning {
+                data_dir: data_dir.to_owned(),
+                pid: server.pid,
+                reason: refused.unwrap_or_else(|| "it outlived SIGKILL".to_owned()),
+            })
         }
-        if !server.still_runs() {
-            return Ok(());
-        }
-        Err(NatsServerError::LeftRunning {
-            pid: server.pid,
-            reason: refused.unwrap_or_else(|| "it outlived SIGKILL".to_owned()),
-        })
-    }
-}
-
-/// Elsewhere nothing is locked, recorded or stopped.
-#[cfg(not(target_os = "linux"))]
-mod left {
-    use std::path::Path;
-
-    #[derive(Debug)]
-    pub struct Held;
-
-    pub async fn take(_data_dir: &Path) -> super::Result<Held> {
-        Ok(Held)
-    }
-
-    pub fn record(_data_dir: &Path, _pid: Option<u32>) -> std::io::Result<()> {
-        Ok(())
     }
 }

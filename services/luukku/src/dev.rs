@@ -119,8 +119,12 @@ async fn run_until(
         .with_context(|| format!("making the NATS users' keys in {}", args.data_dir.display()))?;
     let nats_dir = args.data_dir.join("nats");
     std::fs::create_dir_all(&nats_dir).with_context(|| format!("creating {}", nats_dir.display()))?;
+    // Written whole, then renamed: a server already running on the folder (which a start
+    // then refuses to run beside) may read it again at any time.
     let config = nats_dir.join("auth.conf");
-    std::fs::write(&config, users.server_authorization()?)
+    let written = nats_dir.join("auth.conf.new");
+    std::fs::write(&written, users.server_authorization()?)
+        .and_then(|()| std::fs::rename(&written, &config))
         .with_context(|| format!("writing {}", config.display()))?;
     let mut servers = start_nats(&args, &nats_dir, &config).await?;
     let url = servers.iter().map(NatsServer::client_url).collect::<Vec<_>>().join(",");
