@@ -122,7 +122,7 @@ async fn run_until(
     // Written whole, then renamed: a server already running on the folder (which a start
     // then refuses to run beside) may read it again at any time.
     let config = nats_dir.join("auth.conf");
-    let written = nats_dir.join("auth.conf.new");
+    let written = nats_dir.join(format!("auth.conf.{}.new", std::process::id()));
     std::fs::write(&written, users.server_authorization()?)
         .and_then(|()| std::fs::rename(&written, &config))
         .with_context(|| format!("writing {}", config.display()))?;
