@@ -515,7 +515,11 @@ mod left {
         /// Stops the recorded server if it still runs on the folder's store; refuses, before
         /// stopping anything, when any other process was started on that store.
         pub async fn stop_left_running(data_dir: &Path) -> Result<()> {
-            let found = started_on(data_dir);
+            // Reading another process's command line can wait on that process.
+            let folder = data_dir.to_owned();
+            let found = tokio::task::spawn_blocking(move || started_on(&folder))
+                .await
+                .map_err(std::io::Error::other)?;
             let recorded = recorded(data_dir);
             if let Some(other) = found.iter().find(|process| Some(**process) != recorded) {
                 return Err(NatsServerError::Unowned { data_dir: data_dir.to_owned(), process: other.pid });
