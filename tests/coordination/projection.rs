@@ -324,7 +324,9 @@ async fn restarted_with_copy(left: CopyLeft) -> anyhow::Result<()> {
     {
         // Left in the folder as the case says (the copy's keys: `S` the stream it copied, empty
         // while a clear is under way; `r`, the family, the sequence: a record).
-        let db = sled::open(folder.path())?;
+        // Without sled's flusher thread, which would hold the folder's lock for a moment
+        // after the database is dropped, and the projection opened below could not take it.
+        let db = sled::Config::new().path(folder.path()).flush_every_ms(None).open()?;
         let tree = db.open_tree("access-log")?;
         let record = |family: FamilyId, sequence: u64| {
             [&[b'r'][..], &family.as_ulid().to_bytes(), &sequence.to_be_bytes()].concat()

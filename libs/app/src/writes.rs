@@ -372,7 +372,9 @@ mod tests {
     fn writes_a_stop_interrupted_are_finished_when_the_tree_is_opened_again() {
         let folder = tempfile::tempdir().expect("a folder");
         {
-            let db = sled::open(folder.path()).expect("opens");
+            // Without sled's flusher thread, which would hold the folder's lock for a moment
+            // after the database is dropped, and the second open could not take it.
+            let db = sled::Config::new().path(folder.path()).flush_every_ms(None).open().expect("opens");
             let tree = LoggedTree::open(&db, "t").expect("opens");
             tree.insert(b"c", b"old").expect("inserts");
             // Its record stored, and only the first of its writes made.
