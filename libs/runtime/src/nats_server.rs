@@ -382,11 +382,16 @@ fn all_threads_stopped(pid: u32) -> bool {
     };
     tasks.filter_map(|task| task.ok()).all(|task| {
         std::fs::read_to_string(task.path().join("stat"))
-            // The state follows the command name, which is in parentheses and may hold spaces.
             .ok()
-            .and_then(|stat| stat.rsplit_once(") ").map(|(_, rest)| rest.starts_with('T')))
+            .and_then(|stat| after_name(&stat).map(|rest| rest.starts_with('T')))
             .unwrap_or(false)
     })
+}
+
+/// The fields of a `/proc/<pid>/stat` after the command name (field 2), which is in
+/// parentheses and may hold spaces and parentheses itself: the state (field 3) first.
+fn after_name(stat: &str) -> Option<&str> {
+    stat.rsplit_once(") ").map(|(_, rest)| rest)
 }
 
 /// A server that an earlier start left running on the same store: the process that started it
@@ -481,10 +486,8 @@ mod left {
             /// The process `pid`, while it runs (a zombie has ended).
             fn running(pid: u32) -> Option<Self> {
                 let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-                // The fields after the command name, which is in parentheses and may hold
-                // spaces: the state (field 3) first, the start time (field 22) 19 after it.
-                let (_, fields) = stat.rsplit_once(") ")?;
-                let mut fields = fields.split_whitespace();
+                // The state (field 3) first, the start time (field 22) 19 after it.
+                let mut fields = super::super::after_name(&stat)?.split_whitespace();
                 let state = fields.next()?;
                 let started = fields.nth(18)?.parse().ok()?;
                 (state != "Z" && state != "X").then_some(Self { pid, started })

@@ -677,18 +677,18 @@ async fn a_dev_system_stops_its_nats_server_when_hung_up_and_cleans_up_after_a_k
 
     // Killed, it leaves its nats-server running; the next start stops that one and runs.
     let mut killed = start_dev(folder.path(), &ports).await?;
-    let left = Orphan(dev_nats_pid(folder.path())?);
-    let left_pid = left.0;
+    let left_pid = dev_nats_pid(folder.path())?;
+    let left = Orphan(left_pid);
     let child = killed.0.as_mut().ok_or_else(|| anyhow::anyhow!("no child"))?;
     child.start_kill()?;
     child.wait().await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(runs(left.0), "a killed luukku dev cannot stop its nats-server");
+    assert!(runs(left_pid), "a killed luukku dev cannot stop its nats-server");
     // Started by `nohup`, to outlive its terminal, it ignores a hang-up.
     let mut nohup = tokio::process::Command::new("nohup");
     nohup.arg(env!("CARGO_BIN_EXE_luukku"));
     let (mut dev, logged) = start_dev_by(nohup, folder.path(), &ports, &[], &[]).await?;
-    assert!(ended_within(left.0, Duration::from_secs(5)).await, "the server left running was stopped");
+    assert!(ended_within(left_pid, Duration::from_secs(5)).await, "the server left running was stopped");
     // Its id may now be another process's.
     std::mem::forget(left);
     let said = logged.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().any(|line| {
