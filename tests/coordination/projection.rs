@@ -293,6 +293,28 @@ async fn a_restarted_projection_copies_the_access_log_there_is() -> anyhow::Resu
     Ok(())
 }
 
+/// The projection on `folder`, whose database this test has just dropped: sled's background
+/// threads may hold the folder's lock for a moment after the drop, so a refused lock is asked
+/// again, for up to 10 s (sled's own tests wait for it).
+async fn open_again(
+    folder: &std::path::Path,
+    store: &luukku_eventstore::EventStore,
+    indexing: &luukku_coordination::Indexing,
+) -> anyhow::Result<std::sync::Arc<luukku_coordination::Projection>> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match luukku_coordination::Projection::open(folder, store.clone(), indexing.clone()) {
+            Err(luukku_coordination::projection::ProjectionError::Sled(sled::Error::Io(error)))
+                if error.to_string().contains("could not acquire lock")
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            opened => return Ok(opened?),
+        }
+    }
+}
+
 async fn restarted_with_copy(left: CopyLeft) -> anyhow::Result<()> {
     use luukku_eventstore::audit::{AccessLog, AuditQuery, ReportQuery};
     let mut h = Harness::start().await?;
@@ -324,9 +346,7 @@ async fn restarted_with_copy(left: CopyLeft) -> anyhow::Result<()> {
     {
         // Left in the folder as the case says (the copy's keys: `S` the stream it copied, empty
         // while a clear is under way; `r`, the family, the sequence: a record).
-        // Without sled's flusher thread, which would hold the folder's lock for a moment
-        // after the database is dropped, and the projection opened below could not take it.
-        let db = sled::Config::new().path(folder.path()).flush_every_ms(None).open()?;
+        let db = sled::open(folder.path())?;
         let tree = db.open_tree("access-log")?;
         let record = |family: FamilyId, sequence: u64| {
             [&[b'r'][..], &family.as_ulid().to_bytes(), &sequence.to_be_bytes()].concat()
@@ -363,7 +383,7 @@ async fn restarted_with_copy(left: CopyLeft) -> anyhow::Result<()> {
     }
 
     let indexing = luukku_coordination::Indexing::from_keys(h.keys.clone());
-    let restarted = luukku_coordination::Projection::open(folder.path(), h.store.clone(), indexing)?;
+    let restarted = open_again(folder.path(), &h.store, &indexing).await?;
     let query = ReportQuery::whole(family, 500);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let report = loop {
