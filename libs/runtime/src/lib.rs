@@ -1,5 +1,7 @@
-//! Process plumbing shared by luukku binaries and tests: the embedded nats-server and logging.
+//! Process plumbing shared by luukku binaries and tests: the embedded nats-server, logging and
+//! the process's memory pages.
 
+pub mod memory;
 pub mod nats_server;
 pub mod telemetry;
 

@@ -66,6 +66,10 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // As `luukku` runs its services, since this process runs them too.
+    if let Err(error) = luukku_runtime::memory::without_huge_pages() {
+        eprintln!("warning: transparent huge pages could not be turned off for this process: {error}");
+    }
     let _telemetry = if cli.telemetry {
         let settings = luukku_runtime::telemetry::Settings {
             default_filter: "warn".to_owned(),
