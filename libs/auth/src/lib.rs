@@ -16,7 +16,7 @@ pub use claims::{ClaimNames, Identity};
 pub use error::AuthError;
 pub use issuer::{DEV_AUDIENCE, DEV_ISSUER, DevIssuer, Grant, IssuerError};
 pub use keys::{KeySet, KeySource, KeysError, install_tls_provider, is_loopback_http};
-pub use verify::{AuthConfig, MAX_LIFETIME, Verifier};
+pub use verify::{AuthConfig, CACHED_TOKENS, MAX_LIFETIME, Verifier};
 
 /// The algorithms a token may be signed with.
 pub const ALGORITHMS: [&str; 2] = ["ES256", "EdDSA"];

@@ -27,8 +27,9 @@ fn leeway_of(config: &AuthConfig) -> i64 {
     i64::try_from(config.leeway.as_secs()).unwrap_or(0)
 }
 
-/// How many verified tokens are remembered.
-const CACHED: NonZeroUsize = NonZeroUsize::new(16_384).expect("non-zero");
+/// How many verified tokens a [`Verifier`] remembers: a caller's later calls with a token
+/// remembered skip its signature check.
+pub const CACHED_TOKENS: NonZeroUsize = NonZeroUsize::new(16_384).expect("non-zero");
 
 /// What a token must say to be accepted.
 #[derive(Debug, Clone)]
@@ -107,7 +108,7 @@ fn now_seconds() -> i64 {
 
 impl Verifier {
     pub fn new(config: AuthConfig, keys: KeySet) -> Self {
-        Self { config, keys, cache: Mutex::new(LruCache::new(CACHED)) }
+        Self { config, keys, cache: Mutex::new(LruCache::new(CACHED_TOKENS)) }
     }
 
     pub fn config(&self) -> &AuthConfig {

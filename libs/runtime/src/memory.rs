@@ -5,9 +5,10 @@
 /// mimalloc asks for huge pages (2 MiB) for its arenas where the kernel gives them on request.
 /// A huge page is resident, and zeroed, as a whole at its first touch, and mimalloc hands
 /// memory back in smaller parts than that, so a process that churns through buffers, as sled's
-/// reads and writes do, keeps more memory resident and zeroes more of it again. Measured on the
-/// `scale` benchmark (docs/performance.md, "Huge pages"), small pages held less memory at the
-/// same speed.
+/// reads and writes do, keeps more memory resident. On the `scale` benchmark at 100,000
+/// families (one pair of runs; docs/performance.md, "Huge pages") a restarted service held
+/// 47–61 MB less, at about the same speed; at 1,000,000 no clear difference. Processes this
+/// one starts afterwards inherit the setting.
 pub fn without_huge_pages() -> std::io::Result<()> {
     #[cfg(target_os = "linux")]
     nix::sys::prctl::set_thp_disable(true).map_err(std::io::Error::from)?;

@@ -290,6 +290,14 @@ async fn measure_step(
             sent.insert(Arc::clone(&tokens.probes[pick(caller, call) % tokens.probes.len()].1));
         }
     }
+    // The verifier forgets the least recently used first (earlier steps' tokens), so these stay
+    // while they fit.
+    anyhow::ensure!(
+        sent.len() <= luukku_auth::CACHED_TOKENS.get(),
+        "{} callers' tokens would not stay verified in a cache of {}: fewer callers or calls",
+        sent.len(),
+        luukku_auth::CACHED_TOKENS
+    );
     let authenticator = luukku_testkit::auth::authenticator();
     for token in &sent {
         authenticator.authenticate(&luukku_grpc::with_token((), token)).await?;

@@ -63,7 +63,9 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    if let Err(error) = luukku_runtime::memory::without_huge_pages() {
+    if cli.is_server()
+        && let Err(error) = luukku_runtime::memory::without_huge_pages()
+    {
         tracing::warn!(%error, "transparent huge pages could not be turned off for this process");
     }
     match cli.run().await {
