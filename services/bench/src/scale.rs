@@ -86,6 +86,21 @@ impl Tokens {
             .collect();
         Self { families, probes }
     }
+
+    /// Where `caller`'s call number `call` goes, spread over the families.
+    fn pick(caller: usize, call: usize, of: usize) -> usize {
+        (caller * 7919 + call * 104_729) % of
+    }
+
+    /// The family `caller`'s call number `call` views, and the token it sends.
+    fn viewed(&self, caller: usize, call: usize) -> &(String, Arc<str>) {
+        &self.families[Self::pick(caller, call, self.families.len())]
+    }
+
+    /// The probe `caller`'s search number `call` looks for, and the token it sends.
+    fn searched(&self, caller: usize, call: usize) -> &(String, Arc<str>, Probe) {
+        &self.probes[Self::pick(caller, call, self.probes.len())]
+    }
 }
 
 pub async fn run(args: ScaleArgs) -> anyhow::Result<crate::stats::Row> {
@@ -273,7 +288,6 @@ async fn measure_step(
     folder: &Path,
 ) -> anyhow::Result<Step> {
     let client = CoordinationServiceClient::new(channel.clone());
-    let pick = |caller: usize, call: usize| caller * 7919 + call * 104_729;
     // Every token the timed calls send is verified once first, as a caller's first call
     // verifies it and later calls find it verified. Each family here has its own contact
     // person's token, new at each step, so without this the share of calls that pay for a
@@ -282,12 +296,12 @@ async fn measure_step(
     let mut sent = std::collections::HashSet::new();
     for caller in 0..args.callers {
         for call in 0..args.calls {
-            sent.insert(Arc::clone(&tokens.families[pick(caller, call) % tokens.families.len()].1));
+            sent.insert(Arc::clone(&tokens.viewed(caller, call).1));
         }
     }
     for caller in 0..args.search_callers {
         for call in 0..args.calls {
-            sent.insert(Arc::clone(&tokens.probes[pick(caller, call) % tokens.probes.len()].1));
+            sent.insert(Arc::clone(&tokens.searched(caller, call).1));
         }
     }
     // The verifier forgets the least recently used first (earlier steps' tokens), so these stay
@@ -305,7 +319,7 @@ async fn measure_step(
     let views = {
         let tokens = Arc::clone(tokens);
         measure(args.callers, args.calls, client.clone(), move |mut client, caller, call| {
-            let (family_id, token) = tokens.families[pick(caller, call) % tokens.families.len()].clone();
+            let (family_id, token) = tokens.viewed(caller, call).clone();
             async move {
                 let request = coordination::GetFamilyViewRequest { family_id, min_positions: vec![] };
                 client.get_family_view(luukku_grpc::with_token(request, &token)).await?;
@@ -317,7 +331,7 @@ async fn measure_step(
     let search = |by_code: bool| {
         let tokens = Arc::clone(tokens);
         measure(args.search_callers, args.calls, client.clone(), move |mut client, caller, call| {
-            let (family_id, token, probe) = tokens.probes[pick(caller, call) % tokens.probes.len()].clone();
+            let (family_id, token, probe) = tokens.searched(caller, call).clone();
             async move {
                 let mut request =
                     coordination::SearchFamiliesRequest { page_size: 500, ..Default::default() };
