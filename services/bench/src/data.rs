@@ -676,6 +676,20 @@ pub async fn caught_up(
         .map_err(|at| anyhow::anyhow!("the projection stopped at {at}"))
 }
 
+/// What a projection's applier did over `seconds`: how much of that time it was busy
+/// (near 100 %, the rebuild waits on its writes; well under, on the messages reaching it), per
+/// message, and its batches.
+pub fn applier_account(applied: &luukku_coordination::Applied, seconds: f64) -> String {
+    let busy = applied.busy().as_secs_f64();
+    let (messages, batches) = (applied.messages(), applied.batches().max(1));
+    format!(
+        "the applier busy {:.0} % of it ({:.1} µs per message), {batches} batches of {:.0} messages on average",
+        100.0 * busy / seconds,
+        1e6 * busy / messages.max(1) as f64,
+        messages as f64 / batches as f64
+    )
+}
+
 /// Waits until `relations` has reached the streams' ends as they are now (at most an hour).
 pub async fn relations_caught_up(
     relations: &luukku_app::Relations,

@@ -48,21 +48,23 @@ pub async fn raw_read(store: &EventStore, ends: Checkpoints) -> anyhow::Result<(
     Ok((count, count as f64 / started.elapsed().as_secs_f64()))
 }
 
-/// Projects the four streams into a fresh sled folder: the rate in events per second.
+/// Projects the four streams into a fresh sled folder: the rate in events per second, and what
+/// its applier did.
 async fn rebuild(
     store: &EventStore,
     keys: &NatsKeyStore,
     ends: Checkpoints,
     events: u64,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<(f64, String)> {
     let folder = tempfile::tempdir()?;
     let indexing = luukku_coordination::Indexing::from_keys(luukku_coordination::cached_keys(keys.clone()));
     let started = Instant::now();
     let coordination = luukku_coordination::Projection::open(folder.path(), store.clone(), indexing)?;
     data::caught_up(&coordination, ends).await?;
-    let rate = events as f64 / started.elapsed().as_secs_f64();
+    let seconds = started.elapsed().as_secs_f64();
+    let applier = data::applier_account(&coordination.applied(), seconds);
     drop(coordination);
-    Ok(rate)
+    Ok((events as f64 / seconds, applier))
 }
 
 /// Writes the access relations (the model every service keeps, from the four streams) into a
@@ -91,9 +93,9 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<crate::stats::Row> {
     println!(
         "ceiling (ordered consumer reads of the four streams, concurrently, {events} events): {ceiling:.0} events/s"
     );
-    let rate = rebuild(&store, &keys, ends, events).await?;
+    let (rate, applier) = rebuild(&store, &keys, ends, events).await?;
     println!(
-        "projection rebuild (decode, project, timelines, sled batches with checkpoints): {rate:.0} events/s"
+        "projection rebuild (decode, project, timelines, sled batches with checkpoints): {rate:.0} events/s; {applier}"
     );
     let models = relations(&store, events).await?;
     println!(

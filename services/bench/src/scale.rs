@@ -179,6 +179,7 @@ pub async fn run(args: ScaleArgs) -> anyhow::Result<crate::stats::Row> {
     let rebuilt = luukku_coordination::Projection::open(fresh.path(), store.clone(), indexing)?;
     data::caught_up(&rebuilt, ends).await?;
     let rebuild_seconds = rebuild.elapsed().as_secs_f64();
+    let applier = data::applier_account(&rebuilt.applied(), rebuild_seconds);
     rebuilt.flush().await?;
     let rebuilt_bytes = folder_bytes(fresh.path())?;
     drop(rebuilt);
@@ -199,7 +200,7 @@ pub async fn run(args: ScaleArgs) -> anyhow::Result<crate::stats::Row> {
     let p99 = |step: &Step| millis(step.views.value_at_quantile(0.99));
     let flat = p99(last) / p99(first);
     println!(
-        "rebuild of {events} events into a fresh folder: {:.0} events/s ({rebuild_seconds:.0} s; 10 M events would take {:.0} s, target at most 150 s); sled {:.0} MB",
+        "rebuild of {events} events into a fresh folder: {:.0} events/s ({rebuild_seconds:.0} s; 10 M events would take {:.0} s, target at most 150 s); sled {:.0} MB; {applier}",
         events as f64 / rebuild_seconds,
         1e7 / (events as f64 / rebuild_seconds),
         rebuilt_bytes as f64 / 1e6

@@ -20,7 +20,7 @@ use tonic::service::Routes;
 pub use app::{Coordination, WatchLimits};
 pub use grpc::CoordinationGrpc;
 pub use grpc::admin::AdminGrpc;
-pub use projection::{Indexing, Projection};
+pub use projection::{Applied, Indexing, Projection};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

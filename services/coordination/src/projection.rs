@@ -19,6 +19,7 @@ use luukku_domain::sealing::FamilyKey;
 use luukku_eventstore::{Checkpoints, EventStore, KeyStore, SEARCH_INDEX_KEY, Stream};
 use tokio::sync::broadcast;
 
+pub use runner::Applied;
 use runner::Runner;
 pub use store::{ProjectionError, ProjectionTree, Result, TimelineCursor};
 
@@ -208,6 +209,12 @@ impl Projection {
     /// Where the live projection stands, and whether it stopped at a message it cannot read.
     pub fn standing(&self) -> Arc<luukku_app::Standing> {
         Arc::clone(&self.live().1.standing)
+    }
+
+    /// What the live projection's applier has done since it started (or since this
+    /// generation's rebuild did).
+    pub fn applied(&self) -> Arc<runner::Applied> {
+        Arc::clone(&self.live().1.applied)
     }
 
     /// Tests only: the live projection's next `batches` batches fail, as when its folder

@@ -12,7 +12,7 @@ use luukku_domain::{AggregateId, Telling};
 use luukku_eventstore::Recorded;
 
 use super::doc::*;
-use super::store::{ProjectionError, Result, TimelineCursor, Txn};
+use super::store::{Result, TimelineCursor, Txn};
 
 fn family_of(id: AggregateId) -> FamilyId {
     FamilyId::from_ulid(id.as_ulid())
@@ -32,13 +32,31 @@ pub fn renames(recorded: &Recorded) -> Option<FamilyId> {
     recorded.aggregate_id().map(family_of)
 }
 
-/// Applies `recorded`, and adds its events to its family's timeline.
-pub fn apply(txn: &mut Txn<'_>, recorded: &Recorded) -> Result<()> {
+/// A message's events, decoded and told as its timeline shows them: [`decode`] makes it before
+/// the message's batch, as the message is read, so that the one applier (which a rebuild
+/// waits on) does not.
+pub struct Decoded {
+    id: AggregateId,
+    events: Events,
+    told: Vec<(&'static str, String)>,
+}
+
+/// The message's events, ready for [`apply`]; `None` for a message of no aggregate, which
+/// changes nothing.
+pub fn decode(recorded: &Recorded) -> Result<Option<Decoded>, luukku_app::EventsError> {
     let Some(id) = recorded.aggregate_id() else {
+        return Ok(None);
+    };
+    let events = Events::decode(recorded)?;
+    let told = events.narrate(Telling::FactsOnly);
+    Ok(Some(Decoded { id, events, told }))
+}
+
+/// Applies `recorded`, whose events are `decoded`, and adds them to its family's timeline.
+pub fn apply(txn: &mut Txn<'_>, recorded: &Recorded, decoded: Option<Decoded>) -> Result<()> {
+    let Some(Decoded { id, events, told }) = decoded else {
         return Ok(());
     };
-    let events = Events::decode(recorded).map_err(ProjectionError::Events)?;
-    let told = events.narrate(Telling::FactsOnly);
     let timeline = match &events {
         Events::Family(_) | Events::Assignment(_) | Events::ContactLog(_) | Events::Meetings(_) => {
             Timeline::Family(family_of(id))

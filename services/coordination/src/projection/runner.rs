@@ -1,7 +1,9 @@
 //! Following the four streams into one sled tree. One reader follows each stream from its
-//! checkpoint; one applier writes batches of messages together with the checkpoints they
-//! reach, so a crash at any point loses whole batches only, and a restart resumes from the
-//! checkpoints with nothing applied twice and nothing skipped.
+//! checkpoint and decodes each message's events; one applier writes batches of messages
+//! together with the checkpoints they reach, so a crash at any point loses whole batches only,
+//! and a restart resumes from the checkpoints with nothing applied twice and nothing skipped.
+//! The applier, one batch at a time, is what a rebuild waits on (at 1,000,000 families it is
+//! busy nearly all of a rebuild), so what can be done before a batch is done by the readers.
 //!
 //! A message that cannot be read stops the projection at it: the messages before it are
 //! written, it is recorded in the quarantine, and nothing after it is applied until an
@@ -11,8 +13,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use luukku_app::EventsError;
@@ -24,6 +26,7 @@ use luukku_eventstore::{Checkpoints, EventStore, Followed, Stream, Undecodable};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 
+use super::apply::Decoded;
 use super::store::{ProjectionError, ProjectionTree, Result, Txn};
 use super::{FamilyKeys, FetchKeys, Indexing};
 
@@ -46,6 +49,42 @@ const KEY_WAIT: Duration = Duration::from_secs(2);
 /// The pause before a failed batch is tried again: at first, and at most.
 const RETRY: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(5));
 
+/// What a runner's applier has done since it started: with the time it took, whether a slow
+/// catch-up or rebuild waits on its writes (busy nearly all the time) or on the messages
+/// reaching it.
+#[derive(Debug, Default)]
+pub struct Applied {
+    batches: AtomicU64,
+    messages: AtomicU64,
+    busy_nanos: AtomicU64,
+}
+
+impl Applied {
+    /// Batches applied (a failed one is not counted).
+    pub fn batches(&self) -> u64 {
+        self.batches.load(Ordering::Relaxed)
+    }
+
+    /// Messages in those batches.
+    pub fn messages(&self) -> u64 {
+        self.messages.load(Ordering::Relaxed)
+    }
+
+    /// The time spent applying them: projecting their events (decoded before, as they were
+    /// read) and writing the tree.
+    pub fn busy(&self) -> Duration {
+        Duration::from_nanos(self.busy_nanos.load(Ordering::Relaxed))
+    }
+
+    fn add(&self, messages: usize, took: Duration) {
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.messages.fetch_add(messages as u64, Ordering::Relaxed);
+        self.busy_nanos.fetch_add(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        metrics::counter!("luukku_projection_applied_messages_total").increment(messages as u64);
+        metrics::histogram!("luukku_projection_batch_seconds").record(took.as_secs_f64());
+    }
+}
+
 /// Projects the streams into one generation's tree while it lives.
 pub struct Runner {
     pub tree: ProjectionTree,
@@ -54,6 +93,8 @@ pub struct Runner {
     pub live: Arc<AtomicBool>,
     /// Where it stands, and whether it stopped at a message it cannot read.
     pub standing: Arc<Standing>,
+    /// What its applier has done.
+    pub applied: Arc<Applied>,
     /// Tests only: how many of the next batches fail.
     #[cfg(feature = "faults")]
     pub faults: Arc<std::sync::atomic::AtomicUsize>,
@@ -78,12 +119,13 @@ impl Runner {
     ) -> Result<Self> {
         let start = tree.checkpoints()?;
         let (positions_tx, positions) = watch::channel(start);
-        let (messages_tx, messages) = mpsc::channel::<(Followed, Fetched)>(2 * BATCH);
+        let (messages_tx, messages) = mpsc::channel::<(Followed, Decoding, Fetched)>(2 * BATCH);
         let live = Arc::new(AtomicBool::new(live));
         let mut tasks = Vec::new();
         for stream in Stream::ALL {
             // A message that changes a family's members comes with the family's key, read
-            // (for the messages at hand together) while the messages before are applied.
+            // (for the messages at hand together) while the messages before are applied; each
+            // comes with its events decoded, here rather than on the applier.
             let fetch = Arc::clone(&indexing.keys);
             let follow = store
                 .follow(stream, start.get(stream) + 1)
@@ -111,6 +153,7 @@ impl Runner {
         }
         #[cfg(feature = "faults")]
         let faults = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let account = Arc::new(Applied::default());
         let applier = Applier {
             tree: tree.clone(),
             indexing: indexing.clone(),
@@ -122,6 +165,7 @@ impl Runner {
             changes,
             live: live.clone(),
             standing: standing.clone(),
+            account: Arc::clone(&account),
             #[cfg(feature = "faults")]
             faults: Arc::clone(&faults),
         };
@@ -131,6 +175,7 @@ impl Runner {
             positions,
             live,
             standing,
+            applied: account,
             #[cfg(feature = "faults")]
             faults,
             tasks,
@@ -166,6 +211,7 @@ struct Applier {
     changes: broadcast::Sender<FamilyId>,
     live: Arc<AtomicBool>,
     standing: Arc<Standing>,
+    account: Arc<Applied>,
     #[cfg(feature = "faults")]
     faults: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -179,7 +225,7 @@ impl Drop for Applier {
 }
 
 impl Applier {
-    async fn run(mut self, mut messages: mpsc::Receiver<(Followed, Fetched)>) {
+    async fn run(mut self, mut messages: mpsc::Receiver<(Followed, Decoding, Fetched)>) {
         let mut batch = Vec::with_capacity(BATCH);
         let mut retry = RETRY.0;
         loop {
@@ -205,7 +251,8 @@ impl Applier {
                     }
                 }
             }
-            let (mut work, keys): (Vec<Followed>, Vec<Fetched>) = batch.drain(..).unzip();
+            let (mut work, keys): (Vec<(Followed, Decoding)>, Vec<Fetched>) =
+                batch.drain(..).map(|(message, decoding, key)| ((message, decoding), key)).unzip();
             let keys: Arc<FamilyKeys> = Arc::new(keys.into_iter().flatten().collect());
             loop {
                 let tree = self.tree.clone();
@@ -226,16 +273,18 @@ impl Applier {
                 let fails = self.injected_fault();
                 // sled is blocking; keep it off the async workers.
                 let outcome = tokio::task::spawn_blocking(move || {
+                    let began = Instant::now();
                     let batch = match fails {
                         Some(fault) => Err(fault),
-                        None => apply_batch(&tree, applied, &work, search.as_ref(), &batch_keys),
+                        None => apply_batch(&tree, applied, &mut work, search.as_ref(), &batch_keys),
                     };
-                    (work, batch)
+                    (work, batch.map(|batch| (batch, began.elapsed())))
                 })
                 .await;
                 drop(spans);
                 let (stop, done) = match outcome {
-                    Ok((done, Ok(Batch { applied, changed, stop, marked }))) => {
+                    Ok((done, Ok((Batch { applied, changed, stop, marked }, took)))) => {
+                        self.account.add(done.len(), took);
                         self.passed(applied, changed);
                         self.pending |= marked;
                         retry = RETRY.0;
@@ -270,7 +319,7 @@ impl Applier {
                 work = done;
                 let rest = work.split_off(at + 1);
                 let undecodable = match (made, work.pop()) {
-                    (Some(undecodable), _) | (None, Some(Err(undecodable))) => undecodable,
+                    (Some(undecodable), _) | (None, Some((Err(undecodable), _))) => undecodable,
                     (None, _) => {
                         tracing::error!("projection: a batch stopped at a message it can read");
                         return;
@@ -386,11 +435,15 @@ impl Applier {
 /// A family's key read for a message that changes its members.
 type Fetched = Option<(FamilyId, Option<FamilyKey>)>;
 
+/// A message's events as decoded when it was read (`None` for a message that cannot be read,
+/// and once a batch has taken them: a batch tried again decodes them anew).
+type Decoding = Option<std::result::Result<Option<Decoded>, EventsError>>;
+
 /// The messages, each with the key of the family whose members it changes, if it does: read
 /// together. While NATS does not answer they are read again (the projection is stalled then
 /// anyway); a key that cannot be used (wrapped under a key-encryption key not given, or
 /// corrupt) is left out, and that family's index entries stay as they were.
-async fn with_keys(fetch: FetchKeys, messages: Vec<Followed>) -> Vec<(Followed, Fetched)> {
+async fn with_keys(fetch: FetchKeys, messages: Vec<Followed>) -> Vec<(Followed, Decoding, Fetched)> {
     let renamed: Vec<Option<FamilyId>> =
         messages.iter().map(|message| message.as_ref().ok().and_then(super::apply::renames)).collect();
     let families: Vec<FamilyId> =
@@ -421,7 +474,8 @@ async fn with_keys(fetch: FetchKeys, messages: Vec<Followed>) -> Vec<(Followed, 
         .zip(renamed)
         .map(|(message, family)| {
             let key = family.and_then(|family| keys.get(&family).map(|key| (family, key.clone())));
-            (message, key)
+            let decoding = message.as_ref().ok().map(super::apply::decode);
+            (message, decoding, key)
         })
         .collect()
 }
@@ -448,14 +502,14 @@ async fn read_keys(fetch: &FetchKeys, families: Vec<FamilyId>) -> Option<FamilyK
 /// A span for each message written by a traced call, child of that call's span, lasting until
 /// the batch is applied. Made only while spans are exported, and not while catching up (a
 /// rebuild reads years of messages).
-fn applied_spans(messages: &[Followed], live: bool) -> Vec<tracing::Span> {
+fn applied_spans(messages: &[(Followed, Decoding)], live: bool) -> Vec<tracing::Span> {
     use tracing_opentelemetry::OpenTelemetrySpanExt as _;
     if !live || !luukku_eventstore::trace_context::exporting() {
         return Vec::new();
     }
     messages
         .iter()
-        .filter_map(|message| message.as_ref().ok())
+        .filter_map(|(message, _)| message.as_ref().ok())
         .filter_map(|recorded| {
             let traceparent = recorded.traceparent.as_deref()?;
             let span = tracing::info_span!(
@@ -506,13 +560,13 @@ struct Batch {
 fn apply_batch(
     tree: &ProjectionTree,
     mut applied: Checkpoints,
-    messages: &[Followed],
+    messages: &mut [(Followed, Decoding)],
     search: Option<&super::search::SearchKey>,
     keys: &FamilyKeys,
 ) -> Result<Batch> {
     let mut txn = Txn::new(&tree.0);
     let mut stop = None;
-    for (at, message) in messages.iter().enumerate() {
+    for (at, (message, decoding)) in messages.iter_mut().enumerate() {
         let position = match message {
             Ok(recorded) => recorded.position,
             Err(undecodable) => undecodable.position,
@@ -524,14 +578,14 @@ fn apply_batch(
             stop = Some((at, None));
             break;
         };
-        match super::apply::apply(&mut txn, recorded) {
-            Ok(()) => {}
-            Err(ProjectionError::Events(error)) => {
+        let decoded = match decoding.take().unwrap_or_else(|| super::apply::decode(recorded)) {
+            Ok(decoded) => decoded,
+            Err(error) => {
                 stop = Some((at, Some(undecodable_of(recorded, error))));
                 break;
             }
-            Err(error) => return Err(error),
-        }
+        };
+        super::apply::apply(&mut txn, recorded, decoded)?;
         applied.set(position.stream, position.sequence);
     }
     let marked = txn.index_names(search, keys)?;

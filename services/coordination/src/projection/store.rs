@@ -396,6 +396,9 @@ pub struct Txn<'a> {
     renamed: BTreeSet<FamilyId>,
     /// The families whose documents changed, for watchers.
     pub changed: BTreeSet<FamilyId>,
+    /// Whether each family looked up in this batch is erased: every message of a family asks,
+    /// and a lookup of a marker that is not there costs a descent of the tree.
+    erased: std::collections::HashMap<FamilyId, bool>,
 }
 
 impl<'a> Txn<'a> {
@@ -409,6 +412,7 @@ impl<'a> Txn<'a> {
             deleted: Vec::new(),
             renamed: BTreeSet::new(),
             changed: BTreeSet::new(),
+            erased: std::collections::HashMap::new(),
         }
     }
 
@@ -490,12 +494,18 @@ impl<'a> Txn<'a> {
         self.timelines.remove(&family);
         self.removed.push(key::of(key::TIMELINE, family.as_ulid()));
         self.renamed.insert(family);
+        self.erased.insert(family, true);
         self.put(key::of(key::ERASED, family.as_ulid()), &())
     }
 
-    pub fn is_erased(&self, family: FamilyId) -> Result<bool> {
+    pub fn is_erased(&mut self, family: FamilyId) -> Result<bool> {
+        if let Some(erased) = self.erased.get(&family) {
+            return Ok(*erased);
+        }
         let key = key::of(key::ERASED, family.as_ulid());
-        Ok(self.overlay.contains_key(&key) || self.tree.get(&key)?.is_some())
+        let erased = self.overlay.contains_key(&key) || self.tree.get(&key)?.is_some();
+        self.erased.insert(family, erased);
+        Ok(erased)
     }
 
     /// Changes a contact person's document, a new one when they have none.
@@ -705,6 +715,23 @@ mod tests {
         details.seal(key, family.to_string().as_bytes()).expect("sealed");
         let member = super::super::doc::MemberDoc { role: MemberRole::Guardian, details };
         txn.family_mut(family)?.members.insert(MemberId::generate(), member);
+        Ok(())
+    }
+
+    #[test]
+    fn a_family_erased_in_a_batch_is_erased_for_the_rest_of_it_and_after() -> Result<()> {
+        let db = sled::Config::new().temporary(true).open()?;
+        let tree = LoggedTree::open(&db, "t")?;
+        let family = FamilyId::from_ulid(ulid::Ulid::new());
+        let mut txn = Txn::new(&tree);
+        txn.family_mut(family)?;
+        assert!(!txn.is_erased(family)?, "a living family");
+        txn.erase_family(family)?;
+        assert!(txn.is_erased(family)?, "erased by a message earlier in the same batch");
+        txn.commit()?;
+        let read = ProjectionTree(tree.clone());
+        assert!(read.family(family)?.is_none());
+        assert!(Txn::new(&tree).is_erased(family)?, "and in later batches");
         Ok(())
     }
 
