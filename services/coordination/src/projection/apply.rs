@@ -32,9 +32,9 @@ pub fn renames(recorded: &Recorded) -> Option<FamilyId> {
     recorded.aggregate_id().map(family_of)
 }
 
-/// A message's events, decoded and told as its timeline shows them: [`decode`] makes it before
-/// the message's batch, as the message is read, so that the one applier (which a rebuild
-/// waits on) does not.
+/// A message's events, decoded and told as its timeline shows them: [`decode`] makes it as
+/// the message is read, before its batch, so that the one applier (which a rebuild waits on)
+/// does not (it decodes again only a batch it tries again after a failure).
 pub struct Decoded {
     id: AggregateId,
     events: Events,

@@ -2,8 +2,9 @@
 //! checkpoint and decodes each message's events; one applier writes batches of messages
 //! together with the checkpoints they reach, so a crash at any point loses whole batches only,
 //! and a restart resumes from the checkpoints with nothing applied twice and nothing skipped.
-//! The applier, one batch at a time, is what a rebuild waits on (at 1,000,000 families it is
-//! busy nearly all of a rebuild), so what can be done before a batch is done by the readers.
+//! The applier, one batch at a time, is what a large rebuild waits on (busy 94–95 % of a
+//! rebuild at 1,000,000 families; docs/performance.md), so what can be done before a batch is
+//! done by the readers.
 //!
 //! A message that cannot be read stops the projection at it: the messages before it are
 //! written, it is recorded in the quarantine, and nothing after it is applied until an
@@ -60,28 +61,33 @@ pub struct Applied {
 }
 
 impl Applied {
-    /// Batches applied (a failed one is not counted).
+    /// Batches committed (a failed one is not counted).
     pub fn batches(&self) -> u64 {
         self.batches.load(Ordering::Relaxed)
     }
 
-    /// Messages in those batches.
+    /// Messages those batches applied.
     pub fn messages(&self) -> u64 {
         self.messages.load(Ordering::Relaxed)
     }
 
-    /// The time spent applying them: projecting their events (decoded before, as they were
-    /// read) and writing the tree.
+    /// The time spent in those batches, as the clock runs (time the thread waited for a
+    /// processor counts): projecting the messages' events (decoded as they were read, and
+    /// again only when a failed batch is tried again) and writing the tree.
     pub fn busy(&self) -> Duration {
         Duration::from_nanos(self.busy_nanos.load(Ordering::Relaxed))
     }
 
-    fn add(&self, messages: usize, took: Duration) {
+    /// A batch that applied `messages` in `took`, by the live projection or a rebuild.
+    fn add(&self, messages: usize, took: Duration, live: bool) {
         self.batches.fetch_add(1, Ordering::Relaxed);
         self.messages.fetch_add(messages as u64, Ordering::Relaxed);
         self.busy_nanos.fetch_add(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
-        metrics::counter!("luukku_projection_applied_messages_total").increment(messages as u64);
-        metrics::histogram!("luukku_projection_batch_seconds").record(took.as_secs_f64());
+        let phase = if live { "live" } else { "rebuild" };
+        metrics::counter!("luukku_projection_applied_messages_total", "phase" => phase)
+            .increment(messages as u64);
+        metrics::histogram!("luukku_projection_batch_duration_seconds", "phase" => phase)
+            .record(took.as_secs_f64());
     }
 }
 
@@ -283,8 +289,8 @@ impl Applier {
                 .await;
                 drop(spans);
                 let (stop, done) = match outcome {
-                    Ok((done, Ok((Batch { applied, changed, stop, marked }, took)))) => {
-                        self.account.add(done.len(), took);
+                    Ok((done, Ok((Batch { applied, count, changed, stop, marked }, took)))) => {
+                        self.account.add(count, took, self.live.load(Ordering::Relaxed));
                         self.passed(applied, changed);
                         self.pending |= marked;
                         retry = RETRY.0;
@@ -548,6 +554,8 @@ fn write_checkpoints(tree: &ProjectionTree, applied: Checkpoints) -> Result<()> 
 /// reads but its events do not.
 struct Batch {
     applied: Checkpoints,
+    /// How many messages it applied: not those applied before, nor the one it stopped at.
+    count: usize,
     changed: BTreeSet<FamilyId>,
     stop: Option<(usize, Option<Undecodable>)>,
     /// Whether it marked families to be indexed again.
@@ -566,6 +574,7 @@ fn apply_batch(
 ) -> Result<Batch> {
     let mut txn = Txn::new(&tree.0);
     let mut stop = None;
+    let mut count = 0;
     for (at, (message, decoding)) in messages.iter_mut().enumerate() {
         let position = match message {
             Ok(recorded) => recorded.position,
@@ -587,11 +596,12 @@ fn apply_batch(
         };
         super::apply::apply(&mut txn, recorded, decoded)?;
         applied.set(position.stream, position.sequence);
+        count += 1;
     }
     let marked = txn.index_names(search, keys)?;
     for (stream, sequence) in applied.iter() {
         txn.checkpoint(stream, sequence);
     }
     let changed = txn.commit()?;
-    Ok(Batch { applied, changed, stop, marked })
+    Ok(Batch { applied, count, changed, stop, marked })
 }

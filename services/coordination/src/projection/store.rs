@@ -24,9 +24,6 @@ pub enum ProjectionError {
     Codec(String),
     #[error("the event store: {0}")]
     Store(#[from] luukku_eventstore::Error),
-    /// A message's events do not decode: the projection stops at it.
-    #[error("a message's events do not decode: {0}")]
-    Events(#[from] luukku_app::EventsError),
     /// A projection's applier has ended, which only a fault in it does.
     #[error("the projection's applier has ended: {0}")]
     Ended(String),
