@@ -213,7 +213,7 @@ impl Projection {
 
     /// What the live projection's applier has done since it started (or since this
     /// generation's rebuild did).
-    pub fn applied(&self) -> Arc<runner::Applied> {
+    pub fn applied(&self) -> Arc<Applied> {
         Arc::clone(&self.live().1.applied)
     }
 

@@ -2,7 +2,7 @@
 //! a [`Txn`] that applies a batch of messages and the streams' checkpoints at once; reads go
 //! through a [`ProjectionTree`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use luukku_app::writes::{LoggedTree, Writes};
 use luukku_domain::contacts::{ConsultationId, ContactPersonId};
@@ -395,7 +395,7 @@ pub struct Txn<'a> {
     pub changed: BTreeSet<FamilyId>,
     /// Whether each family looked up in this batch is erased: every message of a family asks,
     /// and a lookup of a marker that is not there costs a descent of the tree.
-    erased: std::collections::HashMap<FamilyId, bool>,
+    erased: HashMap<FamilyId, bool>,
 }
 
 impl<'a> Txn<'a> {
@@ -409,7 +409,7 @@ impl<'a> Txn<'a> {
             deleted: Vec::new(),
             renamed: BTreeSet::new(),
             changed: BTreeSet::new(),
-            erased: std::collections::HashMap::new(),
+            erased: HashMap::new(),
         }
     }
 
