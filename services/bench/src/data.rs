@@ -683,10 +683,11 @@ pub fn applier_account(applied: &luukku_coordination::Applied, seconds: f64) -> 
     let busy = applied.busy().as_secs_f64();
     let (messages, batches) = (applied.messages(), applied.batches().max(1));
     format!(
-        "the applier busy {:.0} % of it ({:.1} µs per message), {batches} batches of {:.0} messages on average",
+        "the applier busy {:.0} % of it ({:.1} µs per message), {batches} batches of {:.0} messages on average, {:.2} family documents written per message",
         100.0 * busy / seconds,
         1e6 * busy / messages.max(1) as f64,
-        messages as f64 / batches as f64
+        messages as f64 / batches as f64,
+        applied.families() as f64 / messages.max(1) as f64
     )
 }
 

@@ -6,15 +6,23 @@
 //! rebuild at 1,000,000 families; docs/performance.md), so what can be done before a batch is
 //! done by the readers.
 //!
+//! Each reader sends into a channel of its own. Behind (catching up, or rebuilding), the
+//! applier takes the four streams' messages in the order they were recorded, from the stream
+//! furthest behind in time, so that a batch holds a span of time of every stream: a family's
+//! messages, written close together in different streams, then fall in one batch, and its
+//! document and timeline are read and written once rather than once per stream. A reader
+//! ahead in time waits on its full channel.
+//!
 //! A message that cannot be read stops the projection at it: the messages before it are
 //! written, it is recorded in the quarantine, and nothing after it is applied until an
 //! operator skips it (a message of a newer release is never skipped; see
 //! `luukku_app::standing`). A batch that fails (the folder cannot be read or written) is tried
 //! again, after a pause that grows, from what the tree then holds.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -33,10 +41,14 @@ use super::{FamilyKeys, FetchKeys, Indexing};
 
 /// Messages one batch holds at most.
 const BATCH: usize = 16_384;
-/// A batch of at least this many messages means the projection is behind (catching up, or
-/// rebuilding): it then waits for more, up to [`BACKLOG_WAIT`], since each batch has costs of
-/// its own (every family it touches is read and written once per batch). Live traffic makes
-/// small batches, which are applied at once.
+/// Messages each stream's channel holds, and the most the applier holds of each stream
+/// besides: a reader ahead of the others in time waits on its full channel.
+const CHANNEL: usize = BATCH / 4;
+/// At least this many messages at hand means the projection is behind (catching up, or
+/// rebuilding): the batch then takes the streams in step, in the order their messages were
+/// recorded, and waits up to [`BACKLOG_WAIT`] for a stream that runs out, since each batch has
+/// costs of its own (every family it touches is read and written once per batch). Live
+/// traffic makes small batches, which are applied at once.
 const BACKLOG: usize = 1024;
 const BACKLOG_WAIT: Duration = Duration::from_millis(20);
 /// How many messages' family keys are read together, for indexing names.
@@ -57,6 +69,7 @@ const RETRY: (Duration, Duration) = (Duration::from_millis(100), Duration::from_
 pub struct Applied {
     batches: AtomicU64,
     messages: AtomicU64,
+    families: AtomicU64,
     busy_nanos: AtomicU64,
 }
 
@@ -71,6 +84,12 @@ impl Applied {
         self.messages.load(Ordering::Relaxed)
     }
 
+    /// Families those batches changed, each counted once per batch: as many reads and writes
+    /// of a family's document and timeline.
+    pub fn families(&self) -> u64 {
+        self.families.load(Ordering::Relaxed)
+    }
+
     /// The time spent in those batches, as the clock runs (time the thread waited for a
     /// processor counts): projecting the messages' events (decoded as they were read, and
     /// again only when a failed batch is tried again) and writing the tree.
@@ -78,10 +97,12 @@ impl Applied {
         Duration::from_nanos(self.busy_nanos.load(Ordering::Relaxed))
     }
 
-    /// A batch that applied `messages` in `took`, by the live projection or a rebuild.
-    fn add(&self, messages: usize, took: Duration, live: bool) {
+    /// A batch that applied `messages` to `families` in `took`, by the live projection or a
+    /// rebuild.
+    fn add(&self, messages: usize, families: usize, took: Duration, live: bool) {
         self.batches.fetch_add(1, Ordering::Relaxed);
         self.messages.fetch_add(messages as u64, Ordering::Relaxed);
+        self.families.fetch_add(families as u64, Ordering::Relaxed);
         self.busy_nanos.fetch_add(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
         let phase = if live { "live" } else { "rebuild" };
         metrics::counter!("luukku_projection_applied_messages_total", "phase" => phase)
@@ -125,10 +146,12 @@ impl Runner {
     ) -> Result<Self> {
         let start = tree.checkpoints()?;
         let (positions_tx, positions) = watch::channel(start);
-        let (messages_tx, messages) = mpsc::channel::<(Followed, Decoding, Fetched)>(2 * BATCH);
         let live = Arc::new(AtomicBool::new(live));
         let mut tasks = Vec::new();
+        let mut inbox = Inbox::default();
         for stream in Stream::ALL {
+            let (sink, messages) = mpsc::channel::<Item>(CHANNEL);
+            inbox.streams.push((messages, VecDeque::new()));
             // A message that changes a family's members comes with the family's key, read
             // (for the messages at hand together) while the messages before are applied; each
             // comes with its events decoded, here rather than on the applier.
@@ -139,7 +162,6 @@ impl Runner {
                 .map(move |messages| with_keys(Arc::clone(&fetch), messages))
                 .buffered(KEY_READS)
                 .flat_map(futures::stream::iter);
-            let sink = messages_tx.clone();
             tasks.push(tokio::spawn(async move {
                 let mut follow = std::pin::pin!(follow);
                 while let Some(item) = follow.next().await {
@@ -175,7 +197,7 @@ impl Runner {
             #[cfg(feature = "faults")]
             faults: Arc::clone(&faults),
         };
-        tasks.push(tokio::spawn(applier.run(messages)));
+        tasks.push(tokio::spawn(applier.run(inbox)));
         Ok(Self {
             tree,
             positions,
@@ -231,7 +253,7 @@ impl Drop for Applier {
 }
 
 impl Applier {
-    async fn run(mut self, mut messages: mpsc::Receiver<(Followed, Decoding, Fetched)>) {
+    async fn run(mut self, mut inbox: Inbox) {
         let mut batch = Vec::with_capacity(BATCH);
         let mut retry = RETRY.0;
         loop {
@@ -239,22 +261,12 @@ impl Applier {
                 self.reindex_pending().await;
             }
             // Idle, it indexes again the families it could not index before.
-            match tokio::time::timeout(REINDEX_EVERY, messages.recv_many(&mut batch, BATCH)).await {
+            match tokio::time::timeout(REINDEX_EVERY, inbox.next_batch(&mut batch)).await {
                 Ok(0) => return,
                 Ok(_) => {}
                 Err(_) => {
                     self.reindex_pending().await;
                     continue;
-                }
-            }
-            if batch.len() >= BACKLOG {
-                let until = tokio::time::Instant::now() + BACKLOG_WAIT;
-                while batch.len() < BATCH / 2 {
-                    let room = BATCH - batch.len();
-                    match tokio::time::timeout_at(until, messages.recv_many(&mut batch, room)).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(_) => {}
-                    }
                 }
             }
             let (mut work, keys): (Vec<(Followed, Decoding)>, Vec<Fetched>) =
@@ -290,7 +302,7 @@ impl Applier {
                 drop(spans);
                 let (stop, done) = match outcome {
                     Ok((done, Ok((Batch { applied, count, changed, stop, marked }, took)))) => {
-                        self.account.add(count, took, self.live.load(Ordering::Relaxed));
+                        self.account.add(count, changed.len(), took, self.live.load(Ordering::Relaxed));
                         self.passed(applied, changed);
                         self.pending |= marked;
                         retry = RETRY.0;
@@ -438,6 +450,110 @@ impl Applier {
     }
 }
 
+/// The messages the readers have sent: each stream's channel, and what the applier has
+/// taken from it and not yet put in a batch.
+#[derive(Default)]
+struct Inbox {
+    streams: Vec<(mpsc::Receiver<Item>, VecDeque<Item>)>,
+}
+
+impl Inbox {
+    /// Waits for a message, then puts the next batch in `batch`: every message at hand when
+    /// there are few (live traffic, applied at once); when there are many, up to [`BATCH`] in
+    /// the order they were recorded, waiting up to [`BACKLOG_WAIT`] in all for a stream that
+    /// has run out. How many it holds: 0 once every reader has ended.
+    async fn next_batch(&mut self, batch: &mut Vec<Item>) -> usize {
+        if self.held() == 0 && batch.is_empty() && !self.any().await {
+            return 0;
+        }
+        for (messages, held) in &mut self.streams {
+            take_sent(messages, held);
+        }
+        if self.held() < BACKLOG {
+            for (_, held) in &mut self.streams {
+                batch.extend(held.drain(..));
+            }
+            return batch.len();
+        }
+        // Behind: the streams that have messages at hand are taken in step, in time.
+        let until = tokio::time::Instant::now() + BACKLOG_WAIT;
+        let mut taking: Vec<bool> = self.streams.iter().map(|(_, held)| !held.is_empty()).collect();
+        while batch.len() < BATCH {
+            let mut earliest: Option<(usize, i64)> = None;
+            for (index, (messages, held)) in self.streams.iter_mut().enumerate() {
+                if !taking[index] {
+                    continue;
+                }
+                if held.is_empty() {
+                    match tokio::time::timeout_at(until, messages.recv()).await {
+                        Ok(Some(item)) => {
+                            held.push_back(item);
+                            take_sent(messages, held);
+                        }
+                        Ok(None) => {
+                            taking[index] = false;
+                            continue;
+                        }
+                        // Slower than the wait: the batch ends here, lest the others go on
+                        // past it in time.
+                        Err(_) => return batch.len(),
+                    }
+                }
+                let at = held.front().map_or(i64::MAX, recorded_ms);
+                if earliest.is_none_or(|(_, earliest)| at < earliest) {
+                    earliest = Some((index, at));
+                }
+            }
+            let Some((index, _)) = earliest else { break };
+            batch.extend(self.streams[index].1.pop_front());
+        }
+        batch.len()
+    }
+
+    /// Messages taken from the channels and not yet in a batch.
+    fn held(&self) -> usize {
+        self.streams.iter().map(|(_, held)| held.len()).sum()
+    }
+
+    /// Waits for a message from any stream; false once every reader has ended.
+    async fn any(&mut self) -> bool {
+        std::future::poll_fn(|cx| {
+            let mut open = false;
+            for (messages, held) in &mut self.streams {
+                match messages.poll_recv(cx) {
+                    Poll::Ready(Some(item)) => {
+                        held.push_back(item);
+                        return Poll::Ready(true);
+                    }
+                    Poll::Ready(None) => {}
+                    Poll::Pending => open = true,
+                }
+            }
+            if open { Poll::Pending } else { Poll::Ready(false) }
+        })
+        .await
+    }
+}
+
+/// Takes what the channel holds, up to [`CHANNEL`] messages held, without waiting.
+fn take_sent(messages: &mut mpsc::Receiver<Item>, held: &mut VecDeque<Item>) {
+    while held.len() < CHANNEL {
+        let Ok(item) = messages.try_recv() else { break };
+        held.push_back(item);
+    }
+}
+
+/// When a message was recorded, by its writer's clock (a message that cannot be read, first).
+fn recorded_ms(item: &Item) -> i64 {
+    match &item.0 {
+        Ok(recorded) => recorded.envelope.recorded_at.as_millis(),
+        Err(_) => i64::MIN,
+    }
+}
+
+/// A message as a reader sends it to the applier.
+type Item = (Followed, Decoding, Fetched);
+
 /// A family's key read for a message that changes its members.
 type Fetched = Option<(FamilyId, Option<FamilyKey>)>;
 
@@ -449,7 +565,7 @@ type Decoding = Option<std::result::Result<Option<Decoded>, EventsError>>;
 /// together. While NATS does not answer they are read again (the projection is stalled then
 /// anyway); a key that cannot be used (wrapped under a key-encryption key not given, or
 /// corrupt) is left out, and that family's index entries stay as they were.
-async fn with_keys(fetch: FetchKeys, messages: Vec<Followed>) -> Vec<(Followed, Decoding, Fetched)> {
+async fn with_keys(fetch: FetchKeys, messages: Vec<Followed>) -> Vec<Item> {
     let renamed: Vec<Option<FamilyId>> =
         messages.iter().map(|message| message.as_ref().ok().and_then(super::apply::renames)).collect();
     let families: Vec<FamilyId> =
@@ -604,4 +720,113 @@ fn apply_batch(
     }
     let changed = txn.commit()?;
     Ok(Batch { applied, count, changed, stop, marked })
+}
+
+#[cfg(test)]
+mod tests {
+    use luukku_domain::{Actor, Code, RequestId, Role, Timestamp};
+    use luukku_eventstore::{Envelope, Position, Recorded};
+
+    use super::*;
+
+    /// A message of `stream` at `sequence`, recorded at `at_ms`.
+    fn sent(stream: Stream, sequence: u64, at_ms: i64) -> Item {
+        let code = |text: &str| Code::try_from(text.to_owned()).expect("a code");
+        let actor = Actor {
+            person_id: code("p"),
+            role: Role::ContactPerson,
+            sector: None,
+            organisation: code("o"),
+            system: code("s"),
+        };
+        let envelope = Envelope {
+            recorded_at: Timestamp::from_millis(at_ms),
+            request_id: RequestId::generate(),
+            actor,
+            events: Vec::new(),
+            fingerprint: None,
+        };
+        let recorded = Recorded {
+            position: Position { stream, sequence },
+            subject: String::new(),
+            envelope,
+            traceparent: None,
+        };
+        (Ok(recorded), None, None)
+    }
+
+    /// An inbox of the four streams, and their readers' ends.
+    fn inbox() -> (Vec<mpsc::Sender<Item>>, Inbox) {
+        let mut inbox = Inbox::default();
+        let mut senders = Vec::new();
+        for _ in Stream::ALL {
+            let (sender, messages) = mpsc::channel(CHANNEL);
+            senders.push(sender);
+            inbox.streams.push((messages, VecDeque::new()));
+        }
+        (senders, inbox)
+    }
+
+    fn positions(batch: &[Item]) -> Vec<(Stream, u64, i64)> {
+        batch
+            .iter()
+            .map(|(message, _, _)| {
+                let recorded = message.as_ref().expect("a message that reads");
+                (
+                    recorded.position.stream,
+                    recorded.position.sequence,
+                    recorded.envelope.recorded_at.as_millis(),
+                )
+            })
+            .collect()
+    }
+
+    async fn next(inbox: &mut Inbox) -> Vec<(Stream, u64, i64)> {
+        let mut batch = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), inbox.next_batch(&mut batch)).await.expect("a batch");
+        positions(&batch)
+    }
+
+    #[tokio::test]
+    async fn behind_a_batch_takes_the_streams_in_step_and_ends_where_one_runs_out() {
+        let (senders, mut inbox) = inbox();
+        // Families holds 3,000 messages a millisecond apart; contacts 1,000 over the same
+        // first second: contacts' reader has not sent more yet.
+        for sequence in 1..=3_000 {
+            senders[0].try_send(sent(Stream::Families, sequence, sequence as i64)).expect("room");
+        }
+        for sequence in 1..=1_000 {
+            senders[1].try_send(sent(Stream::Contacts, sequence, sequence as i64)).expect("room");
+        }
+
+        let first = next(&mut inbox).await;
+        assert_eq!(first.len(), 2_000, "each stream's first second");
+        assert!(first.windows(2).all(|pair| pair[0].2 <= pair[1].2), "in the order recorded");
+        assert_eq!(first.iter().map(|message| message.2).max(), Some(1_000));
+
+        // Contacts has nothing more at hand: families goes on alone.
+        let second = next(&mut inbox).await;
+        assert_eq!(second.first().map(|message| (message.0, message.1)), Some((Stream::Families, 1_001)));
+        assert_eq!(second.len(), 2_000);
+
+        // Nothing is lost or taken twice.
+        let mut all: Vec<(Stream, u64)> =
+            first.iter().chain(&second).map(|message| (message.0, message.1)).collect();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 4_000);
+    }
+
+    #[tokio::test]
+    async fn a_few_messages_are_taken_at_once_and_an_ended_inbox_gives_none() {
+        let (senders, mut inbox) = inbox();
+        senders[2].try_send(sent(Stream::Referrals, 1, 5)).expect("room");
+        senders[3].try_send(sent(Stream::Meetings, 1, 1)).expect("room");
+        let batch = next(&mut inbox).await;
+        assert_eq!(batch.len(), 2);
+
+        drop(senders);
+        let mut batch = Vec::new();
+        assert_eq!(inbox.next_batch(&mut batch).await, 0);
+    }
 }
