@@ -2,19 +2,20 @@
 //! checkpoint and decodes each message's events; one applier writes batches of messages
 //! together with the checkpoints they reach, so a crash at any point loses whole batches only,
 //! and a restart resumes from the checkpoints with nothing applied twice and nothing skipped.
-//! The applier, one batch at a time, is what a large rebuild waits on (busy 94–95 % of a
-//! rebuild at 1,000,000 families; docs/performance.md), so what can be done before a batch is
+//! The applier, one batch at a time, is much of what a large rebuild waits on (busy 73–74 % of
+//! a rebuild at 1,000,000 families; docs/performance.md), so what can be done before a batch is
 //! done by the readers.
 //!
 //! Each reader sends into a channel of its own. Behind (catching up, or rebuilding), the
-//! applier takes the four streams' messages in the order they were recorded, from the stream
-//! furthest behind in time, so that a batch holds a span of time of every stream: a family's
-//! messages, written close together in different streams, then fall in one batch, and its
-//! document and timeline are read and written once rather than once per stream. A reader
-//! ahead in time waits on its full channel.
+//! applier takes the streams' messages in the order they were recorded, from the stream
+//! furthest behind in time, so that a batch holds a span of time of the streams: a family's
+//! messages, written close together in different streams, then mostly fall in one batch, and
+//! its document and timeline are read and written once rather than once per stream. A reader
+//! ahead in time waits on its full channel, for a second at most ([`MAX_HOLD`]). The result
+//! does not depend on how the streams interleave; this is for speed only.
 //!
-//! A message that cannot be read stops the projection at it: the messages before it are
-//! written, it is recorded in the quarantine, and nothing after it is applied until an
+//! A message that cannot be read stops the projection at it: the messages of its batch before
+//! it are written, it is recorded in the quarantine, and nothing after it is applied until an
 //! operator skips it (a message of a newer release is never skipped; see
 //! `luukku_app::standing`). A batch that fails (the folder cannot be read or written) is tried
 //! again, after a pause that grows, from what the tree then holds.
@@ -51,6 +52,9 @@ const CHANNEL: usize = BATCH / 4;
 /// traffic makes small batches, which are applied at once.
 const BACKLOG: usize = 1024;
 const BACKLOG_WAIT: Duration = Duration::from_millis(20);
+/// How long a stream's messages at hand may be passed over by batches taken in step before
+/// they are taken whatever their time.
+const MAX_HOLD: Duration = Duration::from_secs(1);
 /// How many messages' family keys are read together, for indexing names.
 const KEY_BATCH: usize = 256;
 /// How many such reads run at once.
@@ -84,8 +88,8 @@ impl Applied {
         self.messages.load(Ordering::Relaxed)
     }
 
-    /// Families those batches changed, each counted once per batch: as many reads and writes
-    /// of a family's document and timeline.
+    /// Families those batches changed, each counted once per batch: about as many reads and
+    /// writes of a family's document and timeline (an erased family's are removed instead).
     pub fn families(&self) -> u64 {
         self.families.load(Ordering::Relaxed)
     }
@@ -151,7 +155,7 @@ impl Runner {
         let mut inbox = Inbox::default();
         for stream in Stream::ALL {
             let (sink, messages) = mpsc::channel::<Item>(CHANNEL);
-            inbox.streams.push((messages, VecDeque::new()));
+            inbox.streams.push(Inbound::new(messages));
             // A message that changes a family's members comes with the family's key, read
             // (for the messages at hand together) while the messages before are applied; each
             // comes with its events decoded, here rather than on the applier.
@@ -454,41 +458,98 @@ impl Applier {
 /// taken from it and not yet put in a batch.
 #[derive(Default)]
 struct Inbox {
-    streams: Vec<(mpsc::Receiver<Item>, VecDeque<Item>)>,
+    streams: Vec<Inbound>,
+}
+
+/// One stream's part of the [`Inbox`].
+struct Inbound {
+    messages: mpsc::Receiver<Item>,
+    held: VecDeque<Item>,
+    /// When a batch last took from it, or found nothing of it held: how long its held
+    /// messages have been passed over.
+    taken: tokio::time::Instant,
+    /// When the last message a batch took from it was recorded: where a message that cannot
+    /// be read stands in time.
+    last_ms: i64,
+}
+
+impl Inbound {
+    fn new(messages: mpsc::Receiver<Item>) -> Self {
+        Self { messages, held: VecDeque::new(), taken: tokio::time::Instant::now(), last_ms: i64::MIN }
+    }
+
+    /// When its next message was recorded, by its writer's clock, but no later than `now_ms`
+    /// (a writer's clock ahead does not hold its messages back); a message that cannot be
+    /// read stands where the one before it does.
+    fn front_ms(&self, now_ms: i64) -> Option<i64> {
+        let (message, _, _) = self.held.front()?;
+        Some(match message {
+            Ok(recorded) => recorded.envelope.recorded_at.as_millis().min(now_ms),
+            Err(_) => self.last_ms,
+        })
+    }
+
+    /// Moves its next message into `batch`.
+    fn take(&mut self, batch: &mut Vec<Item>, now_ms: i64) {
+        if let Some(at) = self.front_ms(now_ms) {
+            self.last_ms = at;
+        }
+        batch.extend(self.held.pop_front());
+        self.taken = tokio::time::Instant::now();
+    }
 }
 
 impl Inbox {
     /// Waits for a message, then puts the next batch in `batch`: every message at hand when
-    /// there are few (live traffic, applied at once); when there are many, up to [`BATCH`] in
-    /// the order they were recorded, waiting up to [`BACKLOG_WAIT`] in all for a stream that
-    /// has run out. How many it holds: 0 once every reader has ended.
+    /// there are few (live traffic, applied at once). When there are many, up to [`BATCH`] in
+    /// the order they were recorded, from the streams that had messages at hand; it ends when
+    /// one of them has none left and sends none until [`BACKLOG_WAIT`] after the batch began,
+    /// so that the others do not go on past it in time. A stream's messages passed over for
+    /// [`MAX_HOLD`] are taken whatever their time (a writer's clock behind the others', or a
+    /// stream far ahead), and its reader goes on. How many it holds: 0 once every reader has
+    /// ended. A batch left part made (the call cancelled) is given back as it is.
     async fn next_batch(&mut self, batch: &mut Vec<Item>) -> usize {
-        if self.held() == 0 && batch.is_empty() && !self.any().await {
+        if !batch.is_empty() {
+            return batch.len();
+        }
+        if self.held() == 0 && !self.any().await {
             return 0;
         }
-        for (messages, held) in &mut self.streams {
-            take_sent(messages, held);
+        for stream in &mut self.streams {
+            take_sent(&mut stream.messages, &mut stream.held);
+            if stream.held.is_empty() {
+                stream.taken = tokio::time::Instant::now();
+            }
         }
         if self.held() < BACKLOG {
-            for (_, held) in &mut self.streams {
-                batch.extend(held.drain(..));
+            for stream in &mut self.streams {
+                batch.extend(stream.held.drain(..));
+                stream.taken = tokio::time::Instant::now();
             }
             return batch.len();
         }
+        let now_ms = luukku_domain::Timestamp::now().as_millis();
+        for stream in &mut self.streams {
+            if !stream.held.is_empty() && stream.taken.elapsed() >= MAX_HOLD {
+                while !stream.held.is_empty() && batch.len() < BATCH {
+                    stream.take(batch, now_ms);
+                }
+            }
+        }
         // Behind: the streams that have messages at hand are taken in step, in time.
         let until = tokio::time::Instant::now() + BACKLOG_WAIT;
-        let mut taking: Vec<bool> = self.streams.iter().map(|(_, held)| !held.is_empty()).collect();
+        let mut taking: Vec<bool> = self.streams.iter().map(|stream| !stream.held.is_empty()).collect();
         while batch.len() < BATCH {
             let mut earliest: Option<(usize, i64)> = None;
-            for (index, (messages, held)) in self.streams.iter_mut().enumerate() {
+            for (index, stream) in self.streams.iter_mut().enumerate() {
                 if !taking[index] {
                     continue;
                 }
-                if held.is_empty() {
-                    match tokio::time::timeout_at(until, messages.recv()).await {
+                if stream.held.is_empty() {
+                    match tokio::time::timeout_at(until, stream.messages.recv()).await {
                         Ok(Some(item)) => {
-                            held.push_back(item);
-                            take_sent(messages, held);
+                            stream.held.push_back(item);
+                            take_sent(&mut stream.messages, &mut stream.held);
                         }
                         Ok(None) => {
                             taking[index] = false;
@@ -499,30 +560,30 @@ impl Inbox {
                         Err(_) => return batch.len(),
                     }
                 }
-                let at = held.front().map_or(i64::MAX, recorded_ms);
+                let at = stream.front_ms(now_ms).unwrap_or(i64::MAX);
                 if earliest.is_none_or(|(_, earliest)| at < earliest) {
                     earliest = Some((index, at));
                 }
             }
             let Some((index, _)) = earliest else { break };
-            batch.extend(self.streams[index].1.pop_front());
+            self.streams[index].take(batch, now_ms);
         }
         batch.len()
     }
 
     /// Messages taken from the channels and not yet in a batch.
     fn held(&self) -> usize {
-        self.streams.iter().map(|(_, held)| held.len()).sum()
+        self.streams.iter().map(|stream| stream.held.len()).sum()
     }
 
     /// Waits for a message from any stream; false once every reader has ended.
     async fn any(&mut self) -> bool {
         std::future::poll_fn(|cx| {
             let mut open = false;
-            for (messages, held) in &mut self.streams {
-                match messages.poll_recv(cx) {
+            for stream in &mut self.streams {
+                match stream.messages.poll_recv(cx) {
                     Poll::Ready(Some(item)) => {
-                        held.push_back(item);
+                        stream.held.push_back(item);
                         return Poll::Ready(true);
                     }
                     Poll::Ready(None) => {}
@@ -540,14 +601,6 @@ fn take_sent(messages: &mut mpsc::Receiver<Item>, held: &mut VecDeque<Item>) {
     while held.len() < CHANNEL {
         let Ok(item) = messages.try_recv() else { break };
         held.push_back(item);
-    }
-}
-
-/// When a message was recorded, by its writer's clock (a message that cannot be read, first).
-fn recorded_ms(item: &Item) -> i64 {
-    match &item.0 {
-        Ok(recorded) => recorded.envelope.recorded_at.as_millis(),
-        Err(_) => i64::MIN,
     }
 }
 
@@ -724,6 +777,7 @@ fn apply_batch(
 
 #[cfg(test)]
 mod tests {
+    use futures::FutureExt as _;
     use luukku_domain::{Actor, Code, RequestId, Role, Timestamp};
     use luukku_eventstore::{Envelope, Position, Recorded};
 
@@ -755,6 +809,21 @@ mod tests {
         (Ok(recorded), None, None)
     }
 
+    /// A message of `stream` at `sequence` that cannot be read.
+    fn unreadable(stream: Stream, sequence: u64) -> Item {
+        let error = luukku_eventstore::Error::Corrupt {
+            stream,
+            sequence,
+            subject: String::new(),
+            reason: "a test's".to_owned(),
+        };
+        (
+            Err(Undecodable { position: Position { stream, sequence }, subject: String::new(), error }),
+            None,
+            None,
+        )
+    }
+
     /// An inbox of the four streams, and their readers' ends.
     fn inbox() -> (Vec<mpsc::Sender<Item>>, Inbox) {
         let mut inbox = Inbox::default();
@@ -762,47 +831,55 @@ mod tests {
         for _ in Stream::ALL {
             let (sender, messages) = mpsc::channel(CHANNEL);
             senders.push(sender);
-            inbox.streams.push((messages, VecDeque::new()));
+            inbox.streams.push(Inbound::new(messages));
         }
         (senders, inbox)
     }
 
-    fn positions(batch: &[Item]) -> Vec<(Stream, u64, i64)> {
+    /// Each message's stream and sequence, and when it was recorded (`None`: it cannot be read).
+    fn positions(batch: &[Item]) -> Vec<(Stream, u64, Option<i64>)> {
         batch
             .iter()
-            .map(|(message, _, _)| {
-                let recorded = message.as_ref().expect("a message that reads");
-                (
+            .map(|(message, _, _)| match message {
+                Ok(recorded) => (
                     recorded.position.stream,
                     recorded.position.sequence,
-                    recorded.envelope.recorded_at.as_millis(),
-                )
+                    Some(recorded.envelope.recorded_at.as_millis()),
+                ),
+                Err(undecodable) => (undecodable.position.stream, undecodable.position.sequence, None),
             })
             .collect()
     }
 
-    async fn next(inbox: &mut Inbox) -> Vec<(Stream, u64, i64)> {
+    async fn next(inbox: &mut Inbox) -> Vec<(Stream, u64, Option<i64>)> {
         let mut batch = Vec::new();
         tokio::time::timeout(Duration::from_secs(10), inbox.next_batch(&mut batch)).await.expect("a batch");
         positions(&batch)
     }
 
-    #[tokio::test]
+    fn send(
+        sender: &mpsc::Sender<Item>,
+        stream: Stream,
+        sequences: std::ops::RangeInclusive<u64>,
+        at_ms: impl Fn(u64) -> i64,
+    ) {
+        for sequence in sequences {
+            sender.try_send(sent(stream, sequence, at_ms(sequence))).expect("room");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn behind_a_batch_takes_the_streams_in_step_and_ends_where_one_runs_out() {
         let (senders, mut inbox) = inbox();
         // Families holds 3,000 messages a millisecond apart; contacts 1,000 over the same
         // first second: contacts' reader has not sent more yet.
-        for sequence in 1..=3_000 {
-            senders[0].try_send(sent(Stream::Families, sequence, sequence as i64)).expect("room");
-        }
-        for sequence in 1..=1_000 {
-            senders[1].try_send(sent(Stream::Contacts, sequence, sequence as i64)).expect("room");
-        }
+        send(&senders[0], Stream::Families, 1..=3_000, |sequence| sequence as i64);
+        send(&senders[1], Stream::Contacts, 1..=1_000, |sequence| sequence as i64);
 
         let first = next(&mut inbox).await;
         assert_eq!(first.len(), 2_000, "each stream's first second");
         assert!(first.windows(2).all(|pair| pair[0].2 <= pair[1].2), "in the order recorded");
-        assert_eq!(first.iter().map(|message| message.2).max(), Some(1_000));
+        assert_eq!(first.iter().filter_map(|message| message.2).max(), Some(1_000));
 
         // Contacts has nothing more at hand: families goes on alone.
         let second = next(&mut inbox).await;
@@ -817,13 +894,60 @@ mod tests {
         assert_eq!(all.len(), 4_000);
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_stream_passed_over_for_a_second_is_taken_whatever_its_time() {
+        let (senders, mut inbox) = inbox();
+        let began = tokio::time::Instant::now();
+        let now = Timestamp::now().as_millis();
+        send(&senders[1], Stream::Contacts, 1..=2_000, |sequence| now + sequence as i64);
+        // Meetings' writer clock is an hour behind, and it keeps sending: each batch takes
+        // its messages first and ends where they run out.
+        let hour = 3_600_000;
+        let mut sent = 0;
+        let taken = loop {
+            send(&senders[3], Stream::Meetings, sent + 1..=sent + 1_100, |sequence| {
+                now - hour + sequence as i64
+            });
+            sent += 1_100;
+            let batch = next(&mut inbox).await;
+            if batch.iter().any(|message| message.0 == Stream::Contacts) {
+                break batch;
+            }
+            assert!(sent < 200 * 1_100, "contacts is never taken");
+        };
+        assert!(began.elapsed() >= MAX_HOLD, "passed over for {:?}", began.elapsed());
+        assert_eq!(taken.iter().filter(|message| message.0 == Stream::Contacts).count(), 2_000);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_message_that_cannot_be_read_keeps_its_place_in_time() {
+        let (senders, mut inbox) = inbox();
+        send(&senders[0], Stream::Families, 1..=1_100, |sequence| sequence as i64);
+        assert_eq!(next(&mut inbox).await.len(), 1_100);
+        // The next batch begins with a family message that cannot be read; contacts' reader
+        // now sends its first 1,600, recorded meanwhile.
+        senders[0].try_send(unreadable(Stream::Families, 1_101)).expect("room");
+        send(&senders[0], Stream::Families, 1_102..=1_600, |sequence| sequence as i64 - 1);
+        send(&senders[1], Stream::Contacts, 1..=1_600, |sequence| sequence as i64);
+
+        let batch = next(&mut inbox).await;
+        let at =
+            batch.iter().position(|message| message.2.is_none()).expect("the message that cannot be read");
+        assert_eq!(batch[at].1, 1_101);
+        assert!(at >= 1_099, "contacts' messages recorded before it come first: {at}");
+        assert!(batch[..at].iter().all(|message| message.2 <= Some(1_100)), "recorded until then, before it");
+        assert!(batch[at + 1..].iter().all(|message| message.2 >= Some(1_100)), "recorded after, after it");
+        // Contacts' last messages, recorded after families' last, come next.
+        assert_eq!(batch.len() + next(&mut inbox).await.len(), 2_100);
+    }
+
     #[tokio::test]
     async fn a_few_messages_are_taken_at_once_and_an_ended_inbox_gives_none() {
         let (senders, mut inbox) = inbox();
         senders[2].try_send(sent(Stream::Referrals, 1, 5)).expect("room");
         senders[3].try_send(sent(Stream::Meetings, 1, 1)).expect("room");
-        let batch = next(&mut inbox).await;
-        assert_eq!(batch.len(), 2);
+        let mut batch = Vec::new();
+        assert_eq!(inbox.next_batch(&mut batch).now_or_never(), Some(2), "without waiting");
 
         drop(senders);
         let mut batch = Vec::new();
