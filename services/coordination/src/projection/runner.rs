@@ -30,6 +30,7 @@ use futures::StreamExt;
 use luukku_app::EventsError;
 use luukku_app::Standing;
 use luukku_app::standing::undecodable_events;
+use luukku_domain::Timestamp;
 use luukku_domain::family::FamilyId;
 use luukku_domain::sealing::FamilyKey;
 use luukku_eventstore::{Checkpoints, EventStore, Followed, Stream, Undecodable};
@@ -489,6 +490,14 @@ impl Inbound {
         })
     }
 
+    /// Takes what its channel holds, up to [`CHANNEL`] messages held, without waiting.
+    fn take_sent(&mut self) {
+        while self.held.len() < CHANNEL {
+            let Ok(item) = self.messages.try_recv() else { break };
+            self.held.push_back(item);
+        }
+    }
+
     /// Moves its next message into `batch`.
     fn take(&mut self, batch: &mut Vec<Item>, now_ms: i64) {
         if let Some(at) = self.front_ms(now_ms) {
@@ -516,7 +525,7 @@ impl Inbox {
             return 0;
         }
         for stream in &mut self.streams {
-            take_sent(&mut stream.messages, &mut stream.held);
+            stream.take_sent();
             if stream.held.is_empty() {
                 stream.taken = tokio::time::Instant::now();
             }
@@ -528,7 +537,7 @@ impl Inbox {
             }
             return batch.len();
         }
-        let now_ms = luukku_domain::Timestamp::now().as_millis();
+        let now_ms = Timestamp::now().as_millis();
         for stream in &mut self.streams {
             if !stream.held.is_empty() && stream.taken.elapsed() >= MAX_HOLD {
                 while !stream.held.is_empty() && batch.len() < BATCH {
@@ -549,7 +558,7 @@ impl Inbox {
                     match tokio::time::timeout_at(until, stream.messages.recv()).await {
                         Ok(Some(item)) => {
                             stream.held.push_back(item);
-                            take_sent(&mut stream.messages, &mut stream.held);
+                            stream.take_sent();
                         }
                         Ok(None) => {
                             taking[index] = false;
@@ -593,14 +602,6 @@ impl Inbox {
             if open { Poll::Pending } else { Poll::Ready(false) }
         })
         .await
-    }
-}
-
-/// Takes what the channel holds, up to [`CHANNEL`] messages held, without waiting.
-fn take_sent(messages: &mut mpsc::Receiver<Item>, held: &mut VecDeque<Item>) {
-    while held.len() < CHANNEL {
-        let Ok(item) = messages.try_recv() else { break };
-        held.push_back(item);
     }
 }
 
@@ -778,7 +779,7 @@ fn apply_batch(
 #[cfg(test)]
 mod tests {
     use futures::FutureExt as _;
-    use luukku_domain::{Actor, Code, RequestId, Role, Timestamp};
+    use luukku_domain::{Actor, Code, RequestId, Role};
     use luukku_eventstore::{Envelope, Position, Recorded};
 
     use super::*;
