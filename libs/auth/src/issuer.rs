@@ -201,6 +201,35 @@ mod tests {
     }
 
     #[test]
+    fn a_remembered_token_skips_its_signature_check_and_the_cache_keeps_its_size() {
+        let folder = tempfile::tempdir().expect("a folder");
+        let issuer = DevIssuer::create_or_open(folder.path()).expect("an issuer");
+        let config = AuthConfig {
+            cached_tokens: std::num::NonZeroUsize::new(2).expect("non-zero"),
+            ..AuthConfig::new(DEV_ISSUER, DEV_AUDIENCE)
+        };
+        let verifier = Verifier::new(config, issuer.key_set().expect("keys"));
+        let tokens: Vec<String> = ["anna", "bertta", "cecilia"]
+            .into_iter()
+            .map(|person| {
+                let grant = Grant { person: person.into(), ..grant(Duration::from_secs(60)) };
+                issuer.mint(&grant).expect("a token")
+            })
+            .collect();
+        for token in &tokens {
+            verifier.verify(token).expect("verified");
+        }
+        assert_eq!(verifier.signature_checks(), 3, "each new token is checked");
+        assert_eq!(verifier.cached_tokens(), 2, "the least recently used is forgotten");
+        let third = verifier.verify(&tokens[2]).expect("verified");
+        assert_eq!(third.person.as_str(), "cecilia");
+        assert_eq!(verifier.signature_checks(), 3, "a remembered token is not checked again");
+        verifier.verify(&tokens[0]).expect("verified");
+        assert_eq!(verifier.signature_checks(), 4, "a forgotten token is checked again");
+        assert_eq!(verifier.cached_tokens(), 2);
+    }
+
+    #[test]
     fn only_a_dev_folder_signs() {
         let folder = tempfile::tempdir().expect("a folder");
         assert!(matches!(DevIssuer::open(folder.path()), Err(IssuerError::NotDevFolder(_))));

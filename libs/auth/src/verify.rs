@@ -2,6 +2,7 @@
 
 use std::num::NonZeroUsize;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -27,8 +28,9 @@ fn leeway_of(config: &AuthConfig) -> i64 {
     i64::try_from(config.leeway.as_secs()).unwrap_or(0)
 }
 
-/// How many verified tokens a [`Verifier`] remembers: a caller's later calls with a token
-/// remembered skip its signature check.
+/// How many verified tokens a [`Verifier`] remembers by default: a caller's later calls with a
+/// token remembered skip its signature check. Size it ([`AuthConfig::cached_tokens`]) for the
+/// callers active within a token's lifetime.
 pub const CACHED_TOKENS: NonZeroUsize = NonZeroUsize::new(16_384).expect("non-zero");
 
 /// What a token must say to be accepted.
@@ -43,6 +45,8 @@ pub struct AuthConfig {
     /// The longest a token may still be valid for: longer-lived tokens are refused.
     pub max_lifetime: Duration,
     pub claims: ClaimNames,
+    /// How many verified tokens are remembered, the least recently used forgotten first.
+    pub cached_tokens: NonZeroUsize,
 }
 
 impl AuthConfig {
@@ -53,6 +57,7 @@ impl AuthConfig {
             leeway: Duration::from_secs(30),
             max_lifetime: MAX_LIFETIME,
             claims: ClaimNames::default(),
+            cached_tokens: CACHED_TOKENS,
         }
     }
 }
@@ -63,6 +68,8 @@ pub struct Verifier {
     keys: KeySet,
     /// Verified tokens by their hash, with the key set generation they were verified under.
     cache: Mutex<LruCache<[u8; 32], (u64, Identity)>>,
+    /// Tokens whose signature was checked (not found remembered).
+    signature_checks: AtomicU64,
 }
 
 #[derive(serde::Deserialize)]
@@ -108,7 +115,20 @@ fn now_seconds() -> i64 {
 
 impl Verifier {
     pub fn new(config: AuthConfig, keys: KeySet) -> Self {
-        Self { config, keys, cache: Mutex::new(LruCache::new(CACHED_TOKENS)) }
+        let cache = Mutex::new(LruCache::new(config.cached_tokens));
+        Self { config, keys, cache, signature_checks: AtomicU64::new(0) }
+    }
+
+    /// How many tokens had their signature checked, not found remembered: when this grows
+    /// about as fast as the calls, the cache is too small for the callers
+    /// ([`AuthConfig::cached_tokens`]).
+    pub fn signature_checks(&self) -> u64 {
+        self.signature_checks.load(Ordering::Relaxed)
+    }
+
+    /// How many verified tokens are remembered now.
+    pub fn cached_tokens(&self) -> usize {
+        self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()
     }
 
     pub fn config(&self) -> &AuthConfig {
@@ -132,11 +152,15 @@ impl Verifier {
         {
             return Ok(identity.clone());
         }
+        self.signature_checks.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("luukku_auth_signature_checks_total").increment(1);
         let identity = self.verify_signed(token)?;
-        self.cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .put(hash, (generation, identity.clone()));
+        let cached = {
+            let mut cache = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            cache.put(hash, (generation, identity.clone()));
+            cache.len()
+        };
+        metrics::gauge!("luukku_auth_cached_tokens").set(cached as f64);
         Ok(identity)
     }
 

@@ -128,6 +128,12 @@ pub struct ServeArgs {
     /// The `aud` every token must include.
     #[arg(long, env = "LUUKKU_TOKEN_AUDIENCE")]
     pub token_audience: Option<String>,
+    /// How many verified tokens to remember (default 16384); a caller's later calls with a
+    /// remembered token skip its signature check. Size it for the callers active within a
+    /// token's lifetime: `luukku_auth_signature_checks_total` growing about as fast as the
+    /// calls says it is too small.
+    #[arg(long, env = "LUUKKU_CACHED_TOKENS")]
+    pub cached_tokens: Option<std::num::NonZeroUsize>,
     /// The server's TLS certificate chain (PEM).
     #[arg(long, env = "LUUKKU_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -169,6 +175,7 @@ pub struct FileConfig {
     jwks_refresh_secs: Option<u64>,
     token_issuer: Option<String>,
     token_audience: Option<String>,
+    cached_tokens: Option<std::num::NonZeroUsize>,
     /// Which claims carry the identity; see `ClaimNames` for the defaults.
     claims: Option<ClaimNames>,
     tls_cert: Option<PathBuf>,
@@ -219,8 +226,12 @@ pub async fn verifier(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Ver
         "no token audience: pass --token-audience (the `aud` your identity provider gives luukku's tokens)",
     )?;
     let keys = KeySet::load(&source).await.context("loading the token issuer's keys")?;
-    let config =
-        AuthConfig { claims: file.claims.clone().unwrap_or_default(), ..AuthConfig::new(issuer, audience) };
+    let defaults = AuthConfig::new(issuer, audience);
+    let config = AuthConfig {
+        claims: file.claims.clone().unwrap_or_default(),
+        cached_tokens: args.cached_tokens.or(file.cached_tokens).unwrap_or(defaults.cached_tokens),
+        ..defaults
+    };
     Ok(Verifier::new(config, keys))
 }
 
