@@ -219,14 +219,19 @@ mod tests {
         for token in &tokens {
             verifier.verify(token).expect("verified");
         }
-        assert_eq!(verifier.signature_checks(), 3, "each new token is checked");
+        assert_eq!(verifier.full_verifications(), 3, "each new token is checked");
         assert_eq!(verifier.cached_tokens(), 2, "the least recently used is forgotten");
         let third = verifier.verify(&tokens[2]).expect("verified");
         assert_eq!(third.person.as_str(), "cecilia");
-        assert_eq!(verifier.signature_checks(), 3, "a remembered token is not checked again");
+        assert_eq!(verifier.full_verifications(), 3, "a remembered token is not checked again");
         verifier.verify(&tokens[0]).expect("verified");
-        assert_eq!(verifier.signature_checks(), 4, "a forgotten token is checked again");
+        assert_eq!(verifier.full_verifications(), 4, "a forgotten token is checked again");
         assert_eq!(verifier.cached_tokens(), 2);
+        let (signed, signature) = tokens[1].rsplit_once('.').expect("a signature");
+        let first = if signature.starts_with('A') { 'B' } else { 'A' };
+        let forged = format!("{signed}.{first}{}", &signature[1..]);
+        assert!(verifier.verify(&forged).is_err(), "a changed signature is refused");
+        assert_eq!(verifier.full_verifications(), 4, "a refused token is not counted as verified");
     }
 
     #[test]

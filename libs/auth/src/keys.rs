@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey};
+use sha2::{Digest as _, Sha256};
 use tokio::sync::Notify;
 
 use crate::AuthError;
@@ -38,6 +39,21 @@ struct Keys {
     keys: Vec<Key>,
     /// Bumped on every change, so that what was verified with old keys can be forgotten.
     generation: u64,
+    /// The SHA-256 of the JWKS document fetched last, for a URL: a fetch of the same document
+    /// changes nothing.
+    fetched: Option<[u8; 32]>,
+}
+
+impl Keys {
+    /// Takes the keys of a document fetched again: a new generation only when the document
+    /// changed, so that tokens verified with the same keys need not be checked again.
+    fn fetched(&mut self, (keys, digest): (Vec<Key>, [u8; 32])) {
+        if self.fetched != Some(digest) {
+            self.keys = keys;
+            self.fetched = Some(digest);
+            self.generation += 1;
+        }
+    }
 }
 
 /// The keys tokens are verified with; cheap to clone.
@@ -109,7 +125,8 @@ pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-async fn fetch(client: &reqwest::Client, url: &str) -> Result<Vec<Key>, KeysError> {
+/// The usable keys of the JWKS document at `url`, and the document's SHA-256.
+async fn fetch(client: &reqwest::Client, url: &str) -> Result<(Vec<Key>, [u8; 32]), KeysError> {
     let failed = |reason: String| KeysError::Fetch { url: url.to_owned(), reason };
     let response = client.get(url).send().await.map_err(|error| failed(error.to_string()))?;
     let mut response = response.error_for_status().map_err(|error| failed(error.to_string()))?;
@@ -120,12 +137,20 @@ async fn fetch(client: &reqwest::Client, url: &str) -> Result<Vec<Key>, KeysErro
             return Err(failed(format!("the key set is over {MAX_JWKS_BYTES} bytes")));
         }
     }
-    parse(&String::from_utf8_lossy(&body))
+    document(&body)
+}
+
+/// The usable keys of a fetched JWKS document, and its SHA-256.
+fn document(body: &[u8]) -> Result<(Vec<Key>, [u8; 32]), KeysError> {
+    Ok((parse(&String::from_utf8_lossy(body))?, Sha256::digest(body).into()))
 }
 
 impl KeySet {
     fn with(keys: Vec<Key>) -> Self {
-        Self { keys: Arc::new(RwLock::new(Keys { keys, generation: 1 })), refresh: Arc::new(Notify::new()) }
+        Self {
+            keys: Arc::new(RwLock::new(Keys { keys, generation: 1, fetched: None })),
+            refresh: Arc::new(Notify::new()),
+        }
     }
 
     /// The keys of a JWKS document.
@@ -156,14 +181,13 @@ impl KeySet {
                     .redirect(reqwest::redirect::Policy::none())
                     .build()
                     .map_err(|error| KeysError::Fetch { url: url.clone(), reason: error.to_string() })?;
-                let initial = match fetch(&client, url).await {
-                    Ok(keys) => keys,
-                    Err(error) => {
-                        tracing::error!(%error, "no keys to verify tokens with yet; retrying");
-                        Vec::new()
+                let set = Self::with(Vec::new());
+                match fetch(&client, url).await {
+                    Ok(fetched) => {
+                        set.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner).fetched(fetched)
                     }
-                };
-                let set = Self::with(initial);
+                    Err(error) => tracing::error!(%error, "no keys to verify tokens with yet; retrying"),
+                }
                 let weak = Arc::downgrade(&set.keys);
                 let notify = Arc::clone(&set.refresh);
                 let (url, every) = (url.clone(), *refresh);
@@ -172,11 +196,10 @@ impl KeySet {
                         let _ = tokio::time::timeout(every, notify.notified()).await;
                         let Some(keys) = weak.upgrade() else { return };
                         match fetch(&client, &url).await {
-                            Ok(fresh) => {
-                                let mut keys =
-                                    keys.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-                                keys.keys = fresh;
-                                keys.generation += 1;
+                            Ok(fetched) => {
+                                keys.write()
+                                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                    .fetched(fetched);
                             }
                             Err(error) => tracing::warn!(%error, "the key set was not refreshed"),
                         }
@@ -215,5 +238,47 @@ impl KeySet {
             return Err(AuthError::BadSignature);
         }
         Ok(found.decoding.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::{AuthConfig, DEV_AUDIENCE, DEV_ISSUER, DevIssuer, Grant, Verifier};
+
+    fn fetched(set: &KeySet, issuer: &DevIssuer) {
+        let document = document(issuer.jwks().as_bytes()).expect("a JWKS document");
+        set.keys.write().expect("not poisoned").fetched(document);
+    }
+
+    #[test]
+    fn the_same_document_fetched_again_keeps_verified_tokens_and_another_forgets_them() {
+        let (ours, theirs) = (tempfile::tempdir().expect("a folder"), tempfile::tempdir().expect("a folder"));
+        let issuer = DevIssuer::create_or_open(ours.path()).expect("an issuer");
+        let other = DevIssuer::create_or_open(theirs.path()).expect("another issuer");
+        let set = KeySet::with(Vec::new());
+        fetched(&set, &issuer);
+        let verifier = Verifier::new(AuthConfig::new(DEV_ISSUER, DEV_AUDIENCE), set.clone());
+        let grant = Grant {
+            person: "anna.contact".into(),
+            role: luukku_domain::Role::ContactPerson,
+            organisation: "0201256-6".into(),
+            sector: None,
+            system: "luukku-cli".into(),
+            member: None,
+            ttl: Duration::from_secs(60),
+        };
+        let token = issuer.mint(&grant).expect("a token");
+        verifier.verify(&token).expect("verified");
+        fetched(&set, &issuer);
+        verifier.verify(&token).expect("still verified");
+        assert_eq!(verifier.full_verifications(), 1, "an unchanged key set keeps what was verified with it");
+        fetched(&set, &other);
+        assert!(
+            matches!(verifier.verify(&token), Err(AuthError::UnknownKey(_))),
+            "a changed key set is verified against anew"
+        );
     }
 }

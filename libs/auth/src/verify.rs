@@ -68,8 +68,8 @@ pub struct Verifier {
     keys: KeySet,
     /// Verified tokens by their hash, with the key set generation they were verified under.
     cache: Mutex<LruCache<[u8; 32], (u64, Identity)>>,
-    /// Tokens whose signature was checked (not found remembered).
-    signature_checks: AtomicU64,
+    /// Tokens verified in full, signature and claims (not found remembered).
+    full_verifications: AtomicU64,
 }
 
 #[derive(serde::Deserialize)]
@@ -116,19 +116,19 @@ fn now_seconds() -> i64 {
 impl Verifier {
     pub fn new(config: AuthConfig, keys: KeySet) -> Self {
         let cache = Mutex::new(LruCache::new(config.cached_tokens));
-        Self { config, keys, cache, signature_checks: AtomicU64::new(0) }
+        Self { config, keys, cache, full_verifications: AtomicU64::new(0) }
     }
 
-    /// How many tokens had their signature checked, not found remembered: when this grows
-    /// about as fast as the calls, the cache is too small for the callers
-    /// ([`AuthConfig::cached_tokens`]).
-    pub fn signature_checks(&self) -> u64 {
-        self.signature_checks.load(Ordering::Relaxed)
+    /// How many tokens were accepted after a full verification (signature and claims), not
+    /// found remembered: when this grows about as fast as the calls, the cache is too small
+    /// for the callers ([`AuthConfig::cached_tokens`]).
+    pub fn full_verifications(&self) -> u64 {
+        self.full_verifications.load(Ordering::Relaxed)
     }
 
-    /// How many verified tokens are remembered now.
+    /// How many verified tokens are remembered now, expired ones not yet forgotten included.
     pub fn cached_tokens(&self) -> usize {
-        self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()
+        self.lock().len()
     }
 
     pub fn config(&self) -> &AuthConfig {
@@ -145,23 +145,36 @@ impl Verifier {
         let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let generation = self.keys.generation();
         let leeway = leeway_of(&self.config);
-        if let Some((verified_under, identity)) =
-            self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&hash)
-            && *verified_under == generation
-            && identity.expires_at.saturating_add(leeway) > now_seconds()
         {
-            return Ok(identity.clone());
+            let mut cache = self.lock();
+            let remembered = cache.get(&hash).map(|(verified_under, identity)| {
+                let current = *verified_under == generation
+                    && identity.expires_at.saturating_add(leeway) > now_seconds();
+                (current, identity.clone())
+            });
+            match remembered {
+                Some((true, identity)) => return Ok(identity),
+                // Verified with keys since replaced, or expired: forgotten.
+                Some((false, _)) => {
+                    cache.pop(&hash);
+                    metrics::gauge!("luukku_auth_cached_tokens").set(cache.len() as f64);
+                }
+                None => {}
+            }
         }
-        self.signature_checks.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("luukku_auth_signature_checks_total").increment(1);
-        let identity = self.verify_signed(token)?;
-        let cached = {
-            let mut cache = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            cache.put(hash, (generation, identity.clone()));
-            cache.len()
-        };
-        metrics::gauge!("luukku_auth_cached_tokens").set(cached as f64);
+        let verified = self.verify_signed(token);
+        let result = if verified.is_ok() { "verified" } else { "refused" };
+        metrics::counter!("luukku_auth_full_verifications_total", "result" => result).increment(1);
+        let identity = verified?;
+        self.full_verifications.fetch_add(1, Ordering::Relaxed);
+        let mut cache = self.lock();
+        cache.put(hash, (generation, identity.clone()));
+        metrics::gauge!("luukku_auth_cached_tokens").set(cache.len() as f64);
         Ok(identity)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<[u8; 32], (u64, Identity)>> {
+        self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn verify_signed(&self, token: &str) -> Result<Identity, AuthError> {

@@ -128,10 +128,10 @@ pub struct ServeArgs {
     /// The `aud` every token must include.
     #[arg(long, env = "LUUKKU_TOKEN_AUDIENCE")]
     pub token_audience: Option<String>,
-    /// How many verified tokens to remember (default 16384); a caller's later calls with a
-    /// remembered token skip its signature check. Size it for the callers active within a
-    /// token's lifetime: `luukku_auth_signature_checks_total` growing about as fast as the
-    /// calls says it is too small.
+    /// How many verified tokens to remember (default 16384, at most 1000000); a caller's later
+    /// calls with a remembered token skip its signature check. Size it for the callers active
+    /// within a token's lifetime: `luukku_auth_full_verifications_total{result="verified"}`
+    /// growing about as fast as the calls says it is too small.
     #[arg(long, env = "LUUKKU_CACHED_TOKENS")]
     pub cached_tokens: Option<std::num::NonZeroUsize>,
     /// The server's TLS certificate chain (PEM).
@@ -193,6 +193,9 @@ pub struct FileConfig {
     pub web: crate::serve_web::WebFile,
 }
 
+/// The most verified tokens a service may be told to remember.
+const MAX_CACHED_TOKENS: usize = 1_000_000;
+
 /// How callers are verified: the issuer's keys, `iss`, `aud` and claim names.
 async fn authenticator(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Authenticator> {
     Ok(Authenticator::new(verifier(args, file).await?))
@@ -227,11 +230,13 @@ pub async fn verifier(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Ver
     )?;
     let keys = KeySet::load(&source).await.context("loading the token issuer's keys")?;
     let defaults = AuthConfig::new(issuer, audience);
-    let config = AuthConfig {
-        claims: file.claims.clone().unwrap_or_default(),
-        cached_tokens: args.cached_tokens.or(file.cached_tokens).unwrap_or(defaults.cached_tokens),
-        ..defaults
-    };
+    let cached_tokens = args.cached_tokens.or(file.cached_tokens).unwrap_or(defaults.cached_tokens);
+    // The cache's table is made at its full size at the start.
+    anyhow::ensure!(
+        cached_tokens.get() <= MAX_CACHED_TOKENS,
+        "--cached-tokens is at most {MAX_CACHED_TOKENS}, not {cached_tokens}"
+    );
+    let config = AuthConfig { claims: file.claims.clone().unwrap_or_default(), cached_tokens, ..defaults };
     Ok(Verifier::new(config, keys))
 }
 
