@@ -10,6 +10,8 @@ use luukku_eventstore::{Checkpoints, EventStore, NatsKeyStore, Stream};
 use luukku_testkit::TestNats;
 
 use crate::data;
+use crate::processes::processor_time;
+use crate::stats::Spent;
 
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
@@ -46,6 +48,16 @@ pub async fn raw_read(store: &EventStore, ends: Checkpoints) -> anyhow::Result<(
     let counts = futures::future::try_join_all(readers).await?;
     let count: u64 = counts.into_iter().sum();
     Ok((count, count as f64 / started.elapsed().as_secs_f64()))
+}
+
+/// Processor time per event, to a tenth of a microsecond: this process's and nats-server's.
+fn per_event(spent: &Spent) -> String {
+    let [process, nats] = spent.per_call();
+    format!(
+        "{:.1} µs ({process:.1} + nats-server {nats:.1}; {:.2} processors busy)",
+        process + nats,
+        spent.busy()
+    )
 }
 
 /// Projects the four streams into a fresh sled folder: the rate in events per second, and what
@@ -89,13 +101,24 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<crate::stats::Row> {
         filled.events as f64 / args.families as f64,
         filled.seconds
     );
-    let (events, ceiling) = raw_read(&store, ends).await?;
+    let nats_pid = nats.server.pid().ok_or_else(|| anyhow::anyhow!("nats-server is not running"))?;
+    let ((events, ceiling), read) = processor_time(nats_pid, raw_read(&store, ends)).await?;
     println!(
         "ceiling (ordered consumer reads of the four streams, concurrently, {events} events): {ceiling:.0} events/s"
     );
-    let (rate, applier) = rebuild(&store, &keys, ends, events).await?;
+    let ((rate, applier), rebuilt) = processor_time(nats_pid, rebuild(&store, &keys, ends, events)).await?;
     println!(
         "projection rebuild (decode, project, timelines, sled batches with checkpoints): {rate:.0} events/s; {applier}"
+    );
+    let [read, rebuilt] = [read, rebuilt].map(|used| {
+        let mut spent = Spent::default();
+        spent.add(used, events as usize);
+        spent
+    });
+    println!(
+        "processor time per event, from the first read until both processes are idle again (this process; and nats-server), and the processors busy meanwhile: read {}, rebuild {}",
+        per_event(&read),
+        per_event(&rebuilt)
     );
     let models = relations(&store, events).await?;
     println!(
@@ -106,8 +129,12 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<crate::stats::Row> {
     Ok(crate::stats::Row {
         name: "replay",
         figure: format!(
-            "{rate:.0} events/s rebuilding {events} events of {} realistic families",
-            args.families
+            "{rate:.0} events/s rebuilding {events} events of {} realistic families; processor time per event {:.1} µs (the read's {:.1}), {:.2} processors busy (the read {:.2})",
+            args.families,
+            rebuilt.per_call().iter().sum::<f64>(),
+            read.per_call().iter().sum::<f64>(),
+            rebuilt.busy(),
+            read.busy()
         ),
         ceiling: format!("ordered consumer reads of the four streams, {ceiling:.0} events/s"),
         ratio: rate / ceiling,
