@@ -280,5 +280,6 @@ mod tests {
             matches!(verifier.verify(&token), Err(AuthError::UnknownKey(_))),
             "a changed key set is verified against anew"
         );
+        assert_eq!(verifier.cached_tokens(), 0, "what was verified with the replaced keys is forgotten");
     }
 }
