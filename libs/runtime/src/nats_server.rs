@@ -214,6 +214,15 @@ impl NatsServer {
         Ok(())
     }
 
+    /// Lets the server run on and lets go of its folder, as a process killed while it ran
+    /// would: for tests of what such a process leaves behind ([`stop_left`]).
+    pub fn abandon(mut self) {
+        if let Some(child) = self.child.take() {
+            // Dropped, it would be killed.
+            std::mem::forget(child);
+        }
+    }
+
     /// Starts the process again on the same port and store, after [`kill`](Self::kill) or
     /// [`stop`](Self::stop).
     pub async fn restart(&mut self) -> Result<()> {
@@ -222,6 +231,20 @@ impl NatsServer {
         self.child = Some(child);
         self.port = port;
         Ok(())
+    }
+}
+
+/// Stops the server that a process which has ended left running on `data_dir`, as a start on
+/// the folder would, and tells whether the folder is now free: `false`, touching nothing, while
+/// the process that last held it still runs (it may start a server there again).
+pub async fn stop_left(data_dir: &Path) -> Result<bool> {
+    if left::holder_runs(data_dir) {
+        return Ok(false);
+    }
+    match left::take(data_dir).await {
+        Ok(_held) => Ok(true),
+        Err(NatsServerError::InUse { .. }) => Ok(false),
+        Err(error) => Err(error),
     }
 }
 
@@ -424,6 +447,14 @@ mod left {
         let mut text = String::new();
         file.read_to_string(&mut text).ok()?;
         text.trim().parse().ok()
+    }
+
+    /// Whether the process that last took the folder's lock still runs.
+    pub fn holder_runs(data_dir: &Path) -> bool {
+        let Ok(mut file) = File::open(data_dir.join(LOCK_FILE)) else {
+            return false;
+        };
+        holder(&mut file).is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
     }
 
     /// Takes the folder's lock, and stops the server a process that held it left running.

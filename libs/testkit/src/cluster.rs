@@ -41,6 +41,7 @@ impl TestCluster {
     /// Starts three nodes and waits until JetStream has a meta leader.
     pub async fn start() -> anyhow::Result<Self> {
         let turn = ONE_AT_A_TIME.lock().await;
+        crate::left::clear_once().await;
         let folder = tempfile::Builder::new().prefix("luukku-cluster-").tempdir()?;
         let users = UserKeys::create_or_open(&folder.path().join("users"))?;
         let config = folder.path().join("auth.conf");

@@ -7,6 +7,7 @@ pub mod fixtures;
 pub mod given;
 pub mod golden;
 pub mod grpc;
+pub mod left;
 pub mod sample;
 
 use anyhow::Context as _;
@@ -27,6 +28,7 @@ pub struct TestNats {
 impl TestNats {
     /// Starts the pinned nats-server (see `luukku_runtime::nats_server::locate_binary`).
     pub async fn start() -> anyhow::Result<Self> {
+        left::clear_once().await;
         let folder = tempfile::Builder::new().prefix("luukku-nats-").tempdir()?;
         let server = NatsServer::start(NatsServerOptions::new(folder.path()))
             .await
@@ -38,6 +40,7 @@ impl TestNats {
     /// (`luukku_eventstore::access`); the admin user has provisioned the streams and the
     /// key bucket.
     pub async fn start_locked() -> anyhow::Result<Self> {
+        left::clear_once().await;
         let folder = tempfile::Builder::new().prefix("luukku-nats-").tempdir()?;
         let users = UserKeys::create_or_open(&folder.path().join("users"))?;
         let config = folder.path().join("auth.conf");
