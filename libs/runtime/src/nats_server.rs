@@ -628,6 +628,8 @@ mod left {
                 if let Err(error) = nix::sys::signal::kill(pid, signal) {
                     refused = Some(error.to_string());
                 }
+                // A server left paused (SIGSTOP) takes SIGTERM only once it goes on.
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::SIGCONT);
                 let deadline = Instant::now() + within;
                 while server.still_runs() && Instant::now() < deadline {
                     tokio::time::sleep(Duration::from_millis(20)).await;

@@ -43,6 +43,7 @@ impl TestCluster {
         let turn = ONE_AT_A_TIME.lock().await;
         crate::left::clear_once().await;
         let folder = tempfile::Builder::new().prefix("luukku-cluster-").tempdir()?;
+        crate::left::mark(folder.path())?;
         let users = UserKeys::create_or_open(&folder.path().join("users"))?;
         let config = folder.path().join("auth.conf");
         std::fs::write(&config, users.server_authorization()?)?;

@@ -30,6 +30,7 @@ impl TestNats {
     pub async fn start() -> anyhow::Result<Self> {
         left::clear_once().await;
         let folder = tempfile::Builder::new().prefix("luukku-nats-").tempdir()?;
+        left::mark(folder.path())?;
         let server = NatsServer::start(NatsServerOptions::new(folder.path()))
             .await
             .context("starting a nats-server for the test")?;
@@ -42,6 +43,7 @@ impl TestNats {
     pub async fn start_locked() -> anyhow::Result<Self> {
         left::clear_once().await;
         let folder = tempfile::Builder::new().prefix("luukku-nats-").tempdir()?;
+        left::mark(folder.path())?;
         let users = UserKeys::create_or_open(&folder.path().join("users"))?;
         let config = folder.path().join("auth.conf");
         std::fs::write(&config, users.server_authorization()?)?;
