@@ -41,16 +41,16 @@ struct Keys {
     generation: u64,
     /// The SHA-256 of the JWKS document fetched last, for a URL: a fetch of the same document
     /// changes nothing.
-    fetched: Option<[u8; 32]>,
+    digest: Option<[u8; 32]>,
 }
 
 impl Keys {
     /// Takes the keys of a document fetched again: a new generation only when the document
     /// changed, so that tokens verified with the same keys need not be checked again.
     fn fetched(&mut self, (keys, digest): (Vec<Key>, [u8; 32])) {
-        if self.fetched != Some(digest) {
+        if self.digest != Some(digest) {
             self.keys = keys;
-            self.fetched = Some(digest);
+            self.digest = Some(digest);
             self.generation += 1;
         }
     }
@@ -148,7 +148,7 @@ fn document(body: &[u8]) -> Result<(Vec<Key>, [u8; 32]), KeysError> {
 impl KeySet {
     fn with(keys: Vec<Key>) -> Self {
         Self {
-            keys: Arc::new(RwLock::new(Keys { keys, generation: 1, fetched: None })),
+            keys: Arc::new(RwLock::new(Keys { keys, generation: 1, digest: None })),
             refresh: Arc::new(Notify::new()),
         }
     }

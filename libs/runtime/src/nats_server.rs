@@ -449,12 +449,20 @@ mod left {
         text.trim().parse().ok()
     }
 
-    /// Whether the process that last took the folder's lock still runs.
+    /// Whether the process that last took the folder's lock still runs (elsewhere than on
+    /// Linux: never known, so false).
     pub fn holder_runs(data_dir: &Path) -> bool {
         let Ok(mut file) = File::open(data_dir.join(LOCK_FILE)) else {
             return false;
         };
-        holder(&mut file).is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
+        let holder = holder(&mut file);
+        #[cfg(target_os = "linux")]
+        return holder.is_some_and(|pid| linux::Process::running(pid).is_some());
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = holder;
+            false
+        }
     }
 
     /// Takes the folder's lock, and stops the server a process that held it left running.
@@ -508,14 +516,14 @@ mod left {
 
         /// One process: its id and when it started, in clock ticks after boot.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        struct Process {
+        pub(super) struct Process {
             pid: u32,
             started: u64,
         }
 
         impl Process {
             /// The process `pid`, while it runs (a zombie has ended).
-            fn running(pid: u32) -> Option<Self> {
+            pub(super) fn running(pid: u32) -> Option<Self> {
                 let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
                 // The state (field 3) first, the start time (field 22) 19 after it.
                 let mut fields = super::super::after_name(&stat)?.split_whitespace();
