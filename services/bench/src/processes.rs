@@ -5,7 +5,9 @@
 //! twice on the folder it left (they follow from their checkpoints). The two restarts differ in
 //! what sled reads as it opens the folder: it writes the snapshot of its page table only when
 //! it opens a folder, and reads its log from that snapshot on, so the first restart reads all
-//! that the first start wrote, and the second only what the first restart wrote.
+//! that the first start wrote, and the second only what the first restart wrote. After its
+//! last start, the keys its folder holds are counted, tree by tree: sled keeps a cost per key in
+//! memory whatever its cache's size (docs/performance.md).
 
 use std::path::Path;
 use std::process::Stdio;
@@ -56,6 +58,10 @@ pub async fn measure(nats_url: &str, projection: &Path) -> anyhow::Result<Vec<St
         for starts_before in 0..3 {
             measured.push(start(&luukku, service, starts_before, nats_url, &jwks, &kek, &data_dir).await?);
         }
+        let trees = keys_in(&data_dir)?;
+        let total: u64 = trees.iter().map(|(_, keys)| keys).sum();
+        let each: Vec<String> = trees.iter().map(|(tree, keys)| format!("{tree} {keys}")).collect();
+        println!("  {service}: its folder holds {total} keys: {}", each.join(", "));
     }
     Ok(measured)
 }
@@ -124,6 +130,31 @@ async fn start(
         folder_bytes,
         idle_cpu,
     })
+}
+
+/// The keys in each non-empty tree of the sled databases in `folder` and in its
+/// subfolders (a service's read-model folder is one of them), by tree name; `folder` must be
+/// free of any process.
+fn keys_in(folder: &Path) -> anyhow::Result<Vec<(String, u64)>> {
+    let mut databases = vec![folder.to_owned()];
+    for entry in std::fs::read_dir(folder)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            databases.push(entry.path());
+        }
+    }
+    let mut trees = Vec::new();
+    for database in databases.into_iter().filter(|folder| folder.join("conf").is_file()) {
+        let db = sled::Config::new().path(&database).cache_capacity(16 * 1024 * 1024).open()?;
+        for name in db.tree_names() {
+            let keys =
+                db.open_tree(&name)?.iter().keys().try_fold(0u64, |count, key| key.map(|_| count + 1))?;
+            if keys > 0 {
+                trees.push((String::from_utf8_lossy(&name).into_owned(), keys));
+            }
+        }
+    }
+    Ok(trees)
 }
 
 /// Stops the process with SIGTERM and waits for it (killing it after 30 s).
