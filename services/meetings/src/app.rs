@@ -121,8 +121,9 @@ impl<K: KeyStore> Meetings<K> {
         Ok((written, action_ids))
     }
 
-    /// A meeting by its id, and the version of its family's meetings.
-    /// The meeting, looked for in `family` (the family the access policy resolved) when given.
+    /// A meeting by its id, and the version of its family's meetings, looked for in `family`:
+    /// the family the access policy resolved from the access relations, which know every
+    /// meeting recorded before the call; none when they know no such meeting.
     pub async fn get(
         &self,
         _caller: &Caller,
@@ -130,13 +131,7 @@ impl<K: KeyStore> Meetings<K> {
         family: Option<FamilyId>,
     ) -> Result<(FamilyMeeting, u64)> {
         let not_found = || AppError::refused("meeting", meeting_id, MeetingError::NotFound(meeting_id));
-        let family_id = match family {
-            Some(family) => family,
-            None => {
-                self.index.caught_up(self.meetings.store()).await?;
-                self.index.family_of(meeting_id)?.ok_or_else(not_found)?
-            }
-        };
+        let family_id = family.ok_or_else(not_found)?;
         let loaded = self.meetings.load(family_id.into()).await?;
         let meeting = loaded.state.meetings.get(&meeting_id).ok_or_else(not_found)?;
         Ok((FamilyMeeting { family_id, meeting_id, meeting: meeting.clone() }, loaded.version))

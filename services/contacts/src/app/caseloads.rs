@@ -20,8 +20,10 @@ use serde::{Deserialize, Serialize};
 
 use super::Contacts;
 
-/// The shape of the model's records; a new shape writes the model anew.
-const VERSION: u32 = 1;
+/// The shape of the model's records; a new shape writes the model anew. Version 2 counts the
+/// families each person coordinates, where version 1 kept an entry per family: a key costs
+/// memory in sled whatever its size (docs/performance.md).
+const VERSION: u32 = 2;
 
 /// One family's part of the caseloads model: its assignment, the places in caseloads that name
 /// it, and whether it ended. The differences of a family are found from its part alone.
@@ -49,33 +51,39 @@ fn differing_key(family: FamilyId) -> Vec<u8> {
     key(DIFFERING, &[&family.as_ulid().to_bytes()])
 }
 
-/// The families whose assignment names a person.
-fn coordinator_key(person: ContactPersonId, family: Option<FamilyId>) -> Vec<u8> {
-    let family = family.map(|family| family.as_ulid().to_bytes());
-    key(b'p', &[&person.as_ulid().to_bytes(), family.as_ref().map_or(&[][..], |family| &family[..])])
+/// How many families' assignments name a person (a `u64`; no record for none).
+fn coordinated_key(person: ContactPersonId) -> Vec<u8> {
+    key(b'n', &[&person.as_ulid().to_bytes()])
 }
 
-/// Changes one family's part of the model with `change`, and its index entries.
+/// Adds one to `person`'s count of coordinated families, or takes one away.
+fn count(view: &mut View<'_>, person: ContactPersonId, more: bool) {
+    let key = coordinated_key(person);
+    let count: u64 = view.get(&key).unwrap_or_default();
+    match if more { count + 1 } else { count.saturating_sub(1) } {
+        0 => view.remove(key),
+        count => view.put(key, &count),
+    }
+}
+
+/// Changes one family's part of the model with `change`, its index entry and the counts of the
+/// persons its assignment names before and after.
 fn change_case(view: &mut View<'_>, family: FamilyId, change: impl FnOnce(&mut FamilyCase)) {
     let key = case_key(family);
     let mut case: FamilyCase = view.get(&key).unwrap_or_default();
     let entries = |case: &FamilyCase| {
-        let mut entries: Vec<Vec<u8>> = case
-            .caseloads
-            .assigned
-            .get(&family)
-            .map(|person| coordinator_key(*person, Some(family)))
-            .into_iter()
-            .collect();
-        if case.may_differ() {
-            entries.push(differing_key(family));
-        }
-        entries
+        if case.may_differ() { vec![differing_key(family)] } else { Vec::new() }
     };
     let before = entries(&case);
+    let assigned_before = case.caseloads.assigned.get(&family).copied();
     change(&mut case);
     case.caseloads.persons.retain(|_, places| !places.caseload.is_empty() || !places.reserved.is_empty());
     view.reindex(before, entries(&case));
+    let assigned = case.caseloads.assigned.get(&family).copied();
+    if assigned != assigned_before {
+        assigned_before.into_iter().for_each(|person| count(view, person, false));
+        assigned.into_iter().for_each(|person| count(view, person, true));
+    }
     view.put(key, &case);
 }
 
@@ -244,7 +252,8 @@ impl<K: KeyStore> Contacts<K> {
     /// How many families' assignments name `person`, as the model has it now.
     pub(super) async fn coordinated_by(&self, person: ContactPersonId) -> Result<usize> {
         self.caseloads.0.caught_up(self.persons.store()).await?;
-        self.caseloads.0.keys(&coordinator_key(person, None)).try_fold(0, |count, key| key.map(|_| count + 1))
+        let count: Option<u64> = self.caseloads.0.get(&coordinated_key(person))?;
+        Ok(count.map_or(0, |count| count as usize))
     }
 
     async fn repair(&self, caller: &Caller, difference: Difference) -> Result<()> {

@@ -1,7 +1,7 @@
-//! Which meetings exist, whose they are, who takes part in scheduled ones and who owns open
-//! actions: a checkpointed model of the `MEETINGS` stream in the read-model folder, for the
-//! queries that span families (a meeting by its id, upcoming meetings and open actions of a
-//! person or sector). It never opens personal data; answers are built from the family's
+//! Who takes part in scheduled meetings and who owns open actions: a checkpointed model of the
+//! `MEETINGS` stream in the read-model folder, for the queries that span families (upcoming
+//! meetings and open actions of a person or sector). A meeting's family is the access
+//! relations' to tell (`luukku_app::access::Relations`). It never opens personal data; answers are built from the family's
 //! meetings loaded through the repository.
 
 use std::ops::Bound;
@@ -15,12 +15,13 @@ use luukku_domain::sealing::HasPersonal as _;
 use luukku_domain::{Aggregate, CodecError, Timestamp};
 use luukku_eventstore::{EventStore, Recorded, Stream};
 
-/// The shape of the model's records; a new shape writes the model anew.
-const VERSION: u32 = 2;
+/// The shape of the model's records; a new shape writes the model anew. Version 3 leaves out
+/// each meeting's family, which the access relations in the same folder keep: a key costs
+/// memory in sled whatever its size (docs/performance.md).
+const VERSION: u32 = 3;
 
 /// Kinds of keys.
 const FAMILY: u8 = b'f';
-const MEETING: u8 = b'm';
 const SCHEDULED: u8 = b'u';
 const OPEN_ACTION: u8 = b'a';
 
@@ -76,7 +77,6 @@ fn apply(_: &(), view: &mut View<'_>, recorded: &Recorded) -> std::result::Resul
     for mut event in events {
         // The index keeps no sealed value.
         event.drop_sealed();
-        view.ensure(key(MEETING, &[&event.meeting_id().as_ulid().to_bytes()]), &family_id);
         meetings.apply(&event);
     }
     view.reindex(before, entries(family_id, &meetings));
@@ -98,10 +98,6 @@ impl MeetingIndex {
 
     pub async fn caught_up(&self, store: &EventStore) -> Result<()> {
         self.0.caught_up(store).await
-    }
-
-    pub fn family_of(&self, meeting_id: MeetingId) -> Result<Option<FamilyId>> {
-        self.0.get(&key(MEETING, &[&meeting_id.as_ulid().to_bytes()]))
     }
 
     /// The meetings scheduled to start at `from` or later that `who` takes part in, soonest
