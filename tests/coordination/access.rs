@@ -189,6 +189,13 @@ async fn a_report_after_the_access_log_was_made_anew_lists_only_the_new_streams_
         .collect();
     assert_eq!(listed, held, "as the new stream holds them, oldest first");
 
+    // A token of a sequence alone (as an earlier release gave) names no stream: refused.
+    let (sequence, _) = first.next_page_token.split_once('.').expect("a sequence and a stream");
+    let bare = pb::GetAccessLogRequest { page_token: sequence.to_owned(), ..first_page.clone() };
+    let status = h.coordination.get_access_log(luukku_grpc::with_token(bare, &token)).await.expect_err("no");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let fields = status.get_details_bad_request().map(|bad| bad.field_violations).unwrap_or_default();
+    assert_eq!(fields.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(), ["page_token"]);
     // A report paged through from the old stream does not go on into the new one.
     let next = pb::GetAccessLogRequest { page_token: first.next_page_token, ..first_page.clone() };
     let status =

@@ -656,6 +656,11 @@ impl<C: Send + Sync + 'static> Projected<C> {
         };
         if let Some(reason) = reason {
             tracing::warn!(model = self.name, %reason, "read model written anew from the streams' start");
+            // The version goes first, and for good: the checkpoints sort before it, so a stop
+            // while the rest goes would otherwise leave records under the version with no
+            // checkpoint, which the next start would keep and apply the streams over.
+            self.tree.remove(VERSION_KEY)?;
+            self.tree.flush()?;
             self.tree.clear()?;
         }
         self.tree.insert(VERSION_KEY, &version.to_be_bytes())?;

@@ -60,6 +60,11 @@ fn coordinated_key(person: ContactPersonId) -> Vec<u8> {
 fn count(view: &mut View<'_>, person: ContactPersonId, more: bool) {
     let key = coordinated_key(person);
     let count: u64 = view.get(&key).unwrap_or_default();
+    if !more && count == 0 {
+        // Every change of an assignment passes here: none to take one from means the model
+        // went wrong.
+        tracing::error!(model = "contacts.caseloads", "no coordinated families to take one from");
+    }
     match if more { count + 1 } else { count.saturating_sub(1) } {
         0 => view.remove(key),
         count => view.put(key, &count),
