@@ -251,7 +251,8 @@ impl<K: KeyStore + Clone> CoordinationService for CoordinationGrpc<K> {
         let after = if message.page_token.is_empty() {
             Some((0, None))
         } else {
-            decoder.field("page_token", encode::access_log_token(&message.page_token))
+            let token = encode::access_log_token(&message.page_token);
+            decoder.field("page_token", token.map(|(after, stream)| (after, Some(stream))))
         };
         let (family, member, from_ms, to_ms, (after_sequence, continues)) =
             decoder.finish(|| Some((family?, member?, from?, to?, after?)))?;

@@ -248,8 +248,8 @@ pub fn access_log(page: &ReportPage, stream: i128) -> pb::GetAccessLogResponse {
 /// `<sequence>.<created>`. A sequence alone, as an earlier release gave it, is refused: it
 /// names no stream, so a page after a restore could go on at the same number in another
 /// stream (the caller begins again from the first page).
-pub fn access_log_token(token: &str) -> Result<(u64, Option<i128>), &'static str> {
+pub fn access_log_token(token: &str) -> Result<(u64, i128), &'static str> {
     let wrong = "not a page token of this call: begin again from the first page";
     let (after, stream) = token.split_once('.').ok_or(wrong)?;
-    Ok((after.parse().map_err(|_| wrong)?, Some(stream.parse().map_err(|_| wrong)?)))
+    Ok((after.parse().map_err(|_| wrong)?, stream.parse().map_err(|_| wrong)?))
 }

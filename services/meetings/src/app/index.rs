@@ -1,8 +1,8 @@
 //! Who takes part in scheduled meetings and who owns open actions: a checkpointed model of the
 //! `MEETINGS` stream in the read-model folder, for the queries that span families (upcoming
 //! meetings and open actions of a person or sector). A meeting's family is the access
-//! relations' to tell (`luukku_app::access::Relations`). It never opens personal data; answers are built from the family's
-//! meetings loaded through the repository.
+//! relations' to tell (`luukku_app::access::Relations`). It never opens personal data;
+//! answers are built from the family's meetings loaded through the repository.
 
 use std::ops::Bound;
 use std::sync::Arc;
