@@ -50,12 +50,17 @@ pub async fn raw_read(store: &EventStore, ends: Checkpoints) -> anyhow::Result<(
     Ok((count, count as f64 / started.elapsed().as_secs_f64()))
 }
 
+/// Processor time per event in microseconds, this process's and nats-server's together.
+fn total(spent: &Spent) -> f64 {
+    spent.per_call().iter().sum()
+}
+
 /// Processor time per event, to a tenth of a microsecond: this process's and nats-server's.
 fn per_event(spent: &Spent) -> String {
     let [process, nats] = spent.per_call();
     format!(
         "{:.1} µs ({process:.1} + nats-server {nats:.1}; {:.2} processors busy)",
-        process + nats,
+        total(spent),
         spent.busy()
     )
 }
@@ -131,8 +136,8 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<crate::stats::Row> {
         figure: format!(
             "{rate:.0} events/s rebuilding {events} events of {} realistic families; processor time per event {:.1} µs (the read's {:.1}), {:.2} processors busy (the read {:.2})",
             args.families,
-            rebuilt.per_call().iter().sum::<f64>(),
-            read.per_call().iter().sum::<f64>(),
+            total(&rebuilt),
+            total(&read),
             rebuilt.busy(),
             read.busy()
         ),
