@@ -24,6 +24,8 @@ struct Families {
 
 impl Families {
     async fn start(cluster: &TestCluster) -> anyhow::Result<Self> {
+        // `RUST_LOG` shows the service's log lines.
+        luukku_testkit::telemetry();
         // Provisioned by the admin user; the service signs in as its own.
         cluster.store().await?;
         let store = cluster.store_as(NatsUser::Families).await?;
@@ -90,6 +92,8 @@ impl Families {
 struct Written {
     acknowledged: Vec<String>,
     errors: BTreeMap<String, usize>,
+    /// What each failed call was told, once each, for a failure to say.
+    told: std::collections::BTreeSet<String>,
     /// The longest run of failed calls, from the first failure to the next success.
     longest_outage: Duration,
 }
@@ -132,6 +136,7 @@ async fn write_for(families: &Families, how_long: Duration) -> Written {
             }
             Err(status) => {
                 *written.errors.entry(format!("{:?}", status.code())).or_default() += 1;
+                written.told.insert(status.message().to_owned());
                 failing_since.get_or_insert_with(Instant::now);
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }

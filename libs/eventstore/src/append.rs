@@ -149,7 +149,7 @@ impl EventStore {
         // An acknowledgement is waited for only as long as the call allows: a node that stopped
         // answering (paused, or its connection not yet found dead) makes it `UNAVAILABLE` before
         // the caller gives up. The message may still land; its message id makes a retry land once.
-        let until = crate::deadline::current();
+        let answer_by = crate::deadline::answer_by();
         loop {
             let sending = async {
                 match self.send(&subject, headers(), payload.clone()).await {
@@ -157,7 +157,6 @@ impl EventStore {
                     Err(error) => Err(error),
                 }
             };
-            let answer_by = until.checked_sub(crate::deadline::MARGIN).unwrap_or(until);
             let Ok(outcome) = tokio::time::timeout_at(answer_by, sending).await else {
                 metrics::counter!("luukku_append_unacknowledged_total", "stream" => stream_name).increment(1);
                 return Err(Error::Unavailable(format!(

@@ -11,7 +11,6 @@ mod wrap;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
@@ -97,7 +96,8 @@ impl NatsKeyStore {
     /// Up to [`BATCH_GET`] keys in one direct get of the last message of each subject (a
     /// batched get, nats-server 2.11 and newer): the answers come one message each, then an
     /// end-of-batch status. A subject with no message is left out of the answers; a purged
-    /// one answers with its purge marker.
+    /// one answers with its purge marker. A batch left unanswered (a replica that stopped) is
+    /// asked of the bucket's leader, key by key.
     async fn get_batch(
         &self,
         families: &[String],
@@ -117,10 +117,16 @@ impl NatsKeyStore {
             .await
             .map_err(|error| unavailable(error.to_string()))?;
         loop {
-            let answer = tokio::time::timeout(Duration::from_secs(5), answers.next())
-                .await
-                .map_err(|_| unavailable("no answer within 5 s".into()))?
-                .ok_or_else(|| unavailable("the answers ended".into()))?;
+            let Ok(answer) = tokio::time::timeout(crate::deadline::NO_ANSWER, answers.next()).await else {
+                tracing::warn!("a direct get of family keys was not answered; asking the bucket's leader");
+                for family in families {
+                    if !keys.contains_key(family) {
+                        keys.insert(family.clone(), self.leader_key(family).await?);
+                    }
+                }
+                return Ok(());
+            };
+            let answer = answer.ok_or_else(|| unavailable("the answers ended".into()))?;
             if let Some(status) = answer.status {
                 match status.as_u16() {
                     // End of the batch, or none of the subjects has a message.
@@ -231,10 +237,13 @@ impl KeyStore for NatsKeyStore {
     }
 
     async fn get(&self, family: &str) -> Result<Option<FamilyKey>> {
-        let value =
-            self.bucket.get(family).await.map_err(|error| {
-                Error::Unavailable(format!("reading the key of family {family}: {error}"))
-            })?;
+        let Ok(value) = tokio::time::timeout(crate::deadline::NO_ANSWER, self.bucket.get(family)).await
+        else {
+            tracing::warn!(%family, "a direct get of a family key was not answered; asking the bucket's leader");
+            return self.leader_key(family).await;
+        };
+        let value = value
+            .map_err(|error| Error::Unavailable(format!("reading the key of family {family}: {error}")))?;
         if let Some(bytes) = value {
             return self.decode(family, &bytes).map(Some);
         }

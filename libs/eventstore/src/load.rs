@@ -1,5 +1,6 @@
 //! Loading one aggregate's messages with batched direct gets: one request per few hundred
-//! messages, no consumer to create.
+//! messages, no consumer to create. A direct get left unanswered (a replica that stopped) is
+//! asked of the stream's leader instead.
 
 use std::time::Duration;
 
@@ -13,9 +14,6 @@ const BATCH: usize = 512;
 /// How many times a load that found nothing, where the stream's leader has something, is made
 /// again before it is answered as it is.
 const LAGGING_RETRIES: u32 = 6;
-
-/// How long one batch may take to arrive.
-const BATCH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An aggregate's messages in order, and its version (the sequence of the last one, 0 if none).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,10 +36,19 @@ impl EventStore {
         let mut behind = 0;
         loop {
             match self.load_once(aggregate, after).await {
+                Ok(None) => {
+                    tracing::warn!(
+                        subject = aggregate.subject(),
+                        "a direct get was not answered; asking the stream's leader"
+                    );
+                    metrics::counter!("luukku_load_unanswered_total", "stream" => aggregate.stream.name())
+                        .increment(1);
+                    return self.load_from_leader(aggregate, after).await;
+                }
                 // Nothing at all may be a replica that lags behind an aggregate made a moment
                 // ago: on a replicated stream, "not found" is answered only when the stream's
                 // leader agrees. A stream of one replica is its own leader.
-                Ok(loaded)
+                Ok(Some(loaded))
                     if after == 0
                         && loaded.version == 0
                         && behind < LAGGING_RETRIES
@@ -63,17 +70,59 @@ impl EventStore {
                         return Err(crate::store::no_responder(&aggregate.subject()));
                     }
                 }
-                outcome => return outcome,
+                Ok(Some(loaded)) => return Ok(loaded),
+                Err(error) => return Err(error),
             }
         }
     }
 
-    async fn load_once(&self, aggregate: &AggregateRef, after: u64) -> Result<Loaded> {
+    /// The aggregate's messages after `after` as the stream's leader has them, one request
+    /// each: for a load whose direct get was not answered. A leader that does not answer by the
+    /// call's deadline (one being elected) makes it `UNAVAILABLE`.
+    async fn load_from_leader(&self, aggregate: &AggregateRef, after: u64) -> Result<Loaded> {
+        use async_nats::jetstream::stream::RawMessageErrorKind;
+        let stream = aggregate.stream;
+        let subject = aggregate.subject();
+        let unavailable = |error: &dyn std::fmt::Display| {
+            Error::Unavailable(format!("the leader of {stream} did not answer for {subject}: {error}"))
+        };
+        let handle =
+            self.jetstream.get_stream_no_info(stream.name()).await.map_err(|error| unavailable(&error))?;
+        let answer_by = crate::deadline::answer_by();
+        let mut messages = Vec::new();
+        let mut next = after + 1;
+        loop {
+            let asked = handle.raw_message_builder().sequence(next).next_by_subject(subject.clone()).send();
+            let Ok(answer) = tokio::time::timeout_at(answer_by, asked).await else {
+                return Err(unavailable(&"no answer within the call's deadline"));
+            };
+            match answer {
+                Ok(message) => {
+                    messages.push(Recorded::from_parts(
+                        stream,
+                        message.sequence,
+                        &subject,
+                        &message.payload,
+                        None,
+                    )?);
+                    next = message.sequence + 1;
+                }
+                Err(error) if error.kind() == RawMessageErrorKind::NoMessageFound => break,
+                Err(error) => return Err(unavailable(&error)),
+            }
+        }
+        let version = messages.last().map_or(after, |message| message.position.sequence);
+        Ok(Loaded { version, messages })
+    }
+
+    /// One attempt at a load: `None` when a part of the answer did not come in time.
+    async fn load_once(&self, aggregate: &AggregateRef, after: u64) -> Result<Option<Loaded>> {
         let stream = aggregate.stream;
         let subject = aggregate.subject();
         let api = format!("$JS.API.DIRECT.GET.{}", stream.name());
         let inbox = self.client.new_inbox();
         let mut replies = self.client.subscribe(inbox.clone()).await.map_err(Error::nats)?;
+        let answered_by = crate::deadline::answer_by();
         let mut messages = Vec::new();
         let mut next = after + 1;
         loop {
@@ -84,10 +133,13 @@ impl EventStore {
                 .map_err(Error::nats)?;
             let mut received = 0;
             loop {
-                let reply = tokio::time::timeout(BATCH_TIMEOUT, replies.next())
-                    .await
-                    .map_err(|_| Error::Unavailable(format!("direct get of {subject} timed out")))?
-                    .ok_or_else(|| Error::Unavailable("connection closed during load".to_owned()))?;
+                let answer_by = (tokio::time::Instant::now() + crate::deadline::NO_ANSWER).min(answered_by);
+                let Ok(reply) = tokio::time::timeout_at(answer_by, replies.next()).await else {
+                    let _ = replies.unsubscribe().await;
+                    return Ok(None);
+                };
+                let reply =
+                    reply.ok_or_else(|| Error::Unavailable("connection closed during load".to_owned()))?;
                 if let Some(status) = reply.status {
                     match status.as_u16() {
                         // 204 ends a batch; 404 says there is nothing (more) to read.
@@ -119,6 +171,6 @@ impl EventStore {
         }
         let _ = replies.unsubscribe().await;
         let version = messages.last().map_or(after, |message| message.position.sequence);
-        Ok(Loaded { version, messages })
+        Ok(Some(Loaded { version, messages }))
     }
 }

@@ -265,7 +265,11 @@ impl EventStore {
             Error::Unavailable(format!("the leader of {stream} did not answer for {subject}: {error}"))
         };
         let handle = self.jetstream.get_stream_no_info(stream).await.map_err(|error| unavailable(&error))?;
-        match handle.get_last_raw_message_by_subject(subject).await {
+        let asked = handle.get_last_raw_message_by_subject(subject);
+        let Ok(answer) = tokio::time::timeout_at(crate::deadline::answer_by(), asked).await else {
+            return Err(unavailable(&"no answer within the call's deadline"));
+        };
+        match answer {
             Ok(message) => Ok(Some((message.sequence, message.payload))),
             Err(error) if error.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
             Err(error) => Err(unavailable(&error)),

@@ -122,10 +122,26 @@ impl TestCluster {
         }
     }
 
-    /// The node that leads `stream` now.
+    /// The node that leads `stream`. Right after a fault the stream may have none, or its
+    /// information no answer, until an election ends (4 to 9 s): asked again for up to 20 s.
     pub async fn leader_of(&self, store: &EventStore, stream: Stream) -> anyhow::Result<usize> {
-        let info = store.stream(stream).await?.info().await?.clone();
-        let leader = info.cluster.and_then(|cluster| cluster.leader).context("the stream has no leader")?;
+        let began = Instant::now();
+        let leader = loop {
+            let asked = async { anyhow::Ok(store.stream(stream).await?.info().await?.clone()) };
+            let found = match asked.await {
+                Ok(info) => {
+                    info.cluster.and_then(|cluster| cluster.leader).context("the stream has no leader")
+                }
+                Err(error) => Err(error),
+            };
+            match found {
+                Ok(leader) => break leader,
+                Err(error) if began.elapsed() > Duration::from_secs(20) => {
+                    return Err(error.context(format!("{stream} had no leader for 20 s")));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        };
         self.nodes
             .iter()
             .position(|node| node.name() == leader)
