@@ -240,8 +240,9 @@ impl EventStore {
     /// make sure it was this request, on this aggregate, or the caller reused the id for
     /// something else.
     async fn check_duplicate(&self, subject: &str, envelope: &Envelope, original: &Position) -> Result<()> {
-        let stream = self.jetstream.get_stream_no_info(original.stream.name()).await.map_err(Error::nats)?;
-        let message = stream.direct_get(original.sequence).await.map_err(Error::nats)?;
+        let message = self.message_at(original.stream.name(), original.sequence).await?.ok_or_else(|| {
+            Error::Nats(format!("{original}, the message a duplicate acknowledgement names, is not there"))
+        })?;
         let recorded = Envelope::decode(&message.payload).ok();
         let first_method =
             recorded.as_ref().and_then(|first| first.fingerprint.as_ref()).map(|f| f.method.clone());
@@ -290,12 +291,21 @@ impl EventStore {
     /// The aggregate's version: the stream sequence of its last message, 0 if it has none.
     pub async fn version(&self, aggregate: &AggregateRef) -> Result<u64> {
         let stream = self.jetstream.get_stream_no_info(aggregate.stream.name()).await.map_err(Error::nats)?;
-        match stream.direct_get_last_for_subject(aggregate.subject()).await {
-            Ok(message) => Ok(message.sequence),
-            Err(error) if error.kind() == async_nats::jetstream::stream::DirectGetErrorKind::NotFound => {
+        let asked = stream.direct_get_last_for_subject(aggregate.subject());
+        match tokio::time::timeout_at(crate::deadline::first_answer_by(), asked).await {
+            Ok(Ok(message)) => Ok(message.sequence),
+            Ok(Err(error)) if error.kind() == async_nats::jetstream::stream::DirectGetErrorKind::NotFound => {
                 Ok(0)
             }
-            Err(error) => Err(Error::nats(error)),
+            Ok(Err(error)) => Err(Error::nats(error)),
+            Err(_) if crate::deadline::time_is_up() => Err(Error::Unavailable(format!(
+                "no answer for the version of {} within the call's deadline",
+                aggregate.subject()
+            ))),
+            Err(_) => {
+                crate::deadline::unanswered(aggregate.stream.name(), &aggregate.subject());
+                self.leader_version(aggregate).await
+            }
         }
     }
 }

@@ -753,14 +753,9 @@ impl EventStore {
     /// The access log's message at `sequence`, as followed (what cannot be read is left out,
     /// not counted); `None` when the stream does not hold it.
     pub async fn audit_message(&self, sequence: u64) -> Result<Option<FollowedMessage>> {
-        // A handle without the stream's info: one request, not two (a missing stream does
-        // not answer, and is `Unavailable` below).
-        let stream = self.jetstream.get_stream_no_info(AUDIT_STREAM).await.map_err(Error::nats)?;
-        match stream.direct_get(sequence).await {
-            Ok(message) => Ok(Some(FollowedMessage::read(&message.subject, &message.payload, sequence).0)),
-            Err(error) if error.kind() == jetstream::stream::DirectGetErrorKind::NotFound => Ok(None),
-            Err(error) => Err(Error::Unavailable(format!("reading the access log: {error}"))),
-        }
+        // A missing stream does not answer, and is `Unavailable`.
+        let message = self.message_at(AUDIT_STREAM, sequence).await?;
+        Ok(message.map(|message| FollowedMessage::read(&message.subject, &message.payload, sequence).0))
     }
 
     /// The access log's stream: missing (not provisioned, or deleted) or not answering is

@@ -35,10 +35,30 @@ pub fn current() -> Instant {
     DEADLINE.try_with(|deadline| *deadline).unwrap_or_else(|_| Instant::now() + DEFAULT_BUDGET)
 }
 
-/// When an answer must have come, for the current call to be answered by its deadline.
+/// When an answer must have come, for the current call to be answered by its deadline. Outside
+/// a call, [`DEFAULT_BUDGET`] from now, each time it is asked.
 pub(crate) fn answer_by() -> Instant {
     let deadline = current();
     deadline.checked_sub(MARGIN).unwrap_or(deadline)
+}
+
+/// When the first part of a direct get's answer must have come: [`NO_ANSWER`] from now, or
+/// [`answer_by`] if that is sooner.
+pub(crate) fn first_answer_by() -> Instant {
+    (Instant::now() + NO_ANSWER).min(answer_by())
+}
+
+/// Whether the call's time for answers is up: a wait that ended then ended for that reason, not
+/// for a replica that does not answer.
+pub(crate) fn time_is_up() -> bool {
+    Instant::now() >= answer_by()
+}
+
+/// Counts and logs a direct get of `subject` in `stream` that no replica answered in
+/// [`NO_ANSWER`]; what it asked is asked of the stream's leader next.
+pub(crate) fn unanswered(stream: &str, subject: &str) {
+    tracing::warn!(%stream, %subject, "a direct get was not answered; asking the stream's leader");
+    metrics::counter!("luukku_direct_get_unanswered_total", "stream" => stream.to_owned()).increment(1);
 }
 
 /// Waits between attempts after "no responders", within the call's deadline.
@@ -60,5 +80,31 @@ impl Retry {
         tokio::time::sleep(self.wait).await;
         self.wait = (self.wait * 2).min(MAX_WAIT);
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_direct_get_waits_for_its_first_answer_no_longer_than_the_call_allows() {
+        // Outside a call: the replica's time.
+        assert_eq!(first_answer_by(), Instant::now() + NO_ANSWER);
+        assert!(!time_is_up());
+        // A call with more time than that: the replica's time too.
+        within(Instant::now() + Duration::from_secs(4), async {
+            assert_eq!(first_answer_by(), Instant::now() + NO_ANSWER);
+        })
+        .await;
+        // A call with less: what it has, less the answer's margin.
+        let deadline = Instant::now() + Duration::from_millis(300);
+        within(deadline, async {
+            assert_eq!(first_answer_by(), deadline - MARGIN);
+            assert!(!time_is_up());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            assert!(time_is_up(), "a wait that ends now ends for the call's deadline");
+        })
+        .await;
     }
 }

@@ -113,19 +113,25 @@ impl NatsKeyStore {
             self.client.subscribe(inbox.clone()).await.map_err(|error| unavailable(error.to_string()))?;
         let subject = format!("$JS.API.DIRECT.GET.{}", self.bucket.stream_name);
         self.client
-            .publish_with_reply(subject, inbox, request.into())
+            .publish_with_reply(subject.clone(), inbox, request.into())
             .await
             .map_err(|error| unavailable(error.to_string()))?;
+        let mut answered = false;
         loop {
-            let Ok(answer) = tokio::time::timeout(crate::deadline::NO_ANSWER, answers.next()).await else {
-                tracing::warn!("a direct get of family keys was not answered; asking the bucket's leader");
+            // A replica that stopped never sends the first answer; one that sent it answers.
+            let answer_by =
+                if answered { crate::deadline::answer_by() } else { crate::deadline::first_answer_by() };
+            let Ok(answer) = tokio::time::timeout_at(answer_by, answers.next()).await else {
+                if answered || crate::deadline::time_is_up() {
+                    return Err(unavailable("no answer within the call's deadline".into()));
+                }
+                crate::deadline::unanswered(&self.bucket.stream_name, &subject);
                 for family in families {
-                    if !keys.contains_key(family) {
-                        keys.insert(family.clone(), self.leader_key(family).await?);
-                    }
+                    keys.insert(family.clone(), self.leader_key(family).await?);
                 }
                 return Ok(());
             };
+            answered = true;
             let answer = answer.ok_or_else(|| unavailable("the answers ended".into()))?;
             if let Some(status) = answer.status {
                 match status.as_u16() {
@@ -237,9 +243,15 @@ impl KeyStore for NatsKeyStore {
     }
 
     async fn get(&self, family: &str) -> Result<Option<FamilyKey>> {
-        let Ok(value) = tokio::time::timeout(crate::deadline::NO_ANSWER, self.bucket.get(family)).await
+        let Ok(value) =
+            tokio::time::timeout_at(crate::deadline::first_answer_by(), self.bucket.get(family)).await
         else {
-            tracing::warn!(%family, "a direct get of a family key was not answered; asking the bucket's leader");
+            if crate::deadline::time_is_up() {
+                return Err(Error::Unavailable(format!(
+                    "reading the key of family {family}: no answer within the call's deadline"
+                )));
+            }
+            crate::deadline::unanswered(&self.bucket.stream_name, &format!("{}{family}", self.bucket.prefix));
             return self.leader_key(family).await;
         };
         let value = value

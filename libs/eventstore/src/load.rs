@@ -15,6 +15,17 @@ const BATCH: usize = 512;
 /// again before it is answered as it is.
 const LAGGING_RETRIES: u32 = 6;
 
+/// What one attempt at a load with direct gets came to.
+enum Attempt {
+    Loaded(Loaded),
+    /// A request no replica began to answer: the `messages` before it, and the sequence it
+    /// asked from.
+    Unanswered {
+        messages: Vec<Recorded>,
+        next: u64,
+    },
+}
+
 /// An aggregate's messages in order, and its version (the sequence of the last one, 0 if none).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Loaded {
@@ -36,19 +47,14 @@ impl EventStore {
         let mut behind = 0;
         loop {
             match self.load_once(aggregate, after).await {
-                Ok(None) => {
-                    tracing::warn!(
-                        subject = aggregate.subject(),
-                        "a direct get was not answered; asking the stream's leader"
-                    );
-                    metrics::counter!("luukku_load_unanswered_total", "stream" => aggregate.stream.name())
-                        .increment(1);
-                    return self.load_from_leader(aggregate, after).await;
+                Ok(Attempt::Unanswered { messages, next }) => {
+                    crate::deadline::unanswered(aggregate.stream.name(), &aggregate.subject());
+                    return self.load_from_leader(aggregate, messages, next).await;
                 }
                 // Nothing at all may be a replica that lags behind an aggregate made a moment
                 // ago: on a replicated stream, "not found" is answered only when the stream's
                 // leader agrees. A stream of one replica is its own leader.
-                Ok(Some(loaded))
+                Ok(Attempt::Loaded(loaded))
                     if after == 0
                         && loaded.version == 0
                         && behind < LAGGING_RETRIES
@@ -70,16 +76,22 @@ impl EventStore {
                         return Err(crate::store::no_responder(&aggregate.subject()));
                     }
                 }
-                Ok(Some(loaded)) => return Ok(loaded),
+                Ok(Attempt::Loaded(loaded)) => return Ok(loaded),
                 Err(error) => return Err(error),
             }
         }
     }
 
-    /// The aggregate's messages after `after` as the stream's leader has them, one request
-    /// each: for a load whose direct get was not answered. A leader that does not answer by the
-    /// call's deadline (one being elected) makes it `UNAVAILABLE`.
-    async fn load_from_leader(&self, aggregate: &AggregateRef, after: u64) -> Result<Loaded> {
+    /// The rest of a load, from stream sequence `next` on, as the stream's leader has it, one
+    /// request a message: for a load whose direct get was not answered, after the `messages` it
+    /// had. A leader that does not answer by the call's deadline (one being elected) makes it
+    /// `UNAVAILABLE`.
+    async fn load_from_leader(
+        &self,
+        aggregate: &AggregateRef,
+        mut messages: Vec<Recorded>,
+        mut next: u64,
+    ) -> Result<Loaded> {
         use async_nats::jetstream::stream::RawMessageErrorKind;
         let stream = aggregate.stream;
         let subject = aggregate.subject();
@@ -88,12 +100,9 @@ impl EventStore {
         };
         let handle =
             self.jetstream.get_stream_no_info(stream.name()).await.map_err(|error| unavailable(&error))?;
-        let answer_by = crate::deadline::answer_by();
-        let mut messages = Vec::new();
-        let mut next = after + 1;
         loop {
             let asked = handle.raw_message_builder().sequence(next).next_by_subject(subject.clone()).send();
-            let Ok(answer) = tokio::time::timeout_at(answer_by, asked).await else {
+            let Ok(answer) = tokio::time::timeout_at(crate::deadline::answer_by(), asked).await else {
                 return Err(unavailable(&"no answer within the call's deadline"));
             };
             match answer {
@@ -111,18 +120,18 @@ impl EventStore {
                 Err(error) => return Err(unavailable(&error)),
             }
         }
-        let version = messages.last().map_or(after, |message| message.position.sequence);
+        // Where the load began, when it found nothing.
+        let version = messages.last().map_or(next - 1, |message| message.position.sequence);
         Ok(Loaded { version, messages })
     }
 
-    /// One attempt at a load: `None` when a part of the answer did not come in time.
-    async fn load_once(&self, aggregate: &AggregateRef, after: u64) -> Result<Option<Loaded>> {
+    /// One attempt at a load with direct gets.
+    async fn load_once(&self, aggregate: &AggregateRef, after: u64) -> Result<Attempt> {
         let stream = aggregate.stream;
         let subject = aggregate.subject();
         let api = format!("$JS.API.DIRECT.GET.{}", stream.name());
         let inbox = self.client.new_inbox();
         let mut replies = self.client.subscribe(inbox.clone()).await.map_err(Error::nats)?;
-        let answered_by = crate::deadline::answer_by();
         let mut messages = Vec::new();
         let mut next = after + 1;
         loop {
@@ -133,10 +142,19 @@ impl EventStore {
                 .map_err(Error::nats)?;
             let mut received = 0;
             loop {
-                let answer_by = (tokio::time::Instant::now() + crate::deadline::NO_ANSWER).min(answered_by);
+                // A replica that stopped never sends the first part; one that sent it answers.
+                let answer_by = match received {
+                    0 => crate::deadline::first_answer_by(),
+                    _ => crate::deadline::answer_by(),
+                };
                 let Ok(reply) = tokio::time::timeout_at(answer_by, replies.next()).await else {
                     let _ = replies.unsubscribe().await;
-                    return Ok(None);
+                    if crate::deadline::time_is_up() {
+                        return Err(Error::Unavailable(format!(
+                            "no answer to a direct get of {subject} within the call's deadline"
+                        )));
+                    }
+                    return Ok(Attempt::Unanswered { messages, next });
                 };
                 let reply =
                     reply.ok_or_else(|| Error::Unavailable("connection closed during load".to_owned()))?;
@@ -171,6 +189,6 @@ impl EventStore {
         }
         let _ = replies.unsubscribe().await;
         let version = messages.last().map_or(after, |message| message.position.sequence);
-        Ok(Some(Loaded { version, messages }))
+        Ok(Attempt::Loaded(Loaded { version, messages }))
     }
 }

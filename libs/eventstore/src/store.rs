@@ -276,6 +276,37 @@ impl EventStore {
         }
     }
 
+    /// The message at `sequence` of the stream named `name`, from a replica, or from the
+    /// stream's leader when no replica begins to answer in time: `None` when the stream does not
+    /// hold it. Not answering by the call's deadline is `UNAVAILABLE`.
+    pub(crate) async fn message_at(
+        &self,
+        name: &str,
+        sequence: u64,
+    ) -> Result<Option<jetstream::message::StreamMessage>> {
+        use jetstream::stream::{DirectGetErrorKind, RawMessageErrorKind};
+        let unavailable = |error: &dyn std::fmt::Display| {
+            Error::Unavailable(format!("message {sequence} of {name}: {error}"))
+        };
+        let handle = self.jetstream.get_stream_no_info(name).await.map_err(|error| unavailable(&error))?;
+        let asked = handle.direct_get(sequence);
+        match tokio::time::timeout_at(crate::deadline::first_answer_by(), asked).await {
+            Ok(Ok(message)) => return Ok(Some(message)),
+            Ok(Err(error)) if error.kind() == DirectGetErrorKind::NotFound => return Ok(None),
+            Ok(Err(error)) => return Err(unavailable(&error)),
+            Err(_) if crate::deadline::time_is_up() => {
+                return Err(unavailable(&"no answer within the call's deadline"));
+            }
+            Err(_) => crate::deadline::unanswered(name, &sequence.to_string()),
+        }
+        match tokio::time::timeout_at(crate::deadline::answer_by(), handle.get_raw_message(sequence)).await {
+            Ok(Ok(message)) => Ok(Some(message)),
+            Ok(Err(error)) if error.kind() == RawMessageErrorKind::NoMessageFound => Ok(None),
+            Ok(Err(error)) => Err(unavailable(&error)),
+            Err(_) => Err(unavailable(&"the stream's leader did not answer within the call's deadline")),
+        }
+    }
+
     /// When the message at `sequence` of `stream` was recorded: `None` when there is none, or
     /// it is not a luukku envelope.
     pub async fn recorded_at(
@@ -283,14 +314,10 @@ impl EventStore {
         stream: Stream,
         sequence: u64,
     ) -> Result<Option<luukku_domain::Timestamp>> {
-        let handle = self.jetstream.get_stream_no_info(stream.name()).await.map_err(Error::nats)?;
-        match handle.direct_get(sequence).await {
-            Ok(message) => {
-                Ok(crate::Envelope::decode(&message.payload).ok().map(|envelope| envelope.recorded_at))
-            }
-            Err(error) if error.kind() == jetstream::stream::DirectGetErrorKind::NotFound => Ok(None),
-            Err(error) => Err(Error::nats(error)),
-        }
+        let message = self.message_at(stream.name(), sequence).await?;
+        Ok(message
+            .and_then(|message| crate::Envelope::decode(&message.payload).ok())
+            .map(|envelope| envelope.recorded_at))
     }
 
     /// A handle to `stream`, with its current info.
