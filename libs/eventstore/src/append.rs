@@ -291,21 +291,17 @@ impl EventStore {
     /// The aggregate's version: the stream sequence of its last message, 0 if it has none.
     pub async fn version(&self, aggregate: &AggregateRef) -> Result<u64> {
         let stream = self.jetstream.get_stream_no_info(aggregate.stream.name()).await.map_err(Error::nats)?;
-        let asked = stream.direct_get_last_for_subject(aggregate.subject());
-        match tokio::time::timeout_at(crate::deadline::first_answer_by(), asked).await {
-            Ok(Ok(message)) => Ok(message.sequence),
-            Ok(Err(error)) if error.kind() == async_nats::jetstream::stream::DirectGetErrorKind::NotFound => {
+        let subject = aggregate.subject();
+        let asked = stream.direct_get_last_for_subject(&subject);
+        match crate::deadline::first_answer(aggregate.stream.name(), &subject, asked).await? {
+            Some(Ok(message)) => Ok(message.sequence),
+            Some(Err(error))
+                if error.kind() == async_nats::jetstream::stream::DirectGetErrorKind::NotFound =>
+            {
                 Ok(0)
             }
-            Ok(Err(error)) => Err(Error::nats(error)),
-            Err(_) if crate::deadline::time_is_up() => Err(Error::Unavailable(format!(
-                "no answer for the version of {} within the call's deadline",
-                aggregate.subject()
-            ))),
-            Err(_) => {
-                crate::deadline::unanswered(aggregate.stream.name(), &aggregate.subject());
-                self.leader_version(aggregate).await
-            }
+            Some(Err(error)) => Err(Error::nats(error)),
+            None => self.leader_version(aggregate).await,
         }
     }
 }

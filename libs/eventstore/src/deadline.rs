@@ -12,8 +12,8 @@ use tokio::time::Instant;
 pub const DEFAULT_BUDGET: Duration = Duration::from_secs(3);
 /// How long before its deadline a call is answered, so that the answer reaches the caller.
 pub const MARGIN: Duration = Duration::from_millis(100);
-/// How long a direct get waits for each part of its answer (a few milliseconds when a replica
-/// answers). A replica that stopped (paused, or cut off) stays among those that serve direct
+/// How long a direct get waits for the first part of its answer (a few milliseconds when a
+/// replica answers). A replica that stopped (paused, or cut off) stays among those that serve direct
 /// gets until its routes are found dead, minutes later, and a request given to it is never
 /// answered: what was asked is then asked of the stream's leader instead.
 pub(crate) const NO_ANSWER: Duration = Duration::from_millis(500);
@@ -44,21 +44,43 @@ pub(crate) fn answer_by() -> Instant {
 
 /// When the first part of a direct get's answer must have come: [`NO_ANSWER`] from now, or
 /// [`answer_by`] if that is sooner.
-pub(crate) fn first_answer_by() -> Instant {
+fn first_answer_by() -> Instant {
     (Instant::now() + NO_ANSWER).min(answer_by())
 }
 
 /// Whether the call's time for answers is up: a wait that ended then ended for that reason, not
 /// for a replica that does not answer.
-pub(crate) fn time_is_up() -> bool {
+fn time_is_up() -> bool {
     Instant::now() >= answer_by()
 }
 
-/// Counts and logs a direct get of `subject` in `stream` that no replica answered in
-/// [`NO_ANSWER`]; what it asked is asked of the stream's leader next.
-pub(crate) fn unanswered(stream: &str, subject: &str) {
-    tracing::warn!(%stream, %subject, "a direct get was not answered; asking the stream's leader");
-    metrics::counter!("luukku_direct_get_unanswered_total", "stream" => stream.to_owned()).increment(1);
+/// Waits for the first part of the answer to a direct get of `subject` in `stream`, `asked`,
+/// until [`first_answer_by`]. `None` when no replica began to answer (counted and logged): the
+/// caller asks the stream's leader next. `UNAVAILABLE` when the call's time is up.
+pub(crate) async fn first_answer<F: Future>(
+    stream: &str,
+    subject: &str,
+    asked: F,
+) -> crate::Result<Option<F::Output>> {
+    match tokio::time::timeout_at(first_answer_by(), asked).await {
+        Ok(answer) => Ok(Some(answer)),
+        Err(_) if time_is_up() => Err(crate::Error::Unavailable(format!(
+            "no answer for {subject} in {stream} within the call's deadline"
+        ))),
+        Err(_) => {
+            tracing::warn!(%stream, %subject, "a direct get was not answered; asking the stream's leader");
+            metrics::counter!("luukku_direct_get_unanswered_total", "stream" => stream.to_owned())
+                .increment(1);
+            Ok(None)
+        }
+    }
+}
+
+/// Waits for a later part of an answer that has begun, `asked`, until [`answer_by`].
+pub(crate) async fn later_answer<F: Future>(subject: &str, asked: F) -> crate::Result<F::Output> {
+    tokio::time::timeout_at(answer_by(), asked).await.map_err(|_| {
+        crate::Error::Unavailable(format!("no further answer for {subject} within the call's deadline"))
+    })
 }
 
 /// Waits between attempts after "no responders", within the call's deadline.

@@ -116,23 +116,16 @@ impl NatsKeyStore {
             .publish_with_reply(subject.clone(), inbox, request.into())
             .await
             .map_err(|error| unavailable(error.to_string()))?;
-        let mut answered = false;
+        // A replica that stopped never sends the first answer; one that sent it answers.
+        let first = crate::deadline::first_answer(&self.bucket.stream_name, &subject, answers.next()).await?;
+        let Some(mut next) = first else {
+            for family in families {
+                keys.insert(family.clone(), self.leader_key(family).await?);
+            }
+            return Ok(());
+        };
         loop {
-            // A replica that stopped never sends the first answer; one that sent it answers.
-            let answer_by =
-                if answered { crate::deadline::answer_by() } else { crate::deadline::first_answer_by() };
-            let Ok(answer) = tokio::time::timeout_at(answer_by, answers.next()).await else {
-                if answered || crate::deadline::time_is_up() {
-                    return Err(unavailable("no answer within the call's deadline".into()));
-                }
-                crate::deadline::unanswered(&self.bucket.stream_name, &subject);
-                for family in families {
-                    keys.insert(family.clone(), self.leader_key(family).await?);
-                }
-                return Ok(());
-            };
-            answered = true;
-            let answer = answer.ok_or_else(|| unavailable("the answers ended".into()))?;
+            let answer = next.ok_or_else(|| unavailable("the answers ended".into()))?;
             if let Some(status) = answer.status {
                 match status.as_u16() {
                     // End of the batch, or none of the subjects has a message.
@@ -153,6 +146,7 @@ impl NatsKeyStore {
                 _ => Some(self.decode(family, &answer.payload)?),
             };
             keys.insert(family.to_owned(), key);
+            next = crate::deadline::later_answer(&subject, answers.next()).await?;
         }
     }
 
@@ -243,15 +237,10 @@ impl KeyStore for NatsKeyStore {
     }
 
     async fn get(&self, family: &str) -> Result<Option<FamilyKey>> {
-        let Ok(value) =
-            tokio::time::timeout_at(crate::deadline::first_answer_by(), self.bucket.get(family)).await
-        else {
-            if crate::deadline::time_is_up() {
-                return Err(Error::Unavailable(format!(
-                    "reading the key of family {family}: no answer within the call's deadline"
-                )));
-            }
-            crate::deadline::unanswered(&self.bucket.stream_name, &format!("{}{family}", self.bucket.prefix));
+        let subject = format!("{}{family}", self.bucket.prefix);
+        let first =
+            crate::deadline::first_answer(&self.bucket.stream_name, &subject, self.bucket.get(family));
+        let Some(value) = first.await? else {
             return self.leader_key(family).await;
         };
         let value = value

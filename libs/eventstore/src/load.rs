@@ -48,7 +48,6 @@ impl EventStore {
         loop {
             match self.load_once(aggregate, after).await {
                 Ok(Attempt::Unanswered { messages, next }) => {
-                    crate::deadline::unanswered(aggregate.stream.name(), &aggregate.subject());
                     return self.load_from_leader(aggregate, messages, next).await;
                 }
                 // Nothing at all may be a replica that lags behind an aggregate made a moment
@@ -143,18 +142,16 @@ impl EventStore {
             let mut received = 0;
             loop {
                 // A replica that stopped never sends the first part; one that sent it answers.
-                let answer_by = match received {
-                    0 => crate::deadline::first_answer_by(),
-                    _ => crate::deadline::answer_by(),
-                };
-                let Ok(reply) = tokio::time::timeout_at(answer_by, replies.next()).await else {
-                    let _ = replies.unsubscribe().await;
-                    if crate::deadline::time_is_up() {
-                        return Err(Error::Unavailable(format!(
-                            "no answer to a direct get of {subject} within the call's deadline"
-                        )));
-                    }
-                    return Ok(Attempt::Unanswered { messages, next });
+                let reply = if received == 0 {
+                    let first =
+                        crate::deadline::first_answer(stream.name(), &subject, replies.next()).await?;
+                    let Some(reply) = first else {
+                        let _ = replies.unsubscribe().await;
+                        return Ok(Attempt::Unanswered { messages, next });
+                    };
+                    reply
+                } else {
+                    crate::deadline::later_answer(&subject, replies.next()).await?
                 };
                 let reply =
                     reply.ok_or_else(|| Error::Unavailable("connection closed during load".to_owned()))?;

@@ -290,14 +290,11 @@ impl EventStore {
         };
         let handle = self.jetstream.get_stream_no_info(name).await.map_err(|error| unavailable(&error))?;
         let asked = handle.direct_get(sequence);
-        match tokio::time::timeout_at(crate::deadline::first_answer_by(), asked).await {
-            Ok(Ok(message)) => return Ok(Some(message)),
-            Ok(Err(error)) if error.kind() == DirectGetErrorKind::NotFound => return Ok(None),
-            Ok(Err(error)) => return Err(unavailable(&error)),
-            Err(_) if crate::deadline::time_is_up() => {
-                return Err(unavailable(&"no answer within the call's deadline"));
-            }
-            Err(_) => crate::deadline::unanswered(name, &sequence.to_string()),
+        match crate::deadline::first_answer(name, &format!("message {sequence}"), asked).await? {
+            Some(Ok(message)) => return Ok(Some(message)),
+            Some(Err(error)) if error.kind() == DirectGetErrorKind::NotFound => return Ok(None),
+            Some(Err(error)) => return Err(unavailable(&error)),
+            None => {}
         }
         match tokio::time::timeout_at(crate::deadline::answer_by(), handle.get_raw_message(sequence)).await {
             Ok(Ok(message)) => Ok(Some(message)),
